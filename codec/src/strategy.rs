@@ -1,0 +1,1 @@
+//! proptest strategies for every packet type (feature `proptest`).
