@@ -1,6 +1,16 @@
 //! # mqttspec-reference-broker
 //!
-//! The reference broker: a deterministic sans-IO core plus a thin tokio shell. Not built yet
-//! (see the issue tracker); this crate currently only re-exports the codec it will use.
+//! A broker that does what the MQTT 3.1.1 and 5.0 specifications say, built as a
+//! deterministic sans-IO core ([`core`]) plus a thin tokio shell (`shell`).
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`config`] | every setting, TOML-loadable, with documented defaults |
+//! | [`core`] | the sans-IO broker: events in, [`core::Action`]s out, time as an input |
 
+pub mod config;
+pub mod core;
+
+pub use config::Config;
+pub use core::{Action, Broker, CloseReason, ConnectionId};
 pub use mqttspec_codec as codec;
