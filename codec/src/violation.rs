@@ -295,7 +295,10 @@ impl Violation {
             | V::EmptyTopicName { .. }
             | V::InvalidSharedSubscription { .. }
             | V::NoLocalOnSharedSubscription
-            | V::InvalidRetainHandling => ErrorClass::ProtocolError,
+            | V::InvalidRetainHandling
+            | V::InvalidQoS {
+                field: "Requested QoS",
+            } => ErrorClass::ProtocolError,
             _ => ErrorClass::MalformedPacket,
         }
     }
@@ -344,6 +347,7 @@ impl Violation {
             V::FieldTooLong { .. } => (None, None),
             V::WildcardInTopicName { field } => match *field {
                 "Response Topic" => (Some(S::V5_3_3_2_14), None),
+                "Will Topic" => (Some(S::V5_4_7_0_1), Some(S::V311_4_7_1_1)),
                 _ => (Some(S::V5_3_3_2_2), Some(S::V311_3_3_2_2)),
             },
             V::EmptyTopicName { .. } | V::EmptyTopicFilter => {
@@ -352,7 +356,7 @@ impl Violation {
             V::MultiLevelWildcardPlacement { .. } => (Some(S::V5_4_7_1_1), Some(S::V311_4_7_1_2)),
             V::SingleLevelWildcardPlacement { .. } => (Some(S::V5_4_7_1_2), Some(S::V311_4_7_1_3)),
             V::InvalidSharedSubscription { problem, .. } => {
-                if problem.contains("ShareName is empty") {
+                if *problem == "ShareName is empty" {
                     (Some(S::V5_4_8_2_1), None)
                 } else {
                     (Some(S::V5_4_8_2_2), None)
@@ -377,11 +381,21 @@ impl Violation {
             }
             V::InvalidRetainHandling => (None, None),
             V::NoLocalOnSharedSubscription => (Some(S::V5_3_8_3_4), None),
-            V::PacketIdentifierZero { .. } => (Some(S::V5_2_2_1_3), Some(S::V311_2_3_1_1)),
+            // Acknowledgements echo the (non-zero) identifier of the packet they answer.
+            V::PacketIdentifierZero { packet_type } => match packet_type {
+                T::PubAck | T::PubRec | T::PubRel => (Some(S::V5_2_2_1_5), Some(S::V311_2_3_1_6)),
+                T::PubComp => (Some(S::V5_2_2_1_5), None),
+                T::SubAck | T::UnsubAck => (Some(S::V5_2_2_1_6), Some(S::V311_2_3_1_7)),
+                _ => (Some(S::V5_2_2_1_3), Some(S::V311_2_3_1_1)),
+            },
             V::NoTopicFilters { packet_type } => match packet_type {
                 T::Unsubscribe => (Some(S::V5_3_10_3_2), Some(S::V311_3_10_3_2)),
                 _ => (Some(S::V5_3_8_3_2), Some(S::V311_3_8_3_3)),
             },
+            // A SUBACK answers at least one filter with one code each.
+            V::NoReasonCodes {
+                packet_type: T::SubAck,
+            } => (Some(S::V5_3_8_4_6), Some(S::V311_3_8_4_5)),
             V::NoReasonCodes { .. } => (None, None),
             V::ZeroPropertyValue {
                 property: PropertyId::TopicAlias,
@@ -409,7 +423,10 @@ impl Violation {
             V::PacketTooLarge { .. } => (None, None),
             V::VariableByteIntegerOverflow { .. } => (None, None),
             V::NotInV311 { .. } => (None, None),
-            V::PublishPacketIdentifier { .. } => (Some(S::V5_2_2_1_2), Some(S::V311_2_3_1_5)),
+            V::PublishPacketIdentifier { qos: 0, .. } => {
+                (Some(S::V5_2_2_1_2), Some(S::V311_2_3_1_5))
+            }
+            V::PublishPacketIdentifier { .. } => (Some(S::V5_2_2_1_3), Some(S::V311_2_3_1_1)),
         };
         match version {
             V5 => v5,
