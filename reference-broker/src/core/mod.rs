@@ -17,6 +17,7 @@ pub struct ConnectionId(pub u64);
 
 /// What the core asks the caller to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Action {
     /// Write these bytes (one encoded packet) to the connection.
     Send {
