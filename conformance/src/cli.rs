@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
 
+use crate::cmd::{ListArgs, ReportArgs, RunArgs, TraceArgs};
 use crate::decode::DecodeArgs;
 
 /// MQTT 3.1.1 and 5.0 conformance test suite and fuzzing harness.
@@ -26,6 +27,14 @@ pub struct Cli {
 pub enum Command {
     /// Decode one packet given in hex and print it as JSON.
     Decode(DecodeArgs),
+    /// Run the conformance cases against a broker and write the reports.
+    Run(RunArgs),
+    /// List the conformance cases with the statements they check.
+    List(ListArgs),
+    /// Show how the cases cover the normative statements of each specification.
+    Trace(TraceArgs),
+    /// Compare several brokers' report.json side by side in one HTML page.
+    Report(ReportArgs),
 }
 
 impl Command {
@@ -33,6 +42,10 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Decode(_) => "decode",
+            Command::Run(_) => "run",
+            Command::List(_) => "list",
+            Command::Trace(_) => "trace",
+            Command::Report(_) => "report",
         }
     }
 }
@@ -46,6 +59,9 @@ pub enum CommandError {
     /// The command ran and its answer is a failure: exit status 1, the message is printed on
     /// stderr as it is (one line).
     Failed(String),
+    /// The harness could not do its job (broker unreachable, cases in ERROR): exit status 2,
+    /// the message printed on stderr as it is.
+    Harness(String),
 }
 
 impl Cli {
@@ -57,12 +73,20 @@ impl Cli {
             Command::Decode(args) => {
                 args.run(&mut std::io::stdin().lock(), &mut std::io::stdout().lock())
             }
+            Command::Run(args) => args.run(),
+            Command::List(args) => args.run(),
+            Command::Trace(args) => args.run(),
+            Command::Report(args) => args.run(),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(CommandError::Failed(message)) => {
                 eprintln!("{message}");
                 ExitCode::from(1)
+            }
+            Err(CommandError::Harness(message)) => {
+                eprintln!("{message}");
+                ExitCode::from(2)
             }
             Err(CommandError::Usage(message)) => {
                 let err = usage_error(name, &message);

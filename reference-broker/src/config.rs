@@ -54,8 +54,84 @@ pub struct Config {
     pub max_subscriptions_per_session: usize,
     /// Maximum number of retained messages kept.
     pub max_retained_messages: usize,
-    /// Fault injection for proving conformance cases can fail. Empty in normal use.
+    /// Outgoing QoS 1/2 PUBLISH packets in flight per connection, at most. For MQTT 5.0 the
+    /// window is the smaller of this and the client's Receive Maximum; MQTT 3.1.1 has no
+    /// Receive Maximum, so this alone bounds it. Default 1024.
+    pub max_inflight_messages: u16,
+    /// Whether a PUBLISH whose Payload Format Indicator says UTF-8 has its payload checked;
+    /// an invalid one is answered with PUBACK/PUBREC 0x99 (MQTT 5.0; QoS 0 ones are dropped).
+    /// The spec lets a server choose. Default no.
+    pub validate_payload_format: bool,
+    /// Response Information sent in CONNACK to MQTT 5.0 clients that ask for it (Request
+    /// Response Information 1); `{client_id}` is replaced by the client's identifier. Sending
+    /// it is optional; default none (not sent).
+    pub response_information: Option<String>,
+    /// Seconds a new connection may take to send CONNECT (and finish enhanced
+    /// authentication) before it is closed; 0 = no limit. Default 30.
+    pub connect_timeout_secs: u32,
+    /// Seconds a publisher may stay held back by backpressure (see the core module docs)
+    /// before its connection is closed (MQTT 5.0: DISCONNECT 0x97 Quota exceeded); 0 = no
+    /// limit. Default 60.
+    pub backpressure_timeout_secs: u32,
+    /// Bytes sent to a connection and not yet reported written by the caller
+    /// (`connection_flushed`) after which no further PUBLISH is sent to it until it is.
+    /// Acknowledgements and other control packets are never held back. Default 4 MiB.
+    pub max_unflushed_bytes: usize,
+    /// When an *offline* session's queue is full and a QoS 1/2 message for it arrives:
+    /// `false` (default) drops that session's copy (a session storage limit, 4.1.1 of the
+    /// 5.0 spec); `true` holds the publisher back as for online sessions (which can stall a
+    /// topic for as long as the session stays offline).
+    pub hold_publishers_for_offline_sessions: bool,
+    /// Whether clients may publish to topics starting with `$SYS` (server-reserved; the spec
+    /// lets a server decide). Default no: such publishes are refused like an access-rule
+    /// denial. Other `$` topics are allowed.
+    pub allow_publish_to_sys: bool,
+    /// Whether Reason Strings are added to error acknowledgements, CONNACK and DISCONNECT
+    /// (MQTT 5.0; always subject to Request Problem Information and Maximum Packet Size).
+    /// Default yes.
+    pub send_reason_strings: bool,
+    /// Seed for everything the core derives that would otherwise be random (assigned client
+    /// identifiers, SCRAM nonces and salts), so runs are reproducible. Default 0.
+    pub seed: u64,
+    /// PBKDF2 iteration count for SCRAM-SHA-256 credentials derived from `users`. Default 4096.
+    pub scram_iterations: u32,
+    /// Fault injection for proving conformance cases can fail. Empty in normal use. Every
+    /// name must be one of `core::fault::Fault` (an unknown name is a load error).
+    #[serde(deserialize_with = "deserialize_faults")]
     pub faults: Vec<String>,
+}
+
+fn deserialize_faults<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let names = Vec::<String>::deserialize(deserializer)?;
+    crate::core::fault::Faults::parse(&names).map_err(serde::de::Error::custom)?;
+    Ok(names)
+}
+
+impl Config {
+    /// Checks settings that the type system does not: every fault name is known, Maximum
+    /// QoS is 0..=2, Receive Maximum and Maximum Packet Size are non-zero.
+    pub fn validate(&self) -> Result<(), String> {
+        crate::core::fault::Faults::parse(&self.faults).map_err(|e| e.to_string())?;
+        if self.maximum_qos > 2 {
+            return Err(format!(
+                "maximum_qos must be 0, 1 or 2, not {}",
+                self.maximum_qos
+            ));
+        }
+        if self.receive_maximum == 0 {
+            return Err("receive_maximum must not be 0".into());
+        }
+        if self.maximum_packet_size == 0 {
+            return Err("maximum_packet_size must not be 0".into());
+        }
+        if self.max_inflight_messages == 0 {
+            return Err("max_inflight_messages must not be 0".into());
+        }
+        Ok(())
+    }
 }
 
 /// One username/password pair.
@@ -107,6 +183,17 @@ impl Default for Config {
             max_topic_levels: 128,
             max_subscriptions_per_session: 1000,
             max_retained_messages: 100_000,
+            max_inflight_messages: 1024,
+            validate_payload_format: false,
+            response_information: None,
+            connect_timeout_secs: 30,
+            backpressure_timeout_secs: 60,
+            max_unflushed_bytes: 4 * 1024 * 1024,
+            hold_publishers_for_offline_sessions: false,
+            allow_publish_to_sys: false,
+            send_reason_strings: true,
+            seed: 0,
+            scram_iterations: 4096,
             faults: Vec::new(),
         }
     }

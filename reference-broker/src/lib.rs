@@ -7,9 +7,15 @@
 //! |---|---|
 //! | [`config`] | every setting, TOML-loadable, with documented defaults |
 //! | [`core`] | the sans-IO broker: events in, [`core::Action`]s out, time as an input |
+//! | [`shell`] | the tokio shell: sockets and timers, no protocol decisions |
+//! | [`scram`] | SCRAM-SHA-256 for MQTT 5.0 enhanced authentication, server and client side |
+//! | [`cli`] | the flags of the `reference-broker` binary |
 
+pub mod cli;
 pub mod config;
 pub mod core;
+pub mod scram;
+pub mod shell;
 
 pub use config::Config;
 pub use core::{Action, Broker, CloseReason, ConnectionId};

@@ -1,0 +1,388 @@
+//! The packet-level test client: one TCP connection to the broker under test.
+//!
+//! [`TestClient`] sends any bytes (strictly encoded packets with [`TestClient::send`], anything
+//! at all with [`TestClient::send_raw`]) and receives with a deadline
+//! ([`TestClient::recv_until`]). Received bytes are framed by the codec's
+//! [`FrameDecoder`] and decoded strictly: a malformed packet from the broker is reported as
+//! [`Received::Malformed`] (a finding, never a panic), and the receive buffer is bounded by the
+//! client's maximum packet size, which is checked from the fixed header before any body is
+//! buffered, so a broker claiming a 256 MB packet costs nothing.
+//!
+//! Every byte in and out is recorded in the case's [`Transcript`].
+//!
+//! The scenario DSL ([`crate::scenario`]) wraps this client with expectations; use it directly
+//! only for tools or unusual cases.
+
+pub mod summary;
+pub mod transcript;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use mqttspec_codec::{DecodeError, EncodeError, FrameDecoder, Packet, ProtocolVersion};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, timeout_at, Instant};
+
+pub use transcript::{Direction, Entry, Transcript};
+
+/// The default limit on the size of one packet from the broker (whole packet, bytes).
+pub const DEFAULT_MAX_PACKET_SIZE: u32 = 4 * 1024 * 1024;
+
+/// How much of a malformed stream is kept for the report.
+const MALFORMED_KEPT: usize = 256;
+
+/// How long a single write may take before the broker is considered stuck.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What one wait for the broker produced.
+// Packets are moved, not copied, and matching on `Received::Packet(Packet::..)` stays direct.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A packet that decoded strictly.
+    Packet(Packet),
+    /// The broker closed the connection (or reset it).
+    Closed,
+    /// The broker sent bytes that are not a valid packet. When the bytes could not even be
+    /// framed (bad fixed header, packet too large) the connection is unusable after this and
+    /// later waits return the same value; a complete frame that fails to decode leaves the
+    /// stream in step.
+    Malformed {
+        /// Why the bytes are invalid.
+        error: DecodeError,
+        /// The first bytes of the offending data.
+        bytes: Bytes,
+    },
+    /// Nothing (complete) arrived before the deadline.
+    Timeout,
+}
+
+impl Received {
+    /// A short description for Actual texts: the packet summary, "connection closed", ...
+    pub fn describe(&self, v: ProtocolVersion) -> String {
+        match self {
+            Received::Packet(p) => summary::packet(p, v),
+            Received::Closed => "connection closed by the broker".to_owned(),
+            Received::Malformed { error, bytes } => {
+                format!(
+                    "malformed bytes from the broker: {error} [{}]",
+                    hex::encode(bytes)
+                )
+            }
+            Received::Timeout => "nothing".to_owned(),
+        }
+    }
+}
+
+/// Why a send failed.
+#[derive(Debug)]
+pub enum SendError {
+    /// The packet cannot be encoded strictly (a mistake in the case: use `send_raw`).
+    Encode(EncodeError),
+    /// The connection is closed or the write failed.
+    Io(std::io::Error),
+    /// The write did not complete in time (the broker stopped reading).
+    Timeout,
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Encode(e) => write!(f, "{e}"),
+            SendError::Io(e) => write!(f, "write failed: {e}"),
+            SendError::Timeout => write!(f, "write did not complete in {WRITE_TIMEOUT:?}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Options of a test connection.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The name shown in the transcript.
+    pub name: String,
+    /// The protocol version used to encode and to decode.
+    pub version: ProtocolVersion,
+    /// The largest packet accepted from the broker.
+    pub max_packet_size: u32,
+    /// How long the TCP connect may take.
+    pub connect_timeout: Duration,
+}
+
+impl ClientOptions {
+    /// Defaults for `version`.
+    pub fn new(name: impl Into<String>, version: ProtocolVersion) -> Self {
+        ClientOptions {
+            name: name.into(),
+            version,
+            max_packet_size: DEFAULT_MAX_PACKET_SIZE,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A raw MQTT connection with a transcript. See the module docs.
+#[derive(Debug)]
+pub struct TestClient {
+    name: String,
+    version: ProtocolVersion,
+    stream: Option<TcpStream>,
+    buf: BytesMut,
+    decoder: FrameDecoder,
+    transcript: Transcript,
+    ended: Option<Received>,
+}
+
+impl TestClient {
+    /// Opens a TCP connection to `addr` (no MQTT traffic yet) with its own transcript.
+    pub async fn connect_tcp(addr: SocketAddr, version: ProtocolVersion) -> std::io::Result<Self> {
+        Self::connect_with(
+            addr,
+            ClientOptions::new("client", version),
+            Transcript::default(),
+        )
+        .await
+    }
+
+    /// Opens a TCP connection to `addr` recording into `transcript`.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        options: ClientOptions,
+        transcript: Transcript,
+    ) -> std::io::Result<Self> {
+        let stream = match timeout(options.connect_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                transcript.event(&options.name, format!("TCP connect to {addr} failed: {e}"));
+                return Err(e);
+            }
+            Err(_) => {
+                transcript.event(&options.name, format!("TCP connect to {addr} timed out"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("TCP connect to {addr} timed out"),
+                ));
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        transcript.event(&options.name, format!("TCP connected to {addr}"));
+        Ok(TestClient {
+            name: options.name,
+            version: options.version,
+            stream: Some(stream),
+            buf: BytesMut::with_capacity(4096),
+            decoder: FrameDecoder::new(options.version)
+                .with_max_packet_size(options.max_packet_size),
+            transcript,
+            ended: None,
+        })
+    }
+
+    /// The transcript name of this client.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The protocol version used to encode and decode.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// Changes the protocol version used from now on.
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = version;
+        self.decoder.set_version(version);
+    }
+
+    /// The transcript this client records into.
+    pub fn transcript(&self) -> &Transcript {
+        &self.transcript
+    }
+
+    /// Whether the connection has ended (closed, or broken by malformed input).
+    pub fn is_ended(&self) -> bool {
+        self.ended.is_some() || self.stream.is_none()
+    }
+
+    /// Encodes `packet` strictly and sends it.
+    pub async fn send(&mut self, packet: &Packet) -> Result<(), SendError> {
+        let bytes = packet.encode(self.version).map_err(SendError::Encode)?;
+        let summary = summary::packet(packet, self.version);
+        self.write(bytes, summary).await
+    }
+
+    /// Sends arbitrary bytes (e.g. a [`RawPacket`](mqttspec_codec::RawPacket)).
+    pub async fn send_raw(&mut self, bytes: impl Into<Bytes>) -> Result<(), SendError> {
+        let bytes = bytes.into();
+        let summary = describe_outgoing(&bytes, self.version);
+        self.write(bytes, summary).await
+    }
+
+    async fn write(&mut self, bytes: Bytes, summary: String) -> Result<(), SendError> {
+        self.transcript
+            .record(&self.name, Direction::Out, &bytes, summary);
+        let Some(stream) = self.stream.as_mut() else {
+            self.transcript
+                .event(&self.name, "write refused: connection already closed");
+            return Err(SendError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "connection already closed",
+            )));
+        };
+        match timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                self.transcript
+                    .event(&self.name, format!("write failed: {e}"));
+                Err(SendError::Io(e))
+            }
+            Err(_) => {
+                self.transcript
+                    .event(&self.name, "write timed out (broker not reading)");
+                Err(SendError::Timeout)
+            }
+        }
+    }
+
+    /// Waits until `deadline` for the next packet, the end of the connection, or malformed
+    /// input. Never waits past `deadline`; never buffers more than one packet of at most the
+    /// maximum packet size (plus one read).
+    pub async fn recv_until(&mut self, deadline: Instant) -> Received {
+        loop {
+            if let Some(end) = &self.ended {
+                return end.clone();
+            }
+            match self.decoder.next_frame(&mut self.buf) {
+                Ok(Some(frame)) => {
+                    return match frame.decode(self.version) {
+                        Ok(packet) => {
+                            let summary = summary::packet(&packet, self.version);
+                            self.transcript.record(
+                                &self.name,
+                                Direction::In,
+                                &frame.bytes,
+                                summary,
+                            );
+                            Received::Packet(packet)
+                        }
+                        // The frame was complete, so the stream is still in step: report
+                        // it, and let the connection go on (the expectation decides).
+                        Err(error) => {
+                            let kept = frame.bytes.slice(..frame.bytes.len().min(MALFORMED_KEPT));
+                            self.transcript.record(
+                                &self.name,
+                                Direction::In,
+                                &kept,
+                                format!("MALFORMED: {error}"),
+                            );
+                            Received::Malformed { error, bytes: kept }
+                        }
+                    };
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    let kept = self
+                        .buf
+                        .split_to(self.buf.len().min(MALFORMED_KEPT))
+                        .freeze();
+                    return self.malformed(error, kept);
+                }
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                self.ended = Some(Received::Closed);
+                return Received::Closed;
+            };
+            self.buf.reserve(4096);
+            match timeout_at(deadline, stream.read_buf(&mut self.buf)).await {
+                Err(_) => return Received::Timeout,
+                Ok(Ok(0)) => {
+                    let note = if self.buf.is_empty() {
+                        "connection closed by the broker".to_owned()
+                    } else {
+                        format!(
+                            "connection closed by the broker in the middle of a packet ({} bytes pending)",
+                            self.buf.len()
+                        )
+                    };
+                    if !self.buf.is_empty() {
+                        let pending = self.buf.split().freeze();
+                        self.transcript.record(
+                            &self.name,
+                            Direction::In,
+                            &pending,
+                            "incomplete packet".to_owned(),
+                        );
+                    }
+                    self.transcript.event(&self.name, note);
+                    return self.end(Received::Closed);
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    self.transcript
+                        .event(&self.name, format!("connection reset: {e}"));
+                    return self.end(Received::Closed);
+                }
+            }
+        }
+    }
+
+    fn malformed(&mut self, error: DecodeError, bytes: Bytes) -> Received {
+        let kept = bytes.slice(..bytes.len().min(MALFORMED_KEPT));
+        self.transcript.record(
+            &self.name,
+            Direction::In,
+            &kept,
+            format!("MALFORMED: {error}"),
+        );
+        self.end(Received::Malformed { error, bytes: kept })
+    }
+
+    fn end(&mut self, how: Received) -> Received {
+        self.stream = None;
+        self.ended = Some(how.clone());
+        how
+    }
+
+    /// Closes the connection cleanly (TCP FIN) without sending anything.
+    pub async fn close(&mut self) {
+        if let Some(mut stream) = self.stream.take() {
+            let _ = timeout(Duration::from_millis(500), stream.shutdown()).await;
+            self.transcript
+                .event(&self.name, "connection closed by the client");
+        }
+        self.ended.get_or_insert(Received::Closed);
+    }
+
+    /// Drops the connection abruptly (TCP reset where the platform allows), without
+    /// DISCONNECT: what a crashed client looks like to the broker.
+    pub fn abort(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            #[allow(deprecated)]
+            let _ = stream.set_linger(Some(Duration::ZERO));
+            drop(stream);
+            self.transcript.event(
+                &self.name,
+                "connection dropped by the client (no DISCONNECT)",
+            );
+        }
+        self.ended.get_or_insert(Received::Closed);
+    }
+}
+
+/// A summary for bytes the client sends raw: the packet if they decode, else why not.
+fn describe_outgoing(bytes: &Bytes, v: ProtocolVersion) -> String {
+    match Packet::decode(bytes.clone(), v) {
+        Ok(p) => summary::packet(&p, v),
+        Err(e) => match mqttspec_codec::packet::FixedHeader::parse(bytes, v) {
+            Ok(Some(h)) => format!(
+                "raw {} ({} bytes; not valid: {e})",
+                h.packet_type,
+                bytes.len()
+            ),
+            _ => format!("raw bytes ({} bytes; not valid: {e})", bytes.len()),
+        },
+    }
+}

@@ -1,0 +1,345 @@
+//! The engine's subcommands: `run`, `list`, `trace` and `report` (their clap arguments and
+//! what they do). [`crate::cli`] dispatches to them.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use mqttspec_codec::{ProtocolVersion, Spec};
+
+use crate::baseline::Baseline;
+use crate::cli::CommandError;
+use crate::profile::Profile;
+use crate::report::Report;
+use crate::runner::{self, Progress, RunConfig};
+use crate::verdict::Verdict;
+
+/// The protocols chosen on the command line: `3.1.1`, `5` or `all`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protocols(pub Vec<ProtocolVersion>);
+
+fn parse_protocols(s: &str) -> Result<Protocols, String> {
+    match s {
+        "all" | "both" => Ok(Protocols(vec![ProtocolVersion::V311, ProtocolVersion::V5])),
+        other => other.parse::<ProtocolVersion>().map(|v| Protocols(vec![v])),
+    }
+}
+
+/// Arguments of `mqttspec run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The broker under test (HOST:PORT). Without it, the reference broker runs in-process.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub broker: Option<String>,
+    /// Protocols to run.
+    #[arg(long, value_name = "3.1.1|5|all", default_value = "all", value_parser = parse_protocols)]
+    pub protocol: Protocols,
+    /// Run only cases whose id starts with X, whose area is X, or which cite statement X
+    /// (repeatable: any match selects).
+    #[arg(long, value_name = "X")]
+    pub filter: Vec<String>,
+    /// Cases run at once (default: CPUs × 4).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Time limit of one case, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+    /// Time limit of the whole run, in seconds (default: from the number of cases).
+    #[arg(long, value_name = "SECS")]
+    pub run_timeout: Option<u64>,
+    /// Broker profile (TOML): credentials, capability overrides, limits.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Expected non-passes (TOML); baselined results do not fail the run.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Directory for report.json, junit.xml, summary.md and report.html.
+    #[arg(long, value_name = "DIR", default_value = "reports/latest")]
+    pub out: PathBuf,
+    /// Broker name shown in the reports.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Start the embedded reference broker with this fault (repeatable; no --broker).
+    #[arg(long, value_name = "NAME")]
+    pub fault: Vec<String>,
+    /// One line per finished case instead of a progress bar.
+    #[arg(long, conflicts_with = "quiet")]
+    pub plain: bool,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl RunArgs {
+    fn broker_addr(&self) -> Result<Option<SocketAddr>, CommandError> {
+        let Some(b) = &self.broker else {
+            return Ok(None);
+        };
+        b.to_socket_addrs()
+            .map_err(|e| CommandError::Usage(format!("--broker {b}: {e}")))?
+            .next()
+            .map(Some)
+            .ok_or_else(|| CommandError::Usage(format!("--broker {b}: no address")))
+    }
+
+    /// Runs the suite and writes the reports. Exit status: 0 pass (or only baselined
+    /// non-passes), 1 new FAIL, 2 new ERROR or the broker unreachable.
+    pub fn run(&self) -> Result<(), CommandError> {
+        let broker = self.broker_addr()?;
+        if broker.is_some() && !self.fault.is_empty() {
+            return Err(CommandError::Usage(
+                "--fault needs the embedded reference broker: drop --broker".to_owned(),
+            ));
+        }
+        let profile = match &self.profile {
+            Some(p) => Profile::load(p).map_err(CommandError::Usage)?,
+            None => Profile::default(),
+        };
+        let baseline = match &self.baseline {
+            Some(p) => Baseline::load(p).map_err(CommandError::Usage)?,
+            None => Baseline::default(),
+        };
+        let mut protocols: Vec<ProtocolVersion> = Vec::new();
+        for v in self.protocol.0.iter().copied() {
+            if !protocols.contains(&v) {
+                protocols.push(v);
+            }
+        }
+        let all = crate::cases::all();
+        let cases = runner::select(&all, &self.filter);
+        if cases.is_empty() {
+            return Err(CommandError::Usage(format!(
+                "no case matches --filter {}",
+                self.filter.join(", ")
+            )));
+        }
+        let name = self
+            .name
+            .clone()
+            .or_else(|| profile.name.clone())
+            .unwrap_or_else(|| match &self.broker {
+                Some(b) => b.clone(),
+                None => "reference-broker".to_owned(),
+            });
+        let config = RunConfig {
+            broker,
+            protocols,
+            filters: self.filter.clone(),
+            jobs: self.jobs.unwrap_or_else(runner::default_jobs),
+            case_timeout: Duration::from_secs(self.timeout.max(1)),
+            run_timeout: self.run_timeout.map(Duration::from_secs),
+            profile,
+            faults: self.fault.clone(),
+            progress: if self.quiet {
+                Progress::Quiet
+            } else if self.plain {
+                Progress::Plain
+            } else {
+                Progress::Auto
+            },
+            ..RunConfig::default()
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| CommandError::Harness(format!("cannot start the async runtime: {e}")))?;
+        let results = rt
+            .block_on(runner::run(&cases, config))
+            .map_err(|e| CommandError::Harness(e.to_string()))?;
+        let report = Report::build(&results, &name, &baseline);
+        let written = report.write_all(&self.out).map_err(|e| {
+            CommandError::Harness(format!(
+                "cannot write reports to {}: {e}",
+                self.out.display()
+            ))
+        })?;
+        print!("{}", console_summary(&report));
+        for p in written {
+            println!("wrote {}", p.display());
+        }
+        match report.gate.exit_code() {
+            0 => Ok(()),
+            1 => Err(CommandError::Failed(format!(
+                "{} new conformance failure(s)",
+                report.gate.new_failures.len()
+            ))),
+            _ => Err(CommandError::Harness(format!(
+                "{} case(s) could not be run (ERROR)",
+                report.gate.new_errors.len()
+            ))),
+        }
+    }
+}
+
+/// The summary printed at the end of `mqttspec run`.
+pub fn console_summary(report: &Report) -> String {
+    let mut out = String::new();
+    for n in &report.broker.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    for c in report.cases.iter().filter(|c| c.verdict != Verdict::Pass) {
+        out.push_str(&format!(
+            "{:<13} {} ({}){}",
+            c.verdict.label(),
+            c.id,
+            c.protocol,
+            if c.baselined.is_some() {
+                " [baselined]"
+            } else {
+                ""
+            }
+        ));
+        match (&c.expected, &c.actual) {
+            (Some(e), Some(a)) => {
+                out.push_str(&format!("\n    expected: {e}\n    actual:   {a}\n"))
+            }
+            (None, Some(a)) => out.push_str(&format!("\n    {a}\n")),
+            _ => out.push('\n'),
+        }
+    }
+    let s = &report.summary.by_verdict;
+    out.push_str(&format!(
+        "\n{}: {} case runs in {:.1} s: {} passed, {} failed, {} non-strict, {} informational, {} unsupported, {} errors\n",
+        report.broker.name,
+        report.summary.total,
+        report.wall_time_ms as f64 / 1000.0,
+        s.pass,
+        s.fail,
+        s.non_strict,
+        s.informational,
+        s.unsupported,
+        s.error
+    ));
+    let g = &report.gate;
+    for i in &g.now_passing {
+        out.push_str(&format!(
+            "baselined but now passing (remove it from the baseline): {} ({})\n",
+            i.case, i.protocol
+        ));
+    }
+    for e in &g.unused_entries {
+        out.push_str(&format!("baseline entry matches no case that ran: {e}\n"));
+    }
+    out
+}
+
+/// Arguments of `mqttspec list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only cases matching X (id prefix, area or statement id; repeatable).
+    #[arg(long, value_name = "X")]
+    pub filter: Vec<String>,
+}
+
+impl ListArgs {
+    /// Prints the cases with their statements.
+    pub fn run(&self) -> Result<(), CommandError> {
+        let cases = runner::select(&crate::cases::all(), &self.filter);
+        print!("{}", crate::trace::render_list(&cases));
+        Ok(())
+    }
+}
+
+/// Arguments of `mqttspec trace`.
+#[derive(Debug, Clone, Args)]
+pub struct TraceArgs {
+    /// Which specification(s).
+    #[arg(long, value_name = "3.1.1|5|all", default_value = "all", value_parser = parse_protocols)]
+    pub spec: Protocols,
+    /// Do not list the testable statements without a case.
+    #[arg(long)]
+    pub summary_only: bool,
+}
+
+impl TraceArgs {
+    /// Prints the coverage of the statement registry.
+    pub fn run(&self) -> Result<(), CommandError> {
+        let mut specs: Vec<Spec> = self.spec.0.iter().map(|v| v.spec()).collect();
+        specs.dedup();
+        print!(
+            "{}",
+            crate::trace::render_trace(&specs, &crate::cases::all(), !self.summary_only)
+        );
+        Ok(())
+    }
+}
+
+/// Arguments of `mqttspec report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Compare these report.json files side by side (one column per broker).
+    #[arg(long, value_name = "REPORT.json", num_args = 1.., required = true)]
+    pub compare: Vec<PathBuf>,
+    /// Where to write the comparison page.
+    #[arg(long, value_name = "FILE", default_value = "compare.html")]
+    pub out: PathBuf,
+}
+
+impl ReportArgs {
+    /// Writes the comparison page.
+    pub fn run(&self) -> Result<(), CommandError> {
+        let reports = self
+            .compare
+            .iter()
+            .map(|p| Report::load(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CommandError::Usage)?;
+        let html = crate::report::compare::render(&reports);
+        std::fs::write(&self.out, html).map_err(|e| {
+            CommandError::Failed(format!("cannot write {}: {e}", self.out.display()))
+        })?;
+        println!("wrote {}", self.out.display());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn run_arguments_parse_with_their_defaults() {
+        let cli = Cli::try_parse_from(["mqttspec", "run"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.protocol.0.len(), 2);
+        assert_eq!(args.timeout, 10);
+        assert_eq!(args.out, std::path::PathBuf::from("reports/latest"));
+        let cli = Cli::try_parse_from([
+            "mqttspec",
+            "run",
+            "--protocol",
+            "5",
+            "--filter",
+            "connect.",
+            "--filter",
+            "CONNACK",
+            "--fault",
+            "forward-dup",
+            "--jobs",
+            "3",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.protocol.0, vec![mqttspec_codec::ProtocolVersion::V5]);
+        assert_eq!(args.filter, vec!["connect.", "CONNACK"]);
+        assert_eq!(args.jobs, Some(3));
+        assert!(Cli::try_parse_from(["mqttspec", "run", "--protocol", "4.0"]).is_err());
+    }
+
+    #[test]
+    fn trace_list_and_report_arguments_parse() {
+        assert!(Cli::try_parse_from(["mqttspec", "trace", "--spec", "3.1.1"]).is_ok());
+        assert!(Cli::try_parse_from(["mqttspec", "list", "--filter", "connect."]).is_ok());
+        assert!(
+            Cli::try_parse_from(["mqttspec", "report", "--compare", "a.json", "b.json"]).is_ok()
+        );
+        assert!(Cli::try_parse_from(["mqttspec", "report"]).is_err());
+    }
+}

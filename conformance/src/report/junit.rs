@@ -1,0 +1,117 @@
+//! `junit.xml`: one `<testsuite>` per protocol, one `<testcase>` per case. FAIL is a
+//! `<failure>`, ERROR an `<error>`, UNSUPPORTED and baselined non-passes are `<skipped>`;
+//! NON-STRICT and INFORMATIONAL pass with the note in `<system-out>`.
+
+use super::escape::xml;
+use super::{CaseReport, Report};
+use crate::client::transcript::render_text;
+use crate::verdict::Verdict;
+
+/// Renders the JUnit XML of `report`.
+pub fn render(report: &Report) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let s = &report.summary.by_verdict;
+    out.push_str(&format!(
+        "<testsuites name=\"mqttspec {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
+        xml(&report.broker.name),
+        report.summary.total,
+        s.fail,
+        s.error,
+        s.unsupported,
+        report.wall_time_ms as f64 / 1000.0
+    ));
+    for protocol in &report.protocols {
+        let cases: Vec<&CaseReport> = report
+            .cases
+            .iter()
+            .filter(|c| &c.protocol == protocol)
+            .collect();
+        let count = |v: Verdict| {
+            cases
+                .iter()
+                .filter(|c| c.verdict == v && c.baselined.is_none())
+                .count()
+        };
+        let skipped = cases
+            .iter()
+            .filter(|c| c.verdict == Verdict::Unsupported || c.baselined.is_some())
+            .count();
+        let time: u64 = cases.iter().map(|c| c.duration_ms).sum();
+        out.push_str(&format!(
+            "  <testsuite name=\"MQTT {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
+            xml(protocol),
+            cases.len(),
+            count(Verdict::Fail),
+            count(Verdict::Error),
+            skipped,
+            time as f64 / 1000.0
+        ));
+        for c in cases {
+            testcase(&mut out, c);
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+fn testcase(out: &mut String, c: &CaseReport) {
+    let classname = format!(
+        "mqttspec.v{}.{}",
+        c.protocol,
+        c.id.split('.').next().unwrap_or("")
+    );
+    out.push_str(&format!(
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">\n",
+        xml(&classname),
+        xml(&c.id),
+        c.duration_ms as f64 / 1000.0
+    ));
+    let detail = format!(
+        "{}\nstatements: {}\nexpected: {}\nactual: {}{}",
+        c.title,
+        c.statements.join(", "),
+        c.expected.as_deref().unwrap_or("-"),
+        c.actual.as_deref().unwrap_or("-"),
+        c.violated
+            .as_ref()
+            .map(|s| format!("\nviolates: {s}"))
+            .unwrap_or_default()
+    );
+    let message = match (&c.expected, &c.actual) {
+        (Some(e), Some(a)) => format!("expected {e}; actual {a}"),
+        (None, Some(a)) => a.clone(),
+        _ => c.verdict.label().to_owned(),
+    };
+    if let Some(reason) = &c.baselined {
+        out.push_str(&format!(
+            "      <skipped message=\"baselined {}: {}\"/>\n",
+            c.verdict.label(),
+            xml(reason)
+        ));
+    } else {
+        match c.verdict {
+            Verdict::Fail => out.push_str(&format!(
+                "      <failure type=\"FAIL\" message=\"{}\">{}</failure>\n",
+                xml(&message),
+                xml(&format!("{detail}\n\n{}", render_text(&c.transcript)))
+            )),
+            Verdict::Error => out.push_str(&format!(
+                "      <error type=\"ERROR\" message=\"{}\">{}</error>\n",
+                xml(&message),
+                xml(&format!("{detail}\n\n{}", render_text(&c.transcript)))
+            )),
+            Verdict::Unsupported => out.push_str(&format!(
+                "      <skipped message=\"UNSUPPORTED: {}\"/>\n",
+                xml(&message)
+            )),
+            Verdict::NonStrict | Verdict::Informational => out.push_str(&format!(
+                "      <system-out>{}: {}</system-out>\n",
+                c.verdict.label(),
+                xml(&message)
+            )),
+            Verdict::Pass => {}
+        }
+    }
+    out.push_str("    </testcase>\n");
+}

@@ -1,0 +1,450 @@
+//! Reports of a run, written into one directory (`--out`, default `reports/latest/`):
+//!
+//! | file | what |
+//! |---|---|
+//! | `report.json` | everything, versioned ([`SCHEMA_VERSION`]): broker, capabilities, every case with transcript, the statement traceability matrix, summaries, the gate |
+//! | `junit.xml` | one testcase per case × protocol, for CI systems |
+//! | `summary.md` | a short Markdown summary |
+//! | `report.html` | one self-contained page: summary, per-area table, statement × verdict matrix, every case with its transcript |
+//!
+//! `mqttspec report --compare A.json B.json --out compare.html` puts several brokers' JSON
+//! reports side by side ([`compare`]).
+
+pub mod compare;
+pub mod escape;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use mqttspec_codec::{ProtocolVersion, StatementId, Testability};
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::{Baseline, Gate};
+use crate::client::Entry;
+use crate::profile::Capabilities;
+use crate::runner::RunResults;
+use crate::verdict::Verdict;
+
+/// The version of the `report.json` schema; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The verdict of a statement that no case covers.
+pub const NOT_COVERED: &str = "NOT COVERED";
+
+/// The whole report (the content of `report.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The tool that made it.
+    pub tool: Tool,
+    /// When the run started (seconds since the Unix epoch).
+    pub started_unix: u64,
+    /// Wall time of the run.
+    pub wall_time_ms: u64,
+    /// The broker under test.
+    pub broker: Broker,
+    /// Protocols run ("3.1.1", "5").
+    pub protocols: Vec<String>,
+    /// Counts.
+    pub summary: Summary,
+    /// Every case × protocol.
+    pub cases: Vec<CaseReport>,
+    /// The traceability matrix: every statement of every protocol run.
+    pub statements: Vec<StatementReport>,
+    /// The baseline gate.
+    pub gate: Gate,
+}
+
+/// Tool name and version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    /// "mqttspec".
+    pub name: String,
+    /// The crate version.
+    pub version: String,
+}
+
+/// The broker under test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Broker {
+    /// Address tested.
+    pub address: String,
+    /// Name given with `--name` (or the profile's, or "reference-broker").
+    pub name: String,
+    /// Whether it was the in-process reference broker.
+    pub embedded: bool,
+    /// Faults injected (embedded broker only).
+    pub faults: Vec<String>,
+    /// Capabilities in force.
+    pub capabilities: Capabilities,
+    /// Notes from the probe connection.
+    pub notes: Vec<String>,
+}
+
+/// Counts per verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// PASS.
+    #[serde(rename = "PASS")]
+    pub pass: usize,
+    /// FAIL.
+    #[serde(rename = "FAIL")]
+    pub fail: usize,
+    /// NON-STRICT.
+    #[serde(rename = "NON-STRICT")]
+    pub non_strict: usize,
+    /// INFORMATIONAL.
+    #[serde(rename = "INFORMATIONAL")]
+    pub informational: usize,
+    /// UNSUPPORTED.
+    #[serde(rename = "UNSUPPORTED")]
+    pub unsupported: usize,
+    /// ERROR.
+    #[serde(rename = "ERROR")]
+    pub error: usize,
+}
+
+impl Counts {
+    /// Adds one verdict.
+    pub fn add(&mut self, v: Verdict) {
+        *self.slot(v) += 1;
+    }
+
+    fn slot(&mut self, v: Verdict) -> &mut usize {
+        match v {
+            Verdict::Pass => &mut self.pass,
+            Verdict::Fail => &mut self.fail,
+            Verdict::NonStrict => &mut self.non_strict,
+            Verdict::Informational => &mut self.informational,
+            Verdict::Unsupported => &mut self.unsupported,
+            Verdict::Error => &mut self.error,
+        }
+    }
+
+    /// The count of one verdict.
+    pub fn get(&self, v: Verdict) -> usize {
+        match v {
+            Verdict::Pass => self.pass,
+            Verdict::Fail => self.fail,
+            Verdict::NonStrict => self.non_strict,
+            Verdict::Informational => self.informational,
+            Verdict::Unsupported => self.unsupported,
+            Verdict::Error => self.error,
+        }
+    }
+
+    /// The total.
+    pub fn total(&self) -> usize {
+        Verdict::ALL.iter().map(|v| self.get(*v)).sum()
+    }
+}
+
+/// Counts of one area on one protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AreaSummary {
+    /// The area.
+    pub area: String,
+    /// The protocol.
+    pub protocol: String,
+    /// Case verdicts.
+    pub cases: Counts,
+    /// Statements of the area.
+    pub statements: usize,
+    /// Of which covered by at least one case.
+    pub statements_covered: usize,
+}
+
+/// Statement coverage of one protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// The protocol.
+    pub protocol: String,
+    /// All statements of its specification.
+    pub statements: usize,
+    /// Testable ones (fully or partially).
+    pub testable: usize,
+    /// Covered by at least one case that ran.
+    pub covered: usize,
+}
+
+/// The summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Case runs.
+    pub total: usize,
+    /// Per verdict.
+    pub by_verdict: Counts,
+    /// Per area and protocol.
+    pub by_area: Vec<AreaSummary>,
+    /// Per protocol.
+    pub coverage: Vec<Coverage>,
+}
+
+/// One case × protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseReport {
+    /// Case id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Area.
+    pub area: String,
+    /// Protocol.
+    pub protocol: String,
+    /// Statements of this protocol the case checks.
+    pub statements: Vec<String>,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Expected (FAIL, NON-STRICT).
+    pub expected: Option<String>,
+    /// Actual, or the reason (ERROR, UNSUPPORTED, INFORMATIONAL).
+    pub actual: Option<String>,
+    /// The statement the failure points at, when known.
+    pub violated: Option<String>,
+    /// The baseline entry's reason, when the baseline covers this result.
+    pub baselined: Option<String>,
+    /// Duration.
+    pub duration_ms: u64,
+    /// The wire transcript of every client.
+    pub transcript: Vec<Entry>,
+}
+
+/// One row of the traceability matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementReport {
+    /// Statement id, e.g. "MQTT-3.1.0-1".
+    pub id: String,
+    /// "3.1.1" or "5".
+    pub protocol: String,
+    /// Area.
+    pub area: String,
+    /// Section.
+    pub section: String,
+    /// "broker", "client" or "both".
+    pub obligation: String,
+    /// "yes", "partially" or "no".
+    pub testability: String,
+    /// The project's paraphrase.
+    pub description: String,
+    /// Cases that cite it (and ran on this protocol).
+    pub cases: Vec<String>,
+    /// The worst verdict of those cases, or "NOT COVERED".
+    pub verdict: String,
+}
+
+impl Report {
+    /// Builds the report of a run.
+    pub fn build(results: &RunResults, name: &str, baseline: &Baseline) -> Report {
+        let gate = Gate::decide(
+            baseline,
+            results
+                .runs
+                .iter()
+                .map(|r| (r.case.id, r.protocol, r.outcome.verdict)),
+        );
+        let cases: Vec<CaseReport> = results
+            .runs
+            .iter()
+            .map(|r| CaseReport {
+                id: r.case.id.to_owned(),
+                title: r.case.title.to_owned(),
+                area: r.case.area.to_owned(),
+                protocol: r.protocol.label().to_owned(),
+                statements: r
+                    .case
+                    .statements_for(r.protocol)
+                    .iter()
+                    .map(|s| s.id().to_owned())
+                    .collect(),
+                verdict: r.outcome.verdict,
+                expected: r.outcome.expected.clone(),
+                actual: r.outcome.actual.clone(),
+                violated: r.outcome.statement.map(|s| s.id().to_owned()),
+                baselined: baseline
+                    .covering(r.case.id, r.protocol, r.outcome.verdict)
+                    .filter(|_| r.outcome.verdict != Verdict::Pass)
+                    .map(|e| e.reason.clone()),
+                duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
+                transcript: r.transcript.clone(),
+            })
+            .collect();
+        let statements = matrix(&results.protocols, &cases);
+        let summary = summarize(&results.protocols, &cases, &statements);
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "mqttspec".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            },
+            started_unix: results.started_unix,
+            wall_time_ms: u64::try_from(results.wall_time.as_millis()).unwrap_or(u64::MAX),
+            broker: Broker {
+                address: results.broker.address.to_string(),
+                name: name.to_owned(),
+                embedded: results.broker.embedded,
+                faults: results.broker.faults.clone(),
+                capabilities: results.broker.capabilities.clone(),
+                notes: results.broker.notes.clone(),
+            },
+            protocols: results
+                .protocols
+                .iter()
+                .map(|p| p.label().to_owned())
+                .collect(),
+            summary,
+            cases,
+            statements,
+            gate,
+        }
+    }
+
+    /// Reads a `report.json`.
+    pub fn load(path: &Path) -> Result<Report, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let report: Report = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a mqttspec report: {e}", path.display()))?;
+        if report.schema_version != SCHEMA_VERSION {
+            return Err(format!(
+                "{} has schema version {}, this mqttspec reads {SCHEMA_VERSION}",
+                path.display(),
+                report.schema_version
+            ));
+        }
+        Ok(report)
+    }
+
+    /// Writes `report.json`, `junit.xml`, `summary.md` and `report.html` into `dir`.
+    pub fn write_all(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir)?;
+        let mut written = Vec::new();
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        for (file, text) in [
+            ("report.json", json),
+            ("junit.xml", junit::render(self)),
+            ("summary.md", markdown::render(self)),
+            ("report.html", html::render(self)),
+        ] {
+            let path = dir.join(file);
+            std::fs::write(&path, text)?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+fn matrix(protocols: &[ProtocolVersion], cases: &[CaseReport]) -> Vec<StatementReport> {
+    let mut out = Vec::new();
+    for v in protocols {
+        for s in StatementId::all_of(v.spec()) {
+            let citing: Vec<&CaseReport> = cases
+                .iter()
+                .filter(|c| c.protocol == v.label() && c.statements.iter().any(|id| id == s.id()))
+                .collect();
+            let verdict = citing
+                .iter()
+                .map(|c| c.verdict)
+                .reduce(Verdict::worst)
+                .map_or(NOT_COVERED.to_owned(), |v| v.label().to_owned());
+            out.push(StatementReport {
+                id: s.id().to_owned(),
+                protocol: v.label().to_owned(),
+                area: s.area().to_owned(),
+                section: s.section().to_owned(),
+                obligation: s.obligation().as_str().to_owned(),
+                testability: s.testability().as_str().to_owned(),
+                description: s.description().to_owned(),
+                cases: citing.iter().map(|c| c.id.clone()).collect(),
+                verdict,
+            });
+        }
+    }
+    out
+}
+
+fn summarize(
+    protocols: &[ProtocolVersion],
+    cases: &[CaseReport],
+    statements: &[StatementReport],
+) -> Summary {
+    let mut by_verdict = Counts::default();
+    let mut areas: BTreeMap<(String, String), AreaSummary> = BTreeMap::new();
+    for c in cases {
+        by_verdict.add(c.verdict);
+    }
+    for v in protocols {
+        let label = v.label().to_owned();
+        for s in statements.iter().filter(|s| s.protocol == label) {
+            let entry = areas
+                .entry((label.clone(), s.area.clone()))
+                .or_insert_with(|| AreaSummary {
+                    area: s.area.clone(),
+                    protocol: label.clone(),
+                    cases: Counts::default(),
+                    statements: 0,
+                    statements_covered: 0,
+                });
+            entry.statements += 1;
+            if !s.cases.is_empty() {
+                entry.statements_covered += 1;
+            }
+        }
+        for c in cases.iter().filter(|c| c.protocol == label) {
+            areas
+                .entry((label.clone(), c.area.clone()))
+                .or_insert_with(|| AreaSummary {
+                    area: c.area.clone(),
+                    protocol: label.clone(),
+                    cases: Counts::default(),
+                    statements: 0,
+                    statements_covered: 0,
+                })
+                .cases
+                .add(c.verdict);
+        }
+    }
+    let coverage = protocols
+        .iter()
+        .map(|v| {
+            let rows: Vec<&StatementReport> = statements
+                .iter()
+                .filter(|s| s.protocol == v.label())
+                .collect();
+            Coverage {
+                protocol: v.label().to_owned(),
+                statements: rows.len(),
+                testable: rows
+                    .iter()
+                    .filter(|s| s.testability != Testability::No.as_str())
+                    .count(),
+                covered: rows.iter().filter(|s| !s.cases.is_empty()).count(),
+            }
+        })
+        .collect();
+    Summary {
+        total: cases.len(),
+        by_verdict,
+        by_area: areas.into_values().collect(),
+        coverage,
+    }
+}
+
+/// CSS class of a verdict label ("PASS" -> "v-pass", "NOT COVERED" -> "v-not-covered").
+pub(crate) fn css_class(label: &str) -> String {
+    format!("v-{}", label.to_ascii_lowercase().replace([' ', '_'], "-"))
+}
+
+/// Shared CSS of the HTML pages.
+pub(crate) const CSS: &str = "
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:80em}
+h1,h2{font-weight:600} table{border-collapse:collapse;margin:1em 0} th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3} code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em}
+pre{background:#f8f8f8;padding:.6em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
+.v-pass{background:#d7f5d7}.v-fail{background:#f8c9c9}.v-error{background:#f5d0a9}.v-non-strict{background:#fff2b3}
+.v-informational{background:#d6e6fb}.v-unsupported{background:#e6e6e6}.v-not-covered{background:#fff;color:#999}
+details{margin:.3em 0} summary{cursor:pointer} .muted{color:#777} .num{text-align:right}
+";

@@ -1,0 +1,131 @@
+//! The case registry's rules: unique ids, catalogue areas, statements of every protocol a
+//! case runs on, and a proof (fault) for every case.
+
+use std::collections::HashSet;
+
+use mqttspec::cases;
+use mqttspec_codec::StatementId;
+use mqttspec_reference_broker::core::fault::Fault;
+
+#[test]
+fn case_ids_are_unique_dotted_and_lowercase() {
+    let mut seen = HashSet::new();
+    for c in cases::all() {
+        assert!(seen.insert(c.id), "duplicate case id {}", c.id);
+        assert!(
+            c.id.contains('.'),
+            "{}: id must be <area-module>.<name>",
+            c.id
+        );
+        assert!(
+            c.id.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '.' || ch == '-'),
+            "{}: ids use lowercase letters, digits, '.' and '-'",
+            c.id
+        );
+        assert!(!c.title.trim().is_empty(), "{}: empty title", c.id);
+    }
+}
+
+#[test]
+fn every_area_is_a_catalogue_area() {
+    let areas: HashSet<&str> = StatementId::ALL.iter().map(|s| s.area()).collect();
+    for c in cases::all() {
+        assert!(
+            areas.contains(c.area),
+            "{}: unknown area {:?}",
+            c.id,
+            c.area
+        );
+    }
+}
+
+#[test]
+fn every_case_cites_statements_of_each_protocol_it_runs_on_and_no_others() {
+    for c in cases::all() {
+        for v in c.protocols.versions() {
+            assert!(
+                !c.statements_for(v).is_empty(),
+                "{}: runs on MQTT {v} but cites no statement of that specification",
+                c.id
+            );
+        }
+        for s in c.statements {
+            assert!(
+                c.protocols.versions().iter().any(|v| v.spec() == s.spec()),
+                "{}: cites {s} of MQTT {} but does not run on it",
+                c.id,
+                s.spec()
+            );
+        }
+        let unique: HashSet<_> = c.statements.iter().collect();
+        assert_eq!(
+            unique.len(),
+            c.statements.len(),
+            "{}: statement cited twice",
+            c.id
+        );
+    }
+}
+
+#[test]
+fn every_case_names_a_fault_or_says_why_it_cannot() {
+    for c in cases::all() {
+        match (c.faults.is_empty(), c.unfaultable) {
+            (false, None) => {}
+            (true, Some(why)) => assert!(!why.trim().is_empty(), "{}: empty justification", c.id),
+            (false, Some(_)) => panic!("{}: has faults and an `unfaultable` justification", c.id),
+            (true, None) => panic!("{}: names no fault that makes it fail", c.id),
+        }
+    }
+}
+
+#[test]
+fn every_fault_named_by_a_case_exists_in_the_reference_broker() {
+    for c in cases::all() {
+        for entry in c.faults {
+            let (name, protocol) = match entry.split_once('@') {
+                Some((n, p)) => (n, Some(p)),
+                None => (*entry, None),
+            };
+            assert!(
+                name.parse::<Fault>().is_ok(),
+                "{}: unknown reference-broker fault {name:?}",
+                c.id
+            );
+            if let Some(p) = protocol {
+                let v: mqttspec_codec::ProtocolVersion = p
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{}: {entry}: {e}", c.id));
+                assert!(
+                    c.protocols.includes(v),
+                    "{}: {entry}: the case does not run on {v}",
+                    c.id
+                );
+            }
+        }
+        for (name, protocols) in c.fault_targets() {
+            assert!(
+                !protocols.is_empty(),
+                "{}: fault {name} targets no protocol",
+                c.id
+            );
+        }
+    }
+}
+
+#[test]
+fn filters_select_by_id_prefix_area_and_statement() {
+    let all = cases::all();
+    let by_prefix = mqttspec::runner::select(&all, &["connect.".to_owned()]);
+    assert!(!by_prefix.is_empty());
+    assert!(by_prefix.iter().all(|c| c.id.starts_with("connect.")));
+    let by_area = mqttspec::runner::select(&all, &["connack".to_owned()]);
+    assert!(by_area.iter().all(|c| c.area == "CONNACK"));
+    assert!(!by_area.is_empty());
+    let by_statement = mqttspec::runner::select(&all, &["MQTT-3.1.0-2".to_owned()]);
+    assert!(by_statement
+        .iter()
+        .any(|c| c.id == "connect.second-connect-is-protocol-error"));
+    assert!(mqttspec::runner::select(&all, &["no-such-case".to_owned()]).is_empty());
+}

@@ -1,0 +1,129 @@
+//! Application Messages as the broker holds them, and the per-subscriber copies it delivers.
+//!
+//! A [`Message`] is what the broker took ownership of: its topic, payload, QoS, RETAIN flag
+//! and the properties that travel with it to subscribers. It is shared (`Arc`) by every
+//! [`Delivery`] made from it; a delivery adds what differs per subscriber: the QoS granted,
+//! the RETAIN flag to send and the Subscription Identifiers.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mqttspec_codec::{PacketId, Properties, ProtocolVersion, Publish, QoS, TopicName};
+
+/// An Application Message the broker has accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Message {
+    /// The Topic Name (never empty: aliases are resolved before this is built).
+    pub topic: TopicName,
+    /// The payload.
+    pub payload: Bytes,
+    /// The QoS it was published with.
+    pub qos: QoS,
+    /// The RETAIN flag it was published with.
+    pub retain: bool,
+    /// The DUP flag it arrived with; only the `forward-dup` fault looks at it.
+    pub dup: bool,
+    /// The properties forwarded to subscribers (see [`forwardable`]).
+    pub properties: Properties,
+    /// The Client Identifier of the publisher (for No Local); `None` for server messages.
+    pub publisher: Option<Arc<str>>,
+    /// When the message expires (arrival time plus its Message Expiry Interval).
+    pub expires_at: Option<Duration>,
+}
+
+impl Message {
+    /// Whether the message has expired at `now`.
+    pub fn is_expired(&self, now: Duration) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
+    }
+
+    /// The Message Expiry Interval still left at `now`, in whole seconds rounded up (so a
+    /// message forwarded at once keeps its interval unchanged).
+    pub fn remaining_expiry(&self, now: Duration) -> Option<u32> {
+        self.expires_at.map(|at| {
+            let left = at.saturating_sub(now);
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            u32::try_from(secs).unwrap_or(u32::MAX)
+        })
+    }
+}
+
+/// The properties of an incoming PUBLISH (or Will) that are passed on to subscribers
+/// unchanged: Payload Format Indicator, Message Expiry Interval, Content Type, Response
+/// Topic, Correlation Data and the User Properties in their order (MQTT-3.3.2-4, -15, -16,
+/// -17, -18, -20). Topic Alias and Subscription Identifiers are per hop and are dropped.
+pub(crate) fn forwardable(p: &Properties) -> Properties {
+    Properties {
+        payload_format_indicator: p.payload_format_indicator,
+        message_expiry_interval: p.message_expiry_interval,
+        content_type: p.content_type.clone(),
+        response_topic: p.response_topic.clone(),
+        correlation_data: p.correlation_data.clone(),
+        user_properties: p.user_properties.clone(),
+        ..Properties::default()
+    }
+}
+
+/// One copy of a message for one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Delivery {
+    /// The message.
+    pub message: Arc<Message>,
+    /// The QoS it is delivered with (the published QoS limited by the granted one).
+    pub qos: QoS,
+    /// The RETAIN flag to send.
+    pub retain: bool,
+    /// The Subscription Identifiers of the matching subscriptions.
+    pub subscription_identifiers: Vec<NonZeroU32>,
+}
+
+/// How to shape an outgoing PUBLISH beyond what the delivery says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    /// The receiving connection's protocol version.
+    pub version: ProtocolVersion,
+    /// The current time (for the remaining Message Expiry Interval).
+    pub now: Duration,
+    /// `no-message-expiry` fault: forward the interval unchanged.
+    pub keep_expiry: bool,
+    /// `forward-dup` fault: copy the incoming DUP flag.
+    pub forward_dup: bool,
+    /// `reverse-user-properties` fault.
+    pub reverse_user_properties: bool,
+}
+
+impl Delivery {
+    /// The PUBLISH packet for this delivery. `dup` is set only for a retransmission
+    /// (MQTT-3.3.1-1, MQTT-3.3.1-3); MQTT 3.1.1 receivers get no properties.
+    pub fn to_publish(&self, packet_id: Option<PacketId>, dup: bool, shape: Shape) -> Publish {
+        let m = &self.message;
+        let mut properties = Properties::default();
+        if shape.version.is_v5() {
+            properties = m.properties.clone();
+            if !shape.keep_expiry {
+                properties.message_expiry_interval = m.remaining_expiry(shape.now);
+            }
+            properties.subscription_identifiers = self.subscription_identifiers.clone();
+            if shape.reverse_user_properties {
+                properties.user_properties.reverse();
+            }
+        }
+        let qos = self.qos;
+        let dup = qos != QoS::AtMostOnce && (dup || (shape.forward_dup && m.dup));
+        Publish {
+            dup,
+            qos,
+            retain: self.retain,
+            topic: m.topic.clone(),
+            packet_id: if qos == QoS::AtMostOnce {
+                None
+            } else {
+                packet_id
+            },
+            properties,
+            payload: m.payload.clone(),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Everything the core sends goes through [`Broker::send`]: it encodes the packet for the
+//! connection's protocol version and applies the rules on what a server may send an MQTT 5.0
+//! client:
+//!
+//! - with Request Problem Information 0, no Reason String or User Properties except on
+//!   PUBLISH, CONNACK and DISCONNECT (MQTT-3.1.2-29);
+//! - nothing larger than the client's Maximum Packet Size (MQTT-3.1.2-24): a Reason String
+//!   and then the User Properties are left out when that makes it fit (MQTT-3.2.2-19, -20,
+//!   MQTT-3.4.2-2, -3, ... for each acknowledgement type); a PUBLISH that does not fit is
+//!   dropped and counts as delivered (MQTT-3.1.2-25).
+
+use bytes::{Bytes, BytesMut};
+use mqttspec_codec::{MqttString, Packet, PacketType, Properties, StatementId as S};
+
+use super::fault::Fault;
+use super::{Action, Broker, ConnectionId};
+
+/// What happened to a packet handed to [`Broker::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sent {
+    /// Queued for writing.
+    Yes,
+    /// Dropped: larger than the client's Maximum Packet Size.
+    TooLarge,
+    /// Not sent: unknown connection or not encodable.
+    No,
+}
+
+/// The properties of a packet that may carry a Reason String or User Properties, if any.
+fn problem_properties(packet: &mut Packet) -> Option<&mut Properties> {
+    match packet {
+        Packet::PubAck(p) => Some(&mut p.properties),
+        Packet::PubRec(p) => Some(&mut p.properties),
+        Packet::PubRel(p) => Some(&mut p.properties),
+        Packet::PubComp(p) => Some(&mut p.properties),
+        Packet::SubAck(p) => Some(&mut p.properties),
+        Packet::UnsubAck(p) => Some(&mut p.properties),
+        Packet::Auth(p) => Some(&mut p.properties),
+        Packet::ConnAck(p) => Some(&mut p.properties),
+        Packet::Disconnect(p) => Some(&mut p.properties),
+        _ => None,
+    }
+}
+
+/// The statements on leaving out optional properties to respect Maximum Packet Size, per
+/// packet type.
+fn size_statements(t: PacketType) -> &'static [S] {
+    match t {
+        PacketType::ConnAck => &[S::V5_3_2_2_19, S::V5_3_2_2_20],
+        PacketType::PubAck => &[S::V5_3_4_2_2, S::V5_3_4_2_3],
+        PacketType::PubRec => &[S::V5_3_5_2_2, S::V5_3_5_2_3],
+        PacketType::PubRel => &[S::V5_3_6_2_2, S::V5_3_6_2_3],
+        PacketType::PubComp => &[S::V5_3_7_2_2, S::V5_3_7_2_3],
+        PacketType::SubAck => &[S::V5_3_9_2_1, S::V5_3_9_2_2],
+        PacketType::UnsubAck => &[S::V5_3_11_2_1, S::V5_3_11_2_2],
+        PacketType::Disconnect => &[S::V5_3_14_2_3, S::V5_3_14_2_4],
+        PacketType::Auth => &[S::V5_3_15_2_2, S::V5_3_15_2_3],
+        _ => &[],
+    }
+}
+
+impl Broker {
+    /// Encodes and queues `packet` for `id` (see the module docs).
+    pub(super) fn send(&mut self, id: ConnectionId, mut packet: Packet) -> Sent {
+        let Some(conn) = self.connections.get(&id) else {
+            return Sent::No;
+        };
+        let v = conn.version_or_v5();
+        let limits = conn.limits;
+        if v.is_v5() && self.fault(Fault::SendTopicAliases) {
+            if let Packet::Publish(p) = &mut packet {
+                p.properties.topic_alias = std::num::NonZeroU16::new(u16::MAX);
+            }
+        }
+        if v.is_v5() && self.fault(Fault::ReasonStringAlways) {
+            let t = packet.packet_type();
+            if !matches!(
+                t,
+                PacketType::ConnAck | PacketType::Disconnect | PacketType::Auth
+            ) {
+                if let Some(p) = problem_properties(&mut packet) {
+                    p.reason_string = MqttString::new("fault: reason-string-always", "").ok();
+                }
+            }
+        } else if v.is_v5() && !limits.request_problem_information {
+            let t = packet.packet_type();
+            if !matches!(t, PacketType::ConnAck | PacketType::Disconnect) {
+                if let Some(p) = problem_properties(&mut packet) {
+                    if p.reason_string.is_some() || !p.user_properties.is_empty() {
+                        p.reason_string = None;
+                        p.user_properties.clear();
+                        self.record_id(S::V5_3_1_2_29);
+                    }
+                }
+            }
+        }
+        let max = if v.is_v5() && !self.fault(Fault::IgnoreMaximumPacketSize) {
+            limits.maximum_packet_size as usize
+        } else {
+            usize::MAX
+        };
+        let mut len = match packet.encoded_len(v) {
+            Ok(len) => len,
+            Err(e) => {
+                tracing::error!(conn = id.0, error = %e, "cannot encode an outgoing packet");
+                return Sent::No;
+            }
+        };
+        if len > max {
+            let t = packet.packet_type();
+            if let Some(p) = problem_properties(&mut packet) {
+                p.reason_string = None;
+                len = packet.encoded_len(v).unwrap_or(usize::MAX);
+                if len > max {
+                    if let Some(p) = problem_properties(&mut packet) {
+                        p.user_properties.clear();
+                    }
+                    len = packet.encoded_len(v).unwrap_or(usize::MAX);
+                }
+                self.enforced.extend(size_statements(t).iter().copied());
+            }
+            if len > max {
+                self.record_id(S::V5_3_1_2_24);
+                if t == PacketType::Publish {
+                    self.record_id(S::V5_3_1_2_25);
+                }
+                tracing::debug!(conn = id.0, len, max, packet = %t, "dropped: larger than the client's Maximum Packet Size");
+                return Sent::TooLarge;
+            }
+        }
+        let bytes = match packet.encode(v) {
+            Ok(b) => self.connack_flags_faults(&packet, b),
+            Err(e) => {
+                tracing::error!(conn = id.0, error = %e, "cannot encode an outgoing packet");
+                return Sent::No;
+            }
+        };
+        if let Some(conn) = self.connections.get_mut(&id) {
+            conn.unflushed = conn.unflushed.saturating_add(bytes.len());
+        }
+        self.push(Action::Send {
+            conn: id,
+            packet,
+            bytes,
+        });
+        Sent::Yes
+    }
+
+    /// The faults that bend the Connect Acknowledge Flags of an encoded CONNACK (the encoder
+    /// refuses to produce them): a reserved bit set, or Session Present on a refusal.
+    fn connack_flags_faults(&self, packet: &Packet, bytes: Bytes) -> Bytes {
+        let Packet::ConnAck(ack) = packet else {
+            return bytes;
+        };
+        let mut bits = 0u8;
+        if self.fault(Fault::MalformedConnack) {
+            bits |= 0x02;
+        }
+        if self.fault(Fault::SessionPresentOnRefusal) && ack.reason_code.is_error() {
+            bits |= 0x01;
+        }
+        // The flags byte follows the packet type byte and the Remaining Length.
+        let Some(length_bytes) = bytes.iter().skip(1).position(|b| b & 0x80 == 0) else {
+            return bytes;
+        };
+        if bits == 0 {
+            return bytes;
+        }
+        let mut out = BytesMut::from(&bytes[..]);
+        if let Some(flags) = out.get_mut(length_bytes + 2) {
+            *flags |= bits;
+        }
+        out.freeze()
+    }
+}
