@@ -98,7 +98,12 @@ impl FrameDecoder {
     /// packet's bytes have been consumed; the stream should be closed.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
         match self.next_frame(buf)? {
-            Some(frame) => frame.decode(self.version).map(Some),
+            // Consumes the frame instead of slicing it (`Frame::decode`): no reference count
+            // is touched.
+            Some(Frame { header, mut bytes }) => {
+                bytes.advance(header.header_len.min(bytes.len()));
+                Packet::decode_body(&header, bytes, self.version).map(Some)
+            }
             None => Ok(None),
         }
     }

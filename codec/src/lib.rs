@@ -27,6 +27,7 @@
 //! | [`reader`] / [`writer`] | the bounded reader and the writer of the MQTT data representations |
 //! | [`packet`] | [`Packet`] and one file per control packet type |
 //! | [`frame`] | the streaming [`FrameDecoder`] over a growing buffer |
+//! | [`fuzzing`] | the fuzz entry points (invariant oracles) wrapped by the cargo-fuzz targets in `fuzz/` |
 //! | [`raw`] | [`RawPacket`]: a builder for arbitrary (also deliberately malformed) byte sequences |
 //! | `strategy` | proptest strategies (feature `proptest`) |
 //!
@@ -48,6 +49,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod fuzzing;
 pub mod packet;
 pub mod property;
 pub mod protocol;

@@ -291,88 +291,174 @@ fn boolean(r: &mut Reader, id: PropertyId) -> Result<bool, Violation> {
 }
 
 impl Properties {
-    /// Whether no property is set.
+    /// Whether no property is set. (Called several times per encode: it stops at the first
+    /// property set, allocates nothing and builds no default value to compare with; the
+    /// exhaustive destructuring makes a new field a compile error here until it is listed.)
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        *self == Properties::default()
+        let Properties {
+            payload_format_indicator,
+            message_expiry_interval,
+            content_type,
+            response_topic,
+            correlation_data,
+            subscription_identifiers,
+            session_expiry_interval,
+            assigned_client_identifier,
+            server_keep_alive,
+            authentication_method,
+            authentication_data,
+            request_problem_information,
+            will_delay_interval,
+            request_response_information,
+            response_information,
+            server_reference,
+            reason_string,
+            receive_maximum,
+            topic_alias_maximum,
+            topic_alias,
+            maximum_qos,
+            retain_available,
+            user_properties,
+            maximum_packet_size,
+            wildcard_subscription_available,
+            subscription_identifier_available,
+            shared_subscription_available,
+        } = self;
+        user_properties.is_empty()
+            && topic_alias.is_none()
+            && payload_format_indicator.is_none()
+            && message_expiry_interval.is_none()
+            && content_type.is_none()
+            && response_topic.is_none()
+            && correlation_data.is_none()
+            && subscription_identifiers.is_empty()
+            && session_expiry_interval.is_none()
+            && assigned_client_identifier.is_none()
+            && server_keep_alive.is_none()
+            && authentication_method.is_none()
+            && authentication_data.is_none()
+            && request_problem_information.is_none()
+            && will_delay_interval.is_none()
+            && request_response_information.is_none()
+            && response_information.is_none()
+            && server_reference.is_none()
+            && reason_string.is_none()
+            && receive_maximum.is_none()
+            && topic_alias_maximum.is_none()
+            && maximum_qos.is_none()
+            && retain_available.is_none()
+            && maximum_packet_size.is_none()
+            && wildcard_subscription_available.is_none()
+            && subscription_identifier_available.is_none()
+            && shared_subscription_available.is_none()
     }
 
     /// The identifiers of the properties that are set, each once, in identifier order.
     pub fn present(&self) -> Vec<PropertyId> {
+        self.presence()
+            .into_iter()
+            .filter_map(|(id, present)| present.then_some(id))
+            .collect()
+    }
+
+    /// Every property identifier with whether it is set, in identifier order. The exhaustive
+    /// destructuring makes a new field a compile error here until it is listed. (Used by
+    /// `validate` on every encode, so it does not allocate.)
+    fn presence(&self) -> [(PropertyId, bool); 27] {
         use PropertyId as P;
-        let mut out = Vec::new();
-        let mut add = |cond: bool, id| {
-            if cond {
-                out.push(id)
-            }
-        };
-        add(
-            self.payload_format_indicator.is_some(),
-            P::PayloadFormatIndicator,
-        );
-        add(
-            self.message_expiry_interval.is_some(),
-            P::MessageExpiryInterval,
-        );
-        add(self.content_type.is_some(), P::ContentType);
-        add(self.response_topic.is_some(), P::ResponseTopic);
-        add(self.correlation_data.is_some(), P::CorrelationData);
-        add(
-            !self.subscription_identifiers.is_empty(),
-            P::SubscriptionIdentifier,
-        );
-        add(
-            self.session_expiry_interval.is_some(),
-            P::SessionExpiryInterval,
-        );
-        add(
-            self.assigned_client_identifier.is_some(),
-            P::AssignedClientIdentifier,
-        );
-        add(self.server_keep_alive.is_some(), P::ServerKeepAlive);
-        add(
-            self.authentication_method.is_some(),
-            P::AuthenticationMethod,
-        );
-        add(self.authentication_data.is_some(), P::AuthenticationData);
-        add(
-            self.request_problem_information.is_some(),
-            P::RequestProblemInformation,
-        );
-        add(self.will_delay_interval.is_some(), P::WillDelayInterval);
-        add(
-            self.request_response_information.is_some(),
-            P::RequestResponseInformation,
-        );
-        add(self.response_information.is_some(), P::ResponseInformation);
-        add(self.server_reference.is_some(), P::ServerReference);
-        add(self.reason_string.is_some(), P::ReasonString);
-        add(self.receive_maximum.is_some(), P::ReceiveMaximum);
-        add(self.topic_alias_maximum.is_some(), P::TopicAliasMaximum);
-        add(self.topic_alias.is_some(), P::TopicAlias);
-        add(self.maximum_qos.is_some(), P::MaximumQoS);
-        add(self.retain_available.is_some(), P::RetainAvailable);
-        add(!self.user_properties.is_empty(), P::UserProperty);
-        add(self.maximum_packet_size.is_some(), P::MaximumPacketSize);
-        add(
-            self.wildcard_subscription_available.is_some(),
-            P::WildcardSubscriptionAvailable,
-        );
-        add(
-            self.subscription_identifier_available.is_some(),
-            P::SubscriptionIdentifierAvailable,
-        );
-        add(
-            self.shared_subscription_available.is_some(),
-            P::SharedSubscriptionAvailable,
-        );
-        out
+        let Properties {
+            payload_format_indicator,
+            message_expiry_interval,
+            content_type,
+            response_topic,
+            correlation_data,
+            subscription_identifiers,
+            session_expiry_interval,
+            assigned_client_identifier,
+            server_keep_alive,
+            authentication_method,
+            authentication_data,
+            request_problem_information,
+            will_delay_interval,
+            request_response_information,
+            response_information,
+            server_reference,
+            reason_string,
+            receive_maximum,
+            topic_alias_maximum,
+            topic_alias,
+            maximum_qos,
+            retain_available,
+            user_properties,
+            maximum_packet_size,
+            wildcard_subscription_available,
+            subscription_identifier_available,
+            shared_subscription_available,
+        } = self;
+        [
+            (
+                P::PayloadFormatIndicator,
+                payload_format_indicator.is_some(),
+            ),
+            (P::MessageExpiryInterval, message_expiry_interval.is_some()),
+            (P::ContentType, content_type.is_some()),
+            (P::ResponseTopic, response_topic.is_some()),
+            (P::CorrelationData, correlation_data.is_some()),
+            (
+                P::SubscriptionIdentifier,
+                !subscription_identifiers.is_empty(),
+            ),
+            (P::SessionExpiryInterval, session_expiry_interval.is_some()),
+            (
+                P::AssignedClientIdentifier,
+                assigned_client_identifier.is_some(),
+            ),
+            (P::ServerKeepAlive, server_keep_alive.is_some()),
+            (P::AuthenticationMethod, authentication_method.is_some()),
+            (P::AuthenticationData, authentication_data.is_some()),
+            (
+                P::RequestProblemInformation,
+                request_problem_information.is_some(),
+            ),
+            (P::WillDelayInterval, will_delay_interval.is_some()),
+            (
+                P::RequestResponseInformation,
+                request_response_information.is_some(),
+            ),
+            (P::ResponseInformation, response_information.is_some()),
+            (P::ServerReference, server_reference.is_some()),
+            (P::ReasonString, reason_string.is_some()),
+            (P::ReceiveMaximum, receive_maximum.is_some()),
+            (P::TopicAliasMaximum, topic_alias_maximum.is_some()),
+            (P::TopicAlias, topic_alias.is_some()),
+            (P::MaximumQoS, maximum_qos.is_some()),
+            (P::RetainAvailable, retain_available.is_some()),
+            (P::UserProperty, !user_properties.is_empty()),
+            (P::MaximumPacketSize, maximum_packet_size.is_some()),
+            (
+                P::WildcardSubscriptionAvailable,
+                wildcard_subscription_available.is_some(),
+            ),
+            (
+                P::SubscriptionIdentifierAvailable,
+                subscription_identifier_available.is_some(),
+            ),
+            (
+                P::SharedSubscriptionAvailable,
+                shared_subscription_available.is_some(),
+            ),
+        ]
     }
 
     /// Checks that every property set may appear in `context` (and appear as often as it
     /// does), and that values are in range.
     pub fn validate(&self, context: PropertyContext) -> Result<(), Violation> {
-        for id in self.present() {
-            if !id.is_allowed_in(context) {
+        if self.is_empty() {
+            return Ok(());
+        }
+        for (id, present) in self.presence() {
+            if present && !id.is_allowed_in(context) {
                 return Err(Violation::PropertyNotAllowed {
                     property: id,
                     context,
@@ -409,6 +495,9 @@ impl Properties {
     /// Reads a property block: the Property Length, then the properties within it.
     pub fn decode(r: &mut Reader, context: PropertyContext) -> Result<Properties, Violation> {
         let len = r.variable_byte_integer("Property Length")?;
+        if len == 0 {
+            return Ok(Properties::default());
+        }
         let mut block = r.take(len as usize, "Property Length", "property block")?;
         let mut p = Properties::default();
         while !block.is_empty() {
@@ -553,6 +642,9 @@ impl Properties {
 
     /// The size of the properties, without the Property Length in front of them.
     pub fn body_len(&self) -> Result<usize, Violation> {
+        if self.is_empty() {
+            return Ok(0);
+        }
         let s = |o: &Option<MqttString>, f| -> Result<usize, Violation> {
             o.as_ref()
                 .map_or(Ok(0), |v| prefixed_len(v.len(), f).map(|n| n + 1))
@@ -614,6 +706,10 @@ impl Properties {
     /// Writes the Property Length and the properties. Call [`Properties::validate`] first.
     pub fn encode(&self, dst: &mut BytesMut) -> Result<(), Violation> {
         use PropertyId as P;
+        if self.is_empty() {
+            dst.put_u8(0);
+            return Ok(());
+        }
         put_variable_byte_integer(dst, self.body_len()?, "Property Length")?;
         let id = |dst: &mut BytesMut, p: PropertyId| dst.put_u8(p as u8);
         if let Some(v) = self.payload_format_indicator {

@@ -2,7 +2,7 @@
 //! length-prefixed part of it, like the property block), so no field can run past its bounds.
 //! Reads that slice ([`Reader::binary`], [`Reader::take`]) share the frame's [`Bytes`].
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 
 use crate::string::MqttString;
 use crate::violation::Violation;
@@ -86,14 +86,28 @@ impl Reader {
 
     /// A Two Byte Integer (big-endian).
     pub fn u16(&mut self, field: &'static str) -> Result<u16, Violation> {
-        let mut b = self.bytes(2, field)?;
-        Ok(b.get_u16())
+        Ok(u16::from_be_bytes(self.array(field)?))
     }
 
     /// A Four Byte Integer (big-endian).
     pub fn u32(&mut self, field: &'static str) -> Result<u32, Violation> {
-        let mut b = self.bytes(4, field)?;
-        Ok(b.get_u32())
+        Ok(u32::from_be_bytes(self.array(field)?))
+    }
+
+    /// The next `N` bytes, copied out (no slice of the frame is made, so no reference count
+    /// is touched: this is the hot path of every integer field).
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], Violation> {
+        let end = self
+            .pos
+            .checked_add(N)
+            .ok_or_else(|| self.truncated(field))?;
+        let out = self
+            .buf
+            .get(self.pos..end)
+            .and_then(|b| <[u8; N]>::try_from(b).ok())
+            .ok_or_else(|| self.truncated(field))?;
+        self.pos = end;
+        Ok(out)
     }
 
     /// A Variable Byte Integer: at most four bytes and, as MQTT 5.0 requires of every one,

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
 
+use crate::bench::BenchArgs;
 use crate::cmd::{ListArgs, ReportArgs, RunArgs, TraceArgs};
 use crate::decode::DecodeArgs;
 
@@ -35,6 +36,8 @@ pub enum Command {
     Trace(TraceArgs),
     /// Compare several brokers' report.json side by side in one HTML page.
     Report(ReportArgs),
+    /// Load a broker with publishers and subscribers; report throughput, loss and latency.
+    Bench(BenchArgs),
 }
 
 impl Command {
@@ -46,6 +49,7 @@ impl Command {
             Command::List(_) => "list",
             Command::Trace(_) => "trace",
             Command::Report(_) => "report",
+            Command::Bench(_) => "bench",
         }
     }
 }
@@ -77,6 +81,7 @@ impl Cli {
             Command::List(args) => args.run(),
             Command::Trace(args) => args.run(),
             Command::Report(args) => args.run(),
+            Command::Bench(args) => args.run(),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

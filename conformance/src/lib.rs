@@ -6,6 +6,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`bench`] | `mqttspec bench`: the load generator (throughput, loss, ordering, latency) |
 //! | [`cli`] | the command line: one subcommand per variant of [`cli::Command`], and [`cli::CommandError`] (exit statuses) |
 //! | [`decode`] | `mqttspec decode`: one packet from hex to JSON |
 //! | [`json`] | a decoded packet as a `serde_json::Value` (the shape every command shows packets in) |
@@ -97,6 +98,7 @@
 //! `t.unsupported(..)` for a capability found missing while running. `send_raw` with
 //! [`mqttspec_codec::RawPacket`] sends anything, malformed packets included.
 pub mod baseline;
+pub mod bench;
 pub mod cases;
 pub mod cli;
 pub mod client;

@@ -81,8 +81,41 @@ impl Default for RunConfig {
             run_timeout: None,
             profile: Profile::default(),
             faults: Vec::new(),
-            embedded_config: mqttspec_reference_broker::Config::default(),
+            embedded_config: embedded_broker_config(),
             progress: Progress::Auto,
+        }
+    }
+}
+
+/// The user the embedded reference broker knows, so that the cases needing credentials or
+/// enhanced authentication (SCRAM-SHA-256) run in the main job instead of being UNSUPPORTED.
+/// Authentication stays optional: anonymous clients are accepted too.
+pub const EMBEDDED_USER: (&str, &str) = ("mqttspec", "mqttspec-password");
+
+/// The default settings of the embedded reference broker: its defaults plus
+/// [`EMBEDDED_USER`].
+pub fn embedded_broker_config() -> mqttspec_reference_broker::Config {
+    mqttspec_reference_broker::Config {
+        users: vec![mqttspec_reference_broker::config::User {
+            username: EMBEDDED_USER.0.to_owned(),
+            password: EMBEDDED_USER.1.to_owned(),
+        }],
+        ..mqttspec_reference_broker::Config::default()
+    }
+}
+
+/// For the embedded broker, a profile without credentials gets those of the broker's first
+/// user, and the enhanced authentication methods the broker offers.
+fn complete_embedded_profile(profile: &mut Profile, broker: &mqttspec_reference_broker::Config) {
+    if profile.credentials.is_none() {
+        if let Some(user) = broker.users.first() {
+            profile.credentials = Some(crate::profile::Credentials {
+                username: user.username.clone(),
+                password: Some(user.password.clone()),
+            });
+            if profile.features.enhanced_auth.is_none() {
+                profile.features.enhanced_auth = Some(broker.authentication_methods.clone());
+            }
         }
     }
 }
@@ -180,6 +213,11 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         ));
     }
     let mut embedded = None;
+    let mut config = config;
+    if config.broker.is_none() {
+        let broker = config.embedded_config.clone();
+        complete_embedded_profile(&mut config.profile, &broker);
+    }
     let address = match config.broker {
         Some(a) => a,
         None => {

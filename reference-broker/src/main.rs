@@ -28,7 +28,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    tracing::info!(address = %cli.listen, "listening");
+    // The bound address, so `--listen 127.0.0.1:0` reports the port it got.
+    let address = listener.local_addr().unwrap_or(cli.listen);
+    tracing::info!(%address, "listening");
     shell::serve(listener, config, shutdown_signal()).await;
     std::process::ExitCode::SUCCESS
 }

@@ -67,6 +67,16 @@ const TESTED: &[&str] = &[
     "normalise-topic-names",
     "retain-zero-replaces",
     "unenforced-retain-available",
+    // Tested in core_faults_v5_features.rs.
+    "shared-first-group-only",
+    "retained-to-shared",
+    "unenforced-shared-subscription-available",
+    "forget-topic-aliases",
+    "send-topic-aliases",
+    "unenforced-receive-maximum",
+    "unenforced-maximum-packet-size",
+    "accept-unexpected-auth",
+    "auth-continue-as-success",
 ];
 
 #[test]

@@ -60,7 +60,17 @@ const PROTOCOL_NAME: &[u8] = b"MQTT";
 /// included). A server uses this to choose the version for the rest of the connection.
 pub fn connect_protocol_version(buf: &[u8]) -> Result<Option<ProtocolVersion>, DecodeError> {
     let v = ProtocolVersion::V5;
-    let Some(header) = super::FixedHeader::parse(buf, v)? else {
+    // The version is not known yet and MQTT 3.1.1 allows a Remaining Length that is not
+    // minimally encoded: when that is all 5.0's rules refuse, read the header by 3.1.1's (a
+    // 5.0 CONNECT written that way is refused when the packet itself is decoded).
+    let header = match super::FixedHeader::parse(buf, v) {
+        Err(e) if matches!(e.violation, Violation::NonMinimalVariableByteInteger { .. }) => {
+            super::FixedHeader::parse(buf, ProtocolVersion::V311)
+                .map_err(|e| DecodeError { version: v, ..e })?
+        }
+        other => other?,
+    };
+    let Some(header) = header else {
         return Ok(None);
     };
     let err = |violation| DecodeError::new(violation, v, Some(header.packet_type));

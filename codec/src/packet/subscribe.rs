@@ -102,7 +102,9 @@ impl PacketBody for Subscribe {
         } else {
             Properties::default()
         };
-        let mut filters = Vec::new();
+        // Each entry takes at least 4 bytes (length, one character, options); the cap keeps
+        // the up-front allocation small whatever the Remaining Length claims.
+        let mut filters = Vec::with_capacity((r.remaining() / 4).min(16));
         while !r.is_empty() {
             let filter = TopicFilter::from_string(r.string("Topic Filter")?)?;
             let options = SubscriptionOptions::from_byte(r.u8("Subscription Options")?, v)?;

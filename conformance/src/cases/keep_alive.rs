@@ -1,0 +1,313 @@
+//! Keep Alive: what keeps a connection alive (any packet, PINGREQ), what ends it (silence
+//! for one and a half Keep Alive periods, then the Will is published), Keep Alive 0, and the
+//! MQTT 5.0 Server Keep Alive.
+//!
+//! Timing: cases use Keep Alive 1 s, the smallest non-zero value. A broker must close a
+//! silent connection after 1.5 × Keep Alive; the cases allow 1 s on top of that
+//! ([`close_within`]) for brokers that check keep alive on a one-second clock. Where the
+//! deadline is not the point (the Will published after a keep-alive close) they wait up to
+//! 6 s more ([`eventually_within`]): Mosquitto 2.0.11, for one, closes timed-out
+//! connections in sweeps about 5 s apart, so a silent Keep Alive 1 s connection is closed
+//! between 2.3 and 6.1 s after its last packet (measured).
+
+use std::time::Duration;
+
+use mqttspec_codec::{ReasonCode, StatementId as S};
+
+use crate::client::Received;
+use crate::scenario::{
+    millis, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Protocols, Reply, Will,
+};
+
+/// The cases of this module.
+pub fn cases() -> Vec<Case> {
+    vec![
+        ZERO_DISABLES_TIMEOUT,
+        ACTIVITY_RESETS_TIMER,
+        PINGREQ_KEEPS_ALIVE,
+        SERVER_KEEP_ALIVE_ENFORCED,
+        TIMEOUT_PUBLISHES_WILL,
+    ]
+}
+
+/// The longest Keep Alive (seconds) a case waits out.
+const LONGEST_WAIT: u16 = 5;
+
+/// How long after the last packet a broker may take to close a connection silent under
+/// `keep_alive` seconds: 1.5 × Keep Alive plus 1 s (see the module docs).
+pub(crate) fn close_within(keep_alive: u16) -> Duration {
+    millis(1500 * u64::from(keep_alive) + 1000)
+}
+
+/// How long to wait for a keep-alive close when its exact time is not what is checked:
+/// 1.5 × Keep Alive plus 6 s (see the module docs).
+fn eventually_within(keep_alive: u16) -> Duration {
+    millis(1500 * u64::from(keep_alive) + 6000)
+}
+
+/// The Keep Alive in force for a connection that asked for `asked`: the Server Keep Alive of
+/// a 5.0 CONNACK if there is one.
+fn in_force(c: &Client, asked: u16) -> u16 {
+    c.connack()
+        .and_then(|a| a.properties.server_keep_alive)
+        .unwrap_or(asked)
+}
+
+/// Replies that end a connection for keep alive: DISCONNECT 0x8D (5.0) or the close.
+const TIMED_OUT: &[Reply] = &[
+    Reply::Disconnect(ReasonCode::KeepAliveTimeout),
+    Reply::Closed,
+];
+
+// ---------------------------------------------------------------------------------------
+
+const ZERO_DISABLES_TIMEOUT: Case = Case {
+    id: "keepalive.zero-disables-timeout",
+    title: "Keep Alive 0 turns the mechanism off: a silent connection is not closed for keep alive",
+    area: "Keep Alive",
+    statements: &[S::V5_3_2_2_22, S::V5_3_1_2_22, S::V311_3_1_2_24],
+    protocols: Protocols::Both,
+    requires: &[],
+    faults: &["keep-alive-zero-times-out@5"],
+    unfaultable: None,
+    run: zero_disables_timeout,
+};
+
+fn zero_disables_timeout(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").keep_alive(0).connect().await?;
+        let keep_alive = in_force(&c, 0);
+        if keep_alive != 0 {
+            return t.informational(format!(
+                "the broker set Server Keep Alive {keep_alive} for a client asking for 0"
+            ));
+        }
+        // Three seconds of silence: twice what a Keep Alive of 1 s would allow.
+        match c.recv(millis(3000)).await {
+            Received::Timeout => {}
+            Received::Packet(mqttspec_codec::Packet::Disconnect(d))
+                if d.reason_code == ReasonCode::KeepAliveTimeout =>
+            {
+                return Err(Failure::fail(
+                    "no Keep Alive timeout: Keep Alive 0 and no Server Keep Alive",
+                    "DISCONNECT 0x8D (Keep Alive timeout) after 3 s of silence",
+                )
+                .statement(S::V5_3_2_2_22));
+            }
+            Received::Packet(p) => {
+                let what = crate::client::summary::packet(&p, t.protocol());
+                // A server may disconnect an idle client for its own reasons.
+                return t.informational(format!(
+                    "the broker ended an idle Keep Alive 0 connection: {what}"
+                ));
+            }
+            Received::Closed => {
+                return t.informational(
+                    "the broker closed an idle Keep Alive 0 connection (a server may close idle clients)",
+                )
+            }
+            other => {
+                return Err(Failure::fail(
+                    "the connection open and silent",
+                    other.describe(t.protocol()),
+                ))
+            }
+        }
+        c.alive().await?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const ACTIVITY_RESETS_TIMER: Case = Case {
+    id: "keepalive.activity-resets-timer",
+    title: "Any packet restarts the Keep Alive timer (PUBLISH every 400 ms keeps a Keep Alive 1 s connection open); silence then closes it",
+    area: "Keep Alive",
+    statements: &[S::V5_3_1_2_22, S::V311_3_1_2_24],
+    protocols: Protocols::Both,
+    requires: &[],
+    faults: &["keep-alive-pingreq-only", "no-keepalive-timeout"],
+    unfaultable: None,
+    run: activity_resets_timer,
+};
+
+fn activity_resets_timer(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("ka");
+        let mut c = t.client("c").keep_alive(1).connect().await?;
+        let keep_alive = in_force(&c, 1);
+        if keep_alive != 1 {
+            return t.informational(format!(
+                "the broker set Server Keep Alive {keep_alive} instead of the client's 1 s"
+            ));
+        }
+        // 2 s of QoS 0 PUBLISH packets, 400 ms apart: longer than 1.5 × Keep Alive.
+        for i in 0..5 {
+            match c.recv(millis(400)).await {
+                Received::Timeout => {}
+                Received::Packet(mqttspec_codec::Packet::Publish(_)) => {}
+                other => {
+                    let actual = other.describe(t.protocol());
+                    let closed_for_keep_alive = matches!(other, Received::Closed)
+                        || matches!(
+                            &other,
+                            Received::Packet(mqttspec_codec::Packet::Disconnect(d))
+                                if d.reason_code == ReasonCode::KeepAliveTimeout
+                        );
+                    if !closed_for_keep_alive {
+                        return t.informational(format!(
+                            "the broker ended a connection publishing every 400 ms: {actual}"
+                        ));
+                    }
+                    return Err(Failure::fail(
+                        "the connection kept open: a PUBLISH every 400 ms with Keep Alive 1 s",
+                        format!("{actual} after {} ms of activity", 400 * i),
+                    )
+                    .statement(if t.is_v5() {
+                        S::V5_3_1_2_22
+                    } else {
+                        S::V311_3_1_2_24
+                    }));
+                }
+            }
+            c.publish(&topic).payload(format!("{i}")).await?;
+        }
+        t.checked();
+        // Now silence: the timer runs from the last PUBLISH and closes the connection.
+        c.expect_reply(TIMED_OUT)
+            .within(close_within(keep_alive))
+            .await?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const PINGREQ_KEEPS_ALIVE: Case = Case {
+    id: "keepalive.pingreq-keeps-connection-open",
+    title: "A client that only sends PINGREQ within its Keep Alive stays connected and gets every PINGRESP",
+    area: "Keep Alive",
+    statements: &[
+        S::V5_3_1_2_22,
+        S::V5_3_12_4_1,
+        S::V311_3_1_2_24,
+        S::V311_3_12_4_1,
+    ],
+    protocols: Protocols::Both,
+    requires: &[],
+    faults: &["no-pingresp"],
+    unfaultable: None,
+    run: pingreq_keeps_alive,
+};
+
+fn pingreq_keeps_alive(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").keep_alive(1).connect().await?;
+        let keep_alive = in_force(&c, 1);
+        if keep_alive == 0 {
+            return t.informational("the broker set Server Keep Alive 0 (keep alive off)");
+        }
+        // Five PINGREQs 600 ms apart (2.5 × the Keep Alive of 1 s in all).
+        let gap = millis(600).min(millis(500 * u64::from(keep_alive)));
+        for _ in 0..5 {
+            t.wait(gap).await;
+            c.alive().await?;
+        }
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const SERVER_KEEP_ALIVE_ENFORCED: Case = Case {
+    id: "keepalive.server-keep-alive-enforced",
+    title: "5.0: a Server Keep Alive in CONNACK replaces the client's Keep Alive, and the broker enforces it",
+    area: "Keep Alive",
+    statements: &[S::V5_3_1_2_22],
+    protocols: Protocols::V5,
+    requires: &[],
+    faults: &["announce-unused-server-keep-alive"],
+    unfaultable: None,
+    run: server_keep_alive_enforced,
+};
+
+fn server_keep_alive_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        // The client asks for a long Keep Alive; only a Server Keep Alive makes it short.
+        let mut c = t.client("c").keep_alive(60).connect().await?;
+        let server = c.connack().and_then(|a| a.properties.server_keep_alive);
+        let keep_alive = match server {
+            None => {
+                return t.unsupported(
+                    "the broker sends no Server Keep Alive (the client's 60 s applies)",
+                )
+            }
+            Some(0) => {
+                return t.informational("the broker sent Server Keep Alive 0 (keep alive off)")
+            }
+            Some(k) if k > LONGEST_WAIT => {
+                return t.informational(format!(
+                    "the broker sent Server Keep Alive {k} s: too long to wait for"
+                ))
+            }
+            Some(k) => k,
+        };
+        c.expect_reply(TIMED_OUT)
+            .within(close_within(keep_alive))
+            .await
+            .map_err(|f| f.statement(S::V5_3_1_2_22))?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const TIMEOUT_PUBLISHES_WILL: Case = Case {
+    id: "keepalive.timeout-publishes-will",
+    title: "A connection closed for keep alive is treated as a network failure: its Will Message is published",
+    area: "Keep Alive",
+    statements: &[
+        S::V5_3_1_2_22,
+        S::V5_3_1_2_8,
+        S::V311_3_1_2_24,
+        S::V311_3_1_2_8,
+    ],
+    protocols: Protocols::Both,
+    requires: &[],
+    faults: &["no-keepalive-timeout", "no-will"],
+    unfaultable: None,
+    run: timeout_publishes_will,
+};
+
+fn timeout_publishes_will(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let will_topic = t.topic("will");
+        let mut watcher = t.client("watcher").connect().await?;
+        watcher.subscribe(&will_topic).await?;
+        let mut silent = t
+            .client("silent")
+            .keep_alive(1)
+            .will(Will::new(&will_topic, "timed out"))
+            .connect()
+            .await?;
+        let keep_alive = in_force(&silent, 1);
+        if keep_alive == 0 || keep_alive > LONGEST_WAIT {
+            return t.informational(format!(
+                "the broker set Server Keep Alive {keep_alive}: no timeout to wait for"
+            ));
+        }
+        // The Will is the point here; the close deadline is checked elsewhere.
+        // Wait for the close first (generously), then for the Will, which is due by then:
+        // a broker that never publishes it fails within the response time, not the slack.
+        let within = eventually_within(keep_alive);
+        silent.expect_reply(TIMED_OUT).within(within).await?;
+        watcher
+            .expect_publish()
+            .topic(&will_topic)
+            .payload("timed out")
+            .within(t.response_timeout())
+            .await?;
+        t.pass()
+    })
+}

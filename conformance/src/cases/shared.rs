@@ -1,0 +1,858 @@
+//! MQTT 5.0 Shared Subscriptions (4.8.2): `$share/{ShareName}/{filter}` groups whose members
+//! share the messages, one member per message; the syntax of the filter; No Local and
+//! retained messages on shared subscriptions; Shared Subscription Available; and what an
+//! MQTT 3.1.1 broker makes of a `$share/...` filter (nothing is required there).
+//!
+//! The helpers at the top ([`gather`], [`raw_subscribe`], [`protocol_error_reply`]) are also
+//! used by the other MQTT 5.0 feature modules (aliases, flow control, packet size,
+//! subscription identifiers, authentication).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mqttspec_codec::{Packet, PacketType, Publish, RawPacket, ReasonCode, StatementId as S};
+use tokio::time::Instant;
+
+use crate::client::Received;
+use crate::scenario::{
+    millis, BoxFuture, Capability, Case, CaseResult, Client, Ctx, Failure, Protocols, Reply,
+    Verdict,
+};
+
+/// The cases of this module.
+pub fn cases() -> Vec<Case> {
+    vec![
+        EACH_MESSAGE_TO_ONE_MEMBER,
+        EACH_GROUP_GETS_EVERY_MESSAGE,
+        WITH_NON_SHARED_SUBSCRIPTION,
+        DELIVERED_AT_GRANTED_QOS,
+        NO_LOCAL_IS_PROTOCOL_ERROR,
+        NO_RETAINED_ON_SUBSCRIBE,
+        EMPTY_SHARE_NAME,
+        SHARE_NAME_WITHOUT_FILTER,
+        WILDCARD_IN_SHARE_NAME,
+        UNSUBSCRIBE_LEAVES_GROUP,
+        REMAINING_MEMBERS_AFTER_ONE_LEAVES,
+        RESUBSCRIBE_KEEPS_ONE_MEMBERSHIP,
+        UNAVAILABLE_REFUSED,
+        V311_SHARE_FILTER,
+    ]
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers (shared with the other MQTT 5.0 feature modules).
+
+/// How long each client is polled in turn while copies are still expected.
+const POLL: Duration = Duration::from_millis(20);
+
+/// How long a client must stay quiet before no more copies are expected.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// At most this many PUBLISH packets are gathered per client (a broker flooding us fails).
+const MAX_GATHERED: usize = 500;
+
+/// The payloads `m0`, `m1`, ... of `n` messages.
+pub(super) fn payloads(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("m{i}")).collect()
+}
+
+/// Gathers the PUBLISH packets that reach each of `clients` (acknowledging every one) until
+/// `expected` have arrived in all or the response timeout has passed, then listens a little
+/// longer to catch extra copies. Returns them per client, in arrival order. The connections
+/// must stay open.
+pub(super) async fn gather(
+    t: &Ctx,
+    clients: &mut [Client],
+    expected: usize,
+) -> Result<Vec<Vec<Publish>>, Failure> {
+    let mut got: Vec<Vec<Publish>> = clients.iter().map(|_| Vec::new()).collect();
+    let deadline = Instant::now() + t.response_timeout();
+    while got.iter().map(Vec::len).sum::<usize>() < expected && Instant::now() < deadline {
+        for (c, bucket) in clients.iter_mut().zip(got.iter_mut()) {
+            take_one(c, bucket, POLL).await?;
+        }
+    }
+    for (c, bucket) in clients.iter_mut().zip(got.iter_mut()) {
+        while take_one(c, bucket, SETTLE).await? {}
+    }
+    Ok(got)
+}
+
+/// Takes the next packet of `c` within `within`: a PUBLISH is acknowledged and kept;
+/// `false` when nothing came.
+async fn take_one(
+    c: &mut Client,
+    bucket: &mut Vec<Publish>,
+    within: Duration,
+) -> Result<bool, Failure> {
+    match c.recv(within).await {
+        Received::Packet(Packet::Publish(p)) => {
+            c.ack(&p).await?;
+            bucket.push(p);
+            if bucket.len() > MAX_GATHERED {
+                return Err(Failure::fail(
+                    "a bounded number of PUBLISH packets",
+                    format!("more than {MAX_GATHERED} PUBLISH packets to {}", c.name()),
+                ));
+            }
+            Ok(true)
+        }
+        Received::Packet(p @ Packet::Disconnect(_)) => {
+            Err(c.unmet("the connection to stay open", Received::Packet(p)))
+        }
+        Received::Packet(_) => Ok(true),
+        Received::Timeout => Ok(false),
+        other => Err(c.unmet("the connection to stay open", other)),
+    }
+}
+
+/// How many times each payload occurs in `publishes`.
+pub(super) fn count_payloads<'a>(
+    publishes: impl IntoIterator<Item = &'a Publish>,
+) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for p in publishes {
+        *counts
+            .entry(String::from_utf8_lossy(&p.payload).into_owned())
+            .or_default() += 1;
+    }
+    counts
+}
+
+/// The payloads of `publishes`, in order, for Actual texts.
+pub(super) fn list_payloads(publishes: &[Publish]) -> String {
+    let names: Vec<String> = publishes
+        .iter()
+        .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
+        .collect();
+    format!("[{}]", names.join(", "))
+}
+
+/// A SUBSCRIBE built byte by byte (MQTT 5.0 layout): Packet Identifier `packet_id`, the
+/// property block `properties`, one `filter` with the Subscription Options byte `options`.
+pub(super) fn raw_subscribe(packet_id: u16, properties: &[u8], filter: &str, options: u8) -> Bytes {
+    RawPacket::new(0x82)
+        .u16(packet_id)
+        .properties(properties)
+        .string(filter)
+        .u8(options)
+        .build()
+}
+
+/// What the broker did with a packet that is a Protocol Error (or malformed) after CONNACK.
+/// The connection must close (MQTT-4.13.1-1); a DISCONNECT with one of `preferred` first
+/// is what the specification asks for (a SHOULD): another error code or a bare close is
+/// NON-STRICT. Staying silent with the connection open is FAIL.
+pub(super) async fn protocol_error_reply(
+    t: &Ctx,
+    c: &mut Client,
+    preferred: &[ReasonCode],
+) -> CaseResult {
+    let mut replies: Vec<Reply> = preferred.iter().map(|r| Reply::Disconnect(*r)).collect();
+    replies.push(Reply::DisconnectError);
+    replies.push(Reply::Closed);
+    let wanted = names(preferred);
+    match c.expect_reply(&replies).await? {
+        Reply::Disconnect(_) => t.pass(),
+        Reply::DisconnectError => t.non_strict(
+            format!("DISCONNECT with {wanted} before the close"),
+            "DISCONNECT with another error code",
+        ),
+        _ => t.non_strict(
+            format!("DISCONNECT with {wanted} before the close"),
+            "the connection closed without DISCONNECT",
+        ),
+    }
+}
+
+/// "0x82 (Protocol Error) or 0x81 (Malformed Packet)".
+pub(super) fn names(codes: &[ReasonCode]) -> String {
+    let parts: Vec<String> = codes
+        .iter()
+        .map(|c| {
+            format!(
+                "0x{:02X} ({})",
+                c.as_u8(),
+                c.name_in(PacketType::Disconnect)
+            )
+        })
+        .collect();
+    parts.join(" or ")
+}
+
+/// The Shared Subscription filter `$share/{group}/{topic}`.
+fn share(group: &str, topic: &str) -> String {
+    format!("$share/{group}/{topic}")
+}
+
+/// Publishes `payloads` at QoS 1 from `publisher` to `topic` (each waits for PUBACK).
+pub(super) async fn publish_all(
+    publisher: &mut Client,
+    topic: &str,
+    payloads: &[String],
+) -> Result<(), Failure> {
+    for p in payloads {
+        publisher.publish(topic).qos(1).payload(p).await?;
+    }
+    Ok(())
+}
+
+/// Checks that every payload reached exactly one of the members of one group.
+fn check_once_per_group(
+    t: &Ctx,
+    group: &str,
+    per_member: &[Vec<Publish>],
+    sent: &[String],
+) -> Result<(), Failure> {
+    let counts = count_payloads(per_member.iter().flatten());
+    for p in sent {
+        let n = counts.get(p).copied().unwrap_or(0);
+        t.check(
+            n == 1,
+            format!("message {p} delivered to exactly one member of group {group}"),
+            format!("delivered {n} times in the group"),
+        )
+        .map_err(|f| f.statement(S::V5_4_8_2_2))?;
+    }
+    let stray: Vec<&String> = counts.keys().filter(|k| !sent.contains(k)).collect();
+    t.check(
+        stray.is_empty(),
+        format!("only the messages published to the group's topic ({group})"),
+        format!("also {stray:?}"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+
+const EACH_MESSAGE_TO_ONE_MEMBER: Case = Case {
+    id: "shared.each-message-to-one-member",
+    title: "Each message matching a Shared Subscription goes to exactly one of its members, none is lost",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_4_8_2_1, S::V5_4_8_2_2],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions, Capability::QoS1],
+    faults: &["shared-deliver-all"],
+    unfaultable: None,
+    run: each_message_to_one_member,
+};
+
+fn each_message_to_one_member(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("work");
+        let filter = share("g", &topic);
+        let mut members = Vec::new();
+        for name in ["a", "b"] {
+            let mut m = t.client(name).connect().await?;
+            m.subscribe(&filter).qos(1).await?;
+            members.push(m);
+        }
+        let mut publisher = t.client("pub").connect().await?;
+        let sent = payloads(10);
+        publish_all(&mut publisher, &topic, &sent).await?;
+        let got = gather(&t, &mut members, sent.len()).await?;
+        check_once_per_group(&t, "g", &got, &sent)?;
+        let (a, b) = (got[0].len(), got[1].len());
+        if a == 0 || b == 0 {
+            // The server may pick any member for each message (4.8.2): not a failure.
+            return t.informational(format!(
+                "all {} messages went to one member (a: {a}, b: {b}); the choice is the server's",
+                sent.len()
+            ));
+        }
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const EACH_GROUP_GETS_EVERY_MESSAGE: Case = Case {
+    id: "shared.each-group-gets-every-message",
+    title: "Two Shared Subscriptions with the same filter and different ShareNames each get every message once",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_4_8_2_1, S::V5_4_8_2_2],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions, Capability::QoS1],
+    faults: &["shared-first-group-only", "shared-deliver-all"],
+    unfaultable: None,
+    run: each_group_gets_every_message,
+};
+
+fn each_group_gets_every_message(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("work");
+        // Group g1 has two members, group g2 one.
+        let mut g1 = Vec::new();
+        for name in ["a1", "b1"] {
+            let mut m = t.client(name).connect().await?;
+            m.subscribe(share("g1", &topic)).qos(1).await?;
+            g1.push(m);
+        }
+        let mut g2 = vec![t.client("a2").connect().await?];
+        g2[0].subscribe(share("g2", &topic)).qos(1).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        let sent = payloads(4);
+        publish_all(&mut publisher, &topic, &sent).await?;
+        let got1 = gather(&t, &mut g1, sent.len()).await?;
+        let got2 = gather(&t, &mut g2, sent.len()).await?;
+        check_once_per_group(&t, "g1", &got1, &sent)?;
+        check_once_per_group(&t, "g2", &got2, &sent)?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const WITH_NON_SHARED_SUBSCRIPTION: Case = Case {
+    id: "shared.with-non-shared-subscription-of-same-client",
+    title: "A client with a Shared and a non-shared Subscription matching a message gets it for both (with both Subscription Identifiers)",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_4_8_2_1, S::V5_3_3_4_3, S::V5_3_3_4_4, S::V5_3_3_4_5],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions, Capability::QoS1],
+    faults: &["no-subscription-identifiers"],
+    unfaultable: None,
+    run: with_non_shared_subscription,
+};
+
+fn with_non_shared_subscription(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("both");
+        let ids = t.capabilities().subscription_identifier_available;
+        let mut c = vec![t.client("c").connect().await?];
+        let (direct, shared) = (1u32, 2u32);
+        let sub = c[0].subscribe(&topic).qos(1);
+        if ids {
+            sub.subscription_identifier(direct).await?;
+        } else {
+            sub.await?;
+        }
+        let sub = c[0].subscribe(share("g", &topic)).qos(1);
+        if ids {
+            sub.subscription_identifier(shared).await?;
+        } else {
+            sub.await?;
+        }
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(1).payload("m").await?;
+        let got = gather(&t, &mut c, 2).await?;
+        let copies = &got[0];
+        t.check(
+            !copies.is_empty() && copies.len() <= 2,
+            "the message once for each subscription (or one copy standing for both)",
+            format!("{} copies", copies.len()),
+        )?;
+        if ids {
+            let mut all: Vec<u32> = copies
+                .iter()
+                .flat_map(|p| {
+                    p.properties
+                        .subscription_identifiers
+                        .iter()
+                        .map(|i| i.get())
+                })
+                .collect();
+            all.sort_unstable();
+            let per_copy: Vec<Vec<u32>> = copies
+                .iter()
+                .map(|p| {
+                    p.properties
+                        .subscription_identifiers
+                        .iter()
+                        .map(|i| i.get())
+                        .collect()
+                })
+                .collect();
+            t.check(
+                all == [direct, shared],
+                format!(
+                    "Subscription Identifiers {direct} (non-shared) and {shared} (shared), one per copy or both in one copy"
+                ),
+                format!("identifiers per copy: {per_copy:?}"),
+            )
+            .map_err(|f| f.statement(S::V5_3_3_4_3))?;
+        }
+        if copies.len() == 1 {
+            return t.informational(
+                "one copy for the Shared and the non-shared Subscription together (allowed for overlapping subscriptions of one client)",
+            );
+        }
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const DELIVERED_AT_GRANTED_QOS: Case = Case {
+    id: "shared.delivered-at-granted-qos",
+    title: "A member of a Shared Subscription granted QoS 0 gets a QoS 1 message at QoS 0",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_4_8_2_3, S::V5_3_8_4_8],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions, Capability::QoS1],
+    faults: &["no-qos-downgrade"],
+    unfaultable: None,
+    run: delivered_at_granted_qos,
+};
+
+fn delivered_at_granted_qos(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("q");
+        let mut member = t.client("m").connect().await?;
+        let codes = member.subscribe(share("g", &topic)).qos(0).await?;
+        t.check_eq("granted QoS", vec![ReasonCode::Success], codes)?;
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(1).payload("x").await?;
+        member
+            .expect_publish()
+            .topic(&topic)
+            .qos(0)
+            .payload("x")
+            .await
+            .map_err(|f| f.statement(S::V5_4_8_2_3))?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const NO_LOCAL_IS_PROTOCOL_ERROR: Case = Case {
+    id: "shared.no-local-is-protocol-error",
+    title: "No Local set on a Shared Subscription is a Protocol Error: the connection is closed (DISCONNECT 0x82 first)",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_3_8_3_4, S::V5_4_13_1_1],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions],
+    faults: &["ignore-malformed-subscribe"],
+    unfaultable: None,
+    run: no_local_is_protocol_error,
+};
+
+fn no_local_is_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").connect().await?;
+        // QoS 1 with No Local (bit 2).
+        c.send_raw(raw_subscribe(1, &[], &share("g", &t.topic("nl")), 0x05))
+            .await?;
+        protocol_error_reply(&t, &mut c, &[ReasonCode::ProtocolError]).await
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const NO_RETAINED_ON_SUBSCRIBE: Case = Case {
+    id: "shared.no-retained-messages-on-subscribe",
+    title: "Subscribing to a Shared Subscription sends no retained messages; later messages still arrive",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_4_8_2_1, S::V5_4_8_2_2],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions, Capability::Retain, Capability::QoS1],
+    faults: &["retained-to-shared"],
+    unfaultable: None,
+    run: no_retained_on_subscribe,
+};
+
+fn no_retained_on_subscribe(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("r");
+        let mut publisher = t.client("pub").connect().await?;
+        publisher
+            .publish(&topic)
+            .qos(1)
+            .retain()
+            .payload("kept")
+            .await?;
+        let mut member = t.client("m").connect().await?;
+        member.subscribe(share("g", &topic)).qos(1).await?;
+        // 3.8.4 and 4.8.2: no retained messages for a Shared Subscription.
+        member.expect_no_publish().for_(millis(500)).await?;
+        publisher.publish(&topic).qos(1).payload("live").await?;
+        member
+            .expect_publish()
+            .topic(&topic)
+            .payload("live")
+            .await?;
+        // Clean up the retained message.
+        publisher.publish(&topic).qos(1).retain().await?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// What a SUBSCRIBE the broker must refuse got: SUBACK with an error code (`suback` is the
+/// one the specification names: PASS; another error code: `other_suback`), or DISCONNECT with
+/// an error code and the close (PASS when `disconnect` is empty or holds the code, else
+/// NON-STRICT), or a bare close (NON-STRICT: DISCONNECT first is a SHOULD). A SUBACK granting
+/// the subscription, or silence, is FAIL naming `statement`.
+pub(super) async fn subscribe_refused(
+    t: &Ctx,
+    c: &mut Client,
+    what: &str,
+    suback: ReasonCode,
+    other_suback: Verdict,
+    disconnect: &[ReasonCode],
+    statement: S,
+) -> CaseResult {
+    let expected = format!(
+        "SUBACK {} refusing {what}, or DISCONNECT with an error code and the close",
+        names(&[suback])
+    );
+    match c.recv(t.response_timeout()).await {
+        Received::Packet(Packet::SubAck(ack)) => {
+            let code = ack.reason_codes.first().copied();
+            t.check(
+                code.is_some_and(ReasonCode::is_error),
+                &expected,
+                format!("SUBACK with {code:?}"),
+            )
+            .map_err(|f| f.statement(statement))?;
+            match code {
+                Some(c) if c == suback => t.pass(),
+                Some(c) if other_suback == Verdict::NonStrict => {
+                    t.non_strict(expected, format!("SUBACK {}", names(&[c])))
+                }
+                Some(c) => t.informational(format!(
+                    "{what} refused with SUBACK {} rather than {}",
+                    names(&[c]),
+                    names(&[suback])
+                )),
+                None => t.fail(expected, "SUBACK without a reason code"),
+            }
+        }
+        Received::Packet(Packet::Disconnect(d)) if d.reason_code.is_error() => {
+            t.checked();
+            c.expect_closed().await?;
+            if disconnect.is_empty() || disconnect.contains(&d.reason_code) {
+                t.pass()
+            } else {
+                t.non_strict(
+                    format!("DISCONNECT with {}", names(disconnect)),
+                    format!("DISCONNECT with {}", names(&[d.reason_code])),
+                )
+            }
+        }
+        Received::Closed => t.non_strict(
+            format!(
+                "DISCONNECT with an error code (or SUBACK {}) before the close",
+                names(&[suback])
+            ),
+            "the connection closed without DISCONNECT",
+        ),
+        other => Err(c.unmet(&expected, other).statement(statement)),
+    }
+}
+
+/// Subscribes with an invalid Shared Subscription filter (sent raw): it must be refused.
+async fn invalid_share_filter(t: &Ctx, filter: &str, statement: S) -> CaseResult {
+    let mut c = t.client("c").connect().await?;
+    c.send_raw(raw_subscribe(1, &[], filter, 0x01)).await?;
+    subscribe_refused(
+        t,
+        &mut c,
+        &format!("the filter {filter:?}"),
+        ReasonCode::TopicFilterInvalid,
+        Verdict::Informational,
+        &[],
+        statement,
+    )
+    .await
+}
+
+const EMPTY_SHARE_NAME: Case = Case {
+    id: "shared.empty-share-name-refused",
+    title: "A Shared Subscription filter with an empty ShareName ($share//t) is refused",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_4_8_2_1],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions],
+    faults: &["ignore-malformed-subscribe"],
+    unfaultable: None,
+    run: empty_share_name,
+};
+
+fn empty_share_name(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let filter = format!("$share//{}", t.topic("t"));
+        invalid_share_filter(&t, &filter, S::V5_4_8_2_1).await
+    })
+}
+
+const SHARE_NAME_WITHOUT_FILTER: Case = Case {
+    id: "shared.share-name-without-filter-refused",
+    title: "A Shared Subscription filter with no Topic Filter after the ShareName ($share/g) is refused",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_4_8_2_2],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions],
+    faults: &["ignore-malformed-subscribe"],
+    unfaultable: None,
+    run: share_name_without_filter,
+};
+
+fn share_name_without_filter(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        // A ShareName unique to the run, and nothing after it.
+        let group = t.client_id("group");
+        let filter = format!("$share/{group}");
+        invalid_share_filter(&t, &filter, S::V5_4_8_2_2).await
+    })
+}
+
+const WILDCARD_IN_SHARE_NAME: Case = Case {
+    id: "shared.wildcard-in-share-name-refused",
+    title: "A ShareName containing a wildcard ($share/g+/t) is refused",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_4_8_2_2],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions],
+    faults: &["ignore-malformed-subscribe"],
+    unfaultable: None,
+    run: wildcard_in_share_name,
+};
+
+fn wildcard_in_share_name(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let filter = format!("$share/g+/{}", t.topic("t"));
+        invalid_share_filter(&t, &filter, S::V5_4_8_2_2).await
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const UNSUBSCRIBE_LEAVES_GROUP: Case = Case {
+    id: "shared.unsubscribe-leaves-group",
+    title: "A member that unsubscribes the full $share filter gets no more messages; the others get them all",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_3_10_4_1, S::V5_3_10_4_2],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions, Capability::QoS1],
+    faults: &["no-unsubscribe"],
+    unfaultable: None,
+    run: unsubscribe_leaves_group,
+};
+
+fn unsubscribe_leaves_group(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("u");
+        let filter = share("g", &topic);
+        let mut leaving = vec![t.client("a").connect().await?];
+        let mut staying = vec![t.client("b").connect().await?];
+        leaving[0].subscribe(&filter).qos(1).await?;
+        staying[0].subscribe(&filter).qos(1).await?;
+        leaving[0].unsubscribe(&filter).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        let sent = payloads(6);
+        publish_all(&mut publisher, &topic, &sent).await?;
+        let got_b = gather(&t, &mut staying, sent.len()).await?;
+        let got_a = gather(&t, &mut leaving, 0).await?;
+        t.check(
+            got_a[0].is_empty(),
+            "no message for the member that unsubscribed",
+            format!("it got {}", list_payloads(&got_a[0])),
+        )
+        .map_err(|f| f.statement(S::V5_3_10_4_2))?;
+        check_once_per_group(&t, "g", &got_b, &sent)?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const REMAINING_MEMBERS_AFTER_ONE_LEAVES: Case = Case {
+    id: "shared.remaining-members-get-messages-after-one-leaves",
+    title: "When a member's session ends, the remaining member gets every later message",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_4_8_2_1, S::V5_4_8_2_2],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions, Capability::QoS1],
+    faults: &["shared-deliver-all"],
+    unfaultable: None,
+    run: remaining_members_after_one_leaves,
+};
+
+fn remaining_members_after_one_leaves(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("l");
+        let filter = share("g", &topic);
+        let mut members = Vec::new();
+        for name in ["a", "b"] {
+            // Session Expiry Interval 0: the session ends with the connection.
+            let mut m = t.client(name).connect().await?;
+            m.subscribe(&filter).qos(1).await?;
+            members.push(m);
+        }
+        let mut publisher = t.client("pub").connect().await?;
+        let before = payloads(4);
+        publish_all(&mut publisher, &topic, &before).await?;
+        let got = gather(&t, &mut members, before.len()).await?;
+        check_once_per_group(&t, "g (both members)", &got, &before)?;
+        // Member a leaves; its session (Session Expiry Interval 0) ends with it, and so
+        // does its membership.
+        let leaving = members.remove(0);
+        leaving.disconnect().await?;
+        // The same Client Identifier with Clean Start 1 and no subscription: once this is
+        // accepted the old session is gone whatever the timing, and the new one is no member.
+        let mut rejoined = vec![t.client("a").connect().await?];
+        let after: Vec<String> = (0..4).map(|i| format!("later{i}")).collect();
+        publish_all(&mut publisher, &topic, &after).await?;
+        let got = gather(&t, &mut members, after.len()).await?;
+        check_once_per_group(&t, "g (one member left)", &got, &after)?;
+        let stray = gather(&t, &mut rejoined, 0).await?;
+        t.check(
+            stray[0].is_empty(),
+            "nothing for the Client Identifier whose session left the group",
+            format!("it got {}", list_payloads(&stray[0])),
+        )?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const RESUBSCRIBE_KEEPS_ONE_MEMBERSHIP: Case = Case {
+    id: "shared.resubscribing-does-not-add-membership",
+    title: "Subscribing twice to the same Shared Subscription makes one membership: one UNSUBSCRIBE leaves the group",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_3_10_4_1, S::V5_3_10_4_2],
+    protocols: Protocols::V5,
+    requires: &[Capability::SharedSubscriptions, Capability::QoS1],
+    faults: &["no-unsubscribe"],
+    unfaultable: None,
+    run: resubscribe_keeps_one_membership,
+};
+
+fn resubscribe_keeps_one_membership(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("twice");
+        let filter = share("g", &topic);
+        let mut twice = vec![t.client("a").connect().await?];
+        twice[0].subscribe(&filter).qos(1).await?;
+        twice[0].subscribe(&filter).qos(1).await?;
+        let mut other = vec![t.client("b").connect().await?];
+        other[0].subscribe(&filter).qos(1).await?;
+        twice[0].unsubscribe(&filter).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        let sent = payloads(6);
+        publish_all(&mut publisher, &topic, &sent).await?;
+        let got_b = gather(&t, &mut other, sent.len()).await?;
+        let got_a = gather(&t, &mut twice, 0).await?;
+        t.check(
+            got_a[0].is_empty(),
+            "no message for the member that subscribed twice and unsubscribed once",
+            format!("it got {}", list_payloads(&got_a[0])),
+        )
+        .map_err(|f| f.statement(S::V5_3_10_4_2))?;
+        check_once_per_group(&t, "g", &got_b, &sent)?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const UNAVAILABLE_REFUSED: Case = Case {
+    id: "shared.unavailable-subscribe-refused",
+    title: "A broker declaring Shared Subscription Available 0 refuses a Shared Subscription (DISCONNECT or SUBACK 0x9E)",
+    area: "Shared Subscriptions",
+    statements: &[S::V5_4_13_1_1, S::V5_3_8_4_7],
+    protocols: Protocols::V5,
+    requires: &[],
+    faults: &["unenforced-shared-subscription-available"],
+    unfaultable: None,
+    run: unavailable_refused,
+};
+
+fn unavailable_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").connect().await?;
+        let declared = c
+            .connack()
+            .and_then(|a| a.properties.shared_subscription_available);
+        if declared != Some(false) {
+            return t.unsupported(
+                "the broker offers Shared Subscriptions (CONNACK does not declare Shared Subscription Available 0)",
+            );
+        }
+        let filter = share("g", &t.topic("na"));
+        c.send_raw(raw_subscribe(1, &[], &filter, 0x00)).await?;
+        // A Protocol Error (3.2.2.3.13): DISCONNECT 0x9E; SUBACK 0x9E is accepted too.
+        subscribe_refused(
+            &t,
+            &mut c,
+            "a Shared Subscription",
+            ReasonCode::SharedSubscriptionsNotSupported,
+            Verdict::NonStrict,
+            &[ReasonCode::SharedSubscriptionsNotSupported],
+            S::V5_4_13_1_1,
+        )
+        .await
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+const V311_SHARE_FILTER: Case = Case {
+    id: "shared.v311-share-filter-is-ordinary",
+    title: "MQTT 3.1.1: a $share/... filter has no special meaning; what the broker makes of it is recorded, and UNSUBSCRIBE removes it",
+    area: "Subscriptions",
+    statements: &[S::V311_3_8_4_1, S::V311_3_10_4_1, S::V311_3_10_4_2],
+    protocols: Protocols::V311,
+    requires: &[Capability::QoS1],
+    faults: &["no-unsubscribe"],
+    unfaultable: None,
+    run: v311_share_filter,
+};
+
+fn v311_share_filter(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("s");
+        let filter = share("g", &topic);
+        let mut sub = vec![t.client("sub").connect().await?];
+        let codes = sub[0].subscribe(&filter).qos(1).any_reason().await?;
+        if codes.first().is_some_and(|c| c.is_error()) {
+            return t.informational(format!(
+                "the broker refused the filter {filter:?} (return code 0x80)"
+            ));
+        }
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(1).payload("plain").await?;
+        // The literal Topic Name equal to the filter: a broker that treats the filter as an
+        // ordinary one delivers it. Some brokers refuse to take it; that is their choice.
+        let mut literal = t.client("lit").connect().await?;
+        let literal_taken = literal
+            .publish(&filter)
+            .qos(1)
+            .payload("literal")
+            .any_reason()
+            .await
+            .is_ok();
+        let got = gather(&t, &mut sub, 1).await?;
+        let counts = count_payloads(&got[0]);
+        let shared = counts.contains_key("plain");
+        let ordinary = counts.contains_key("literal");
+        // Nothing may arrive after the UNSUBSCRIBE, whichever way the filter was read.
+        sub[0].unsubscribe(&filter).await?;
+        publisher.publish(&topic).qos(1).payload("plain2").await?;
+        if literal_taken {
+            let _ = literal
+                .publish(&filter)
+                .qos(1)
+                .payload("literal2")
+                .any_reason()
+                .await;
+        }
+        sub[0]
+            .expect_no_publish()
+            .for_(millis(500))
+            .await
+            .map_err(|f| f.statement(S::V311_3_10_4_2))?;
+        let how = match (shared, ordinary) {
+            (true, false) => "the broker treats $share/{ShareName}/{filter} as a Shared Subscription for MQTT 3.1.1 clients".to_owned(),
+            (false, true) => "the broker treats the $share/... filter as an ordinary Topic Filter".to_owned(),
+            (true, true) => "the broker matched both the inner filter and the literal $share/... Topic Name".to_owned(),
+            (false, false) if literal_taken => "the filter matched neither the inner topic nor the literal $share/... Topic Name".to_owned(),
+            (false, false) => "the filter did not match the inner topic; the broker refused to take a PUBLISH to the literal $share/... name".to_owned(),
+        };
+        t.informational(how)
+    })
+}

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Compares MQTT brokers under the same `mqttspec bench` load, on 127.0.0.1 only.
+#
+# Brokers: the mqttspec reference broker (always), Mosquitto (if `mosquitto` is on PATH) and
+# rumqttd (if $RUMQTTD, default /opt/rumqttd/bin/rumqttd, is executable). Each runs with its
+# default settings, except that Mosquitto gets TCP_NODELAY like the other two.
+#
+# Scenarios: QoS 0 and QoS 1, 1 KiB payload, fan-in (4 publishers -> 1 subscriber) and
+# fan-out (1 publisher -> 8 subscribers), each flat out (throughput and loss) and at a fixed
+# rate per publisher (latency percentiles). For each scenario the brokers take turns
+# (A B C A B C ...) for $ROUNDS rounds, so background noise spreads over all of them.
+#
+# Output: one JSON per run and summary.md (a table per scenario, brokers side by side, the
+# median run of each broker shown) in $OUT.
+#
+# Environment: DURATION (s per run, default 8), ROUNDS (default 2), RATE (msg/s per publisher
+# in the fixed-rate scenarios, default 1000), PROTOCOL (3.1.1 or 5, default 5), OUT
+# (default target/bench-brokers/<time>), BROKERS (space-separated subset of
+# "reference mosquitto rumqttd"), SCENARIOS (subset of the scenario names below).
+#
+# Usage: scripts/bench-brokers.sh            (from the workspace root; about 8 minutes)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-8}
+ROUNDS=${ROUNDS:-2}
+RATE=${RATE:-1000}
+PROTOCOL=${PROTOCOL:-5}
+RUMQTTD=${RUMQTTD:-/opt/rumqttd/bin/rumqttd}
+OUT=${OUT:-target/bench-brokers/$(date +%Y%m%d-%H%M%S)}
+BASE_PORT=${BASE_PORT:-18900}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+echo "== building release binaries"
+cargo build --release -p mqttspec -p mqttspec-reference-broker
+BENCH=target/release/mqttspec
+REFERENCE=target/release/reference-broker
+
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+wait_for_port() {
+    local port=$1
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "nothing listens on 127.0.0.1:$port" >&2
+    return 1
+}
+
+declare -A PORT
+declare -A VERSION
+AVAILABLE=()
+WANTED=${BROKERS:-"reference mosquitto rumqttd"}
+
+if [[ " $WANTED " == *" reference "* ]]; then
+    PORT[reference]=$BASE_PORT
+    "$REFERENCE" --listen "127.0.0.1:$BASE_PORT" >"$OUT/reference.log" 2>&1 &
+    PIDS+=($!)
+    VERSION[reference]="reference-broker $("$REFERENCE" --version | awk '{print $2}') (release build)"
+    AVAILABLE+=(reference)
+fi
+
+if [[ " $WANTED " == *" mosquitto "* ]] && command -v mosquitto >/dev/null; then
+    port=$((BASE_PORT + 1))
+    cat >"$OUT/mosquitto.conf" <<EOF
+listener $port 127.0.0.1
+allow_anonymous true
+set_tcp_nodelay true
+persistence false
+log_dest stderr
+log_type error
+EOF
+    mosquitto -c "$OUT/mosquitto.conf" >"$OUT/mosquitto.log" 2>&1 &
+    PIDS+=($!)
+    PORT[mosquitto]=$port
+    # `mosquitto -h` exits with status 3 after printing its version.
+    VERSION[mosquitto]=$( (mosquitto -h 2>/dev/null || true) | head -1 | sed 's/^mosquitto version /mosquitto /')
+    AVAILABLE+=(mosquitto)
+fi
+
+if [[ " $WANTED " == *" rumqttd "* ]] && [[ -x "$RUMQTTD" ]]; then
+    v4=$((BASE_PORT + 2))
+    v5=$((BASE_PORT + 3))
+    # rumqttd's own defaults (its shipped rumqttd.toml), with loopback listeners only and
+    # without the console and metrics endpoints.
+    cat >"$OUT/rumqttd.toml" <<EOF
+id = 0
+
+[router]
+id = 0
+max_connections = 10010
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:$v4"
+next_connection_delay_ms = 1
+    [v4.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 20480
+    max_inflight_count = 100
+    dynamic_filters = true
+
+[v5.1]
+name = "v5-1"
+listen = "127.0.0.1:$v5"
+next_connection_delay_ms = 1
+    [v5.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 20480
+    max_inflight_count = 100
+EOF
+    "$RUMQTTD" -q -c "$OUT/rumqttd.toml" >"$OUT/rumqttd.log" 2>&1 &
+    PIDS+=($!)
+    if [[ $PROTOCOL == 5 ]]; then PORT[rumqttd]=$v5; else PORT[rumqttd]=$v4; fi
+    VERSION[rumqttd]=$("$RUMQTTD" -V)
+    AVAILABLE+=(rumqttd)
+fi
+
+for b in "${AVAILABLE[@]}"; do
+    wait_for_port "${PORT[$b]}"
+done
+
+# name | publishers | subscribers | qos | rate ("" = flat out)
+ALL_SCENARIOS=(
+    "qos0-fanin-max|4|1|0|"
+    "qos0-fanout-max|1|8|0|"
+    "qos1-fanin-max|4|1|1|"
+    "qos1-fanout-max|1|8|1|"
+    "qos0-fanin-rate|4|1|0|$RATE"
+    "qos0-fanout-rate|1|8|0|$RATE"
+    "qos1-fanin-rate|4|1|1|$RATE"
+    "qos1-fanout-rate|1|8|1|$RATE"
+)
+
+{
+    echo "# Broker comparison"
+    echo
+    echo "- command: \`DURATION=$DURATION ROUNDS=$ROUNDS RATE=$RATE PROTOCOL=$PROTOCOL scripts/bench-brokers.sh\`"
+    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+    echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    for b in "${AVAILABLE[@]}"; do
+        echo "- $b: ${VERSION[$b]}, 127.0.0.1:${PORT[$b]}"
+    done
+    echo "- MQTT $PROTOCOL, 1024-byte payload, $DURATION s per run, $ROUNDS run(s) per broker and scenario;"
+    echo "  each row is the run with the median delivered rate (the slower one of two)"
+} >"$OUT/summary.md"
+
+for entry in "${ALL_SCENARIOS[@]}"; do
+    IFS='|' read -r name pubs subs qos rate <<<"$entry"
+    if [[ -n ${SCENARIOS:-} && " $SCENARIOS " != *" $name "* ]]; then
+        continue
+    fi
+    for round in $(seq 1 "$ROUNDS"); do
+        for b in "${AVAILABLE[@]}"; do
+            json="$OUT/$name.$b.$round.json"
+            args=(bench --broker "127.0.0.1:${PORT[$b]}" --protocol "$PROTOCOL"
+                --publishers "$pubs" --subscribers "$subs" --qos "$qos" --payload 1024
+                --duration "$DURATION" --topic "bench/$name/$b/$round" --json "$json")
+            if [[ -n $rate ]]; then args+=(--rate "$rate"); fi
+            echo "== $name round $round: $b (load $(cut -d' ' -f1 /proc/loadavg))"
+            if ! "$BENCH" "${args[@]}" >"$OUT/$name.$b.$round.txt" 2>&1; then
+                echo "   FAILED: $(tail -1 "$OUT/$name.$b.$round.txt")"
+                rm -f "$json"
+            else
+                grep -E '^(sent|total)' "$OUT/$name.$b.$round.txt" | sed 's/^/   /'
+            fi
+        done
+    done
+
+    {
+        echo
+        echo "## $name ($pubs publisher(s) -> $subs subscriber(s), QoS $qos, ${rate:+$rate msg/s per publisher}${rate:-flat out})"
+        echo
+        echo "| broker | sent msg/s | delivered msg/s | lost | lost % | reordered | dup | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | delivered msg/s of each run |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    } >>"$OUT/summary.md"
+    for b in "${AVAILABLE[@]}"; do
+        files=("$OUT/$name.$b".*.json)
+        if [[ ! -e ${files[0]} ]]; then
+            echo "| $b | failed | | | | | | | | | | | |" >>"$OUT/summary.md"
+            continue
+        fi
+        jq -s -r --arg b "$b" '
+            sort_by(.total.delivered_per_sec) as $runs
+            | $runs[((($runs | length) - 1) / 2 | floor)] as $r
+            | ($r.total.expected) as $exp
+            | [$b,
+               ($r.sent_per_sec | round),
+               ($r.total.delivered_per_sec | round),
+               $r.total.lost,
+               (if $exp > 0 then ($r.total.lost * 10000 / $exp | round) / 100 else 0 end),
+               $r.total.reordered,
+               $r.total.duplicates,
+               ($r.total.latency_us.p50 | round),
+               ($r.total.latency_us.p90 | round),
+               ($r.total.latency_us.p99 | round),
+               ($r.total.latency_us.p99_9 | round),
+               ($r.total.latency_us.max | round),
+               ($runs | map(.total.delivered_per_sec | round | tostring) | join(" / "))]
+            | "| " + (map(tostring) | join(" | ")) + " |"' "${files[@]}" >>"$OUT/summary.md"
+    done
+done
+
+echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/summary.md"
+echo
+echo "== results in $OUT/summary.md"
+cat "$OUT/summary.md"
