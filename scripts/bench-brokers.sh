@@ -3,7 +3,10 @@
 #
 # Brokers: the mqttspec reference broker (always), Mosquitto (if `mosquitto` is on PATH) and
 # rumqttd (if $RUMQTTD, default /opt/rumqttd/bin/rumqttd, is executable). Each runs with its
-# default settings, except that Mosquitto gets TCP_NODELAY like the other two.
+# default settings (listeners on 127.0.0.1 only; no persistence, console or metrics). Set
+# MOSQUITTO_NODELAY=1 to give Mosquitto TCP_NODELAY like the other two (it is off by default;
+# with it on, Mosquitto writes every packet as its own segment and its flat-out throughput
+# drops).
 #
 # Scenarios: QoS 0 and QoS 1, 1 KiB payload, fan-in (4 publishers -> 1 subscriber) and
 # fan-out (1 publisher -> 8 subscribers), each flat out (throughput and loss) and at a fixed
@@ -16,7 +19,8 @@
 # Environment: DURATION (s per run, default 8), ROUNDS (default 2), RATE (msg/s per publisher
 # in the fixed-rate scenarios, default 1000), PROTOCOL (3.1.1 or 5, default 5), OUT
 # (default target/bench-brokers/<time>), BROKERS (space-separated subset of
-# "reference mosquitto rumqttd"), SCENARIOS (subset of the scenario names below).
+# "reference mosquitto rumqttd"), SCENARIOS (subset of the scenario names below),
+# MOSQUITTO_NODELAY (see above), RUMQTTD (path of the rumqttd binary).
 #
 # Usage: scripts/bench-brokers.sh            (from the workspace root; about 8 minutes)
 set -euo pipefail
@@ -78,7 +82,7 @@ if [[ " $WANTED " == *" mosquitto "* ]] && command -v mosquitto >/dev/null; then
     cat >"$OUT/mosquitto.conf" <<EOF
 listener $port 127.0.0.1
 allow_anonymous true
-set_tcp_nodelay true
+set_tcp_nodelay $([[ ${MOSQUITTO_NODELAY:-0} == 1 ]] && echo true || echo false)
 persistence false
 log_dest stderr
 log_type error
@@ -88,6 +92,7 @@ EOF
     PORT[mosquitto]=$port
     # `mosquitto -h` exits with status 3 after printing its version.
     VERSION[mosquitto]=$( (mosquitto -h 2>/dev/null || true) | head -1 | sed 's/^mosquitto version /mosquitto /')
+    VERSION[mosquitto]+=", set_tcp_nodelay $(grep -o 'nodelay [a-z]*' "$OUT/mosquitto.conf" | cut -d' ' -f2)"
     AVAILABLE+=(mosquitto)
 fi
 
@@ -160,6 +165,8 @@ ALL_SCENARIOS=(
     done
     echo "- MQTT $PROTOCOL, 1024-byte payload, $DURATION s per run, $ROUNDS run(s) per broker and scenario;"
     echo "  each row is the run with the median delivered rate (the slower one of two)"
+    echo "- drain end: complete = everything arrived; idle = nothing arrived for 2 s, the missing"
+    echo "  messages are lost; cap = still arriving at the drain limit, 'lost' includes late ones"
 } >"$OUT/summary.md"
 
 for entry in "${ALL_SCENARIOS[@]}"; do
@@ -186,15 +193,16 @@ for entry in "${ALL_SCENARIOS[@]}"; do
 
     {
         echo
-        echo "## $name ($pubs publisher(s) -> $subs subscriber(s), QoS $qos, ${rate:+$rate msg/s per publisher}${rate:-flat out})"
+        if [[ -n $rate ]]; then pace="$rate msg/s per publisher"; else pace="flat out"; fi
+        echo "## $name ($pubs publisher(s) -> $subs subscriber(s), QoS $qos, $pace)"
         echo
-        echo "| broker | sent msg/s | delivered msg/s | lost | lost % | reordered | dup | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | delivered msg/s of each run |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        echo "| broker | sent msg/s | delivered msg/s | lost | lost % | reordered | dup | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | drain end | delivered msg/s of each run |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
     } >>"$OUT/summary.md"
     for b in "${AVAILABLE[@]}"; do
         files=("$OUT/$name.$b".*.json)
         if [[ ! -e ${files[0]} ]]; then
-            echo "| $b | failed | | | | | | | | | | | |" >>"$OUT/summary.md"
+            echo "| $b | failed | | | | | | | | | | | | |" >>"$OUT/summary.md"
             continue
         fi
         jq -s -r --arg b "$b" '
@@ -213,6 +221,7 @@ for entry in "${ALL_SCENARIOS[@]}"; do
                ($r.total.latency_us.p99 | round),
                ($r.total.latency_us.p99_9 | round),
                ($r.total.latency_us.max | round),
+               $r.drain_end,
                ($runs | map(.total.delivered_per_sec | round | tostring) | join(" / "))]
             | "| " + (map(tostring) | join(" | ")) + " |"' "${files[@]}" >>"$OUT/summary.md"
     done

@@ -381,9 +381,9 @@ fn our_read(decoder: &mut FrameDecoder, buf: &mut BytesMut) -> Packet {
 }
 
 /// Times `iters` decodes of `wire` with `read`. The input buffers are made, and the decoded
-/// packets dropped, outside the timed loops, in chunks small enough to stay in cache; the
-/// output vector is reused, so no timed store touches a fresh page. Both arms use this same
-/// function.
+/// packets dropped, outside the timed loops, in chunks of about 256 KiB (at least 16 packets,
+/// so two clock reads are spread over 16 or more decodes); the output vector is reused, so no
+/// timed store touches a fresh page. Both arms use this same function.
 fn time_decodes<P>(iters: u64, wire: &[u8], mut read: impl FnMut(&mut BytesMut) -> P) -> Duration {
     let chunk = ((256 << 10) / (wire.len() + std::mem::size_of::<P>())).clamp(16, 512);
     let mut outputs: Vec<P> = Vec::with_capacity(chunk);

@@ -13,6 +13,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::bench::BenchArgs;
 use crate::cmd::{ListArgs, ReportArgs, RunArgs, TraceArgs};
 use crate::decode::DecodeArgs;
+use crate::replay::ReplayArgs;
 
 /// MQTT 3.1.1 and 5.0 conformance test suite and fuzzing harness.
 #[derive(Debug, Parser)]
@@ -38,6 +39,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Load a broker with publishers and subscribers; report throughput, loss and latency.
     Bench(BenchArgs),
+    /// Replay regression scenario files (TOML) against a broker.
+    Replay(ReplayArgs),
 }
 
 impl Command {
@@ -50,6 +53,7 @@ impl Command {
             Command::Trace(_) => "trace",
             Command::Report(_) => "report",
             Command::Bench(_) => "bench",
+            Command::Replay(_) => "replay",
         }
     }
 }
@@ -82,6 +86,7 @@ impl Cli {
             Command::Trace(args) => args.run(),
             Command::Report(args) => args.run(),
             Command::Bench(args) => args.run(),
+            Command::Replay(args) => args.run(),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,7 @@
 //! | [`baseline`] | expected non-passes per broker, and the exit-status gate |
 //! | [`report`] | report.json, junit.xml, summary.md, report.html, and the comparison page |
 //! | [`trace`] | coverage of the statement registry (`mqttspec trace`, `mqttspec list`) |
+//! | [`replay`] | `mqttspec replay`: regression scenarios (TOML, `corpus/regressions/`) with the "still alive" oracle |
 //! | [`cmd`] | the `run`, `list`, `trace` and `report` subcommands |
 //!
 //! ## How the engine works
@@ -106,6 +107,7 @@ pub mod cmd;
 pub mod decode;
 pub mod json;
 pub mod profile;
+pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use clap::Parser;
-use mqttspec::bench::{self, BenchConfig, BenchResult};
+use mqttspec::bench::{self, BenchConfig, BenchResult, DrainEnd};
 use mqttspec::cli::{Cli, CommandError};
 use mqttspec_codec::{ProtocolVersion, QoS};
 use mqttspec_reference_broker::shell::RunningBroker;
@@ -33,6 +33,7 @@ fn short_run(broker: &RunningBroker, publishers: u32, subscribers: u32) -> Bench
 
 fn assert_complete_and_in_order(r: &BenchResult) {
     let sent = r.sent();
+    assert_eq!(r.drain_end, DrainEnd::Complete, "every message arrived");
     // 200 msg/s for 1.2 s per publisher: well above zero even on a busy machine.
     assert!(
         sent >= 50 * u64::from(r.config.publishers),
@@ -160,6 +161,7 @@ async fn json_output_carries_parameters_per_client_results_and_latency() {
     assert_eq!(p["topic_prefix"], "bench-test/json");
     let sent = v["sent"].as_u64().expect("sent");
     assert!(sent > 0);
+    assert_eq!(v["drain_end"], "complete");
     assert_eq!(v["publishers"].as_array().map(Vec::len), Some(2));
     assert_eq!(v["publishers"][0]["window"], 64, "3.1.1 default window");
     let subs = v["subscribers"].as_array().expect("subscribers");

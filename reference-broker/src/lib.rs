@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`config`] | every setting, TOML-loadable, with documented defaults |
 //! | [`core`] | the sans-IO broker: events in, [`core::Action`]s out, time as an input |
+//! | [`fuzzing`] | the broker-core fuzz oracle: event scripts with invariants checked |
 //! | [`shell`] | the tokio shell: sockets and timers, no protocol decisions |
 //! | [`scram`] | SCRAM-SHA-256 for MQTT 5.0 enhanced authentication, server and client side |
 //! | [`cli`] | the flags of the `reference-broker` binary |
@@ -14,6 +15,7 @@
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod fuzzing;
 pub mod scram;
 pub mod shell;
 

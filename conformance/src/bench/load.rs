@@ -28,7 +28,8 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::stats::{
-    new_histogram, per_sec, BenchResult, LatencySummary, PublisherReport, SubscriberReport, Tracker,
+    new_histogram, per_sec, BenchResult, DrainEnd, LatencySummary, PublisherReport,
+    SubscriberReport, Tracker,
 };
 use super::wire::{
     describe_disconnect, write_within, Session, Stamp, Template, KEEP_ALIVE, SETUP_TIMEOUT,
@@ -48,8 +49,6 @@ const MIN_TICK: Duration = Duration::from_millis(1);
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the drain checks the subscribers' progress.
 const DRAIN_POLL: Duration = Duration::from_millis(10);
-/// The drain never takes longer than this (or the run's duration, if longer).
-const DRAIN_CAP: Duration = Duration::from_secs(10);
 /// How many bytes a read asks the socket for at once.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -183,9 +182,9 @@ pub async fn run(config: BenchConfig) -> Result<BenchResult, BenchError> {
     let expected: u64 = reports.iter().map(|(r, _)| r.sent - r.refused).sum();
 
     // Drain: until every subscriber has everything, nothing arrives for `config.drain`, or
-    // the cap.
+    // `config.drain_max` has passed.
     let drain_start = Instant::now();
-    let cap = drain_start + DRAIN_CAP.max(config.duration);
+    let cap = drain_start + config.drain_max;
     let total = |s: &Shared| {
         s.unique
             .iter()
@@ -193,14 +192,20 @@ pub async fn run(config: BenchConfig) -> Result<BenchResult, BenchError> {
             .sum::<u64>()
     };
     let (mut last_total, mut last_change) = (total(&shared), drain_start);
-    loop {
+    let drain_end = loop {
         let complete = shared
             .unique
             .iter()
             .all(|u| u.load(Ordering::Relaxed) >= expected);
         let now = Instant::now();
-        if complete || now.duration_since(last_change) >= config.drain || now >= cap {
-            break;
+        if complete {
+            break DrainEnd::Complete;
+        }
+        if now.duration_since(last_change) >= config.drain {
+            break DrainEnd::Idle;
+        }
+        if now >= cap {
+            break DrainEnd::Cap;
         }
         tokio::select! {
             Some(e) = failures.recv() => return Err(e),
@@ -210,7 +215,7 @@ pub async fn run(config: BenchConfig) -> Result<BenchResult, BenchError> {
         if t != last_total {
             (last_total, last_change) = (t, Instant::now());
         }
-    }
+    };
     let drain = drain_start.elapsed();
     let _ = stop_tx.send(true);
 
@@ -259,6 +264,7 @@ pub async fn run(config: BenchConfig) -> Result<BenchResult, BenchError> {
         config,
         publishing,
         drain,
+        drain_end,
         publishers: reports.into_iter().map(|(r, _)| r).collect(),
         subscribers: subscriber_reports,
         latency: LatencySummary::of(&all),

@@ -12,7 +12,8 @@
 //! Each payload starts with the publisher's index, its sequence number and the send time, so
 //! a subscriber can tell what was lost, duplicated or reordered and how long it took.
 //! The run ends with a drain: subscribers keep reading until they have everything, nothing
-//! arrives for `--drain` seconds, or a cap; what is still missing then is lost.
+//! arrives for `--drain` seconds (what is missing then is lost), or `--drain-max` has passed
+//! (what is missing may only be late; the result says which).
 
 pub mod load;
 pub mod stats;
@@ -26,7 +27,9 @@ use clap::Args;
 use mqttspec_codec::{ProtocolVersion, QoS, TopicFilter, TopicName};
 
 pub use load::run;
-pub use stats::{BenchResult, LatencySummary, PublisherReport, SubscriberReport, JSON_SCHEMA};
+pub use stats::{
+    BenchResult, DrainEnd, LatencySummary, PublisherReport, SubscriberReport, JSON_SCHEMA,
+};
 pub use wire::{Stamp, STAMP_LEN};
 
 use crate::cli::CommandError;
@@ -36,6 +39,8 @@ use crate::cli::CommandError;
 pub const DEFAULT_V311_WINDOW: u16 = 64;
 /// The largest `--payload` accepted.
 pub const MAX_PAYLOAD: usize = 16 * 1024 * 1024;
+/// The longest drain unless `--drain-max` or a longer `--duration` says otherwise.
+pub const DEFAULT_DRAIN_MAX: Duration = Duration::from_secs(10);
 /// The most publishers, and the most subscribers, one run may have.
 pub const MAX_CLIENTS: u32 = 10_000;
 
@@ -76,6 +81,10 @@ pub struct BenchArgs {
     /// The drain ends when nothing has arrived for this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 2.0)]
     pub drain: f64,
+    /// The drain ends after this many seconds in any case (default: the duration, at least
+    /// 10).
+    #[arg(long, value_name = "SECS")]
+    pub drain_max: Option<f64>,
     /// Also write the result as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -106,6 +115,8 @@ pub struct BenchConfig {
     pub window: Option<u16>,
     /// Idle time that ends the drain.
     pub drain: Duration,
+    /// Longest drain.
+    pub drain_max: Duration,
 }
 
 impl BenchConfig {
@@ -124,6 +135,7 @@ impl BenchConfig {
             topic: default_topic(),
             window: None,
             drain: Duration::from_secs(2),
+            drain_max: DEFAULT_DRAIN_MAX,
         }
     }
 }
@@ -227,6 +239,10 @@ impl BenchArgs {
         }
         let duration = seconds("duration", self.duration, true)?;
         let drain = seconds("drain", self.drain, false)?;
+        let drain_max = match self.drain_max {
+            Some(secs) => seconds("drain-max", secs, false)?,
+            None => DEFAULT_DRAIN_MAX.max(duration),
+        };
         let topic = self.topic.clone().unwrap_or_else(default_topic);
         let topic_ok = TopicName::new(format!("{topic}/0")).is_ok()
             && TopicFilter::new(format!("{topic}/+")).is_ok();
@@ -253,6 +269,7 @@ impl BenchArgs {
             topic,
             window: self.window,
             drain,
+            drain_max,
         })
     }
 

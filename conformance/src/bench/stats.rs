@@ -231,6 +231,29 @@ pub struct SubscriberReport {
     pub latency: LatencySummary,
 }
 
+/// Why the drain after publishing ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrainEnd {
+    /// Every subscriber had every expected message.
+    Complete,
+    /// Nothing arrived for the drain's idle time: what is missing is lost.
+    Idle,
+    /// Messages were still arriving when the drain's time limit came: what is missing may
+    /// only be late (a backlog the broker had not delivered yet).
+    Cap,
+}
+
+impl DrainEnd {
+    /// "complete", "idle" or "cap".
+    pub fn label(self) -> &'static str {
+        match self {
+            DrainEnd::Complete => "complete",
+            DrainEnd::Idle => "idle",
+            DrainEnd::Cap => "cap",
+        }
+    }
+}
+
 /// The outcome of a benchmark run.
 ///
 /// Time bases: the send rate divides by the publishing time; a subscriber's delivery rate
@@ -244,6 +267,8 @@ pub struct BenchResult {
     pub publishing: Duration,
     /// How long the drain after publishing took.
     pub drain: Duration,
+    /// Why it ended.
+    pub drain_end: DrainEnd,
     /// Per publisher.
     pub publishers: Vec<PublisherReport>,
     /// Per subscriber.
@@ -298,9 +323,11 @@ impl BenchResult {
                 "topic_prefix": c.topic,
                 "window": c.window,
                 "drain_secs": c.drain.as_secs_f64(),
+                "drain_max_secs": c.drain_max.as_secs_f64(),
             },
             "publishing_secs": round3(self.publishing.as_secs_f64()),
             "drain_secs": round3(self.drain.as_secs_f64()),
+            "drain_end": self.drain_end.label(),
             "sent": self.sent(),
             "sent_per_sec": round1(self.sent_per_sec()),
             "publishers": self.publishers.iter().map(|p| json!({
@@ -370,14 +397,22 @@ impl BenchResult {
         let acked: u64 = self.publishers.iter().map(|p| p.acknowledged).sum();
         let _ = writeln!(
             s,
-            "sent {} in {:.2} s ({:.0} msg/s), acknowledged {}, refused {}; drain {:.2} s",
+            "sent {} in {:.2} s ({:.0} msg/s), acknowledged {}, refused {}; drain {:.2} s ({})",
             self.sent(),
             self.publishing.as_secs_f64(),
             self.sent_per_sec(),
             acked,
             refused,
-            self.drain.as_secs_f64()
+            self.drain.as_secs_f64(),
+            self.drain_end.label()
         );
+        if self.drain_end == DrainEnd::Cap {
+            let _ = writeln!(
+                s,
+                "note: messages were still arriving when the drain limit came; \
+                 'lost' includes messages that were only late"
+            );
+        }
         let _ = writeln!(s);
         let _ = writeln!(
             s,

@@ -295,9 +295,7 @@ impl Broker {
         }
         session.connection = None;
         // Whatever was sent on this connection is resent on the next one (MQTT-4.4.0-1).
-        for entry in session.inflight.iter_mut() {
-            entry.sent_here = false;
-        }
+        session.inflight.mark_none_sent_here();
         let expiry = session.expiry_interval;
         if drop_will {
             session.will = None;

@@ -374,12 +374,16 @@ impl Broker {
             return;
         };
         let mut used = session.inflight.counted();
-        let resend: Vec<PacketId> = session
-            .inflight
-            .iter()
-            .filter(|e| !e.sent_here && e.state != OutgoingState::Released)
-            .map(|e| e.packet_id)
-            .collect();
+        let resend: Vec<PacketId> = if session.inflight.any_not_sent_here() {
+            session
+                .inflight
+                .iter()
+                .filter(|e| !e.sent_here && e.state != OutgoingState::Released)
+                .map(|e| e.packet_id)
+                .collect()
+        } else {
+            Vec::new()
+        };
 
         // Retransmissions of a resumed session come first, in their original order.
         for id in resend {
@@ -401,12 +405,8 @@ impl Broker {
             );
             match self.send(conn_id, Packet::Publish(publish)) {
                 Sent::Yes => {
-                    if let Some(e) = self
-                        .sessions
-                        .get_mut(client)
-                        .and_then(|s| s.inflight.get_mut(id))
-                    {
-                        e.sent_here = true;
+                    if let Some(s) = self.sessions.get_mut(client) {
+                        s.inflight.mark_sent_here(id);
                     }
                     used += 1;
                 }

@@ -35,6 +35,8 @@ pub(crate) struct InflightEntry {
     /// Whether its PUBLISH was sent on the current connection (so it counts against the
     /// client's Receive Maximum). Cleared when the connection ends; a PUBLISH not sent on
     /// the current connection is retransmitted (with DUP 1) when the session resumes.
+    /// Change it only through [`Inflight::mark_sent_here`] and
+    /// [`Inflight::mark_none_sent_here`], which keep the count behind [`Inflight::counted`].
     pub sent_here: bool,
 }
 
@@ -45,6 +47,9 @@ pub(crate) struct Inflight {
     entries: BTreeMap<u64, InflightEntry>,
     by_id: HashMap<PacketId, u64>,
     next_seq: u64,
+    /// How many entries have `sent_here` false, so that [`Inflight::counted`] and the check
+    /// for retransmissions do not walk every entry for each message sent.
+    not_sent_here: usize,
 }
 
 impl Inflight {
@@ -57,6 +62,9 @@ impl Inflight {
     pub fn push(&mut self, entry: InflightEntry) {
         let seq = self.next_seq;
         self.next_seq += 1;
+        if !entry.sent_here {
+            self.not_sent_here += 1;
+        }
         self.by_id.insert(entry.packet_id, seq);
         self.entries.insert(seq, entry);
     }
@@ -70,7 +78,39 @@ impl Inflight {
     /// Removes the entry with this Packet Identifier.
     pub fn remove(&mut self, id: PacketId) -> Option<InflightEntry> {
         let seq = self.by_id.remove(&id)?;
-        self.entries.remove(&seq)
+        let entry = self.entries.remove(&seq)?;
+        if !entry.sent_here {
+            self.not_sent_here -= 1;
+        }
+        Some(entry)
+    }
+
+    /// Records that the PUBLISH with this Packet Identifier was sent on the current
+    /// connection.
+    pub fn mark_sent_here(&mut self, id: PacketId) {
+        let Some(seq) = self.by_id.get(&id) else {
+            return;
+        };
+        if let Some(e) = self.entries.get_mut(seq) {
+            if !e.sent_here {
+                e.sent_here = true;
+                self.not_sent_here -= 1;
+            }
+        }
+    }
+
+    /// Records that the connection ended: nothing in flight was sent on the next one yet.
+    pub fn mark_none_sent_here(&mut self) {
+        for e in self.entries.values_mut() {
+            e.sent_here = false;
+        }
+        self.not_sent_here = self.entries.len();
+    }
+
+    /// Whether some entry was not sent on the current connection (a retransmission is due
+    /// unless it was released).
+    pub fn any_not_sent_here(&self) -> bool {
+        self.not_sent_here > 0
     }
 
     /// All entries, oldest first.
@@ -78,14 +118,14 @@ impl Inflight {
         self.entries.values()
     }
 
-    /// All entries, oldest first, mutably.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut InflightEntry> {
-        self.entries.values_mut()
-    }
-
     /// How many PUBLISH packets sent on this connection await their final acknowledgement.
     pub fn counted(&self) -> usize {
-        self.entries.values().filter(|e| e.sent_here).count()
+        debug_assert_eq!(
+            self.not_sent_here,
+            self.entries.values().filter(|e| !e.sent_here).count(),
+            "sent_here changed without mark_sent_here / mark_none_sent_here"
+        );
+        self.entries.len() - self.not_sent_here
     }
 }
 
@@ -181,6 +221,25 @@ mod tests {
         s.last_packet_id = u16::MAX;
         // Wraps past 65535 and skips 0 and the identifier still in flight.
         assert_eq!(s.allocate_packet_id().unwrap().get(), 2);
+    }
+
+    #[test]
+    fn counted_follows_what_was_sent_on_the_current_connection() {
+        let mut f = Inflight::default();
+        for id in 1..=3 {
+            f.push(entry(PacketId::new(id).unwrap()));
+        }
+        assert_eq!((f.counted(), f.any_not_sent_here()), (3, false));
+        f.mark_none_sent_here();
+        assert_eq!((f.counted(), f.any_not_sent_here()), (0, true));
+        f.mark_sent_here(PacketId::new(2).unwrap());
+        f.mark_sent_here(PacketId::new(2).unwrap());
+        assert_eq!(f.counted(), 1);
+        f.remove(PacketId::new(1).unwrap());
+        f.remove(PacketId::new(2).unwrap());
+        assert_eq!((f.counted(), f.any_not_sent_here()), (0, true));
+        f.mark_sent_here(PacketId::new(3).unwrap());
+        assert_eq!((f.counted(), f.any_not_sent_here()), (1, false));
     }
 
     #[test]

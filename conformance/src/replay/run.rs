@@ -1,0 +1,452 @@
+//! Running one scenario against a broker, and the "still alive" oracle.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mqttspec_codec::{Packet, PacketType, ProtocolVersion, ReasonCode};
+use tokio::time::Instant;
+
+use super::format::{Expectation, Scenario, Step};
+use super::template;
+use crate::client::{summary, ClientOptions, Entry, Received, TestClient, Transcript};
+use crate::verdict::Outcome;
+
+/// The result of one scenario.
+#[derive(Debug, Clone)]
+pub struct ScenarioRun {
+    /// The scenario id.
+    pub id: String,
+    /// The verdict with Expected / Actual.
+    pub outcome: Outcome,
+    /// How long it took.
+    pub duration: Duration,
+    /// Every byte of every client.
+    pub transcript: Vec<Entry>,
+}
+
+struct Runner<'a> {
+    scenario: &'a Scenario,
+    broker: SocketAddr,
+    wait: Duration,
+    id_stem: String,
+    transcript: Transcript,
+    clients: BTreeMap<String, TestClient>,
+    connects: usize,
+}
+
+/// Runs `scenario` against `broker`; `wait` bounds each expectation; `id_stem` makes the
+/// Client Identifiers unique (letters and digits only).
+pub async fn run_scenario(
+    scenario: &Scenario,
+    broker: SocketAddr,
+    wait: Duration,
+    id_stem: &str,
+) -> ScenarioRun {
+    let started = Instant::now();
+    let mut runner = Runner {
+        scenario,
+        broker,
+        wait,
+        id_stem: id_stem.to_owned(),
+        transcript: Transcript::new(std::time::Instant::now()),
+        clients: BTreeMap::new(),
+        connects: 0,
+    };
+    let outcome = runner.run().await;
+    for client in runner.clients.values_mut() {
+        client.abort();
+    }
+    ScenarioRun {
+        id: scenario.id.clone(),
+        outcome,
+        duration: started.elapsed(),
+        transcript: runner.transcript.entries(),
+    }
+}
+
+impl Runner<'_> {
+    fn version(&self) -> ProtocolVersion {
+        self.scenario.protocol
+    }
+
+    async fn run(&mut self) -> Outcome {
+        if let Err(why) = self.still_alive("probe-before").await {
+            return Outcome::error(format!(
+                "the broker does not serve a client before the scenario: {why}"
+            ));
+        }
+        for (i, step) in self.scenario.steps.iter().enumerate() {
+            if let Err(outcome) = self.step(step).await {
+                let mut outcome = outcome;
+                if let Some(actual) = outcome.actual.take() {
+                    outcome.actual = Some(format!("step {}: {actual}", i + 1));
+                }
+                return self.with_statement(outcome);
+            }
+        }
+        match self.still_alive("alive-check").await {
+            Ok(()) => Outcome::pass(),
+            Err(why) => self.with_statement(Outcome::fail(
+                "the broker still serves a new client (CONNECT + PINGREQ answered)",
+                why,
+            )),
+        }
+    }
+
+    fn with_statement(&self, outcome: Outcome) -> Outcome {
+        match (outcome.verdict, self.scenario.statements.first()) {
+            (crate::verdict::Verdict::Fail, Some(s)) => outcome.statement(*s),
+            _ => outcome,
+        }
+    }
+
+    fn client_id(&mut self) -> String {
+        self.connects += 1;
+        format!("{}c{}", self.id_stem, self.connects)
+    }
+
+    fn default_connect(&self, client_id: &str, keep_alive: u16) -> Vec<u8> {
+        let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T'];
+        body.push(match self.version() {
+            ProtocolVersion::V311 => 4,
+            ProtocolVersion::V5 => 5,
+        });
+        body.push(0x02); // Clean Start / Clean Session
+        body.extend_from_slice(&keep_alive.to_be_bytes());
+        if self.version() == ProtocolVersion::V5 {
+            body.push(0x00); // no properties
+        }
+        let id = client_id.as_bytes();
+        body.extend_from_slice(&(id.len() as u16).to_be_bytes());
+        body.extend_from_slice(id);
+        let mut packet = vec![0x10];
+        packet.extend(template::variable_byte_integer(body.len()).unwrap_or_default());
+        packet.extend(body);
+        packet
+    }
+
+    async fn open(&self, name: &str) -> Result<TestClient, String> {
+        TestClient::connect_with(
+            self.broker,
+            ClientOptions::new(name, self.version()),
+            self.transcript.clone(),
+        )
+        .await
+        .map_err(|e| format!("TCP connect to {} failed: {e}", self.broker))
+    }
+
+    /// Connects a fresh client, then PINGREQ must be answered by PINGRESP.
+    async fn still_alive(&mut self, name: &str) -> Result<(), String> {
+        let mut c = self.open(name).await?;
+        let id = self.client_id();
+        let connect = self.default_connect(&id, 60);
+        let result = async {
+            c.send_raw(connect).await.map_err(|e| e.to_string())?;
+            let deadline = Instant::now() + self.wait;
+            match c.recv_until(deadline).await {
+                Received::Packet(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success => {}
+                other => {
+                    return Err(format!(
+                        "CONNECT answered by {}",
+                        other.describe(self.version())
+                    ))
+                }
+            }
+            c.send_raw(vec![0xc0, 0x00])
+                .await
+                .map_err(|e| e.to_string())?;
+            let deadline = Instant::now() + self.wait;
+            match c.recv_until(deadline).await {
+                Received::Packet(Packet::PingResp) => Ok(()),
+                other => Err(format!(
+                    "PINGREQ answered by {}",
+                    other.describe(self.version())
+                )),
+            }
+        }
+        .await;
+        if result.is_ok() {
+            let _ = c.send_raw(vec![0xe0, 0x00]).await;
+        }
+        c.abort();
+        result
+    }
+
+    fn client(&mut self, name: &str) -> Result<&mut TestClient, Outcome> {
+        self.clients
+            .get_mut(name)
+            .ok_or_else(|| Outcome::error(format!("client `{name}` is not connected")))
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<(), Outcome> {
+        match step {
+            Step::Connect {
+                client,
+                raw,
+                keep_alive,
+            } => {
+                if let Some(mut old) = self.clients.remove(client) {
+                    old.abort();
+                }
+                let mut c = self.open(client).await.map_err(Outcome::error)?;
+                match raw {
+                    Some(bytes) => {
+                        c.send_raw(bytes.clone())
+                            .await
+                            .map_err(|e| Outcome::error(format!("sending CONNECT: {e}")))?;
+                    }
+                    None => {
+                        let id = self.client_id();
+                        c.send_raw(self.default_connect(&id, *keep_alive))
+                            .await
+                            .map_err(|e| Outcome::error(format!("sending CONNECT: {e}")))?;
+                        let deadline = Instant::now() + self.wait;
+                        match c.recv_until(deadline).await {
+                            Received::Packet(Packet::ConnAck(a))
+                                if a.reason_code == ReasonCode::Success => {}
+                            other => {
+                                return Err(Outcome::error(format!(
+                                    "setup CONNECT of `{client}` answered by {}",
+                                    other.describe(self.version())
+                                )))
+                            }
+                        }
+                    }
+                }
+                self.clients.insert(client.clone(), c);
+                Ok(())
+            }
+            Step::Send {
+                client,
+                bytes,
+                repeat,
+            } => {
+                let c = self.client(client)?;
+                if *repeat > 1 {
+                    // One write of all copies: the transcript keeps one entry.
+                    let mut all = Vec::with_capacity(bytes.len() * *repeat as usize);
+                    for _ in 0..*repeat {
+                        all.extend_from_slice(bytes);
+                    }
+                    c.send_raw(all).await
+                } else {
+                    c.send_raw(bytes.clone()).await
+                }
+                .map_err(|e| {
+                    Outcome::fail(
+                        "the broker reads what the client sends",
+                        format!("write failed: {e}"),
+                    )
+                })
+            }
+            Step::Close { client } => {
+                self.client(client)?.close().await;
+                Ok(())
+            }
+            Step::Expect {
+                client,
+                expectation,
+            } => {
+                let wait = self.wait;
+                let v = self.version();
+                let c = self.client(client)?;
+                expect(c, expectation, wait, v).await
+            }
+        }
+    }
+}
+
+fn code_of(rc: ReasonCode, t: PacketType, v: ProtocolVersion) -> u8 {
+    match (v, t) {
+        (ProtocolVersion::V311, PacketType::ConnAck) => rc.to_connect_return_code().unwrap_or(0xff),
+        _ => rc.as_u8(),
+    }
+}
+
+fn codes_text(codes: &[u8]) -> String {
+    if codes.is_empty() {
+        return "any reason code".to_owned();
+    }
+    let list: Vec<String> = codes.iter().map(|c| format!("0x{c:02X}")).collect();
+    list.join(" or ")
+}
+
+async fn expect(
+    c: &mut TestClient,
+    expectation: &Expectation,
+    wait: Duration,
+    v: ProtocolVersion,
+) -> Result<(), Outcome> {
+    let deadline = Instant::now() + wait;
+    match expectation {
+        Expectation::Closed => match c.recv_until(deadline).await {
+            Received::Closed => Ok(()),
+            Received::Timeout => Err(Outcome::fail(
+                "the connection closed",
+                format!("still open after {} ms", wait.as_millis()),
+            )),
+            other => Err(Outcome::fail("the connection closed", other.describe(v))),
+        },
+        Expectation::Disconnect { reasons } => {
+            disconnect_then_close(c, deadline, reasons, false, v).await
+        }
+        Expectation::ClosedOrDisconnect { reasons } => {
+            disconnect_then_close(c, deadline, reasons, true, v).await
+        }
+        Expectation::Packet {
+            packet_type,
+            fields,
+            or_closed,
+        } => {
+            let mut what = match fields {
+                Some(f) => format!("{} with {f}", packet_type.name()),
+                None => packet_type.name().to_owned(),
+            };
+            if *or_closed {
+                what.push_str(" or the connection closed");
+            }
+            match c.recv_until(deadline).await {
+                Received::Closed if *or_closed => Ok(()),
+                Received::Packet(Packet::Disconnect(_))
+                    if *or_closed && *packet_type != PacketType::Disconnect =>
+                {
+                    match c.recv_until(deadline).await {
+                        Received::Closed => Ok(()),
+                        other => Err(Outcome::fail(
+                            "the connection closed after the server's DISCONNECT",
+                            other.describe(v),
+                        )),
+                    }
+                }
+                Received::Packet(p) if p.packet_type() == *packet_type => {
+                    let json = crate::json::packet(&p, v);
+                    match fields {
+                        Some(f) if !contains(&json, f) => Err(Outcome::fail(
+                            what,
+                            format!("{} = {json}", summary::packet(&p, v)),
+                        )),
+                        _ => Ok(()),
+                    }
+                }
+                other => Err(Outcome::fail(what, other.describe(v))),
+            }
+        }
+        Expectation::NoPacket {
+            duration,
+            or_closed,
+        } => {
+            let expected = if *or_closed {
+                format!(
+                    "nothing for {} ms (or the connection closed)",
+                    duration.as_millis()
+                )
+            } else {
+                format!("nothing for {} ms", duration.as_millis())
+            };
+            match c.recv_until(Instant::now() + *duration).await {
+                Received::Timeout => Ok(()),
+                Received::Closed if *or_closed => Ok(()),
+                other => Err(Outcome::fail(expected, other.describe(v))),
+            }
+        }
+        Expectation::Connack {
+            codes,
+            or_closed,
+            any_version,
+        } => {
+            let mut expected = format!("CONNACK {}", codes_text(codes));
+            if *any_version {
+                expected.push_str(" (either protocol version)");
+            }
+            if *or_closed {
+                expected.push_str(" or the connection closed");
+            }
+            match c.recv_until(deadline).await {
+                Received::Closed if *or_closed => Ok(()),
+                Received::Malformed { bytes, .. } if *any_version => {
+                    let other = match v {
+                        ProtocolVersion::V5 => ProtocolVersion::V311,
+                        ProtocolVersion::V311 => ProtocolVersion::V5,
+                    };
+                    match Packet::decode(bytes.clone(), other) {
+                        Ok(Packet::ConnAck(a)) if codes.contains(&a.reason_code.as_u8()) => Ok(()),
+                        _ => Err(Outcome::fail(
+                            expected,
+                            format!(
+                                "bytes that are no CONNACK of {} in either version [{}]",
+                                codes_text(codes),
+                                hex::encode(&bytes)
+                            ),
+                        )),
+                    }
+                }
+                Received::Packet(Packet::ConnAck(a))
+                    if codes.contains(&code_of(a.reason_code, PacketType::ConnAck, v)) =>
+                {
+                    Ok(())
+                }
+                other => Err(Outcome::fail(expected, other.describe(v))),
+            }
+        }
+    }
+}
+
+async fn disconnect_then_close(
+    c: &mut TestClient,
+    deadline: Instant,
+    reasons: &[u8],
+    close_alone_ok: bool,
+    v: ProtocolVersion,
+) -> Result<(), Outcome> {
+    let expected = if close_alone_ok && v == ProtocolVersion::V5 {
+        format!(
+            "DISCONNECT {} or the connection closed",
+            codes_text(reasons)
+        )
+    } else if close_alone_ok {
+        "the connection closed".to_owned()
+    } else {
+        format!(
+            "DISCONNECT {} then the connection closed",
+            codes_text(reasons)
+        )
+    };
+    match c.recv_until(deadline).await {
+        Received::Closed if close_alone_ok => Ok(()),
+        Received::Packet(Packet::Disconnect(d))
+            if v == ProtocolVersion::V5
+                && (reasons.is_empty() || reasons.contains(&d.reason_code.as_u8())) =>
+        {
+            match c.recv_until(deadline).await {
+                Received::Closed => Ok(()),
+                other => Err(Outcome::fail(
+                    "the connection closed after the server's DISCONNECT",
+                    other.describe(v),
+                )),
+            }
+        }
+        Received::Timeout => Err(Outcome::fail(expected, "nothing (connection left open)")),
+        other => Err(Outcome::fail(expected, other.describe(v))),
+    }
+}
+
+/// Whether `actual` contains `expected`: objects key by key (extra keys allowed), arrays
+/// element by element (same length), anything else equal. A number matches the same number
+/// written as a string and vice versa, so `value = "0x80"` and `packet_identifier = 1` both
+/// work.
+pub fn contains(actual: &serde_json::Value, expected: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => e
+            .iter()
+            .all(|(k, ev)| a.get(k).is_some_and(|av| contains(av, ev))),
+        (Value::Array(a), Value::Array(e)) => {
+            a.len() == e.len() && a.iter().zip(e).all(|(av, ev)| contains(av, ev))
+        }
+        (Value::Number(a), Value::String(e)) | (Value::String(e), Value::Number(a)) => {
+            a.to_string() == *e
+        }
+        (a, e) => a == e,
+    }
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Runs the mqttspec conformance suite against third-party brokers, on 127.0.0.1 only, and
+# writes the published reports under reports/ (see reports/README.md).
+#
+# Brokers (arguments, default all three):
+#   mosquitto  Eclipse Mosquitto (the `mosquitto` on PATH; Debian 2.0.11 here), one listener on
+#              127.0.0.1:18850 serving 3.1.1 and 5; both protocols in one run, with
+#              baselines/mosquitto-2.0.toml -> reports/mosquitto-2.0.11/
+#   rumqttd    rumqttd ($RUMQTTD, default /opt/rumqttd/bin/rumqttd; 0.20.0 here), its shipped
+#              defaults with the v4 (3.1.1) listener on 127.0.0.1:18851 and the v5 listener on
+#              127.0.0.1:18852, no console, metrics or websocket; one run per listener, with
+#              baselines/rumqttd-0.20.0.toml -> reports/rumqttd-0.20.0/mqtt-3.1.1/ and
+#              reports/rumqttd-0.20.0/mqtt-5/
+#   reference  the embedded reference broker -> reports/reference-broker/
+# then the side-by-side page reports/compare.html.
+#
+# Environment: OUT_ROOT (default reports), RUMQTTD (path of rumqttd), JOBS (mqttspec --jobs).
+# Exit status: the worst `mqttspec run` status (0 = only baselined non-passes).
+#
+# Usage: scripts/run-third-party.sh [mosquitto] [rumqttd] [reference]   (from anywhere)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+OUT_ROOT=${OUT_ROOT:-reports}
+RUMQTTD=${RUMQTTD:-/opt/rumqttd/bin/rumqttd}
+MOSQUITTO_PORT=18850
+RUMQTTD_V4_PORT=18851
+RUMQTTD_V5_PORT=18852
+WANTED=${*:-mosquitto rumqttd reference}
+JOB_ARGS=()
+if [[ -n ${JOBS:-} ]]; then JOB_ARGS=(--jobs "$JOBS"); fi
+
+cargo build --release -p mqttspec
+MQTTSPEC=target/release/mqttspec
+WORK=$(mktemp -d)
+PIDS=()
+STATUS=0
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+trap 'cleanup; rm -rf "$WORK"' EXIT
+
+wait_for_port() {
+    local port=$1
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "nothing listens on 127.0.0.1:$port" >&2
+    return 1
+}
+
+run_suite() {
+    local rc=0
+    "$MQTTSPEC" run --quiet "${JOB_ARGS[@]}" "$@" || rc=$?
+    echo "   exit status $rc"
+    if ((rc > STATUS)); then STATUS=$rc; fi
+}
+
+if [[ " $WANTED " == *" mosquitto "* ]]; then
+    cat >"$WORK/mosquitto.conf" <<EOF
+listener $MOSQUITTO_PORT 127.0.0.1
+allow_anonymous true
+persistence false
+EOF
+    # `mosquitto -h` prints its version first, then exits with status 3.
+    version=$( (mosquitto -h 2>/dev/null || true) | head -1 | awk '{print $3}')
+    echo "== mosquitto $version on 127.0.0.1:$MOSQUITTO_PORT"
+    mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
+    PIDS+=($!)
+    wait_for_port $MOSQUITTO_PORT
+    run_suite --broker "127.0.0.1:$MOSQUITTO_PORT" --name "mosquitto $version" --protocol all \
+        --baseline baselines/mosquitto-2.0.toml --out "$OUT_ROOT/mosquitto-$version"
+    cleanup
+fi
+
+if [[ " $WANTED " == *" rumqttd "* ]]; then
+    version=$("$RUMQTTD" --version | awk '{print $2}')
+    # rumqttd's shipped rumqttd.toml, listeners on loopback, console/prometheus/websocket dropped.
+    cat >"$WORK/rumqttd.toml" <<EOF
+id = 0
+
+[router]
+id = 0
+max_connections = 10010
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:$RUMQTTD_V4_PORT"
+next_connection_delay_ms = 1
+    [v4.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 20480
+    max_inflight_count = 100
+    dynamic_filters = true
+
+[v5.1]
+name = "v5-1"
+listen = "127.0.0.1:$RUMQTTD_V5_PORT"
+next_connection_delay_ms = 1
+    [v5.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 20480
+    max_inflight_count = 100
+EOF
+    for proto in 3.1.1 5; do
+        port=$RUMQTTD_V4_PORT
+        if [[ $proto == 5 ]]; then port=$RUMQTTD_V5_PORT; fi
+        echo "== rumqttd $version, MQTT $proto on 127.0.0.1:$port"
+        # A fresh broker per protocol, so a crash in one run cannot spoil the other.
+        "$RUMQTTD" -q -c "$WORK/rumqttd.toml" >"$WORK/rumqttd-$proto.log" 2>&1 &
+        pid=$!
+        PIDS+=($pid)
+        wait_for_port $port
+        run_suite --broker "127.0.0.1:$port" --name "rumqttd $version (MQTT $proto listener)" \
+            --protocol $proto --baseline "baselines/rumqttd-$version.toml" \
+            --out "$OUT_ROOT/rumqttd-$version/mqtt-$proto"
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "   rumqttd exited during the run; its log:" >&2
+            tail -n 20 "$WORK/rumqttd-$proto.log" >&2
+        fi
+        cleanup
+    done
+fi
+
+if [[ " $WANTED " == *" reference "* ]]; then
+    echo "== embedded reference broker"
+    run_suite --out "$OUT_ROOT/reference-broker"
+fi
+
+shopt -s nullglob
+reports=("$OUT_ROOT"/*/report.json "$OUT_ROOT"/*/*/report.json)
+if ((${#reports[@]} > 1)); then
+    "$MQTTSPEC" report --compare "${reports[@]}" --out "$OUT_ROOT/compare.html"
+fi
+exit $STATUS
