@@ -141,7 +141,11 @@ if [[ " $WANTED " == *" reference "* ]]; then
 fi
 
 shopt -s nullglob
-reports=("$OUT_ROOT"/*/report.json "$OUT_ROOT"/*/*/report.json)
+reports=()
+for r in "$OUT_ROOT"/*/report.json "$OUT_ROOT"/*/*/report.json; do
+    # reports/latest/ is the default output of ad-hoc runs, not a published report.
+    if [[ $r != "$OUT_ROOT/latest/"* ]]; then reports+=("$r"); fi
+done
 if ((${#reports[@]} > 1)); then
     "$MQTTSPEC" report --compare "${reports[@]}" --out "$OUT_ROOT/compare.html"
 fi
