@@ -77,6 +77,7 @@ const TESTED: &[&str] = &[
     "unenforced-maximum-packet-size",
     "accept-unexpected-auth",
     "auth-continue-as-success",
+    "accept-wrong-password",
 ];
 
 #[test]

@@ -153,3 +153,32 @@ fn auth_continue_as_success_sends_auth_0x00_for_server_first() {
         other => panic!("expected AUTH, got {other:?}"),
     }
 }
+
+#[test]
+fn accept_wrong_password_lets_a_wrong_password_in() {
+    let config = || Config {
+        users: vec![User {
+            username: "alice".into(),
+            password: "wonderland".into(),
+        }],
+        ..Config::default()
+    };
+    let wrong = || {
+        let mut connect = connect_packet(V311, "alice-client");
+        connect.username = Some(s("alice"));
+        connect.password = Some(Bytes::from_static(b"looking-glass"));
+        connect
+    };
+    let mut healthy = Sim::new(config());
+    match healthy.try_connect(wrong()).1 {
+        Some(Packet::ConnAck(ack)) => {
+            assert_eq!(ack.reason_code, ReasonCode::BadUserNameOrPassword)
+        }
+        other => panic!("expected a refusing CONNACK, got {other:?}"),
+    }
+    let mut faulty = with(config(), "accept-wrong-password");
+    match faulty.try_connect(wrong()).1 {
+        Some(Packet::ConnAck(ack)) => assert_eq!(ack.reason_code, ReasonCode::Success),
+        other => panic!("expected an accepting CONNACK, got {other:?}"),
+    }
+}

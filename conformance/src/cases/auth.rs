@@ -23,13 +23,6 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// Why the SCRAM success cases name no fault: they need a broker with a SCRAM user and a
-/// profile that gives it, which the default embedded run (no users, no profile) lacks, so
-/// there they are UNSUPPORTED. `conformance/tests/cases_enhanced_auth.rs` runs them against
-/// a reference broker configured for them, with and without the `auth-continue-as-success`
-/// fault.
-const NEEDS_SCRAM_USER: &str = "needs a broker with a SCRAM-SHA-256 user and a profile giving it (features.enhanced_auth, credentials); the default embedded run has neither, so it is UNSUPPORTED there. tests/cases_enhanced_auth.rs runs it against a configured reference broker and shows the fault auth-continue-as-success makes it FAIL";
-
 /// An AUTH packet with Authentication Method `method` and optional data.
 fn auth_packet(code: ReasonCode, method: &str, data: Option<Vec<u8>>) -> Result<Packet, Failure> {
     let mut auth = Auth {
@@ -409,8 +402,8 @@ const SCRAM_EXCHANGE: Case = Case {
     statements: &[S::V5_4_12_0_2, S::V5_4_12_0_3, S::V5_4_12_0_5],
     protocols: Protocols::V5,
     requires: &[Capability::EnhancedAuth(MECHANISM), Capability::Credentials],
-    faults: &[],
-    unfaultable: Some(NEEDS_SCRAM_USER),
+    faults: &["auth-continue-as-success"],
+    unfaultable: None,
     run: scram_exchange,
 };
 
@@ -431,8 +424,8 @@ const SCRAM_REAUTHENTICATION: Case = Case {
     statements: &[S::V5_4_12_1_1, S::V5_4_12_1_2, S::V5_4_12_0_2, S::V5_4_12_0_5],
     protocols: Protocols::V5,
     requires: &[Capability::EnhancedAuth(MECHANISM), Capability::Credentials],
-    faults: &[],
-    unfaultable: Some(NEEDS_SCRAM_USER),
+    faults: &["auth-continue-as-success"],
+    unfaultable: None,
     run: scram_reauthentication,
 };
 

@@ -1030,7 +1030,7 @@ const BAD_CREDENTIALS_REFUSED: Case = Case {
     requires: &[Capability::Credentials],
     faults: &[],
     unfaultable: Some(
-        "needs [credentials] in the profile and a broker that checks them; the embedded reference broker of the fault test has no users, so the case is UNSUPPORTED there",
+        "accepting a wrong password is the broker's policy (INFORMATIONAL, see `accept-wrong-password`); the case fails only on a refusal with a wrong code or without a close, and the reference broker has no fault for that yet",
     ),
     run: bad_credentials_refused,
 };

@@ -122,7 +122,7 @@ impl Broker {
                     .users
                     .iter()
                     .any(|u| u.username == name.as_str() && u.password.as_bytes() == password);
-                if ok {
+                if ok || self.fault(Fault::AcceptWrongPassword) {
                     Ok(())
                 } else {
                     Err(ReasonCode::BadUserNameOrPassword)

@@ -278,6 +278,9 @@ faults! {
     /// The server's AUTH asking for more authentication data carries Reason Code 0x00
     /// instead of 0x18 Continue authentication (breaks MQTT-4.12.0-2).
     AuthContinueAsSuccess = "auth-continue-as-success";
+    /// A known User Name with a wrong Password is accepted (breaks the refusal of
+    /// MQTT-3.1.4-2 / MQTT-3.2.2-7 in 5.0 and MQTT-3.2.2-5 in 3.1.1).
+    AcceptWrongPassword = "accept-wrong-password";
 }
 
 impl fmt::Display for Fault {
