@@ -175,10 +175,11 @@ pub async fn serve(
                         }
                     }
                     Event::Closed(id) => {
-                        if conns.remove(&id).is_some() && !closed_by_core.remove(&id) {
+                        // After an Action::Close the core has already forgotten the connection.
+                        let closed_by_us = closed_by_core.remove(&id);
+                        if conns.remove(&id).is_some() && !closed_by_us {
                             core.connection_closed(id, now);
                         }
-                        closed_by_core.remove(&id);
                     }
                     Event::Flushed(id) => {
                         if conns.contains_key(&id) && !closed_by_core.contains(&id) {
