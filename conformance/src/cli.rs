@@ -13,6 +13,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::bench::BenchArgs;
 use crate::cmd::{ListArgs, ReportArgs, RunArgs, TraceArgs};
 use crate::decode::DecodeArgs;
+use crate::fuzz::FuzzArgs;
 use crate::replay::ReplayArgs;
 
 /// MQTT 3.1.1 and 5.0 conformance test suite and fuzzing harness.
@@ -41,6 +42,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Replay regression scenario files (TOML) against a broker.
     Replay(ReplayArgs),
+    /// Fuzz a broker over the network; write minimised findings as replayable scenarios.
+    Fuzz(FuzzArgs),
 }
 
 impl Command {
@@ -54,6 +57,7 @@ impl Command {
             Command::Report(_) => "report",
             Command::Bench(_) => "bench",
             Command::Replay(_) => "replay",
+            Command::Fuzz(_) => "fuzz",
         }
     }
 }
@@ -87,6 +91,7 @@ impl Cli {
             Command::Report(args) => args.run(),
             Command::Bench(args) => args.run(),
             Command::Replay(args) => args.run(),
+            Command::Fuzz(args) => args.run(),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,12 @@
 //! The engine's subcommands: `run`, `list`, `trace` and `report` (their clap arguments and
 //! what they do). [`crate::cli`] dispatches to them.
+//!
+//! `mqttspec run` without `--broker` tests the embedded reference broker twice over: every
+//! case against its default settings, then the case runs that were UNSUPPORTED there against
+//! a second embedded broker with the optional capabilities turned down (the restricted pass,
+//! see [`crate::runner`]), so that the main job leaves no case UNSUPPORTED. Both sets of
+//! verdicts go into the same reports, summary and gate; `--no-restricted` skips the second
+//! pass.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -11,8 +18,8 @@ use mqttspec_codec::{ProtocolVersion, Spec};
 use crate::baseline::Baseline;
 use crate::cli::CommandError;
 use crate::profile::Profile;
-use crate::report::Report;
-use crate::runner::{self, Progress, RunConfig};
+use crate::report::{Report, RESTRICTED_MARK};
+use crate::runner::{self, Pass, Progress, RunConfig};
 use crate::verdict::Verdict;
 
 /// The protocols chosen on the command line: `3.1.1`, `5` or `all`.
@@ -63,6 +70,11 @@ pub struct RunArgs {
     /// Start the embedded reference broker with this fault (repeatable; no --broker).
     #[arg(long, value_name = "NAME")]
     pub fault: Vec<String>,
+    /// Embedded broker only: do not rerun the cases UNSUPPORTED on its default settings
+    /// against a second, restricted embedded broker (Maximum QoS 1, Retain Available 0,
+    /// Shared Subscription Available 0, a Server Keep Alive).
+    #[arg(long)]
+    pub no_restricted: bool,
     /// One line per finished case instead of a progress bar.
     #[arg(long, conflicts_with = "quiet")]
     pub plain: bool,
@@ -131,6 +143,7 @@ impl RunArgs {
             run_timeout: self.run_timeout.map(Duration::from_secs),
             profile,
             faults: self.fault.clone(),
+            restricted_pass: !self.no_restricted,
             progress: if self.quiet {
                 Progress::Quiet
             } else if self.plain {
@@ -178,9 +191,15 @@ pub fn console_summary(report: &Report) -> String {
     for n in &report.broker.notes {
         out.push_str(&format!("note: {n}\n"));
     }
+    if let Some(r) = &report.broker.restricted {
+        out.push_str(&format!("restricted pass: {}\n", r.describe()));
+        for n in &r.notes {
+            out.push_str(&format!("note (restricted broker): {n}\n"));
+        }
+    }
     for c in report.cases.iter().filter(|c| c.verdict != Verdict::Pass) {
         out.push_str(&format!(
-            "{:<13} {} ({}){}",
+            "{:<13} {} ({}){}{}",
             c.verdict.label(),
             c.id,
             c.protocol,
@@ -188,6 +207,11 @@ pub fn console_summary(report: &Report) -> String {
                 " [baselined]"
             } else {
                 ""
+            },
+            if c.pass == Pass::Restricted {
+                format!(" [{RESTRICTED_MARK}]")
+            } else {
+                String::new()
             }
         ));
         match (&c.expected, &c.actual) {
@@ -200,7 +224,7 @@ pub fn console_summary(report: &Report) -> String {
     }
     let s = &report.summary.by_verdict;
     out.push_str(&format!(
-        "\n{}: {} case runs in {:.1} s: {} passed, {} failed, {} non-strict, {} informational, {} unsupported, {} errors\n",
+        "\n{}: {} case runs in {:.1} s: {} passed, {} failed, {} non-strict, {} informational, {} unsupported, {} errors{}\n",
         report.broker.name,
         report.summary.total,
         report.wall_time_ms as f64 / 1000.0,
@@ -209,7 +233,11 @@ pub fn console_summary(report: &Report) -> String {
         s.non_strict,
         s.informational,
         s.unsupported,
-        s.error
+        s.error,
+        match &report.broker.restricted {
+            Some(r) => format!("; {} verdict(s) from the {RESTRICTED_MARK}", r.replaced),
+            None => String::new(),
+        }
     ));
     let g = &report.gate;
     for i in &g.now_passing {
@@ -309,6 +337,7 @@ mod tests {
         assert_eq!(args.protocol.0.len(), 2);
         assert_eq!(args.timeout, 10);
         assert_eq!(args.out, std::path::PathBuf::from("reports/latest"));
+        assert!(!args.no_restricted, "the restricted pass is on by default");
         let cli = Cli::try_parse_from([
             "mqttspec",
             "run",
@@ -322,6 +351,7 @@ mod tests {
             "forward-dup",
             "--jobs",
             "3",
+            "--no-restricted",
         ])
         .unwrap();
         let Command::Run(args) = cli.command else {
@@ -330,6 +360,7 @@ mod tests {
         assert_eq!(args.protocol.0, vec![mqttspec_codec::ProtocolVersion::V5]);
         assert_eq!(args.filter, vec!["connect.", "CONNACK"]);
         assert_eq!(args.jobs, Some(3));
+        assert!(args.no_restricted);
         assert!(Cli::try_parse_from(["mqttspec", "run", "--protocol", "4.0"]).is_err());
     }
 

@@ -20,6 +20,7 @@
 //! | [`report`] | report.json, junit.xml, summary.md, report.html, and the comparison page |
 //! | [`trace`] | coverage of the statement registry (`mqttspec trace`, `mqttspec list`) |
 //! | [`replay`] | `mqttspec replay`: regression scenarios (TOML, `corpus/regressions/`) with the "still alive" oracle |
+//! | [`fuzz`] | `mqttspec fuzz`: the state-aware network fuzzer; findings minimised into replay scenarios |
 //! | [`cmd`] | the `run`, `list`, `trace` and `report` subcommands |
 //!
 //! ## How the engine works
@@ -28,12 +29,13 @@
 //! broker in-process unless `--broker` is given, and probes the broker once: the CONNACK of an
 //! MQTT 5.0 probe declares its capabilities, which a profile file may override
 //! ([`profile`]). Then the [`runner`] runs every selected case on every selected protocol it
-//! supports, many at once. Each case run gets a fresh [`scenario::Ctx`] with unique Client
-//! Identifiers and topic prefixes, so runs never see each other's messages, and a shared
-//! transcript recording every byte of every client. The run function returns an outcome or
-//! an unmet expectation; the runner adds the duration and the transcript, the [`report`]
-//! module writes the reports (including the statement traceability matrix), and the
-//! [`baseline`] gate decides the exit status.
+//! supports, many at once (with the embedded broker, the runs UNSUPPORTED there run again
+//! against a second, restricted embedded broker: see [`runner`]). Each case run gets a
+//! fresh [`scenario::Ctx`] with unique Client Identifiers and topic prefixes, so runs never
+//! see each other's messages, and a shared transcript recording every byte of every client.
+//! The run function returns an outcome or an unmet expectation; the runner adds the
+//! duration and the transcript, the [`report`] module writes the reports (including the
+//! statement traceability matrix), and the [`baseline`] gate decides the exit status.
 //!
 //! ## Writing a case
 //!
@@ -105,6 +107,7 @@ pub mod cli;
 pub mod client;
 pub mod cmd;
 pub mod decode;
+pub mod fuzz;
 pub mod json;
 pub mod profile;
 pub mod replay;

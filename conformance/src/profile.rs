@@ -27,7 +27,9 @@
 //! max_packet_size = 4194304         # largest packet the test client accepts
 //! ```
 //!
-//! A case whose [`Capability`] requirement is not met is UNSUPPORTED, with the reason.
+//! A case whose [`Capability`] requirement is not met is UNSUPPORTED, with the reason. With
+//! the embedded broker, such runs are tried again on a restricted second embedded broker,
+//! probed the same way, with the same profile ([`crate::runner`], the restricted pass).
 
 use std::net::SocketAddr;
 use std::path::Path;

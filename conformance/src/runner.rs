@@ -1,10 +1,24 @@
-//! The runner: runs the selected cases on each selected protocol against one broker, with
+//! The runner: runs the selected cases on each selected protocol against a broker, with
 //! bounded concurrency and time, and collects one [`CaseRun`] per case × protocol.
 //!
 //! Without a broker address it starts the reference broker in-process on `127.0.0.1:0`
 //! (optionally with fault injection). It first probes the broker to discover its
 //! capabilities ([`crate::profile::discover`]); cases requiring an absent capability are
 //! UNSUPPORTED without running.
+//!
+//! ## The restricted pass (embedded broker only)
+//!
+//! The embedded broker's default settings ([`embedded_broker_config`]) offer every
+//! capability, so the cases about a broker that declares a capability absent (Maximum QoS
+//! below 2, Retain Available 0, Shared Subscription Available 0, a Server Keep Alive) end
+//! UNSUPPORTED there. After the main pass, every case run that ended UNSUPPORTED is run again
+//! against a second embedded reference broker with [`restricted_broker_config`] (same users,
+//! authentication methods and faults; the capabilities turned down). When the rerun reaches
+//! another verdict, that verdict replaces the UNSUPPORTED one, marked [`Pass::Restricted`]
+//! with the main pass's reason kept ([`CaseRun::main_outcome`]); a rerun that is UNSUPPORTED
+//! as well leaves the main result in place. The reports say which broker configuration
+//! produced each verdict. The pass is skipped with `--broker` (the harness cannot
+//! reconfigure a broker it did not start) and when [`RunConfig::restricted_pass`] is off.
 //!
 //! Time bounds: every expectation inside a case has its own deadline (the response timeout,
 //! 3 s by default), so a case normally ends well within its time limit (`--timeout`, 10 s).
@@ -13,16 +27,21 @@
 //! so that each wait nearly runs out), and the specification sets no overall time for a
 //! scenario. The broker failing to send something the specification requires is caught by
 //! the expectation's own deadline and is FAIL. A whole-run limit stops cases still waiting to
-//! start (ERROR "run time limit reached").
+//! start (ERROR "run time limit reached"); when it is computed (no `--run-timeout`), each
+//! pass gets its own, from its number of cases.
 //!
 //! Each case runs in its own task: a case that panics is ERROR and does not stop the run.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use mqttspec_codec::ProtocolVersion;
+use mqttspec_reference_broker::shell::RunningBroker;
+use mqttspec_reference_broker::Config as BrokerConfig;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -62,10 +81,14 @@ pub struct RunConfig {
     pub run_timeout: Option<Duration>,
     /// The broker profile.
     pub profile: Profile,
-    /// Reference-broker faults to inject (embedded broker only).
+    /// Reference-broker faults to inject (embedded broker only; both embedded brokers get
+    /// them).
     pub faults: Vec<String>,
     /// Settings of the embedded broker (faults are added to them).
-    pub embedded_config: mqttspec_reference_broker::Config,
+    pub embedded_config: BrokerConfig,
+    /// Embedded broker only: rerun the case runs UNSUPPORTED on it against a second embedded
+    /// broker with [`restricted_broker_config`] of `embedded_config` (see the module docs).
+    pub restricted_pass: bool,
     /// Progress display.
     pub progress: Progress,
 }
@@ -82,6 +105,7 @@ impl Default for RunConfig {
             profile: Profile::default(),
             faults: Vec::new(),
             embedded_config: embedded_broker_config(),
+            restricted_pass: true,
             progress: Progress::Auto,
         }
     }
@@ -94,19 +118,99 @@ pub const EMBEDDED_USER: (&str, &str) = ("mqttspec", "mqttspec-password");
 
 /// The default settings of the embedded reference broker: its defaults plus
 /// [`EMBEDDED_USER`].
-pub fn embedded_broker_config() -> mqttspec_reference_broker::Config {
-    mqttspec_reference_broker::Config {
+pub fn embedded_broker_config() -> BrokerConfig {
+    BrokerConfig {
         users: vec![mqttspec_reference_broker::config::User {
             username: EMBEDDED_USER.0.to_owned(),
             password: EMBEDDED_USER.1.to_owned(),
         }],
-        ..mqttspec_reference_broker::Config::default()
+        ..BrokerConfig::default()
     }
+}
+
+/// The Server Keep Alive (seconds) of the restricted embedded broker: short enough for
+/// `keepalive.server-keep-alive-enforced` to wait for, long enough for the other reruns.
+pub const RESTRICTED_SERVER_KEEP_ALIVE: u16 = 2;
+
+/// The settings of the restricted embedded broker of the second pass: `base` (users,
+/// authentication methods, limits, faults) with Maximum QoS 1, Retain Available 0, Shared
+/// Subscription Available 0 and a Server Keep Alive of [`RESTRICTED_SERVER_KEEP_ALIVE`] s.
+///
+/// Wildcard and Subscription Identifier subscriptions stay available: no case needs them
+/// absent, and the reruns subscribe with them.
+pub fn restricted_broker_config(base: &BrokerConfig) -> BrokerConfig {
+    BrokerConfig {
+        maximum_qos: base.maximum_qos.min(1),
+        retain_available: false,
+        shared_subscription_available: false,
+        server_keep_alive: Some(RESTRICTED_SERVER_KEEP_ALIVE),
+        ..base.clone()
+    }
+}
+
+/// The server capabilities in which `restricted` differs from `base`, in the spec's words
+/// ("Maximum QoS 1", "Retain Available 0", ...): how the reports describe the restricted
+/// broker.
+pub fn capability_differences(base: &BrokerConfig, restricted: &BrokerConfig) -> Vec<String> {
+    let flag = |b: bool| if b { "1" } else { "0" };
+    let mut out = Vec::new();
+    if base.maximum_qos != restricted.maximum_qos {
+        out.push(format!("Maximum QoS {}", restricted.maximum_qos));
+    }
+    let flags = [
+        (
+            "Retain Available",
+            base.retain_available,
+            restricted.retain_available,
+        ),
+        (
+            "Wildcard Subscription Available",
+            base.wildcard_subscription_available,
+            restricted.wildcard_subscription_available,
+        ),
+        (
+            "Subscription Identifier Available",
+            base.subscription_identifier_available,
+            restricted.subscription_identifier_available,
+        ),
+        (
+            "Shared Subscription Available",
+            base.shared_subscription_available,
+            restricted.shared_subscription_available,
+        ),
+    ];
+    for (name, b, r) in flags {
+        if b != r {
+            out.push(format!("{name} {}", flag(r)));
+        }
+    }
+    if base.server_keep_alive != restricted.server_keep_alive {
+        out.push(match restricted.server_keep_alive {
+            Some(k) => format!("Server Keep Alive {k} s"),
+            None => "no Server Keep Alive".to_owned(),
+        });
+    }
+    if base.topic_alias_maximum != restricted.topic_alias_maximum {
+        out.push(format!(
+            "Topic Alias Maximum {}",
+            restricted.topic_alias_maximum
+        ));
+    }
+    if base.receive_maximum != restricted.receive_maximum {
+        out.push(format!("Receive Maximum {}", restricted.receive_maximum));
+    }
+    if base.maximum_packet_size != restricted.maximum_packet_size {
+        out.push(format!(
+            "Maximum Packet Size {}",
+            restricted.maximum_packet_size
+        ));
+    }
+    out
 }
 
 /// For the embedded broker, a profile without credentials gets those of the broker's first
 /// user, and the enhanced authentication methods the broker offers.
-fn complete_embedded_profile(profile: &mut Profile, broker: &mqttspec_reference_broker::Config) {
+fn complete_embedded_profile(profile: &mut Profile, broker: &BrokerConfig) {
     if profile.credentials.is_none() {
         if let Some(user) = broker.users.first() {
             profile.credentials = Some(crate::profile::Credentials {
@@ -125,6 +229,29 @@ pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(4, |n| n.get()) * 4
 }
 
+/// Which broker a result came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pass {
+    /// The broker under test: the one given with `--broker`, or the embedded reference
+    /// broker with its default settings.
+    #[default]
+    Main,
+    /// The second embedded reference broker, with [`restricted_broker_config`]: it reruns
+    /// the case runs that were UNSUPPORTED in the main pass.
+    Restricted,
+}
+
+impl Pass {
+    /// `main` or `restricted`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Pass::Main => "main",
+            Pass::Restricted => "restricted",
+        }
+    }
+}
+
 /// The result of one case on one protocol.
 #[derive(Debug, Clone)]
 pub struct CaseRun {
@@ -138,6 +265,11 @@ pub struct CaseRun {
     pub duration: Duration,
     /// Every byte of every client of the case.
     pub transcript: Vec<Entry>,
+    /// The broker that produced this result.
+    pub pass: Pass,
+    /// For a result of the restricted pass: the UNSUPPORTED outcome of the main pass that it
+    /// replaces. `None` for results of the main pass.
+    pub main_outcome: Option<Outcome>,
 }
 
 /// The broker a run talked to.
@@ -151,8 +283,27 @@ pub struct BrokerInfo {
     pub faults: Vec<String>,
     /// Capabilities in force.
     pub capabilities: Capabilities,
-    /// Notes from the probe.
+    /// Notes from the probe (and about the restricted pass).
     pub notes: Vec<String>,
+    /// The restricted embedded broker, when the restricted pass ran.
+    pub restricted: Option<RestrictedInfo>,
+}
+
+/// The restricted embedded broker of the second pass.
+#[derive(Debug, Clone)]
+pub struct RestrictedInfo {
+    /// Its address.
+    pub address: SocketAddr,
+    /// How its settings differ from the main embedded broker's
+    /// ([`capability_differences`]).
+    pub settings: Vec<String>,
+    /// Capabilities in force (from its CONNACK and the profile).
+    pub capabilities: Capabilities,
+    /// Notes from its probe.
+    pub notes: Vec<String>,
+    /// How many case runs it ran (all UNSUPPORTED in the main pass), including those whose
+    /// rerun was UNSUPPORTED too and left the main result in place.
+    pub reruns: usize,
 }
 
 /// Everything a run produced.
@@ -201,6 +352,84 @@ fn run_token() -> String {
     t
 }
 
+/// A broker the cases of one pass run against: its address, its capabilities as probed,
+/// and the embedded broker to stop afterwards, if the harness started one.
+struct Target {
+    address: SocketAddr,
+    embedded: Option<RunningBroker>,
+    capabilities: Arc<Capabilities>,
+    notes: Vec<String>,
+}
+
+impl Target {
+    /// Starts the embedded broker with `embedded` settings unless `external` is given, and
+    /// probes it.
+    async fn start(
+        external: Option<SocketAddr>,
+        embedded: &BrokerConfig,
+        profile: &Profile,
+        probe_version: ProtocolVersion,
+        probe_client_id: &str,
+    ) -> Result<Target, RunError> {
+        let (address, broker) = match external {
+            Some(a) => (a, None),
+            None => {
+                let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+                let b = RunningBroker::start(addr, embedded.clone())
+                    .await
+                    .map_err(|e| RunError(format!("cannot start the reference broker: {e}")))?;
+                (b.local_addr(), Some(b))
+            }
+        };
+        // On error the embedded broker is dropped, which shuts it down.
+        let Discovery {
+            capabilities,
+            notes,
+            ..
+        } = discover(address, probe_version, profile, probe_client_id)
+            .await
+            .map_err(|e| RunError(e.to_string()))?;
+        Ok(Target {
+            address,
+            embedded: broker,
+            capabilities: Arc::new(capabilities),
+            notes,
+        })
+    }
+
+    async fn stop(self) {
+        if let Some(b) = self.embedded {
+            b.stop().await;
+        }
+    }
+}
+
+/// What every case run of a run shares.
+struct Shared {
+    token: String,
+    profile: Arc<Profile>,
+    case_timeout: Duration,
+    parallel: usize,
+    run_timeout: Option<Duration>,
+    started: Instant,
+    progress: ProgressDisplay,
+}
+
+impl Shared {
+    /// The whole-run deadline of a pass of `jobs` case runs starting now: the given
+    /// `--run-timeout` from the start of the run, or one computed for this pass.
+    fn deadline(&self, jobs: usize) -> (Instant, Duration) {
+        match self.run_timeout {
+            Some(limit) => (self.started + limit, limit),
+            None => {
+                let waves = jobs.div_ceil(self.parallel) as u32;
+                let limit = self.case_timeout * waves.max(1) + Duration::from_secs(60);
+                (Instant::now() + limit, limit)
+            }
+        }
+    }
+}
+
 /// Runs `cases` as configured.
 pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunError> {
     let started = Instant::now();
@@ -212,46 +441,18 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
             "--fault only works with the embedded reference broker (no --broker)".to_owned(),
         ));
     }
-    let mut embedded = None;
     let mut config = config;
+    let mut main_config = config.embedded_config.clone();
     if config.broker.is_none() {
-        let broker = config.embedded_config.clone();
-        complete_embedded_profile(&mut config.profile, &broker);
+        complete_embedded_profile(&mut config.profile, &main_config);
+        main_config.faults.extend(config.faults.iter().cloned());
     }
-    let address = match config.broker {
-        Some(a) => a,
-        None => {
-            let mut broker_config = config.embedded_config.clone();
-            broker_config.faults.extend(config.faults.iter().cloned());
-            let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-            let b = mqttspec_reference_broker::shell::RunningBroker::start(addr, broker_config)
-                .await
-                .map_err(|e| RunError(format!("cannot start the reference broker: {e}")))?;
-            let a = b.local_addr();
-            embedded = Some(b);
-            a
-        }
-    };
     let token = run_token();
     let probe_version = if config.protocols.contains(&ProtocolVersion::V5) {
         ProtocolVersion::V5
     } else {
         ProtocolVersion::V311
     };
-    let Discovery {
-        capabilities,
-        notes,
-        ..
-    } = discover(
-        address,
-        probe_version,
-        &config.profile,
-        &format!("ms{token}probe"),
-    )
-    .await
-    .map_err(|e| RunError(e.to_string()))?;
-    let caps = Arc::new(capabilities);
-    let profile = Arc::new(config.profile.clone());
 
     let mut jobs: Vec<(usize, Case, ProtocolVersion)> = Vec::new();
     for case in cases {
@@ -261,31 +462,145 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
             }
         }
     }
-    let parallel = config.jobs.max(1);
-    let waves = jobs.len().div_ceil(parallel) as u32;
-    let run_timeout = config
-        .run_timeout
-        .unwrap_or(config.case_timeout * waves.max(1) + Duration::from_secs(60));
-    let run_deadline = started + run_timeout;
-    let progress = ProgressDisplay::new(config.progress, jobs.len());
+    let shared = Arc::new(Shared {
+        profile: Arc::new(config.profile.clone()),
+        case_timeout: config.case_timeout,
+        parallel: config.jobs.max(1),
+        run_timeout: config.run_timeout,
+        started,
+        progress: ProgressDisplay::new(config.progress, jobs.len()),
+        token: token.clone(),
+    });
 
-    let semaphore = Arc::new(Semaphore::new(parallel));
+    let main = Target::start(
+        config.broker,
+        &main_config,
+        &config.profile,
+        probe_version,
+        &format!("ms{token}probe"),
+    )
+    .await?;
+    let mut runs: Vec<CaseRun> = run_pass(&shared, &main, jobs, Pass::Main)
+        .await
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    let address = main.address;
+    let capabilities = (*main.capabilities).clone();
+    let mut notes = main.notes.clone();
+    main.stop().await;
+
+    let restricted = if config.broker.is_none() && config.restricted_pass {
+        rerun_restricted(&shared, &mut runs, &main_config, probe_version)
+            .await
+            .unwrap_or_else(|e| {
+                notes.push(e);
+                None
+            })
+    } else {
+        None
+    };
+    shared.progress.done();
+    Ok(RunResults {
+        broker: BrokerInfo {
+            address,
+            embedded: config.broker.is_none(),
+            faults: config.faults.clone(),
+            capabilities,
+            notes,
+            restricted,
+        },
+        protocols: config.protocols.clone(),
+        runs,
+        wall_time: started.elapsed(),
+        started_unix,
+    })
+}
+
+/// The restricted pass: reruns the UNSUPPORTED results of `runs` against a broker with
+/// [`restricted_broker_config`] of `main_config`, and puts each rerun that reached another
+/// verdict in place of its main result. `None` when nothing was UNSUPPORTED; a note for the
+/// report when the restricted broker could not be started or probed.
+async fn rerun_restricted(
+    shared: &Arc<Shared>,
+    runs: &mut [CaseRun],
+    main_config: &BrokerConfig,
+    probe_version: ProtocolVersion,
+) -> Result<Option<RestrictedInfo>, String> {
+    let again: Vec<(usize, Case, ProtocolVersion)> = runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.outcome.verdict == Verdict::Unsupported)
+        .map(|(i, r)| (i, r.case, r.protocol))
+        .collect();
+    if again.is_empty() {
+        return Ok(None);
+    }
+    let reruns = again.len();
+    let config = restricted_broker_config(main_config);
+    let target = Target::start(
+        None,
+        &config,
+        &shared.profile,
+        probe_version,
+        &format!("ms{}prob2", shared.token),
+    )
+    .await
+    .map_err(|e| {
+        format!("the restricted pass did not run ({e}): its {reruns} case run(s) stay UNSUPPORTED")
+    })?;
+    shared.progress.add(reruns);
+    for (index, rerun) in run_pass(shared, &target, again, Pass::Restricted).await {
+        if rerun.outcome.verdict == Verdict::Unsupported {
+            continue;
+        }
+        if let Some(slot) = runs.get_mut(index) {
+            let main_outcome = std::mem::replace(slot, rerun).outcome;
+            slot.main_outcome = Some(main_outcome);
+        }
+    }
+    let info = RestrictedInfo {
+        address: target.address,
+        settings: capability_differences(main_config, &config),
+        capabilities: (*target.capabilities).clone(),
+        notes: target.notes.clone(),
+        reruns,
+    };
+    target.stop().await;
+    Ok(Some(info))
+}
+
+/// Runs `jobs` (index, case, protocol) against `target`, at most `shared.parallel` at once;
+/// returns the results with their indices, in index order.
+async fn run_pass(
+    shared: &Arc<Shared>,
+    target: &Target,
+    jobs: Vec<(usize, Case, ProtocolVersion)>,
+    pass: Pass,
+) -> Vec<(usize, CaseRun)> {
+    let (run_deadline, run_timeout) = shared.deadline(jobs.len());
+    let semaphore = Arc::new(Semaphore::new(shared.parallel));
     let mut set = JoinSet::new();
     for (index, case, protocol) in jobs {
         let env = CaseEnv {
-            broker: address,
+            broker: target.address,
             protocol,
-            capabilities: caps.clone(),
-            profile: profile.clone(),
-            topic_prefix: format!("mqttspec/{token}/{}/{}/", case.id, protocol.label()),
-            id_stem: format!("ms{token}{}", ctx_base36(index as u64, 4)),
+            capabilities: target.capabilities.clone(),
+            profile: shared.profile.clone(),
+            topic_prefix: format!(
+                "mqttspec/{}/{}/{}/",
+                shared.token,
+                case.id,
+                protocol.label()
+            ),
+            id_stem: format!("ms{}{}", shared.token, ctx_base36(index as u64, 4)),
             transcript: Transcript::new(std::time::Instant::now()),
         };
         let semaphore = semaphore.clone();
-        let case_timeout = config.case_timeout;
+        let case_timeout = shared.case_timeout;
         set.spawn(async move {
             let permit = semaphore.acquire_owned().await;
-            let run = if Instant::now() >= run_deadline || permit.is_err() {
+            let mut run = if Instant::now() >= run_deadline || permit.is_err() {
                 CaseRun {
                     case,
                     protocol,
@@ -295,11 +610,14 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
                     )),
                     duration: Duration::ZERO,
                     transcript: Vec::new(),
+                    pass,
+                    main_outcome: None,
                 }
             } else {
                 let deadline = (Instant::now() + case_timeout).min(run_deadline);
                 run_case(case, env, deadline).await
             };
+            run.pass = pass;
             (index, run)
         });
     }
@@ -307,31 +625,16 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
     while let Some(joined) = set.join_next().await {
         // run_case catches the case's own panics; a panic here would be the runner's bug.
         if let Ok((index, run)) = joined {
-            progress.finished(&run);
+            shared.progress.finished(&run);
             runs.push((index, run));
         }
     }
-    progress.done();
     runs.sort_by_key(|(i, _)| *i);
-    if let Some(b) = embedded {
-        b.stop().await;
-    }
-    Ok(RunResults {
-        broker: BrokerInfo {
-            address,
-            embedded: config.broker.is_none(),
-            faults: config.faults.clone(),
-            capabilities: (*caps).clone(),
-            notes,
-        },
-        protocols: config.protocols.clone(),
-        runs: runs.into_iter().map(|(_, r)| r).collect(),
-        wall_time: started.elapsed(),
-        started_unix,
-    })
+    runs
 }
 
 /// Runs one case on one protocol with the given environment, until `deadline` at most.
+/// The result is marked [`Pass::Main`].
 pub async fn run_case(case: Case, env: CaseEnv, deadline: Instant) -> CaseRun {
     let start = Instant::now();
     let protocol = env.protocol;
@@ -375,6 +678,8 @@ pub async fn run_case(case: Case, env: CaseEnv, deadline: Instant) -> CaseRun {
         outcome,
         duration: start.elapsed(),
         transcript: transcript.entries(),
+        pass: Pass::Main,
+        main_outcome: None,
     }
 }
 
@@ -395,8 +700,8 @@ fn panic_message(e: tokio::task::JoinError) -> String {
 struct ProgressDisplay {
     bar: Option<ProgressBar>,
     plain: bool,
-    total: usize,
-    done: std::sync::atomic::AtomicUsize,
+    total: AtomicUsize,
+    done: AtomicUsize,
 }
 
 impl ProgressDisplay {
@@ -415,18 +720,30 @@ impl ProgressDisplay {
         ProgressDisplay {
             plain: mode == Progress::Plain || (mode == Progress::Auto && !terminal),
             bar,
-            total,
-            done: std::sync::atomic::AtomicUsize::new(0),
+            total: AtomicUsize::new(total),
+            done: AtomicUsize::new(0),
+        }
+    }
+
+    /// `n` more case runs to wait for (the restricted pass).
+    fn add(&self, n: usize) {
+        self.total.fetch_add(n, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.inc_length(n as u64);
         }
     }
 
     fn finished(&self, run: &CaseRun) {
-        let n = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let line = format!(
-            "{:<13} {} ({}) {} ms",
+            "{:<13} {} ({}){} {} ms",
             run.outcome.verdict.label(),
             run.case.id,
             run.protocol.label(),
+            match run.pass {
+                Pass::Main => "",
+                Pass::Restricted => " [restricted broker]",
+            },
             run.duration.as_millis()
         );
         if let Some(bar) = &self.bar {
@@ -436,7 +753,7 @@ impl ProgressDisplay {
             }
             bar.set_message(run.case.id.to_owned());
         } else if self.plain {
-            eprintln!("[{n:>4}/{}] {line}", self.total);
+            eprintln!("[{n:>4}/{}] {line}", self.total.load(Ordering::Relaxed));
         }
     }
 

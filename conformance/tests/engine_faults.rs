@@ -1,20 +1,36 @@
 //! Proof that the cases can fail: each case run against the reference broker with each fault
 //! it names must be FAIL; and run against the healthy reference broker it must not be.
+//!
+//! The healthy run is the main job's (`mqttspec run` without `--broker`): every case against
+//! the embedded broker's default settings, then the case runs UNSUPPORTED there against the
+//! restricted embedded broker. It must leave no case UNSUPPORTED. The cases whose verdict
+//! comes from the restricted broker are also run against the restricted broker with each
+//! fault they name, and must FAIL there: their verdict in the main job comes from that
+//! broker configuration, so that is where they must be shown able to fail.
 
 use std::time::Duration;
 
 use mqttspec::cases;
 use mqttspec::profile::Profile;
-use mqttspec::runner::{self, Progress, RunConfig, RunResults};
+use mqttspec::runner::{self, Pass, Progress, RunConfig, RunResults};
 use mqttspec::verdict::Verdict;
 use mqttspec_codec::ProtocolVersion;
+use tokio::sync::OnceCell;
 
-fn config(filter: &str, protocols: Vec<ProtocolVersion>, faults: Vec<String>) -> RunConfig {
+/// The cases that are UNSUPPORTED on the default embedded broker because it offers every
+/// capability; the restricted broker must give each a verdict.
+const RESTRICTED_ONLY: &[&str] = &[
+    "keepalive.server-keep-alive-enforced",
+    "qos.maximum-qos-enforced",
+    "shared.unavailable-subscribe-refused",
+    "retain.refused-when-retain-unavailable",
+];
+
+fn config(protocols: Vec<ProtocolVersion>, faults: Vec<String>) -> RunConfig {
     let mut profile = Profile::default();
     profile.limits.response_timeout_ms = Some(1500);
     RunConfig {
         protocols,
-        filters: vec![filter.to_owned()],
         jobs: 16,
         case_timeout: Duration::from_secs(10),
         profile,
@@ -24,12 +40,55 @@ fn config(filter: &str, protocols: Vec<ProtocolVersion>, faults: Vec<String>) ->
     }
 }
 
-async fn run(filter: &str, protocols: Vec<ProtocolVersion>, faults: Vec<String>) -> RunResults {
+/// Runs case `id` on `protocols` with `faults` as the main job would (both embedded brokers
+/// get the faults).
+async fn run(id: &str, protocols: Vec<ProtocolVersion>, faults: Vec<String>) -> RunResults {
+    run_with(id, config(protocols, faults)).await
+}
+
+async fn run_with(id: &str, config: RunConfig) -> RunResults {
     let all = cases::all();
-    let selected: Vec<_> = all.iter().filter(|c| c.id == filter).copied().collect();
-    runner::run(&selected, config(filter, protocols, faults))
+    let selected: Vec<_> = all.iter().filter(|c| c.id == id).copied().collect();
+    assert_eq!(selected.len(), 1, "case {id} exists");
+    runner::run(&selected, config)
         .await
         .expect("the embedded broker starts")
+}
+
+/// The healthy main job, run once for the tests that look at it.
+async fn healthy() -> &'static RunResults {
+    static HEALTHY: OnceCell<RunResults> = OnceCell::const_new();
+    HEALTHY
+        .get_or_init(|| async {
+            let all = cases::all();
+            let c = config(vec![ProtocolVersion::V311, ProtocolVersion::V5], Vec::new());
+            runner::run(&all, c)
+                .await
+                .expect("the embedded broker starts")
+        })
+        .await
+}
+
+/// "case (MQTT v) with fault f: VERDICT (actual)" for each run of `results` that is not FAIL,
+/// and for each of `protocols` that did not run.
+fn not_failed(
+    results: &RunResults,
+    id: &str,
+    protocols: &[ProtocolVersion],
+    fault: &str,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for v in protocols {
+        match results.runs.iter().find(|r| r.protocol == *v) {
+            Some(r) if r.outcome.verdict == Verdict::Fail => {}
+            Some(r) => problems.push(format!(
+                "{id} (MQTT {v}) with fault {fault}: {} ({:?})",
+                r.outcome.verdict, r.outcome.actual
+            )),
+            None => problems.push(format!("{id} (MQTT {v}) did not run")),
+        }
+    }
+    problems
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,18 +98,7 @@ async fn every_fault_a_case_names_makes_it_fail() {
         for (fault, protocols) in case.fault_targets() {
             jobs.spawn(async move {
                 let results = run(case.id, protocols.clone(), vec![fault.to_owned()]).await;
-                let mut problems = Vec::new();
-                for v in &protocols {
-                    match results.runs.iter().find(|r| r.protocol == *v) {
-                        Some(r) if r.outcome.verdict == Verdict::Fail => {}
-                        Some(r) => problems.push(format!(
-                            "{} (MQTT {v}) with fault {fault}: {} ({:?})",
-                            case.id, r.outcome.verdict, r.outcome.actual
-                        )),
-                        None => problems.push(format!("{} (MQTT {v}) did not run", case.id)),
-                    }
-                }
-                problems
+                not_failed(&results, case.id, &protocols, fault)
             });
         }
     }
@@ -67,24 +115,20 @@ async fn every_fault_a_case_names_makes_it_fail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_case_passes_against_the_healthy_reference_broker() {
-    let all = cases::all();
-    let mut c = config(
-        "",
-        vec![ProtocolVersion::V311, ProtocolVersion::V5],
-        Vec::new(),
-    );
-    c.filters.clear();
-    let results = runner::run(&all, c)
-        .await
-        .expect("the embedded broker starts");
+    let results = healthy().await;
     let bad: Vec<String> = results
         .runs
         .iter()
         .filter(|r| r.outcome.verdict.is_problem())
         .map(|r| {
             format!(
-                "{} (MQTT {}): {} expected {:?} actual {:?}",
-                r.case.id, r.protocol, r.outcome.verdict, r.outcome.expected, r.outcome.actual
+                "{} (MQTT {}, {} broker): {} expected {:?} actual {:?}",
+                r.case.id,
+                r.protocol,
+                r.pass.label(),
+                r.outcome.verdict,
+                r.outcome.expected,
+                r.outcome.actual
             )
         })
         .collect();
@@ -94,4 +138,101 @@ async fn every_case_passes_against_the_healthy_reference_broker() {
         bad.join("\n")
     );
     assert!(!results.runs.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_run_leaves_no_case_unsupported() {
+    let results = healthy().await;
+    let unsupported: Vec<String> = results
+        .runs
+        .iter()
+        .filter(|r| r.outcome.verdict == Verdict::Unsupported)
+        .map(|r| {
+            format!(
+                "{} (MQTT {}): {:?}",
+                r.case.id, r.protocol, r.outcome.actual
+            )
+        })
+        .collect();
+    assert!(
+        unsupported.is_empty(),
+        "UNSUPPORTED in the embedded run:\n{}",
+        unsupported.join("\n")
+    );
+    for id in RESTRICTED_ONLY {
+        let run = results
+            .runs
+            .iter()
+            .find(|r| r.case.id == *id)
+            .unwrap_or_else(|| panic!("{id} did not run"));
+        assert_eq!(
+            run.pass,
+            Pass::Restricted,
+            "{id}: not from the restricted broker"
+        );
+        assert_eq!(
+            run.outcome.verdict,
+            Verdict::Pass,
+            "{id}: {:?}",
+            run.outcome
+        );
+        let main = run.main_outcome.as_ref().map(|o| o.verdict);
+        assert_eq!(
+            main,
+            Some(Verdict::Unsupported),
+            "{id}: the main pass result"
+        );
+    }
+    let restricted = results
+        .broker
+        .restricted
+        .as_ref()
+        .expect("the restricted pass ran");
+    assert_eq!(restricted.capabilities.maximum_qos, 1);
+    assert!(!restricted.capabilities.retain_available);
+    assert!(!restricted.capabilities.shared_subscription_available);
+    assert_eq!(
+        restricted.capabilities.server_keep_alive,
+        Some(runner::RESTRICTED_SERVER_KEEP_ALIVE)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_judged_on_the_restricted_broker_fail_there_with_each_fault_they_name() {
+    let results = healthy().await;
+    let judged: Vec<(mqttspec::scenario::Case, ProtocolVersion)> = results
+        .runs
+        .iter()
+        .filter(|r| r.pass == Pass::Restricted)
+        .map(|r| (r.case, r.protocol))
+        .collect();
+    assert!(
+        judged.len() >= RESTRICTED_ONLY.len(),
+        "the restricted broker judged {judged:?}"
+    );
+    let mut jobs = tokio::task::JoinSet::new();
+    for (case, protocol) in judged {
+        for (fault, protocols) in case.fault_targets() {
+            if !protocols.contains(&protocol) {
+                continue;
+            }
+            jobs.spawn(async move {
+                // The restricted broker with the fault, alone: no second pass to fall back on.
+                let mut c = config(vec![protocol], vec![fault.to_owned()]);
+                c.embedded_config = runner::restricted_broker_config(&c.embedded_config);
+                c.restricted_pass = false;
+                let results = run_with(case.id, c).await;
+                not_failed(&results, case.id, &[protocol], fault)
+            });
+        }
+    }
+    let mut problems = Vec::new();
+    while let Some(done) = jobs.join_next().await {
+        problems.extend(done.expect("no panic"));
+    }
+    assert!(
+        problems.is_empty(),
+        "cases that did not FAIL on the restricted broker under their fault:\n{}",
+        problems.join("\n")
+    );
 }

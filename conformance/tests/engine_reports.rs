@@ -7,7 +7,7 @@ use mqttspec::baseline::Baseline;
 use mqttspec::client::{Direction, Entry};
 use mqttspec::profile::Capabilities;
 use mqttspec::report::{Report, NOT_COVERED};
-use mqttspec::runner::{BrokerInfo, CaseRun, RunResults};
+use mqttspec::runner::{BrokerInfo, CaseRun, Pass, RunResults};
 use mqttspec::verdict::{Outcome, Verdict};
 use mqttspec_codec::{ProtocolVersion, StatementId};
 
@@ -34,6 +34,8 @@ fn results() -> RunResults {
         outcome,
         duration: Duration::from_millis(12),
         transcript: vec![entry.clone()],
+        pass: Pass::Main,
+        main_outcome: None,
     };
     RunResults {
         broker: BrokerInfo {
@@ -42,6 +44,7 @@ fn results() -> RunResults {
             faults: Vec::new(),
             capabilities: Capabilities::default(),
             notes: vec![format!("probe: {NASTY}")],
+            restricted: None,
         },
         protocols: vec![ProtocolVersion::V311, ProtocolVersion::V5],
         runs: vec![

@@ -78,6 +78,7 @@ const TESTED: &[&str] = &[
     "accept-unexpected-auth",
     "auth-continue-as-success",
     "accept-wrong-password",
+    "hang-on-reserved-type",
 ];
 
 #[test]
@@ -417,4 +418,20 @@ fn without_faults_the_same_scenarios_follow_the_spec() {
     let x = sim.connect(V5, "x");
     sim.send(x, Packet::Disconnect(Disconnect::default()));
     assert!(sim.is_closed(x));
+}
+
+#[test]
+fn hang_on_reserved_type_stops_answering_everyone() {
+    let mut sim = Sim::with_faults(&["hang-on-reserved-type"]);
+    let a = sim.connect(V311, "a");
+    sim.send_raw(a, &[0x00, 0x00]);
+    sim.send(a, Packet::PingReq);
+    assert!(sim.take(a).is_empty(), "no PINGRESP once hung");
+    let (_, answer) = sim.try_connect(connect_packet(V5, "b"));
+    assert!(answer.is_none(), "a new client gets no CONNACK: {answer:?}");
+    assert_eq!(
+        sim.broker.poll_timeout(),
+        None,
+        "no timer keeps the shell busy"
+    );
 }

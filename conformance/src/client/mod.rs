@@ -252,44 +252,8 @@ impl TestClient {
     /// maximum packet size (plus one read).
     pub async fn recv_until(&mut self, deadline: Instant) -> Received {
         loop {
-            if let Some(end) = &self.ended {
-                return end.clone();
-            }
-            match self.decoder.next_frame(&mut self.buf) {
-                Ok(Some(frame)) => {
-                    return match frame.decode(self.version) {
-                        Ok(packet) => {
-                            let summary = summary::packet(&packet, self.version);
-                            self.transcript.record(
-                                &self.name,
-                                Direction::In,
-                                &frame.bytes,
-                                summary,
-                            );
-                            Received::Packet(packet)
-                        }
-                        // The frame was complete, so the stream is still in step: report
-                        // it, and let the connection go on (the expectation decides).
-                        Err(error) => {
-                            let kept = frame.bytes.slice(..frame.bytes.len().min(MALFORMED_KEPT));
-                            self.transcript.record(
-                                &self.name,
-                                Direction::In,
-                                &kept,
-                                format!("MALFORMED: {error}"),
-                            );
-                            Received::Malformed { error, bytes: kept }
-                        }
-                    };
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    let kept = self
-                        .buf
-                        .split_to(self.buf.len().min(MALFORMED_KEPT))
-                        .freeze();
-                    return self.malformed(error, kept);
-                }
+            if let Some(r) = self.next_buffered() {
+                return r;
             }
             let Some(stream) = self.stream.as_mut() else {
                 self.ended = Some(Received::Closed);
@@ -298,33 +262,105 @@ impl TestClient {
             self.buf.reserve(4096);
             match timeout_at(deadline, stream.read_buf(&mut self.buf)).await {
                 Err(_) => return Received::Timeout,
-                Ok(Ok(0)) => {
-                    let note = if self.buf.is_empty() {
-                        "connection closed by the broker".to_owned()
-                    } else {
-                        format!(
-                            "connection closed by the broker in the middle of a packet ({} bytes pending)",
-                            self.buf.len()
-                        )
-                    };
-                    if !self.buf.is_empty() {
-                        let pending = self.buf.split().freeze();
-                        self.transcript.record(
-                            &self.name,
-                            Direction::In,
-                            &pending,
-                            "incomplete packet".to_owned(),
-                        );
+                Ok(read) => {
+                    if let Some(r) = self.after_read(read) {
+                        return r;
                     }
-                    self.transcript.event(&self.name, note);
-                    return self.end(Received::Closed);
                 }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
+            }
+        }
+    }
+
+    /// What has already arrived, without waiting: the next packet, the end of the connection
+    /// or malformed input if the socket has it now, [`Received::Timeout`] otherwise. (A
+    /// `recv_until` with a past deadline would wait for the next timer tick.)
+    pub fn try_recv(&mut self) -> Received {
+        loop {
+            if let Some(r) = self.next_buffered() {
+                return r;
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                self.ended = Some(Received::Closed);
+                return Received::Closed;
+            };
+            self.buf.reserve(4096);
+            match stream.try_read_buf(&mut self.buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Received::Timeout,
+                read => {
+                    if let Some(r) = self.after_read(read) {
+                        return r;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next complete packet (or malformed frame) in the buffer, or the end already seen.
+    fn next_buffered(&mut self) -> Option<Received> {
+        if let Some(end) = &self.ended {
+            return Some(end.clone());
+        }
+        match self.decoder.next_frame(&mut self.buf) {
+            Ok(Some(frame)) => Some(match frame.decode(self.version) {
+                Ok(packet) => {
+                    let summary = summary::packet(&packet, self.version);
                     self.transcript
-                        .event(&self.name, format!("connection reset: {e}"));
-                    return self.end(Received::Closed);
+                        .record(&self.name, Direction::In, &frame.bytes, summary);
+                    Received::Packet(packet)
                 }
+                // The frame was complete, so the stream is still in step: report it, and let
+                // the connection go on (the expectation decides).
+                Err(error) => {
+                    let kept = frame.bytes.slice(..frame.bytes.len().min(MALFORMED_KEPT));
+                    self.transcript.record(
+                        &self.name,
+                        Direction::In,
+                        &kept,
+                        format!("MALFORMED: {error}"),
+                    );
+                    Received::Malformed { error, bytes: kept }
+                }
+            }),
+            Ok(None) => None,
+            Err(error) => {
+                let kept = self
+                    .buf
+                    .split_to(self.buf.len().min(MALFORMED_KEPT))
+                    .freeze();
+                Some(self.malformed(error, kept))
+            }
+        }
+    }
+
+    /// Handles the result of one read: `Some` when the connection ended.
+    fn after_read(&mut self, read: std::io::Result<usize>) -> Option<Received> {
+        match read {
+            Ok(0) => {
+                let note = if self.buf.is_empty() {
+                    "connection closed by the broker".to_owned()
+                } else {
+                    format!(
+                        "connection closed by the broker in the middle of a packet ({} bytes pending)",
+                        self.buf.len()
+                    )
+                };
+                if !self.buf.is_empty() {
+                    let pending = self.buf.split().freeze();
+                    self.transcript.record(
+                        &self.name,
+                        Direction::In,
+                        &pending,
+                        "incomplete packet".to_owned(),
+                    );
+                }
+                self.transcript.event(&self.name, note);
+                Some(self.end(Received::Closed))
+            }
+            Ok(_) => None,
+            Err(e) => {
+                self.transcript
+                    .event(&self.name, format!("connection reset: {e}"));
+                Some(self.end(Received::Closed))
             }
         }
     }

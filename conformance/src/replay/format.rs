@@ -47,6 +47,9 @@ pub enum Step {
         client: String,
         /// Raw CONNECT bytes, if given.
         raw: Option<Vec<u8>>,
+        /// Offsets in `raw` where the runner writes the client's unique Client Identifier
+        /// (`{cid}` in the template, [`template::CLIENT_ID_LEN`] bytes each).
+        client_id_slots: Vec<usize>,
         /// Keep Alive of the runner's CONNECT.
         keep_alive: u16,
     },
@@ -58,6 +61,9 @@ pub enum Step {
         bytes: Vec<u8>,
         /// How many times.
         repeat: u32,
+        /// Whether a connection already closed by the broker skips the write instead of
+        /// failing the scenario.
+        or_closed: bool,
     },
     /// Close the client's TCP connection.
     Close {
@@ -96,6 +102,8 @@ pub enum Expectation {
         fields: Option<serde_json::Value>,
         /// Whether the connection closing instead (after a DISCONNECT or not) is accepted.
         or_closed: bool,
+        /// Whether packets of other types before it are skipped.
+        skip_others: bool,
     },
     /// Nothing arrives for `duration` (a close is accepted when `or_closed`).
     NoPacket {
@@ -115,6 +123,25 @@ pub enum Expectation {
         /// CONNECTs of unknown levels); its code is compared in MQTT 5.0 numbering (3.1.1
         /// return code 0x01 is 0x84).
         any_version: bool,
+    },
+    /// For `duration` (or until the connection closes) every packet from the broker decodes
+    /// strictly and is one a server may send.
+    WellFormed {
+        /// How long to watch.
+        duration: Duration,
+        /// (5.0) The Topic Alias Maximum the client declared: a PUBLISH with a higher Topic
+        /// Alias fails too.
+        topic_alias_maximum: Option<u16>,
+    },
+    /// For `duration` (or until the connection closes) every PUBLISH from the broker has a
+    /// Topic Name matching one of `filters`, at a QoS no higher than the highest of the
+    /// matching filters' QoS; other packets are ignored.
+    PublishesMatch {
+        /// How long to watch.
+        duration: Duration,
+        /// The client's subscriptions: Topic Filter (a `$share/NAME/` prefix is removed) and
+        /// the QoS it asked for.
+        filters: Vec<(String, u8)>,
     },
 }
 
@@ -167,6 +194,21 @@ struct RawStep {
     ms: Option<u64>,
     or_closed: Option<bool>,
     any_version: Option<bool>,
+    filters: Option<Vec<RawFilter>>,
+    topic_alias_maximum: Option<u16>,
+    skip_others: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilter {
+    filter: String,
+    #[serde(default = "two")]
+    qos: u8,
+}
+
+fn two() -> u8 {
+    2
 }
 
 impl Scenario {
@@ -245,6 +287,12 @@ fn convert_step(
     if actions != 1 {
         return Err("needs exactly one of `connect`, `send`, `close`, `expect`".to_owned());
     }
+    type WithIds = Option<(Vec<u8>, Vec<usize>)>;
+    let with_ids = |hex: &Option<String>| -> Result<WithIds, String> {
+        hex.as_deref()
+            .map(|h| template::expand_with_client_ids(h).map_err(|e| format!("`hex`: {e}")))
+            .transpose()
+    };
     let bytes = |hex: &Option<String>| -> Result<Option<Vec<u8>>, String> {
         hex.as_deref()
             .map(|h| template::expand(h).map_err(|e| format!("`hex`: {e}")))
@@ -274,6 +322,9 @@ fn convert_step(
             ("ms", s.ms.is_some()),
             ("or_closed", s.or_closed.is_some()),
             ("any_version", s.any_version.is_some()),
+            ("filters", s.filters.is_some()),
+            ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
+            ("skip_others", s.skip_others.is_some()),
         ])?;
         if client.is_empty() {
             return Err("empty client name".to_owned());
@@ -282,9 +333,14 @@ fn convert_step(
             known.push(client.clone());
         }
         *last = Some(client.clone());
+        let (raw, client_id_slots) = match with_ids(&s.hex)? {
+            Some((b, slots)) => (Some(b), slots),
+            None => (None, Vec::new()),
+        };
         return Ok(Step::Connect {
             client,
-            raw: bytes(&s.hex)?,
+            raw,
+            client_id_slots,
             keep_alive: s.keep_alive.unwrap_or(60),
         });
     }
@@ -296,8 +352,10 @@ fn convert_step(
         ("packet", s.packet.is_some()),
         ("fields", s.fields.is_some()),
         ("ms", s.ms.is_some()),
-        ("or_closed", s.or_closed.is_some()),
         ("any_version", s.any_version.is_some()),
+        ("filters", s.filters.is_some()),
+        ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
+        ("skip_others", s.skip_others.is_some()),
     ];
     if let Some(client) = s.send {
         unused(&common)?;
@@ -315,10 +373,12 @@ fn convert_step(
             client,
             bytes,
             repeat,
+            or_closed: s.or_closed.unwrap_or(false),
         });
     }
     if let Some(client) = s.close {
         unused(&common)?;
+        unused(&[("or_closed", s.or_closed.is_some())])?;
         unused(&[("hex", s.hex.is_some()), ("repeat", s.repeat.is_some())])?;
         use_client(&client, known)?;
         return Ok(Step::Close { client });
@@ -343,6 +403,9 @@ fn convert_step(
             ("ms", s.ms.is_some()),
             ("or_closed", s.or_closed.is_some()),
             ("any_version", s.any_version.is_some()),
+            ("filters", s.filters.is_some()),
+            ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
+            ("skip_others", s.skip_others.is_some()),
         ];
         match given
             .iter()
@@ -370,7 +433,7 @@ fn convert_step(
             }
         }
         "packet" => {
-            only(&["packet", "fields", "or_closed"])?;
+            only(&["packet", "fields", "or_closed", "skip_others"])?;
             let name = s.packet.as_deref().ok_or("`expect = \"packet\"` needs `packet`")?;
             let packet_type = PacketType::ALL
                 .into_iter()
@@ -384,16 +447,13 @@ fn convert_step(
                 packet_type,
                 fields,
                 or_closed: s.or_closed.unwrap_or(false),
+                skip_others: s.skip_others.unwrap_or(false),
             }
         }
         "no-packet" => {
             only(&["ms", "or_closed"])?;
-            let ms = s.ms.ok_or("`expect = \"no-packet\"` needs `ms`")?;
-            if ms == 0 || ms > MAX_NO_PACKET_MS {
-                return Err(format!("`ms` must be 1..={MAX_NO_PACKET_MS}"));
-            }
             Expectation::NoPacket {
-                duration: Duration::from_millis(ms),
+                duration: watch_ms(s.ms, &kind)?,
                 or_closed: s.or_closed.unwrap_or(false),
             }
         }
@@ -405,9 +465,36 @@ fn convert_step(
                 any_version: s.any_version.unwrap_or(false),
             }
         }
+        "well-formed" => {
+            only(&["ms", "topic_alias_maximum"])?;
+            Expectation::WellFormed {
+                duration: watch_ms(s.ms, &kind)?,
+                topic_alias_maximum: s.topic_alias_maximum,
+            }
+        }
+        "publishes-match" => {
+            only(&["ms", "filters"])?;
+            let filters = s
+                .filters
+                .as_ref()
+                .ok_or("`expect = \"publishes-match\"` needs `filters`")?
+                .iter()
+                .map(|f| {
+                    if f.qos > 2 {
+                        Err(format!("filter `{}`: `qos` must be 0, 1 or 2", f.filter))
+                    } else {
+                        Ok((f.filter.clone(), f.qos))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Expectation::PublishesMatch {
+                duration: watch_ms(s.ms, &kind)?,
+                filters,
+            }
+        }
         other => {
             return Err(format!(
-                "unknown expectation `{other}` (closed, disconnect, closed-or-disconnect, packet, no-packet, connack)"
+                "unknown expectation `{other}` (closed, disconnect, closed-or-disconnect, packet, no-packet, connack, well-formed, publishes-match)"
             ))
         }
     };
@@ -415,4 +502,13 @@ fn convert_step(
         client,
         expectation,
     })
+}
+
+/// The `ms` of an expectation that watches for a while: required, 1..=[`MAX_NO_PACKET_MS`].
+fn watch_ms(ms: Option<u64>, kind: &str) -> Result<Duration, String> {
+    let ms = ms.ok_or_else(|| format!("`expect = \"{kind}\"` needs `ms`"))?;
+    if ms == 0 || ms > MAX_NO_PACKET_MS {
+        return Err(format!("`ms` must be 1..={MAX_NO_PACKET_MS}"));
+    }
+    Ok(Duration::from_millis(ms))
 }

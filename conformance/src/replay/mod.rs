@@ -15,6 +15,7 @@
 pub mod format;
 pub mod run;
 pub mod template;
+pub mod write;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;

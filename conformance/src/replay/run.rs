@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::format::{Expectation, Scenario, Step};
 use super::template;
-use crate::client::{summary, ClientOptions, Entry, Received, TestClient, Transcript};
+use crate::client::{summary, ClientOptions, Entry, Received, SendError, TestClient, Transcript};
 use crate::verdict::Outcome;
 
 /// The result of one scenario.
@@ -33,6 +33,7 @@ struct Runner<'a> {
     transcript: Transcript,
     clients: BTreeMap<String, TestClient>,
     connects: usize,
+    ids: BTreeMap<String, [u8; template::CLIENT_ID_LEN]>,
 }
 
 /// Runs `scenario` against `broker`; `wait` bounds each expectation; `id_stem` makes the
@@ -52,6 +53,7 @@ pub async fn run_scenario(
         transcript: Transcript::new(std::time::Instant::now()),
         clients: BTreeMap::new(),
         connects: 0,
+        ids: BTreeMap::new(),
     };
     let outcome = runner.run().await;
     for client in runner.clients.values_mut() {
@@ -71,7 +73,7 @@ impl Runner<'_> {
     }
 
     async fn run(&mut self) -> Outcome {
-        if let Err(why) = self.still_alive("probe-before").await {
+        if let Err(why) = self.still_alive("probe-before", true).await {
             return Outcome::error(format!(
                 "the broker does not serve a client before the scenario: {why}"
             ));
@@ -85,7 +87,7 @@ impl Runner<'_> {
                 return self.with_statement(outcome);
             }
         }
-        match self.still_alive("alive-check").await {
+        match self.still_alive("alive-check", false).await {
             Ok(()) => Outcome::pass(),
             Err(why) => self.with_statement(Outcome::fail(
                 "the broker still serves a new client (CONNECT + PINGREQ answered)",
@@ -104,6 +106,16 @@ impl Runner<'_> {
     fn client_id(&mut self) -> String {
         self.connects += 1;
         format!("{}c{}", self.id_stem, self.connects)
+    }
+
+    /// The `{cid}` Client Identifier of scenario client `name`: the same for every connect of
+    /// that name in this run, different across runs (it is derived from the id stem).
+    fn template_client_id(&mut self, name: &str) -> [u8; template::CLIENT_ID_LEN] {
+        let stem = &self.id_stem;
+        *self
+            .ids
+            .entry(name.to_owned())
+            .or_insert_with(|| client_id_for(stem, name))
     }
 
     fn default_connect(&self, client_id: &str, keep_alive: u16) -> Vec<u8> {
@@ -136,8 +148,10 @@ impl Runner<'_> {
         .map_err(|e| format!("TCP connect to {} failed: {e}", self.broker))
     }
 
-    /// Connects a fresh client, then PINGREQ must be answered by PINGRESP.
-    async fn still_alive(&mut self, name: &str) -> Result<(), String> {
+    /// Connects a fresh client, then PINGREQ must be answered by PINGRESP. When `lenient`
+    /// (the check before the scenario, which only asks whether the broker is up), any answer
+    /// to the CONNECT is enough, malformed or not: the scenario's own steps judge the rest.
+    async fn still_alive(&mut self, name: &str, lenient: bool) -> Result<(), String> {
         let mut c = self.open(name).await?;
         let id = self.client_id();
         let connect = self.default_connect(&id, 60);
@@ -146,12 +160,16 @@ impl Runner<'_> {
             let deadline = Instant::now() + self.wait;
             match c.recv_until(deadline).await {
                 Received::Packet(Packet::ConnAck(a)) if a.reason_code == ReasonCode::Success => {}
+                Received::Malformed { .. } if lenient => return Ok(()),
                 other => {
                     return Err(format!(
                         "CONNECT answered by {}",
                         other.describe(self.version())
                     ))
                 }
+            }
+            if lenient {
+                return Ok(());
             }
             c.send_raw(vec![0xc0, 0x00])
                 .await
@@ -184,6 +202,7 @@ impl Runner<'_> {
             Step::Connect {
                 client,
                 raw,
+                client_id_slots,
                 keep_alive,
             } => {
                 if let Some(mut old) = self.clients.remove(client) {
@@ -192,7 +211,12 @@ impl Runner<'_> {
                 let mut c = self.open(client).await.map_err(Outcome::error)?;
                 match raw {
                     Some(bytes) => {
-                        c.send_raw(bytes.clone())
+                        let mut bytes = bytes.clone();
+                        if !client_id_slots.is_empty() {
+                            let id = self.template_client_id(client);
+                            template::fill_client_id(&mut bytes, client_id_slots, &id);
+                        }
+                        c.send_raw(bytes)
                             .await
                             .map_err(|e| Outcome::error(format!("sending CONNECT: {e}")))?;
                     }
@@ -221,9 +245,13 @@ impl Runner<'_> {
                 client,
                 bytes,
                 repeat,
+                or_closed,
             } => {
                 let c = self.client(client)?;
-                if *repeat > 1 {
+                if *or_closed && c.is_ended() {
+                    return Ok(());
+                }
+                let result = if *repeat > 1 {
                     // One write of all copies: the transcript keeps one entry.
                     let mut all = Vec::with_capacity(bytes.len() * *repeat as usize);
                     for _ in 0..*repeat {
@@ -232,13 +260,15 @@ impl Runner<'_> {
                     c.send_raw(all).await
                 } else {
                     c.send_raw(bytes.clone()).await
-                }
-                .map_err(|e| {
-                    Outcome::fail(
+                };
+                match result {
+                    Err(SendError::Io(e)) if *or_closed && closed_by_peer(&e) => Ok(()),
+                    Err(e) => Err(Outcome::fail(
                         "the broker reads what the client sends",
                         format!("write failed: {e}"),
-                    )
-                })
+                    )),
+                    Ok(()) => Ok(()),
+                }
             }
             Step::Close { client } => {
                 self.client(client)?.close().await;
@@ -255,6 +285,35 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+/// Whether a write error means the broker had closed (or reset) the connection.
+fn closed_by_peer(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::BrokenPipe
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::NotConnected
+    )
+}
+
+/// A [`template::CLIENT_ID_LEN`]-character identifier (`0-9a-z`) derived from the run's id
+/// stem and a scenario client name (FNV-1a, then base 36).
+fn client_id_for(stem: &str, name: &str) -> [u8; template::CLIENT_ID_LEN] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in stem.bytes().chain([0u8]).chain(name.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut out = [b'0'; template::CLIENT_ID_LEN];
+    for slot in out.iter_mut().rev() {
+        let d = (h % 36) as u8;
+        *slot = if d < 10 { b'0' + d } else { b'a' + d - 10 };
+        h /= 36;
+    }
+    out
 }
 
 fn code_of(rc: ReasonCode, t: PacketType, v: ProtocolVersion) -> u8 {
@@ -298,6 +357,7 @@ async fn expect(
             packet_type,
             fields,
             or_closed,
+            skip_others,
         } => {
             let mut what = match fields {
                 Some(f) => format!("{} with {f}", packet_type.name()),
@@ -306,7 +366,17 @@ async fn expect(
             if *or_closed {
                 what.push_str(" or the connection closed");
             }
-            match c.recv_until(deadline).await {
+            let mut next = c.recv_until(deadline).await;
+            if *skip_others {
+                while let Received::Packet(p) = &next {
+                    if p.packet_type() == *packet_type || p.packet_type() == PacketType::Disconnect
+                    {
+                        break;
+                    }
+                    next = c.recv_until(deadline).await;
+                }
+            }
+            match next {
                 Received::Closed if *or_closed => Ok(()),
                 Received::Packet(Packet::Disconnect(_))
                     if *or_closed && *packet_type != PacketType::Disconnect =>
@@ -389,7 +459,125 @@ async fn expect(
                 other => Err(Outcome::fail(expected, other.describe(v))),
             }
         }
+        Expectation::WellFormed {
+            duration,
+            topic_alias_maximum,
+        } => {
+            let end = Instant::now() + *duration;
+            loop {
+                match c.recv_until(end).await {
+                    Received::Timeout | Received::Closed => return Ok(()),
+                    Received::Packet(Packet::Publish(p))
+                        if alias_above(&p, *topic_alias_maximum) =>
+                    {
+                        return Err(Outcome::fail(
+                            format!(
+                                "no Topic Alias above the client's maximum {}",
+                                topic_alias_maximum.unwrap_or(0)
+                            ),
+                            summary::packet(&Packet::Publish(p), v),
+                        ))
+                    }
+                    Received::Packet(p) if !server_may_send(p.packet_type(), v) => {
+                        return Err(Outcome::fail(
+                            "only packets a server may send",
+                            format!("a {} from the broker", p.packet_type().name()),
+                        ))
+                    }
+                    Received::Packet(_) => {}
+                    m @ Received::Malformed { .. } => {
+                        let mut outcome = Outcome::fail(
+                            "every packet from the broker decodes strictly",
+                            m.describe(v),
+                        );
+                        if let Received::Malformed { error, .. } = &m {
+                            if let Some(s) = error.statement() {
+                                outcome = outcome.statement(s);
+                            }
+                        }
+                        return Err(outcome);
+                    }
+                }
+            }
+        }
+        Expectation::PublishesMatch { duration, filters } => {
+            let end = Instant::now() + *duration;
+            let mut aliases: BTreeMap<u16, String> = BTreeMap::new();
+            loop {
+                let p = match c.recv_until(end).await {
+                    Received::Timeout | Received::Closed => return Ok(()),
+                    Received::Packet(Packet::Publish(p)) => p,
+                    _ => continue,
+                };
+                let topic = match (p.topic.is_empty(), p.properties.topic_alias) {
+                    (false, alias) => {
+                        if let Some(a) = alias {
+                            aliases.insert(a.get(), p.topic.as_str().to_owned());
+                        }
+                        p.topic.as_str().to_owned()
+                    }
+                    (true, Some(a)) => match aliases.get(&a.get()) {
+                        Some(t) => t.clone(),
+                        None => continue,
+                    },
+                    (true, None) => continue,
+                };
+                let allowed = filters
+                    .iter()
+                    .filter(|(f, _)| filter_matches(f, &topic))
+                    .map(|(_, q)| *q)
+                    .max();
+                match allowed {
+                    None => {
+                        return Err(Outcome::fail(
+                            "PUBLISH only on topics matching the client's subscriptions",
+                            format!("PUBLISH to `{topic}`, which matches none of them"),
+                        ))
+                    }
+                    Some(q) if p.qos as u8 > q => {
+                        return Err(Outcome::fail(
+                            format!("PUBLISH to `{topic}` at QoS {q} or lower"),
+                            format!("QoS {}", p.qos as u8),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
     }
+}
+
+/// Whether `p` carries a Topic Alias above `maximum` (never, when no maximum is given).
+fn alias_above(p: &mqttspec_codec::Publish, maximum: Option<u16>) -> bool {
+    match (p.properties.topic_alias, maximum) {
+        (Some(a), Some(max)) => a.get() > max,
+        _ => false,
+    }
+}
+
+/// Whether a server may send packets of type `t` in protocol `v`.
+pub fn server_may_send(t: PacketType, v: ProtocolVersion) -> bool {
+    match t {
+        PacketType::Connect
+        | PacketType::Subscribe
+        | PacketType::Unsubscribe
+        | PacketType::PingReq => false,
+        PacketType::Disconnect | PacketType::Auth => v == ProtocolVersion::V5,
+        _ => true,
+    }
+}
+
+/// Whether Topic Filter `filter` (a shared subscription's `$share/NAME/` prefix removed)
+/// matches Topic Name `topic`.
+pub fn filter_matches(filter: &str, topic: &str) -> bool {
+    let filter = match filter.strip_prefix("$share/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((_, f)) => f,
+            None => return false,
+        },
+        None => filter,
+    };
+    mqttspec_reference_broker::core::topic::matches(filter, topic)
 }
 
 async fn disconnect_then_close(

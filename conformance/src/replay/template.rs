@@ -11,20 +11,40 @@
 //! | `{vbi:N}` | N as a Variable Byte Integer |
 //! | `{u16:N}` | N as a Two Byte Integer (big endian) |
 //! | `{len}` | the Remaining Length: the number of bytes after it, as a Variable Byte Integer (at most once, not inside `[...]`) |
+//! | `{cid}` | (CONNECT bytes only, see [`expand_with_client_ids`]) a Client Identifier of [`CLIENT_ID_LEN`] characters that the runner makes unique per run |
 //!
 //! The expanded bytes are capped at [`MAX_BYTES`].
 
 /// The largest expansion accepted (bytes).
 pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 
+/// The length of the Client Identifier a `{cid}` stands for (characters `0-9a-z`).
+pub const CLIENT_ID_LEN: usize = 12;
+
+/// The bytes a `{cid}` expands to before the runner fills in the real identifier.
+const CLIENT_ID_PLACEHOLDER: [u8; CLIENT_ID_LEN] = *b"cidcidcidcid";
+
 #[derive(Debug, Clone)]
 enum Piece {
     Bytes(Vec<u8>),
     Len,
+    ClientId,
 }
 
-/// Expands a template into bytes, or says why it is invalid.
+/// Expands a template into bytes, or says why it is invalid. `{cid}` is refused.
 pub fn expand(template: &str) -> Result<Vec<u8>, String> {
+    let (bytes, slots) = expand_with_client_ids(template)?;
+    if slots.is_empty() {
+        Ok(bytes)
+    } else {
+        Err("`{cid}` is only allowed in the bytes of a `connect` step".to_owned())
+    }
+}
+
+/// Expands a template that may contain `{cid}`: the bytes (each `{cid}` as
+/// [`CLIENT_ID_LEN`] placeholder characters) and the offsets of the placeholders, for
+/// [`fill_client_id`]. A `{cid}` counts for [`CLIENT_ID_LEN`] bytes in `{len}`.
+pub fn expand_with_client_ids(template: &str) -> Result<(Vec<u8>, Vec<usize>), String> {
     let chars: Vec<char> = template.chars().collect();
     let mut pos = 0;
     let pieces = parse(&chars, &mut pos, false)?;
@@ -34,21 +54,41 @@ pub fn expand(template: &str) -> Result<Vec<u8>, String> {
     }
     let mut out = Vec::new();
     let mut after_len: Option<usize> = None;
+    let mut slots = Vec::new();
     for piece in &pieces {
         match piece {
             Piece::Bytes(b) => out.extend_from_slice(b),
             Piece::Len => after_len = Some(out.len()),
+            Piece::ClientId => {
+                slots.push(out.len());
+                out.extend_from_slice(&CLIENT_ID_PLACEHOLDER);
+            }
         }
     }
     if let Some(at) = after_len {
         let rest = out.len() - at;
         let vbi = variable_byte_integer(rest)?;
+        let shift = vbi.len();
         out.splice(at..at, vbi);
+        for slot in &mut slots {
+            if *slot >= at {
+                *slot += shift;
+            }
+        }
     }
     if out.len() > MAX_BYTES {
         return Err(format!("expands to more than {MAX_BYTES} bytes"));
     }
-    Ok(out)
+    Ok((out, slots))
+}
+
+/// Writes `id` (which must be [`CLIENT_ID_LEN`] bytes) at every slot of `bytes`.
+pub fn fill_client_id(bytes: &mut [u8], slots: &[usize], id: &[u8; CLIENT_ID_LEN]) {
+    for &at in slots {
+        if let Some(dst) = bytes.get_mut(at..at + CLIENT_ID_LEN) {
+            dst.copy_from_slice(id);
+        }
+    }
 }
 
 /// `n` as an MQTT Variable Byte Integer (at most 268,435,455).
@@ -90,6 +130,9 @@ fn parse(chars: &[char], pos: &mut usize, nested: bool) -> Result<Vec<Piece>, St
                     match p {
                         Piece::Bytes(b) => block.extend(b),
                         Piece::Len => return Err("`{len}` cannot be inside `[...]`".to_owned()),
+                        Piece::ClientId => {
+                            return Err("`{cid}` cannot be inside `[...]`".to_owned())
+                        }
                     }
                 }
                 if chars.get(*pos) != Some(&'*') {
@@ -135,6 +178,12 @@ fn parse(chars: &[char], pos: &mut usize, nested: bool) -> Result<Vec<Piece>, St
                     }
                     pieces.push(Piece::Bytes(std::mem::take(&mut bytes)));
                     pieces.push(Piece::Len);
+                } else if inner == "cid" {
+                    if nested {
+                        return Err("`{cid}` cannot be inside `[...]`".to_owned());
+                    }
+                    pieces.push(Piece::Bytes(std::mem::take(&mut bytes)));
+                    pieces.push(Piece::ClientId);
                 } else if let Some(n) = inner.strip_prefix("vbi:") {
                     let n: usize = n
                         .trim()
@@ -149,7 +198,7 @@ fn parse(chars: &[char], pos: &mut usize, nested: bool) -> Result<Vec<Piece>, St
                     bytes.extend_from_slice(&n.to_be_bytes());
                 } else {
                     return Err(format!(
-                        "unknown `{{{inner}}}` (use {{len}}, {{vbi:N}}, {{u16:N}})"
+                        "unknown `{{{inner}}}` (use {{len}}, {{vbi:N}}, {{u16:N}}, {{cid}})"
                     ));
                 }
             }
@@ -214,6 +263,18 @@ mod tests {
             vec![0xff, 0xff, 0xff, 0x7f]
         );
         assert!(variable_byte_integer(268_435_456).is_err());
+    }
+
+    #[test]
+    fn client_id_slots_are_counted_by_len_and_shifted_by_it() {
+        let (mut b, slots) = expand_with_client_ids("10 {len} {u16:12} {cid} 00").unwrap();
+        assert_eq!(b.len(), 2 + 2 + CLIENT_ID_LEN + 1);
+        assert_eq!(b[1] as usize, 2 + CLIENT_ID_LEN + 1);
+        assert_eq!(slots, vec![4]);
+        fill_client_id(&mut b, &slots, b"abcdefghijkl");
+        assert_eq!(&b[4..16], b"abcdefghijkl");
+        assert!(expand("{cid}").unwrap_err().contains("connect"));
+        assert!(expand_with_client_ids("[{cid}]*2").is_err());
     }
 
     #[test]

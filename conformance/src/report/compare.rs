@@ -1,14 +1,17 @@
 //! `mqttspec report --compare A.json B.json ... --out compare.html`: several brokers' reports
-//! side by side — one row per case × protocol, one column per broker.
+//! side by side — one row per case × protocol, one column per broker. A verdict of a
+//! report's restricted embedded broker is marked in its cell.
 
 use std::collections::BTreeMap;
 
 use super::escape::html;
-use super::{css_class, Report, CSS};
+use super::{css_class, Report, CSS, RESTRICTED_MARK};
+use crate::runner::Pass;
 use crate::verdict::Verdict;
 
-/// One case × protocol: its title and, per broker, the verdict with its explanation.
-type Row = (String, Vec<Option<(Verdict, String)>>);
+/// One case × protocol: its title and, per broker, the verdict, its explanation and the
+/// broker that produced it.
+type Row = (String, Vec<Option<(Verdict, String, Pass)>>);
 
 /// Renders the comparison page of `reports` (in the given column order).
 pub fn render(reports: &[Report]) -> String {
@@ -22,8 +25,15 @@ pub fn render(reports: &[Report]) -> String {
     }
     out.push_str("</tr>\n");
     for r in reports {
+        let restricted = r.broker.restricted.as_ref().map_or(String::new(), |b| {
+            format!(
+                "<br><small>{} verdict(s) from the {RESTRICTED_MARK}: {}</small>",
+                b.replaced,
+                html(&b.settings_text())
+            )
+        });
         out.push_str(&format!(
-            "<tr><td>{}</td><td><code>{}</code></td>",
+            "<tr><td>{}{restricted}</td><td><code>{}</code></td>",
             html(&r.broker.name),
             html(&r.broker.address)
         ));
@@ -44,12 +54,24 @@ pub fn render(reports: &[Report]) -> String {
                 .entry((c.id.clone(), c.protocol.clone()))
                 .or_insert_with(|| (c.title.clone(), vec![None; reports.len()]));
             if let Some(slot) = row.1.get_mut(i) {
-                let detail = match (&c.expected, &c.actual) {
+                let mut detail = match (&c.expected, &c.actual) {
                     (Some(e), Some(a)) => format!("expected {e}; actual {a}"),
                     (None, Some(a)) => a.clone(),
                     _ => String::new(),
                 };
-                *slot = Some((c.verdict, detail));
+                if c.pass == Pass::Restricted {
+                    let settings = r
+                        .broker
+                        .restricted
+                        .as_ref()
+                        .map(|b| b.settings_text())
+                        .unwrap_or_default();
+                    detail = format!(
+                        "run against the {RESTRICTED_MARK} ({settings}); UNSUPPORTED on the main broker: {}. {detail}",
+                        c.unsupported_on_main.as_deref().unwrap_or("-")
+                    );
+                }
+                *slot = Some((c.verdict, detail, c.pass));
             }
         }
     }
@@ -72,11 +94,16 @@ pub fn render(reports: &[Report]) -> String {
         ));
         for v in verdicts {
             match v {
-                Some((verdict, detail)) => out.push_str(&format!(
-                    "<td class=\"{}\" title=\"{}\">{}</td>",
+                Some((verdict, detail, pass)) => out.push_str(&format!(
+                    "<td class=\"{}\" title=\"{}\">{}{}</td>",
                     css_class(verdict.label()),
                     html(detail),
-                    verdict.label()
+                    verdict.label(),
+                    if *pass == Pass::Restricted {
+                        format!(" <small>({RESTRICTED_MARK})</small>")
+                    } else {
+                        String::new()
+                    }
                 )),
                 None => out.push_str("<td class=\"muted\">not run</td>"),
             }

@@ -1,9 +1,13 @@
 //! `report.html`: one self-contained page (inline CSS, no scripts, no external assets):
 //! summary, per-area table, statement × verdict matrix, and every case with its transcript
-//! in a collapsible block. Everything from the broker is HTML-escaped.
+//! in a collapsible block. Everything from the broker is HTML-escaped. Verdicts of the
+//! restricted embedded broker are marked where they appear, and its capabilities have their
+//! own column.
 
 use super::escape::html;
-use super::{css_class, Report, CSS};
+use super::{css_class, Report, CSS, RESTRICTED_MARK};
+use crate::profile::Capabilities;
+use crate::runner::Pass;
 use crate::verdict::Verdict;
 
 /// Renders the HTML page of `report`.
@@ -37,6 +41,34 @@ pub fn render(report: &Report) -> String {
     for n in &b.notes {
         out.push_str(&format!("<p class=\"muted\">Note: {}</p>\n", html(n)));
     }
+    if let Some(r) = &b.restricted {
+        out.push_str(&format!(
+            "<p><strong>Restricted broker:</strong> {}</p>\n",
+            html(&r.describe())
+        ));
+        let links: Vec<String> = report
+            .restricted_cases()
+            .map(|c| {
+                format!(
+                    "<a href=\"#{}\">{}</a> (MQTT {}) <span class=\"{}\">{}</span>",
+                    anchor(&c.id, &c.protocol),
+                    html(&c.id),
+                    html(&c.protocol),
+                    css_class(c.verdict.label()),
+                    c.verdict.label()
+                )
+            })
+            .collect();
+        if !links.is_empty() {
+            out.push_str(&format!("<ul><li>{}</li></ul>\n", links.join("</li><li>")));
+        }
+        for n in &r.notes {
+            out.push_str(&format!(
+                "<p class=\"muted\">Note (restricted broker): {}</p>\n",
+                html(n)
+            ));
+        }
+    }
 
     out.push_str("<h2>Summary</h2>\n<table><tr><th>verdict</th><th>cases</th></tr>\n");
     for v in Verdict::ALL {
@@ -59,44 +91,32 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str("</table>\n");
 
-    out.push_str(
-        "<h2>Capabilities</h2>\n<table><tr><th>capability</th><th>value</th><th>source</th></tr>\n",
-    );
-    let caps = &b.capabilities;
-    let rows = [
-        ("maximum_qos", caps.maximum_qos.to_string()),
-        ("retain_available", caps.retain_available.to_string()),
-        (
-            "wildcard_subscription_available",
-            caps.wildcard_subscription_available.to_string(),
-        ),
-        (
-            "subscription_identifier_available",
-            caps.subscription_identifier_available.to_string(),
-        ),
-        (
-            "shared_subscription_available",
-            caps.shared_subscription_available.to_string(),
-        ),
-        ("topic_alias_maximum", caps.topic_alias_maximum.to_string()),
-        ("receive_maximum", caps.receive_maximum.to_string()),
-        (
-            "maximum_packet_size",
-            caps.maximum_packet_size
-                .map_or("-".to_owned(), |x| x.to_string()),
-        ),
-        (
-            "server_keep_alive",
-            caps.server_keep_alive
-                .map_or("-".to_owned(), |x| x.to_string()),
-        ),
-    ];
-    for (name, value) in rows {
+    let restricted = b
+        .restricted
+        .as_ref()
+        .map(|r| capability_rows(&r.capabilities));
+    out.push_str(&format!(
+        "<h2>Capabilities</h2>\n<table><tr><th>capability</th><th>value</th><th>source</th>{}</tr>\n",
+        if restricted.is_some() {
+            format!("<th>{RESTRICTED_MARK}</th><th>source</th>")
+        } else {
+            String::new()
+        }
+    ));
+    for (i, (name, value, source)) in capability_rows(&b.capabilities).into_iter().enumerate() {
         out.push_str(&format!(
-            "<tr><td>{name}</td><td>{}</td><td class=\"muted\">{}</td></tr>\n",
+            "<tr><td>{name}</td><td>{}</td><td class=\"muted\">{}</td>",
             html(&value),
-            html(caps.sources.get(name).map_or("default", String::as_str))
+            html(&source)
         ));
+        if let Some((_, value, source)) = restricted.as_ref().and_then(|rows| rows.get(i)) {
+            out.push_str(&format!(
+                "<td>{}</td><td class=\"muted\">{}</td>",
+                html(value),
+                html(source)
+            ));
+        }
+        out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
 
@@ -159,11 +179,28 @@ pub fn render(report: &Report) -> String {
             c.verdict.label(),
             html(&c.id),
             html(&c.protocol),
-            if c.baselined.is_some() { "(baselined)" } else { "" },
+            match (c.baselined.is_some(), c.pass) {
+                (true, Pass::Restricted) => format!("(baselined; {RESTRICTED_MARK})"),
+                (true, Pass::Main) => "(baselined)".to_owned(),
+                (false, Pass::Restricted) => format!("({RESTRICTED_MARK})"),
+                (false, Pass::Main) => String::new(),
+            },
             html(&c.title),
             html(&c.statements.join(", ")),
             c.duration_ms
         ));
+        if c.pass == Pass::Restricted {
+            let settings = b
+                .restricted
+                .as_ref()
+                .map(|r| r.settings_text())
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "<p><strong>Broker:</strong> the restricted embedded reference broker ({}); on the main broker the case was UNSUPPORTED: {}</p>\n",
+                html(&settings),
+                html(c.unsupported_on_main.as_deref().unwrap_or("-"))
+            ));
+        }
         if let Some(e) = &c.expected {
             out.push_str(&format!("<p><strong>Expected:</strong> {}</p>\n", html(e)));
         }
@@ -200,6 +237,44 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// The capability table's rows: name, value and where the value came from.
+fn capability_rows(caps: &Capabilities) -> Vec<(&'static str, String, String)> {
+    let rows = [
+        ("maximum_qos", caps.maximum_qos.to_string()),
+        ("retain_available", caps.retain_available.to_string()),
+        (
+            "wildcard_subscription_available",
+            caps.wildcard_subscription_available.to_string(),
+        ),
+        (
+            "subscription_identifier_available",
+            caps.subscription_identifier_available.to_string(),
+        ),
+        (
+            "shared_subscription_available",
+            caps.shared_subscription_available.to_string(),
+        ),
+        ("topic_alias_maximum", caps.topic_alias_maximum.to_string()),
+        ("receive_maximum", caps.receive_maximum.to_string()),
+        (
+            "maximum_packet_size",
+            caps.maximum_packet_size
+                .map_or("-".to_owned(), |x| x.to_string()),
+        ),
+        (
+            "server_keep_alive",
+            caps.server_keep_alive
+                .map_or("-".to_owned(), |x| x.to_string()),
+        ),
+    ];
+    rows.into_iter()
+        .map(|(name, value)| {
+            let source = caps.sources.get(name).map_or("default", String::as_str);
+            (name, value, source.to_owned())
+        })
+        .collect()
 }
 
 /// The id of a case's block: `case-<id>-v<protocol>` with only safe characters.

@@ -1,10 +1,13 @@
 //! `junit.xml`: one `<testsuite>` per protocol, one `<testcase>` per case. FAIL is a
 //! `<failure>`, ERROR an `<error>`, UNSUPPORTED and baselined non-passes are `<skipped>`;
-//! NON-STRICT and INFORMATIONAL pass with the note in `<system-out>`.
+//! NON-STRICT and INFORMATIONAL pass with the note in `<system-out>`. A verdict of the
+//! restricted embedded broker says so in `<system-out>` (the test case keeps its name, so CI
+//! history follows it).
 
 use super::escape::xml;
-use super::{CaseReport, Report};
+use super::{CaseReport, Report, RESTRICTED_MARK};
 use crate::client::transcript::render_text;
+use crate::runner::Pass;
 use crate::verdict::Verdict;
 
 /// Renders the JUnit XML of `report`.
@@ -46,8 +49,13 @@ pub fn render(report: &Report) -> String {
             skipped,
             time as f64 / 1000.0
         ));
+        let restricted = report
+            .broker
+            .restricted
+            .as_ref()
+            .map(|r| format!("{} ({})", r.address, r.settings_text()));
         for c in cases {
-            testcase(&mut out, c);
+            testcase(&mut out, c, restricted.as_deref());
         }
         out.push_str("  </testsuite>\n");
     }
@@ -55,7 +63,8 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-fn testcase(out: &mut String, c: &CaseReport) {
+/// One `<testcase>`; `restricted` describes the restricted broker, if there was one.
+fn testcase(out: &mut String, c: &CaseReport, restricted: Option<&str>) {
     let classname = format!(
         "mqttspec.v{}.{}",
         c.protocol,
@@ -67,8 +76,17 @@ fn testcase(out: &mut String, c: &CaseReport) {
         xml(&c.id),
         c.duration_ms as f64 / 1000.0
     ));
+    let mut notes = Vec::new();
+    if c.pass == Pass::Restricted {
+        notes.push(format!(
+            "run against the {RESTRICTED_MARK} {}: UNSUPPORTED on the main broker ({})",
+            restricted.unwrap_or("(not described)"),
+            c.unsupported_on_main.as_deref().unwrap_or("-")
+        ));
+    }
     let detail = format!(
-        "{}\nstatements: {}\nexpected: {}\nactual: {}{}",
+        "{}{}\nstatements: {}\nexpected: {}\nactual: {}{}",
+        notes.first().map(|n| format!("{n}\n")).unwrap_or_default(),
         c.title,
         c.statements.join(", "),
         c.expected.as_deref().unwrap_or("-"),
@@ -78,11 +96,14 @@ fn testcase(out: &mut String, c: &CaseReport) {
             .map(|s| format!("\nviolates: {s}"))
             .unwrap_or_default()
     );
-    let message = match (&c.expected, &c.actual) {
+    let mut message = match (&c.expected, &c.actual) {
         (Some(e), Some(a)) => format!("expected {e}; actual {a}"),
         (None, Some(a)) => a.clone(),
         _ => c.verdict.label().to_owned(),
     };
+    if c.pass == Pass::Restricted {
+        message = format!("[{RESTRICTED_MARK}] {message}");
+    }
     if let Some(reason) = &c.baselined {
         out.push_str(&format!(
             "      <skipped message=\"baselined {}: {}\"/>\n",
@@ -105,13 +126,17 @@ fn testcase(out: &mut String, c: &CaseReport) {
                 "      <skipped message=\"UNSUPPORTED: {}\"/>\n",
                 xml(&message)
             )),
-            Verdict::NonStrict | Verdict::Informational => out.push_str(&format!(
-                "      <system-out>{}: {}</system-out>\n",
-                c.verdict.label(),
-                xml(&message)
-            )),
+            Verdict::NonStrict | Verdict::Informational => {
+                notes.push(format!("{}: {message}", c.verdict.label()));
+            }
             Verdict::Pass => {}
         }
+    }
+    if !notes.is_empty() {
+        out.push_str(&format!(
+            "      <system-out>{}</system-out>\n",
+            xml(&notes.join("\n"))
+        ));
     }
     out.push_str("    </testcase>\n");
 }

@@ -1,6 +1,8 @@
-//! `summary.md`: the headline numbers, per-area table, and every non-passing case.
+//! `summary.md`: the headline numbers, per-area table, every non-passing case, and the
+//! verdicts of the restricted broker (embedded runs).
 
-use super::Report;
+use super::{Report, RESTRICTED_MARK};
+use crate::runner::Pass;
 use crate::verdict::Verdict;
 
 /// Renders the Markdown summary of `report`.
@@ -25,6 +27,12 @@ pub fn render(report: &Report) -> String {
     }
     for n in &b.notes {
         out.push_str(&format!("> note: {}\n\n", md(n)));
+    }
+    if let Some(r) = &b.restricted {
+        out.push_str(&format!("{}\n\n", md(&r.describe())));
+        for n in &r.notes {
+            out.push_str(&format!("> note (restricted broker): {}\n\n", md(n)));
+        }
     }
     out.push_str("| verdict | cases |\n|---|---:|\n");
     for v in Verdict::ALL {
@@ -66,10 +74,13 @@ pub fn render(report: &Report) -> String {
     if !problems.is_empty() {
         out.push_str("\n## Not passing\n\n| case | protocol | verdict | expected | actual |\n|---|---|---|---|---|\n");
         for c in problems {
-            let verdict = match &c.baselined {
-                Some(_) => format!("{} (baselined)", c.verdict.label()),
-                None => c.verdict.label().to_owned(),
-            };
+            let mut verdict = c.verdict.label().to_owned();
+            if c.baselined.is_some() {
+                verdict.push_str(" (baselined)");
+            }
+            if c.pass == Pass::Restricted {
+                verdict.push_str(&format!(" ({RESTRICTED_MARK})"));
+            }
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} |\n",
                 c.id,
@@ -77,6 +88,21 @@ pub fn render(report: &Report) -> String {
                 verdict,
                 md(c.expected.as_deref().unwrap_or("")),
                 md(c.actual.as_deref().unwrap_or(""))
+            ));
+        }
+    }
+    let restricted: Vec<_> = report.restricted_cases().collect();
+    if !restricted.is_empty() {
+        out.push_str(&format!(
+            "\n## Verdicts of the {RESTRICTED_MARK}\n\n| case | protocol | verdict | UNSUPPORTED on the main broker because |\n|---|---|---|---|\n"
+        ));
+        for c in restricted {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                c.id,
+                c.protocol,
+                c.verdict.label(),
+                md(c.unsupported_on_main.as_deref().unwrap_or(""))
             ));
         }
     }

@@ -9,6 +9,12 @@
 //!
 //! `mqttspec report --compare A.json B.json --out compare.html` puts several brokers' JSON
 //! reports side by side ([`compare`]).
+//!
+//! Embedded runs may hold results of the restricted pass (see [`crate::runner`]): such a case
+//! has `"pass": "restricted"` and the main pass's UNSUPPORTED reason in
+//! `unsupported_on_main`, and [`Broker::restricted`] describes the restricted broker. Every
+//! page marks those results. These fields are optional in the JSON (reports written before
+//! them read as main-pass results), so the schema version stays 1.
 
 pub mod compare;
 pub mod escape;
@@ -25,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::baseline::{Baseline, Gate};
 use crate::client::Entry;
 use crate::profile::Capabilities;
-use crate::runner::RunResults;
+use crate::runner::{Pass, RunResults};
 use crate::verdict::Verdict;
 
 /// The version of the `report.json` schema; bumped on incompatible changes.
@@ -83,6 +89,60 @@ pub struct Broker {
     pub capabilities: Capabilities,
     /// Notes from the probe connection.
     pub notes: Vec<String>,
+    /// The restricted embedded broker, when the restricted pass ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restricted: Option<RestrictedBroker>,
+}
+
+/// The second embedded reference broker, with the optional capabilities turned down, that
+/// reruns the case runs UNSUPPORTED on the main one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestrictedBroker {
+    /// Address tested.
+    pub address: String,
+    /// How its settings differ from the main embedded broker's ("Maximum QoS 1", ...).
+    pub settings: Vec<String>,
+    /// Capabilities in force.
+    pub capabilities: Capabilities,
+    /// Notes from its probe connection.
+    pub notes: Vec<String>,
+    /// Case runs it ran again (all UNSUPPORTED in the main pass).
+    pub reruns: usize,
+    /// Of which reached another verdict there, which replaced the UNSUPPORTED one (the cases
+    /// with `"pass": "restricted"`).
+    pub replaced: usize,
+}
+
+/// How the pages mark a verdict of the restricted broker.
+pub const RESTRICTED_MARK: &str = "restricted broker";
+
+impl RestrictedBroker {
+    /// "Maximum QoS 1, Retain Available 0, ..." (or "the same capabilities").
+    pub fn settings_text(&self) -> String {
+        if self.settings.is_empty() {
+            "the same capabilities".to_owned()
+        } else {
+            self.settings.join(", ")
+        }
+    }
+
+    /// One sentence (plain text) saying what the restricted pass did.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "{} case run(s) UNSUPPORTED on the embedded broker's default settings ran again against a second embedded reference broker ({}) with a restricted configuration: {}. {} verdict(s) come from it, marked \"{RESTRICTED_MARK}\".",
+            self.reruns,
+            self.address,
+            self.settings_text(),
+            self.replaced
+        );
+        if self.replaced < self.reruns {
+            text.push_str(&format!(
+                " {} rerun(s) were UNSUPPORTED there too and keep the main result.",
+                self.reruns - self.replaced
+            ));
+        }
+        text
+    }
 }
 
 /// Counts per verdict.
@@ -207,6 +267,13 @@ pub struct CaseReport {
     pub violated: Option<String>,
     /// The baseline entry's reason, when the baseline covers this result.
     pub baselined: Option<String>,
+    /// Which broker produced the verdict: `main` (the broker under test, or the embedded
+    /// broker's default settings) or `restricted` (the restricted embedded broker).
+    #[serde(default)]
+    pub pass: Pass,
+    /// For a `restricted` result: why the case was UNSUPPORTED on the main broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsupported_on_main: Option<String>,
     /// Duration.
     pub duration_ms: u64,
     /// The wire transcript of every client.
@@ -268,10 +335,17 @@ impl Report {
                     .covering(r.case.id, r.protocol, r.outcome.verdict)
                     .filter(|_| r.outcome.verdict != Verdict::Pass)
                     .map(|e| e.reason.clone()),
+                pass: r.pass,
+                unsupported_on_main: r.main_outcome.as_ref().map(|o| {
+                    o.actual
+                        .clone()
+                        .unwrap_or_else(|| o.verdict.label().to_owned())
+                }),
                 duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
                 transcript: r.transcript.clone(),
             })
             .collect();
+        let replaced = cases.iter().filter(|c| c.pass == Pass::Restricted).count();
         let statements = matrix(&results.protocols, &cases);
         let summary = summarize(&results.protocols, &cases, &statements);
         Report {
@@ -289,6 +363,18 @@ impl Report {
                 faults: results.broker.faults.clone(),
                 capabilities: results.broker.capabilities.clone(),
                 notes: results.broker.notes.clone(),
+                restricted: results
+                    .broker
+                    .restricted
+                    .as_ref()
+                    .map(|r| RestrictedBroker {
+                        address: r.address.to_string(),
+                        settings: r.settings.clone(),
+                        capabilities: r.capabilities.clone(),
+                        notes: r.notes.clone(),
+                        reruns: r.reruns,
+                        replaced,
+                    }),
             },
             protocols: results
                 .protocols
@@ -316,6 +402,11 @@ impl Report {
             ));
         }
         Ok(report)
+    }
+
+    /// The cases whose verdict comes from the restricted broker.
+    pub fn restricted_cases(&self) -> impl Iterator<Item = &CaseReport> {
+        self.cases.iter().filter(|c| c.pass == Pass::Restricted)
     }
 
     /// Writes `report.json`, `junit.xml`, `summary.md` and `report.html` into `dir`.

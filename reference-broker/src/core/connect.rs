@@ -368,7 +368,7 @@ impl Broker {
 
         // The connection's own state.
         let keep_alive_secs = match (v.is_v5(), self.config.server_keep_alive) {
-            (true, Some(server)) => server,
+            (true, Some(server)) if !self.fault(Fault::AnnounceUnusedServerKeepAlive) => server,
             _ => connect.keep_alive,
         };
         let keep_alive_secs = match keep_alive_secs {

@@ -163,7 +163,8 @@ faults! {
     /// (breaks MQTT-4.7.2-1).
     MatchDollarTopics = "match-dollar-topics";
     /// CONNACK announces Maximum QoS 1 while QoS 2 PUBLISH packets are still accepted (breaks
-    /// the 0x9B Protocol Error of 3.2.2.3.4 and MQTT-4.13.1-1 in 5.0).
+    /// the 0x9B Protocol Error of 3.2.2.3.4 and MQTT-4.13.1-1 in 5.0). With `maximum_qos`
+    /// set below 2, that setting is announced and PUBLISH packets above it are accepted.
     UnenforcedMaximumQos = "unenforced-maximum-qos";
     /// Messages queued for a session are sent newest first (breaks MQTT-4.6.0-5 in 5.0,
     /// MQTT-4.6.0-6 in 3.1.1).
@@ -183,6 +184,11 @@ faults! {
     AcceptEmptyClientIdPersistent = "accept-empty-client-id-persistent";
     /// PINGREQ is never answered (breaks MQTT-3.12.4-1).
     NoPingresp = "no-pingresp";
+    /// A packet with the reserved packet type 0 stops the whole broker: from
+    /// then on it accepts connections but answers nothing (what a deadlock or crash looks like
+    /// from the network). Proves that the network fuzzer's liveness oracle and crash
+    /// minimisation work.
+    HangOnReservedType = "hang-on-reserved-type";
     /// CONNACK is sent with a reserved Connect Acknowledge Flags bit set (breaks MQTT-3.2.2-1
     /// in 5.0 and the reserved bits of 3.2.2.1 in 3.1.1).
     MalformedConnack = "malformed-connack";
@@ -202,7 +208,7 @@ faults! {
     /// Only PINGREQ restarts the Keep Alive timer: a client active with other packets is
     /// disconnected (breaks MQTT-3.1.2-22 in 5.0, MQTT-3.1.2-24 in 3.1.1).
     KeepAlivePingreqOnly = "keep-alive-pingreq-only";
-    /// CONNACK to MQTT 5.0 clients announces Server Keep Alive 1 (when none is configured)
+    /// CONNACK to MQTT 5.0 clients announces Server Keep Alive 1 (or the configured one)
     /// while the client's own Keep Alive stays in force (breaks MQTT-3.1.2-22 for the Keep
     /// Alive the server announced).
     AnnounceUnusedServerKeepAlive = "announce-unused-server-keep-alive";
@@ -246,7 +252,8 @@ faults! {
     /// 5.0, MQTT-3.3.1-12 in 3.1.1).
     RetainZeroReplaces = "retain-zero-replaces";
     /// CONNACK announces Retain Available 0 while PUBLISH packets with RETAIN 1 are still
-    /// accepted (breaks the 0x9A Protocol Error of 3.2.2.3.5 and MQTT-4.13.1-1 in 5.0).
+    /// accepted (breaks the 0x9A Protocol Error of 3.2.2.3.5 and MQTT-4.13.1-1 in 5.0), also
+    /// when `retain_available` is off (the message is then delivered but not retained).
     UnenforcedRetainAvailable = "unenforced-retain-available";
     /// A message matching several Shared Subscriptions (different ShareNames) is given to
     /// the first of them only (breaks 4.8.2: each Shared Subscription gets its own copy).
@@ -255,7 +262,8 @@ faults! {
     /// 4.8.2: no retained messages for Shared Subscriptions).
     RetainedToShared = "retained-to-shared";
     /// CONNACK announces Shared Subscription Available 0 while Shared Subscriptions are still
-    /// granted (breaks the 0x9E Protocol Error of 3.2.2.3.13 and MQTT-4.13.1-1 in 5.0).
+    /// granted (breaks the 0x9E Protocol Error of 3.2.2.3.13 and MQTT-4.13.1-1 in 5.0), also
+    /// when `shared_subscription_available` is off.
     UnenforcedSharedSubscriptionAvailable = "unenforced-shared-subscription-available";
     /// Topic Alias mappings from clients are not kept: a PUBLISH with an alias and an empty
     /// Topic Name is dropped silently (breaks MQTT-3.3.2-12, and the 0x82 Protocol Error of

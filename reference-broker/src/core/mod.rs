@@ -232,6 +232,8 @@ pub struct Broker {
     queues_drained: bool,
     /// `shutdown` was called: everything is refused from now on.
     shut_down: bool,
+    /// Set by the `hang-on-reserved-type` fault: every input is ignored from then on.
+    hung: bool,
     /// Connections holding inbound messages back (backpressure).
     held_connections: BTreeSet<ConnectionId>,
     /// The SCRAM-SHA-256 server, built on first use.
@@ -272,6 +274,7 @@ impl Broker {
             now: Duration::ZERO,
             queues_drained: false,
             shut_down: false,
+            hung: false,
             held_connections: BTreeSet::new(),
             scram: None,
         }
@@ -291,6 +294,9 @@ impl Broker {
 
     /// A new network connection was accepted.
     pub fn connection_opened(&mut self, conn: ConnectionId, now: Duration) {
+        if self.hung {
+            return;
+        }
         self.advance(now);
         if self.shut_down {
             self.push(Action::Close {
@@ -316,6 +322,9 @@ impl Broker {
     /// Bytes arrived on a connection. The core frames and decodes them itself (so it can
     /// answer malformed input, Maximum Packet Size and the protocol version of CONNECT).
     pub fn bytes_received(&mut self, conn: ConnectionId, bytes: &[u8], now: Duration) {
+        if self.hung {
+            return;
+        }
         self.advance(now);
         let Some(c) = self.connections.get_mut(&conn) else {
             return;
@@ -338,6 +347,9 @@ impl Broker {
 
     /// The connection was closed by the peer or failed (not after an [`Action::Close`]).
     pub fn connection_closed(&mut self, conn: ConnectionId, now: Duration) {
+        if self.hung {
+            return;
+        }
         self.advance(now);
         if self.connections.contains_key(&conn) {
             // Closing without DISCONNECT 0x00: the Will Message is published
@@ -349,6 +361,9 @@ impl Broker {
 
     /// The caller has written out everything sent so far on `conn` (used for flow control).
     pub fn connection_flushed(&mut self, conn: ConnectionId, now: Duration) {
+        if self.hung {
+            return;
+        }
         self.advance(now);
         let Some(c) = self.connections.get_mut(&conn) else {
             return;
@@ -364,6 +379,9 @@ impl Broker {
 
     /// Time passed; run timers due at or before `now`.
     pub fn handle_timeout(&mut self, now: Duration) {
+        if self.hung {
+            return;
+        }
         self.advance(now);
         while let Some(key) = self.timers.pop_due(now) {
             self.fire(key);
@@ -395,6 +413,9 @@ impl Broker {
 
     /// When [`Broker::handle_timeout`] must be called next, if ever.
     pub fn poll_timeout(&self) -> Option<Duration> {
+        if self.hung {
+            return None;
+        }
         self.timers.next()
     }
 
@@ -502,6 +523,13 @@ impl Broker {
                 return;
             };
             if conn.paused {
+                return;
+            }
+            // The input always starts at a packet boundary.
+            if conn.input.first().is_some_and(|b| b >> 4 == 0)
+                && self.faults.has(Fault::HangOnReservedType)
+            {
+                self.hung = true;
                 return;
             }
             if conn.version.is_none() {

@@ -95,7 +95,7 @@ impl Broker {
                     }
                 }
             }
-            if p.qos > max_qos {
+            if p.qos > max_qos && !self.faults.has(Fault::UnenforcedMaximumQos) {
                 self.record_id(S::V5_3_2_2_11);
                 self.protocol_error(
                     id,
@@ -104,7 +104,10 @@ impl Broker {
                 );
                 return;
             }
-            if p.retain && !self.config.retain_available {
+            if p.retain
+                && !self.config.retain_available
+                && !self.faults.has(Fault::UnenforcedRetainAvailable)
+            {
                 self.record_id(S::V5_3_2_2_14);
                 self.protocol_error(
                     id,

@@ -206,7 +206,10 @@ impl Broker {
             return Some(ReasonCode::SubscriptionIdentifiersNotSupported);
         }
         for (filter, _) in &s.filters {
-            if filter.shared_parts().is_some() && !self.config.shared_subscription_available {
+            if filter.shared_parts().is_some()
+                && !self.config.shared_subscription_available
+                && !self.fault(Fault::UnenforcedSharedSubscriptionAvailable)
+            {
                 return Some(ReasonCode::SharedSubscriptionsNotSupported);
             }
             if filter.has_wildcards() && !self.config.wildcard_subscription_available {

@@ -1,0 +1,227 @@
+//! `mqttspec fuzz`: the network fuzzer finds nothing on the reference broker, finds each kind
+//! of injected broker fault, minimises it, and writes a reproducer that `mqttspec replay`
+//! fails against the faulty broker and passes against the correct one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mqttspec::fuzz::campaign::{self, CampaignConfig, CampaignReport};
+use mqttspec::fuzz::oracle::FindingKind;
+use mqttspec::fuzz::round::{self, RoundSettings};
+use mqttspec::fuzz::seeds::Seeds;
+use mqttspec::fuzz::target::Target;
+use mqttspec::replay::{self, ReplayConfig, Scenario, Step};
+use mqttspec::verdict::Verdict;
+use mqttspec_codec::ProtocolVersion;
+
+fn seeds() -> Seeds {
+    Seeds::load(&Seeds::default_corpus_dir().expect("corpus in the source tree"))
+}
+
+fn config(seed: u64, rounds: u64, out: Option<PathBuf>) -> CampaignConfig {
+    CampaignConfig {
+        seed,
+        duration: Duration::from_secs(120),
+        max_rounds: Some(rounds),
+        clients: 3,
+        actions: 25,
+        protocols: vec![ProtocolVersion::V311, ProtocolVersion::V5],
+        wait: Duration::from_secs(1),
+        minimize: true,
+        minimize_trials: 60,
+        minimize_time: Duration::from_secs(10),
+        out,
+        command: "test".to_owned(),
+        progress: false,
+    }
+}
+
+fn campaign(faults: &[&str], cfg: &CampaignConfig) -> CampaignReport {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let faults: Vec<String> = faults.iter().map(|f| f.to_string()).collect();
+        let mut target = Target::embedded(&faults).await.unwrap();
+        let report = campaign::run(&mut target, cfg, &seeds()).await;
+        target.shutdown().await;
+        report
+    })
+}
+
+fn replay_verdict(file: &Path, faults: &[&str]) -> Verdict {
+    let scenario = Scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+    let config = ReplayConfig {
+        faults: faults.iter().map(|f| f.to_string()).collect(),
+        wait: Duration::from_secs(2),
+        ..ReplayConfig::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let runs = rt.block_on(replay::replay(&[scenario], &config)).unwrap();
+    runs[0].outcome.verdict
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mqttspec-fuzz-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Runs a campaign against the broker with `fault` until it finds `kind`, and checks the
+/// reproducer: minimised, FAIL with the fault, PASS without.
+fn finds(fault: &str, kind: FindingKind, seed: u64, rounds: u64) {
+    let out = temp_dir(fault);
+    let report = campaign(&[fault], &config(seed, rounds, Some(out.clone())));
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.kind == kind)
+        .unwrap_or_else(|| {
+            panic!(
+                "{fault}: no {} finding in {} rounds; findings: {:?}",
+                kind.slug(),
+                report.totals.rounds,
+                report
+                    .findings
+                    .iter()
+                    .map(|f| &f.signature)
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(f.reproduced, Some(true), "{fault}: {f:?}");
+    assert!(
+        f.minimized.steps <= f.original.steps && f.minimized.bytes <= f.original.bytes,
+        "{f:?}"
+    );
+    let file = f.file.clone().expect("reproducer written");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(&format!("--seed {seed}")), "{text}");
+    assert_eq!(replay_verdict(&file, &[fault]), Verdict::Fail, "{text}");
+    assert_eq!(replay_verdict(&file, &[]), Verdict::Pass, "{text}");
+    assert!(out.join("summary.json").is_file() && out.join("summary.md").is_file());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn the_reference_broker_survives_a_short_campaign_without_findings() {
+    let report = campaign(&[], &config(7, 60, None));
+    assert!(
+        report.findings.is_empty(),
+        "{:#?}",
+        report
+            .findings
+            .iter()
+            .map(|f| (&f.signature, &f.detail))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(report.totals.rounds, 60);
+    assert!(report.totals.packets_sent > 300, "{:?}", report.totals);
+    assert!(report.totals.packets_received > 100, "{:?}", report.totals);
+}
+
+/// Each injected fault is found by the oracle it breaks, in a few rounds. The campaigns
+/// mostly wait on the network, so they run side by side.
+#[test]
+fn every_kind_of_finding_is_found_minimised_and_reproduced() {
+    let cases = [
+        ("hang-on-reserved-type", FindingKind::NotServing, 5, 80),
+        ("malformed-connack", FindingKind::MalformedOutput, 3, 5),
+        ("no-qos-downgrade", FindingKind::QosTooHigh, 3, 40),
+        ("send-topic-aliases", FindingKind::TopicAliasTooHigh, 3, 40),
+        ("no-pingresp", FindingKind::PingUnanswered, 3, 5),
+    ];
+    let handles: Vec<_> = cases
+        .into_iter()
+        .map(|(fault, kind, seed, rounds)| {
+            std::thread::spawn(move || finds(fault, kind, seed, rounds))
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for h in handles {
+        if let Err(e) = h.join() {
+            failures.push(
+                e.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn the_same_seed_makes_the_same_setup_traffic() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let seeds = seeds();
+    let logs: Vec<Vec<Step>> = (0..2)
+        .map(|_| {
+            rt.block_on(async {
+                let target = Target::embedded(&[]).await.unwrap();
+                let s = RoundSettings {
+                    seed: 99,
+                    index: 4,
+                    version: ProtocolVersion::V5,
+                    max_clients: 4,
+                    max_actions: 30,
+                    wait: Duration::from_secs(2),
+                };
+                let r = round::run_round(target.addr(), &s, &seeds).await;
+                target.shutdown().await;
+                assert!(r.not_serving.is_none() && r.detected.is_empty(), "{r:?}");
+                r.log.into_iter().map(|l| l.step).collect()
+            })
+        })
+        .collect();
+    // The setup (CONNECT and SUBSCRIBE of every client) never depends on timing.
+    let setup = |log: &[Step]| -> Vec<Step> {
+        let connects = log
+            .iter()
+            .take_while(|s| matches!(s, Step::Connect { .. } | Step::Send { .. }))
+            .cloned()
+            .collect::<Vec<_>>();
+        connects.into_iter().take(4).collect()
+    };
+    assert_eq!(setup(&logs[0]), setup(&logs[1]));
+    assert!(!setup(&logs[0]).is_empty());
+}
+
+#[test]
+fn the_command_line_exits_0_without_findings_and_1_with_them() {
+    let bin = env!("CARGO_BIN_EXE_mqttspec");
+    let out = temp_dir("cli");
+    let ok = std::process::Command::new(bin)
+        .args(["fuzz", "--rounds", "10", "--seed", "1", "-q", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["rounds"], 10);
+    assert_eq!(summary["seed"], 1);
+    assert!(summary["packets_per_second"].as_f64().unwrap() > 0.0);
+    let bad = std::process::Command::new(bin)
+        .args(["fuzz", "--rounds", "5", "--seed", "3", "-q", "--wait", "1"])
+        .args(["--minimize-secs", "3", "--fault", "malformed-connack"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        bad.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(std::fs::read_dir(out.join("findings")).unwrap().count() >= 2);
+    let usage = std::process::Command::new(bin)
+        .args(["fuzz", "--protocol", "6", "--rounds", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&out);
+}
