@@ -164,6 +164,8 @@ pub async fn minimize(
                 fewer.remove(k);
                 let mut candidate = steps.clone();
                 set_bytes(&mut candidate[i].step, fewer.concat());
+                candidate[i].note =
+                    Some(format!("{} packets in one write (minimised)", fewer.len()));
                 if s.test(&candidate).await {
                     frames = fewer;
                     steps = candidate;
@@ -177,6 +179,8 @@ pub async fn minimize(
                 break;
             }
             let mut candidate = steps.clone();
+            candidate[i].note = step_bytes(&simpler)
+                .map(|b| format!("{} (simplified)", super::round::describe(b, version)));
             candidate[i].step = simpler;
             if s.test(&candidate).await {
                 steps = candidate;
@@ -205,6 +209,10 @@ pub async fn minimize(
                     continue;
                 }
                 let mut candidate = steps.clone();
+                candidate[i].note = Some(format!(
+                    "{} (shortened)",
+                    super::round::describe(&shorter, version)
+                ));
                 set_bytes(&mut candidate[i].step, shorter.clone());
                 if s.test(&candidate).await {
                     bytes = shorter;
@@ -234,6 +242,14 @@ fn step_client(step: &Step) -> &str {
         | Step::Send { client, .. }
         | Step::Close { client }
         | Step::Expect { client, .. } => client,
+    }
+}
+
+fn step_bytes(step: &Step) -> Option<&[u8]> {
+    match step {
+        Step::Send { bytes, .. } => Some(bytes),
+        Step::Connect { raw: Some(b), .. } => Some(b),
+        _ => None,
     }
 }
 

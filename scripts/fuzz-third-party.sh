@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs the published network-fuzzing campaigns (`mqttspec fuzz`) on 127.0.0.1 only and writes
+# them under reports/fuzz/network/ (see reports/fuzz/network.md).
+#
+# Campaigns (arguments, default all):
+#   reference  the embedded reference broker -> reports/fuzz/network/reference-broker/
+#   mosquitto  Eclipse Mosquitto (the `mosquitto` on PATH), started and restarted by the fuzzer
+#              on 127.0.0.1:18880 -> reports/fuzz/network/mosquitto/
+#   rumqttd    rumqttd ($RUMQTTD, default /opt/rumqttd/bin/rumqttd) with its shipped limits, the
+#              v4 listener on 127.0.0.1:18881 fuzzed with MQTT 3.1.1 and the v5 listener on
+#              127.0.0.1:18882 with MQTT 5.0, one campaign each
+#              -> reports/fuzz/network/rumqttd-v4/, reports/fuzz/network/rumqttd-v5/
+#
+# Environment: DURATION (seconds per campaign, default 600), SEED (default 20261125),
+# OUT_ROOT (default reports/fuzz/network), RUMQTTD, MQTTSPEC (a built mqttspec binary to use
+# instead of building one).
+# Exit status: 0 when every campaign ran (findings do not fail the script), 2 otherwise.
+#
+# Usage: scripts/fuzz-third-party.sh [reference] [mosquitto] [rumqttd]   (from anywhere)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-600}
+SEED=${SEED:-20261125}
+OUT_ROOT=${OUT_ROOT:-reports/fuzz/network}
+RUMQTTD=${RUMQTTD:-/opt/rumqttd/bin/rumqttd}
+WANTED=${*:-reference mosquitto rumqttd}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+if [[ -z ${MQTTSPEC:-} ]]; then
+    cargo build --release -p mqttspec
+    MQTTSPEC=target/release/mqttspec
+fi
+STATUS=0
+
+campaign() {
+    local out=$1
+    shift
+    echo "== $out"
+    rm -rf "${OUT_ROOT:?}/$out"
+    # Exit 1 means findings: that is a result, not a failure of the script.
+    "$MQTTSPEC" fuzz --seed "$SEED" --duration "$DURATION" --out "$OUT_ROOT/$out" "$@" || {
+        local rc=$?
+        if [[ $rc -ne 1 ]]; then STATUS=2; fi
+    }
+}
+
+if [[ " $WANTED " == *" reference "* ]]; then
+    campaign reference-broker
+fi
+
+if [[ " $WANTED " == *" mosquitto "* ]]; then
+    cat >"$WORK/mosquitto.conf" <<EOF
+listener 18880 127.0.0.1
+allow_anonymous true
+persistence false
+log_type none
+EOF
+    campaign mosquitto --broker 127.0.0.1:18880 --broker-cmd "mosquitto -c $WORK/mosquitto.conf"
+fi
+
+if [[ " $WANTED " == *" rumqttd "* ]]; then
+    # rumqttd's shipped rumqttd.toml, listeners on loopback, console/prometheus/websocket dropped
+    # (the same as scripts/run-third-party.sh, other ports).
+    cat >"$WORK/rumqttd.toml" <<EOF
+id = 0
+
+[router]
+id = 0
+max_connections = 10010
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:18881"
+next_connection_delay_ms = 1
+    [v4.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 20480
+    max_inflight_count = 100
+    dynamic_filters = true
+
+[v5.1]
+name = "v5-1"
+listen = "127.0.0.1:18882"
+next_connection_delay_ms = 1
+    [v5.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 20480
+    max_inflight_count = 100
+EOF
+    campaign rumqttd-v4 --protocol 3.1.1 --broker 127.0.0.1:18881 \
+        --broker-cmd "$RUMQTTD -q -c $WORK/rumqttd.toml"
+    campaign rumqttd-v5 --protocol 5 --broker 127.0.0.1:18882 \
+        --broker-cmd "$RUMQTTD -q -c $WORK/rumqttd.toml"
+fi
+
+exit $STATUS
