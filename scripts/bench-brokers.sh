@@ -26,6 +26,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. scripts/lib/brokers.sh
 DURATION=${DURATION:-8}
 ROUNDS=${ROUNDS:-2}
 RATE=${RATE:-1000}
@@ -52,17 +53,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_port() {
-    local port=$1
-    for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "nothing listens on 127.0.0.1:$port" >&2
-    return 1
-}
 
 declare -A PORT
 declare -A VERSION
@@ -101,35 +91,7 @@ if [[ " $WANTED " == *" rumqttd "* ]] && [[ -x "$RUMQTTD" ]]; then
     v5=$((BASE_PORT + 3))
     # rumqttd's own defaults (its shipped rumqttd.toml), with loopback listeners only and
     # without the console and metrics endpoints.
-    cat >"$OUT/rumqttd.toml" <<EOF
-id = 0
-
-[router]
-id = 0
-max_connections = 10010
-max_outgoing_packet_count = 200
-max_segment_size = 104857600
-max_segment_count = 10
-
-[v4.1]
-name = "v4-1"
-listen = "127.0.0.1:$v4"
-next_connection_delay_ms = 1
-    [v4.1.connections]
-    connection_timeout_ms = 60000
-    max_payload_size = 20480
-    max_inflight_count = 100
-    dynamic_filters = true
-
-[v5.1]
-name = "v5-1"
-listen = "127.0.0.1:$v5"
-next_connection_delay_ms = 1
-    [v5.1.connections]
-    connection_timeout_ms = 60000
-    max_payload_size = 20480
-    max_inflight_count = 100
-EOF
+    write_rumqttd_config "$OUT/rumqttd.toml" $v4 $v5
     "$RUMQTTD" -q -c "$OUT/rumqttd.toml" >"$OUT/rumqttd.log" 2>&1 &
     PIDS+=($!)
     if [[ $PROTOCOL == 5 ]]; then PORT[rumqttd]=$v5; else PORT[rumqttd]=$v4; fi

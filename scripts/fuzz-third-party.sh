@@ -20,6 +20,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. scripts/lib/brokers.sh
 DURATION=${DURATION:-600}
 SEED=${SEED:-20261125}
 OUT_ROOT=${OUT_ROOT:-reports/fuzz/network}
@@ -63,35 +64,7 @@ fi
 if [[ " $WANTED " == *" rumqttd "* ]]; then
     # rumqttd's shipped rumqttd.toml, listeners on loopback, console/prometheus/websocket dropped
     # (the same as scripts/run-third-party.sh, other ports).
-    cat >"$WORK/rumqttd.toml" <<EOF
-id = 0
-
-[router]
-id = 0
-max_connections = 10010
-max_outgoing_packet_count = 200
-max_segment_size = 104857600
-max_segment_count = 10
-
-[v4.1]
-name = "v4-1"
-listen = "127.0.0.1:18881"
-next_connection_delay_ms = 1
-    [v4.1.connections]
-    connection_timeout_ms = 60000
-    max_payload_size = 20480
-    max_inflight_count = 100
-    dynamic_filters = true
-
-[v5.1]
-name = "v5-1"
-listen = "127.0.0.1:18882"
-next_connection_delay_ms = 1
-    [v5.1.connections]
-    connection_timeout_ms = 60000
-    max_payload_size = 20480
-    max_inflight_count = 100
-EOF
+    write_rumqttd_config "$WORK/rumqttd.toml" 18881 18882
     campaign rumqttd-v4 --protocol 3.1.1 --broker 127.0.0.1:18881 \
         --broker-cmd "$RUMQTTD -q -c $WORK/rumqttd.toml"
     campaign rumqttd-v5 --protocol 5 --broker 127.0.0.1:18882 \

@@ -21,6 +21,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. scripts/lib/brokers.sh
 OUT_ROOT=${OUT_ROOT:-reports}
 RUMQTTD=${RUMQTTD:-/opt/rumqttd/bin/rumqttd}
 MOSQUITTO_PORT=18850
@@ -47,17 +48,6 @@ cleanup() {
 }
 trap 'cleanup; rm -rf "$WORK"' EXIT
 
-wait_for_port() {
-    local port=$1
-    for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "nothing listens on 127.0.0.1:$port" >&2
-    return 1
-}
 
 run_suite() {
     local rc=0
@@ -86,35 +76,7 @@ fi
 if [[ " $WANTED " == *" rumqttd "* ]]; then
     version=$("$RUMQTTD" --version | awk '{print $2}')
     # rumqttd's shipped rumqttd.toml, listeners on loopback, console/prometheus/websocket dropped.
-    cat >"$WORK/rumqttd.toml" <<EOF
-id = 0
-
-[router]
-id = 0
-max_connections = 10010
-max_outgoing_packet_count = 200
-max_segment_size = 104857600
-max_segment_count = 10
-
-[v4.1]
-name = "v4-1"
-listen = "127.0.0.1:$RUMQTTD_V4_PORT"
-next_connection_delay_ms = 1
-    [v4.1.connections]
-    connection_timeout_ms = 60000
-    max_payload_size = 20480
-    max_inflight_count = 100
-    dynamic_filters = true
-
-[v5.1]
-name = "v5-1"
-listen = "127.0.0.1:$RUMQTTD_V5_PORT"
-next_connection_delay_ms = 1
-    [v5.1.connections]
-    connection_timeout_ms = 60000
-    max_payload_size = 20480
-    max_inflight_count = 100
-EOF
+    write_rumqttd_config "$WORK/rumqttd.toml" $RUMQTTD_V4_PORT $RUMQTTD_V5_PORT
     for proto in 3.1.1 5; do
         port=$RUMQTTD_V4_PORT
         if [[ $proto == 5 ]]; then port=$RUMQTTD_V5_PORT; fi

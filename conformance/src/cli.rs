@@ -5,6 +5,7 @@
 //! match arm in [`Cli::run`]. Commands report failures as a [`CommandError`], which decides
 //! the exit status and how the message is shown.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
@@ -111,6 +112,18 @@ impl Cli {
             }
         }
     }
+}
+
+/// Resolves an optional `--broker HOST:PORT` argument to its first address.
+pub fn broker_address(broker: Option<&str>) -> Result<Option<SocketAddr>, CommandError> {
+    let Some(b) = broker else {
+        return Ok(None);
+    };
+    b.to_socket_addrs()
+        .map_err(|e| CommandError::Usage(format!("--broker {b}: {e}")))?
+        .next()
+        .map(Some)
+        .ok_or_else(|| CommandError::Usage(format!("--broker {b}: no address")))
 }
 
 /// A clap usage error for subcommand `name`, rendered with that subcommand's usage line.

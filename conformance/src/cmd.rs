@@ -8,7 +8,7 @@
 //! verdicts go into the same reports, summary and gate; `--no-restricted` skips the second
 //! pass.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -85,14 +85,7 @@ pub struct RunArgs {
 
 impl RunArgs {
     fn broker_addr(&self) -> Result<Option<SocketAddr>, CommandError> {
-        let Some(b) = &self.broker else {
-            return Ok(None);
-        };
-        b.to_socket_addrs()
-            .map_err(|e| CommandError::Usage(format!("--broker {b}: {e}")))?
-            .next()
-            .map(Some)
-            .ok_or_else(|| CommandError::Usage(format!("--broker {b}: no address")))
+        crate::cli::broker_address(self.broker.as_deref())
     }
 
     /// Runs the suite and writes the reports. Exit status: 0 pass (or only baselined

@@ -19,7 +19,7 @@ pub mod load;
 pub mod stats;
 pub mod wire;
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -251,12 +251,8 @@ impl BenchArgs {
                 "--topic {topic:?} is not a usable prefix (no wildcards, no U+0000, not empty)"
             ));
         }
-        let broker = self
-            .broker
-            .to_socket_addrs()
-            .map_err(|e| CommandError::Usage(format!("--broker {}: {e}", self.broker)))?
-            .next()
-            .ok_or_else(|| CommandError::Usage(format!("--broker {}: no address", self.broker)))?;
+        let broker = crate::cli::broker_address(Some(&self.broker))?
+            .ok_or_else(|| CommandError::Usage("--broker: no address".to_owned()))?;
         Ok(BenchConfig {
             broker,
             protocol: self.protocol,

@@ -38,7 +38,6 @@ pub mod round;
 pub mod seeds;
 pub mod target;
 
-use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -168,15 +167,7 @@ impl FuzzArgs {
                 .map_or(1, |d| d.as_nanos() as u64)
         });
         let config = self.config(seed)?;
-        let broker = match &self.broker {
-            None => None,
-            Some(b) => Some(
-                b.to_socket_addrs()
-                    .map_err(|e| CommandError::Usage(format!("--broker {b}: {e}")))?
-                    .next()
-                    .ok_or_else(|| CommandError::Usage(format!("--broker {b}: no address")))?,
-            ),
-        };
+        let broker = crate::cli::broker_address(self.broker.as_deref())?;
         let corpus = self
             .corpus
             .clone()

@@ -18,12 +18,10 @@
 //!   well-formed packets, and that the broker kept open, must answer a PINGREQ
 //!   (MQTT-3.12.4-1).
 
-use std::collections::HashMap;
-
 use mqttspec_codec::{Packet, ProtocolVersion, StatementId};
 
 use crate::client::Received;
-use crate::replay::run::{filter_matches, server_may_send};
+use crate::replay::delivery::{allowed_qos, server_may_send, Aliases};
 
 /// The kinds of finding, each with the oracle above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,8 +142,8 @@ pub struct Watch {
     pub version: Option<ProtocolVersion>,
     /// The Topic Alias Maximum the client's CONNECT declared (5.0), when known.
     pub alias_max: Option<u16>,
-    /// Topic Aliases the broker set: alias -> Topic Name.
-    aliases: HashMap<u16, String>,
+    /// Topic Aliases the broker set.
+    aliases: Aliases,
 }
 
 impl Watch {
@@ -155,7 +153,7 @@ impl Watch {
         Watch {
             version,
             alias_max,
-            aliases: HashMap::new(),
+            aliases: Aliases::default(),
         }
     }
 
@@ -194,22 +192,11 @@ impl Watch {
                         });
                     }
                 }
-                let topic = if p.topic.is_empty() {
-                    alias.and_then(|a| self.aliases.get(&a).cloned())
-                } else {
-                    if let Some(a) = alias {
-                        self.aliases.insert(a, p.topic.as_str().to_owned());
-                    }
-                    Some(p.topic.as_str().to_owned())
-                };
+                let topic = self.aliases.resolve(p);
                 let (Some(topic), Some(filters)) = (topic, filters) else {
                     return None;
                 };
-                let allowed = filters
-                    .iter()
-                    .filter(|(f, _)| filter_matches(f, &topic))
-                    .map(|(_, q)| *q)
-                    .max();
+                let allowed = allowed_qos(filters, &topic);
                 match allowed {
                     None => Some(Breach {
                         kind: FindingKind::NotSubscribed,

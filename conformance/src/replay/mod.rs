@@ -12,12 +12,13 @@
 //! Actual and the transcript); ERROR (the harness could not run the scenario: the broker
 //! unreachable before it started, a setup CONNECT refused).
 
+pub mod delivery;
 pub mod format;
 pub mod run;
 pub mod template;
 pub mod write;
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -175,15 +176,7 @@ pub fn result_line(run: &ScenarioRun) -> String {
 impl ReplayArgs {
     /// Replays the scenarios: exit 0 when all pass, 1 when any FAILs, 2 on a harness error.
     pub fn run(&self) -> Result<(), CommandError> {
-        let broker = match &self.broker {
-            None => None,
-            Some(b) => Some(
-                b.to_socket_addrs()
-                    .map_err(|e| CommandError::Usage(format!("--broker {b}: {e}")))?
-                    .next()
-                    .ok_or_else(|| CommandError::Usage(format!("--broker {b}: no address")))?,
-            ),
-        };
+        let broker = crate::cli::broker_address(self.broker.as_deref())?;
         let files = collect_files(&self.files).map_err(CommandError::Usage)?;
         if files.is_empty() {
             return Err(CommandError::Usage("no scenario files found".to_owned()));

@@ -7,6 +7,7 @@ use std::time::Duration;
 use mqttspec_codec::{Packet, PacketType, ProtocolVersion, ReasonCode};
 use tokio::time::Instant;
 
+use super::delivery::{allowed_qos, server_may_send, Aliases};
 use super::format::{Expectation, Scenario, Step};
 use super::template;
 use crate::client::{summary, ClientOptions, Entry, Received, SendError, TestClient, Transcript};
@@ -502,31 +503,17 @@ async fn expect(
         }
         Expectation::PublishesMatch { duration, filters } => {
             let end = Instant::now() + *duration;
-            let mut aliases: BTreeMap<u16, String> = BTreeMap::new();
+            let mut aliases = Aliases::default();
             loop {
                 let p = match c.recv_until(end).await {
                     Received::Timeout | Received::Closed => return Ok(()),
                     Received::Packet(Packet::Publish(p)) => p,
                     _ => continue,
                 };
-                let topic = match (p.topic.is_empty(), p.properties.topic_alias) {
-                    (false, alias) => {
-                        if let Some(a) = alias {
-                            aliases.insert(a.get(), p.topic.as_str().to_owned());
-                        }
-                        p.topic.as_str().to_owned()
-                    }
-                    (true, Some(a)) => match aliases.get(&a.get()) {
-                        Some(t) => t.clone(),
-                        None => continue,
-                    },
-                    (true, None) => continue,
+                let Some(topic) = aliases.resolve(&p) else {
+                    continue;
                 };
-                let allowed = filters
-                    .iter()
-                    .filter(|(f, _)| filter_matches(f, &topic))
-                    .map(|(_, q)| *q)
-                    .max();
+                let allowed = allowed_qos(filters, &topic);
                 match allowed {
                     None => {
                         return Err(Outcome::fail(
@@ -553,31 +540,6 @@ fn alias_above(p: &mqttspec_codec::Publish, maximum: Option<u16>) -> bool {
         (Some(a), Some(max)) => a.get() > max,
         _ => false,
     }
-}
-
-/// Whether a server may send packets of type `t` in protocol `v`.
-pub fn server_may_send(t: PacketType, v: ProtocolVersion) -> bool {
-    match t {
-        PacketType::Connect
-        | PacketType::Subscribe
-        | PacketType::Unsubscribe
-        | PacketType::PingReq => false,
-        PacketType::Disconnect | PacketType::Auth => v == ProtocolVersion::V5,
-        _ => true,
-    }
-}
-
-/// Whether Topic Filter `filter` (a shared subscription's `$share/NAME/` prefix removed)
-/// matches Topic Name `topic`.
-pub fn filter_matches(filter: &str, topic: &str) -> bool {
-    let filter = match filter.strip_prefix("$share/") {
-        Some(rest) => match rest.split_once('/') {
-            Some((_, f)) => f,
-            None => return false,
-        },
-        None => filter,
-    };
-    mqttspec_reference_broker::core::topic::matches(filter, topic)
 }
 
 async fn disconnect_then_close(
