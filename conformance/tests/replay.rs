@@ -208,3 +208,45 @@ fn replay_command_exits_0_on_pass_1_on_fail_and_2_on_a_bad_file() {
         "{stderr}"
     );
 }
+
+fn verdict_of(text: &str) -> (Verdict, Option<String>) {
+    let s = Scenario::parse(Path::new("inline.toml"), text).unwrap_or_else(|e| panic!("{e}"));
+    let config = ReplayConfig {
+        wait: Duration::from_millis(800),
+        ..ReplayConfig::default()
+    };
+    let run = runtime()
+        .block_on(replay::replay(&[s], &config))
+        .expect("replay runs")
+        .remove(0);
+    (run.outcome.verdict, run.outcome.actual)
+}
+
+#[test]
+fn alternative_fields_pass_when_one_matches_and_fail_when_none_does() {
+    let scenario = |alternatives: &str| {
+        format!(
+            "{HEAD}[[step]]\nconnect = \"a\"\n[[step]]\nsend = \"a\"\nhex = \"82 {{len}} 00 07 00 {{u16:1}} 'x' 01\"\n\
+             [[step]]\nexpect = \"packet\"\npacket = \"SUBACK\"\nfields = {alternatives}\n"
+        )
+    };
+    let ok = scenario(r#"[{ packet_identifier = 9 }, { packet_identifier = 7 }]"#);
+    assert_eq!(verdict_of(&ok).0, Verdict::Pass);
+    let bad = scenario(r#"[{ packet_identifier = 9 }, { packet_identifier = 8 }]"#);
+    let (verdict, actual) = verdict_of(&bad);
+    assert_eq!(verdict, Verdict::Fail, "{actual:?}");
+}
+
+#[test]
+fn or_disconnect_accepts_only_the_listed_reason_codes() {
+    // Topic Alias 0 is answered with DISCONNECT 0x94 by the reference broker.
+    let scenario = |codes: &str| {
+        format!(
+            "{HEAD}[[step]]\nconnect = \"a\"\n[[step]]\nsend = \"a\"\nhex = \"32 {{len}} {{u16:1}} 'x' 00 01 03 23 00 00\"\n\
+             [[step]]\nexpect = \"packet\"\npacket = \"PUBACK\"\nor_disconnect = {codes}\n"
+        )
+    };
+    assert_eq!(verdict_of(&scenario("[0x94]")).0, Verdict::Pass);
+    let (verdict, actual) = verdict_of(&scenario("[0x95, 0x97]"));
+    assert_eq!(verdict, Verdict::Fail, "{actual:?}");
+}

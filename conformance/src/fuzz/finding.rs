@@ -131,6 +131,7 @@ pub fn tail(
                         fields: None,
                         or_closed: true,
                         skip_others: true,
+                        or_disconnect: Vec::new(),
                     },
                 },
             ]

@@ -94,7 +94,8 @@ pub enum Expectation {
         /// Allowed reason codes of a DISCONNECT.
         reasons: Vec<u8>,
     },
-    /// The next packet has this type and its JSON form contains `fields`.
+    /// The next packet has this type and its JSON form contains `fields` (or, when `fields`
+    /// is an array, one of its elements).
     Packet {
         /// The packet type.
         packet_type: PacketType,
@@ -104,6 +105,8 @@ pub enum Expectation {
         or_closed: bool,
         /// Whether packets of other types before it are skipped.
         skip_others: bool,
+        /// (5.0) A DISCONNECT with one of these reason codes, then the close, passes too.
+        or_disconnect: Vec<u8>,
     },
     /// Nothing arrives for `duration` (a close is accepted when `or_closed`).
     NoPacket {
@@ -190,7 +193,8 @@ struct RawStep {
     reasons: Option<Vec<u8>>,
     codes: Option<Vec<u8>>,
     packet: Option<String>,
-    fields: Option<toml::Table>,
+    fields: Option<toml::Value>,
+    or_disconnect: Option<Vec<u8>>,
     ms: Option<u64>,
     or_closed: Option<bool>,
     any_version: Option<bool>,
@@ -325,6 +329,7 @@ fn convert_step(
             ("filters", s.filters.is_some()),
             ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
             ("skip_others", s.skip_others.is_some()),
+            ("or_disconnect", s.or_disconnect.is_some()),
         ])?;
         if client.is_empty() {
             return Err("empty client name".to_owned());
@@ -356,6 +361,7 @@ fn convert_step(
         ("filters", s.filters.is_some()),
         ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
         ("skip_others", s.skip_others.is_some()),
+        ("or_disconnect", s.or_disconnect.is_some()),
     ];
     if let Some(client) = s.send {
         unused(&common)?;
@@ -406,6 +412,7 @@ fn convert_step(
             ("filters", s.filters.is_some()),
             ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
             ("skip_others", s.skip_others.is_some()),
+            ("or_disconnect", s.or_disconnect.is_some()),
         ];
         match given
             .iter()
@@ -433,14 +440,26 @@ fn convert_step(
             }
         }
         "packet" => {
-            only(&["packet", "fields", "or_closed", "skip_others"])?;
+            only(&[
+                "packet",
+                "fields",
+                "or_closed",
+                "skip_others",
+                "or_disconnect",
+            ])?;
             let name = s.packet.as_deref().ok_or("`expect = \"packet\"` needs `packet`")?;
             let packet_type = PacketType::ALL
                 .into_iter()
                 .find(|t| t.name().eq_ignore_ascii_case(name))
                 .ok_or_else(|| format!("unknown packet type `{name}`"))?;
             let fields = match &s.fields {
-                Some(t) => Some(serde_json::to_value(t).map_err(|e| format!("`fields`: {e}"))?),
+                Some(toml::Value::Array(a)) if a.iter().any(|v| !v.is_table()) => {
+                    return Err("`fields` is a table or an array of tables".to_owned())
+                }
+                Some(t @ (toml::Value::Table(_) | toml::Value::Array(_))) => {
+                    Some(serde_json::to_value(t).map_err(|e| format!("`fields`: {e}"))?)
+                }
+                Some(_) => return Err("`fields` is a table or an array of tables".to_owned()),
                 None => None,
             };
             Expectation::Packet {
@@ -448,6 +467,7 @@ fn convert_step(
                 fields,
                 or_closed: s.or_closed.unwrap_or(false),
                 skip_others: s.skip_others.unwrap_or(false),
+                or_disconnect: s.or_disconnect.clone().unwrap_or_default(),
             }
         }
         "no-packet" => {

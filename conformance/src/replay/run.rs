@@ -359,11 +359,22 @@ async fn expect(
             fields,
             or_closed,
             skip_others,
+            or_disconnect,
         } => {
             let mut what = match fields {
+                Some(serde_json::Value::Array(alts)) => {
+                    let alts: Vec<String> = alts.iter().map(|a| a.to_string()).collect();
+                    format!("{} with one of {}", packet_type.name(), alts.join(" | "))
+                }
                 Some(f) => format!("{} with {f}", packet_type.name()),
                 None => packet_type.name().to_owned(),
             };
+            if !or_disconnect.is_empty() {
+                what.push_str(&format!(
+                    ", or DISCONNECT {} then the close",
+                    codes_text(or_disconnect)
+                ));
+            }
             if *or_closed {
                 what.push_str(" or the connection closed");
             }
@@ -379,6 +390,19 @@ async fn expect(
             }
             match next {
                 Received::Closed if *or_closed => Ok(()),
+                Received::Packet(Packet::Disconnect(d))
+                    if v == ProtocolVersion::V5
+                        && or_disconnect.contains(&d.reason_code.as_u8())
+                        && *packet_type != PacketType::Disconnect =>
+                {
+                    match c.recv_until(deadline).await {
+                        Received::Closed => Ok(()),
+                        other => Err(Outcome::fail(
+                            "the connection closed after the server's DISCONNECT",
+                            other.describe(v),
+                        )),
+                    }
+                }
                 Received::Packet(Packet::Disconnect(_))
                     if *or_closed && *packet_type != PacketType::Disconnect =>
                 {
@@ -392,12 +416,20 @@ async fn expect(
                 }
                 Received::Packet(p) if p.packet_type() == *packet_type => {
                     let json = crate::json::packet(&p, v);
-                    match fields {
-                        Some(f) if !contains(&json, f) => Err(Outcome::fail(
+                    let matched = match fields {
+                        Some(serde_json::Value::Array(alts)) => {
+                            alts.iter().any(|f| contains(&json, f))
+                        }
+                        Some(f) => contains(&json, f),
+                        None => true,
+                    };
+                    if matched {
+                        Ok(())
+                    } else {
+                        Err(Outcome::fail(
                             what,
                             format!("{} = {json}", summary::packet(&p, v)),
-                        )),
-                        _ => Ok(()),
+                        ))
                     }
                 }
                 other => Err(Outcome::fail(what, other.describe(v))),

@@ -112,6 +112,7 @@ fn write_expectation(out: &mut String, client: &str, e: &Expectation) {
             fields,
             or_closed,
             skip_others,
+            or_disconnect,
         } => {
             let _ = writeln!(out, "packet = {}", quote(packet_type.name()));
             if let Some(f) = fields {
@@ -124,6 +125,9 @@ fn write_expectation(out: &mut String, client: &str, e: &Expectation) {
             }
             if *skip_others {
                 out.push_str("skip_others = true\n");
+            }
+            if !or_disconnect.is_empty() {
+                let _ = writeln!(out, "or_disconnect = {}", codes(or_disconnect));
             }
         }
         Expectation::NoPacket {
@@ -266,9 +270,10 @@ topic_alias_maximum = 3
 [[step]]
 expect = "packet"
 packet = "SUBACK"
-fields = { packet_identifier = 1 }
+fields = [{ packet_identifier = 1 }, { packet_identifier = 2 }]
 or_closed = true
 skip_others = true
+or_disconnect = [0x95, 0x97]
 
 [[step]]
 expect = "connack"
