@@ -54,6 +54,11 @@ pub struct Config {
     pub max_subscriptions_per_session: usize,
     /// Maximum number of retained messages kept.
     pub max_retained_messages: usize,
+    /// Maximum number of sessions kept, connected or not. A new session beyond it discards
+    /// the session that has been disconnected longest (section 4.1 lets a server discard
+    /// Session State under resource constraints); when every session is connected the CONNECT
+    /// is refused (MQTT 5.0: 0x97 Quota exceeded; 3.1.1: 0x03 Server unavailable).
+    pub max_sessions: usize,
     /// Outgoing QoS 1/2 PUBLISH packets in flight per connection, at most. For MQTT 5.0 the
     /// window is the smaller of this and the client's Receive Maximum; MQTT 3.1.1 has no
     /// Receive Maximum, so this alone bounds it. Default 1024.
@@ -183,6 +188,7 @@ impl Default for Config {
             max_topic_levels: 128,
             max_subscriptions_per_session: 1000,
             max_retained_messages: 100_000,
+            max_sessions: 100_000,
             max_inflight_messages: 1024,
             validate_payload_format: false,
             response_information: None,

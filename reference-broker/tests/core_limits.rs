@@ -249,3 +249,49 @@ fn random_bytes_after_a_valid_connect_never_panic_and_end_in_a_sane_state() {
         assert_eq!(sim.take(probe), vec![Packet::PingResp], "round {round}");
     }
 }
+
+#[test]
+fn a_new_session_beyond_max_sessions_discards_the_longest_disconnected_one() {
+    for v in BOTH {
+        let mut sim = Sim::new(Config {
+            max_sessions: 2,
+            ..Config::default()
+        });
+        let (a, _) = sim.connect_persistent(v, "a", 600);
+        sim.drop_connection(a);
+        sim.advance(secs(1));
+        let (b, _) = sim.connect_persistent(v, "b", 600);
+        sim.drop_connection(b);
+        let _c = sim.connect(v, "c");
+        assert!(
+            !sim.broker.has_session("a"),
+            "{v:?}: the oldest offline session goes"
+        );
+        assert!(sim.broker.has_session("b") && sim.broker.has_session("c"));
+        assert_eq!(sim.broker.session_count(), 2);
+        // Resuming an existing session needs no room.
+        let (_, present) = sim.connect_persistent(v, "b", 600);
+        assert!(present);
+    }
+}
+
+#[test]
+fn a_new_session_is_refused_when_every_kept_session_is_connected() {
+    for (v, code) in [
+        (V5, ReasonCode::QuotaExceeded),
+        (V311, ReasonCode::ServerUnavailable),
+    ] {
+        let mut sim = Sim::new(Config {
+            max_sessions: 1,
+            ..Config::default()
+        });
+        let _a = sim.connect(v, "a");
+        let (b, answer) = sim.try_connect(connect_packet(v, "b"));
+        let Some(Packet::ConnAck(ack)) = answer else {
+            panic!("{v:?}: {answer:?}");
+        };
+        assert_eq!(ack.reason_code, code);
+        assert!(sim.is_closed(b));
+        assert!(sim.broker.has_session("a") && !sim.broker.has_session("b"));
+    }
+}

@@ -287,6 +287,7 @@ impl Broker {
             return;
         };
         let drop_will = !publish_will || self.fault(Fault::NoWill);
+        let now = self.now;
         let Some(session) = self.sessions.get_mut(&client) else {
             return;
         };
@@ -294,6 +295,7 @@ impl Broker {
             return;
         }
         session.connection = None;
+        session.offline_since = now;
         // Whatever was sent on this connection is resent on the next one (MQTT-4.4.0-1).
         session.inflight.mark_none_sent_here();
         let expiry = session.expiry_interval;

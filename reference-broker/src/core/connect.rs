@@ -314,6 +314,27 @@ impl Broker {
         }
         self.record(v, &[S::V5_3_1_4_4], &[S::V311_3_1_4_3]);
         let resumed = self.sessions.contains_key(&client);
+        if !resumed && self.sessions.len() >= self.config.max_sessions.max(1) {
+            // Room for a new session: discard the one disconnected longest, or refuse.
+            let oldest = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.connection.is_none())
+                .min_by_key(|(_, s)| s.offline_since)
+                .map(|(c, _)| Arc::clone(c));
+            match oldest {
+                Some(c) => self.end_session(&c),
+                None => {
+                    let code = if v.is_v5() {
+                        ReasonCode::QuotaExceeded
+                    } else {
+                        ReasonCode::ServerUnavailable
+                    };
+                    self.refuse(id, code, "too many sessions");
+                    return;
+                }
+            }
+        }
         if connect.clean_start {
             self.record(
                 v,

@@ -78,6 +78,9 @@
 //!   Receive Maximum ([`Config::receive_maximum`]; a MQTT 5.0 client exceeding it is
 //!   disconnected with 0x93, a 3.1.1 client is paused);
 //! - retained messages: [`Config::max_retained_messages`];
+//! - sessions, connected or not: [`Config::max_sessions`] (the longest-disconnected one is
+//!   discarded for a new one; found by the network fuzzer's memory samples, where 3.1.1
+//!   persistent sessions, which never expire, piled up);
 //! - subscriptions per session: [`Config::max_subscriptions_per_session`];
 //! - topic levels per Topic Name / Filter: [`Config::max_topic_levels`] (a server limit:
 //!   MQTT 5.0 DISCONNECT 0x90 / SUBACK 0x8F, MQTT 3.1.1 close / SUBACK 0x80);

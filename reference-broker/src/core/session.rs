@@ -147,6 +147,9 @@ pub(crate) struct Session {
     pub inbound_qos2: BTreeSet<PacketId>,
     /// The last Packet Identifier handed out.
     last_packet_id: u16,
+    /// When the client last disconnected (core time), for choosing which session to discard
+    /// at [`Config::max_sessions`](crate::Config::max_sessions).
+    pub offline_since: std::time::Duration,
 }
 
 impl Session {
@@ -160,6 +163,7 @@ impl Session {
             inflight: Inflight::default(),
             inbound_qos2: BTreeSet::new(),
             last_packet_id: 0,
+            offline_since: std::time::Duration::ZERO,
         }
     }
 
