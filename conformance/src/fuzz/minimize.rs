@@ -415,7 +415,16 @@ impl Shrinker<'_> {
         };
         self.trials += 1;
         let stem = format!("mz{}", self.trials);
-        let run = run_scenario(&scenario, self.target.addr(), self.budget.wait, &stem).await;
+        let mut run = run_scenario(&scenario, self.target.addr(), self.budget.wait, &stem).await;
+        if run.outcome.verdict == Verdict::Error && !fresh && self.target.can_restart() {
+            // The broker stopped serving before the trial (an earlier trial, or another bug,
+            // broke it): restart it and try once more.
+            if let Err(e) = self.target.restart().await {
+                self.note = Some(e);
+                return false;
+            }
+            run = run_scenario(&scenario, self.target.addr(), self.budget.wait, &stem).await;
+        }
         let o = run.outcome;
         match o.verdict {
             Verdict::Fail => {}
