@@ -225,3 +225,67 @@ fn the_command_line_exits_0_without_findings_and_1_with_them() {
     assert_eq!(usage.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A broker that accepts every CONNECT and answers PINGREQ with bytes that cannot be framed
+/// (packet type 0), like rumqttd's DISCONNECT with a stray byte: the campaign must end, with a
+/// malformed-output finding, instead of waiting forever for the PINGRESP on an ended
+/// connection.
+#[test]
+fn a_broker_sending_unframeable_bytes_is_judged_and_does_not_hang_the_fuzzer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // On its own thread, so that a fuzzer spinning forever fails the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let report = rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                while let Ok((mut s, _)) = listener.accept().await {
+                    tokio::spawn(async move {
+                        let mut buf = [0u8; 4096];
+                        let mut answered = false;
+                        while let Ok(n) = s.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            if !answered {
+                                answered = true;
+                                let level = buf.get(8).copied().unwrap_or(5);
+                                let connack: &[u8] = if level == 5 {
+                                    &[0x20, 0x03, 0x00, 0x00, 0x00]
+                                } else {
+                                    &[0x20, 0x02, 0x00, 0x00]
+                                };
+                                let _ = s.write_all(connack).await;
+                            } else if buf[..n] == [0xc0, 0x00] {
+                                // A PINGREQ: answer with unframeable bytes.
+                                let _ = s.write_all(&[0x00, 0x00]).await;
+                            }
+                        }
+                    });
+                }
+            });
+            let mut target = Target::external(addr, None).await.unwrap();
+            let mut cfg = config(11, 5, None);
+            cfg.minimize = false;
+            cfg.actions = 1;
+            cfg.clients = 1;
+            let report = campaign::run(&mut target, &cfg, &seeds()).await;
+            target.shutdown().await;
+            report
+        });
+        let _ = tx.send(report);
+    });
+    let report = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the campaign ends within a minute");
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::MalformedOutput),
+        "{:?}",
+        report.findings
+    );
+}

@@ -706,7 +706,14 @@ impl Round<'_> {
                     Received::Closed => {
                         self.clients[i].awaiting_ping = false;
                     }
-                    r => self.handle(i, r).await,
+                    r => {
+                        self.handle(i, r).await;
+                        // Bytes that cannot even be framed end the connection; the client
+                        // keeps returning that ending, so stop waiting.
+                        if !self.clients[i].open() {
+                            self.clients[i].awaiting_ping = false;
+                        }
+                    }
                 }
             }
         }
