@@ -250,3 +250,33 @@ fn or_disconnect_accepts_only_the_listed_reason_codes() {
     let (verdict, actual) = verdict_of(&scenario("[0x95, 0x97]"));
     assert_eq!(verdict, Verdict::Fail, "{actual:?}");
 }
+
+/// The reproducers the network fuzzer wrote for third-party brokers
+/// (`reports/fuzz/network/*/findings/`) are regression scenarios for the reference broker.
+#[test]
+fn third_party_fuzz_findings_pass_against_the_reference_broker() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/fuzz/network");
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path().join("findings")))
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    let files = replay::collect_files(&dirs).expect("findings readable");
+    assert!(
+        !files.is_empty(),
+        "no published findings under {}",
+        root.display()
+    );
+    let scenarios = replay::load_all(&files).unwrap_or_else(|e| panic!("invalid finding: {e}"));
+    let runs = runtime()
+        .block_on(replay::replay(&scenarios, &ReplayConfig::default()))
+        .expect("replay runs");
+    let bad: Vec<String> = runs
+        .iter()
+        .filter(|r| r.outcome.verdict != Verdict::Pass)
+        .map(replay::result_line)
+        .collect();
+    assert!(bad.is_empty(), "not PASS:\n{}", bad.join("\n"));
+}
