@@ -25,6 +25,19 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// Replays `scenarios` against the reference broker; every one must PASS.
+fn assert_all_pass(scenarios: &[Scenario]) {
+    let runs = runtime()
+        .block_on(replay::replay(scenarios, &ReplayConfig::default()))
+        .expect("replay runs");
+    let bad: Vec<String> = runs
+        .iter()
+        .filter(|r| r.outcome.verdict != Verdict::Pass)
+        .map(replay::result_line)
+        .collect();
+    assert!(bad.is_empty(), "not PASS:\n{}", bad.join("\n"));
+}
+
 #[test]
 fn every_regression_scenario_parses_names_its_source_and_passes_against_the_reference_broker() {
     let scenarios = load_corpus();
@@ -35,15 +48,7 @@ fn every_regression_scenario_parses_names_its_source_and_passes_against_the_refe
         let stem = s.path.file_stem().and_then(|f| f.to_str());
         assert_eq!(stem, Some(s.id.as_str()), "file name differs from the id");
     }
-    let runs = runtime()
-        .block_on(replay::replay(&scenarios, &ReplayConfig::default()))
-        .expect("replay runs");
-    let bad: Vec<String> = runs
-        .iter()
-        .filter(|r| r.outcome.verdict != Verdict::Pass)
-        .map(replay::result_line)
-        .collect();
-    assert!(bad.is_empty(), "not PASS:\n{}", bad.join("\n"));
+    assert_all_pass(&scenarios);
 }
 
 /// Runs the named corpus scenarios against the reference broker with `fault`.
@@ -270,13 +275,5 @@ fn third_party_fuzz_findings_pass_against_the_reference_broker() {
         root.display()
     );
     let scenarios = replay::load_all(&files).unwrap_or_else(|e| panic!("invalid finding: {e}"));
-    let runs = runtime()
-        .block_on(replay::replay(&scenarios, &ReplayConfig::default()))
-        .expect("replay runs");
-    let bad: Vec<String> = runs
-        .iter()
-        .filter(|r| r.outcome.verdict != Verdict::Pass)
-        .map(replay::result_line)
-        .collect();
-    assert!(bad.is_empty(), "not PASS:\n{}", bad.join("\n"));
+    assert_all_pass(&scenarios);
 }
