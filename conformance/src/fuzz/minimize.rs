@@ -6,9 +6,10 @@
 //! (or any step, since a dead broker fails them too); otherwise the final expectation step,
 //! with the same Expected text.
 //!
-//! The broker is restarted before every trial when that is cheap (the embedded broker) or
-//! needed (a crash), so each trial starts from a fresh broker. Trials are bounded by a
-//! count and a deadline; what is left when they run out is still a valid reproducer.
+//! The broker is restarted before every trial whenever the fuzzer can (the embedded broker,
+//! `--broker-cmd`), so each trial starts from a fresh broker and the reproducer stands alone.
+//! Trials are bounded by a count and a deadline; what is left when they run out is still a
+//! valid reproducer.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -394,8 +395,10 @@ impl Shrinker<'_> {
         {
             return false;
         }
-        let fresh = self.kind == FindingKind::NotServing || self.target.restart_is_cheap();
-        if fresh && self.target.can_restart() {
+        // A fresh broker for every trial whenever the fuzzer can start one: otherwise a trial
+        // can lean on state left by the campaign (a retained message, a session) and the
+        // reproducer would not stand alone.
+        if self.target.can_restart() {
             if let Err(e) = self.target.restart().await {
                 self.note = Some(e);
                 return false;
@@ -415,16 +418,7 @@ impl Shrinker<'_> {
         };
         self.trials += 1;
         let stem = format!("mz{}", self.trials);
-        let mut run = run_scenario(&scenario, self.target.addr(), self.budget.wait, &stem).await;
-        if run.outcome.verdict == Verdict::Error && !fresh && self.target.can_restart() {
-            // The broker stopped serving before the trial (an earlier trial, or another bug,
-            // broke it): restart it and try once more.
-            if let Err(e) = self.target.restart().await {
-                self.note = Some(e);
-                return false;
-            }
-            run = run_scenario(&scenario, self.target.addr(), self.budget.wait, &stem).await;
-        }
+        let run = run_scenario(&scenario, self.target.addr(), self.budget.wait, &stem).await;
         let o = run.outcome;
         match o.verdict {
             Verdict::Fail => {}

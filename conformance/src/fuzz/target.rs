@@ -108,11 +108,6 @@ impl Target {
         }
     }
 
-    /// Whether restarting is cheap enough to do before every minimisation trial.
-    pub fn restart_is_cheap(&self) -> bool {
-        matches!(self, Target::Embedded { .. })
-    }
-
     /// What happened to a broker process the fuzzer started, if it has exited.
     pub fn exit_status(&mut self) -> Option<String> {
         match self {
