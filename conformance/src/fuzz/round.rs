@@ -457,21 +457,7 @@ impl Round<'_> {
         let c = &mut self.clients[i];
         let filters = c.id_clean.then_some(c.filters.as_slice());
         if let Some(breach) = c.watch.check(&r, filters) {
-            if !self
-                .detected
-                .iter()
-                .any(|d| d.breach.signature == breach.signature)
-            {
-                let filters = c.filters.clone();
-                let alias_max = c.watch.alias_max;
-                self.detected.push(Detected {
-                    client: c.name.clone(),
-                    breach,
-                    at_step: self.log.len(),
-                    filters,
-                    alias_max,
-                });
-            }
+            self.detect(i, breach, self.log.len());
         }
         let Received::Packet(p) = r else { return };
         let reply = match p {
@@ -512,6 +498,26 @@ impl Round<'_> {
         if let Some(reply) = reply {
             self.send_packet(i, &reply).await;
         }
+    }
+
+    /// Records `breach` seen by client `i` (reproducible from the first `at_step` steps),
+    /// unless the round already has one with the same signature.
+    fn detect(&mut self, i: usize, breach: Breach, at_step: usize) {
+        if self
+            .detected
+            .iter()
+            .any(|d| d.breach.signature == breach.signature)
+        {
+            return;
+        }
+        let c = &self.clients[i];
+        self.detected.push(Detected {
+            client: c.name.clone(),
+            breach,
+            at_step,
+            filters: c.filters.clone(),
+            alias_max: c.watch.alias_max,
+        });
     }
 
     fn finish_outgoing(&mut self, i: usize) {
@@ -677,7 +683,6 @@ impl Round<'_> {
                 };
                 match conn.recv_until(deadline).await {
                     Received::Timeout => {
-                        let c = &self.clients[i];
                         let v = self.s.version;
                         let breach = Breach {
                             kind: FindingKind::PingUnanswered,
@@ -688,19 +693,7 @@ impl Round<'_> {
                             statement: FindingKind::PingUnanswered.statement(v),
                             signature: "pingreq-unanswered".to_owned(),
                         };
-                        if !self
-                            .detected
-                            .iter()
-                            .any(|d| d.breach.signature == breach.signature)
-                        {
-                            self.detected.push(Detected {
-                                client: c.name.clone(),
-                                breach,
-                                at_step: before_pings,
-                                filters: c.filters.clone(),
-                                alias_max: c.watch.alias_max,
-                            });
-                        }
+                        self.detect(i, breach, before_pings);
                         self.clients[i].awaiting_ping = false;
                     }
                     Received::Closed => {
