@@ -193,7 +193,11 @@ impl Target {
         *child = Some(spawned);
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         loop {
-            if tokio::net::TcpStream::connect(*addr).await.is_ok() {
+            let attempt = tokio::time::timeout(
+                Duration::from_secs(1),
+                tokio::net::TcpStream::connect(*addr),
+            );
+            if matches!(attempt.await, Ok(Ok(_))) {
                 return Ok(());
             }
             if let Some(c) = child.as_mut() {
