@@ -1,13 +1,30 @@
 //! Build script for `mqttspec-codec`.
 //!
 //! Reads the normative-statement catalogues in `data/` (one row per `[MQTT-x.y.z-n]` tag of
-//! MQTT 3.1.1 and MQTT 5.0), validates them, and writes `$OUT_DIR/statements.rs`, which
-//! `src/statement.rs` includes. The generated file defines the `StatementId` enum (one variant
-//! per row), `StatementId::ALL` and a `match` from each variant to its metadata.
+//! MQTT 3.1.1 and MQTT 5.0) and the pairing table `data/statement-pairs.tsv`, validates them,
+//! and writes `$OUT_DIR/statements.rs`, which `src/statement.rs` includes. The generated file
+//! defines the `StatementId` enum (one variant per row), `StatementId::ALL`, a `match` from
+//! each variant to its metadata and a `match` from each variant to its counterparts in the
+//! other specification.
 //!
 //! Any problem with the data (wrong header, wrong row count, duplicate id, empty field,
 //! unknown `who` / `testable_over_tcp` value, malformed id) fails the build with a message
 //! naming the file and line. Only `std` is used.
+//!
+//! # The pairing table
+//!
+//! `data/statement-pairs.tsv` has the header `v5<TAB>v311<TAB>note` and one row per pair of
+//! statements, one of MQTT 5.0 (`v5`) and one of MQTT 3.1.1 (`v311`), that require the same
+//! behaviour of the same party. Statements are paired by meaning, never by number. A
+//! statement may appear in several rows when one specification splits what the other states
+//! once. `note` says in a few words what the shared behaviour is.
+//!
+//! The build checks that each id exists in the catalogue of its column's specification, that
+//! no pair is listed twice, and that both statements have the same `who`. A pair whose `who`
+//! differs (one specification states the rule for both sides at once, the other for one side
+//! only) is accepted only when its note starts with the marker `[who-differs]` (see
+//! [`WHO_DIFFERS`]) followed by the explanation; the marker on a pair whose `who` agrees is an
+//! error too.
 
 use std::collections::HashMap;
 use std::env;
@@ -26,6 +43,15 @@ const HEADER: [&str; 7] = [
     "testable_over_tcp",
     "paraphrase",
 ];
+
+/// The exact header line of the pairing table.
+const PAIRS_HEADER: [&str; 3] = ["v5", "v311", "note"];
+
+/// The pairing table's file name in `data/`.
+const PAIRS_FILE: &str = "statement-pairs.tsv";
+
+/// Prefix of a pairing-table note that allows the two statements to differ in `who`.
+const WHO_DIFFERS: &str = "[who-differs]";
 
 /// One catalogue: file name, Rust `Spec` variant, variant-name prefix, label, expected rows.
 struct Source {
@@ -66,6 +92,14 @@ struct Row {
     obligation: &'static str,
     testability: &'static str,
     description: String,
+    /// The catalogue's `who` value as written (`broker`, `client`, `both`).
+    who: String,
+}
+
+/// One validated row of the pairing table: indexes into the statement rows.
+struct Pair {
+    v5: usize,
+    v311: usize,
 }
 
 fn main() -> ExitCode {
@@ -77,7 +111,8 @@ fn main() -> ExitCode {
                 eprintln!("error:   {e}");
             }
             eprintln!(
-                "error: {} problem(s); fix the TSV file(s) (see /work/shared/spec/README.md for the format)",
+                "error: {} problem(s); fix the TSV file(s) (catalogue format: \
+                 /work/shared/spec/README.md; pairing table: the doc comment of codec/build.rs)",
                 errors.len()
             );
             ExitCode::FAILURE
@@ -121,7 +156,20 @@ fn run() -> Result<(), Vec<String>> {
         return Err(errors);
     }
 
-    let code = generate(&rows);
+    let pairs_path = data_dir.join(PAIRS_FILE);
+    println!("cargo:rerun-if-changed={}", pairs_path.display());
+    let pairs = match fs::read_to_string(&pairs_path) {
+        Ok(text) => parse_pairs(&rows, &pairs_path, &text, &mut errors),
+        Err(e) => {
+            errors.push(format!("cannot read {}: {e}", pairs_path.display()));
+            Vec::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let code = generate(&rows, &pairs);
     let out = out_dir.join("statements.rs");
     fs::write(&out, code).map_err(|e| vec![format!("cannot write {}: {e}", out.display())])
 }
@@ -246,7 +294,150 @@ fn parse_row(source: &Source, line: &str) -> Result<Row, Vec<String>> {
         obligation,
         testability,
         description: (*paraphrase).to_owned(),
+        who: (*who).to_owned(),
     })
+}
+
+/// Parse and validate the pairing table against the catalogue `rows`. Problems are appended
+/// to `errors`.
+fn parse_pairs(rows: &[Row], path: &Path, text: &str, errors: &mut Vec<String>) -> Vec<Pair> {
+    let file = path.display();
+    let mut pairs = Vec::new();
+    let mut lines = text.lines().enumerate();
+
+    let Some((_, header)) = lines.next() else {
+        errors.push(format!("{file}: file is empty"));
+        return pairs;
+    };
+    let fields: Vec<&str> = header.split('\t').collect();
+    if fields != PAIRS_HEADER {
+        errors.push(format!(
+            "{file}:1: header must be `{}` (tab-separated), found `{header}`",
+            PAIRS_HEADER.join("<TAB>")
+        ));
+        return pairs;
+    }
+
+    // (spec variant, id) -> index into `rows`.
+    let index: HashMap<(&str, &str), usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.spec_variant, r.id.as_str()), i))
+        .collect();
+    let mut seen: HashMap<(usize, usize), usize> = HashMap::new();
+    for (i, line) in lines {
+        let lineno = i + 1;
+        match parse_pair(rows, &index, line) {
+            Ok(pair) => {
+                if let Some(&first) = seen.get(&(pair.v5, pair.v311)) {
+                    errors.push(format!(
+                        "{file}:{lineno}: duplicate pair `{}` / `{}` (first on line {first})",
+                        rows[pair.v5].id, rows[pair.v311].id
+                    ));
+                } else {
+                    seen.insert((pair.v5, pair.v311), lineno);
+                    pairs.push(pair);
+                }
+            }
+            Err(problems) => {
+                errors.extend(
+                    problems
+                        .into_iter()
+                        .map(|p| format!("{file}:{lineno}: {p}")),
+                );
+            }
+        }
+    }
+    pairs
+}
+
+/// Parse and validate one data line of the pairing table.
+fn parse_pair(
+    rows: &[Row],
+    index: &HashMap<(&str, &str), usize>,
+    line: &str,
+) -> Result<Pair, Vec<String>> {
+    if line.trim().is_empty() {
+        return Err(vec!["blank line".to_owned()]);
+    }
+    if line.contains('\r') {
+        return Err(vec![
+            "carriage return in line (use LF line endings)".to_owned()
+        ]);
+    }
+    let fields: Vec<&str> = line.split('\t').collect();
+    let [v5, v311, note] = fields.as_slice() else {
+        return Err(vec![format!(
+            "expected 3 tab-separated fields, found {}",
+            fields.len()
+        )]);
+    };
+
+    let mut problems = Vec::new();
+    for (name, value) in PAIRS_HEADER.iter().zip(fields.iter()) {
+        if value.trim().is_empty() {
+            problems.push(format!("field `{name}` is empty"));
+        } else if value.trim() != *value {
+            problems.push(format!("field `{name}` has leading or trailing whitespace"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    // Look up `id` in the catalogue of `spec`; on failure say whether it belongs to the other.
+    let find = |column: &str, spec: &str, other: &str, id: &str| -> Result<usize, String> {
+        if let Some(&i) = index.get(&(spec, id)) {
+            return Ok(i);
+        }
+        let label = |variant: &str| {
+            SOURCES
+                .iter()
+                .find(|s| s.spec_variant == variant)
+                .map_or("?", |s| s.label)
+        };
+        if index.contains_key(&(other, id)) {
+            Err(format!(
+                "`{id}` in column `{column}` is not an {} statement (it exists only in {}; \
+                 columns are v5 then v311)",
+                label(spec),
+                label(other)
+            ))
+        } else {
+            Err(format!(
+                "`{id}` in column `{column}` is not an {} statement",
+                label(spec)
+            ))
+        }
+    };
+    let v5 = find("v5", "V5", "V311", v5);
+    let v311 = find("v311", "V311", "V5", v311);
+    let (v5, v311) = match (v5, v311) {
+        (Ok(a), Ok(b)) => (a, b),
+        (a, b) => return Err(a.err().into_iter().chain(b.err()).collect()),
+    };
+
+    let (a, b) = (&rows[v5], &rows[v311]);
+    let marked = note.starts_with(WHO_DIFFERS);
+    if a.who != b.who && !marked {
+        return Err(vec![format!(
+            "`who` differs (`{}` is {}, `{}` is {}); pair them only if the note starts with \
+             `{WHO_DIFFERS}` and explains why",
+            a.id, a.who, b.id, b.who
+        )]);
+    }
+    if a.who == b.who && marked {
+        return Err(vec![format!(
+            "note starts with `{WHO_DIFFERS}` but both statements have `who` = {}",
+            a.who
+        )]);
+    }
+    if marked && note[WHO_DIFFERS.len()..].trim().is_empty() {
+        return Err(vec![format!(
+            "`{WHO_DIFFERS}` must be followed by an explanation"
+        )]);
+    }
+    Ok(Pair { v5, v311 })
 }
 
 /// `MQTT-1.5.4-2` with prefix `V5` becomes `V5_1_5_4_2`.
@@ -276,7 +467,7 @@ fn lit(s: &str) -> String {
     format!("{s:?}")
 }
 
-fn generate(rows: &[Row]) -> String {
+fn generate(rows: &[Row], pairs: &[Pair]) -> String {
     let mut out = String::with_capacity(rows.len() * 400);
     // `write!` into a `String` cannot fail; the results are ignored deliberately.
     let _ = writeln!(
@@ -344,6 +535,39 @@ fn generate(rows: &[Row]) -> String {
             lit(&row.description),
         );
     }
-    let _ = writeln!(out, "        }}\n    }}\n}}");
+    let _ = writeln!(out, "        }}\n    }}\n");
+
+    // Counterparts: for each statement, its partners in `StatementId::ALL` order.
+    let mut partners: Vec<Vec<usize>> = vec![Vec::new(); rows.len()];
+    for pair in pairs {
+        partners[pair.v5].push(pair.v311);
+        partners[pair.v311].push(pair.v5);
+    }
+    let _ = writeln!(
+        out,
+        "    /// The statements of the other specification paired with this one in\n\
+         \x20   /// `codec/data/statement-pairs.tsv` ({} pairs), in the order of [`StatementId::ALL`].\n\
+         \x20   #[allow(clippy::too_many_lines)]\n\
+         \x20   const fn paired(self) -> &'static [StatementId] {{\n\
+         \x20       match self {{",
+        pairs.len()
+    );
+    for (i, list) in partners.iter_mut().enumerate() {
+        if list.is_empty() {
+            continue;
+        }
+        list.sort_unstable();
+        let items: Vec<String> = list
+            .iter()
+            .map(|&j| format!("StatementId::{}", rows[j].variant))
+            .collect();
+        let _ = writeln!(
+            out,
+            "            StatementId::{} => &[{}],",
+            rows[i].variant,
+            items.join(", ")
+        );
+    }
+    let _ = writeln!(out, "            _ => &[],\n        }}\n    }}\n}}");
     out
 }

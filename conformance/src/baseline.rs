@@ -8,10 +8,13 @@
 //! reason = "closes without DISCONNECT 0x82; upstream issue #123"   # mandatory
 //! ```
 //!
-//! Gate (the exit status of `mqttspec run`): 2 when any ERROR is not baselined (the run is not
-//! trustworthy) — an unreachable broker is 2 as well; else 1 when any FAIL is not baselined;
-//! else 0. A baselined case that now passes is reported so the entry can be removed, but does
-//! not fail the run; an entry whose verdict differs from the one observed does not cover it.
+//! Gate (the exit status of `mqttspec run`): **1** whenever a FAIL is not baselined, whatever
+//! else happened; else **2** when nothing could be judged (every run INCONCLUSIVE or ERROR:
+//! no usable broker); else **0**. INCONCLUSIVE and ERROR runs
+//! are listed but do not fail the run, unless `strict` (`--strict`): then an unbaselined
+//! INCONCLUSIVE or ERROR makes it 1. A baselined case that now passes is reported so the
+//! entry can be removed, but does not fail the run; an entry whose verdict differs from the
+//! one observed does not cover it. Baselines may list INCONCLUSIVE runs too (with a reason).
 
 use std::path::Path;
 
@@ -115,6 +118,12 @@ pub struct Gate {
     pub new_failures: Vec<GateItem>,
     /// ERRORs not in the baseline.
     pub new_errors: Vec<GateItem>,
+    /// INCONCLUSIVE runs not in the baseline.
+    #[serde(default)]
+    pub new_inconclusive: Vec<GateItem>,
+    /// Whether no run judged the broker: every run INCONCLUSIVE or ERROR.
+    #[serde(default)]
+    pub nothing_judged: bool,
     /// Non-passes the baseline covers.
     pub baselined: Vec<GateItem>,
     /// Baselined cases that now PASS (trim the baseline).
@@ -129,9 +138,16 @@ impl Gate {
         baseline: &Baseline,
         results: impl IntoIterator<Item = (&'a str, ProtocolVersion, Verdict)>,
     ) -> Gate {
-        let mut gate = Gate::default();
+        let mut gate = Gate {
+            nothing_judged: true,
+            ..Gate::default()
+        };
         let mut used = vec![false; baseline.expected.len()];
         for (case, protocol, verdict) in results {
+            // UNSUPPORTED says something about the broker too (a capability it lacks).
+            if verdict.is_judgement() || verdict == Verdict::Unsupported {
+                gate.nothing_judged = false;
+            }
             for (i, e) in baseline.expected.iter().enumerate() {
                 if e.applies_to(case, protocol) {
                     used[i] = true;
@@ -163,6 +179,7 @@ impl Gate {
             match verdict {
                 Verdict::Fail => gate.new_failures.push(item(note)),
                 Verdict::Error => gate.new_errors.push(item(note)),
+                Verdict::Inconclusive => gate.new_inconclusive.push(item(note)),
                 _ => {}
             }
         }
@@ -177,11 +194,15 @@ impl Gate {
         gate
     }
 
-    /// The exit status: 2 on unbaselined ERROR, 1 on unbaselined FAIL, else 0.
-    pub fn exit_code(&self) -> u8 {
-        if !self.new_errors.is_empty() {
+    /// The exit status (see the module docs): 1 on an unbaselined FAIL; else 2 when nothing
+    /// was judged; else 1 when `strict` and an unbaselined INCONCLUSIVE or ERROR exists;
+    /// else 0.
+    pub fn exit_code(&self, strict: bool) -> u8 {
+        if !self.new_failures.is_empty() {
+            1
+        } else if self.nothing_judged {
             2
-        } else if !self.new_failures.is_empty() {
+        } else if strict && !(self.new_errors.is_empty() && self.new_inconclusive.is_empty()) {
             1
         } else {
             0
@@ -222,7 +243,7 @@ reason = "removed case"
                 ("a.fails", V311, Verdict::Pass),
             ],
         );
-        assert_eq!(gate.exit_code(), 0);
+        assert_eq!(gate.exit_code(false), 0);
         assert_eq!(gate.baselined.len(), 1);
         assert_eq!(gate.baselined[0].note.as_deref(), Some("known bug"));
     }
@@ -231,18 +252,19 @@ reason = "removed case"
     fn a_failure_on_another_protocol_is_new() {
         let b = Baseline::parse(TEXT).unwrap();
         let gate = Gate::decide(&b, [("a.fails", V311, Verdict::Fail)]);
-        assert_eq!(gate.exit_code(), 1);
+        assert_eq!(gate.exit_code(false), 1);
         assert_eq!(gate.new_failures.len(), 1);
     }
 
     #[test]
-    fn errors_outrank_failures_and_a_different_verdict_is_not_covered() {
+    fn failures_outrank_errors_and_a_different_verdict_is_not_covered() {
         let b = Baseline::parse(TEXT).unwrap();
         let gate = Gate::decide(
             &b,
             [("a.fails", V5, Verdict::Error), ("x", V5, Verdict::Fail)],
         );
-        assert_eq!(gate.exit_code(), 2);
+        assert_eq!(gate.exit_code(false), 1);
+        assert_eq!(gate.exit_code(true), 1);
         assert!(gate.new_errors[0]
             .note
             .as_deref()
@@ -254,12 +276,39 @@ reason = "removed case"
     fn now_passing_and_unused_entries_are_reported() {
         let b = Baseline::parse(TEXT).unwrap();
         let gate = Gate::decide(&b, [("b.fixed", V5, Verdict::Pass)]);
-        assert_eq!(gate.exit_code(), 0);
+        assert_eq!(gate.exit_code(false), 0);
         assert_eq!(gate.now_passing.len(), 1);
         assert_eq!(
             gate.unused_entries,
             vec!["a.fails (5)".to_owned(), "gone.case".to_owned()]
         );
+    }
+
+    #[test]
+    fn inconclusive_and_errors_fail_only_a_strict_gate_and_nothing_judged_is_2() {
+        let b = Baseline::default();
+        let gate = Gate::decide(
+            &b,
+            [
+                ("a", V5, Verdict::Pass),
+                ("b", V5, Verdict::Inconclusive),
+                ("c", V311, Verdict::Error),
+            ],
+        );
+        assert_eq!(gate.exit_code(false), 0);
+        assert_eq!(gate.exit_code(true), 1);
+        assert_eq!(gate.new_inconclusive.len(), 1);
+        let none = Gate::decide(
+            &b,
+            [("b", V5, Verdict::Inconclusive), ("e", V5, Verdict::Error)],
+        );
+        assert!(none.nothing_judged);
+        assert_eq!(none.exit_code(false), 2);
+        let failed = Gate::decide(
+            &b,
+            [("f", V5, Verdict::Fail), ("b", V5, Verdict::Inconclusive)],
+        );
+        assert_eq!(failed.exit_code(false), 1);
     }
 
     #[test]

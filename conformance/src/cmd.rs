@@ -81,6 +81,18 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    /// First levels of every test topic (default `mqttspec`, or the profile's
+    /// `topic_prefix`): each case run's topics are `<prefix>/<unique token>/...`, built from
+    /// letters and digits only.
+    #[arg(long, value_name = "TOPIC")]
+    pub topic_prefix: Option<String>,
+    /// Also fail the gate (exit 1) on INCONCLUSIVE and ERROR runs not in the baseline.
+    #[arg(long)]
+    pub strict: bool,
+    /// Run the suite N times and report every case whose verdict differs between runs, with
+    /// the transcripts of both (repeat.md, repeat.json); the reports are those of the first run.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub repeat: u32,
 }
 
 impl RunArgs {
@@ -88,8 +100,10 @@ impl RunArgs {
         crate::cli::broker_address(self.broker.as_deref())
     }
 
-    /// Runs the suite and writes the reports. Exit status: 0 pass (or only baselined
-    /// non-passes), 1 new FAIL, 2 new ERROR or the broker unreachable.
+    /// Runs the suite and writes the reports. Exit status: 1 when an unbaselined FAIL exists
+    /// (whatever else happened); else 2 when nothing could be judged (no usable protocol
+    /// version, no judged case); else 1 with `--strict` when an unbaselined INCONCLUSIVE or
+    /// ERROR exists; else 0. An unreachable broker or bad arguments are 2 at once.
     pub fn run(&self) -> Result<(), CommandError> {
         let broker = self.broker_addr()?;
         if broker.is_some() && !self.fault.is_empty() {
@@ -105,6 +119,18 @@ impl RunArgs {
             Some(p) => Baseline::load(p).map_err(CommandError::Usage)?,
             None => Baseline::default(),
         };
+        let topic_prefix = self
+            .topic_prefix
+            .clone()
+            .or_else(|| profile.topic_prefix.clone())
+            .unwrap_or_else(|| runner::DEFAULT_TOPIC_PREFIX.to_owned());
+        crate::profile::check_topic_prefix(&topic_prefix)
+            .map_err(|e| CommandError::Usage(format!("--topic-prefix {topic_prefix:?}: {e}")))?;
+        if self.repeat == 0 {
+            return Err(CommandError::Usage(
+                "--repeat must be at least 1".to_owned(),
+            ));
+        }
         let mut protocols: Vec<ProtocolVersion> = Vec::new();
         for v in self.protocol.0.iter().copied() {
             if !protocols.contains(&v) {
@@ -144,38 +170,133 @@ impl RunArgs {
             } else {
                 Progress::Auto
             },
+            topic_prefix,
             ..RunConfig::default()
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| CommandError::Harness(format!("cannot start the async runtime: {e}")))?;
-        let results = rt
-            .block_on(runner::run(&cases, config))
-            .map_err(|e| CommandError::Harness(e.to_string()))?;
-        let report = Report::build(&results, &name, &baseline);
-        let written = report.write_all(&self.out).map_err(|e| {
+        let mut reports: Vec<Report> = Vec::new();
+        let mut codes: Vec<u8> = Vec::new();
+        for round in 0..self.repeat {
+            let results = rt
+                .block_on(runner::run(&cases, config.clone()))
+                .map_err(|e| CommandError::Harness(e.to_string()))?;
+            if round == 0 {
+                for line in version_lines(&results.broker) {
+                    eprintln!("{line}");
+                }
+            }
+            let report = Report::build(&results, &name, &baseline);
+            codes.push(exit_code(&report, &results.broker, self.strict));
+            reports.push(report);
+        }
+        let Some(report) = reports.first() else {
+            return Err(CommandError::Harness("no run happened".to_owned()));
+        };
+        let mut written = report.write_all(&self.out).map_err(|e| {
             CommandError::Harness(format!(
                 "cannot write reports to {}: {e}",
                 self.out.display()
             ))
         })?;
-        print!("{}", console_summary(&report));
+        print!("{}", console_summary(report));
+        if reports.len() > 1 {
+            let repeat = crate::repeat::compare(&reports);
+            written.extend(repeat.write_all(&self.out).map_err(|e| {
+                CommandError::Harness(format!(
+                    "cannot write repeat reports to {}: {e}",
+                    self.out.display()
+                ))
+            })?);
+            print!("{}", repeat.console());
+        }
         for p in written {
             println!("wrote {}", p.display());
         }
-        match report.gate.exit_code() {
+        println!("{}", last_line(report, self.strict));
+        let code = if codes.contains(&1) {
+            1
+        } else if codes.iter().all(|c| *c == 2) {
+            2
+        } else {
+            0
+        };
+        match code {
             0 => Ok(()),
-            1 => Err(CommandError::Failed(format!(
-                "{} new conformance failure(s)",
-                report.gate.new_failures.len()
-            ))),
-            _ => Err(CommandError::Harness(format!(
-                "{} case(s) could not be run (ERROR)",
-                report.gate.new_errors.len()
-            ))),
+            1 => Err(CommandError::Failed(
+                "the gate failed (see the last line above)".to_owned(),
+            )),
+            _ => Err(CommandError::Harness(
+                "nothing could be judged: no usable broker (see the notes above)".to_owned(),
+            )),
         }
     }
+}
+
+/// The gate's exit status of one run: [`crate::baseline::Gate::exit_code`], and 2 when no
+/// protocol version was usable and no unbaselined FAIL exists.
+fn exit_code(report: &Report, broker: &runner::BrokerInfo, strict: bool) -> u8 {
+    let code = report.gate.exit_code(strict);
+    if code != 1 && !broker.any_version_usable() {
+        2
+    } else {
+        code
+    }
+}
+
+/// One stderr line per protocol version that was not usable.
+fn version_lines(broker: &runner::BrokerInfo) -> Vec<String> {
+    use crate::probe::VersionStatus;
+    broker
+        .versions
+        .iter()
+        .filter_map(|(v, s)| match s {
+            VersionStatus::Usable => None,
+            VersionStatus::Degraded(why) => Some(format!(
+                "mqttspec: MQTT {v} at {}: the probe did not complete ({why}); the cases run",
+                broker.address
+            )),
+            VersionStatus::Refused(why) => Some(format!(
+                "mqttspec: MQTT {v} refused by {} ({why}): its cases are UNSUPPORTED",
+                broker.address
+            )),
+            VersionStatus::Unusable(why) => Some(format!(
+                "mqttspec: MQTT {v} unusable at {} ({why}): its cases are INCONCLUSIVE",
+                broker.address
+            )),
+        })
+        .collect()
+}
+
+/// The last line of `mqttspec run`: every count, and what the gate decided.
+pub fn last_line(report: &Report, strict: bool) -> String {
+    let s = &report.summary.by_verdict;
+    let g = &report.gate;
+    let code = report.gate.exit_code(strict);
+    format!(
+        "{}: {} case runs: {} PASS, {} FAIL ({} new), {} NON-STRICT, {} INFORMATIONAL, {} UNSUPPORTED, {} INCONCLUSIVE ({} new), {} ERROR ({} new), {} baselined; gate: {}",
+        report.broker.name,
+        report.summary.total,
+        s.pass,
+        s.fail,
+        g.new_failures.len(),
+        s.non_strict,
+        s.informational,
+        s.unsupported,
+        s.inconclusive,
+        g.new_inconclusive.len(),
+        s.error,
+        g.new_errors.len(),
+        g.baselined.len(),
+        match code {
+            0 => "pass".to_owned(),
+            1 if !g.new_failures.is_empty() => "FAIL (unbaselined conformance failures)".to_owned(),
+            1 => "FAIL (--strict: unbaselined INCONCLUSIVE or ERROR)".to_owned(),
+            _ => "nothing could be judged".to_owned(),
+        }
+    )
 }
 
 /// The summary printed at the end of `mqttspec run`.
@@ -190,7 +311,31 @@ pub fn console_summary(report: &Report) -> String {
             out.push_str(&format!("note (restricted broker): {n}\n"));
         }
     }
-    for c in report.cases.iter().filter(|c| c.verdict != Verdict::Pass) {
+    // Runs not run because their protocol version was refused or unusable, or because the
+    // broker stopped serving, are counted, not listed (the notes above say why).
+    let not_run = |c: &&crate::report::CaseReport| {
+        let version_refused = c.verdict == Verdict::Unsupported
+            && c.actual
+                .as_deref()
+                .is_some_and(|a| a.starts_with(&format!("MQTT {}: ", c.protocol)));
+        let not_served = c.verdict == Verdict::Inconclusive
+            && matches!(
+                c.precondition.as_deref(),
+                Some("protocol-usable") | Some("broker-healthy")
+            );
+        (version_refused || not_served) && c.transcript.is_empty()
+    };
+    let skipped = report.cases.iter().filter(not_run).count();
+    if skipped > 0 {
+        out.push_str(&format!(
+            "{skipped} case run(s) not run: protocol version refused or unusable, or the broker stopped serving (see the notes)\n"
+        ));
+    }
+    for c in report
+        .cases
+        .iter()
+        .filter(|c| c.verdict != Verdict::Pass && !not_run(c))
+    {
         out.push_str(&format!(
             "{:<13} {} ({}){}{}",
             c.verdict.label(),
@@ -215,18 +360,9 @@ pub fn console_summary(report: &Report) -> String {
             _ => out.push('\n'),
         }
     }
-    let s = &report.summary.by_verdict;
     out.push_str(&format!(
-        "\n{}: {} case runs in {:.1} s: {} passed, {} failed, {} non-strict, {} informational, {} unsupported, {} errors{}\n",
-        report.broker.name,
-        report.summary.total,
+        "\nran in {:.1} s{}\n",
         report.wall_time_ms as f64 / 1000.0,
-        s.pass,
-        s.fail,
-        s.non_strict,
-        s.informational,
-        s.unsupported,
-        s.error,
         match &report.broker.restricted {
             Some(r) => format!("; {} verdict(s) from the {RESTRICTED_MARK}", r.replaced),
             None => String::new(),

@@ -8,6 +8,7 @@
 //!
 //! ```toml
 //! name = "mosquitto 2.0"            # optional: default report name
+//! topic_prefix = "test/mqttspec"    # optional: first levels of every test topic (default "mqttspec")
 //!
 //! [credentials]                     # used by every client unless a case says otherwise
 //! username = "tester"
@@ -31,17 +32,12 @@
 //! the embedded broker, such runs are tried again on a restricted second embedded broker,
 //! probed the same way, with the same profile ([`crate::runner`], the restricted pass).
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use mqttspec_codec::{
-    ConnAck, Connect, MqttString, Packet, Properties, ProtocolVersion, ReasonCode,
-};
+use mqttspec_codec::ConnAck;
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
-use crate::client::{ClientOptions, Received, TestClient, Transcript};
 use crate::scenario::Capability;
 
 /// Default time to wait for each response the specification requires.
@@ -53,6 +49,8 @@ pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Profile {
     /// A name for the broker (used by reports when `--name` is not given).
     pub name: Option<String>,
+    /// The first levels of every test topic (`--topic-prefix` wins over it).
+    pub topic_prefix: Option<String>,
     /// Credentials every client presents unless a case overrides them.
     pub credentials: Option<Credentials>,
     /// Capability overrides.
@@ -113,6 +111,9 @@ impl Profile {
     /// Parses profile TOML.
     pub fn parse(text: &str) -> Result<Profile, String> {
         let p: Profile = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(prefix) = &p.topic_prefix {
+            check_topic_prefix(prefix).map_err(|e| format!("topic_prefix {prefix:?}: {e}"))?;
+        }
         if let Some(q) = p.features.maximum_qos {
             if q > 2 {
                 return Err(format!("features.maximum_qos = {q}: must be 0, 1 or 2"));
@@ -127,6 +128,25 @@ impl Profile {
             .response_timeout_ms
             .map_or(DEFAULT_RESPONSE_TIMEOUT, Duration::from_millis)
     }
+}
+
+/// Checks a test-topic prefix: a non-empty Topic Name of at most 128 bytes, without
+/// wildcards, U+0000 or a leading `$` (which would make every test topic a `$` topic).
+pub fn check_topic_prefix(prefix: &str) -> Result<(), String> {
+    let p = prefix.trim_end_matches('/');
+    if p.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if p.len() > 128 {
+        return Err("longer than 128 bytes".to_owned());
+    }
+    if p.contains(['+', '#', '\0']) {
+        return Err("must not contain '+', '#' or U+0000".to_owned());
+    }
+    if p.starts_with('$') {
+        return Err("must not start with '$'".to_owned());
+    }
+    Ok(())
 }
 
 /// What the broker offers, after discovery and profile overrides.
@@ -338,101 +358,10 @@ impl Capabilities {
     }
 }
 
-/// What the probe connection found.
-#[derive(Debug, Clone)]
-pub struct Discovery {
-    /// The capabilities in force (discovered, then overridden by the profile).
-    pub capabilities: Capabilities,
-    /// Notes about the probe (e.g. it got no CONNACK), shown in reports.
-    pub notes: Vec<String>,
-    /// The probe transcript.
-    pub transcript: Transcript,
-}
-
-/// Why discovery could not even start.
-#[derive(Debug)]
-pub struct Unreachable(pub String);
-
-impl std::fmt::Display for Unreachable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Probes the broker at `addr` with one CONNECT of `version` (MQTT 5.0 when it will be run,
-/// as only its CONNACK declares capabilities) and applies the profile.
-///
-/// A refused TCP connection is [`Unreachable`] (the run cannot start). A broker that accepts
-/// TCP but answers the probe badly is still run (the cases will report what it does); the
-/// problem is recorded in [`Discovery::notes`].
-pub async fn discover(
-    addr: SocketAddr,
-    version: ProtocolVersion,
-    profile: &Profile,
-    client_id: &str,
-) -> Result<Discovery, Unreachable> {
-    let transcript = Transcript::default();
-    let mut options = ClientOptions::new("probe", version);
-    options.connect_timeout = profile.response_timeout().max(Duration::from_secs(2));
-    if let Some(max) = profile.limits.max_packet_size {
-        options.max_packet_size = max;
-    }
-    let mut client = TestClient::connect_with(addr, options, transcript.clone())
-        .await
-        .map_err(|e| Unreachable(format!("cannot connect to {addr}: {e}")))?;
-    let mut notes = Vec::new();
-    let connect = Connect {
-        protocol_version: version,
-        clean_start: true,
-        keep_alive: 30,
-        properties: Properties::default(),
-        client_id: MqttString::new(client_id, "Client Identifier").unwrap_or_default(),
-        will: None,
-        username: profile
-            .credentials
-            .as_ref()
-            .and_then(|c| MqttString::new(c.username.clone(), "User Name").ok()),
-        password: profile
-            .credentials
-            .as_ref()
-            .and_then(|c| c.password.clone())
-            .map(bytes::Bytes::from),
-    };
-    let mut discovered = Capabilities::default();
-    if let Err(e) = client.send(&Packet::Connect(Box::new(connect))).await {
-        notes.push(format!("probe CONNECT could not be sent: {e}"));
-    } else {
-        let deadline = Instant::now() + profile.response_timeout();
-        match client.recv_until(deadline).await {
-            Received::Packet(Packet::ConnAck(ack)) if ack.reason_code == ReasonCode::Success => {
-                if version.is_v5() {
-                    discovered = Capabilities::from_connack(&ack);
-                }
-                let _ = client
-                    .send(&Packet::Disconnect(mqttspec_codec::Disconnect::default()))
-                    .await;
-            }
-            Received::Packet(Packet::ConnAck(ack)) => notes.push(format!(
-                "probe CONNECT (MQTT {version}) refused: {}",
-                crate::client::summary::packet(&Packet::ConnAck(ack), version)
-            )),
-            other => notes.push(format!(
-                "probe CONNECT (MQTT {version}) got no CONNACK: {}",
-                other.describe(version)
-            )),
-        }
-    }
-    client.close().await;
-    Ok(Discovery {
-        capabilities: discovered.with_profile(profile),
-        notes,
-        transcript,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mqttspec_codec::{Properties, ReasonCode};
     use std::num::NonZeroU16;
 
     #[test]

@@ -47,10 +47,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::client::{Entry, Transcript};
-use crate::profile::{discover, Capabilities, Discovery, Profile};
+use crate::probe::{self, VersionStatus};
+use crate::profile::{Capabilities, Profile};
 use crate::scenario::ctx_base36;
-use crate::scenario::{Case, CaseEnv, Ctx};
-use crate::verdict::{Outcome, Verdict};
+use crate::scenario::{Case, CaseEnv, Ctx, Observations};
+use crate::verdict::{Outcome, Precondition, Verdict};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,11 @@ pub struct RunConfig {
     pub restricted_pass: bool,
     /// Progress display.
     pub progress: Progress,
+    /// The first levels of every test topic (`--topic-prefix`, default `mqttspec`): each
+    /// case run's topics are `<prefix>/<unique token>/...`.
+    pub topic_prefix: String,
+    /// Run a health probe (CONNECT + PINGREQ) after each case (see the module docs).
+    pub health_probe: bool,
 }
 
 impl Default for RunConfig {
@@ -107,9 +113,14 @@ impl Default for RunConfig {
             embedded_config: embedded_broker_config(),
             restricted_pass: true,
             progress: Progress::Auto,
+            topic_prefix: DEFAULT_TOPIC_PREFIX.to_owned(),
+            health_probe: true,
         }
     }
 }
+
+/// The default first level of every test topic.
+pub const DEFAULT_TOPIC_PREFIX: &str = "mqttspec";
 
 /// The user the embedded reference broker knows, so that the cases needing credentials or
 /// enhanced authentication (SCRAM-SHA-256) run in the main job instead of being UNSUPPORTED.
@@ -287,6 +298,18 @@ pub struct BrokerInfo {
     pub notes: Vec<String>,
     /// The restricted embedded broker, when the restricted pass ran.
     pub restricted: Option<RestrictedInfo>,
+    /// What the probe of each protocol version found.
+    pub versions: Vec<(ProtocolVersion, VersionStatus)>,
+    /// The case after which the broker stopped serving (health probe), with what the probe
+    /// saw; `None` while it kept serving.
+    pub unhealthy_after: Option<String>,
+}
+
+impl BrokerInfo {
+    /// Whether any protocol version was usable (else nothing could be judged).
+    pub fn any_version_usable(&self) -> bool {
+        self.versions.iter().any(|(_, s)| s.is_usable())
+    }
 }
 
 /// The restricted embedded broker of the second pass.
@@ -359,16 +382,18 @@ struct Target {
     embedded: Option<RunningBroker>,
     capabilities: Arc<Capabilities>,
     notes: Vec<String>,
+    versions: Vec<(ProtocolVersion, VersionStatus)>,
 }
 
 impl Target {
     /// Starts the embedded broker with `embedded` settings unless `external` is given, and
-    /// probes it.
+    /// probes each of `protocols` ([`probe::probe_version`]). Capabilities come from the
+    /// MQTT 5.0 CONNACK when 5.0 is usable (the profile overrides them).
     async fn start(
         external: Option<SocketAddr>,
         embedded: &BrokerConfig,
         profile: &Profile,
-        probe_version: ProtocolVersion,
+        protocols: &[ProtocolVersion],
         probe_client_id: &str,
     ) -> Result<Target, RunError> {
         let (address, broker) = match external {
@@ -382,19 +407,57 @@ impl Target {
             }
         };
         // On error the embedded broker is dropped, which shuts it down.
-        let Discovery {
-            capabilities,
-            notes,
-            ..
-        } = discover(address, probe_version, profile, probe_client_id)
-            .await
-            .map_err(|e| RunError(e.to_string()))?;
+        let mut versions = Vec::new();
+        let mut notes = Vec::new();
+        let mut capabilities = Capabilities::default();
+        // All versions at once: an unusable broker costs one timeout, not one per version.
+        let mut probes = JoinSet::new();
+        for (i, v) in protocols.iter().copied().enumerate() {
+            let (profile, id) = (profile.clone(), format!("{probe_client_id}{i}"));
+            probes.spawn(async move { (i, probe::probe_version(address, v, &profile, &id).await) });
+        }
+        let mut found_all = Vec::new();
+        while let Some(done) = probes.join_next().await {
+            found_all.push(done.map_err(|e| RunError(format!("the probe failed: {e}")))?);
+        }
+        found_all.sort_by_key(|(i, _)| *i);
+        for (v, (_, found)) in protocols.iter().zip(found_all) {
+            let found = found.map_err(|e| RunError(e.to_string()))?;
+            match &found.status {
+                VersionStatus::Usable => {
+                    if v.is_v5() {
+                        if let Some(ack) = &found.connack {
+                            capabilities = Capabilities::from_connack(ack);
+                        }
+                    }
+                }
+                VersionStatus::Degraded(why) => notes.push(format!(
+                    "MQTT {v}: the probe did not complete ({why}): the cases run; most will be INCONCLUSIVE"
+                )),
+                VersionStatus::Refused(why) => notes.push(format!(
+                    "MQTT {v}: refused the way the specification says ({why}): its cases are UNSUPPORTED"
+                )),
+                VersionStatus::Unusable(why) => notes.push(format!(
+                    "MQTT {v}: unusable ({why}): its cases are INCONCLUSIVE"
+                )),
+            }
+            versions.push((*v, found.status));
+        }
         Ok(Target {
             address,
             embedded: broker,
-            capabilities: Arc::new(capabilities),
+            capabilities: Arc::new(capabilities.with_profile(profile)),
             notes,
+            versions,
         })
+    }
+
+    /// What the probe found for `v` (usable when it was not probed).
+    fn status(&self, v: ProtocolVersion) -> VersionStatus {
+        self.versions
+            .iter()
+            .find(|(p, _)| *p == v)
+            .map_or(VersionStatus::Usable, |(_, s)| s.clone())
     }
 
     async fn stop(self) {
@@ -413,9 +476,21 @@ struct Shared {
     run_timeout: Option<Duration>,
     started: Instant,
     progress: ProgressDisplay,
+    topic_prefix: String,
+    health_probe: bool,
+    protocols: Vec<ProtocolVersion>,
+    /// Set once a health probe failed: the case after which the broker stopped serving.
+    unhealthy: std::sync::Mutex<Option<String>>,
 }
 
 impl Shared {
+    fn unhealthy(&self) -> Option<String> {
+        self.unhealthy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The whole-run deadline of a pass of `jobs` case runs starting now: the given
     /// `--run-timeout` from the start of the run, or one computed for this pass.
     fn deadline(&self, jobs: usize) -> (Instant, Duration) {
@@ -448,16 +523,11 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         main_config.faults.extend(config.faults.iter().cloned());
     }
     let token = run_token();
-    let probe_version = if config.protocols.contains(&ProtocolVersion::V5) {
-        ProtocolVersion::V5
-    } else {
-        ProtocolVersion::V311
-    };
 
     let mut jobs: Vec<(usize, Case, ProtocolVersion)> = Vec::new();
     for case in cases {
         for v in &config.protocols {
-            if case.protocols.includes(*v) {
+            if case.protocols().includes(*v) {
                 jobs.push((jobs.len(), *case, *v));
             }
         }
@@ -470,13 +540,17 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         started,
         progress: ProgressDisplay::new(config.progress, jobs.len()),
         token: token.clone(),
+        topic_prefix: config.topic_prefix.trim_end_matches('/').to_owned(),
+        health_probe: config.health_probe,
+        protocols: config.protocols.clone(),
+        unhealthy: std::sync::Mutex::new(None),
     });
 
     let main = Target::start(
         config.broker,
         &main_config,
         &config.profile,
-        probe_version,
+        &config.protocols,
         &format!("ms{token}probe"),
     )
     .await?;
@@ -488,10 +562,22 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
     let address = main.address;
     let capabilities = (*main.capabilities).clone();
     let mut notes = main.notes.clone();
+    let versions = main.versions.clone();
     main.stop().await;
+    // The restricted pass runs against another broker: its health starts afresh.
+    let unhealthy_after = shared
+        .unhealthy
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(after) = &unhealthy_after {
+        notes.push(format!(
+            "the broker stopped serving after {after}: the cases that ran alongside and after it are INCONCLUSIVE"
+        ));
+    }
 
     let restricted = if config.broker.is_none() && config.restricted_pass {
-        rerun_restricted(&shared, &mut runs, &main_config, probe_version)
+        rerun_restricted(&shared, &mut runs, &main_config)
             .await
             .unwrap_or_else(|e| {
                 notes.push(e);
@@ -500,6 +586,7 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
     } else {
         None
     };
+    check_pointers(&mut runs);
     shared.progress.done();
     Ok(RunResults {
         broker: BrokerInfo {
@@ -509,6 +596,8 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
             capabilities,
             notes,
             restricted,
+            versions,
+            unhealthy_after,
         },
         protocols: config.protocols.clone(),
         runs,
@@ -525,7 +614,6 @@ async fn rerun_restricted(
     shared: &Arc<Shared>,
     runs: &mut [CaseRun],
     main_config: &BrokerConfig,
-    probe_version: ProtocolVersion,
 ) -> Result<Option<RestrictedInfo>, String> {
     let again: Vec<(usize, Case, ProtocolVersion)> = runs
         .iter()
@@ -542,7 +630,7 @@ async fn rerun_restricted(
         None,
         &config,
         &shared.profile,
-        probe_version,
+        &shared.protocols,
         &format!("ms{}prob2", shared.token),
     )
     .await
@@ -572,6 +660,12 @@ async fn rerun_restricted(
 
 /// Runs `jobs` (index, case, protocol) against `target`, at most `shared.parallel` at once;
 /// returns the results with their indices, in index order.
+///
+/// Runs of a protocol version the probe found refused are UNSUPPORTED (except the `version.`
+/// cases, which judge the refusal), of one it found unusable INCONCLUSIVE, without running.
+/// After each case a health probe runs (when enabled): the first that fails marks the case
+/// after which the broker stopped serving; the runs that overlapped it and every later one
+/// end INCONCLUSIVE ("the broker still serving after the cases alongside").
 async fn run_pass(
     shared: &Arc<Shared>,
     target: &Target,
@@ -588,49 +682,155 @@ async fn run_pass(
             capabilities: target.capabilities.clone(),
             profile: shared.profile.clone(),
             topic_prefix: format!(
-                "mqttspec/{}/{}/{}/",
+                "{}/{}{}{}/",
+                shared.topic_prefix,
                 shared.token,
-                case.id,
-                protocol.label()
+                match pass {
+                    Pass::Main => "m",
+                    Pass::Restricted => "r",
+                },
+                ctx_base36(index as u64, 4)
             ),
             id_stem: format!("ms{}{}", shared.token, ctx_base36(index as u64, 4)),
             transcript: Transcript::new(std::time::Instant::now()),
         };
         let semaphore = semaphore.clone();
         let case_timeout = shared.case_timeout;
+        let status = target.status(protocol);
+        let shared = shared.clone();
+        let address = target.address;
         set.spawn(async move {
             let permit = semaphore.acquire_owned().await;
-            let mut run = if Instant::now() >= run_deadline || permit.is_err() {
-                CaseRun {
-                    case,
-                    protocol,
-                    outcome: Outcome::error(format!(
+            let not_run = |outcome: Outcome| CaseRun {
+                case,
+                protocol,
+                outcome,
+                duration: Duration::ZERO,
+                transcript: Vec::new(),
+                pass,
+                main_outcome: None,
+            };
+            let started = Instant::now();
+            let mut run = match status {
+                VersionStatus::Refused(why) if !case.id.starts_with(VERSION_CASES) => {
+                    not_run(Outcome::unsupported(format!("MQTT {protocol}: {why}")))
+                }
+                VersionStatus::Unusable(why) => not_run(Outcome::inconclusive(
+                    Precondition::ProtocolUsable,
+                    format!("MQTT {protocol}: {why}"),
+                )),
+                _ if Instant::now() >= run_deadline || permit.is_err() => {
+                    not_run(Outcome::error(format!(
                         "run time limit of {} s reached before the case started",
                         run_timeout.as_secs()
-                    )),
-                    duration: Duration::ZERO,
-                    transcript: Vec::new(),
-                    pass,
-                    main_outcome: None,
+                    )))
                 }
-            } else {
-                let deadline = (Instant::now() + case_timeout).min(run_deadline);
-                run_case(case, env, deadline).await
+                _ => match shared.unhealthy() {
+                    Some(after) => not_run(Outcome::inconclusive(
+                        Precondition::BrokerHealthy,
+                        format!("the broker stopped serving after {after}"),
+                    )),
+                    None => {
+                        let deadline = (Instant::now() + case_timeout).min(run_deadline);
+                        let prefix = env.topic_prefix.clone();
+                        let mut run = run_case(case, env, deadline).await;
+                        if shared.health_probe {
+                            health_check(&shared, address, &mut run, index, &status).await;
+                            sweep(&shared, address, &run, index, &prefix).await;
+                        }
+                        run
+                    }
+                },
             };
             run.pass = pass;
-            (index, run)
+            (index, run, started, Instant::now())
         });
     }
-    let mut runs: Vec<(usize, CaseRun)> = Vec::new();
+    let mut runs: Vec<(usize, CaseRun, Instant, Instant)> = Vec::new();
     while let Some(joined) = set.join_next().await {
         // run_case catches the case's own panics; a panic here would be the runner's bug.
-        if let Ok((index, run)) = joined {
-            shared.progress.finished(&run);
-            runs.push((index, run));
+        if let Ok(done) = joined {
+            shared.progress.finished(&done.1);
+            runs.push(done);
         }
     }
-    runs.sort_by_key(|(i, _)| *i);
-    runs
+    mark_alongside_unhealthy(&mut runs);
+    runs.sort_by_key(|(i, ..)| *i);
+    runs.into_iter().map(|(i, r, ..)| (i, r)).collect()
+}
+
+/// The id prefix of the cases that judge how a broker refuses a protocol version: they run
+/// even when the probe found the version refused.
+pub const VERSION_CASES: &str = "version.";
+
+/// What the health probe appends to the outcome of the case after which the broker stopped
+/// serving.
+const STOPPED_SERVING: &str = "after this case the broker stopped serving";
+
+/// The health probe after `run`: when the broker no longer serves a fresh client, the first
+/// such case is recorded in `shared` and its outcome says so.
+async fn health_check(
+    shared: &Shared,
+    address: SocketAddr,
+    run: &mut CaseRun,
+    index: usize,
+    at_start: &VersionStatus,
+) {
+    let id = format!("ms{}h{}", shared.token, ctx_base36(index as u64, 4));
+    if let Err(why) = probe::healthy(address, run.protocol, &shared.profile, &id, at_start).await {
+        let mut slot = shared.unhealthy.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            let at = format!("`{}` (MQTT {})", run.case.id, run.protocol);
+            *slot = Some(at);
+            let was = run.outcome.actual.take().unwrap_or_default();
+            run.outcome.actual = Some(if was.is_empty() {
+                format!("{STOPPED_SERVING} (health probe: {why})")
+            } else {
+                format!("{was}; {STOPPED_SERVING} (health probe: {why})")
+            });
+        }
+    }
+}
+
+/// Clears the retained messages the case left under its topic prefix (best effort: the
+/// cases clear their own; this catches what a failed case left behind).
+async fn sweep(shared: &Shared, address: SocketAddr, run: &CaseRun, index: usize, prefix: &str) {
+    if shared.unhealthy().is_some() {
+        return;
+    }
+    let id = format!("ms{}s{}", shared.token, ctx_base36(index as u64, 4));
+    let _ = probe::sweep_retained(address, run.protocol, &shared.profile, &id, prefix).await;
+}
+
+/// The runs that overlapped the case after which the broker stopped serving end
+/// INCONCLUSIVE: what they saw may be the broker failing, not their statement.
+fn mark_alongside_unhealthy(runs: &mut [(usize, CaseRun, Instant, Instant)]) {
+    let culprit = runs.iter().find(|(_, r, ..)| {
+        r.outcome
+            .actual
+            .as_deref()
+            .is_some_and(|a| a.contains(STOPPED_SERVING))
+    });
+    let Some((ci, cr, cstart, cend)) = culprit else {
+        return;
+    };
+    let (ci, cstart, cend) = (*ci, *cstart, *cend);
+    let after = format!("`{}` (MQTT {})", cr.case.id, cr.protocol);
+    for (i, r, start, end) in runs.iter_mut() {
+        if *i == ci || r.outcome.verdict == Verdict::Inconclusive {
+            continue;
+        }
+        let overlapped = *start < cend && *end > cstart;
+        if overlapped && r.duration > Duration::ZERO {
+            r.outcome = Outcome::inconclusive(
+                Precondition::BrokerHealthy,
+                format!(
+                    "ran alongside {after}, after which the broker stopped serving (its own verdict would have been {})",
+                    r.outcome.verdict
+                ),
+            );
+        }
+    }
 }
 
 /// Runs one case on one protocol with the given environment, until `deadline` at most.
@@ -643,43 +843,116 @@ pub async fn run_case(case: Case, env: CaseEnv, deadline: Instant) -> CaseRun {
         .requires
         .iter()
         .find_map(|cap| env.capabilities.missing(cap));
+    let mut reconnected = Vec::new();
     let outcome = if let Some(reason) = missing {
         Outcome::unsupported(reason)
     } else {
         let ctx = Ctx::new(env);
-        let mut handle = tokio::spawn((case.run)(ctx.clone()));
-        match tokio::time::timeout_at(deadline, &mut handle).await {
-            Err(_) => {
-                handle.abort();
-                let limit = deadline.saturating_duration_since(start);
-                transcript.event(
-                    "",
-                    format!("case stopped: time limit of {} ms", limit.as_millis()),
-                );
-                Outcome::error(format!(
-                    "the case did not finish within its time limit of {} ms",
-                    limit.as_millis()
-                ))
-            }
-            Ok(Err(e)) => Outcome::error(format!("the case panicked: {}", panic_message(e))),
-            Ok(Ok(Err(failure))) => failure.into_outcome(),
-            Ok(Ok(Ok(outcome))) => {
-                if outcome.verdict == Verdict::Pass && ctx.checks() == 0 {
-                    Outcome::error("case observed nothing: it checked no broker behaviour")
-                } else {
-                    outcome
-                }
-            }
-        }
+        let outcome = run_in_task(case, &ctx, deadline, start, &transcript).await;
+        reconnected = ctx.reconnected();
+        outcome
     };
+    let mut entries = transcript.entries();
+    // Two connections of one client read apart: `c#1`, `c#2`, ...
+    for e in entries.iter_mut() {
+        if reconnected.contains(&e.client) {
+            e.client.push_str("#1");
+        }
+    }
     CaseRun {
         case,
         protocol,
         outcome,
         duration: start.elapsed(),
-        transcript: transcript.entries(),
+        transcript: entries,
         pass: Pass::Main,
         main_outcome: None,
+    }
+}
+
+/// Runs the case's scenario in its own task (a panic is ERROR, the deadline is ERROR).
+async fn run_in_task(
+    case: Case,
+    ctx: &Ctx,
+    deadline: Instant,
+    start: Instant,
+    transcript: &Transcript,
+) -> Outcome {
+    let mut handle = tokio::spawn((case.run)(ctx.clone()));
+    match tokio::time::timeout_at(deadline, &mut handle).await {
+        Err(_) => {
+            handle.abort();
+            let limit = deadline.saturating_duration_since(start);
+            transcript.event(
+                "",
+                format!("case stopped: time limit of {} ms", limit.as_millis()),
+            );
+            Outcome::error(format!(
+                "the case did not finish within its time limit of {} ms",
+                limit.as_millis()
+            ))
+        }
+        Ok(Err(e)) => Outcome::error(format!("the case panicked: {}", panic_message(e))),
+        Ok(Ok(Err(failure))) => failure.into_outcome(),
+        Ok(Ok(Ok(outcome))) => earned(outcome, ctx.observations()),
+    }
+}
+
+/// `outcome` if the observations earn it, else ERROR naming the case bug: a PASS,
+/// NON-STRICT or INFORMATIONAL must rest on at least one met check; one that rests on a
+/// refusal (the connection closed, an error CONNACK, a DISCONNECT) needs a well-formed twin
+/// accepted by the same broker in the same case; one that rests on an absence (nothing
+/// arrived) needs a positive control that arrived. Without them, a listener that closes
+/// every connection or never answers would pass.
+pub fn earned(outcome: Outcome, seen: Observations) -> Outcome {
+    if !matches!(
+        outcome.verdict,
+        Verdict::Pass | Verdict::NonStrict | Verdict::Informational
+    ) {
+        return outcome;
+    }
+    if seen.checks == 0 {
+        return Outcome::error("case observed nothing: it checked no broker behaviour");
+    }
+    if seen.refusals > 0 && seen.twins == 0 {
+        return Outcome::error(format!(
+            "case bug: its {} verdict rests on a refusal, but no well-formed twin was accepted in the case",
+            outcome.verdict
+        ));
+    }
+    if seen.absences > 0 && seen.controls == 0 {
+        return Outcome::error(format!(
+            "case bug: its {} verdict rests on something not arriving, but no positive control arrived in the case",
+            outcome.verdict
+        ));
+    }
+    outcome
+}
+
+/// An INCONCLUSIVE run whose precondition is tested by a case that PASSED on the same
+/// protocol in the same run points at a harness bug: it becomes ERROR, naming that case.
+pub fn check_pointers(runs: &mut [CaseRun]) {
+    let passed: std::collections::HashSet<(&'static str, ProtocolVersion)> = runs
+        .iter()
+        .filter(|r| r.outcome.verdict == Verdict::Pass)
+        .map(|r| (r.case.id, r.protocol))
+        .collect();
+    for r in runs.iter_mut() {
+        if r.outcome.verdict != Verdict::Inconclusive {
+            continue;
+        }
+        let Some(pointer) = r.outcome.precondition.and_then(|p| p.pointer()) else {
+            continue;
+        };
+        if pointer != r.case.id && passed.contains(&(pointer, r.protocol)) {
+            let was = r.outcome.actual.clone().unwrap_or_default();
+            r.outcome = Outcome::error(format!(
+                "harness bug: INCONCLUSIVE for want of {} although `{pointer}`, which tests it, passed in this run ({was})",
+                r.outcome
+                    .precondition
+                    .map_or("a precondition", |p| p.describe())
+            ));
+        }
     }
 }
 

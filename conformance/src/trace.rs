@@ -39,7 +39,7 @@ pub fn coverage(spec: Spec, cases: &[Case]) -> SpecCoverage {
     let cited = |s: StatementId| {
         cases
             .iter()
-            .any(|c| c.protocols.includes(version) && c.statements.contains(&s))
+            .any(|c| c.protocols().includes(version) && c.cites(s))
     };
     let mut out = SpecCoverage {
         spec,
@@ -109,9 +109,9 @@ pub fn render_trace(specs: &[Spec], cases: &[Case], list_uncovered: bool) -> Str
 pub fn render_list(cases: &[Case]) -> String {
     let mut out = String::new();
     for c in cases {
-        let protocols: Vec<&str> = c.protocols.versions().iter().map(|v| v.label()).collect();
+        let protocols: Vec<&str> = c.protocols().versions().iter().map(|v| v.label()).collect();
         let statements: Vec<String> = c
-            .statements
+            .cited()
             .iter()
             .map(|s| format!("{}({})", s.id(), s.spec().label()))
             .collect();
@@ -119,7 +119,7 @@ pub fn render_list(cases: &[Case]) -> String {
             "{:<55} [{}] {:<20} {}\n    {}\n",
             c.id,
             protocols.join(","),
-            c.area,
+            c.area(),
             statements.join(" "),
             c.title
         ));

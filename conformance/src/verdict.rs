@@ -6,8 +6,12 @@
 //! | FAIL | a MUST or MUST NOT was violated (carries Expected vs Actual and the transcript) |
 //! | NON-STRICT | a SHOULD was not followed |
 //! | INFORMATIONAL | the broker made one of the choices the specification allows; recorded |
-//! | UNSUPPORTED | the broker declares the capability absent (CONNACK or profile) |
-//! | ERROR | the harness could not run the case (connection refused, setup timeout, ...) |
+//! | UNSUPPORTED | the broker declares the capability absent (CONNACK or profile), or refused the protocol version the way the specification says |
+//! | INCONCLUSIVE | a precondition of the case could not be established (a valid CONNECT refused, a setup PUBLISH not acknowledged, the well-formed twin refused too, ...): the statements were not tested; the [`Precondition`] names what was missing and the case that tests it |
+//! | ERROR | the harness could not run the case (a case bug, a panic, its time limit) |
+//!
+//! Only a step that checks one of the case's cited statements can give FAIL or NON-STRICT;
+//! a setup step that goes wrong gives INCONCLUSIVE (see [`crate::scenario`]).
 
 use std::fmt;
 
@@ -26,6 +30,9 @@ pub enum Verdict {
     /// The capability is absent.
     #[serde(rename = "UNSUPPORTED")]
     Unsupported,
+    /// A precondition could not be established: nothing was tested.
+    #[serde(rename = "INCONCLUSIVE")]
+    Inconclusive,
     /// A SHOULD was not followed.
     #[serde(rename = "NON-STRICT")]
     NonStrict,
@@ -39,10 +46,11 @@ pub enum Verdict {
 
 impl Verdict {
     /// All verdicts, from best to worst.
-    pub const ALL: [Verdict; 6] = [
+    pub const ALL: [Verdict; 7] = [
         Verdict::Pass,
         Verdict::Informational,
         Verdict::Unsupported,
+        Verdict::Inconclusive,
         Verdict::NonStrict,
         Verdict::Error,
         Verdict::Fail,
@@ -56,6 +64,7 @@ impl Verdict {
             Verdict::NonStrict => "NON-STRICT",
             Verdict::Informational => "INFORMATIONAL",
             Verdict::Unsupported => "UNSUPPORTED",
+            Verdict::Inconclusive => "INCONCLUSIVE",
             Verdict::Error => "ERROR",
         }
     }
@@ -67,9 +76,10 @@ impl Verdict {
             Verdict::Pass => 0,
             Verdict::Informational => 1,
             Verdict::Unsupported => 2,
-            Verdict::NonStrict => 3,
-            Verdict::Error => 4,
-            Verdict::Fail => 5,
+            Verdict::Inconclusive => 3,
+            Verdict::NonStrict => 4,
+            Verdict::Error => 5,
+            Verdict::Fail => 6,
         }
     }
 
@@ -83,9 +93,19 @@ impl Verdict {
     }
 
     /// Whether this verdict means the broker broke a requirement or the run is not
-    /// trustworthy (FAIL or ERROR): these gate CI unless baselined.
+    /// trustworthy (FAIL or ERROR): these are shown first. Only FAIL gates CI by default
+    /// (see [`crate::baseline`]).
     pub fn is_problem(self) -> bool {
         matches!(self, Verdict::Fail | Verdict::Error)
+    }
+
+    /// Whether the verdict judges the broker (PASS, FAIL, NON-STRICT, INFORMATIONAL): the
+    /// others say why it could not be judged.
+    pub fn is_judgement(self) -> bool {
+        matches!(
+            self,
+            Verdict::Pass | Verdict::Fail | Verdict::NonStrict | Verdict::Informational
+        )
     }
 }
 
@@ -102,7 +122,7 @@ impl std::str::FromStr for Verdict {
             .into_iter()
             .find(|v| v.label().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
-                format!("unknown verdict `{s}` (PASS, FAIL, NON-STRICT, INFORMATIONAL, UNSUPPORTED, ERROR)")
+                format!("unknown verdict `{s}` (PASS, FAIL, NON-STRICT, INFORMATIONAL, UNSUPPORTED, INCONCLUSIVE, ERROR)")
             })
     }
 }
@@ -118,6 +138,8 @@ pub struct Outcome {
     pub actual: Option<String>,
     /// The statement found violated, when the failure points at one.
     pub statement: Option<StatementId>,
+    /// For INCONCLUSIVE: the precondition that could not be established.
+    pub precondition: Option<Precondition>,
 }
 
 impl Outcome {
@@ -128,6 +150,7 @@ impl Outcome {
             expected: None,
             actual: None,
             statement: None,
+            precondition: None,
         }
     }
 
@@ -161,12 +184,21 @@ impl Outcome {
         Self::new(Verdict::Error).actual(reason)
     }
 
+    /// INCONCLUSIVE: `precondition` could not be established; `detail` says what happened.
+    pub fn inconclusive(precondition: Precondition, detail: impl Into<String>) -> Self {
+        let mut o = Self::new(Verdict::Inconclusive).actual(detail);
+        o.expected = Some(precondition.describe().to_owned());
+        o.precondition = Some(precondition);
+        o
+    }
+
     fn with(verdict: Verdict, expected: impl Into<String>, actual: impl Into<String>) -> Self {
         Outcome {
             verdict,
             expected: Some(expected.into()),
             actual: Some(actual.into()),
             statement: None,
+            precondition: None,
         }
     }
 
@@ -179,6 +211,123 @@ impl Outcome {
     pub fn statement(mut self, statement: StatementId) -> Self {
         self.statement = Some(statement);
         self
+    }
+}
+
+/// A precondition a case needs before it can check anything. When one cannot be
+/// established, the case is INCONCLUSIVE and names it, with the case that tests that very
+/// behaviour ([`Precondition::pointer`]): "valid CONNECT refused -> see `connect.accepted`".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precondition {
+    /// A TCP connection to the broker could be opened and stayed open while the case set up.
+    Connection,
+    /// A well-formed CONNECT was accepted (CONNACK 0x00).
+    Connect,
+    /// A PINGREQ on an accepted connection was answered.
+    Ping,
+    /// A plain SUBSCRIBE was granted.
+    Subscribe,
+    /// An UNSUBSCRIBE was acknowledged.
+    Unsubscribe,
+    /// A setup PUBLISH was acknowledged (PUBACK, or PUBREC and PUBCOMP).
+    Publish,
+    /// A setup message was delivered to a subscriber.
+    Delivery,
+    /// A retained setup message was delivered to a new subscriber.
+    RetainedDelivery,
+    /// The well-formed twin of the refused packet (same client setup, the offending field
+    /// corrected) was accepted by the same broker.
+    Twin,
+    /// The positive control of an absence: a message that must arrive on the same subscriber
+    /// and path did arrive.
+    Control,
+    /// The broker accepted a valid CONNECT of the run's protocol version.
+    ProtocolUsable,
+    /// The broker still served a fresh client after the cases that ran alongside.
+    BrokerHealthy,
+    /// A case-specific precondition (described in the outcome).
+    Other,
+}
+
+impl Precondition {
+    /// Every precondition.
+    pub const ALL: [Precondition; 13] = [
+        Precondition::Connection,
+        Precondition::Connect,
+        Precondition::Ping,
+        Precondition::Subscribe,
+        Precondition::Unsubscribe,
+        Precondition::Publish,
+        Precondition::Delivery,
+        Precondition::RetainedDelivery,
+        Precondition::Twin,
+        Precondition::Control,
+        Precondition::ProtocolUsable,
+        Precondition::BrokerHealthy,
+        Precondition::Other,
+    ];
+
+    /// What had to hold, in a few words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Precondition::Connection => "a TCP connection that stays open during setup",
+            Precondition::Connect => "a valid CONNECT accepted",
+            Precondition::Ping => "a PINGREQ answered",
+            Precondition::Subscribe => "a plain SUBSCRIBE granted",
+            Precondition::Unsubscribe => "an UNSUBSCRIBE acknowledged",
+            Precondition::Publish => "a setup PUBLISH acknowledged",
+            Precondition::Delivery => "a setup message delivered to its subscriber",
+            Precondition::RetainedDelivery => "a retained setup message delivered",
+            Precondition::Twin => "the well-formed twin accepted by the same broker",
+            Precondition::Control => "the positive control message delivered",
+            Precondition::ProtocolUsable => "a valid CONNECT of this protocol version accepted",
+            Precondition::BrokerHealthy => "the broker still serving after the cases alongside",
+            Precondition::Other => "a case-specific precondition",
+        }
+    }
+
+    /// The id of the case that tests this behaviour itself, if one does: when that case
+    /// PASSED in the same run, a case INCONCLUSIVE for this precondition points at a harness
+    /// bug (the runner reports it as ERROR).
+    pub fn pointer(self) -> Option<&'static str> {
+        match self {
+            Precondition::Connect => Some("connect.accepted"),
+            Precondition::Ping => Some("connect.pingreq-answered"),
+            Precondition::Subscribe => {
+                Some("subscribe.suback-echoes-packet-id-with-one-code-per-filter")
+            }
+            Precondition::Unsubscribe => Some("subscribe.unsuback-echoes-packet-id"),
+            Precondition::Publish => Some("qos.puback-echoes-packet-id"),
+            Precondition::Delivery => Some("publish.payload-delivered-unchanged"),
+            Precondition::RetainedDelivery => Some("retain.delivered-on-subscribe"),
+            _ => None,
+        }
+    }
+
+    /// The kebab-case name used in JSON (`connect`, `twin`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Precondition::Connection => "connection",
+            Precondition::Connect => "connect",
+            Precondition::Ping => "ping",
+            Precondition::Subscribe => "subscribe",
+            Precondition::Unsubscribe => "unsubscribe",
+            Precondition::Publish => "publish",
+            Precondition::Delivery => "delivery",
+            Precondition::RetainedDelivery => "retained-delivery",
+            Precondition::Twin => "twin",
+            Precondition::Control => "control",
+            Precondition::ProtocolUsable => "protocol-usable",
+            Precondition::BrokerHealthy => "broker-healthy",
+            Precondition::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Precondition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use mqttspec::client::Transcript;
 use mqttspec::profile::{Capabilities, Profile};
 use mqttspec::runner::{run_case, CaseRun};
-use mqttspec::scenario::{millis, BoxFuture, Case, CaseEnv, CaseResult, Ctx, Protocols};
-use mqttspec::verdict::Verdict;
+use mqttspec::scenario::{millis, BoxFuture, Case, CaseEnv, CaseResult, Ctx};
+use mqttspec::verdict::{Precondition, Verdict};
 use mqttspec_codec::{ProtocolVersion, StatementId as S};
 use mqttspec_reference_broker::shell::RunningBroker;
 
@@ -16,12 +16,12 @@ fn case(id: &'static str, run: fn(Ctx) -> BoxFuture<'static, CaseResult>) -> Cas
     Case {
         id,
         title: "engine test",
-        area: "PUBLISH",
         statements: &[S::V5_3_3_1_1, S::V311_3_3_1_1],
-        protocols: Protocols::Both,
+        only: None,
         requires: &[],
         faults: &[],
         unfaultable: Some("engine test"),
+        tags: &[],
         run,
     }
 }
@@ -66,6 +66,13 @@ fn qos_flows(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .await?;
         }
         sub.expect_no_publish().for_(millis(200)).await?;
+        // The positive control of that absence: a message that must arrive, does.
+        publisher.publish(&topic).qos(1).payload("control").await?;
+        sub.expect_publish()
+            .topic(&topic)
+            .payload("control")
+            .as_control()
+            .await?;
         sub.alive().await?;
         t.pass()
     })
@@ -173,7 +180,6 @@ async fn a_case_over_its_time_limit_is_error_and_keeps_its_transcript() {
 
 fn setup_with_credentials(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        // Refused by the broker: a setup step the broker may refuse is ERROR, not FAIL.
         t.client("c")
             .protocol(ProtocolVersion::V5)
             .client_id("")
@@ -186,15 +192,150 @@ fn setup_with_credentials(t: Ctx) -> BoxFuture<'static, CaseResult> {
 }
 
 #[tokio::test]
-async fn a_passing_setup_counts_as_a_check() {
-    // The reference broker accepts any credentials by default: connect() is a met check.
+async fn setup_steps_alone_check_nothing() {
+    // A setup step that succeeds establishes a precondition; it checks no statement.
     let r = run(
         case("dsl.setup", setup_with_credentials),
         ProtocolVersion::V5,
         Duration::from_secs(5),
     )
     .await;
+    assert_eq!(r.outcome.verdict, Verdict::Error, "{:?}", r.outcome);
+    assert!(r
+        .outcome
+        .actual
+        .as_deref()
+        .is_some_and(|a| a.contains("observed nothing")));
+}
+
+fn setup_publish_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").connect().await?;
+        // A PUBLISH on a topic with a wildcard cannot be built strictly, so send one raw:
+        // the broker closes, and the setup step waiting for its PUBACK is INCONCLUSIVE.
+        c.send_raw(
+            mqttspec_codec::RawPacket::new(0x32)
+                .string("a/+")
+                .u16(1)
+                .properties(&[])
+                .build(),
+        )
+        .await?;
+        c.publish(t.topic("x")).qos(1).await?;
+        c.alive().await?;
+        t.pass()
+    })
+}
+
+#[tokio::test]
+async fn a_failed_setup_step_is_inconclusive_naming_its_precondition() {
+    let r = run(
+        case("dsl.inconclusive", setup_publish_refused),
+        ProtocolVersion::V5,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(r.outcome.verdict, Verdict::Inconclusive, "{:?}", r.outcome);
+    assert!(matches!(
+        r.outcome.precondition,
+        Some(Precondition::Publish | Precondition::Connection)
+    ));
+}
+
+fn refusal_without_twin(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").open().await?;
+        c.send_raw(vec![0xC0, 0x00]).await?; // PINGREQ before CONNECT
+        c.expect_closed().await?;
+        t.pass()
+    })
+}
+
+fn refusal_with_twin(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut twin = t.client("c").as_twin().connect().await?;
+        twin.alive().as_twin().await?;
+        let mut c = t.client("c2").open().await?;
+        c.send_raw(vec![0xC0, 0x00]).await?;
+        c.expect_closed().await?;
+        t.pass()
+    })
+}
+
+#[tokio::test]
+async fn a_pass_resting_on_a_refusal_needs_the_accepted_twin() {
+    let without = run(
+        case("dsl.no-twin", refusal_without_twin),
+        ProtocolVersion::V311,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(
+        without.outcome.verdict,
+        Verdict::Error,
+        "{:?}",
+        without.outcome
+    );
+    assert!(without
+        .outcome
+        .actual
+        .as_deref()
+        .is_some_and(|a| a.contains("twin")));
+    let with = run(
+        case("dsl.twin", refusal_with_twin),
+        ProtocolVersion::V311,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(with.outcome.verdict, Verdict::Pass, "{:?}", with.outcome);
+}
+
+fn absence_without_control(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").connect().await?;
+        c.subscribe(t.topic("a")).await?;
+        c.expect_no_publish().for_(millis(100)).await?;
+        t.pass()
+    })
+}
+
+#[tokio::test]
+async fn a_pass_resting_on_an_absence_needs_a_control() {
+    let r = run(
+        case("dsl.no-control", absence_without_control),
+        ProtocolVersion::V5,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(r.outcome.verdict, Verdict::Error, "{:?}", r.outcome);
+    assert!(r
+        .outcome
+        .actual
+        .as_deref()
+        .is_some_and(|a| a.contains("control")));
+}
+
+fn reconnecting(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        t.client("c").connect().await?.disconnect().await?;
+        let mut c = t.client("c").connect().await?;
+        c.alive().await?;
+        t.pass()
+    })
+}
+
+#[tokio::test]
+async fn two_connections_of_one_client_are_labelled_apart() {
+    let r = run(
+        case("dsl.labels", reconnecting),
+        ProtocolVersion::V5,
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(r.outcome.verdict, Verdict::Pass, "{:?}", r.outcome);
+    assert!(r.transcript.iter().any(|e| e.client == "c#1"));
+    assert!(r.transcript.iter().any(|e| e.client == "c#2"));
+    assert!(!r.transcript.iter().any(|e| e.client == "c"));
 }
 
 #[tokio::test]

@@ -53,8 +53,9 @@ fn the_main_job_judges_capability_absent_cases_on_the_restricted_broker_and_says
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("0 unsupported")
-            && stdout.contains("0 errors; 4 verdict(s) from the restricted broker"),
+        stdout.contains("0 UNSUPPORTED")
+            && stdout.contains("0 ERROR (0 new)")
+            && stdout.contains("4 verdict(s) from the restricted broker"),
         "{stdout}"
     );
     assert!(

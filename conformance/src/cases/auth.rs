@@ -2,14 +2,24 @@
 //! not offer is refused; AUTH from a client that did not start enhanced authentication is a
 //! Protocol Error; and, where the broker offers SCRAM-SHA-256, the CONNECT / AUTH / CONNACK
 //! exchange, its refusal for a wrong password, and re-authentication.
+//!
+//! Every verdict that rests on a refusal has its twin accepted in the same case: the same
+//! client without the offending Authentication Method or AUTH, or (for a wrong SCRAM password)
+//! the same exchange with the right one. A broker that refuses the valid exchange of the
+//! profile's user makes the case INCONCLUSIVE: a server may refuse a CONNECT for reasons of
+//! its own (3.1.4).
 
 use bytes::Bytes;
 use mqttspec_codec::{Auth, MqttString, Packet, Properties, ReasonCode, StatementId as S};
 use mqttspec_reference_broker::scram::{ScramClient, ScramError, MECHANISM};
 
 use super::shared::protocol_error_reply;
+use super::support::connect_twin;
+use crate::case;
 use crate::client::Received;
-use crate::scenario::{BoxFuture, Capability, Case, CaseResult, Client, Ctx, Failure, Protocols};
+use crate::scenario::{
+    BoxFuture, Case, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Role,
+};
 
 /// The cases of this module.
 pub fn cases() -> Vec<Case> {
@@ -76,17 +86,14 @@ fn client_final(scram: &mut ScramClient, server_first: &[u8]) -> Result<Vec<u8>,
         })
 }
 
-/// Opens a connection and sends CONNECT starting enhanced authentication.
+/// Opens a connection for `builder` and sends its CONNECT, starting enhanced authentication
+/// with `method` and `data`.
 async fn connect_with_method(
-    t: &Ctx,
-    name: &str,
+    builder: ClientBuilder,
     method: &str,
     data: Vec<u8>,
 ) -> Result<Client, Failure> {
-    let builder = t
-        .client(name)
-        .no_credentials()
-        .properties(method_properties(method, data)?);
+    let builder = builder.properties(method_properties(method, data)?);
     let connect = builder.connect_packet()?;
     let mut c = builder.open().await?;
     c.send(&Packet::Connect(Box::new(connect))).await?;
@@ -132,15 +139,53 @@ fn profile_credentials(t: &Ctx) -> Result<(String, String), Failure> {
     Ok((c.username.clone(), c.password.clone().unwrap_or_default()))
 }
 
-/// Runs a successful SCRAM-SHA-256 authentication of CONNECT and returns the connected
-/// client; every step is checked.
-async fn scram_connect(t: &Ctx, name: &str) -> Result<Client, Failure> {
+/// INCONCLUSIVE: the broker refused (or never answered) the valid SCRAM-SHA-256 exchange of
+/// the profile's user; `what` says how.
+fn valid_exchange_refused(what: String) -> Failure {
+    Failure::inconclusive(
+        Precondition::Other,
+        format!(
+            "the broker did not accept the SCRAM-SHA-256 exchange of the profile's user ({what}); a server may refuse a CONNECT for reasons of its own"
+        ),
+    )
+}
+
+/// Runs a successful SCRAM-SHA-256 authentication of CONNECT with the profile's credentials
+/// and returns the connected client. With `Role::Check` every step is checked; with
+/// `Role::TWIN` it is the twin of a refused exchange and any failure is INCONCLUSIVE. A
+/// refusal of this valid exchange is INCONCLUSIVE either way.
+async fn scram_connect(t: &Ctx, name: &str, role: Role) -> Result<Client, Failure> {
+    let c = scram_connect_steps(t, name)
+        .await
+        .map_err(|f| role.classify(f))?;
+    t.succeeded(role);
+    Ok(c)
+}
+
+async fn scram_connect_steps(t: &Ctx, name: &str) -> Result<Client, Failure> {
     let (user, password) = profile_credentials(t)?;
     let mut scram = scram_client(t, name, &user, &password)?;
-    let mut c = connect_with_method(t, name, MECHANISM, scram.client_first()).await?;
-    let auth = c.expect_packet(mqttspec_codec::PacketType::Auth).await?;
-    let Packet::Auth(auth) = auth else {
-        return Err(Failure::error("case error: expected AUTH"));
+    let builder = t.client(name).no_credentials();
+    let mut c = connect_with_method(builder, MECHANISM, scram.client_first()).await?;
+    let v = t.protocol();
+    let auth = match c.recv(t.response_timeout()).await {
+        Received::Packet(Packet::Auth(auth)) => auth,
+        Received::Packet(p @ Packet::ConnAck(_)) if is_refusal(&p) => {
+            return Err(valid_exchange_refused(crate::client::summary::packet(
+                &p, v,
+            )))
+        }
+        Received::Closed => {
+            return Err(valid_exchange_refused(
+                "the connection closed after CONNECT".to_owned(),
+            ))
+        }
+        Received::Timeout => return Err(valid_exchange_refused("no answer to CONNECT".to_owned())),
+        other => {
+            return Err(c
+                .unmet("AUTH 0x18 (Continue authentication)", other)
+                .statement(S::V5_4_12_0_2))
+        }
     };
     let server_first = continue_data(t, &auth)?;
     let client_final = client_final(&mut scram, &server_first)?;
@@ -150,15 +195,28 @@ async fn scram_connect(t: &Ctx, name: &str) -> Result<Client, Failure> {
         Some(client_final),
     )?)
     .await?;
-    let ack = c.expect_packet(mqttspec_codec::PacketType::ConnAck).await?;
-    let Packet::ConnAck(ack) = ack else {
-        return Err(Failure::error("case error: expected CONNACK"));
+    let ack = match c.recv(t.response_timeout()).await {
+        Received::Packet(Packet::ConnAck(ack)) if ack.reason_code == ReasonCode::Success => ack,
+        Received::Packet(p @ Packet::ConnAck(_)) => {
+            return Err(valid_exchange_refused(format!(
+                "{} after the right client-final",
+                crate::client::summary::packet(&p, v)
+            )))
+        }
+        Received::Closed => {
+            return Err(valid_exchange_refused(
+                "the connection closed after the right client-final".to_owned(),
+            ))
+        }
+        Received::Timeout => {
+            return Err(valid_exchange_refused(
+                "no answer to the client-final".to_owned(),
+            ))
+        }
+        other => return Err(c.unmet("CONNACK 0x00 after a correct SCRAM-SHA-256 exchange", other)),
     };
-    t.check(
-        ack.reason_code == ReasonCode::Success,
-        "CONNACK 0x00 after a correct SCRAM-SHA-256 exchange",
-        format!("CONNACK {:?}", ack.reason_code),
-    )?;
+    t.checked();
+    c.set_connack(ack.clone());
     check_method(t, ack.properties.authentication_method.as_ref(), "CONNACK")?;
     let server_final = ack
         .properties
@@ -174,27 +232,33 @@ async fn scram_connect(t: &Ctx, name: &str) -> Result<Client, Failure> {
     Ok(c)
 }
 
+/// Whether `p` is a CONNACK refusing the connection.
+fn is_refusal(p: &Packet) -> bool {
+    matches!(p, Packet::ConnAck(a) if a.reason_code.is_error())
+}
+
 // ---------------------------------------------------------------------------------------
 
-const UNKNOWN_METHOD_REFUSED: Case = Case {
-    id: "auth.unknown-method-refused",
-    title: "A CONNECT with an Authentication Method the broker does not support is refused and the connection closed",
-    area: "Enhanced Authentication",
-    statements: &[S::V5_4_12_0_1],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["accept-unknown-auth-method"],
-    unfaultable: None,
+case! {
+    /// A CONNECT with an Authentication Method the broker does not support is refused and the connection closed
+    UNKNOWN_METHOD_REFUSED = "auth.unknown-method-refused",
+    checks: [V5_4_12_0_1],
+    only: V5,
+    faults: [AcceptUnknownAuthMethod],
+    tags: [Auth, ToBroker],
     run: unknown_method_refused,
-};
+}
 
 fn unknown_method_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let method = "x-mqttspec-no-such-method";
-        let mut c = connect_with_method(&t, "c", method, b"hello".to_vec()).await?;
+        // The twin: the same client without the Authentication Method is accepted.
+        connect_twin(t.client("c")).await?.disconnect().await?;
+        let mut c = connect_with_method(t.client("c"), method, b"hello".to_vec()).await?;
         match c.recv(t.response_timeout()).await {
             Received::Packet(Packet::ConnAck(ack)) if ack.reason_code.is_error() => {
                 t.checked();
+                t.refusal_seen();
                 c.expect_closed()
                     .await
                     .map_err(|f| f.statement(S::V5_4_12_0_1))?;
@@ -208,6 +272,7 @@ fn unknown_method_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
             // Closing without CONNACK is allowed too.
             Received::Closed => {
                 t.checked();
+                t.refusal_seen();
                 t.pass()
             }
             Received::Packet(Packet::Auth(_)) => t.informational(format!(
@@ -231,21 +296,21 @@ fn unknown_method_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const AUTH_WITHOUT_ENHANCED_AUTH: Case = Case {
-    id: "auth.auth-without-enhanced-auth-is-protocol-error",
-    title: "AUTH from a client whose CONNECT had no Authentication Method is a Protocol Error (DISCONNECT 0x82 first)",
-    area: "Enhanced Authentication",
-    statements: &[S::V5_4_12_0_7, S::V5_4_13_1_1],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["accept-unexpected-auth"],
-    unfaultable: None,
+case! {
+    /// AUTH from a client whose CONNECT had no Authentication Method is a Protocol Error (DISCONNECT 0x82 first)
+    AUTH_WITHOUT_ENHANCED_AUTH = "auth.auth-without-enhanced-auth-is-protocol-error",
+    checks: [V5_4_12_0_7, V5_4_13_1_1],
+    only: V5,
+    faults: [AcceptUnexpectedAuth],
+    tags: [Auth, ToBroker],
     run: auth_without_enhanced_auth,
-};
+}
 
 fn auth_without_enhanced_auth(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut c = t.client("c").connect().await?;
+        // The twin: the same connection is served while it sends well-formed packets.
+        c.alive().as_twin().await?;
         let first = ScramClient::new("mqttspec", "x", &nonce(&t, "c"))
             .map(|s| s.client_first())
             .unwrap_or_default();
@@ -261,20 +326,20 @@ fn auth_without_enhanced_auth(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const AUTH_BEFORE_CONNACK_WITHOUT_METHOD: Case = Case {
-    id: "auth.auth-before-connack-without-method",
-    title: "AUTH right after a CONNECT without Authentication Method is a Protocol Error: the connection is closed",
-    area: "Enhanced Authentication",
-    statements: &[S::V5_4_12_0_7, S::V5_4_13_1_1],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["accept-unexpected-auth"],
-    unfaultable: None,
+case! {
+    /// AUTH right after a CONNECT without Authentication Method is a Protocol Error: the connection is closed
+    AUTH_BEFORE_CONNACK_WITHOUT_METHOD = "auth.auth-before-connack-without-method",
+    checks: [V5_4_12_0_7, V5_4_13_1_1],
+    only: V5,
+    faults: [AcceptUnexpectedAuth],
+    tags: [Auth, ToBroker],
     run: auth_before_connack_without_method,
-};
+}
 
 fn auth_before_connack_without_method(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
+        // The twin: the same CONNECT without the AUTH behind it is accepted.
+        connect_twin(t.client("c")).await?.disconnect().await?;
         let builder = t.client("c");
         let v = t.protocol();
         let connect = Packet::Connect(Box::new(builder.connect_packet()?));
@@ -296,12 +361,14 @@ fn auth_before_connack_without_method(t: Ctx) -> BoxFuture<'static, CaseResult> 
             }
             Received::Packet(Packet::ConnAck(_)) => {
                 t.checked();
+                t.refusal_seen();
                 c.expect_closed().await?;
                 t.pass()
             }
             // No DISCONNECT is possible before CONNACK: a bare close is right.
             Received::Closed => {
                 t.checked();
+                t.refusal_seen();
                 t.pass()
             }
             other => Err(c
@@ -316,35 +383,28 @@ fn auth_before_connack_without_method(t: Ctx) -> BoxFuture<'static, CaseResult> 
 
 // ---------------------------------------------------------------------------------------
 
-const SCRAM_WRONG_PASSWORD_REFUSED: Case = Case {
-    id: "auth.scram-wrong-password-refused",
-    title: "SCRAM-SHA-256 with a wrong password: AUTH 0x18 repeating the method, then a refusal and the close",
-    area: "Enhanced Authentication",
-    statements: &[S::V5_4_12_0_2, S::V5_4_12_0_4, S::V5_4_12_0_5],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["auth-continue-as-success"],
-    unfaultable: None,
+case! {
+    /// SCRAM-SHA-256 with a wrong password: AUTH 0x18 repeating the method, then a refusal and the close
+    SCRAM_WRONG_PASSWORD_REFUSED = "auth.scram-wrong-password-refused",
+    checks: [V5_4_12_0_2, V5_4_12_0_4, V5_4_12_0_5],
+    only: V5,
+    requires: [EnhancedAuth(MECHANISM), Credentials],
+    faults: [AuthContinueAsSuccess],
+    tags: [Auth, Credentials],
     run: scram_wrong_password_refused,
-};
+}
 
 fn scram_wrong_password_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        let user = t
-            .profile()
-            .credentials
-            .as_ref()
-            .map_or_else(|| "mqttspec".to_owned(), |c| c.username.clone());
+        let (user, _) = profile_credentials(&t)?;
         let wrong = format!("wrong-{}", t.client_id("c"));
         let mut scram = scram_client(&t, "c", &user, &wrong)?;
-        let mut c = connect_with_method(&t, "c", MECHANISM, scram.client_first()).await?;
+        let builder = t.client("c").no_credentials();
+        let mut c = connect_with_method(builder, MECHANISM, scram.client_first()).await?;
         let auth = match c.recv(t.response_timeout()).await {
             Received::Packet(Packet::Auth(auth)) => auth,
             Received::Packet(Packet::ConnAck(ack))
-                if matches!(
-                    ack.reason_code,
-                    ReasonCode::BadAuthenticationMethod | ReasonCode::NotAuthorized
-                ) =>
+                if ack.reason_code == ReasonCode::BadAuthenticationMethod =>
             {
                 return t.unsupported(format!(
                     "the broker does not offer {MECHANISM} (CONNACK {:?})",
@@ -354,8 +414,27 @@ fn scram_wrong_password_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
             // Refusing at once is allowed (4.12.0-4); the connection must close.
             Received::Packet(Packet::ConnAck(ack)) if ack.reason_code.is_error() => {
                 t.checked();
-                c.expect_closed().await?;
-                return t.pass();
+                t.refusal_seen();
+                c.expect_closed()
+                    .await
+                    .map_err(|f| f.statement(S::V5_4_12_0_4))?;
+                return refusal_with_twin(&t).await;
+            }
+            Received::Closed => {
+                t.checked();
+                t.refusal_seen();
+                return refusal_with_twin(&t).await;
+            }
+            // Accepted without a challenge: a successful CONNACK must still name the method.
+            Received::Packet(Packet::ConnAck(ack)) => {
+                check_method(&t, ack.properties.authentication_method.as_ref(), "CONNACK")?;
+                return accepted_wrong_password(&t);
+            }
+            Received::Timeout => {
+                return Err(Failure::inconclusive(
+                    Precondition::Other,
+                    "no answer to a CONNECT starting SCRAM-SHA-256",
+                ))
             }
             other => {
                 return Err(c
@@ -374,15 +453,25 @@ fn scram_wrong_password_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
         match c.recv(t.response_timeout()).await {
             Received::Packet(Packet::ConnAck(ack)) if ack.reason_code.is_error() => {
                 t.checked();
+                t.refusal_seen();
                 c.expect_closed()
                     .await
                     .map_err(|f| f.statement(S::V5_4_12_0_4))?;
-                t.pass()
+                refusal_with_twin(&t).await
             }
             Received::Closed => {
                 t.checked();
-                t.pass()
+                t.refusal_seen();
+                refusal_with_twin(&t).await
             }
+            Received::Packet(Packet::ConnAck(ack)) => {
+                check_method(&t, ack.properties.authentication_method.as_ref(), "CONNACK")?;
+                accepted_wrong_password(&t)
+            }
+            Received::Timeout => Err(Failure::inconclusive(
+                Precondition::Other,
+                "no answer to the client-final message of a wrong password",
+            )),
             other => Err(c
                 .unmet(
                     "CONNACK with an error code (the wrong password refused), or the connection closed",
@@ -393,45 +482,60 @@ fn scram_wrong_password_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
     })
 }
 
+/// PASS for a refused wrong password once the twin, the same exchange with the profile's
+/// right password, is accepted (and the connection served).
+async fn refusal_with_twin(t: &Ctx) -> CaseResult {
+    let mut twin = scram_connect(t, "twin", Role::TWIN).await?;
+    twin.alive().as_twin().await?;
+    t.pass()
+}
+
+/// A successful CONNACK for a wrong SCRAM password: MQTT leaves the meaning of the
+/// authentication data to the method (4.12), so accepting it is the broker's policy, as
+/// with a wrong Password (see `connect.bad-credentials-refused`).
+fn accepted_wrong_password(t: &Ctx) -> CaseResult {
+    t.informational(format!("the broker accepted a wrong {MECHANISM} password"))
+}
+
 // ---------------------------------------------------------------------------------------
 
-const SCRAM_EXCHANGE: Case = Case {
-    id: "auth.scram-exchange",
-    title: "SCRAM-SHA-256: CONNECT with client-first, AUTH 0x18 with server-first, AUTH 0x18 with client-final, CONNACK 0x00 with server-final, every step naming the method",
-    area: "Enhanced Authentication",
-    statements: &[S::V5_4_12_0_2, S::V5_4_12_0_3, S::V5_4_12_0_5],
-    protocols: Protocols::V5,
-    requires: &[Capability::EnhancedAuth(MECHANISM), Capability::Credentials],
-    faults: &["auth-continue-as-success"],
-    unfaultable: None,
+case! {
+    /// SCRAM-SHA-256: CONNECT with client-first, AUTH 0x18 with server-first, AUTH 0x18 with client-final, CONNACK 0x00 with server-final, every step naming the method
+    SCRAM_EXCHANGE = "auth.scram-exchange",
+    checks: [V5_4_12_0_2, V5_4_12_0_3, V5_4_12_0_5],
+    only: V5,
+    requires: [EnhancedAuth(MECHANISM), Credentials],
+    faults: [AuthContinueAsSuccess],
+    tags: [Auth, Credentials],
     run: scram_exchange,
-};
+}
 
 fn scram_exchange(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        let mut c = scram_connect(&t, "c").await?;
-        c.alive().await?;
+        let mut c = scram_connect(&t, "c", Role::Check).await?;
+        c.alive().as_setup(Precondition::Ping).await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const SCRAM_REAUTHENTICATION: Case = Case {
-    id: "auth.scram-reauthentication",
-    title: "Re-authentication with AUTH 0x19 runs a new SCRAM-SHA-256 exchange ending in AUTH 0x00, while other packets keep flowing",
-    area: "Enhanced Authentication",
-    statements: &[S::V5_4_12_1_1, S::V5_4_12_1_2, S::V5_4_12_0_2, S::V5_4_12_0_5],
-    protocols: Protocols::V5,
-    requires: &[Capability::EnhancedAuth(MECHANISM), Capability::Credentials],
-    faults: &["auth-continue-as-success"],
-    unfaultable: None,
+case! {
+    /// Re-authentication with AUTH 0x19 runs a new SCRAM-SHA-256 exchange ending in AUTH 0x00, while other packets keep flowing
+    SCRAM_REAUTHENTICATION = "auth.scram-reauthentication",
+    checks: [V5_4_12_1_1, V5_4_12_1_2, V5_4_12_0_2, V5_4_12_0_5],
+    only: V5,
+    requires: [EnhancedAuth(MECHANISM), Credentials],
+    faults: [AuthContinueAsSuccess],
+    tags: [Auth, Credentials],
     run: scram_reauthentication,
-};
+}
 
 fn scram_reauthentication(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        let mut c = scram_connect(&t, "c").await?;
+        let mut c = scram_connect(&t, "c", Role::Check).await?;
+        // The twin of a refused re-authentication: the authenticated connection is served.
+        c.alive().as_twin().await?;
         let (user, password) = profile_credentials(&t)?;
         let mut scram = scram_client(&t, "again", &user, &password)?;
         c.send(&auth_packet(
@@ -440,12 +544,13 @@ fn scram_reauthentication(t: Ctx) -> BoxFuture<'static, CaseResult> {
             Some(scram.client_first()),
         )?)
         .await?;
-        // Other packets still flow during re-authentication.
-        c.alive().await?;
         let auth = match c.recv(t.response_timeout()).await {
             Received::Packet(Packet::Auth(auth)) => auth,
+            // Refusing re-authentication is the broker's choice; it must then close, and
+            // should send DISCONNECT first (4.12.1-2).
             Received::Packet(Packet::Disconnect(d)) if d.reason_code.is_error() => {
                 t.checked();
+                t.refusal_seen();
                 c.expect_closed()
                     .await
                     .map_err(|f| f.statement(S::V5_4_12_1_2))?;
@@ -454,9 +559,22 @@ fn scram_reauthentication(t: Ctx) -> BoxFuture<'static, CaseResult> {
                     d.reason_code
                 ));
             }
-            other => return Err(c.unmet("AUTH 0x18 (Continue authentication)", other)),
+            Received::Closed => {
+                t.refusal_seen();
+                return t.non_strict(
+                    "DISCONNECT with a reason code before closing on a refused re-authentication",
+                    "the connection closed without DISCONNECT",
+                );
+            }
+            other => {
+                return Err(c
+                    .unmet("AUTH 0x18 (Continue authentication)", other)
+                    .statement(S::V5_4_12_0_2))
+            }
         };
         let server_first = continue_data(&t, &auth)?;
+        // Other packets still flow while the re-authentication is in progress.
+        c.alive().as_setup(Precondition::Ping).await?;
         let client_final = client_final(&mut scram, &server_first)?;
         c.send(&auth_packet(
             ReasonCode::ContinueAuthentication,
@@ -485,7 +603,7 @@ fn scram_reauthentication(t: Ctx) -> BoxFuture<'static, CaseResult> {
             "AUTH Authentication Data with a SCRAM server-final that proves the server",
             "server-final missing or wrong",
         )?;
-        c.alive().await?;
+        c.alive().as_setup(Precondition::Ping).await?;
         t.pass()
     })
 }

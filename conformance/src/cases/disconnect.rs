@@ -3,8 +3,14 @@
 //! broker's own DISCONNECT must look like (a reason code a server may send, no Session
 //! Expiry Interval, nothing after it but the close).
 //!
-//! The helpers [`expect_server_end`] and [`check_server_disconnect`] are shared with the
-//! Will cases, which often watch a broker end a connection.
+//! A case that checks that a Will is not published has a control Will published to the same
+//! watcher ([`no_will`]); one that checks that a session was not kept sees a session kept
+//! on the same broker ([`kept_session_control`]); one whose verdict rests on the broker
+//! closing the connection sees it keep the connection open for well-formed packets first.
+//!
+//! The helpers [`expect_server_end`], [`server_end`], [`check_server_disconnect`],
+//! [`Ending`] and [`text`] are shared with the Will cases (and other modules), which often
+//! watch a broker end a connection.
 
 use std::time::Duration;
 
@@ -14,9 +20,12 @@ use mqttspec_codec::{
 };
 use tokio::time::Instant;
 
-use super::will::{watcher, QUIET};
+use super::will::{no_will, watcher, CONTROL, QUIET};
+use crate::case;
 use crate::client::{summary, Received};
-use crate::scenario::{secs, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Protocols, Will};
+use crate::scenario::{
+    secs, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Role, Will,
+};
 
 /// The cases of this module.
 pub fn cases() -> Vec<Case> {
@@ -42,35 +51,85 @@ pub(crate) enum Ending {
     Closed,
 }
 
+/// What is wrong with a DISCONNECT the broker sent, if anything: a Disconnect Reason Code a
+/// server may not use (the client-only 0x04; the strict decoder already refused codes
+/// outside the table, MQTT-3.14.2-1) or a Session Expiry Interval (MQTT-3.14.2-2).
+fn server_disconnect_problem(t: &Ctx, d: &Disconnect) -> Option<Failure> {
+    let shown = summary::packet(&Packet::Disconnect(d.clone()), t.protocol());
+    if d.reason_code == ReasonCode::DisconnectWithWillMessage
+        || !d.reason_code.is_allowed_in(PacketType::Disconnect)
+    {
+        return Some(
+            Failure::fail("a Disconnect Reason Code a server may send", shown)
+                .statement(S::V5_3_14_2_1),
+        );
+    }
+    if d.properties.session_expiry_interval.is_some() {
+        return Some(
+            Failure::fail(
+                "no Session Expiry Interval in a DISCONNECT from the server",
+                shown,
+            )
+            .statement(S::V5_3_14_2_2),
+        );
+    }
+    None
+}
+
 /// Checks a DISCONNECT the broker sent: a Disconnect Reason Code a server may use (not the
 /// client-only 0x04; the strict decoder already refused codes outside the table,
-/// MQTT-3.14.2-1) and no Session Expiry Interval (MQTT-3.14.2-2).
+/// MQTT-3.14.2-1) and no Session Expiry Interval (MQTT-3.14.2-2). Counts a check.
 pub(crate) fn check_server_disconnect(t: &Ctx, d: &Disconnect) -> Result<(), Failure> {
-    let v = t.protocol();
-    let shown = summary::packet(&Packet::Disconnect(d.clone()), v);
-    t.check(
-        d.reason_code != ReasonCode::DisconnectWithWillMessage
-            && d.reason_code.is_allowed_in(PacketType::Disconnect),
-        "a Disconnect Reason Code a server may send",
-        shown.clone(),
-    )
-    .map_err(|f| f.statement(S::V5_3_14_2_1))?;
-    t.check(
-        d.properties.session_expiry_interval.is_none(),
-        "no Session Expiry Interval in a DISCONNECT from the server",
-        shown,
-    )
-    .map_err(|f| f.statement(S::V5_3_14_2_2))
+    match server_disconnect_problem(t, d) {
+        Some(f) => Err(f),
+        None => {
+            t.checked();
+            Ok(())
+        }
+    }
 }
 
 /// Waits up to `within` for the broker to end `c`'s connection: the close, or (MQTT 5.0) a
 /// DISCONNECT with one of `codes` and then the close with nothing in between
-/// (MQTT-3.14.4-1, -2). PUBLISH, PINGRESP and acknowledgements arriving first are skipped.
+/// (MQTT-3.14.4-1, -2; the DISCONNECT itself as [`check_server_disconnect`] wants it).
+/// PUBLISH, PINGRESP and acknowledgements arriving first are skipped. A checking step
+/// resting on a refusal: the case needs a well-formed twin accepted (e.g. `c.alive()
+/// .as_twin()` before the packet that has the connection closed). [`server_end`] with
+/// another role when the close is only the case's precondition.
 pub(crate) async fn expect_server_end(
     t: &Ctx,
     c: &mut Client,
     codes: &[ReasonCode],
     within: Duration,
+) -> Result<Ending, Failure> {
+    server_end(t, c, codes, within, Role::Check).await
+}
+
+/// [`expect_server_end`] in `role`: as [`Role::Check`] it counts a check and records the
+/// refusal; as a setup step an unmet expectation is INCONCLUSIVE.
+pub(crate) async fn server_end(
+    t: &Ctx,
+    c: &mut Client,
+    codes: &[ReasonCode],
+    within: Duration,
+    role: Role,
+) -> Result<Ending, Failure> {
+    let ending = wait_server_end(t, c, codes, within, role)
+        .await
+        .map_err(|f| role.classify(f))?;
+    t.succeeded(role);
+    if role == Role::Check {
+        t.refusal_seen();
+    }
+    Ok(ending)
+}
+
+async fn wait_server_end(
+    t: &Ctx,
+    c: &mut Client,
+    codes: &[ReasonCode],
+    within: Duration,
+    role: Role,
 ) -> Result<Ending, Failure> {
     let v = c.protocol();
     let mut expected = String::from("the connection closed");
@@ -84,22 +143,19 @@ pub(crate) async fn expect_server_end(
     let deadline = Instant::now() + within;
     loop {
         match c.raw().recv_until(deadline).await {
-            Received::Closed => {
-                t.checked();
-                return Ok(Ending::Closed);
-            }
+            Received::Closed => return Ok(Ending::Closed),
             Received::Packet(Packet::Disconnect(d)) if v.is_v5() => {
-                check_server_disconnect(t, &d)?;
+                if role == Role::Check {
+                    check_server_disconnect(t, &d)?;
+                } else if let Some(f) = server_disconnect_problem(t, &d) {
+                    return Err(f);
+                }
                 if !codes.contains(&d.reason_code) {
                     return Err(c.unmet(&expected, Received::Packet(Packet::Disconnect(d))));
                 }
-                t.checked();
                 let after = Instant::now() + c.timeout();
                 return match c.raw().recv_until(after).await {
-                    Received::Closed => {
-                        t.checked();
-                        Ok(Ending::Disconnect(d.reason_code))
-                    }
+                    Received::Closed => Ok(Ending::Disconnect(d.reason_code)),
                     other => Err(c
                         .unmet(
                             "nothing after DISCONNECT, then the connection closed",
@@ -126,24 +182,56 @@ pub(crate) fn text(s: &str, field: &'static str) -> Result<MqttString, Failure> 
     MqttString::new(s, field).map_err(|e| Failure::error(format!("case error: {field}: {e}")))
 }
 
+/// The positive control of a check that a session was not kept: client `name` connects with
+/// Clean Start 1 and Session Expiry Interval 60, leaves with a plain DISCONNECT 0x00, and on
+/// reconnecting with Clean Start 0 finds its session (Session Present 1); INCONCLUSIVE
+/// otherwise. That connection has Session Expiry Interval 0, so the session ends with it.
+async fn kept_session_control(t: &Ctx, name: &str) -> Result<(), Failure> {
+    let first = t
+        .client(name)
+        .clean_start(true)
+        .session_expiry(60)
+        .connect()
+        .await?;
+    first.disconnect().await?;
+    let again = t
+        .client(name)
+        .clean_start(false)
+        .session_expiry(0)
+        .connect()
+        .await?;
+    let present = again.connack().is_some_and(|a| a.session_present);
+    t.require(present, Precondition::Control, || {
+        "Session Present 1 for a control session kept with Session Expiry Interval 60".to_owned()
+    })?;
+    t.control_seen();
+    again.disconnect().await
+}
+
+/// Checks that a reconnection with Clean Start 0 found no session (`why`), an absence whose
+/// control is [`kept_session_control`].
+fn expect_no_session(t: &Ctx, c: &Client, why: &str, statement: S) -> Result<(), Failure> {
+    let present = c.connack().is_some_and(|a| a.session_present);
+    t.check(
+        !present,
+        format!("Session Present 0: {why}"),
+        "Session Present 1",
+    )
+    .map_err(|f| f.statement(statement))?;
+    t.absence_seen();
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 
-const SERVER_CLOSES_AFTER_DISCONNECT: Case = Case {
-    id: "disconnect.server-closes-after-client-disconnect",
-    title: "After a client's DISCONNECT the broker closes the connection and discards the Will",
-    area: "DISCONNECT",
-    statements: &[
-        S::V5_3_14_4_3,
-        S::V5_3_1_2_10,
-        S::V311_3_14_4_3,
-        S::V311_3_1_2_10,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["will-on-normal-disconnect"],
-    unfaultable: None,
+case! {
+    /// After a client's DISCONNECT the broker closes the connection and discards the Will
+    SERVER_CLOSES_AFTER_DISCONNECT = "disconnect.server-closes-after-client-disconnect",
+    checks: [V5_3_14_4_3, V5_3_1_2_10, V311_3_14_4_3, V311_3_1_2_10],
+    faults: [WillOnNormalDisconnect],
+    tags: [Will, ToBroker],
     run: server_closes_after_disconnect,
-};
+}
 
 fn server_closes_after_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -154,15 +242,35 @@ fn server_closes_after_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .will(Will::new(&topic, "must not be published"))
             .connect()
             .await?;
+        let control = t
+            .client("control")
+            .will(Will::new(&topic, CONTROL))
+            .connect()
+            .await?;
+        // The twin of the close: without DISCONNECT the connection stays open.
+        c.alive().as_twin().await?;
         // Send DISCONNECT but leave the TCP connection open: closing it is up to the broker.
         c.send(&Packet::Disconnect(Disconnect::default())).await?;
         let deadline = Instant::now() + t.response_timeout();
         let closed = match c.raw().recv_until(deadline).await {
-            Received::Closed => true,
+            Received::Closed => {
+                t.checked();
+                t.refusal_seen();
+                true
+            }
             Received::Timeout => false,
             other => return Err(c.unmet("the connection closed", other)),
         };
-        watch.expect_no_publish().for_(QUIET).await?;
+        no_will(
+            &t,
+            &mut watch,
+            b"must not be published",
+            QUIET,
+            Some(control),
+            t.response_timeout(),
+            "no Will published after DISCONNECT 0x00 (Normal disconnection)",
+        )
+        .await?;
         if !closed {
             // Closing on receipt of DISCONNECT is a SHOULD in both versions (3.14.4).
             return t.non_strict(
@@ -179,24 +287,14 @@ fn server_closes_after_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const RESERVED_FLAGS: Case = Case {
-    id: "disconnect.reserved-flags-malformed",
-    title: "A DISCONNECT with non-zero reserved flags closes the connection as a malformed packet and the Will is published",
-    area: "DISCONNECT",
-    statements: &[
-        S::V5_3_14_1_1,
-        S::V5_2_1_3_1,
-        S::V5_4_13_1_1,
-        S::V5_3_1_2_8,
-        S::V311_3_14_1_1,
-        S::V311_3_1_2_8,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["lenient-disconnect"],
-    unfaultable: None,
+case! {
+    /// A DISCONNECT with non-zero reserved flags closes the connection as a malformed packet and the Will is published
+    RESERVED_FLAGS = "disconnect.reserved-flags-malformed",
+    checks: [V5_3_14_1_1, V5_2_1_3_1, V5_4_13_1_1, V5_3_1_2_8, V311_3_14_1_1, V311_3_1_2_8],
+    faults: [LenientDisconnect],
+    tags: [Will, ToBroker],
     run: reserved_flags,
-};
+}
 
 fn reserved_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { malformed_disconnect(t, RawPacket::new(0xE2).build()).await })
@@ -204,7 +302,7 @@ fn reserved_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 /// Sends `bytes` (a malformed DISCONNECT) from a client with a Will: the broker must close
 /// the connection (5.0: DISCONNECT 0x81 first is a SHOULD) and, as no valid DISCONNECT was
-/// received, publish the Will.
+/// received, publish the Will. The twin: the connection stays open for well-formed packets.
 async fn malformed_disconnect(t: Ctx, bytes: Bytes) -> CaseResult {
     let topic = t.topic("will");
     let mut watch = watcher(&t, "watch", &topic, 0).await?;
@@ -213,6 +311,7 @@ async fn malformed_disconnect(t: Ctx, bytes: Bytes) -> CaseResult {
         .will(Will::new(&topic, "malformed disconnect"))
         .connect()
         .await?;
+    c.alive().as_twin().await?;
     c.send_raw(bytes).await?;
     let ending = expect_server_end(
         &t,
@@ -237,17 +336,15 @@ async fn malformed_disconnect(t: Ctx, bytes: Bytes) -> CaseResult {
 
 // ---------------------------------------------------------------------------------------
 
-const INVALID_REASON_CODE: Case = Case {
-    id: "disconnect.invalid-reason-code-malformed",
-    title: "A DISCONNECT with a reason code outside the Disconnect table closes the connection and the Will is published",
-    area: "DISCONNECT",
-    statements: &[S::V5_3_14_2_1, S::V5_4_13_1_1, S::V5_3_1_2_8],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["lenient-disconnect"],
-    unfaultable: None,
+case! {
+    /// A DISCONNECT with a reason code outside the Disconnect table closes the connection and the Will is published
+    INVALID_REASON_CODE = "disconnect.invalid-reason-code-malformed",
+    checks: [V5_3_14_2_1, V5_4_13_1_1, V5_3_1_2_8],
+    only: V5,
+    faults: [LenientDisconnect],
+    tags: [Will, ToBroker],
     run: invalid_reason_code,
-};
+}
 
 fn invalid_reason_code(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -259,28 +356,31 @@ fn invalid_reason_code(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const SHORT_FORMS_ARE_NORMAL: Case = Case {
-    id: "disconnect.short-forms-are-normal",
-    title: "DISCONNECT with Remaining Length 0 or 1 (reason 0x00) is a normal disconnection: the Will is discarded",
-    area: "DISCONNECT",
-    statements: &[S::V5_3_14_4_3, S::V5_3_1_2_10],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["will-on-normal-disconnect"],
-    unfaultable: None,
+case! {
+    /// DISCONNECT with Remaining Length 0 or 1 (reason 0x00) is a normal disconnection: the Will is discarded
+    SHORT_FORMS_ARE_NORMAL = "disconnect.short-forms-are-normal",
+    checks: [V5_3_14_4_3, V5_3_1_2_10],
+    only: V5,
+    faults: [WillOnNormalDisconnect],
+    tags: [Will, ToBroker],
     run: short_forms_are_normal,
-};
+}
 
 fn short_forms_are_normal(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("will");
         let mut watch = watcher(&t, "watch", &topic, 0).await?;
+        let control = t
+            .client("control")
+            .will(Will::new(&topic, CONTROL))
+            .connect()
+            .await?;
         // No reason code at all, then the reason code without a property length.
         let forms: [&[u8]; 2] = [&[0xE0, 0x00], &[0xE0, 0x01, 0x00]];
         for (i, form) in forms.iter().enumerate() {
             let mut c = t
                 .client(&format!("c{i}"))
-                .will(Will::new(&topic, format!("short form {i}")))
+                .will(Will::new(&topic, "must not be published"))
                 .connect()
                 .await?;
             c.send_raw(Bytes::copy_from_slice(form)).await?;
@@ -292,24 +392,31 @@ fn short_forms_are_normal(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 }
             }
         }
-        watch.expect_no_publish().for_(QUIET).await?;
+        no_will(
+            &t,
+            &mut watch,
+            b"must not be published",
+            QUIET,
+            Some(control),
+            t.response_timeout(),
+            "no Will published after a short-form DISCONNECT (reason 0x00)",
+        )
+        .await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const NORMAL_WITH_PROPERTIES: Case = Case {
-    id: "disconnect.normal-with-properties-discards-will",
-    title: "DISCONNECT 0x00 carrying a Reason String and User Properties still discards the Will",
-    area: "DISCONNECT",
-    statements: &[S::V5_3_14_4_3, S::V5_3_1_2_10],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["will-on-normal-disconnect"],
-    unfaultable: None,
+case! {
+    /// DISCONNECT 0x00 carrying a Reason String and User Properties still discards the Will
+    NORMAL_WITH_PROPERTIES = "disconnect.normal-with-properties-discards-will",
+    checks: [V5_3_14_4_3, V5_3_1_2_10],
+    only: V5,
+    faults: [WillOnNormalDisconnect],
+    tags: [Will, ToBroker, ReasonString, UserProperty],
     run: normal_with_properties,
-};
+}
 
 fn normal_with_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -318,6 +425,11 @@ fn normal_with_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let c = t
             .client("c")
             .will(Will::new(&topic, "must not be published"))
+            .connect()
+            .await?;
+        let control = t
+            .client("control")
+            .will(Will::new(&topic, CONTROL))
             .connect()
             .await?;
         let properties = Properties {
@@ -330,24 +442,31 @@ fn normal_with_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
             properties,
         })
         .await?;
-        watch.expect_no_publish().for_(QUIET).await?;
+        no_will(
+            &t,
+            &mut watch,
+            b"must not be published",
+            QUIET,
+            Some(control),
+            t.response_timeout(),
+            "no Will published after DISCONNECT 0x00 with properties",
+        )
+        .await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const SESSION_EXPIRY_FROM_ZERO: Case = Case {
-    id: "disconnect.session-expiry-from-zero-is-protocol-error",
-    title: "A DISCONNECT setting a non-zero Session Expiry Interval after CONNECT had 0 is a Protocol Error: close, Will published, no session kept",
-    area: "DISCONNECT",
-    statements: &[S::V5_4_13_1_1, S::V5_3_1_2_8, S::V5_4_1_0_2],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["accept-session-expiry-from-zero"],
-    unfaultable: None,
+case! {
+    /// A DISCONNECT setting a non-zero Session Expiry Interval after CONNECT had 0 is a Protocol Error: close, Will published, no session kept
+    SESSION_EXPIRY_FROM_ZERO = "disconnect.session-expiry-from-zero-is-protocol-error",
+    checks: [V5_4_13_1_1, V5_3_1_2_8, V5_4_1_0_2],
+    only: V5,
+    faults: [AcceptSessionExpiryFromZero],
+    tags: [Will, Session, ToBroker],
     run: session_expiry_from_zero,
-};
+}
 
 fn session_expiry_from_zero(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -360,6 +479,8 @@ fn session_expiry_from_zero(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .will(Will::new(&topic, "invalid disconnect"))
             .connect()
             .await?;
+        // The twin of the close: the connection stays open for well-formed packets.
+        c.alive().as_twin().await?;
         let mut d = Disconnect::default();
         d.properties.session_expiry_interval = Some(60);
         c.send(&Packet::Disconnect(d)).await?;
@@ -378,13 +499,14 @@ fn session_expiry_from_zero(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         // ... and the session ended with the connection (its interval stayed 0).
         let again = t.client("c").clean_start(false).connect().await?;
-        let present = again.connack().is_some_and(|a| a.session_present);
-        t.check(
-            !present,
-            "Session Present 0: the session ended with the connection",
-            "Session Present 1",
+        expect_no_session(
+            &t,
+            &again,
+            "the session ended with the connection",
+            S::V5_4_1_0_2,
         )?;
         again.disconnect().await?;
+        kept_session_control(&t, "keep").await?;
         if ending == Ending::Closed {
             return t.non_strict(
                 "DISCONNECT 0x82 (Protocol Error) before the close",
@@ -397,17 +519,15 @@ fn session_expiry_from_zero(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const SESSION_EXPIRY_LOWERED_TO_ZERO: Case = Case {
-    id: "disconnect.session-expiry-lowered-to-zero-ends-session",
-    title: "A DISCONNECT changing a non-zero Session Expiry Interval to 0 is accepted and ends the session at once",
-    area: "Session",
-    statements: &[S::V5_4_1_0_2],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["ignore-disconnect-session-expiry"],
-    unfaultable: None,
+case! {
+    /// A DISCONNECT changing a non-zero Session Expiry Interval to 0 is accepted and ends the session at once
+    SESSION_EXPIRY_LOWERED_TO_ZERO = "disconnect.session-expiry-lowered-to-zero-ends-session",
+    checks: [V5_4_1_0_2],
+    only: V5,
+    faults: [IgnoreDisconnectSessionExpiry],
+    tags: [Session, ToBroker],
     run: session_expiry_lowered_to_zero,
-};
+}
 
 fn session_expiry_lowered_to_zero(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -417,7 +537,7 @@ fn session_expiry_lowered_to_zero(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .session_expiry(60)
             .connect()
             .await?;
-        c.subscribe(t.topic("s")).qos(1).await?;
+        c.subscribe(t.topic("s")).await?;
         let mut d = Disconnect::default();
         d.properties.session_expiry_interval = Some(0);
         c.send(&Packet::Disconnect(d)).await?;
@@ -429,30 +549,30 @@ fn session_expiry_lowered_to_zero(t: Ctx) -> BoxFuture<'static, CaseResult> {
         }
         drop(c);
         let again = t.client("c").clean_start(false).connect().await?;
-        let present = again.connack().is_some_and(|a| a.session_present);
-        t.check(
-            !present,
-            "Session Present 0: Session Expiry Interval 0 from DISCONNECT ended the session",
-            "Session Present 1",
+        expect_no_session(
+            &t,
+            &again,
+            "Session Expiry Interval 0 from DISCONNECT ended the session",
+            S::V5_4_1_0_2,
         )?;
         again.disconnect().await?;
+        // The control: the same, with the DISCONNECT leaving the interval at 60 s.
+        kept_session_control(&t, "keep").await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const SESSION_EXPIRY_RAISED: Case = Case {
-    id: "disconnect.session-expiry-raised-keeps-session",
-    title: "A DISCONNECT raising the Session Expiry Interval from 1 s to 60 s keeps the session beyond 1 s",
-    area: "Session",
-    statements: &[S::V5_3_1_2_23],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["ignore-disconnect-session-expiry"],
-    unfaultable: None,
+case! {
+    /// A DISCONNECT raising the Session Expiry Interval from 1 s to 60 s keeps the session beyond 1 s
+    SESSION_EXPIRY_RAISED = "disconnect.session-expiry-raised-keeps-session",
+    checks: [V5_3_1_2_23],
+    only: V5,
+    faults: [IgnoreDisconnectSessionExpiry],
+    tags: [Session, ToBroker],
     run: session_expiry_raised,
-};
+}
 
 fn session_expiry_raised(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -467,9 +587,12 @@ fn session_expiry_raised(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .and_then(|a| a.properties.session_expiry_interval)
             .unwrap_or(1);
         if granted != 1 {
-            return t.informational(format!(
-                "the broker set Session Expiry Interval {granted} in CONNACK: cannot test a change from 1 s"
-            ));
+            return t.inconclusive(
+                Precondition::Other,
+                format!(
+                    "the broker set Session Expiry Interval {granted} in CONNACK: a change from 1 s cannot be tested"
+                ),
+            );
         }
         let mut d = Disconnect::default();
         d.properties.session_expiry_interval = Some(60);
@@ -493,31 +616,27 @@ fn session_expiry_raised(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const NOTHING_AFTER_SERVER_DISCONNECT: Case = Case {
-    id: "disconnect.nothing-after-server-disconnect",
-    title: "A DISCONNECT from the broker carries a server reason code, no Session Expiry Interval, and is followed only by the close",
-    area: "DISCONNECT",
-    statements: &[
-        S::V5_3_14_4_1,
-        S::V5_3_14_4_2,
-        S::V5_3_14_2_1,
-        S::V5_3_14_2_2,
-        S::V5_4_13_1_1,
-    ],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["packet-after-disconnect"],
-    unfaultable: None,
+case! {
+    /// A DISCONNECT from the broker carries a server reason code, no Session Expiry Interval, and is followed only by the close
+    NOTHING_AFTER_SERVER_DISCONNECT = "disconnect.nothing-after-server-disconnect",
+    checks: [V5_3_14_4_1, V5_3_14_4_2, V5_3_14_2_1, V5_3_14_2_2, V5_4_13_1_1],
+    only: V5,
+    faults: [PacketAfterDisconnect],
+    tags: [FromBroker],
     run: nothing_after_server_disconnect,
-};
+}
 
 fn nothing_after_server_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut c = t.client("c").session_expiry(30).connect().await?;
+        // The twin: the same PUBLISH with a valid QoS (0), and the connection stays open.
+        let topic = t.topic("q3");
+        c.publish(&topic).payload("x").await?;
+        c.alive().as_twin().await?;
         // A PUBLISH with QoS 3 is malformed: the broker must close, and SHOULD send
         // DISCONNECT 0x81 first.
         let bytes = RawPacket::new(0x36)
-            .string(&t.topic("q3"))
+            .string(&topic)
             .u16(1)
             .properties(&[])
             .bytes(b"x")

@@ -12,9 +12,11 @@ use mqttspec_codec::{
 };
 use tokio::time::Instant;
 
-use super::shared::{payloads, protocol_error_reply, publish_all};
+use super::qos::expect_connection_closed;
+use super::shared::{payloads, publish_all};
+use crate::case;
 use crate::client::Received;
-use crate::scenario::{millis, BoxFuture, Capability, Case, CaseResult, Ctx, Failure, Protocols};
+use crate::scenario::{millis, BoxFuture, Case, CaseResult, Ctx, Failure, Precondition, Role};
 
 /// The cases of this module.
 pub fn cases() -> Vec<Case> {
@@ -40,18 +42,22 @@ fn receive_maximum(n: u16) -> Properties {
 
 // ---------------------------------------------------------------------------------------
 
-const SERVER_RECEIVE_MAXIMUM_ENFORCED: Case = Case {
-    id: "flow.server-receive-maximum-enforced",
-    title: "One QoS 2 PUBLISH more than the server's Receive Maximum left unacknowledged is a Protocol Error (DISCONNECT 0x93 first)",
-    area: "Flow Control",
-    statements: &[S::V5_3_3_4_7, S::V5_4_13_1_1],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS2],
-    faults: &["unenforced-receive-maximum"],
-    unfaultable: None,
+case! {
+    /// One QoS 2 PUBLISH more than the server's Receive Maximum left unacknowledged is a Protocol Error: the connection is closed (DISCONNECT 0x93 first)
+    SERVER_RECEIVE_MAXIMUM_ENFORCED = "flow.server-receive-maximum-enforced",
+    checks: [V5_3_3_4_7, V5_4_13_1_1],
+    only: V5,
+    requires: [QoS2],
+    faults: [UnenforcedReceiveMaximum],
+    tags: [ToBroker],
     run: server_receive_maximum_enforced,
-};
+}
 
+/// MQTT-3.3.4-7 binds the client. What binds the server is 4.13.1: exceeding the Receive
+/// Maximum is one of the Protocol Errors with a Reason Code (0x93), on which the server MUST
+/// close the connection (MQTT-4.13.1-1, FAIL if it does not) and SHOULD send DISCONNECT with
+/// that Reason Code first (NON-STRICT without it). The twin: the Receive Maximum itself of
+/// unacknowledged QoS 2 PUBLISH packets is accepted on the same connection.
 fn server_receive_maximum_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut c = t.client("c").connect().await?;
@@ -79,39 +85,41 @@ fn server_receive_maximum_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 payload: Bytes::from_static(b"x"),
             }))
         };
-        // Fill the server's quota: PUBREC for each, no PUBREL, so none is complete.
+        // The twin: fill the server's quota, PUBREC for each and no PUBREL, so none is
+        // complete; the connection still answers.
         for id in 1..=max {
             c.send(&qos2(id)?).await?;
         }
         for _ in 1..=max {
-            let rec = c.expect_packet(PacketType::PubRec).await?;
+            let rec = c.expect_packet(PacketType::PubRec).as_twin().await?;
             if let Packet::PubRec(PubRec { reason_code, .. }) = rec {
-                if reason_code.is_error() {
-                    return t.error(format!(
-                        "the broker refused a QoS 2 PUBLISH with PUBREC {reason_code:?}: the quota cannot be filled"
-                    ));
-                }
+                t.require(!reason_code.is_error(), Precondition::Twin, || {
+                    format!(
+                        "the broker refused a QoS 2 PUBLISH within its Receive Maximum with \
+                         PUBREC {reason_code:?}: the quota cannot be filled"
+                    )
+                })?;
             }
         }
+        c.alive().as_twin().await?;
         // One more than the Receive Maximum.
         c.send(&qos2(max + 1)?).await?;
-        protocol_error_reply(&t, &mut c, &[ReasonCode::ReceiveMaximumExceeded]).await
+        expect_connection_closed(&t, &mut c, &[ReasonCode::ReceiveMaximumExceeded]).await
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const CLIENT_RECEIVE_MAXIMUM_RESPECTED: Case = Case {
-    id: "flow.client-receive-maximum-respected",
-    title: "The broker never has more unacknowledged QoS 1 PUBLISH packets out than the client's Receive Maximum (2), and sends the rest as acknowledgements come",
-    area: "Flow Control",
-    statements: &[S::V5_3_3_4_9, S::V5_4_9_0_1, S::V5_4_9_0_2],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["ignore-receive-maximum"],
-    unfaultable: None,
+case! {
+    /// The broker never has more unacknowledged QoS 1 PUBLISH packets out than the client's Receive Maximum (2), and sends the rest as acknowledgements come
+    CLIENT_RECEIVE_MAXIMUM_RESPECTED = "flow.client-receive-maximum-respected",
+    checks: [V5_3_3_4_9, V5_4_9_0_1, V5_4_9_0_2],
+    only: V5,
+    requires: [QoS1],
+    faults: [IgnoreReceiveMaximum],
+    tags: [Live, FromBroker],
     run: client_receive_maximum_respected,
-};
+}
 
 fn client_receive_maximum_respected(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -133,12 +141,19 @@ fn client_receive_maximum_respected(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let deadline = Instant::now() + t.response_timeout() * 3;
         while received.len() < sent.len() {
             if Instant::now() > deadline {
-                return t.fail(
+                // Delivering at all is not what this case checks.
+                let p = if received.is_empty() {
+                    Precondition::Delivery
+                } else {
+                    Precondition::Other
+                };
+                return t.inconclusive(
+                    p,
                     format!(
-                        "all {} messages, as acknowledgements free the quota",
-                        sent.len()
+                        "all {} messages delivered as acknowledgements free the quota: {} received",
+                        sent.len(),
+                        received.len()
                     ),
-                    format!("{} received", received.len()),
                 );
             }
             match sub.recv(millis(150)).await {
@@ -159,11 +174,9 @@ fn client_receive_maximum_respected(t: Ctx) -> BoxFuture<'static, CaseResult> {
                         sub.ack(&p).await?;
                     }
                 }
-                Received::Packet(Packet::Disconnect(d)) => {
-                    return Err(sub.unmet(
-                        "PUBLISH (the connection open)",
-                        Received::Packet(Packet::Disconnect(d)),
-                    ))
+                got @ (Received::Closed | Received::Packet(Packet::Disconnect(_))) => {
+                    return Err(Role::Setup(Precondition::Connection)
+                        .classify(sub.unmet("PUBLISH (the connection open)", got)))
                 }
                 Received::Packet(_) => {}
                 other => return Err(sub.unmet("PUBLISH (the connection open)", other)),
@@ -173,24 +186,25 @@ fn client_receive_maximum_respected(t: Ctx) -> BoxFuture<'static, CaseResult> {
             sub.ack(&p).await?;
         }
         received.sort();
-        t.check_eq("messages received", sent, received)?;
+        t.require(received == sent, Precondition::Other, || {
+            format!("each message delivered once: {sent:?} published, {received:?} received")
+        })?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const OTHER_PACKETS_AT_ZERO_QUOTA: Case = Case {
-    id: "flow.other-packets-answered-at-zero-quota",
-    title: "With the client's quota used up (Receive Maximum 1) the broker sends no further QoS 1 PUBLISH but still answers PINGREQ and SUBSCRIBE",
-    area: "Flow Control",
-    statements: &[S::V5_4_9_0_2, S::V5_4_9_0_3, S::V5_3_3_4_10],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["ignore-receive-maximum"],
-    unfaultable: None,
+case! {
+    /// With the client's quota used up (Receive Maximum 1) the broker sends no further QoS 1 PUBLISH but still answers PINGREQ and SUBSCRIBE
+    OTHER_PACKETS_AT_ZERO_QUOTA = "flow.other-packets-answered-at-zero-quota",
+    checks: [V5_4_9_0_2, V5_4_9_0_3, V5_3_3_4_10],
+    only: V5,
+    requires: [QoS1],
+    faults: [IgnoreReceiveMaximum],
+    tags: [Live, FromBroker],
     run: other_packets_at_zero_quota,
-};
+}
 
 fn other_packets_at_zero_quota(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -208,6 +222,7 @@ fn other_packets_at_zero_quota(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .topic(&topic)
             .qos(1)
             .no_auto_ack()
+            .as_setup(Precondition::Delivery)
             .await?;
         sub.expect_no_publish()
             .for_(millis(300))
@@ -217,11 +232,17 @@ fn other_packets_at_zero_quota(t: Ctx) -> BoxFuture<'static, CaseResult> {
         sub.alive().await.map_err(|f| f.statement(S::V5_4_9_0_3))?;
         sub.subscribe(t.topic("other"))
             .qos(1)
+            .as_check()
             .await
             .map_err(|f| f.statement(S::V5_3_3_4_10))?;
         sub.ack(&first).await?;
+        // The quota given back, the held messages come: the subscriber was receiving.
         for _ in 0..2 {
-            sub.expect_publish().topic(&topic).qos(1).await?;
+            sub.expect_publish()
+                .topic(&topic)
+                .qos(1)
+                .as_control()
+                .await?;
         }
         t.pass()
     })
@@ -229,17 +250,16 @@ fn other_packets_at_zero_quota(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const QOS2_QUOTA_RETURNS_AT_PUBCOMP: Case = Case {
-    id: "flow.qos2-quota-returns-at-pubcomp",
-    title: "A QoS 2 message uses the client's quota until PUBCOMP: with Receive Maximum 1 the next PUBLISH waits for it",
-    area: "Flow Control",
-    statements: &[S::V5_3_3_4_9, S::V5_4_9_0_2],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS2],
-    faults: &["ignore-receive-maximum"],
-    unfaultable: None,
+case! {
+    /// A QoS 2 message uses the client's quota until PUBCOMP: with Receive Maximum 1 the next PUBLISH waits for it
+    QOS2_QUOTA_RETURNS_AT_PUBCOMP = "flow.qos2-quota-returns-at-pubcomp",
+    checks: [V5_3_3_4_9, V5_4_9_0_2],
+    only: V5,
+    requires: [QoS2],
+    faults: [IgnoreReceiveMaximum],
+    tags: [Live, FromBroker],
     run: qos2_quota_returns_at_pubcomp,
-};
+}
 
 fn qos2_quota_returns_at_pubcomp(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -260,22 +280,27 @@ fn qos2_quota_returns_at_pubcomp(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .qos(2)
             .payload("first")
             .no_auto_ack()
+            .as_setup(Precondition::Delivery)
             .await?;
-        let id = first
-            .packet_id
-            .ok_or_else(|| Failure::fail("a Packet Identifier on a QoS 2 PUBLISH", "none"))?;
+        let id = first.packet_id.ok_or_else(|| {
+            Failure::error("case error: a QoS 2 PUBLISH decoded without Packet Identifier")
+        })?;
         sub.send(&Packet::PubRec(PubRec::new(id))).await?;
-        sub.expect_packet(PacketType::PubRel).await?;
+        sub.expect_packet(PacketType::PubRel)
+            .as_setup(Precondition::Other)
+            .await?;
         // PUBREC 0x00 does not give the quota back; only PUBCOMP does.
         sub.expect_no_publish()
             .for_(millis(300))
             .await
             .map_err(|f| f.statement(S::V5_3_3_4_9))?;
         sub.send(&Packet::PubComp(PubComp::new(id))).await?;
+        // PUBCOMP gives the quota back: the next message comes.
         sub.expect_publish()
             .topic(&topic)
             .qos(2)
             .payload("second")
+            .as_control()
             .await?;
         t.pass()
     })

@@ -9,14 +9,20 @@
 //! 6 s more ([`eventually_within`]): Mosquitto 2.0.11, for one, closes timed-out
 //! connections in sweeps about 5 s apart, so a silent Keep Alive 1 s connection is closed
 //! between 2.3 and 6.1 s after its last packet (measured).
+//!
+//! A close for keep alive is a refusal of sorts: each case first sees the same connection
+//! served while it is active (a PINGREQ answered, the twin), so a listener that closes every
+//! connection passes nothing. A verdict that rests on the connection *not* being closed has
+//! its control afterwards: the connection still answers a PINGREQ.
 
 use std::time::Duration;
 
 use mqttspec_codec::{ReasonCode, StatementId as S};
 
+use crate::case;
 use crate::client::Received;
 use crate::scenario::{
-    millis, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Protocols, Reply, Will,
+    millis, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Reply, Will,
 };
 
 /// The cases of this module.
@@ -61,17 +67,14 @@ const TIMED_OUT: &[Reply] = &[
 
 // ---------------------------------------------------------------------------------------
 
-const ZERO_DISABLES_TIMEOUT: Case = Case {
-    id: "keepalive.zero-disables-timeout",
-    title: "Keep Alive 0 turns the mechanism off: a silent connection is not closed for keep alive",
-    area: "Keep Alive",
-    statements: &[S::V5_3_2_2_22, S::V5_3_1_2_22, S::V311_3_1_2_24],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["keep-alive-zero-times-out@5"],
-    unfaultable: None,
+case! {
+    /// Keep Alive 0 turns the mechanism off: a silent connection is not closed for keep alive
+    ZERO_DISABLES_TIMEOUT = "keepalive.zero-disables-timeout",
+    checks: [V5_3_2_2_22, V5_3_1_2_22, V311_3_1_2_24],
+    faults: [KeepAliveZeroTimesOut @ V5],
+    tags: [ToBroker],
     run: zero_disables_timeout,
-};
+}
 
 fn zero_disables_timeout(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -82,6 +85,8 @@ fn zero_disables_timeout(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 "the broker set Server Keep Alive {keep_alive} for a client asking for 0"
             ));
         }
+        // The twin of a close: the connection is served while the client is active.
+        c.alive().as_twin().await?;
         // Three seconds of silence: twice what a Keep Alive of 1 s would allow.
         match c.recv(millis(3000)).await {
             Received::Timeout => {}
@@ -96,15 +101,17 @@ fn zero_disables_timeout(t: Ctx) -> BoxFuture<'static, CaseResult> {
             }
             Received::Packet(p) => {
                 let what = crate::client::summary::packet(&p, t.protocol());
+                t.refusal_seen();
                 // A server may disconnect an idle client for its own reasons.
                 return t.informational(format!(
                     "the broker ended an idle Keep Alive 0 connection: {what}"
                 ));
             }
             Received::Closed => {
+                t.refusal_seen();
                 return t.informational(
                     "the broker closed an idle Keep Alive 0 connection (a server may close idle clients)",
-                )
+                );
             }
             other => {
                 return Err(Failure::fail(
@@ -113,24 +120,25 @@ fn zero_disables_timeout(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 ))
             }
         }
-        c.alive().await?;
+        // Nothing ended the connection during the silence ...
+        t.checked();
+        t.absence_seen();
+        // ... and it is still open and served (the control of that absence).
+        c.alive().as_control().await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const ACTIVITY_RESETS_TIMER: Case = Case {
-    id: "keepalive.activity-resets-timer",
-    title: "Any packet restarts the Keep Alive timer (PUBLISH every 400 ms keeps a Keep Alive 1 s connection open); silence then closes it",
-    area: "Keep Alive",
-    statements: &[S::V5_3_1_2_22, S::V311_3_1_2_24],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["keep-alive-pingreq-only", "no-keepalive-timeout"],
-    unfaultable: None,
+case! {
+    /// Any packet restarts the Keep Alive timer (PUBLISH every 400 ms keeps a Keep Alive 1 s connection open); silence then closes it
+    ACTIVITY_RESETS_TIMER = "keepalive.activity-resets-timer",
+    checks: [V5_3_1_2_22, V311_3_1_2_24],
+    faults: [KeepAlivePingreqOnly, NoKeepaliveTimeout],
+    tags: [ToBroker],
     run: activity_resets_timer,
-};
+}
 
 fn activity_resets_timer(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -142,6 +150,10 @@ fn activity_resets_timer(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 "the broker set Server Keep Alive {keep_alive} instead of the client's 1 s"
             ));
         }
+        // The twin of the close that ends the case: the same connection is served, a
+        // PUBLISH like those below included (the PINGRESP after it shows it was accepted).
+        c.publish(&topic).payload("twin").await?;
+        c.alive().as_twin().await?;
         // 2 s of QoS 0 PUBLISH packets, 400 ms apart: longer than 1.5 × Keep Alive.
         for i in 0..5 {
             match c.recv(millis(400)).await {
@@ -156,8 +168,11 @@ fn activity_resets_timer(t: Ctx) -> BoxFuture<'static, CaseResult> {
                                 if d.reason_code == ReasonCode::KeepAliveTimeout
                         );
                     if !closed_for_keep_alive {
-                        return t.informational(format!(
-                            "the broker ended a connection publishing every 400 ms: {actual}"
+                        return Err(Failure::inconclusive(
+                            Precondition::Other,
+                            format!(
+                                "the broker ended a connection publishing every 400 ms, not for keep alive: {actual}"
+                            ),
                         ));
                     }
                     return Err(Failure::fail(
@@ -173,8 +188,13 @@ fn activity_resets_timer(t: Ctx) -> BoxFuture<'static, CaseResult> {
             }
             c.publish(&topic).payload(format!("{i}")).await?;
         }
+        // The activity kept the connection open ...
         t.checked();
-        // Now silence: the timer runs from the last PUBLISH and closes the connection.
+        t.absence_seen();
+        // ... and it is still served (the control of that absence): the PINGREQ goes out
+        // right after the last PUBLISH, well inside the Keep Alive.
+        c.alive().as_control().await?;
+        // Now silence: the timer runs from the PINGREQ and closes the connection.
         c.expect_reply(TIMED_OUT)
             .within(close_within(keep_alive))
             .await?;
@@ -184,22 +204,14 @@ fn activity_resets_timer(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const PINGREQ_KEEPS_ALIVE: Case = Case {
-    id: "keepalive.pingreq-keeps-connection-open",
-    title: "A client that only sends PINGREQ within its Keep Alive stays connected and gets every PINGRESP",
-    area: "Keep Alive",
-    statements: &[
-        S::V5_3_1_2_22,
-        S::V5_3_12_4_1,
-        S::V311_3_1_2_24,
-        S::V311_3_12_4_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["no-pingresp"],
-    unfaultable: None,
+case! {
+    /// A client that only sends PINGREQ within its Keep Alive stays connected and gets every PINGRESP
+    PINGREQ_KEEPS_ALIVE = "keepalive.pingreq-keeps-connection-open",
+    checks: [V5_3_1_2_22, V5_3_12_4_1, V311_3_1_2_24, V311_3_12_4_1],
+    faults: [NoPingresp],
+    tags: [ToBroker],
     run: pingreq_keeps_alive,
-};
+}
 
 fn pingreq_keeps_alive(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -220,17 +232,15 @@ fn pingreq_keeps_alive(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const SERVER_KEEP_ALIVE_ENFORCED: Case = Case {
-    id: "keepalive.server-keep-alive-enforced",
-    title: "5.0: a Server Keep Alive in CONNACK replaces the client's Keep Alive, and the broker enforces it",
-    area: "Keep Alive",
-    statements: &[S::V5_3_1_2_22],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["announce-unused-server-keep-alive"],
-    unfaultable: None,
+case! {
+    /// 5.0: a Server Keep Alive in CONNACK replaces the client's Keep Alive, and the broker enforces it
+    SERVER_KEEP_ALIVE_ENFORCED = "keepalive.server-keep-alive-enforced",
+    checks: [V5_3_1_2_22],
+    only: V5,
+    faults: [AnnounceUnusedServerKeepAlive],
+    tags: [FromBroker],
     run: server_keep_alive_enforced,
-};
+}
 
 fn server_keep_alive_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -253,6 +263,9 @@ fn server_keep_alive_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
             }
             Some(k) => k,
         };
+        // The twin: the connection is served while the client is active (and the timer
+        // restarts with this PINGREQ).
+        c.alive().as_twin().await?;
         c.expect_reply(TIMED_OUT)
             .within(close_within(keep_alive))
             .await
@@ -263,22 +276,14 @@ fn server_keep_alive_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const TIMEOUT_PUBLISHES_WILL: Case = Case {
-    id: "keepalive.timeout-publishes-will",
-    title: "A connection closed for keep alive is treated as a network failure: its Will Message is published",
-    area: "Keep Alive",
-    statements: &[
-        S::V5_3_1_2_22,
-        S::V5_3_1_2_8,
-        S::V311_3_1_2_24,
-        S::V311_3_1_2_8,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["no-keepalive-timeout", "no-will"],
-    unfaultable: None,
+case! {
+    /// A connection closed for keep alive is treated as a network failure: its Will Message is published
+    TIMEOUT_PUBLISHES_WILL = "keepalive.timeout-publishes-will",
+    checks: [V5_3_1_2_22, V5_3_1_2_8, V311_3_1_2_24, V311_3_1_2_8],
+    faults: [NoKeepaliveTimeout, NoWill],
+    tags: [Will],
     run: timeout_publishes_will,
-};
+}
 
 fn timeout_publishes_will(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -297,6 +302,8 @@ fn timeout_publishes_will(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 "the broker set Server Keep Alive {keep_alive}: no timeout to wait for"
             ));
         }
+        // The twin of the keep-alive close: the connection is served while active.
+        silent.alive().as_twin().await?;
         // The Will is the point here; the close deadline is checked elsewhere.
         // Wait for the close first (generously), then for the Will, which is due by then:
         // a broker that never publishes it fails within the response time, not the slack.

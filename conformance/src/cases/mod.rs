@@ -19,8 +19,10 @@ pub mod session;
 pub mod shared;
 pub mod subscribe;
 pub mod subscription_id;
+pub(crate) mod support;
 pub mod topic_alias;
 pub mod topics;
+pub mod version;
 pub mod will;
 
 use crate::scenario::Case;
@@ -45,5 +47,6 @@ pub fn all() -> Vec<Case> {
     cases.extend(retained::cases());
     cases.extend(subscribe::cases());
     cases.extend(topics::cases());
+    cases.extend(version::cases());
     cases
 }

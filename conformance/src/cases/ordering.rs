@@ -1,16 +1,20 @@
 //! Message ordering: for one topic, messages of the same QoS from one publisher reach each
 //! subscriber in the order the broker received them, whether sent at once, queued for an
 //! offline session, or held back by the subscriber's Receive Maximum.
+//!
+//! The delivery of the messages sets these cases up (a message that does not come is
+//! INCONCLUSIVE); what they check is the order of what came.
 
 use mqttspec_codec::{Packet, Publish, StatementId as S};
 
 use super::qos::{
-    connect_persistent, connect_receive_maximum_1, end_session, payloads, receive, resume,
-    statement,
+    connect_persistent, connect_receive_maximum_1, end_session, payloads, receive_setup, resume,
+    setting_up, statement,
 };
+use crate::case;
 use crate::client::Received;
 use crate::scenario::{
-    millis, BoxFuture, Capability, Case, CaseResult, Client, Ctx, Failure, Protocols,
+    millis, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Role,
 };
 
 /// The cases of this module.
@@ -24,45 +28,34 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// The ordering statements, cited by every case here (the two specifications number the
-/// "per publisher, same topic and QoS" rule and the "ordered by default" rule the other
-/// way round).
-const ORDERING: &[S] = &[
-    S::V5_4_6_0_5,
-    S::V5_4_6_0_6,
-    S::V311_4_6_0_5,
-    S::V311_4_6_0_6,
-];
+/// What a queued message that does not come on resume fails to set up.
+const QUEUED: &str = "every message queued for the session delivered on resume";
 
 // ---------------------------------------------------------------------------------------
 
-const QOS1_IN_ORDER: Case = Case {
-    id: "ordering.qos1-messages-in-publishing-order",
-    title: "QoS 1 messages on one topic reach the subscriber in publishing order, queued while it was offline and live",
-    area: "Message Ordering",
-    statements: ORDERING,
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["reorder-queued-messages"],
-    unfaultable: None,
+case! {
+    /// QoS 1 messages on one topic reach the subscriber in publishing order, queued while it was offline and live
+    QOS1_IN_ORDER = "ordering.qos1-messages-in-publishing-order",
+    checks: [V5_4_6_0_5, V5_4_6_0_6, V311_4_6_0_5, V311_4_6_0_6],
+    requires: [QoS1],
+    faults: [ReorderQueuedMessages],
+    tags: [Queued, Live, Session],
     run: qos1_in_order,
-};
+}
 
 fn qos1_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { in_order(t, 1).await })
 }
 
-const QOS2_IN_ORDER: Case = Case {
-    id: "ordering.qos2-messages-in-publishing-order",
-    title: "QoS 2 messages on one topic reach the subscriber in publishing order, queued while it was offline and live",
-    area: "Message Ordering",
-    statements: ORDERING,
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["reorder-queued-messages"],
-    unfaultable: None,
+case! {
+    /// QoS 2 messages on one topic reach the subscriber in publishing order, queued while it was offline and live
+    QOS2_IN_ORDER = "ordering.qos2-messages-in-publishing-order",
+    checks: [V5_4_6_0_5, V5_4_6_0_6, V311_4_6_0_5, V311_4_6_0_6],
+    requires: [QoS2],
+    faults: [ReorderQueuedMessages],
+    tags: [Queued, Live, Session],
     run: qos2_in_order,
-};
+}
 
 fn qos2_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { in_order(t, 2).await })
@@ -81,32 +74,32 @@ async fn in_order(t: Ctx, qos: u8) -> CaseResult {
         publisher.publish(&topic).qos(qos).payload(p).await?;
     }
     let mut sub = resume(&t, "sub").await?;
-    let got = receive(&mut sub, queued.len()).await?;
+    let got = receive_setup(&mut sub, queued.len(), Precondition::Other)
+        .await
+        .map_err(setting_up(QUEUED))?;
     check_order(&t, &queued, &payloads(&got))?;
     let live: Vec<String> = (0..8).map(|i| format!("live-{i}")).collect();
     for p in &live {
         publisher.publish(&topic).qos(qos).payload(p).await?;
     }
-    let got = receive(&mut sub, live.len()).await?;
+    let got = receive_setup(&mut sub, live.len(), Precondition::Delivery).await?;
     check_order(&t, &live, &payloads(&got))?;
-    sub.disconnect().await?;
+    let _ = sub.disconnect().await;
     end_session(&t, "sub").await?;
     t.pass()
 }
 
 // ---------------------------------------------------------------------------------------
 
-const MIXED_QOS_EACH_IN_ORDER: Case = Case {
-    id: "ordering.mixed-qos-each-level-in-order",
-    title: "Interleaved QoS 0, 1 and 2 messages on one topic: each QoS level keeps its publishing order",
-    area: "Message Ordering",
-    statements: ORDERING,
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["reorder-queued-messages"],
-    unfaultable: None,
+case! {
+    /// Interleaved QoS 0, 1 and 2 messages on one topic: each QoS level keeps its publishing order
+    MIXED_QOS_EACH_IN_ORDER = "ordering.mixed-qos-each-level-in-order",
+    checks: [V5_4_6_0_5, V5_4_6_0_6, V311_4_6_0_5, V311_4_6_0_6],
+    requires: [QoS2],
+    faults: [ReorderQueuedMessages],
+    tags: [Queued, Session],
     run: mixed_qos_each_in_order,
-};
+}
 
 fn mixed_qos_each_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -130,7 +123,13 @@ fn mixed_qos_each_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // session was offline (queueing them is optional).
         let mut got: Vec<Publish> = Vec::new();
         while got.iter().filter(|p| !p.payload.starts_with(b"q0")).count() < 2 * ROUNDS {
-            got.push(sub.expect_publish().topic(&topic).await?);
+            got.push(
+                sub.expect_publish()
+                    .topic(&topic)
+                    .as_setup(Precondition::Other)
+                    .await
+                    .map_err(setting_up(QUEUED))?,
+            );
         }
         drain(&mut sub, &mut got, millis(300)).await?;
         let got = payloads(&got);
@@ -150,7 +149,7 @@ fn mixed_qos_each_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 check_order(&t, &all, &seen)?;
             }
         }
-        sub.disconnect().await?;
+        let _ = sub.disconnect().await;
         end_session(&t, "sub").await?;
         t.pass()
     })
@@ -158,18 +157,16 @@ fn mixed_qos_each_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const RECEIVE_MAXIMUM_ONE_IN_ORDER: Case = Case {
-    id: "ordering.receive-maximum-1-keeps-order",
-    title:
-        "5.0: messages held back by the subscriber's Receive Maximum 1 are sent in publishing order",
-    area: "Message Ordering",
-    statements: &[S::V5_4_6_0_5, S::V5_4_6_0_6],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["reorder-queued-messages"],
-    unfaultable: None,
+case! {
+    /// 5.0: messages held back by the subscriber's Receive Maximum 1 are sent in publishing order
+    RECEIVE_MAXIMUM_ONE_IN_ORDER = "ordering.receive-maximum-1-keeps-order",
+    checks: [V5_4_6_0_5, V5_4_6_0_6],
+    only: V5,
+    requires: [QoS1],
+    faults: [ReorderQueuedMessages],
+    tags: [Live],
     run: receive_maximum_one_in_order,
-};
+}
 
 fn receive_maximum_one_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -181,7 +178,7 @@ fn receive_maximum_one_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
         for p in &sent {
             publisher.publish(&topic).qos(1).payload(p).await?;
         }
-        let got = receive(&mut sub, sent.len()).await?;
+        let got = receive_setup(&mut sub, sent.len(), Precondition::Delivery).await?;
         check_order(&t, &sent, &payloads(&got))?;
         t.pass()
     })
@@ -189,17 +186,15 @@ fn receive_maximum_one_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const EACH_PUBLISHER_IN_ORDER: Case = Case {
-    id: "ordering.each-publisher-in-order",
-    title: "Two publishers interleaving on one topic: each one's messages reach the subscriber in its order",
-    area: "Message Ordering",
-    statements: ORDERING,
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["reorder-queued-messages"],
-    unfaultable: None,
+case! {
+    /// Two publishers interleaving on one topic: each one's messages reach the subscriber in its order
+    EACH_PUBLISHER_IN_ORDER = "ordering.each-publisher-in-order",
+    checks: [V5_4_6_0_5, V5_4_6_0_6, V311_4_6_0_5, V311_4_6_0_6],
+    requires: [QoS1],
+    faults: [ReorderQueuedMessages],
+    tags: [Queued, Session],
     run: each_publisher_in_order,
-};
+}
 
 fn each_publisher_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -214,7 +209,11 @@ fn each_publisher_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
             b.publish(&topic).qos(1).payload(format!("b{i}")).await?;
         }
         let mut sub = resume(&t, "sub").await?;
-        let got = payloads(&receive(&mut sub, 10).await?);
+        let got = payloads(
+            &receive_setup(&mut sub, 10, Precondition::Other)
+                .await
+                .map_err(setting_up(QUEUED))?,
+        );
         for name in ["a", "b"] {
             let mine: Vec<String> = got
                 .iter()
@@ -224,7 +223,7 @@ fn each_publisher_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
             let sent: Vec<String> = (0..5).map(|i| format!("{name}{i}")).collect();
             check_order(&t, &sent, &mine)?;
         }
-        sub.disconnect().await?;
+        let _ = sub.disconnect().await;
         end_session(&t, "sub").await?;
         t.pass()
     })
@@ -255,7 +254,10 @@ async fn drain(
                 into.push(p);
             }
             Received::Timeout => return Ok(()),
-            other => return Err(c.unmet("PUBLISH or nothing", other)),
+            other => {
+                return Err(Role::Setup(Precondition::Connection)
+                    .classify(c.unmet("PUBLISH or nothing", other)))
+            }
         }
     }
 }

@@ -6,10 +6,15 @@
 use std::num::NonZeroU32;
 
 use bytes::Bytes;
-use mqttspec_codec::{Properties, RawPacket, ReasonCode, StatementId as S};
+use mqttspec_codec::{Properties, Publish, RawPacket, ReasonCode, StatementId as S};
 
-use super::shared::{count_payloads, gather, list_payloads, protocol_error_reply};
-use crate::scenario::{millis, BoxFuture, Capability, Case, CaseResult, Ctx, Protocols};
+use super::qos::{expect_connection_closed, setting_up};
+use super::shared::{count_payloads, gather, list_payloads};
+use super::support::QUIET;
+use crate::case;
+use crate::scenario::{
+    BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Role, Verdict,
+};
 
 /// The cases of this module.
 pub fn cases() -> Vec<Case> {
@@ -42,17 +47,16 @@ fn big_payload() -> String {
 
 // ---------------------------------------------------------------------------------------
 
-const CLIENT_MAXIMUM_RESPECTED: Case = Case {
-    id: "size.client-maximum-respected",
-    title: "A message larger than a client's Maximum Packet Size is not sent to it; smaller ones are, and other clients get both",
-    area: "Maximum Packet Size",
-    statements: &[S::V5_3_1_2_24, S::V5_3_1_2_25],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["ignore-maximum-packet-size"],
-    unfaultable: None,
+case! {
+    /// A message larger than a client's Maximum Packet Size is not sent to it; smaller ones are, and other clients get both
+    CLIENT_MAXIMUM_RESPECTED = "size.client-maximum-respected",
+    checks: [V5_3_1_2_24, V5_3_1_2_25],
+    only: V5,
+    requires: [QoS1],
+    faults: [IgnoreMaximumPacketSize],
+    tags: [Live, FromBroker],
     run: client_maximum_respected,
-};
+}
 
 fn client_maximum_respected(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -69,74 +73,120 @@ fn client_maximum_respected(t: Ctx) -> BoxFuture<'static, CaseResult> {
         limited[0].subscribe(&topic).qos(1).await?;
         unlimited[0].subscribe(&topic).qos(1).await?;
         let mut publisher = t.client("pub").connect().await?;
-        publisher
-            .publish(&topic)
-            .qos(1)
-            .payload(big_payload())
-            .await?;
-        publisher.publish(&topic).qos(1).payload("small").await?;
-        let got = gather(&t, &mut limited, 1).await?;
+        publish_big_then_small(&mut publisher, &topic).await?;
+        // The large message was accepted and is delivered where it fits: its absence at the
+        // limited client is then the broker's doing.
+        delivered_to_unlimited(&t, &mut unlimited).await?;
+        let got = small_only(&t, &mut limited, S::V5_3_1_2_24).await?;
         t.check(
-            got[0].len() == 1 && got[0][0].payload.as_ref() == b"small",
+            got.len() == 1,
             "only the small message for the client with the small Maximum Packet Size",
-            format!("{} PUBLISH packets", got[0].len()),
+            list_payloads(&got),
         )
         .map_err(|f| f.statement(S::V5_3_1_2_24))?;
-        let got = gather(&t, &mut unlimited, 2).await?;
-        let counts = count_payloads(&got[0]);
-        t.check(
-            counts.len() == 2 && counts.values().all(|n| *n == 1),
-            "both messages for the client without a limit",
-            list_payloads(&got[0]),
-        )?;
         t.pass()
     })
 }
 
+/// Publishes the message too large for [`SMALL`], then a small one, to `topic` at QoS 1.
+async fn publish_big_then_small(publisher: &mut Client, topic: &str) -> Result<(), Failure> {
+    publisher
+        .publish(topic)
+        .qos(1)
+        .payload(big_payload())
+        .await
+        .map_err(setting_up("the large message accepted"))?;
+    publisher.publish(topic).qos(1).payload("small").await?;
+    Ok(())
+}
+
+/// A setup step: both messages reach the client without a limit.
+async fn delivered_to_unlimited(t: &Ctx, unlimited: &mut [Client]) -> Result<(), Failure> {
+    let got = gather(t, unlimited, 2)
+        .await
+        .map_err(|f| Role::Setup(Precondition::Delivery).classify(f))?;
+    let counts = count_payloads(&got[0]);
+    t.require(
+        counts.len() == 2 && counts.values().all(|n| *n == 1),
+        Precondition::Delivery,
+        || {
+            format!(
+                "both messages delivered to a client without a Maximum Packet Size: got {}",
+                list_payloads(&got[0])
+            )
+        },
+    )
+}
+
+/// What reaches the client limited to [`SMALL`]: the small message must (the positive
+/// control: it was published after the large one, so it comes after the point where the
+/// large one would have been sent), the large one must not (`s`: the statement that forbids
+/// it; a packet over the limit is refused by the client itself and is FAIL too).
+async fn small_only(t: &Ctx, limited: &mut [Client], s: S) -> Result<Vec<Publish>, Failure> {
+    let mut got = gather(t, limited, 1).await.map_err(|mut f| {
+        if f.0.verdict == Verdict::Fail {
+            f.0.expected = Some(format!(
+                "only packets within the client's Maximum Packet Size of {SMALL} bytes, the \
+                 connection open"
+            ));
+            f = f.statement(s);
+        }
+        f
+    })?;
+    let got = got.pop().unwrap_or_default();
+    t.check(
+        got.iter().all(|p| p.payload.len() < SMALL as usize),
+        format!("no PUBLISH larger than the client's Maximum Packet Size of {SMALL} bytes"),
+        list_payloads(&got),
+    )
+    .map_err(|f| f.statement(s))?;
+    t.absence_seen();
+    t.require(
+        got.iter().any(|p| p.payload.as_ref() == b"small"),
+        Precondition::Control,
+        || format!("the small message delivered: got {}", list_payloads(&got)),
+    )?;
+    t.control_seen();
+    Ok(got)
+}
+
 // ---------------------------------------------------------------------------------------
 
-const OVERSIZED_MESSAGE_NOT_REDELIVERED: Case = Case {
-    id: "size.oversized-message-counts-as-delivered",
-    title: "A QoS 1 message too large for the client is dropped as if delivered: it is not sent when the session resumes without the limit",
-    area: "Maximum Packet Size",
-    statements: &[S::V5_3_1_2_25],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["ignore-maximum-packet-size"],
-    unfaultable: None,
+case! {
+    /// A QoS 1 message too large for the client is dropped as if delivered: it is not sent when the session resumes without the limit
+    OVERSIZED_MESSAGE_NOT_REDELIVERED = "size.oversized-message-counts-as-delivered",
+    checks: [V5_3_1_2_25],
+    only: V5,
+    requires: [QoS1],
+    faults: [IgnoreMaximumPacketSize],
+    tags: [Live, Queued, Session, FromBroker],
     run: oversized_message_not_redelivered,
-};
+}
 
 fn oversized_message_not_redelivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("drop");
         let mut sub = vec![
             t.client("sub")
-                .session_expiry(60)
-                .properties(maximum_packet_size(SMALL))
+                .properties(Properties {
+                    session_expiry_interval: Some(60),
+                    ..maximum_packet_size(SMALL)
+                })
                 .max_packet_size(SMALL)
                 .connect()
                 .await?,
         ];
         sub[0].subscribe(&topic).qos(1).await?;
         let mut publisher = t.client("pub").connect().await?;
-        publisher
-            .publish(&topic)
-            .qos(1)
-            .payload(big_payload())
-            .await?;
-        publisher.publish(&topic).qos(1).payload("small").await?;
-        let got = gather(&t, &mut sub, 1).await?;
-        t.check(
-            list_payloads(&got[0]) == "[small]",
-            "only the small message",
-            list_payloads(&got[0]),
-        )
-        .map_err(|f| f.statement(S::V5_3_1_2_24))?;
+        publish_big_then_small(&mut publisher, &topic).await?;
+        // MQTT-3.1.2-25 begins with discarding the packet without sending it.
+        small_only(&t, &mut sub, S::V5_3_1_2_25).await?;
         let Some(first) = sub.pop() else {
             return t.error("case error: no subscriber");
         };
         first.disconnect().await?;
+        // A message queued while the session is offline: the control of the queued path.
+        publisher.publish(&topic).qos(1).payload("queued").await?;
         // Resume the session without a limit: the large message was dealt with.
         let mut again = t
             .client("sub")
@@ -144,9 +194,27 @@ fn oversized_message_not_redelivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .session_expiry(0)
             .connect()
             .await?;
+        t.require(
+            again.connack().is_some_and(|a| a.session_present),
+            Precondition::Other,
+            || "the session resumed: CONNACK Session Present 0".to_owned(),
+        )?;
+        // Had the broker kept the large message, it would come before the queued one.
+        let next = again
+            .expect_publish()
+            .topic(&topic)
+            .as_control()
+            .await
+            .map_err(setting_up("the message queued for the session delivered"))?;
+        t.check(
+            next.payload.as_ref() == b"queued",
+            "the queued message, not the large one sent again",
+            format!("PUBLISH with a {}-byte payload", next.payload.len()),
+        )
+        .map_err(|f| f.statement(S::V5_3_1_2_25))?;
         again
             .expect_no_publish()
-            .for_(millis(500))
+            .for_(QUIET)
             .await
             .map_err(|f| f.statement(S::V5_3_1_2_25))?;
         t.pass()
@@ -155,17 +223,15 @@ fn oversized_message_not_redelivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const SERVER_MAXIMUM_ENFORCED: Case = Case {
-    id: "size.server-maximum-enforced",
-    title: "A packet just larger than the server's announced Maximum Packet Size is a Protocol Error (DISCONNECT 0x95 first)",
-    area: "Maximum Packet Size",
-    statements: &[S::V5_3_2_2_15, S::V5_4_13_1_1],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["unenforced-maximum-packet-size"],
-    unfaultable: None,
+case! {
+    /// A packet just larger than the server's announced Maximum Packet Size is a Protocol Error (DISCONNECT 0x95 first)
+    SERVER_MAXIMUM_ENFORCED = "size.server-maximum-enforced",
+    checks: [V5_3_2_2_15, V5_4_13_1_1],
+    only: V5,
+    faults: [UnenforcedMaximumPacketSize],
+    tags: [ToBroker],
     run: server_maximum_enforced,
-};
+}
 
 /// A QoS 0 PUBLISH to `topic` (MQTT 5.0, no properties) whose whole size is `size` bytes,
 /// or a byte or two more where no packet has exactly that size (the Remaining Length grows
@@ -211,18 +277,26 @@ fn server_maximum_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 "the broker's Maximum Packet Size is {max} bytes: too large to exceed here"
             ));
         }
-        let Some(bytes) = publish_of_size(&t.topic("big"), max + 1) else {
+        let topic = t.topic("big");
+        let Some(bytes) = publish_of_size(&topic, max + 1) else {
             return t.error(format!("case error: no PUBLISH of {} bytes", max + 1));
         };
-        t.check(
-            bytes.len() > max as usize,
-            format!("a packet larger than {max} bytes"),
-            format!("{} bytes", bytes.len()),
-        )?;
+        if bytes.len() <= max as usize {
+            return t.error(format!("case error: a PUBLISH of {} bytes", bytes.len()));
+        }
+        // The twin: the same PUBLISH at (or just under) the limit is accepted.
+        let Some(twin) = (0..8u32)
+            .filter_map(|less| publish_of_size(&topic, max.checked_sub(less)?))
+            .find(|b| b.len() <= max as usize)
+        else {
+            return t.error(format!("case error: no PUBLISH of at most {max} bytes"));
+        };
+        c.send_raw(twin).await.map_err(|f| Role::TWIN.classify(f))?;
+        c.alive().as_twin().await?;
         // The broker may close while the packet is still being written: that write error
         // is not the broker's fault, so only its answer is judged.
         let _ = c.raw().send_raw(bytes).await;
-        protocol_error_reply(&t, &mut c, &[ReasonCode::PacketTooLarge]).await
+        expect_connection_closed(&t, &mut c, &[ReasonCode::PacketTooLarge]).await
     })
 }
 

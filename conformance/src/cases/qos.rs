@@ -2,19 +2,27 @@
 //! delivery, redelivery when a session resumes, Receive Maximum and Maximum QoS.
 //!
 //! The helpers at the bottom (explicit PUBLISH packets, acknowledgement checks, persistent
-//! subscribers) are shared with the `publish` and `ordering` modules.
+//! subscribers, the close that must follow a malformed packet) are shared with the `publish`,
+//! `ordering`, `flow_control`, `packet_size` and `connect` modules. They know their role:
+//! [`expect_ack`] and [`closing_reply`] are checks, [`resume`] and [`receive_setup`] set a
+//! case up, and a broker refusing a message it may refuse (closing the connection instead of
+//! acknowledging a PUBLISH, or acknowledging it with an error code) makes the case
+//! INCONCLUSIVE, never FAIL.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    Packet, PacketId, PacketType, Properties, PubComp, PubRec, PubRel, Publish, QoS, RawPacket,
-    ReasonCode, StatementId as S, TopicName,
+    Packet, PacketId, PacketType, Properties, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
+    RawPacket, ReasonCode, StatementId as S, TopicName,
 };
 
+use super::support::{control, QUIET};
+use crate::case;
 use crate::client::{summary, Received};
 use crate::scenario::{
-    millis, BoxFuture, Capability, Case, CaseResult, Client, Ctx, Failure, Protocols, Reply,
+    millis, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Reply, Role, Verdict,
 };
 
 /// The cases of this module.
@@ -44,25 +52,15 @@ pub fn cases() -> Vec<Case> {
 
 // ---------------------------------------------------------------------------------------
 
-const PUBACK_ECHOES_PACKET_ID: Case = Case {
-    id: "qos.puback-echoes-packet-id",
-    title: "QoS 1 PUBLISH gets a PUBACK with its Packet Identifier; QoS 0 gets no answer",
-    area: "QoS Delivery",
-    statements: &[
-        S::V5_4_3_2_4,
-        S::V5_2_2_1_5,
-        S::V5_3_3_4_1,
-        S::V5_3_4_2_1,
-        S::V311_4_3_2_2,
-        S::V311_2_3_1_6,
-        S::V311_3_3_4_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["wrong-packet-id"],
-    unfaultable: None,
+case! {
+    /// QoS 1 PUBLISH gets a PUBACK with its Packet Identifier; QoS 0 gets no answer
+    PUBACK_ECHOES_PACKET_ID = "qos.puback-echoes-packet-id",
+    checks: [V5_4_3_2_4, V5_2_2_1_5, V5_3_3_4_1, V5_3_4_2_1, V311_4_3_2_2, V311_2_3_1_6, V311_3_3_4_1],
+    requires: [QoS1],
+    faults: [WrongPacketId],
+    tags: [ToBroker],
     run: puback_echoes_packet_id,
-};
+}
 
 fn puback_echoes_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -72,17 +70,24 @@ fn puback_echoes_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
         c.send(&Packet::Publish(publish_packet(&topic, 0, None, b"qos0")?))
             .await?;
         c.send(&Packet::PingReq).await?;
-        let first = c.recv(c.timeout()).await;
-        if !matches!(first, Received::Packet(Packet::PingResp)) {
-            return Err(c
-                .unmet("PINGRESP (a QoS 0 PUBLISH is not acknowledged)", first)
-                .statement(if t.is_v5() {
-                    S::V5_3_3_4_1
-                } else {
-                    S::V311_3_3_4_1
-                }));
+        let expected = "PINGRESP (a QoS 0 PUBLISH is not acknowledged)";
+        match c.recv(c.timeout()).await {
+            Received::Packet(Packet::PingResp) => t.checked(),
+            got @ (Received::Closed | Received::Packet(Packet::Disconnect(_))) => {
+                return Err(refused_publish(&c, expected, got));
+            }
+            // No answer at all is not about the QoS 0 PUBLISH: PINGREQ went unanswered.
+            got @ Received::Timeout => {
+                return Err(Role::Setup(Precondition::Ping).classify(c.unmet(expected, got)));
+            }
+            got => {
+                return Err(c.unmet(expected, got).statement(statement(
+                    &t,
+                    S::V5_3_3_4_1,
+                    S::V311_3_3_4_1,
+                )));
+            }
         }
-        t.checked();
         for id in [1u16, 0x1234, 0xFFFF] {
             c.send(&Packet::Publish(publish_packet(
                 &topic,
@@ -91,10 +96,7 @@ fn puback_echoes_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 b"qos1",
             )?))
             .await?;
-            let code = expect_ack(&t, &mut c, PacketType::PubAck, id).await?;
-            if code.is_error() {
-                return t.error(format!("the broker refused the publish: PUBACK {code:?}"));
-            }
+            accepted(expect_ack(&t, &mut c, PacketType::PubAck, id).await?)?;
         }
         t.pass()
     })
@@ -102,27 +104,15 @@ fn puback_echoes_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const PUBREC_PUBCOMP_ECHO_PACKET_ID: Case = Case {
-    id: "qos.pubrec-pubcomp-echo-packet-id",
-    title:
-        "QoS 2 PUBLISH gets PUBREC, and its PUBREL gets PUBCOMP, with the same Packet Identifier",
-    area: "QoS Delivery",
-    statements: &[
-        S::V5_4_3_3_8,
-        S::V5_4_3_3_11,
-        S::V5_2_2_1_5,
-        S::V5_3_5_2_1,
-        S::V5_3_7_2_1,
-        S::V311_4_3_3_2,
-        S::V311_2_3_1_6,
-        S::V311_3_3_4_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["wrong-packet-id"],
-    unfaultable: None,
+case! {
+    /// QoS 2 PUBLISH gets PUBREC, and its PUBREL gets PUBCOMP, with the same Packet Identifier
+    PUBREC_PUBCOMP_ECHO_PACKET_ID = "qos.pubrec-pubcomp-echo-packet-id",
+    checks: [V5_4_3_3_8, V5_4_3_3_11, V5_2_2_1_5, V5_3_5_2_1, V5_3_7_2_1, V311_4_3_3_2, V311_2_3_1_6, V311_3_3_4_1],
+    requires: [QoS2],
+    faults: [WrongPacketId],
+    tags: [ToBroker],
     run: pubrec_pubcomp_echo_packet_id,
-};
+}
 
 fn pubrec_pubcomp_echo_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -136,10 +126,7 @@ fn pubrec_pubcomp_echo_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 b"qos2",
             )?))
             .await?;
-            let code = expect_ack(&t, &mut c, PacketType::PubRec, id).await?;
-            if code.is_error() {
-                return t.error(format!("the broker refused the publish: PUBREC {code:?}"));
-            }
+            accepted(expect_ack(&t, &mut c, PacketType::PubRec, id).await?)?;
             c.send(&Packet::PubRel(PubRel::new(packet_id(id)?))).await?;
             expect_ack(&t, &mut c, PacketType::PubComp, id).await?;
         }
@@ -149,21 +136,22 @@ fn pubrec_pubcomp_echo_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const PUBREL_UNKNOWN_PACKET_ID: Case = Case {
-    id: "qos.pubrel-unknown-packet-id-answered",
-    title: "A PUBREL for a Packet Identifier the broker does not hold still gets a PUBCOMP (5.0: 0x00 or 0x92)",
-    area: "QoS Delivery",
-    statements: &[S::V5_4_3_3_11, S::V5_3_7_2_1, S::V311_4_3_3_2],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["ignore-unknown-pubrel"],
-    unfaultable: None,
+case! {
+    /// A PUBREL for a Packet Identifier the broker does not hold still gets a PUBCOMP (5.0: 0x00 or 0x92)
+    PUBREL_UNKNOWN_PACKET_ID = "qos.pubrel-unknown-packet-id-answered",
+    checks: [V5_4_3_3_11, V5_3_7_2_1, V311_4_3_3_2],
+    requires: [QoS2],
+    faults: [IgnoreUnknownPubrel],
+    tags: [ToBroker],
     run: pubrel_unknown_packet_id,
-};
+}
 
 fn pubrel_unknown_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut c = t.client("c").connect().await?;
+        // The broker completes a QoS 2 flow on this connection (its PUBREL answered): what
+        // follows is about a PUBREL it holds no message for.
+        c.publish(t.topic("t")).qos(2).payload("x").await?;
         c.send(&Packet::PubRel(PubRel::new(packet_id(0x4242)?)))
             .await?;
         let code = expect_ack(&t, &mut c, PacketType::PubComp, 0x4242).await?;
@@ -183,26 +171,21 @@ fn pubrel_unknown_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const PUBREL_RESERVED_FLAGS: Case = Case {
-    id: "qos.pubrel-reserved-flags-malformed",
-    title: "A PUBREL whose fixed-header flags are not 0010 is malformed: the connection is closed",
-    area: "PUBREL",
-    statements: &[
-        S::V5_3_6_1_1,
-        S::V5_4_13_1_1,
-        S::V311_3_6_1_1,
-        S::V311_2_2_2_2,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["ignore-malformed-publish"],
-    unfaultable: None,
+case! {
+    /// A PUBREL whose fixed-header flags are not 0010 is malformed: the connection is closed
+    PUBREL_RESERVED_FLAGS = "qos.pubrel-reserved-flags-malformed",
+    checks: [V5_3_6_1_1, V5_4_13_1_1, V311_3_6_1_1, V311_2_2_2_2],
+    faults: [IgnoreMalformedPublish],
+    tags: [ToBroker],
     run: pubrel_reserved_flags,
-};
+}
 
 fn pubrel_reserved_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut c = t.client("c").connect().await?;
+        // The twin: the same PUBREL with flags 0010 is answered with PUBCOMP.
+        c.send(&Packet::PubRel(PubRel::new(packet_id(1)?))).await?;
+        expect_ack_as(&t, &mut c, PacketType::PubComp, 1, Role::TWIN).await?;
         // PUBREL (type 6) with flags 0000 instead of 0010.
         c.send_raw(RawPacket::new(0x60).u16(1).build()).await?;
         expect_connection_closed(&t, &mut c, &[ReasonCode::MalformedPacket]).await
@@ -211,17 +194,15 @@ fn pubrel_reserved_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const QOS2_DUPLICATE_NOT_FORWARDED: Case = Case {
-    id: "qos.qos2-duplicate-before-pubrel-not-forwarded",
-    title: "A QoS 2 PUBLISH sent again (DUP 1) before PUBREL gets PUBREC again but is delivered only once",
-    area: "QoS Delivery",
-    statements: &[S::V5_4_3_3_10, S::V5_4_3_3_8, S::V311_4_3_3_2],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["ignore-qos2-dedup"],
-    unfaultable: None,
+case! {
+    /// A QoS 2 PUBLISH sent again (DUP 1) before PUBREL gets PUBREC again but is delivered only once
+    QOS2_DUPLICATE_NOT_FORWARDED = "qos.qos2-duplicate-before-pubrel-not-forwarded",
+    checks: [V5_4_3_3_10, V5_4_3_3_8, V311_4_3_3_2],
+    requires: [QoS2],
+    faults: [IgnoreQos2Dedup],
+    tags: [ToBroker, Live],
     run: qos2_duplicate_not_forwarded,
-};
+}
 
 fn qos2_duplicate_not_forwarded(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -231,7 +212,7 @@ fn qos2_duplicate_not_forwarded(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut publisher = t.client("pub").connect().await?;
         let mut p = publish_packet(&topic, 2, Some(9), b"once")?;
         publisher.send(&Packet::Publish(p.clone())).await?;
-        refused_is_error(expect_ack(&t, &mut publisher, PacketType::PubRec, 9).await?)?;
+        accepted(expect_ack(&t, &mut publisher, PacketType::PubRec, 9).await?)?;
         // The same message again, as a retransmission.
         p.dup = true;
         publisher.send(&Packet::Publish(p)).await?;
@@ -240,25 +221,32 @@ fn qos2_duplicate_not_forwarded(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .send(&Packet::PubRel(PubRel::new(packet_id(9)?)))
             .await?;
         expect_ack(&t, &mut publisher, PacketType::PubComp, 9).await?;
-        sub.expect_publish().topic(&topic).payload("once").await?;
-        sub.expect_no_publish().for_(millis(500)).await?;
+        sub.expect_publish()
+            .topic(&topic)
+            .payload("once")
+            .as_setup(Precondition::Delivery)
+            .await?;
+        sub.expect_no_publish()
+            .for_(QUIET)
+            .await
+            .map_err(|f| f.statement(statement(&t, S::V5_4_3_3_10, S::V311_4_3_3_2)))?;
+        // The subscriber was receiving all along: a message published now arrives.
+        control(&mut publisher, &mut sub, &topic, "control").await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const QOS2_DELIVERY_METHOD: Case = Case {
-    id: "qos.qos2-delivered-once-before-or-after-pubrel",
-    title: "A QoS 2 message is delivered exactly once, on PUBLISH or on PUBREL (which is recorded)",
-    area: "QoS Delivery",
-    statements: &[S::V5_4_3_3_8, S::V5_4_3_3_11, S::V311_4_3_3_2],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["wrong-packet-id"],
-    unfaultable: None,
+case! {
+    /// A QoS 2 message is delivered exactly once, on PUBLISH or on PUBREL (which is recorded)
+    QOS2_DELIVERY_METHOD = "qos.qos2-delivered-once-before-or-after-pubrel",
+    checks: [V5_4_3_3_8, V5_4_3_3_11, V311_4_3_3_2],
+    requires: [QoS2],
+    faults: [WrongPacketId],
+    tags: [ToBroker, Live],
     run: qos2_delivery_method,
-};
+}
 
 fn qos2_delivery_method(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -269,12 +257,20 @@ fn qos2_delivery_method(t: Ctx) -> BoxFuture<'static, CaseResult> {
         publisher
             .send(&Packet::Publish(publish_packet(&topic, 2, Some(5), b"m")?))
             .await?;
-        refused_is_error(expect_ack(&t, &mut publisher, PacketType::PubRec, 5).await?)?;
+        accepted(expect_ack(&t, &mut publisher, PacketType::PubRec, 5).await?)?;
         // Method B forwards on PUBLISH, method A only once PUBREL arrives: both are allowed.
-        let early = match sub.recv(millis(500)).await {
+        let early = match sub.recv(QUIET).await {
             Received::Packet(Packet::Publish(p)) => Some(p),
-            Received::Timeout => None,
-            other => return Err(sub.unmet("PUBLISH, or nothing before PUBREL", other)),
+            Received::Timeout => {
+                // Nothing before PUBREL: the control at the end shows the subscriber was
+                // receiving.
+                t.absence_seen();
+                None
+            }
+            other => {
+                return Err(Role::Setup(Precondition::Connection)
+                    .classify(sub.unmet("PUBLISH, or nothing before PUBREL", other)))
+            }
         };
         if let Some(p) = &early {
             t.check_eq("payload", &b"m"[..], &p.payload[..])?;
@@ -285,9 +281,17 @@ fn qos2_delivery_method(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         expect_ack(&t, &mut publisher, PacketType::PubComp, 5).await?;
         if early.is_none() {
-            sub.expect_publish().topic(&topic).payload("m").await?;
+            sub.expect_publish()
+                .topic(&topic)
+                .payload("m")
+                .as_setup(Precondition::Delivery)
+                .await?;
         }
-        sub.expect_no_publish().for_(millis(300)).await?;
+        sub.expect_no_publish()
+            .for_(millis(300))
+            .await
+            .map_err(|f| f.statement(statement(&t, S::V5_4_3_3_8, S::V311_4_3_3_2)))?;
+        control(&mut publisher, &mut sub, &topic, "control").await?;
         t.informational(if early.is_some() {
             "forwards a QoS 2 message as soon as it is received (before PUBREL)"
         } else {
@@ -298,18 +302,15 @@ fn qos2_delivery_method(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const QOS1_PACKET_ID_REUSABLE: Case = Case {
-    id: "qos.qos1-packet-id-reusable-after-puback",
-    title:
-        "After PUBACK, a PUBLISH reusing the Packet Identifier (even with DUP 1) is a new message",
-    area: "QoS Delivery",
-    statements: &[S::V5_4_3_2_5, S::V311_4_3_2_2],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["wrong-packet-id"],
-    unfaultable: None,
+case! {
+    /// After PUBACK, a PUBLISH reusing the Packet Identifier (even with DUP 1) is a new message
+    QOS1_PACKET_ID_REUSABLE = "qos.qos1-packet-id-reusable-after-puback",
+    checks: [V5_4_3_2_5, V311_4_3_2_2],
+    requires: [QoS1],
+    faults: [WrongPacketId],
+    tags: [ToBroker, Live],
     run: qos1_packet_id_reusable,
-};
+}
 
 fn qos1_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -325,12 +326,16 @@ fn qos1_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 b"first",
             )?))
             .await?;
-        refused_is_error(expect_ack(&t, &mut publisher, PacketType::PubAck, 3).await?)?;
+        accepted(expect_ack(&t, &mut publisher, PacketType::PubAck, 3).await?)?;
         let mut again = publish_packet(&topic, 1, Some(3), b"second")?;
         again.dup = true;
         publisher.send(&Packet::Publish(again)).await?;
-        expect_ack(&t, &mut publisher, PacketType::PubAck, 3).await?;
-        sub.expect_publish().topic(&topic).payload("first").await?;
+        accepted(expect_ack(&t, &mut publisher, PacketType::PubAck, 3).await?)?;
+        sub.expect_publish()
+            .topic(&topic)
+            .payload("first")
+            .as_setup(Precondition::Delivery)
+            .await?;
         sub.expect_publish()
             .topic(&topic)
             .payload("second")
@@ -342,17 +347,15 @@ fn qos1_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const QOS2_PACKET_ID_REUSABLE: Case = Case {
-    id: "qos.qos2-packet-id-reusable-after-pubcomp",
-    title: "After PUBCOMP, a QoS 2 PUBLISH reusing the Packet Identifier is a new message",
-    area: "QoS Delivery",
-    statements: &[S::V5_4_3_3_12, S::V311_4_3_3_2],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["wrong-packet-id"],
-    unfaultable: None,
+case! {
+    /// After PUBCOMP, a QoS 2 PUBLISH reusing the Packet Identifier is a new message
+    QOS2_PACKET_ID_REUSABLE = "qos.qos2-packet-id-reusable-after-pubcomp",
+    checks: [V5_4_3_3_12, V311_4_3_3_2],
+    requires: [QoS2],
+    faults: [WrongPacketId],
+    tags: [ToBroker, Live],
     run: qos2_packet_id_reusable,
-};
+}
 
 fn qos2_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -369,13 +372,17 @@ fn qos2_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
                     payload.as_bytes(),
                 )?))
                 .await?;
-            refused_is_error(expect_ack(&t, &mut publisher, PacketType::PubRec, 11).await?)?;
+            accepted(expect_ack(&t, &mut publisher, PacketType::PubRec, 11).await?)?;
             publisher
                 .send(&Packet::PubRel(PubRel::new(packet_id(11)?)))
                 .await?;
             expect_ack(&t, &mut publisher, PacketType::PubComp, 11).await?;
         }
-        sub.expect_publish().topic(&topic).payload("first").await?;
+        sub.expect_publish()
+            .topic(&topic)
+            .payload("first")
+            .as_setup(Precondition::Delivery)
+            .await?;
         sub.expect_publish()
             .topic(&topic)
             .payload("second")
@@ -387,24 +394,15 @@ fn qos2_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const DELIVERED_QOS_IS_MINIMUM: Case = Case {
-    id: "qos.delivered-qos-is-minimum-of-published-and-granted",
-    title: "Each subscriber gets a message at the lower of the published QoS and its granted QoS",
-    area: "QoS Delivery",
-    statements: &[
-        S::V5_3_8_4_8,
-        S::V5_2_2_1_2,
-        S::V5_3_3_1_2,
-        S::V311_3_8_4_6,
-        S::V311_2_3_1_5,
-        S::V311_3_3_1_2,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["no-qos-downgrade"],
-    unfaultable: None,
+case! {
+    /// Each subscriber gets a message at the lower of the published QoS and its granted QoS
+    DELIVERED_QOS_IS_MINIMUM = "qos.delivered-qos-is-minimum-of-published-and-granted",
+    checks: [V5_3_8_4_8, V5_2_2_1_2, V5_3_3_1_2, V311_3_8_4_6, V311_2_3_1_5, V311_3_3_1_2],
+    requires: [QoS2],
+    faults: [NoQosDowngrade],
+    tags: [Live, FromBroker],
     run: delivered_qos_is_minimum,
-};
+}
 
 fn delivered_qos_is_minimum(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -446,30 +444,21 @@ fn delivered_qos_is_minimum(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const SERVER_QOS1_PACKET_IDS: Case = Case {
-    id: "qos.server-qos1-publish-uses-unused-packet-ids",
-    title:
-        "The broker sends each QoS 1 message with DUP 0 and its own Packet Identifier not in use",
-    area: "Packet Identifier",
-    statements: &[
-        S::V5_2_2_1_4,
-        S::V5_4_3_2_1,
-        S::V5_4_3_2_2,
-        S::V311_2_3_1_4,
-        S::V311_4_3_2_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["reuse-packet-id"],
-    unfaultable: None,
+case! {
+    /// The broker sends each QoS 1 message with DUP 0 and its own Packet Identifier not in use
+    SERVER_QOS1_PACKET_IDS = "qos.server-qos1-publish-uses-unused-packet-ids",
+    checks: [V5_2_2_1_4, V5_4_3_2_1, V5_4_3_2_2, V311_2_3_1_4, V311_4_3_2_1],
+    requires: [QoS1],
+    faults: [ReusePacketId],
+    tags: [Live, FromBroker],
     run: server_qos1_packet_ids,
-};
+}
 
 fn server_qos1_packet_ids(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
         let mut sub = t.client("sub").connect().await?;
-        sub.subscribe(&topic).qos(1).await?;
+        subscribe_granted(&t, &mut sub, &topic, 1).await?;
         let mut publisher = t.client("pub").connect().await?;
         for i in 0..3 {
             publisher
@@ -478,132 +467,214 @@ fn server_qos1_packet_ids(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .payload(format!("m{i}"))
                 .await?;
         }
-        // None is acknowledged before all three are in: their identifiers are all in use.
-        let mut received = Vec::new();
-        for _ in 0..3 {
-            let p = sub
-                .expect_publish()
-                .topic(&topic)
-                .qos(1)
-                .dup(false)
-                .no_auto_ack()
-                .await?;
-            received.push(p);
-        }
-        let ids: Vec<Option<u16>> = received
-            .iter()
-            .map(|p| p.packet_id.map(PacketId::get))
-            .collect();
-        check_distinct_ids(&t, &ids)?;
-        for p in &received {
-            sub.ack(p).await?;
-        }
+        let together = server_flow(&t, &mut sub, &topic, 1, 3).await?;
         sub.alive().await?;
-        t.pass()
+        judge_in_flight(&t, together, "QoS 1", "PUBACK")
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const SERVER_QOS2_FLOW: Case = Case {
-    id: "qos.server-qos2-flow",
-    title: "The broker sends QoS 2 messages with DUP 0 and unused Packet Identifiers, and answers PUBREC with PUBREL",
-    area: "QoS Delivery",
-    statements: &[
-        S::V5_4_3_3_1,
-        S::V5_4_3_3_2,
-        S::V5_4_3_3_4,
-        S::V5_2_2_1_4,
-        S::V5_2_2_1_5,
-        S::V5_3_6_2_1,
-        S::V311_4_3_3_1,
-        S::V311_2_3_1_4,
-        S::V311_2_3_1_6,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["reuse-packet-id"],
-    unfaultable: None,
+case! {
+    /// The broker sends QoS 2 messages with DUP 0 and unused Packet Identifiers, and answers PUBREC with PUBREL
+    SERVER_QOS2_FLOW = "qos.server-qos2-flow",
+    checks: [V5_4_3_3_1, V5_4_3_3_2, V5_4_3_3_4, V5_2_2_1_4, V5_2_2_1_5, V5_3_6_2_1, V311_4_3_3_1, V311_2_3_1_4, V311_2_3_1_6],
+    requires: [QoS2],
+    faults: [ReusePacketId],
+    tags: [Live, FromBroker],
     run: server_qos2_flow,
-};
+}
 
 fn server_qos2_flow(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
         let mut sub = t.client("sub").connect().await?;
-        sub.subscribe(&topic).qos(2).await?;
+        subscribe_granted(&t, &mut sub, &topic, 2).await?;
         let mut publisher = t.client("pub").connect().await?;
-        for i in 0..2 {
+        for i in 0..3 {
             publisher
                 .publish(&topic)
                 .qos(2)
                 .payload(format!("m{i}"))
                 .await?;
         }
-        let mut ids = Vec::new();
-        for _ in 0..2 {
-            let p = sub
-                .expect_publish()
-                .topic(&topic)
-                .qos(2)
-                .dup(false)
-                .no_auto_ack()
-                .await?;
-            ids.push(p.packet_id.map(PacketId::get));
-        }
-        check_distinct_ids(&t, &ids)?;
-        for id in ids.iter().flatten() {
-            sub.send(&Packet::PubRec(PubRec::new(packet_id(*id)?)))
-                .await?;
-        }
-        let mut released = Vec::new();
-        for _ in 0..2 {
-            let rel = sub.expect_packet(PacketType::PubRel).await?;
-            if let Some((_, id, code)) = ack_of(&rel) {
-                t.check(
-                    !code.is_error(),
-                    "PUBREL reason code 0x00",
-                    summary::packet(&rel, t.protocol()),
-                )?;
-                released.push(Some(id));
-                sub.send(&Packet::PubComp(PubComp::new(packet_id(id)?)))
-                    .await?;
+        let together = server_flow(&t, &mut sub, &topic, 2, 3).await?;
+        sub.alive().await?;
+        judge_in_flight(&t, together, "QoS 2", "PUBCOMP")
+    })
+}
+
+/// Subscribes `c` to `topic` at `qos` and requires that much granted (a setup step).
+async fn subscribe_granted(t: &Ctx, c: &mut Client, topic: &str, qos: u8) -> Result<(), Failure> {
+    let codes = c.subscribe(topic).qos(qos).await?;
+    let granted = codes.first().map_or(0, |code| granted_qos(*code));
+    t.require(granted >= qos, Precondition::Subscribe, || {
+        format!("QoS {qos} requested, QoS {granted} granted")
+    })
+}
+
+/// How the broker sends `n` messages at `qos` (1 or 2) on `topic` to `sub`, which holds each
+/// unacknowledged while the broker sends more: no specification statement makes a sender
+/// have several messages unacknowledged at once, so a message is acknowledged (oldest first)
+/// as soon as the broker goes quiet for [`QUIET`], or all `n` have arrived.
+///
+/// Every PUBLISH must be a first delivery (the QoS, DUP 0: MQTT-4.3.2-2 / MQTT-4.3.3-2 in
+/// 5.0, MQTT-4.3.2-1 / MQTT-4.3.3-1 in 3.1.1) with a Packet Identifier that no other
+/// unacknowledged message uses (MQTT-2.2.1-4 / MQTT-2.3.1-4). At QoS 2 the identifier stays
+/// in use until PUBCOMP, and each PUBREC must be answered by a PUBREL with its identifier
+/// and a success code (MQTT-4.3.3-4 / MQTT-4.3.3-1). Returns the largest number of messages
+/// that were unacknowledged together: with fewer than two, the identifiers' uniqueness was
+/// never at stake.
+async fn server_flow(
+    t: &Ctx,
+    sub: &mut Client,
+    topic: &str,
+    qos: u8,
+    n: usize,
+) -> Result<usize, Failure> {
+    let v = t.protocol();
+    let first_delivery = if qos == 1 {
+        statement(t, S::V5_4_3_2_2, S::V311_4_3_2_1)
+    } else {
+        statement(t, S::V5_4_3_3_2, S::V311_4_3_3_1)
+    };
+    let release = statement(t, S::V5_4_3_3_4, S::V311_4_3_3_1);
+    // Received, not acknowledged yet (QoS 2: no PUBREC sent yet).
+    let mut held: VecDeque<Publish> = VecDeque::new();
+    // QoS 2: PUBREC sent, PUBREL awaited.
+    let mut releasing: Option<PacketId> = None;
+    let mut received = 0usize;
+    let mut together = 0usize;
+    loop {
+        if releasing.is_none() {
+            if held.is_empty() && received >= n {
+                return Ok(together);
+            }
+            if !held.is_empty() && received >= n {
+                // Everything is in: nothing more to wait for.
+                releasing = acknowledge(sub, &mut held, qos).await?;
+                continue;
             }
         }
-        released.sort_unstable();
-        let mut expected = ids.clone();
-        expected.sort_unstable();
-        t.check(
-            released == expected,
-            format!("a PUBREL for each PUBREC, with its Packet Identifier: {expected:?}"),
-            format!("PUBREL for {released:?}"),
-        )
-        .map_err(|f| f.statement(statement(&t, S::V5_4_3_3_4, S::V311_4_3_3_1)))?;
-        sub.alive().await?;
+        let within = if releasing.is_some() || held.is_empty() {
+            sub.timeout()
+        } else {
+            QUIET
+        };
+        match sub.recv(within).await {
+            Received::Packet(Packet::Publish(p)) => {
+                let seen = summary::packet(&Packet::Publish(p.clone()), v);
+                t.check(
+                    p.topic.as_str() == topic && p.qos.as_u8() == qos && !p.dup,
+                    format!("PUBLISH qos={qos} dup=0 topic={topic:?} (a first delivery)"),
+                    seen.clone(),
+                )
+                .map_err(|f| f.statement(first_delivery))?;
+                let in_use: Vec<u16> = held
+                    .iter()
+                    .filter_map(|h| h.packet_id)
+                    .chain(releasing)
+                    .map(PacketId::get)
+                    .collect();
+                let id = p.packet_id.map(PacketId::get);
+                t.check(
+                    id.is_some_and(|id| !in_use.contains(&id)),
+                    format!(
+                        "a non-zero Packet Identifier not in use by an unacknowledged PUBLISH \
+                         (in use: {in_use:?})"
+                    ),
+                    seen,
+                )
+                .map_err(|f| f.statement(statement(t, S::V5_2_2_1_4, S::V311_2_3_1_4)))?;
+                received += 1;
+                held.push_back(p);
+                together = together.max(held.len() + usize::from(releasing.is_some()));
+            }
+            Received::Packet(Packet::PubRel(rel)) if qos == 2 => {
+                let wanted = releasing.take();
+                t.check(
+                    Some(rel.packet_id) == wanted && !rel.reason_code.is_error(),
+                    format!(
+                        "PUBREL id={} reason code 0x00, answering the PUBREC",
+                        wanted.map_or(0, PacketId::get)
+                    ),
+                    summary::packet(&Packet::PubRel(rel.clone()), v),
+                )
+                .map_err(|f| f.statement(release))?;
+                sub.send(&Packet::PubComp(PubComp::new(rel.packet_id)))
+                    .await?;
+            }
+            Received::Timeout if releasing.is_some() => {
+                let id = releasing.map_or(0, PacketId::get);
+                return Err(sub
+                    .unmet(&format!("PUBREL id={id}"), Received::Timeout)
+                    .statement(release));
+            }
+            Received::Timeout if !held.is_empty() => {
+                releasing = acknowledge(sub, &mut held, qos).await?;
+            }
+            got @ Received::Timeout => {
+                let what = format!("PUBLISH {} of {n} on {topic:?}", received + 1);
+                let p = if received == 0 {
+                    Precondition::Delivery
+                } else {
+                    Precondition::Other
+                };
+                return Err(Role::Setup(p).classify(sub.unmet(&what, got)));
+            }
+            got @ (Received::Closed | Received::Packet(Packet::Disconnect(_))) => {
+                return Err(Role::Setup(Precondition::Connection)
+                    .classify(sub.unmet("the subscriber's connection to stay open", got)));
+            }
+            got => return Err(sub.unmet(&format!("PUBLISH qos={qos} or PUBREL"), got)),
+        }
+    }
+}
+
+/// Acknowledges the oldest held message: PUBACK at QoS 1; PUBREC at QoS 2, returning the
+/// Packet Identifier whose PUBREL is now awaited.
+async fn acknowledge(
+    sub: &mut Client,
+    held: &mut VecDeque<Publish>,
+    qos: u8,
+) -> Result<Option<PacketId>, Failure> {
+    let Some(id) = held.pop_front().and_then(|p| p.packet_id) else {
+        return Ok(None);
+    };
+    if qos == 1 {
+        sub.send(&Packet::PubAck(PubAck::new(id))).await?;
+        Ok(None)
+    } else {
+        sub.send(&Packet::PubRec(PubRec::new(id))).await?;
+        Ok(Some(id))
+    }
+}
+
+/// PASS when the broker had several messages unacknowledged together (their Packet
+/// Identifiers were checked against each other); otherwise INFORMATIONAL: sending one message
+/// at a time is the broker's choice, and no two identifiers were ever in use together.
+fn judge_in_flight(t: &Ctx, together: usize, what: &str, ack: &str) -> CaseResult {
+    if together >= 2 {
         t.pass()
-    })
+    } else {
+        t.informational(format!(
+            "sends one {what} message at a time (the next only after the {ack}): no two of its \
+             Packet Identifiers were in use together"
+        ))
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 
-const DUP_NOT_PROPAGATED: Case = Case {
-    id: "qos.dup-not-propagated-to-subscribers",
-    title: "A PUBLISH received with DUP 1 is forwarded with DUP 0 (DUP only marks the broker's own retransmissions)",
-    area: "PUBLISH",
-    statements: &[
-        S::V5_3_3_1_3,
-        S::V5_4_3_2_2,
-        S::V5_4_3_3_2,
-        S::V311_3_3_1_3,
-        S::V311_4_3_2_1,
-        S::V311_4_3_3_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["forward-dup"],
-    unfaultable: None,
+case! {
+    /// A PUBLISH received with DUP 1 is forwarded with DUP 0 (DUP only marks the broker's own retransmissions)
+    DUP_NOT_PROPAGATED = "qos.dup-not-propagated-to-subscribers",
+    checks: [V5_3_3_1_3, V5_4_3_2_2, V5_4_3_3_2, V311_3_3_1_3, V311_4_3_2_1, V311_4_3_3_1],
+    requires: [QoS2],
+    faults: [ForwardDup],
+    tags: [Live, FromBroker],
     run: dup_not_propagated,
-};
+}
 
 fn dup_not_propagated(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -627,45 +698,29 @@ fn dup_not_propagated(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const QOS1_RESENT_ON_RESUME: Case = Case {
-    id: "qos.qos1-resent-on-session-resume",
-    title: "An unacknowledged QoS 1 message is sent again, DUP 1 and same Packet Identifier, when the session resumes",
-    area: "Session",
-    statements: &[
-        S::V5_4_4_0_1,
-        S::V5_3_3_1_1,
-        S::V311_4_4_0_1,
-        S::V311_3_3_1_1,
-        S::V311_2_3_1_4,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["no-redelivery"],
-    unfaultable: None,
+case! {
+    /// An unacknowledged QoS 1 message is sent again, DUP 1 and same Packet Identifier, when the session resumes
+    QOS1_RESENT_ON_RESUME = "qos.qos1-resent-on-session-resume",
+    checks: [V5_4_4_0_1, V5_3_3_1_1, V311_4_4_0_1, V311_3_3_1_1, V311_2_3_1_4],
+    requires: [QoS1],
+    faults: [NoRedelivery],
+    tags: [Session, FromBroker],
     run: qos1_resent_on_resume,
-};
+}
 
 fn qos1_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { resent_on_resume(t, 1).await })
 }
 
-const QOS2_RESENT_ON_RESUME: Case = Case {
-    id: "qos.qos2-resent-on-session-resume",
-    title: "A QoS 2 message without PUBREC is sent again, DUP 1 and same Packet Identifier, when the session resumes",
-    area: "Session",
-    statements: &[
-        S::V5_4_4_0_1,
-        S::V5_3_3_1_1,
-        S::V311_4_4_0_1,
-        S::V311_3_3_1_1,
-        S::V311_2_3_1_4,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["no-redelivery"],
-    unfaultable: None,
+case! {
+    /// A QoS 2 message without PUBREC is sent again, DUP 1 and same Packet Identifier, when the session resumes
+    QOS2_RESENT_ON_RESUME = "qos.qos2-resent-on-session-resume",
+    checks: [V5_4_4_0_1, V5_3_3_1_1, V311_4_4_0_1, V311_3_3_1_1, V311_2_3_1_4],
+    requires: [QoS2],
+    faults: [NoRedelivery],
+    tags: [Session, FromBroker],
     run: qos2_resent_on_resume,
-};
+}
 
 fn qos2_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { resent_on_resume(t, 2).await })
@@ -676,7 +731,7 @@ fn qos2_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
 async fn resent_on_resume(t: Ctx, qos: u8) -> CaseResult {
     let topic = t.topic("t");
     let mut sub = connect_persistent(&t, "sub").await?;
-    sub.subscribe(&topic).qos(qos).await?;
+    subscribe_granted(&t, &mut sub, &topic, qos).await?;
     let mut publisher = t.client("pub").connect().await?;
     publisher.publish(&topic).qos(qos).payload("again").await?;
     let first = sub
@@ -685,6 +740,7 @@ async fn resent_on_resume(t: Ctx, qos: u8) -> CaseResult {
         .qos(qos)
         .dup(false)
         .no_auto_ack()
+        .as_setup(Precondition::Delivery)
         .await?;
     sub.disconnect().await?;
     let mut sub = resume(&t, "sub").await?;
@@ -713,37 +769,28 @@ async fn resent_on_resume(t: Ctx, qos: u8) -> CaseResult {
     })?;
     sub.ack(&again).await?;
     sub.alive().await?;
-    sub.disconnect().await?;
+    let _ = sub.disconnect().await;
     end_session(&t, "sub").await?;
     t.pass()
 }
 
 // ---------------------------------------------------------------------------------------
 
-const PUBREL_RESENT_ON_RESUME: Case = Case {
-    id: "qos.pubrel-resent-on-session-resume",
-    title:
-        "A PUBREL without PUBCOMP is sent again when the session resumes, and the PUBLISH is not",
-    area: "Session",
-    statements: &[
-        S::V5_4_4_0_1,
-        S::V5_4_3_3_6,
-        S::V5_4_3_3_5,
-        S::V311_4_4_0_1,
-        S::V311_4_3_3_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["no-redelivery"],
-    unfaultable: None,
+case! {
+    /// A PUBREL without PUBCOMP is sent again when the session resumes, and the PUBLISH is not
+    PUBREL_RESENT_ON_RESUME = "qos.pubrel-resent-on-session-resume",
+    checks: [V5_4_4_0_1, V5_4_3_3_6, V5_4_3_3_5, V311_4_4_0_1, V311_4_3_3_1],
+    requires: [QoS2],
+    faults: [NoRedelivery],
+    tags: [Session, FromBroker],
     run: pubrel_resent_on_resume,
-};
+}
 
 fn pubrel_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
         let mut sub = connect_persistent(&t, "sub").await?;
-        sub.subscribe(&topic).qos(2).await?;
+        subscribe_granted(&t, &mut sub, &topic, 2).await?;
         let mut publisher = t.client("pub").connect().await?;
         publisher.publish(&topic).qos(2).payload("m").await?;
         let p = sub
@@ -751,12 +798,21 @@ fn pubrel_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .topic(&topic)
             .qos(2)
             .no_auto_ack()
+            .as_setup(Precondition::Delivery)
             .await?;
-        let id = p
-            .packet_id
-            .ok_or_else(|| Failure::error("QoS 2 PUBLISH without Packet Identifier"))?;
+        let id = p.packet_id.ok_or_else(|| {
+            Failure::error("case error: a QoS 2 PUBLISH decoded without Packet Identifier")
+        })?;
         sub.send(&Packet::PubRec(PubRec::new(id))).await?;
-        expect_ack(&t, &mut sub, PacketType::PubRel, id.get()).await?;
+        // The first PUBREL only sets the case up (qos.server-qos2-flow checks it).
+        expect_ack_as(
+            &t,
+            &mut sub,
+            PacketType::PubRel,
+            id.get(),
+            Role::Setup(Precondition::Other),
+        )
+        .await?;
         // No PUBCOMP: the broker still waits for it when the session resumes.
         sub.disconnect().await?;
         let mut sub = resume(&t, "sub").await?;
@@ -764,12 +820,14 @@ fn pubrel_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await
             .map_err(|f| f.statement(statement(&t, S::V5_4_4_0_1, S::V311_4_4_0_1)))?;
         sub.expect_no_publish()
-            .for_(millis(500))
+            .for_(QUIET)
             .await
             .map_err(|f| f.statement(statement(&t, S::V5_4_3_3_6, S::V311_4_3_3_1)))?;
         sub.send(&Packet::PubComp(PubComp::new(id))).await?;
+        // The resumed subscription delivers: a message published now arrives.
+        control(&mut publisher, &mut sub, &topic, "control").await?;
         sub.alive().await?;
-        sub.disconnect().await?;
+        let _ = sub.disconnect().await;
         end_session(&t, "sub").await?;
         t.pass()
     })
@@ -777,28 +835,22 @@ fn pubrel_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const RECEIVE_MAXIMUM_LIMITS_INFLIGHT: Case = Case {
-    id: "qos.receive-maximum-limits-unacknowledged-publishes",
-    title: "With the client's Receive Maximum 1 the broker has one QoS 1 PUBLISH unacknowledged at a time, and still answers other packets",
-    area: "Flow Control",
-    statements: &[
-        S::V5_3_3_4_9,
-        S::V5_4_9_0_2,
-        S::V5_3_3_4_10,
-        S::V5_4_9_0_3,
-    ],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["ignore-receive-maximum"],
-    unfaultable: None,
+case! {
+    /// With the client's Receive Maximum 1 the broker has one QoS 1 PUBLISH unacknowledged at a time, and still answers other packets
+    RECEIVE_MAXIMUM_LIMITS_INFLIGHT = "qos.receive-maximum-limits-unacknowledged-publishes",
+    checks: [V5_3_3_4_9, V5_4_9_0_2, V5_3_3_4_10, V5_4_9_0_3],
+    only: V5,
+    requires: [QoS1],
+    faults: [IgnoreReceiveMaximum],
+    tags: [Live, FromBroker],
     run: receive_maximum_limits_inflight,
-};
+}
 
 fn receive_maximum_limits_inflight(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
         let mut sub = connect_receive_maximum_1(&t, "sub").await?;
-        sub.subscribe(&topic).qos(1).await?;
+        subscribe_granted(&t, &mut sub, &topic, 1).await?;
         let mut publisher = t.client("pub").connect().await?;
         for i in 0..3 {
             publisher
@@ -807,45 +859,51 @@ fn receive_maximum_limits_inflight(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .payload(format!("m{i}"))
                 .await?;
         }
-        for i in 0..3 {
-            let p = sub
+        let mut p = sub
+            .expect_publish()
+            .topic(&topic)
+            .payload("m0")
+            .no_auto_ack()
+            .as_setup(Precondition::Delivery)
+            .await?;
+        for i in 1..3 {
+            sub.expect_no_publish()
+                .for_(millis(400))
+                .await
+                .map_err(|f| f.statement(S::V5_3_3_4_9))?;
+            // Zero quota delays only PUBLISH packets.
+            sub.alive().await.map_err(|f| f.statement(S::V5_3_3_4_10))?;
+            sub.ack(&p).await?;
+            // The quota given back, the next message comes: the subscriber was receiving.
+            p = sub
                 .expect_publish()
                 .topic(&topic)
                 .payload(format!("m{i}"))
                 .no_auto_ack()
+                .as_control()
                 .await?;
-            if i < 2 {
-                sub.expect_no_publish()
-                    .for_(millis(400))
-                    .await
-                    .map_err(|f| f.statement(S::V5_3_3_4_9))?;
-                // Zero quota delays only PUBLISH packets.
-                sub.alive().await.map_err(|f| f.statement(S::V5_3_3_4_10))?;
-            }
-            sub.ack(&p).await?;
         }
+        sub.ack(&p).await?;
         t.pass()
     })
 }
 
-const RECEIVE_MAXIMUM_COUNTS_UNTIL_PUBCOMP: Case = Case {
-    id: "qos.receive-maximum-counts-qos2-until-pubcomp",
-    title:
-        "A QoS 2 message counts against the client's Receive Maximum until PUBCOMP, not just PUBREC",
-    area: "Flow Control",
-    statements: &[S::V5_3_3_4_9, S::V5_4_9_0_2],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS2],
-    faults: &["ignore-receive-maximum"],
-    unfaultable: None,
+case! {
+    /// A QoS 2 message counts against the client's Receive Maximum until PUBCOMP, not just PUBREC
+    RECEIVE_MAXIMUM_COUNTS_UNTIL_PUBCOMP = "qos.receive-maximum-counts-qos2-until-pubcomp",
+    checks: [V5_3_3_4_9, V5_4_9_0_2],
+    only: V5,
+    requires: [QoS2],
+    faults: [IgnoreReceiveMaximum],
+    tags: [Live, FromBroker],
     run: receive_maximum_counts_until_pubcomp,
-};
+}
 
 fn receive_maximum_counts_until_pubcomp(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
         let mut sub = connect_receive_maximum_1(&t, "sub").await?;
-        sub.subscribe(&topic).qos(2).await?;
+        subscribe_granted(&t, &mut sub, &topic, 2).await?;
         let mut publisher = t.client("pub").connect().await?;
         for i in 0..2 {
             publisher
@@ -859,18 +917,31 @@ fn receive_maximum_counts_until_pubcomp(t: Ctx) -> BoxFuture<'static, CaseResult
             .topic(&topic)
             .payload("m0")
             .no_auto_ack()
+            .as_setup(Precondition::Delivery)
             .await?;
-        let id = first
-            .packet_id
-            .ok_or_else(|| Failure::error("QoS 2 PUBLISH without Packet Identifier"))?;
+        let id = first.packet_id.ok_or_else(|| {
+            Failure::error("case error: a QoS 2 PUBLISH decoded without Packet Identifier")
+        })?;
         sub.send(&Packet::PubRec(PubRec::new(id))).await?;
-        expect_ack(&t, &mut sub, PacketType::PubRel, id.get()).await?;
+        expect_ack_as(
+            &t,
+            &mut sub,
+            PacketType::PubRel,
+            id.get(),
+            Role::Setup(Precondition::Other),
+        )
+        .await?;
         sub.expect_no_publish()
             .for_(millis(400))
             .await
             .map_err(|f| f.statement(S::V5_3_3_4_9))?;
         sub.send(&Packet::PubComp(PubComp::new(id))).await?;
-        sub.expect_publish().topic(&topic).payload("m1").await?;
+        // PUBCOMP gives the quota back: the next message comes.
+        sub.expect_publish()
+            .topic(&topic)
+            .payload("m1")
+            .as_control()
+            .await?;
         sub.alive().await?;
         t.pass()
     })
@@ -878,17 +949,16 @@ fn receive_maximum_counts_until_pubcomp(t: Ctx) -> BoxFuture<'static, CaseResult
 
 // ---------------------------------------------------------------------------------------
 
-const PUBACK_WITHOUT_SUBSCRIBERS: Case = Case {
-    id: "qos.puback-without-matching-subscribers",
-    title: "5.0: a QoS 1/2 message nobody subscribes to is acknowledged with 0x00 or 0x10 (which is recorded)",
-    area: "PUBACK",
-    statements: &[S::V5_3_4_2_1, S::V5_3_5_2_1, S::V5_2_2_1_5],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["wrong-packet-id"],
-    unfaultable: None,
+case! {
+    /// 5.0: a QoS 1/2 message nobody subscribes to is acknowledged with 0x00 or 0x10 (which is recorded)
+    PUBACK_WITHOUT_SUBSCRIBERS = "qos.puback-without-matching-subscribers",
+    checks: [V5_3_4_2_1, V5_3_5_2_1, V5_2_2_1_5],
+    only: V5,
+    requires: [QoS1],
+    faults: [WrongPacketId],
+    tags: [ToBroker],
     run: puback_without_subscribers,
-};
+}
 
 fn puback_without_subscribers(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -896,20 +966,17 @@ fn puback_without_subscribers(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut c = t.client("pub").connect().await?;
         c.send(&Packet::Publish(publish_packet(&topic, 1, Some(21), b"x")?))
             .await?;
-        let mut codes = vec![expect_ack(&t, &mut c, PacketType::PubAck, 21).await?];
+        let mut codes = vec![accepted(
+            expect_ack(&t, &mut c, PacketType::PubAck, 21).await?,
+        )?];
         if t.capabilities().maximum_qos >= 2 {
             c.send(&Packet::Publish(publish_packet(&topic, 2, Some(22), b"x")?))
                 .await?;
-            codes.push(expect_ack(&t, &mut c, PacketType::PubRec, 22).await?);
+            codes.push(accepted(
+                expect_ack(&t, &mut c, PacketType::PubRec, 22).await?,
+            )?);
             c.send(&Packet::PubRel(PubRel::new(packet_id(22)?))).await?;
             expect_ack(&t, &mut c, PacketType::PubComp, 22).await?;
-        }
-        for code in &codes {
-            if code.is_error() {
-                return t.error(format!(
-                    "the broker refused a publish without subscribers: {code:?}"
-                ));
-            }
         }
         if codes.contains(&ReasonCode::NoMatchingSubscribers) {
             t.informational(
@@ -923,17 +990,15 @@ fn puback_without_subscribers(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const MAXIMUM_QOS_ENFORCED: Case = Case {
-    id: "qos.maximum-qos-enforced",
-    title: "5.0: a broker announcing Maximum QoS below 2 accepts any requested QoS in SUBSCRIBE and disconnects a PUBLISH above it (0x9B)",
-    area: "PUBLISH",
-    statements: &[S::V5_3_2_2_11, S::V5_3_2_2_10, S::V5_4_13_1_1],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["unenforced-maximum-qos"],
-    unfaultable: None,
+case! {
+    /// 5.0: a broker announcing Maximum QoS below 2 accepts any requested QoS in SUBSCRIBE and disconnects a PUBLISH above it (0x9B)
+    MAXIMUM_QOS_ENFORCED = "qos.maximum-qos-enforced",
+    checks: [V5_3_2_2_11, V5_3_2_2_10, V5_4_13_1_1],
+    only: V5,
+    faults: [UnenforcedMaximumQos],
+    tags: [ToBroker],
     run: maximum_qos_enforced,
-};
+}
 
 fn maximum_qos_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -942,18 +1007,36 @@ fn maximum_qos_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let Some(maximum) = c.connack().and_then(|a| a.properties.maximum_qos) else {
             return t.unsupported("the broker announces no Maximum QoS (it offers QoS 2)");
         };
-        let codes = c.subscribe(&topic).qos(2).any_reason().await?;
+        // Accepting SUBSCRIBE at any Requested QoS is itself what MQTT-3.2.2-10 requires.
+        let codes = c
+            .subscribe(&topic)
+            .qos(2)
+            .any_reason()
+            .as_check()
+            .await
+            .map_err(|f| f.statement(S::V5_3_2_2_10))?;
         t.check(
             codes.iter().all(|code| !code.is_error()),
             "SUBACK granting a QoS for a Requested QoS of 2",
             format!("SUBACK {codes:?}"),
         )
         .map_err(|f| f.statement(S::V5_3_2_2_10))?;
+        // The twin: the same PUBLISH at the Maximum QoS is accepted.
+        if maximum == QoS::AtMostOnce {
+            c.publish(&topic).payload("x").await?;
+            c.alive().as_twin().await?;
+        } else {
+            c.publish(&topic)
+                .qos(maximum.as_u8())
+                .payload("x")
+                .as_twin()
+                .await?;
+        }
         let above = maximum.as_u8() + 1;
         c.send(&Packet::Publish(publish_packet(
             &topic,
             above,
-            Some(1),
+            Some(0x7FFF),
             b"x",
         )?))
         .await?;
@@ -962,7 +1045,7 @@ fn maximum_qos_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Helpers shared by the QoS, PUBLISH and ordering cases.
+// Helpers shared by the QoS, PUBLISH, ordering, flow-control and packet-size cases.
 
 /// The statement of the run's protocol: `v5` on MQTT 5.0, `v311` on 3.1.1.
 pub(crate) fn statement(t: &Ctx, v5: S, v311: S) -> S {
@@ -1029,39 +1112,100 @@ pub(crate) fn ack_of(p: &Packet) -> Option<(PacketType, u16, ReasonCode)> {
     }
 }
 
-/// Waits for the next acknowledgement of type `kind` and checks that it carries Packet
-/// Identifier `id` (MQTT-2.2.1-5 / MQTT-2.3.1-6). Returns its reason code.
+/// A check: waits for the next acknowledgement of type `kind` and checks that it carries
+/// Packet Identifier `id` (MQTT-2.2.1-5 / MQTT-2.3.1-6). Returns its reason code. See
+/// [`expect_ack_as`].
 pub(crate) async fn expect_ack(
     t: &Ctx,
     c: &mut Client,
     kind: PacketType,
     id: u16,
 ) -> Result<ReasonCode, Failure> {
-    let p = c.expect_packet(kind).await?;
+    expect_ack_as(t, c, kind, id, Role::Check).await
+}
+
+/// [`expect_ack`] in `role`. When the broker closes the connection (or sends DISCONNECT)
+/// instead of the PUBACK or PUBREC of a PUBLISH, it refused the message, which it may (3.1.1
+/// §3.3.5 lets a server close the connection on a PUBLISH it does not authorise; a 5.0
+/// server may disconnect for reasons of its own): INCONCLUSIVE, whatever the role.
+pub(crate) async fn expect_ack_as(
+    t: &Ctx,
+    c: &mut Client,
+    kind: PacketType,
+    id: u16,
+    role: Role,
+) -> Result<ReasonCode, Failure> {
+    let step = c.expect_packet(kind);
+    let step = match role {
+        Role::Check => step.as_check(),
+        Role::Setup(p) => step.as_setup(p),
+    };
+    let p = match step.await {
+        Ok(p) => p,
+        Err(f) if matches!(kind, PacketType::PubAck | PacketType::PubRec) && is_refusal(c, &f) => {
+            return Err(Failure::inconclusive(
+                Precondition::Publish,
+                format!(
+                    "the broker ended the connection instead of acknowledging the PUBLISH \
+                     (id={id}): it refused the message, as a broker may (3.1.1 §3.3.5: \
+                     acknowledge or close): {}",
+                    f.0.actual.unwrap_or_default()
+                ),
+            ));
+        }
+        Err(f) => return Err(f),
+    };
     let Some((_, got, code)) = ack_of(&p) else {
         return Err(Failure::error(format!(
             "case error: {} is not an acknowledgement",
             kind.name()
         )));
     };
-    t.check(
-        got == id,
-        format!("{} id={id}", kind.name()),
-        summary::packet(&p, c.protocol()),
-    )
-    .map_err(|f| f.statement(statement(t, S::V5_2_2_1_5, S::V311_2_3_1_6)))?;
+    let checked = t
+        .check(
+            got == id,
+            format!("{} id={id}", kind.name()),
+            summary::packet(&p, c.protocol()),
+        )
+        .map_err(|f| f.statement(statement(t, S::V5_2_2_1_5, S::V311_2_3_1_6)));
+    checked.map_err(|f| role.classify(f))?;
     Ok(code)
 }
 
-/// ERROR when the broker refused a message (reason code 0x80 or above): it may, for reasons
-/// of its own, and then the case cannot go on.
-pub(crate) fn refused_is_error(code: ReasonCode) -> Result<(), Failure> {
+/// Whether `f`, from an expectation on `c`, is the broker ending the connection (closing it,
+/// or a DISCONNECT in MQTT 5.0) rather than sending something else or nothing.
+pub(crate) fn is_refusal(c: &Client, f: &Failure) -> bool {
+    let closed = Received::Closed.describe(c.protocol());
+    f.0.actual
+        .as_deref()
+        .is_some_and(|a| a.ends_with(&closed) || a.contains("DISCONNECT"))
+}
+
+/// INCONCLUSIVE: the broker answered a PUBLISH of `c` by ending the connection (`got`), which
+/// it may do with a message it does not accept; `expected` is what a broker accepting it
+/// sends.
+pub(crate) fn refused_publish(c: &Client, expected: &str, got: Received) -> Failure {
+    let actual = got.describe(c.protocol());
+    c.ctx()
+        .transcript()
+        .event(c.name(), format!("expected {expected}; got {actual}"));
+    Failure::inconclusive(
+        Precondition::Publish,
+        format!("the broker refused the PUBLISH (which it may): expected {expected}; got {actual}"),
+    )
+}
+
+/// The reason code of an acknowledged PUBLISH when it is a success code; INCONCLUSIVE when
+/// it is an error code (0x80 or above): the broker refused the message, which it may for
+/// reasons of its own (4.13.2), and then the case cannot go on.
+pub(crate) fn accepted(code: ReasonCode) -> Result<ReasonCode, Failure> {
     if code.is_error() {
-        Err(Failure::error(format!(
-            "the broker refused the publish: {code:?}"
-        )))
+        Err(Failure::inconclusive(
+            Precondition::Publish,
+            format!("the broker refused the PUBLISH with reason code {code:?}"),
+        ))
     } else {
-        Ok(())
+        Ok(code)
     }
 }
 
@@ -1074,23 +1218,26 @@ pub(crate) fn granted_qos(code: ReasonCode) -> u8 {
     }
 }
 
-/// FAIL unless every Packet Identifier is present and no two are equal.
-pub(crate) fn check_distinct_ids(t: &Ctx, ids: &[Option<u16>]) -> Result<(), Failure> {
-    let mut seen = std::collections::HashSet::new();
-    let distinct = ids.iter().all(|id| id.is_some_and(|id| seen.insert(id)));
-    t.check(
-        distinct,
-        "a different non-zero Packet Identifier for each unacknowledged PUBLISH",
-        format!("Packet Identifiers {ids:?}"),
-    )
-    .map_err(|f| f.statement(statement(t, S::V5_2_2_1_4, S::V311_2_3_1_4)))
-}
-
-/// Receives `n` PUBLISH packets in arrival order, acknowledging each.
+/// A check: receives `n` PUBLISH packets in arrival order, acknowledging each.
 pub(crate) async fn receive(c: &mut Client, n: usize) -> Result<Vec<Publish>, Failure> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         out.push(c.expect_publish().await?);
+    }
+    Ok(out)
+}
+
+/// A setup step: receives `n` PUBLISH packets in arrival order, acknowledging each; one that
+/// does not come is INCONCLUSIVE naming `p` (for cases that judge what arrived, e.g. its
+/// order, rather than the delivery).
+pub(crate) async fn receive_setup(
+    c: &mut Client,
+    n: usize,
+    p: Precondition,
+) -> Result<Vec<Publish>, Failure> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(c.expect_publish().as_setup(p).await?);
     }
     Ok(out)
 }
@@ -1104,7 +1251,7 @@ pub(crate) fn payloads(messages: &[Publish]) -> Vec<String> {
 }
 
 /// Connects `name` with a session that outlives the connection (Clean Start 0, Session
-/// Expiry Interval 60 s in 5.0; Clean Session 0 in 3.1.1).
+/// Expiry Interval 60 s in 5.0; Clean Session 0 in 3.1.1). A setup step.
 pub(crate) async fn connect_persistent(t: &Ctx, name: &str) -> Result<Client, Failure> {
     t.client(name)
         .clean_start(false)
@@ -1113,27 +1260,25 @@ pub(crate) async fn connect_persistent(t: &Ctx, name: &str) -> Result<Client, Fa
         .await
 }
 
-/// Reconnects `name` to its session and checks that the broker kept it.
+/// A setup step: reconnects `name` to its session, which the broker must have kept (CONNACK
+/// Session Present 1); otherwise INCONCLUSIVE (`connect.session-present-one-on-resume`
+/// checks that behaviour itself).
 pub(crate) async fn resume(t: &Ctx, name: &str) -> Result<Client, Failure> {
     let c = connect_persistent(t, name).await?;
     let present = c.connack().is_some_and(|a| a.session_present);
-    t.check(
-        present,
-        "CONNACK Session Present 1: the session holding the messages was kept",
-        "Session Present 0",
-    )
-    .map_err(|f| f.statement(statement(t, S::V5_3_2_2_3, S::V311_3_2_2_2)))?;
+    t.require(present, Precondition::Other, || {
+        "the session resumed: CONNACK Session Present 1 expected, got Session Present 0".to_owned()
+    })?;
     Ok(c)
 }
 
-/// Ends the session of `name` (a Clean Start connection, then DISCONNECT).
+/// Ends the session of `name` (a Clean Start connection, then DISCONNECT). Cleanup after the
+/// verdict is earned: whatever goes wrong is ignored, so it always returns `Ok`.
 pub(crate) async fn end_session(t: &Ctx, name: &str) -> Result<(), Failure> {
-    t.client(name)
-        .clean_start(true)
-        .connect()
-        .await?
-        .disconnect()
-        .await
+    if let Ok(c) = t.client(name).clean_start(true).connect().await {
+        let _ = c.disconnect().await;
+    }
+    Ok(())
 }
 
 /// Connects `name` (MQTT 5.0) announcing Receive Maximum 1.
@@ -1149,7 +1294,8 @@ pub(crate) async fn connect_receive_maximum_1(t: &Ctx, name: &str) -> Result<Cli
 
 /// After a packet the broker must reject as malformed or a protocol error: the connection
 /// must close (MQTT-4.13.1-1 / MQTT-4.8.0-1). An MQTT 5.0 broker should send DISCONNECT with
-/// one of `codes` first; another error code or no DISCONNECT is NON-STRICT.
+/// one of `codes` first; another error code or no DISCONNECT is NON-STRICT. The verdict rests
+/// on a refusal: the case must have had the well-formed twin accepted first.
 pub(crate) async fn expect_connection_closed(
     t: &Ctx,
     c: &mut Client,
@@ -1159,8 +1305,10 @@ pub(crate) async fn expect_connection_closed(
     judge_close(t, reply, codes)
 }
 
-/// Waits for the close (MQTT 5.0: possibly after a DISCONNECT) that must follow a malformed
-/// packet or a protocol error; anything else is FAIL.
+/// A check: waits for the close (MQTT 5.0: possibly after a DISCONNECT) that must follow a
+/// malformed packet or a protocol error; anything else (the connection staying open, a
+/// packet answering it) is FAIL of MQTT-4.13.1-1 / MQTT-4.8.0-1. The close is a refusal: the
+/// case needs the well-formed twin accepted.
 pub(crate) async fn closing_reply(
     t: &Ctx,
     c: &mut Client,
@@ -1184,7 +1332,8 @@ pub(crate) fn is_preferred_close(t: &Ctx, reply: Reply, codes: &[ReasonCode]) ->
 }
 
 /// The verdict on a close observed by [`closing_reply`]: PASS, or NON-STRICT when an MQTT
-/// 5.0 broker closed without the DISCONNECT (with one of `codes`) it should have sent.
+/// 5.0 broker closed without the DISCONNECT (with one of `codes`) it should have sent
+/// (4.13.1: a SHOULD; only the close is a MUST).
 pub(crate) fn judge_close(t: &Ctx, reply: Reply, codes: &[ReasonCode]) -> CaseResult {
     if is_preferred_close(t, reply, codes) {
         return t.pass();
@@ -1198,6 +1347,17 @@ pub(crate) fn judge_close(t: &Ctx, reply: Reply, codes: &[ReasonCode]) -> CaseRe
         t.non_strict(wanted, "the connection closed without DISCONNECT")
     } else {
         t.non_strict(wanted, "DISCONNECT with another error code, then the close")
+    }
+}
+
+/// `f`, the INCONCLUSIVE of a setup step, with what was being set up in its detail.
+pub(crate) fn setting_up(what: &'static str) -> impl Fn(Failure) -> Failure {
+    move |mut f| {
+        if f.0.verdict == Verdict::Inconclusive {
+            let detail = f.0.actual.take().unwrap_or_default();
+            f.0.actual = Some(format!("{what}: {detail}"));
+        }
+        f
     }
 }
 

@@ -5,19 +5,23 @@
 //!
 //! Every case that leaves a session behind ends it again with a Clean Start 1 connection, so
 //! a broker under test does not collect sessions across runs.
+//!
+//! A case that checks that a session was *not* kept (Session Present 0, an old subscription
+//! no longer matching) has a control: another Client Identifier whose session must be kept
+//! at the same time is resumed (Session Present 1), and the message the checked client must
+//! not get reaches it through its kept subscription ([`keep_subscribed`], [`resume_kept`]).
 
 use std::time::Duration;
 
 use mqttspec_codec::{
-    Disconnect, MqttString, Packet, Properties, ProtocolVersion, RawPacket, ReasonCode,
-    StatementId as S,
+    Disconnect, MqttString, Packet, ProtocolVersion, RawPacket, ReasonCode, StatementId as S,
 };
 use tokio::time::Instant;
 
+use crate::case;
 use crate::client::Received;
 use crate::scenario::{
-    millis, BoxFuture, Capability, Case, CaseResult, Client, ClientBuilder, Ctx, Failure,
-    Protocols, Reply,
+    millis, BoxFuture, Case, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Reply,
 };
 
 /// The cases of this module.
@@ -44,6 +48,9 @@ pub fn cases() -> Vec<Case> {
 /// The Session Expiry Interval the persistent clients of these cases ask for (seconds).
 const PERSISTENT_EXPIRY: u32 = 300;
 
+/// How long a client that must not get a message is watched.
+const QUIET: Duration = millis(500);
+
 /// A client that keeps its session: Clean Start 0 and, in 5.0, a Session Expiry Interval.
 fn persistent(t: &Ctx, name: &str) -> ClientBuilder {
     t.client(name)
@@ -62,6 +69,12 @@ fn granted_expiry(c: &Client, asked: u32) -> u32 {
     c.connack()
         .and_then(|a| a.properties.session_expiry_interval)
         .unwrap_or(asked)
+}
+
+/// INCONCLUSIVE: the broker chose another Session Expiry Interval than the case needs (which
+/// it may, announcing it in CONNACK), so the behaviour cannot be tested.
+fn interval_not_granted(t: &Ctx, what: String) -> CaseResult {
+    t.inconclusive(Precondition::Other, what)
 }
 
 /// Sends DISCONNECT and waits (up to a second) for the broker to close the connection, so
@@ -90,8 +103,10 @@ async fn end_session(t: &Ctx, name: &str) -> Result<(), Failure> {
 /// session. `Ok(Some(..))` ends the case (the server granted no Session Expiry Interval).
 fn expect_resumed(t: &Ctx, c: &Client) -> Result<Option<CaseResult>, Failure> {
     if t.is_v5() && granted_expiry(c, PERSISTENT_EXPIRY) == 0 {
-        return Ok(Some(t.informational(
-            "the broker set the Session Expiry Interval to 0 in CONNACK: no session is kept",
+        return Ok(Some(interval_not_granted(
+            t,
+            "the broker set the Session Expiry Interval to 0 in CONNACK: no session is kept"
+                .to_owned(),
         )));
     }
     t.check(
@@ -109,33 +124,50 @@ fn expect_resumed(t: &Ctx, c: &Client) -> Result<Option<CaseResult>, Failure> {
     Ok(None)
 }
 
-/// Checks Session Present 0 of a connection that must have found no session.
+/// Checks Session Present 0 of a connection that must have found no session: an absence
+/// (of the old session), whose control is a kept session ([`resume_kept`]).
 fn expect_new_session(t: &Ctx, c: &Client, why: &str) -> Result<(), Failure> {
     t.check(
         !present(c),
         format!("CONNACK Session Present 0 ({why})"),
         "Session Present 1: an old session was resumed",
-    )
+    )?;
+    t.absence_seen();
+    Ok(())
+}
+
+/// The first half of the control of a "session not kept" check: client `name` subscribes
+/// to `topic` at QoS 1 in a session that must be kept (Clean Start 0, Session Expiry
+/// Interval [`PERSISTENT_EXPIRY`]) and leaves normally.
+async fn keep_subscribed(t: &Ctx, name: &str, topic: &str) -> Result<(), Failure> {
+    let mut c = persistent(t, name).connect().await?;
+    c.subscribe(topic).qos(1).await?;
+    leave_normally(c).await
+}
+
+/// The second half: `name` comes back with Clean Start 0 and must find its session
+/// (Session Present 1), else INCONCLUSIVE. The message the case publishes must then reach it
+/// through the kept subscription (`expect_publish()...as_control()`); end its session after.
+async fn resume_kept(t: &Ctx, name: &str) -> Result<Client, Failure> {
+    let c = persistent(t, name).connect().await?;
+    t.require(present(&c), Precondition::Control, || {
+        "Session Present 1 for the control session, kept with Clean Start 0 (and a Session Expiry Interval)"
+            .to_owned()
+    })?;
+    Ok(c)
 }
 
 // ---------------------------------------------------------------------------------------
 
-const CLEAN_START_DISCARDS_SUBSCRIPTIONS: Case = Case {
-    id: "session.clean-start-discards-subscriptions",
-    title: "Clean Start / Clean Session 1 discards the stored session: its subscriptions no longer match",
-    area: "Session",
-    statements: &[
-        S::V5_3_1_2_4,
-        S::V5_3_2_2_2,
-        S::V311_3_1_2_6,
-        S::V311_3_2_2_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["keep-session-on-clean-start"],
-    unfaultable: None,
+case! {
+    /// Clean Start / Clean Session 1 discards the stored session: its subscriptions no longer match
+    CLEAN_START_DISCARDS_SUBSCRIPTIONS = "session.clean-start-discards-subscriptions",
+    checks: [V5_3_1_2_4, V5_3_2_2_2, V311_3_1_2_6, V311_3_2_2_1],
+    requires: [QoS1],
+    faults: [KeepSessionOnCleanStart],
+    tags: [Session, Live, FromBroker],
     run: clean_start_discards_subscriptions,
-};
+}
 
 fn clean_start_discards_subscriptions(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -143,36 +175,37 @@ fn clean_start_discards_subscriptions(t: Ctx) -> BoxFuture<'static, CaseResult> 
         let mut old = persistent(&t, "sub").connect().await?;
         old.subscribe(&topic).qos(1).await?;
         leave_normally(old).await?;
+        keep_subscribed(&t, "keep", &topic).await?;
 
         let mut fresh = t.client("sub").clean_start(true).connect().await?;
         expect_new_session(&t, &fresh, "Clean Start 1")?;
+        let mut keep = resume_kept(&t, "keep").await?;
         let mut publisher = t.client("pub").connect().await?;
         publisher.publish(&topic).qos(1).payload("after").await?;
-        fresh.expect_no_publish().for_(millis(500)).await?;
+        fresh.expect_no_publish().for_(QUIET).await?;
+        keep.expect_publish()
+            .topic(&topic)
+            .payload("after")
+            .as_control()
+            .await?;
         leave_normally(fresh).await?;
+        leave_normally(keep).await?;
+        end_session(&t, "keep").await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const RESUME_KEEPS_SUBSCRIPTIONS: Case = Case {
-    id: "session.resume-keeps-subscriptions",
-    title: "Clean Start / Clean Session 0 resumes the stored session with its subscriptions",
-    area: "Session",
-    statements: &[
-        S::V5_3_1_2_5,
-        S::V5_3_1_2_23,
-        S::V5_3_1_3_2,
-        S::V311_3_1_2_4,
-        S::V311_3_1_3_2,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["discard-session-on-disconnect"],
-    unfaultable: None,
+case! {
+    /// Clean Start / Clean Session 0 resumes the stored session with its subscriptions
+    RESUME_KEEPS_SUBSCRIPTIONS = "session.resume-keeps-subscriptions",
+    checks: [V5_3_1_2_5, V5_3_1_2_23, V5_3_1_3_2, V311_3_1_2_4, V311_3_1_3_2],
+    requires: [QoS1],
+    faults: [DiscardSessionOnDisconnect],
+    tags: [Session, Live, FromBroker],
     run: resume_keeps_subscriptions,
-};
+}
 
 fn resume_keeps_subscriptions(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -201,33 +234,29 @@ fn resume_keeps_subscriptions(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const QUEUED_QOS1_DELIVERED_ON_RESUME: Case = Case {
-    id: "session.queued-qos1-delivered-on-resume",
-    title: "A QoS 1 message published while the client was away is delivered when it resumes its session",
-    area: "Session",
-    statements: &[S::V5_3_1_2_5, S::V5_3_1_2_23, S::V311_3_1_2_5, S::V311_3_1_2_4],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["discard-session-on-disconnect"],
-    unfaultable: None,
+case! {
+    /// A QoS 1 message published while the client was away is delivered when it resumes its session
+    QUEUED_QOS1_DELIVERED_ON_RESUME = "session.queued-qos1-delivered-on-resume",
+    checks: [V5_3_1_2_5, V5_3_1_2_23, V311_3_1_2_5, V311_3_1_2_4],
+    requires: [QoS1],
+    faults: [DiscardSessionOnDisconnect],
+    tags: [Session, Queued, FromBroker],
     run: queued_qos1,
-};
+}
 
 fn queued_qos1(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(queued_delivered(t, 1))
 }
 
-const QUEUED_QOS2_DELIVERED_ON_RESUME: Case = Case {
-    id: "session.queued-qos2-delivered-on-resume",
-    title: "A QoS 2 message published while the client was away is delivered when it resumes its session",
-    area: "Session",
-    statements: &[S::V5_3_1_2_5, S::V5_3_1_2_23, S::V311_3_1_2_5, S::V311_3_1_2_4],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["discard-session-on-disconnect"],
-    unfaultable: None,
+case! {
+    /// A QoS 2 message published while the client was away is delivered when it resumes its session
+    QUEUED_QOS2_DELIVERED_ON_RESUME = "session.queued-qos2-delivered-on-resume",
+    checks: [V5_3_1_2_5, V5_3_1_2_23, V311_3_1_2_5, V311_3_1_2_4],
+    requires: [QoS2],
+    faults: [DiscardSessionOnDisconnect],
+    tags: [Session, Queued, FromBroker],
     run: queued_qos2,
-};
+}
 
 fn queued_qos2(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(queued_delivered(t, 2))
@@ -260,17 +289,15 @@ async fn queued_delivered(t: Ctx, qos: u8) -> CaseResult {
 
 // ---------------------------------------------------------------------------------------
 
-const QUEUED_QOS0_OPTIONAL: Case = Case {
-    id: "session.queued-qos0-optional",
-    title: "QoS 0 messages for a disconnected session may be queued or dropped; a QoS 1 one after them is delivered",
-    area: "Session",
-    statements: &[S::V5_3_1_2_5, S::V5_3_1_2_23, S::V311_3_1_2_5],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["discard-session-on-disconnect"],
-    unfaultable: None,
+case! {
+    /// QoS 0 messages for a disconnected session may be queued or dropped; a QoS 1 one after them is delivered
+    QUEUED_QOS0_OPTIONAL = "session.queued-qos0-optional",
+    checks: [V5_3_1_2_5, V5_3_1_2_23, V311_3_1_2_5],
+    requires: [QoS1],
+    faults: [DiscardSessionOnDisconnect],
+    tags: [Session, Queued, FromBroker],
     run: queued_qos0_optional,
-};
+}
 
 fn queued_qos0_optional(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -289,7 +316,7 @@ fn queued_qos0_optional(t: Ctx) -> BoxFuture<'static, CaseResult> {
         }
         // QoS 1 must arrive; the QoS 0 one may come first (queued) or not at all.
         let first = back.expect_publish().topic(&topic).await?;
-        let queued_qos0 = first.payload.as_ref() == b"qos0";
+        let mut queued_qos0 = first.payload.as_ref() == b"qos0";
         if queued_qos0 {
             back.expect_publish()
                 .topic(&topic)
@@ -306,6 +333,27 @@ fn queued_qos0_optional(t: Ctx) -> BoxFuture<'static, CaseResult> {
                     first.payload
                 ),
             )?;
+            // The QoS 0 message may still follow (the order of messages of different QoS
+            // is not fixed); if it does not, that is an absence, whose positive control is
+            // the QoS 1 message that came through the same queue to the same subscriber.
+            match back.recv(QUIET).await {
+                Received::Packet(Packet::Publish(p)) if p.payload.as_ref() == b"qos0" => {
+                    queued_qos0 = true;
+                }
+                Received::Timeout => {
+                    t.absence_seen();
+                    t.control_seen();
+                }
+                other => {
+                    return t.inconclusive(
+                        Precondition::Other,
+                        format!(
+                            "after the QoS 1 message, expected the QoS 0 one or nothing; got {}",
+                            other.describe(back.protocol())
+                        ),
+                    );
+                }
+            }
         }
         leave_normally(back).await?;
         end_session(&t, "sub").await?;
@@ -319,22 +367,15 @@ fn queued_qos0_optional(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const UNACKNOWLEDGED_RESENT_ON_RESUME: Case = Case {
-    id: "session.unacknowledged-qos1-resent-on-resume",
-    title: "A QoS 1 message the client did not acknowledge is sent again, with DUP 1 and the same Packet Identifier, when it resumes",
-    area: "Session",
-    statements: &[
-        S::V5_4_4_0_1,
-        S::V5_3_3_1_1,
-        S::V311_4_4_0_1,
-        S::V311_3_3_1_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["no-redelivery", "discard-session-on-disconnect"],
-    unfaultable: None,
+case! {
+    /// A QoS 1 message the client did not acknowledge is sent again, with DUP 1 and the same Packet Identifier, when it resumes
+    UNACKNOWLEDGED_RESENT_ON_RESUME = "session.unacknowledged-qos1-resent-on-resume",
+    checks: [V5_4_4_0_1, V5_3_3_1_1, V311_4_4_0_1, V311_3_3_1_1],
+    requires: [QoS1],
+    faults: [NoRedelivery, DiscardSessionOnDisconnect],
+    tags: [Session, Queued, FromBroker],
     run: unacknowledged_resent_on_resume,
-};
+}
 
 fn unacknowledged_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -348,6 +389,7 @@ fn unacknowledged_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .topic(&topic)
             .qos(1)
             .no_auto_ack()
+            .as_setup(Precondition::Delivery)
             .await?;
         // Gone without PUBACK (and without DISCONNECT).
         sub.drop_connection();
@@ -376,17 +418,16 @@ fn unacknowledged_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const CLEAN_SESSION_NOT_KEPT: Case = Case {
-    id: "session.clean-session-not-kept-after-disconnect",
-    title: "3.1.1: a Clean Session 1 session ends with its connection; a later Clean Session 0 connection finds nothing",
-    area: "Session",
-    statements: &[S::V311_3_1_2_6, S::V311_3_2_2_3],
-    protocols: Protocols::V311,
-    requires: &[Capability::QoS1],
-    faults: &["keep-session-at-expiry-zero"],
-    unfaultable: None,
+case! {
+    /// 3.1.1: a Clean Session 1 session ends with its connection; a later Clean Session 0 connection finds nothing
+    CLEAN_SESSION_NOT_KEPT = "session.clean-session-not-kept-after-disconnect",
+    checks: [V311_3_1_2_6, V311_3_2_2_3],
+    only: V311,
+    requires: [QoS1],
+    faults: [KeepSessionAtExpiryZero],
+    tags: [Session, Live, FromBroker],
     run: clean_session_not_kept,
-};
+}
 
 fn clean_session_not_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -394,6 +435,7 @@ fn clean_session_not_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut clean = t.client("sub").clean_start(true).connect().await?;
         clean.subscribe(&topic).qos(1).await?;
         leave_normally(clean).await?;
+        keep_subscribed(&t, "keep", &topic).await?;
 
         let mut later = t.client("sub").clean_start(false).connect().await?;
         expect_new_session(
@@ -401,28 +443,35 @@ fn clean_session_not_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
             &later,
             "the Clean Session 1 session ended with its connection",
         )?;
+        let mut keep = resume_kept(&t, "keep").await?;
         let mut publisher = t.client("pub").connect().await?;
         publisher.publish(&topic).qos(1).payload("x").await?;
-        later.expect_no_publish().for_(millis(500)).await?;
+        later.expect_no_publish().for_(QUIET).await?;
+        keep.expect_publish()
+            .topic(&topic)
+            .payload("x")
+            .as_control()
+            .await?;
         leave_normally(later).await?;
+        leave_normally(keep).await?;
         end_session(&t, "sub").await?;
+        end_session(&t, "keep").await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const EXPIRY_ZERO_ENDS_AT_DISCONNECT: Case = Case {
-    id: "session.expiry-zero-ends-at-disconnect",
-    title: "5.0: without a Session Expiry Interval (0) the session ends when the connection closes, even with Clean Start 0",
-    area: "Session",
-    statements: &[S::V5_4_1_0_2, S::V5_3_2_2_3],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["keep-session-at-expiry-zero"],
-    unfaultable: None,
+case! {
+    /// 5.0: without a Session Expiry Interval (0) the session ends when the connection closes, even with Clean Start 0
+    EXPIRY_ZERO_ENDS_AT_DISCONNECT = "session.expiry-zero-ends-at-disconnect",
+    checks: [V5_4_1_0_2, V5_3_2_2_3],
+    only: V5,
+    requires: [QoS1],
+    faults: [KeepSessionAtExpiryZero],
+    tags: [Session, Live, FromBroker],
     run: expiry_zero_ends_at_disconnect,
-};
+}
 
 fn expiry_zero_ends_at_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -430,12 +479,14 @@ fn expiry_zero_ends_at_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // Clean Start 0 and no Session Expiry Interval property: the default 0 applies.
         let mut first = t.client("sub").clean_start(false).connect().await?;
         if granted_expiry(&first, 0) != 0 {
-            return t.informational(
-                "the broker set a non-zero Session Expiry Interval in CONNACK for a client that asked for 0",
+            return interval_not_granted(
+                &t,
+                "the broker set a non-zero Session Expiry Interval in CONNACK for a client that asked for 0".to_owned(),
             );
         }
         first.subscribe(&topic).qos(1).await?;
         leave_normally(first).await?;
+        keep_subscribed(&t, "keep", &topic).await?;
 
         let mut later = t.client("sub").clean_start(false).connect().await?;
         expect_new_session(
@@ -443,27 +494,34 @@ fn expiry_zero_ends_at_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
             &later,
             "the session of interval 0 ended at disconnection",
         )?;
+        let mut keep = resume_kept(&t, "keep").await?;
         let mut publisher = t.client("pub").connect().await?;
         publisher.publish(&topic).qos(1).payload("x").await?;
-        later.expect_no_publish().for_(millis(500)).await?;
+        later.expect_no_publish().for_(QUIET).await?;
+        keep.expect_publish()
+            .topic(&topic)
+            .payload("x")
+            .as_control()
+            .await?;
         leave_normally(later).await?;
+        leave_normally(keep).await?;
+        end_session(&t, "keep").await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const EXPIRY_KEPT_WITHIN_INTERVAL: Case = Case {
-    id: "session.expiry-kept-within-interval",
-    title: "5.0: a session with a finite Session Expiry Interval is resumed when the client returns within it",
-    area: "Session",
-    statements: &[S::V5_3_1_2_23, S::V5_3_1_2_5, S::V5_3_2_2_3],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["discard-session-on-disconnect"],
-    unfaultable: None,
+case! {
+    /// 5.0: a session with a finite Session Expiry Interval is resumed when the client returns within it
+    EXPIRY_KEPT_WITHIN_INTERVAL = "session.expiry-kept-within-interval",
+    checks: [V5_3_1_2_23, V5_3_1_2_5, V5_3_2_2_3],
+    only: V5,
+    requires: [QoS1],
+    faults: [DiscardSessionOnDisconnect],
+    tags: [Session, Live, FromBroker],
     run: expiry_kept_within_interval,
-};
+}
 
 fn expiry_kept_within_interval(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -477,9 +535,12 @@ fn expiry_kept_within_interval(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         let granted = granted_expiry(&first, INTERVAL);
         if granted < 2 {
-            return t.informational(format!(
-                "the broker granted a Session Expiry Interval of {granted} s instead of {INTERVAL} s"
-            ));
+            return interval_not_granted(
+                &t,
+                format!(
+                    "the broker granted a Session Expiry Interval of {granted} s instead of {INTERVAL} s"
+                ),
+            );
         }
         first.subscribe(&topic).qos(1).await?;
         leave_normally(first).await?;
@@ -501,17 +562,16 @@ fn expiry_kept_within_interval(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const EXPIRY_ENDS_AFTER_INTERVAL: Case = Case {
-    id: "session.expiry-ends-after-interval",
-    title: "5.0: a session whose Session Expiry Interval (1 s) has passed is discarded",
-    area: "Session",
-    statements: &[S::V5_4_1_0_2, S::V5_3_2_2_3],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["no-session-expiry"],
-    unfaultable: None,
+case! {
+    /// 5.0: a session whose Session Expiry Interval (1 s) has passed is discarded
+    EXPIRY_ENDS_AFTER_INTERVAL = "session.expiry-ends-after-interval",
+    checks: [V5_4_1_0_2, V5_3_2_2_3],
+    only: V5,
+    requires: [QoS1],
+    faults: [NoSessionExpiry],
+    tags: [Session, Live, FromBroker],
     run: expiry_ends_after_interval,
-};
+}
 
 fn expiry_ends_after_interval(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -524,39 +584,51 @@ fn expiry_ends_after_interval(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         let granted = granted_expiry(&first, 1);
         if granted != 1 {
-            return t.informational(format!(
-                "the broker granted a Session Expiry Interval of {granted} s instead of 1 s"
-            ));
+            return interval_not_granted(
+                &t,
+                format!(
+                    "the broker granted a Session Expiry Interval of {granted} s instead of 1 s"
+                ),
+            );
         }
         first.subscribe(&topic).qos(1).await?;
         leave_normally(first).await?;
+        // The control session leaves at the same time, with a long interval.
+        keep_subscribed(&t, "keep", &topic).await?;
         // The interval plus a margin for brokers that expire sessions on a one-second tick.
         t.wait(millis(2500)).await;
 
         let mut later = t.client("sub").clean_start(false).connect().await?;
         expect_new_session(&t, &later, "the 1 s Session Expiry Interval had passed")
             .map_err(|f| f.statement(S::V5_4_1_0_2))?;
+        let mut keep = resume_kept(&t, "keep").await?;
         let mut publisher = t.client("pub").connect().await?;
         publisher.publish(&topic).qos(1).payload("x").await?;
-        later.expect_no_publish().for_(millis(500)).await?;
+        later.expect_no_publish().for_(QUIET).await?;
+        keep.expect_publish()
+            .topic(&topic)
+            .payload("x")
+            .as_control()
+            .await?;
         leave_normally(later).await?;
+        leave_normally(keep).await?;
+        end_session(&t, "keep").await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const EXPIRY_NEVER: Case = Case {
-    id: "session.expiry-never",
-    title: "5.0: a session with Session Expiry Interval 0xFFFFFFFF is still there later",
-    area: "Session",
-    statements: &[S::V5_3_1_2_23, S::V5_3_1_2_5, S::V5_3_2_2_3],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["discard-session-on-disconnect"],
-    unfaultable: None,
+case! {
+    /// 5.0: a session with Session Expiry Interval 0xFFFFFFFF is still there later
+    EXPIRY_NEVER = "session.expiry-never",
+    checks: [V5_3_1_2_23, V5_3_1_2_5, V5_3_2_2_3],
+    only: V5,
+    requires: [QoS1],
+    faults: [DiscardSessionOnDisconnect],
+    tags: [Session, Live, FromBroker],
     run: expiry_never,
-};
+}
 
 fn expiry_never(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -569,9 +641,12 @@ fn expiry_never(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         let granted = granted_expiry(&first, u32::MAX);
         if granted < 3 {
-            return t.informational(format!(
-                "the broker granted a Session Expiry Interval of {granted} s instead of 0xFFFFFFFF"
-            ));
+            return interval_not_granted(
+                &t,
+                format!(
+                    "the broker granted a Session Expiry Interval of {granted} s instead of 0xFFFFFFFF"
+                ),
+            );
         }
         first.subscribe(&topic).qos(1).await?;
         leave_normally(first).await?;
@@ -595,29 +670,33 @@ fn expiry_never(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const EXPIRY_CHANGED_ON_DISCONNECT: Case = Case {
-    id: "session.expiry-changed-on-disconnect",
-    title: "5.0: a DISCONNECT setting the Session Expiry Interval to 0 ends a session that would have been kept",
-    area: "Session",
-    statements: &[S::V5_4_1_0_2, S::V5_3_2_2_3],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["ignore-disconnect-session-expiry"],
-    unfaultable: None,
+case! {
+    /// 5.0: a DISCONNECT setting the Session Expiry Interval to 0 ends a session that would have been kept
+    EXPIRY_CHANGED_ON_DISCONNECT = "session.expiry-changed-on-disconnect",
+    checks: [V5_4_1_0_2, V5_3_2_2_3],
+    only: V5,
+    requires: [QoS1],
+    faults: [IgnoreDisconnectSessionExpiry],
+    tags: [Session, Live, ToBroker],
     run: expiry_changed_on_disconnect,
-};
+}
 
 fn expiry_changed_on_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("d");
         let mut first = persistent(&t, "sub").connect().await?;
         if granted_expiry(&first, PERSISTENT_EXPIRY) == 0 {
-            return t.informational("the broker set the Session Expiry Interval to 0 in CONNACK");
+            return interval_not_granted(
+                &t,
+                "the broker set the Session Expiry Interval to 0 in CONNACK".to_owned(),
+            );
         }
         first.subscribe(&topic).qos(1).await?;
         let mut bye = Disconnect::new(ReasonCode::Success);
         bye.properties.session_expiry_interval = Some(0);
         leave(first, bye).await?;
+        // The control: the same session left with a plain DISCONNECT.
+        keep_subscribed(&t, "keep", &topic).await?;
 
         let mut later = persistent(&t, "sub").connect().await?;
         expect_new_session(
@@ -625,35 +704,47 @@ fn expiry_changed_on_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
             &later,
             "DISCONNECT set the Session Expiry Interval to 0",
         )?;
+        let mut keep = resume_kept(&t, "keep").await?;
         let mut publisher = t.client("pub").connect().await?;
         publisher.publish(&topic).qos(1).payload("x").await?;
-        later.expect_no_publish().for_(millis(500)).await?;
+        later.expect_no_publish().for_(QUIET).await?;
+        keep.expect_publish()
+            .topic(&topic)
+            .payload("x")
+            .as_control()
+            .await?;
         leave_normally(later).await?;
+        leave_normally(keep).await?;
         end_session(&t, "sub").await?;
+        end_session(&t, "keep").await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const TAKEOVER_RESUMES_SESSION: Case = Case {
-    id: "session.takeover-resumes-session",
-    title: "A second connection with the same Client Identifier (Clean Start 0) closes the first and continues its session",
-    area: "Session",
-    statements: &[
-        S::V5_3_1_4_3,
-        S::V5_3_1_2_5,
-        S::V5_3_2_2_3,
-        S::V311_3_1_4_2,
-        S::V311_3_1_2_4,
-        S::V311_3_2_2_2,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["no-takeover", "no-session-present"],
-    unfaultable: None,
+/// After a takeover: the old connection gets DISCONNECT 0x8E or is closed (a check of
+/// MQTT-3.1.4-3 / 3.1.1 MQTT-3.1.4-2; whether 0x8E is sent is checked by
+/// `connect.takeover-closes-old-connection`), and its twin: the new connection with the
+/// same Client Identifier was accepted and stays open.
+async fn expect_taken_over(old: &mut Client, new: &mut Client) -> Result<(), Failure> {
+    old.expect_reply(&[
+        Reply::Disconnect(ReasonCode::SessionTakenOver),
+        Reply::Closed,
+    ])
+    .await?;
+    new.alive().as_twin().await
+}
+
+case! {
+    /// A second connection with the same Client Identifier (Clean Start 0) closes the first and continues its session
+    TAKEOVER_RESUMES_SESSION = "session.takeover-resumes-session",
+    checks: [V5_3_1_4_3, V5_3_1_2_5, V5_3_2_2_3, V311_3_1_4_2, V311_3_1_2_4, V311_3_2_2_2],
+    requires: [QoS1],
+    faults: [NoTakeover, NoSessionPresent],
+    tags: [Session, ClientId, Live, FromBroker],
     run: takeover_resumes_session,
-};
+}
 
 fn takeover_resumes_session(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -662,12 +753,7 @@ fn takeover_resumes_session(t: Ctx) -> BoxFuture<'static, CaseResult> {
         old.subscribe(&topic).qos(1).await?;
         let id = old.client_id().to_owned();
         let mut new = persistent(&t, "second").client_id(&id).connect().await?;
-        // DISCONNECT 0x8E itself is checked by connect.takeover-closes-old-connection.
-        old.expect_reply(&[
-            Reply::Disconnect(ReasonCode::SessionTakenOver),
-            Reply::Closed,
-        ])
-        .await?;
+        expect_taken_over(&mut old, &mut new).await?;
         if let Some(done) = expect_resumed(&t, &new)? {
             return done;
         }
@@ -682,30 +768,24 @@ fn takeover_resumes_session(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const TAKEOVER_WITH_CLEAN_START_DISCARDS: Case = Case {
-    id: "session.takeover-with-clean-start-discards",
-    title: "A second connection with the same Client Identifier and Clean Start 1 closes the first and starts a new session",
-    area: "Session",
-    statements: &[
-        S::V5_3_1_4_3,
-        S::V5_3_1_2_4,
-        S::V5_3_2_2_2,
-        S::V311_3_1_4_2,
-        S::V311_3_1_2_6,
-        S::V311_3_2_2_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["keep-session-on-clean-start", "no-takeover"],
-    unfaultable: None,
+case! {
+    /// A second connection with the same Client Identifier and Clean Start 1 closes the first and starts a new session
+    TAKEOVER_WITH_CLEAN_START_DISCARDS = "session.takeover-with-clean-start-discards",
+    checks: [V5_3_1_4_3, V5_3_1_2_4, V5_3_2_2_2, V311_3_1_4_2, V311_3_1_2_6, V311_3_2_2_1],
+    requires: [QoS1],
+    faults: [KeepSessionOnCleanStart, NoTakeover],
+    tags: [Session, ClientId, Live, FromBroker],
     run: takeover_with_clean_start_discards,
-};
+}
 
 fn takeover_with_clean_start_discards(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
         let mut old = persistent(&t, "first").connect().await?;
         old.subscribe(&topic).qos(1).await?;
+        // The control: the same takeover with Clean Start 0 keeps the session.
+        let mut keep_old = persistent(&t, "keep").connect().await?;
+        keep_old.subscribe(&topic).qos(1).await?;
         let id = old.client_id().to_owned();
         let mut new = t
             .client("second")
@@ -713,33 +793,80 @@ fn takeover_with_clean_start_discards(t: Ctx) -> BoxFuture<'static, CaseResult> 
             .clean_start(true)
             .connect()
             .await?;
-        old.expect_reply(&[
-            Reply::Disconnect(ReasonCode::SessionTakenOver),
-            Reply::Closed,
-        ])
-        .await?;
+        expect_taken_over(&mut old, &mut new).await?;
         expect_new_session(&t, &new, "Clean Start 1")?;
+        let mut keep = resume_kept(&t, "keep").await?;
+        drop(keep_old);
         let mut publisher = t.client("pub").connect().await?;
         publisher.publish(&topic).qos(1).payload("x").await?;
-        new.expect_no_publish().for_(millis(500)).await?;
+        new.expect_no_publish().for_(QUIET).await?;
+        keep.expect_publish()
+            .topic(&topic)
+            .payload("x")
+            .as_control()
+            .await?;
         leave_normally(new).await?;
+        leave_normally(keep).await?;
+        end_session(&t, "keep").await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const PRESENT_ZERO_ON_REFUSAL: Case = Case {
-    id: "session.present-zero-on-refused-connect",
-    title: "A CONNACK refusing a connection has Session Present 0, even when a session exists for the Client Identifier",
-    area: "CONNACK",
-    statements: &[S::V5_3_2_2_6, S::V311_3_2_2_4],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["session-present-on-refusal"],
-    unfaultable: None,
+case! {
+    /// A CONNACK refusing a connection has Session Present 0, even when a session exists for the Client Identifier
+    PRESENT_ZERO_ON_REFUSAL = "session.present-zero-on-refused-connect",
+    checks: [V5_3_2_2_6, V311_3_2_2_4],
+    faults: [SessionPresentOnRefusal],
+    tags: [Session, ToBroker],
     run: present_zero_on_refusal,
-};
+}
+
+/// The CONNECT of [`present_zero_on_refusal`] for Client Identifier `id` with Clean Start 0,
+/// refused (`refused`) or its well-formed twin: 5.0 with or without an Authentication
+/// Method nobody offers; 3.1.1 with Protocol Level 3 or 4 under the name "MQTT" (User Name
+/// and Password from the profile in both).
+fn refusal_connect(t: &Ctx, id: &str, refused: bool) -> Result<bytes::Bytes, Failure> {
+    if t.is_v5() {
+        let mut connect = t
+            .client("refused")
+            .client_id(id)
+            .clean_start(false)
+            .session_expiry(PERSISTENT_EXPIRY)
+            .connect_packet()?;
+        if refused {
+            connect.properties.authentication_method = Some(
+                MqttString::new("mqttspec-no-such-method", "Authentication Method")
+                    .map_err(|e| Failure::error(format!("case error: {e}")))?,
+            );
+        }
+        return Packet::Connect(Box::new(connect))
+            .encode(ProtocolVersion::V5)
+            .map_err(|e| Failure::error(format!("case error: {e}")));
+    }
+    let credentials = t.profile().credentials.clone();
+    let mut flags = 0x00u8;
+    if let Some(c) = &credentials {
+        flags |= 0x80;
+        if c.password.is_some() {
+            flags |= 0x40;
+        }
+    }
+    let mut p = RawPacket::new(0x10)
+        .string("MQTT")
+        .u8(if refused { 3 } else { 4 })
+        .u8(flags)
+        .u16(60)
+        .string(id);
+    if let Some(c) = &credentials {
+        p = p.string(&c.username);
+        if let Some(pw) = &c.password {
+            p = p.binary(pw.as_bytes());
+        }
+    }
+    Ok(p.build())
+}
 
 fn present_zero_on_refusal(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -747,38 +874,24 @@ fn present_zero_on_refusal(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let id = first.client_id().to_owned();
         leave_normally(first).await?;
 
+        // The twin: the same CONNECT, well formed, is accepted, and finds the session.
+        let mut twin = t.client("refused").open().await?;
+        twin.send_raw(refusal_connect(&t, &id, false)?).await?;
+        twin.expect_reply(&[Reply::ConnAck(ReasonCode::Success)])
+            .as_twin()
+            .await?;
+        t.require(present(&twin), Precondition::Other, || {
+            "a session for the Client Identifier (Session Present 1 on the well-formed twin)"
+                .to_owned()
+        })?;
+        twin.alive().as_twin().await?;
+        leave_normally(twin).await?;
+
         // A CONNECT every broker refuses, for the same Client Identifier with Clean Start 0:
         // 5.0 an Authentication Method nobody offers; 3.1.1 Protocol Level 3 under the name
         // "MQTT".
         let mut c = t.client("refused").open().await?;
-        let bytes = if t.is_v5() {
-            let mut properties = Properties {
-                session_expiry_interval: Some(PERSISTENT_EXPIRY),
-                ..Properties::default()
-            };
-            properties.authentication_method = Some(
-                MqttString::new("mqttspec-no-such-method", "Authentication Method")
-                    .map_err(|e| Failure::error(format!("case error: {e}")))?,
-            );
-            let mut connect = t
-                .client("refused")
-                .client_id(&id)
-                .clean_start(false)
-                .connect_packet()?;
-            connect.properties = properties;
-            Packet::Connect(Box::new(connect))
-                .encode(ProtocolVersion::V5)
-                .map_err(|e| Failure::error(format!("case error: {e}")))?
-        } else {
-            RawPacket::new(0x10)
-                .string("MQTT")
-                .u8(3)
-                .u8(0x00)
-                .u16(60)
-                .string(&id)
-                .build()
-        };
-        c.send_raw(bytes).await?;
+        c.send_raw(refusal_connect(&t, &id, true)?).await?;
         // The strict decoder refuses an error CONNACK with Session Present 1 (FAIL with the
         // statement); a close without CONNACK shows nothing.
         let reply = c
@@ -790,11 +903,13 @@ fn present_zero_on_refusal(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         end_session(&t, "c").await?;
         match reply {
-            Reply::Closed => t.informational(
-                "the broker refused by closing without CONNACK: Session Present not observable",
+            Reply::Closed => t.inconclusive(
+                Precondition::Other,
+                "the broker refused by closing without CONNACK: no Session Present to check",
             ),
-            Reply::ConnAck(ReasonCode::Success) => t.informational(
-                "the broker accepted the CONNECT meant to be refused: Session Present on a refusal not observable",
+            Reply::ConnAck(ReasonCode::Success) => t.inconclusive(
+                Precondition::Other,
+                "the broker accepted the CONNECT meant to be refused: no refusal to check",
             ),
             _ => t.pass(),
         }

@@ -5,8 +5,10 @@
 
 use mqttspec_codec::{Publish, ReasonCode, StatementId as S};
 
+use super::retained::clearing_retained;
 use super::shared::{gather, protocol_error_reply, publish_all, raw_subscribe};
-use crate::scenario::{BoxFuture, Capability, Case, CaseResult, Ctx, Failure, Protocols};
+use crate::case;
+use crate::scenario::{BoxFuture, Case, CaseResult, Ctx, Failure, Precondition};
 
 /// The cases of this module.
 pub fn cases() -> Vec<Case> {
@@ -45,17 +47,16 @@ fn check_ids(t: &Ctx, p: &Publish, expected: &[u32], statement: S) -> Result<(),
 
 // ---------------------------------------------------------------------------------------
 
-const DELIVERED_WITH_IDENTIFIER: Case = Case {
-    id: "subid.delivered-with-identifier",
-    title: "A message delivered through a subscription made with a Subscription Identifier carries that identifier",
-    area: "Subscription Identifier",
-    statements: &[S::V5_3_3_4_3],
-    protocols: Protocols::V5,
-    requires: &[Capability::SubscriptionIdentifiers, Capability::QoS1],
-    faults: &["no-subscription-identifiers"],
-    unfaultable: None,
+case! {
+    /// A message delivered through a subscription made with a Subscription Identifier carries that identifier
+    DELIVERED_WITH_IDENTIFIER = "subid.delivered-with-identifier",
+    checks: [V5_3_3_4_3],
+    only: V5,
+    requires: [SubscriptionIdentifiers, QoS1],
+    faults: [NoSubscriptionIdentifiers],
+    tags: [Live, FromBroker],
     run: delivered_with_identifier,
-};
+}
 
 fn delivered_with_identifier(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -67,7 +68,11 @@ fn delivered_with_identifier(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         let mut publisher = t.client("pub").connect().await?;
         publisher.publish(&topic).qos(1).payload("x").await?;
-        let p = sub.expect_publish().topic(&topic).await?;
+        let p = sub
+            .expect_publish()
+            .topic(&topic)
+            .as_setup(Precondition::Delivery)
+            .await?;
         check_ids(&t, &p, &[7], S::V5_3_3_4_3)?;
         t.pass()
     })
@@ -75,21 +80,16 @@ fn delivered_with_identifier(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const OVERLAPPING_CARRY_ALL_IDENTIFIERS: Case = Case {
-    id: "subid.overlapping-subscriptions-carry-all-identifiers",
-    title: "A message matching two subscriptions with identifiers carries both (one copy with both, or one copy each with its own)",
-    area: "Subscription Identifier",
-    statements: &[S::V5_3_3_4_3, S::V5_3_3_4_4, S::V5_3_3_4_5],
-    protocols: Protocols::V5,
-    requires: &[
-        Capability::SubscriptionIdentifiers,
-        Capability::Wildcards,
-        Capability::QoS1,
-    ],
-    faults: &["no-subscription-identifiers"],
-    unfaultable: None,
+case! {
+    /// A message matching two subscriptions with identifiers carries both (one copy with both, or one copy each with its own)
+    OVERLAPPING_CARRY_ALL_IDENTIFIERS = "subid.overlapping-subscriptions-carry-all-identifiers",
+    checks: [V5_3_3_4_3, V5_3_3_4_4, V5_3_3_4_5],
+    only: V5,
+    requires: [SubscriptionIdentifiers, Wildcards, QoS1],
+    faults: [NoSubscriptionIdentifiers],
+    tags: [Live, FromBroker, TopicFilter],
     run: overlapping_carry_all_identifiers,
-};
+}
 
 fn overlapping_carry_all_identifiers(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -125,9 +125,13 @@ fn overlapping_carry_all_identifiers(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .map_err(|f| f.statement(S::V5_3_3_4_5))?;
                 t.pass()
             }
-            other => t.fail(
-                "one copy with both Subscription Identifiers, or two copies",
-                format!("{} copies", other.len()),
+            [] => t.inconclusive(
+                Precondition::Delivery,
+                "the message matching both subscriptions was not delivered",
+            ),
+            more => t.fail(
+                "one copy with both Subscription Identifiers, or one copy per subscription",
+                format!("{} copies", more.len()),
             ),
         }
     })
@@ -135,23 +139,31 @@ fn overlapping_carry_all_identifiers(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const ZERO_IS_PROTOCOL_ERROR: Case = Case {
-    id: "subid.zero-is-protocol-error",
-    title: "A SUBSCRIBE with Subscription Identifier 0 is a Protocol Error: the connection is closed (DISCONNECT 0x82 first)",
-    area: "Subscription Identifier",
-    statements: &[S::V5_4_13_1_1],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["ignore-malformed-subscribe"],
-    unfaultable: None,
+case! {
+    /// A SUBSCRIBE with Subscription Identifier 0 is a Protocol Error: the connection is closed (DISCONNECT 0x82 first)
+    ZERO_IS_PROTOCOL_ERROR = "subid.zero-is-protocol-error",
+    checks: [V5_4_13_1_1],
+    only: V5,
+    faults: [IgnoreMalformedSubscribe],
+    tags: [ToBroker],
     run: zero_is_protocol_error,
-};
+}
 
 fn zero_is_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut c = t.client("c").connect().await?;
+        let topic = t.topic("z");
+        // The twin: the same SUBSCRIBE with Subscription Identifier 1 (without one when the
+        // broker offers none), granted.
+        let twin = c.subscribe(&topic);
+        if t.capabilities().subscription_identifier_available {
+            twin.subscription_identifier(1).as_twin().await?;
+        } else {
+            twin.as_twin().await?;
+        }
         // Property 0x0B (Subscription Identifier), Variable Byte Integer 0.
-        c.send_raw(raw_subscribe(1, &[0x0B, 0x00], &t.topic("z"), 0x00))
+        let id = c.next_packet_id().get();
+        c.send_raw(raw_subscribe(id, &[0x0B, 0x00], &topic, 0x00))
             .await?;
         // 0xA1 is also right from a broker without Subscription Identifiers.
         protocol_error_reply(
@@ -168,17 +180,16 @@ fn zero_is_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const RESUBSCRIBE_REPLACES_IDENTIFIER: Case = Case {
-    id: "subid.resubscribe-replaces-identifier",
-    title: "Subscribing again to the same filter with another identifier, then with none, replaces the identifier each time",
-    area: "Subscription Identifier",
-    statements: &[S::V5_3_8_4_3, S::V5_3_3_4_3],
-    protocols: Protocols::V5,
-    requires: &[Capability::SubscriptionIdentifiers, Capability::QoS1],
-    faults: &["no-subscription-identifiers", "keep-old-subscription"],
-    unfaultable: None,
+case! {
+    /// Subscribing again to the same filter with another identifier, then with none, replaces the identifier each time
+    RESUBSCRIBE_REPLACES_IDENTIFIER = "subid.resubscribe-replaces-identifier",
+    checks: [V5_3_8_4_3, V5_3_3_4_3],
+    only: V5,
+    requires: [SubscriptionIdentifiers, QoS1],
+    faults: [NoSubscriptionIdentifiers, KeepOldSubscription],
+    tags: [Live, FromBroker],
     run: resubscribe_replaces_identifier,
-};
+}
 
 fn resubscribe_replaces_identifier(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -194,7 +205,12 @@ fn resubscribe_replaces_identifier(t: Ctx) -> BoxFuture<'static, CaseResult> {
             };
             let payload = format!("m{i}");
             publisher.publish(&topic).qos(1).payload(&payload).await?;
-            let p = sub.expect_publish().topic(&topic).payload(&payload).await?;
+            let p = sub
+                .expect_publish()
+                .topic(&topic)
+                .payload(&payload)
+                .as_setup(Precondition::Delivery)
+                .await?;
             check_ids(&t, &p, expected, S::V5_3_8_4_3)?;
         }
         t.pass()
@@ -203,68 +219,60 @@ fn resubscribe_replaces_identifier(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const RETAINED_CARRIES_IDENTIFIER: Case = Case {
-    id: "subid.retained-message-carries-identifier",
-    title:
-        "A retained message sent because of a new subscription carries its Subscription Identifier",
-    area: "Subscription Identifier",
-    statements: &[S::V5_3_3_4_3],
-    protocols: Protocols::V5,
-    requires: &[
-        Capability::SubscriptionIdentifiers,
-        Capability::Retain,
-        Capability::QoS1,
-    ],
-    faults: &["no-subscription-identifiers"],
-    unfaultable: None,
+case! {
+    /// A retained message sent because of a new subscription carries its Subscription Identifier
+    RETAINED_CARRIES_IDENTIFIER = "subid.retained-message-carries-identifier",
+    checks: [V5_3_3_4_3],
+    only: V5,
+    requires: [SubscriptionIdentifiers, Retain, QoS1],
+    faults: [NoSubscriptionIdentifiers],
+    tags: [Retained, FromBroker],
     run: retained_carries_identifier,
-};
+}
 
 fn retained_carries_identifier(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("ret");
-        let mut publisher = t.client("pub").connect().await?;
-        publisher
-            .publish(&topic)
-            .qos(1)
-            .retain()
-            .payload("kept")
-            .await?;
-        let mut sub = t.client("sub").connect().await?;
-        sub.subscribe(&topic)
-            .qos(1)
-            .subscription_identifier(42)
-            .await?;
-        let p = sub
-            .expect_publish()
-            .topic(&topic)
-            .retain(true)
-            .payload("kept")
-            .await?;
-        check_ids(&t, &p, &[42], S::V5_3_3_4_3)?;
-        // Clean up the retained message.
-        publisher.publish(&topic).qos(1).retain().await?;
-        t.pass()
+        // The retained message is removed when the case ends, whatever its verdict.
+        clearing_retained(&t, std::slice::from_ref(&topic), async {
+            let mut publisher = t.client("pub").connect().await?;
+            publisher
+                .publish(&topic)
+                .qos(1)
+                .retain()
+                .payload("kept")
+                .await?;
+            let mut sub = t.client("sub").connect().await?;
+            sub.subscribe(&topic)
+                .qos(1)
+                .subscription_identifier(42)
+                .await?;
+            let p = sub
+                .expect_publish()
+                .topic(&topic)
+                .retain(true)
+                .payload("kept")
+                .as_setup(Precondition::RetainedDelivery)
+                .await?;
+            check_ids(&t, &p, &[42], S::V5_3_3_4_3)?;
+            t.pass()
+        })
+        .await
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const SHARED_CARRIES_RECEIVERS_IDENTIFIER: Case = Case {
-    id: "subid.shared-subscription-carries-receivers-identifier",
-    title: "A message from a Shared Subscription carries only the Subscription Identifier of the member that receives it",
-    area: "Subscription Identifier",
-    statements: &[S::V5_3_3_4_3],
-    protocols: Protocols::V5,
-    requires: &[
-        Capability::SubscriptionIdentifiers,
-        Capability::SharedSubscriptions,
-        Capability::QoS1,
-    ],
-    faults: &["no-subscription-identifiers"],
-    unfaultable: None,
+case! {
+    /// A message from a Shared Subscription carries only the Subscription Identifier of the member that receives it
+    SHARED_CARRIES_RECEIVERS_IDENTIFIER = "subid.shared-subscription-carries-receivers-identifier",
+    checks: [V5_3_3_4_3],
+    only: V5,
+    requires: [SubscriptionIdentifiers, SharedSubscriptions, QoS1],
+    faults: [NoSubscriptionIdentifiers],
+    tags: [Shared, FromBroker],
     run: shared_carries_receivers_identifier,
-};
+}
 
 fn shared_carries_receivers_identifier(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -283,11 +291,13 @@ fn shared_carries_receivers_identifier(t: Ctx) -> BoxFuture<'static, CaseResult>
         let sent = super::shared::payloads(6);
         publish_all(&mut publisher, &topic, &sent).await?;
         let got = gather(&t, &mut members, sent.len()).await?;
-        t.check_eq(
-            "messages delivered to the group",
-            sent.len(),
-            got.iter().map(Vec::len).sum::<usize>(),
-        )?;
+        let delivered = got.iter().map(Vec::len).sum::<usize>();
+        t.require(delivered == sent.len(), Precondition::Delivery, || {
+            format!(
+                "{} messages published to the Shared Subscription; {delivered} delivered to its members",
+                sent.len()
+            )
+        })?;
         for (copies, own) in got.iter().zip([11u32, 22]) {
             for p in copies {
                 check_ids(&t, p, &[own], S::V5_3_3_4_3)?;

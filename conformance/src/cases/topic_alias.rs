@@ -9,7 +9,11 @@ use std::num::NonZeroU16;
 use mqttspec_codec::{Properties, Publish, RawPacket, ReasonCode, StatementId as S};
 
 use super::shared::{gather, protocol_error_reply};
-use crate::scenario::{BoxFuture, Capability, Case, CaseResult, Client, Ctx, Failure, Protocols};
+use super::subscribe::{control_after_quiet, QUIET};
+use crate::case;
+use crate::scenario::{
+    BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, PublishBuilder,
+};
 
 /// The cases of this module.
 pub fn cases() -> Vec<Case> {
@@ -34,20 +38,34 @@ fn alias(value: u16) -> Properties {
     }
 }
 
-/// Publishes `payload` at QoS 1 with Topic Alias `value` and Topic Name `topic` (empty to
-/// use the alias alone); waits for PUBACK.
-async fn publish_with_alias(
-    c: &mut Client,
+/// A QoS 1 PUBLISH of `payload` with Topic Alias `value` and Topic Name `topic` (empty to
+/// use the alias alone); awaiting it waits for PUBACK. A setup step unless made
+/// `.as_check()`: the PUBACK to an alias-only PUBLISH is the broker accepting the alias
+/// (MQTT-3.3.2-12).
+fn publish_with_alias<'a>(
+    c: &'a mut Client,
     topic: &str,
     value: u16,
     payload: &str,
-) -> Result<(), Failure> {
+) -> PublishBuilder<'a> {
     c.publish(topic)
         .qos(1)
         .properties(alias(value))
         .payload(payload)
+}
+
+/// The twin of a PUBLISH refused for its Topic Alias, on the connection the bad one will
+/// use: the same QoS 0 PUBLISH with a Topic Name, and Topic Alias `value` if given (`None`
+/// without one), followed by a PINGRESP (the broker accepted it).
+async fn alias_twin(c: &mut Client, topic: &str, value: Option<u16>) -> Result<(), Failure> {
+    let properties = value.map_or_else(Properties::default, alias);
+    c.publish(topic)
+        .qos(0)
+        .properties(properties)
+        .payload("twin")
+        .as_twin()
         .await?;
-    Ok(())
+    c.alive().as_twin().await
 }
 
 /// The server's Topic Alias Maximum, as this connection's CONNACK declares it (absent: 0).
@@ -59,17 +77,16 @@ fn server_maximum(c: &Client) -> u16 {
 
 // ---------------------------------------------------------------------------------------
 
-const ALIAS_ONLY_USES_MAPPED_TOPIC: Case = Case {
-    id: "alias.alias-only-publish-uses-mapped-topic",
-    title: "A PUBLISH with only a Topic Alias set up earlier is delivered on the mapped Topic Name",
-    area: "Topic Alias",
-    statements: &[S::V5_3_3_2_12],
-    protocols: Protocols::V5,
-    requires: &[Capability::TopicAliases, Capability::QoS1],
-    faults: &["forget-topic-aliases"],
-    unfaultable: None,
+case! {
+    /// A PUBLISH with only a Topic Alias set up earlier is delivered on the mapped Topic Name
+    ALIAS_ONLY_USES_MAPPED_TOPIC = "alias.alias-only-publish-uses-mapped-topic",
+    checks: [V5_3_3_2_12],
+    only: V5,
+    requires: [TopicAliases, QoS1],
+    faults: [ForgetTopicAliases],
+    tags: [ToBroker, TopicName],
     run: alias_only_uses_mapped_topic,
-};
+}
 
 fn alias_only_uses_mapped_topic(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -78,7 +95,10 @@ fn alias_only_uses_mapped_topic(t: Ctx) -> BoxFuture<'static, CaseResult> {
         sub.subscribe(&topic).qos(1).await?;
         let mut publisher = t.client("pub").connect().await?;
         publish_with_alias(&mut publisher, &topic, 1, "named").await?;
-        publish_with_alias(&mut publisher, "", 1, "aliased").await?;
+        publish_with_alias(&mut publisher, "", 1, "aliased")
+            .as_check()
+            .await
+            .map_err(|f| f.statement(S::V5_3_3_2_12))?;
         for payload in ["named", "aliased"] {
             sub.expect_publish()
                 .topic(&topic)
@@ -92,17 +112,16 @@ fn alias_only_uses_mapped_topic(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const MAPPING_CAN_BE_REPLACED: Case = Case {
-    id: "alias.mapping-can-be-replaced",
-    title: "Sending a Topic Alias with another Topic Name changes its mapping; later alias-only PUBLISH packets use the new name",
-    area: "Topic Alias",
-    statements: &[S::V5_3_3_2_12],
-    protocols: Protocols::V5,
-    requires: &[Capability::TopicAliases, Capability::QoS1],
-    faults: &["forget-topic-aliases"],
-    unfaultable: None,
+case! {
+    /// Sending a Topic Alias with another Topic Name changes its mapping; later alias-only PUBLISH packets use the new name
+    MAPPING_CAN_BE_REPLACED = "alias.mapping-can-be-replaced",
+    checks: [V5_3_3_2_12],
+    only: V5,
+    requires: [TopicAliases, QoS1],
+    faults: [ForgetTopicAliases],
+    tags: [ToBroker, TopicName],
     run: mapping_can_be_replaced,
-};
+}
 
 fn mapping_can_be_replaced(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -112,7 +131,10 @@ fn mapping_can_be_replaced(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut publisher = t.client("pub").connect().await?;
         publish_with_alias(&mut publisher, &first, 1, "one").await?;
         publish_with_alias(&mut publisher, &second, 1, "two").await?;
-        publish_with_alias(&mut publisher, "", 1, "three").await?;
+        publish_with_alias(&mut publisher, "", 1, "three")
+            .as_check()
+            .await
+            .map_err(|f| f.statement(S::V5_3_3_2_12))?;
         let mut subs = vec![sub];
         let got = gather(&t, &mut subs, 3).await?;
         let seen: Vec<(String, String)> = got[0]
@@ -141,17 +163,16 @@ fn mapping_can_be_replaced(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const MAXIMUM_VALUE_ACCEPTED: Case = Case {
-    id: "alias.maximum-value-accepted",
-    title: "A Topic Alias equal to the server's Topic Alias Maximum is accepted and resolved",
-    area: "Topic Alias",
-    statements: &[S::V5_3_3_2_12],
-    protocols: Protocols::V5,
-    requires: &[Capability::TopicAliases, Capability::QoS1],
-    faults: &["forget-topic-aliases"],
-    unfaultable: None,
+case! {
+    /// A Topic Alias equal to the server's Topic Alias Maximum is accepted and resolved
+    MAXIMUM_VALUE_ACCEPTED = "alias.maximum-value-accepted",
+    checks: [V5_3_3_2_12],
+    only: V5,
+    requires: [TopicAliases, QoS1],
+    faults: [ForgetTopicAliases],
+    tags: [ToBroker, TopicName],
     run: maximum_value_accepted,
-};
+}
 
 fn maximum_value_accepted(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -163,8 +184,14 @@ fn maximum_value_accepted(t: Ctx) -> BoxFuture<'static, CaseResult> {
         if max == 0 {
             return t.unsupported("this connection's CONNACK declares Topic Alias Maximum 0");
         }
-        publish_with_alias(&mut publisher, &topic, max, "named").await?;
-        publish_with_alias(&mut publisher, "", max, "aliased").await?;
+        publish_with_alias(&mut publisher, &topic, max, "named")
+            .as_check()
+            .await
+            .map_err(|f| f.statement(S::V5_3_3_2_12))?;
+        publish_with_alias(&mut publisher, "", max, "aliased")
+            .as_check()
+            .await
+            .map_err(|f| f.statement(S::V5_3_3_2_12))?;
         for payload in ["named", "aliased"] {
             sub.expect_publish()
                 .topic(&topic)
@@ -178,24 +205,26 @@ fn maximum_value_accepted(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const ZERO_IS_INVALID: Case = Case {
-    id: "alias.zero-is-invalid",
-    title: "A PUBLISH with Topic Alias 0 is a Protocol Error: the connection is closed (DISCONNECT 0x94 first)",
-    area: "Topic Alias",
-    statements: &[S::V5_3_3_2_8, S::V5_4_13_1_1],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["ignore-malformed-publish"],
-    unfaultable: None,
+case! {
+    /// A PUBLISH with Topic Alias 0 is a Protocol Error: the connection is closed (DISCONNECT 0x94 first)
+    ZERO_IS_INVALID = "alias.zero-is-invalid",
+    checks: [V5_3_3_2_8, V5_4_13_1_1],
+    only: V5,
+    faults: [IgnoreMalformedPublish],
+    tags: [ToBroker, TopicName],
     run: zero_is_invalid,
-};
+}
 
 fn zero_is_invalid(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut c = t.client("c").connect().await?;
+        let topic = t.topic("z");
+        // The twin: Topic Alias 1 instead of 0 (no Topic Alias when the broker takes none).
+        let value = (server_maximum(&c) > 0).then_some(1);
+        alias_twin(&mut c, &topic, value).await?;
         // QoS 0 PUBLISH: Topic Name, properties = Topic Alias (0x23) 0, payload.
         let bytes = RawPacket::new(0x30)
-            .string(&t.topic("z"))
+            .string(&topic)
             .properties(&[0x23, 0x00, 0x00])
             .bytes(b"x")
             .build();
@@ -206,17 +235,15 @@ fn zero_is_invalid(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const ABOVE_MAXIMUM_IS_INVALID: Case = Case {
-    id: "alias.above-maximum-is-invalid",
-    title: "A Topic Alias above the server's Topic Alias Maximum is a Protocol Error: the connection is closed (DISCONNECT 0x94 first)",
-    area: "Topic Alias",
-    statements: &[S::V5_3_3_2_9, S::V5_3_2_2_17, S::V5_3_2_2_18, S::V5_4_13_1_1],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["accept-invalid-topic-alias"],
-    unfaultable: None,
+case! {
+    /// A Topic Alias above the server's Topic Alias Maximum is a Protocol Error: the connection is closed (DISCONNECT 0x94 first)
+    ABOVE_MAXIMUM_IS_INVALID = "alias.above-maximum-is-invalid",
+    checks: [V5_3_3_2_9, V5_3_2_2_17, V5_3_2_2_18, V5_4_13_1_1],
+    only: V5,
+    faults: [AcceptInvalidTopicAlias],
+    tags: [ToBroker, TopicName],
     run: above_maximum_is_invalid,
-};
+}
 
 fn above_maximum_is_invalid(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -225,6 +252,8 @@ fn above_maximum_is_invalid(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let Some(above) = max.checked_add(1) else {
             return t.unsupported("Topic Alias Maximum is 65,535: no alias is above it");
         };
+        // The twin: the server's Topic Alias Maximum itself (no Topic Alias when it is 0).
+        alias_twin(&mut c, &t.topic("above"), (max > 0).then_some(max)).await?;
         c.publish(t.topic("above"))
             .qos(0)
             .properties(alias(above))
@@ -236,21 +265,22 @@ fn above_maximum_is_invalid(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const UNKNOWN_ALIAS_IS_PROTOCOL_ERROR: Case = Case {
-    id: "alias.unknown-alias-is-protocol-error",
-    title: "A PUBLISH with an empty Topic Name and a Topic Alias never set up is a Protocol Error (DISCONNECT 0x82 first)",
-    area: "Topic Alias",
-    statements: &[S::V5_4_13_1_1],
-    protocols: Protocols::V5,
-    requires: &[Capability::TopicAliases],
-    faults: &["forget-topic-aliases"],
-    unfaultable: None,
+case! {
+    /// A PUBLISH with an empty Topic Name and a Topic Alias never set up is a Protocol Error (DISCONNECT 0x82 first)
+    UNKNOWN_ALIAS_IS_PROTOCOL_ERROR = "alias.unknown-alias-is-protocol-error",
+    checks: [V5_4_13_1_1],
+    only: V5,
+    requires: [TopicAliases],
+    faults: [ForgetTopicAliases],
+    tags: [ToBroker, TopicName],
     run: unknown_alias_is_protocol_error,
-};
+}
 
 fn unknown_alias_is_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut c = t.client("c").connect().await?;
+        // The twin: the same PUBLISH naming its topic instead of the unknown alias.
+        alias_twin(&mut c, &t.topic("u"), None).await?;
         c.publish("")
             .qos(0)
             .properties(alias(1))
@@ -262,17 +292,16 @@ fn unknown_alias_is_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const MAPPING_ENDS_WITH_CONNECTION: Case = Case {
-    id: "alias.mapping-ends-with-connection",
-    title: "Topic Alias mappings do not survive into a new connection: using the old alias alone is a Protocol Error",
-    area: "Topic Alias",
-    statements: &[S::V5_3_3_2_7, S::V5_4_13_1_1],
-    protocols: Protocols::V5,
-    requires: &[Capability::TopicAliases, Capability::QoS1],
-    faults: &["forget-topic-aliases"],
-    unfaultable: None,
+case! {
+    /// Topic Alias mappings do not survive into a new connection: using the old alias alone is a Protocol Error
+    MAPPING_ENDS_WITH_CONNECTION = "alias.mapping-ends-with-connection",
+    checks: [V5_3_3_2_7, V5_4_13_1_1],
+    only: V5,
+    requires: [TopicAliases, QoS1],
+    faults: [ForgetTopicAliases],
+    tags: [ToBroker, TopicName],
     run: mapping_ends_with_connection,
-};
+}
 
 fn mapping_ends_with_connection(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -281,7 +310,11 @@ fn mapping_ends_with_connection(t: Ctx) -> BoxFuture<'static, CaseResult> {
         sub.subscribe(&topic).qos(1).await?;
         let mut first = t.client("pub").session_expiry(60).connect().await?;
         publish_with_alias(&mut first, &topic, 1, "named").await?;
-        sub.expect_publish().topic(&topic).payload("named").await?;
+        sub.expect_publish()
+            .topic(&topic)
+            .payload("named")
+            .as_setup(Precondition::Delivery)
+            .await?;
         first.disconnect().await?;
         // Same Client Identifier, same session: only the connection is new.
         let mut second = t
@@ -290,6 +323,9 @@ fn mapping_ends_with_connection(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .session_expiry(0)
             .connect()
             .await?;
+        // The twin: the same PUBLISH naming its topic (one nobody subscribes to) instead of
+        // the alias of the old connection.
+        alias_twin(&mut second, &t.topic("other"), None).await?;
         second
             .publish("")
             .qos(0)
@@ -298,26 +334,36 @@ fn mapping_ends_with_connection(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         let verdict = protocol_error_reply(&t, &mut second, &[ReasonCode::ProtocolError]).await?;
         sub.expect_no_publish()
+            .for_(QUIET)
             .await
             .map_err(|f| f.statement(S::V5_3_3_2_7))?;
+        // The control: a message on the topic from a new connection reaches the subscriber.
+        let mut third = t.client("pub3").connect().await?;
+        control_after_quiet(
+            &mut third,
+            &mut sub,
+            &topic,
+            1,
+            "control",
+            "no message for the alias of the old connection",
+        )
+        .await?;
         Ok(verdict)
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const NONE_SENT_WHEN_CLIENT_ACCEPTS_NONE: Case = Case {
-    id: "alias.none-sent-when-client-accepts-none",
-    title:
-        "A client that declares no Topic Alias Maximum gets no Topic Aliases, only full Topic Names",
-    area: "Topic Alias",
-    statements: &[S::V5_3_1_2_27, S::V5_3_3_2_11],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["send-topic-aliases"],
-    unfaultable: None,
+case! {
+    /// A client that declares no Topic Alias Maximum gets no Topic Aliases, only full Topic Names
+    NONE_SENT_WHEN_CLIENT_ACCEPTS_NONE = "alias.none-sent-when-client-accepts-none",
+    checks: [V5_3_1_2_27, V5_3_3_2_11],
+    only: V5,
+    requires: [QoS1],
+    faults: [SendTopicAliases],
+    tags: [Live, FromBroker, TopicName],
     run: none_sent_when_client_accepts_none,
-};
+}
 
 fn none_sent_when_client_accepts_none(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -333,7 +379,9 @@ fn none_sent_when_client_accepts_none(t: Ctx) -> BoxFuture<'static, CaseResult> 
                 .await?;
         }
         let got = gather(&t, &mut subs, 5).await?;
-        t.check_eq("messages received", 5, got[0].len())?;
+        t.require(got[0].len() == 5, Precondition::Delivery, || {
+            format!("5 messages published; {} delivered", got[0].len())
+        })?;
         for p in &got[0] {
             t.check(
                 p.properties.topic_alias.is_none() && p.topic.as_str() == topic,
@@ -352,17 +400,16 @@ fn none_sent_when_client_accepts_none(t: Ctx) -> BoxFuture<'static, CaseResult> 
 
 // ---------------------------------------------------------------------------------------
 
-const WITHIN_CLIENT_MAXIMUM: Case = Case {
-    id: "alias.within-client-maximum",
-    title: "Topic Aliases the broker sends stay within the client's Topic Alias Maximum and are set before use",
-    area: "Topic Alias",
-    statements: &[S::V5_3_1_2_26, S::V5_3_3_2_11],
-    protocols: Protocols::V5,
-    requires: &[Capability::QoS1],
-    faults: &["send-topic-aliases"],
-    unfaultable: None,
+case! {
+    /// Topic Aliases the broker sends stay within the client's Topic Alias Maximum and are set before use
+    WITHIN_CLIENT_MAXIMUM = "alias.within-client-maximum",
+    checks: [V5_3_1_2_26, V5_3_3_2_11],
+    only: V5,
+    requires: [QoS1],
+    faults: [SendTopicAliases],
+    tags: [Live, FromBroker, TopicName],
     run: within_client_maximum,
-};
+}
 
 /// Resolves the Topic Names of `publishes` as a client with Topic Alias Maximum `max`
 /// would; `Err` describes the first alias out of range or used before it was set.
@@ -426,6 +473,17 @@ fn within_client_maximum(t: Ctx) -> BoxFuture<'static, CaseResult> {
             }
         }
         let got = gather(&t, &mut subs, expected.len()).await?;
+        t.require(
+            got[0].len() == expected.len(),
+            Precondition::Delivery,
+            || {
+                format!(
+                    "{} messages published; {} delivered",
+                    expected.len(),
+                    got[0].len()
+                )
+            },
+        )?;
         let (names, aliased) = resolve(&got[0], MAX).map_err(|actual| {
             Failure::fail(
                 format!("Topic Aliases between 1 and {MAX}, each set before it is used alone"),

@@ -2,13 +2,20 @@
 //! compared exactly, that filters starting with a wildcard skip `$` topics, and that badly
 //! formed filters and Topic Names with wildcards are refused.
 //!
-//! Negative checks end with a "sentinel" message the subscription does match: the broker has
-//! handled everything published before it, so a wrong delivery shows up first.
+//! Negative checks watch a quiet period and end with a positive control: a message the
+//! subscription does match, published after the quiet period, must be the next to arrive.
+//! Refusals follow the well-formed twin (the same packet, the offending field corrected)
+//! accepted on the same connection.
 
-use mqttspec_codec::{RawPacket, StatementId as S};
+use mqttspec_codec::{Packet, RawPacket};
 
-use super::subscribe::{expect_refused, raw_subscribe, refusal_verdict, Refused, QUIET};
-use crate::scenario::{BoxFuture, Capability, Case, CaseResult, Client, Ctx, Failure, Protocols};
+use super::subscribe::{
+    control_after_quiet, expect_next, expect_refused, raw_subscribe, refusal_verdict, Refused,
+    QUIET,
+};
+use crate::case;
+use crate::client::Received;
+use crate::scenario::{BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition};
 
 /// The cases of this module.
 pub fn cases() -> Vec<Case> {
@@ -27,54 +34,64 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// Publishes each of `topics` (QoS 0, payload = the topic's last part) in order, then
-/// `sentinel`; `sub` must receive exactly `wanted` (in order) and then the sentinel.
+/// Publishes each of `topics` (QoS 0, payload = the topic) in order; `sub` must receive
+/// exactly those marked as matching (in any order, each once: checks), then nothing during
+/// a quiet period (a check), then the control message published on `control`, a topic its
+/// subscription matches.
 async fn expect_matches(
-    t: &Ctx,
     publisher: &mut Client,
     sub: &mut Client,
     topics: &[(&str, bool)],
-    sentinel: &str,
+    control: &str,
 ) -> Result<(), Failure> {
-    for (topic, matches) in topics {
+    for (topic, _) in topics {
         publisher.publish(*topic).payload(topic.as_bytes()).await?;
-        if *matches {
-            sub.expect_publish()
-                .topic(*topic)
-                .payload(topic.as_bytes())
-                .await?;
+    }
+    let mut wanted: Vec<&str> = topics.iter().filter(|(_, m)| *m).map(|(t, _)| *t).collect();
+    let unwanted: Vec<&str> = topics
+        .iter()
+        .filter(|(_, m)| !*m)
+        .map(|(t, _)| *t)
+        .collect();
+    while !wanted.is_empty() {
+        let expected = format!("a PUBLISH on each of {wanted:?}, on no other topic");
+        let p = sub.expect_publish().await.map_err(|mut f| {
+            f.0.expected = Some(expected.clone());
+            f
+        })?;
+        match wanted
+            .iter()
+            .position(|w| p.topic.as_str() == *w && p.payload.as_ref() == w.as_bytes())
+        {
+            Some(i) => {
+                wanted.remove(i);
+            }
+            None => return Err(sub.unmet(&expected, Received::Packet(Packet::Publish(p)))),
         }
     }
-    publisher.publish(sentinel).payload("sentinel").await?;
-    sub.expect_publish()
-        .topic(sentinel)
-        .payload("sentinel")
-        .await?;
     sub.expect_no_publish().for_(QUIET).await?;
-    t.checked();
-    Ok(())
+    control_after_quiet(
+        publisher,
+        sub,
+        control,
+        0,
+        "control",
+        &format!("no message on {unwanted:?}"),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------
 
-const MULTI_LEVEL_WILDCARD: Case = Case {
-    id: "topic.multi-level-wildcard-matches-parent-and-descendants",
-    title: "A filter ending in '/#' matches its parent level and every level below it, and nothing else",
-    area: "Topic Names and Filters",
-    statements: &[
-        S::V5_4_7_1_1,
-        S::V5_4_5_0_1,
-        S::V5_3_3_2_3,
-        S::V311_4_7_1_2,
-        S::V311_4_5_0_1,
-        S::V311_3_3_2_3,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::Wildcards],
-    faults: &["hash-excludes-parent"],
-    unfaultable: None,
+case! {
+    /// A filter ending in '/#' matches its parent level and every level below it, and nothing else
+    MULTI_LEVEL_WILDCARD = "topic.multi-level-wildcard-matches-parent-and-descendants",
+    checks: [V5_4_7_1_1, V5_4_5_0_1, V5_3_3_2_3, V311_4_7_1_2, V311_4_5_0_1, V311_3_3_2_3],
+    requires: [Wildcards],
+    faults: [HashExcludesParent],
+    tags: [Live, FromBroker, TopicFilter],
     run: multi_level_wildcard,
-};
+}
 
 fn multi_level_wildcard(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -89,7 +106,6 @@ fn multi_level_wildcard(t: Ctx) -> BoxFuture<'static, CaseResult> {
             t.topic("other/sport"),
         );
         expect_matches(
-            &t,
             &mut publisher,
             &mut sub,
             &[
@@ -108,25 +124,15 @@ fn multi_level_wildcard(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const SINGLE_LEVEL_WILDCARD: Case = Case {
-    id: "topic.single-level-wildcard-matches-exactly-one-level",
-    title:
-        "A '+' level matches exactly one topic level, an empty one included, and never zero or two",
-    area: "Topic Names and Filters",
-    statements: &[
-        S::V5_4_7_1_2,
-        S::V5_4_5_0_1,
-        S::V5_3_3_2_3,
-        S::V311_4_7_1_3,
-        S::V311_4_5_0_1,
-        S::V311_3_3_2_3,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::Wildcards],
-    faults: &["plus-skips-empty-levels"],
-    unfaultable: None,
+case! {
+    /// A '+' level matches exactly one topic level, an empty one included, and never zero or two
+    SINGLE_LEVEL_WILDCARD = "topic.single-level-wildcard-matches-exactly-one-level",
+    checks: [V5_4_7_1_2, V5_4_5_0_1, V5_3_3_2_3, V311_4_7_1_3, V311_4_5_0_1, V311_3_3_2_3],
+    requires: [Wildcards],
+    faults: [PlusSkipsEmptyLevels],
+    tags: [Live, FromBroker, TopicFilter],
     run: single_level_wildcard,
-};
+}
 
 fn single_level_wildcard(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -145,7 +151,6 @@ fn single_level_wildcard(t: Ctx) -> BoxFuture<'static, CaseResult> {
             w.clone(),
         );
         expect_matches(
-            &t,
             &mut publisher,
             &mut sub,
             &[
@@ -164,17 +169,14 @@ fn single_level_wildcard(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const LEVELS_NOT_NORMALISED: Case = Case {
-    id: "topic.levels-compared-without-normalisation",
-    title: "Leading, trailing and doubled '/' make distinct topics: a filter matches only its exact levels",
-    area: "Topic Names and Filters",
-    statements: &[S::V5_4_7_3_4, S::V5_3_3_2_3, S::V311_4_7_3_4, S::V311_3_3_2_3],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["normalise-topic-names"],
-    unfaultable: None,
+case! {
+    /// Leading, trailing and doubled '/' make distinct topics: a filter matches only its exact levels
+    LEVELS_NOT_NORMALISED = "topic.levels-compared-without-normalisation",
+    checks: [V5_4_7_3_4, V5_3_3_2_3, V311_4_7_3_4, V311_3_3_2_3],
+    faults: [NormaliseTopicNames],
+    tags: [Live, TopicName, TopicFilter],
     run: levels_not_normalised,
-};
+}
 
 fn levels_not_normalised(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -184,10 +186,14 @@ fn levels_not_normalised(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut publisher = t.client("pub").connect().await?;
         let (doubled, trailing, leading) = (t.topic("a//b"), t.topic("a/b/"), format!("/{exact}"));
         expect_matches(
-            &t,
             &mut publisher,
             &mut sub,
-            &[(&doubled, false), (&trailing, false), (&leading, false)],
+            &[
+                (&doubled, false),
+                (&trailing, false),
+                (&leading, false),
+                (&exact, true),
+            ],
             &exact,
         )
         .await?;
@@ -197,17 +203,14 @@ fn levels_not_normalised(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const CASE_SENSITIVE: Case = Case {
-    id: "topic.names-are-case-sensitive",
-    title: "Topic Names differing only in letter case are different topics (spaces are ordinary characters)",
-    area: "Topic Names and Filters",
-    statements: &[S::V5_4_7_3_4, S::V5_3_3_2_3, S::V311_4_7_3_4, S::V311_3_3_2_3],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["normalise-topic-names"],
-    unfaultable: None,
+case! {
+    /// Topic Names differing only in letter case are different topics (spaces are ordinary characters)
+    CASE_SENSITIVE = "topic.names-are-case-sensitive",
+    checks: [V5_4_7_3_4, V5_3_3_2_3, V311_4_7_3_4, V311_3_3_2_3],
+    faults: [NormaliseTopicNames],
+    tags: [Live, TopicName, TopicFilter],
     run: case_sensitive,
-};
+}
 
 fn case_sensitive(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -217,10 +220,9 @@ fn case_sensitive(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut publisher = t.client("pub").connect().await?;
         let (upper, lower) = (t.topic("ACCOUNTS payable"), t.topic("accounts payable"));
         expect_matches(
-            &t,
             &mut publisher,
             &mut sub,
-            &[(&upper, false), (&lower, false)],
+            &[(&upper, false), (&lower, false), (&exact, true)],
             &exact,
         )
         .await?;
@@ -230,22 +232,14 @@ fn case_sensitive(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const BOM_KEPT: Case = Case {
-    id: "topic.zero-width-no-break-space-kept",
-    title: "U+FEFF in a Topic Name is an ordinary character: kept intact and matched exactly",
-    area: "Data Representation",
-    statements: &[
-        S::V5_1_5_4_3,
-        S::V5_4_7_3_4,
-        S::V311_1_5_3_3,
-        S::V311_4_7_3_4,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["normalise-topic-names"],
-    unfaultable: None,
+case! {
+    /// U+FEFF in a Topic Name is an ordinary character: kept intact and matched exactly
+    BOM_KEPT = "topic.zero-width-no-break-space-kept",
+    checks: [V5_1_5_4_3, V5_4_7_3_4, V311_1_5_3_3, V311_4_7_3_4],
+    faults: [NormaliseTopicNames],
+    tags: [Live, TopicName],
     run: bom_kept,
-};
+}
 
 fn bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -256,7 +250,6 @@ fn bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut publisher = t.client("pub").connect().await?;
         // The Topic Name received must carry the EF BB BF bytes.
         expect_matches(
-            &t,
             &mut publisher,
             &mut sub,
             &[(&without, false), (&with, true)],
@@ -269,17 +262,15 @@ fn bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const DOLLAR_TOPICS: Case = Case {
-    id: "topic.dollar-topics-not-matched-by-leading-wildcards",
-    title: "Filters starting with '+' or '#' do not match Topic Names starting with '$'; a literal '$' filter does",
-    area: "Topic Names and Filters",
-    statements: &[S::V5_4_7_2_1, S::V311_4_7_2_1],
-    protocols: Protocols::Both,
-    requires: &[Capability::Wildcards, Capability::QoS1],
-    faults: &["match-dollar-topics"],
-    unfaultable: None,
+case! {
+    /// Filters starting with '+' do not match Topic Names starting with '$'; a literal '$' filter does
+    DOLLAR_TOPICS = "topic.dollar-topics-not-matched-by-leading-wildcards",
+    checks: [V5_4_7_2_1, V311_4_7_2_1],
+    requires: [Wildcards, QoS1],
+    faults: [MatchDollarTopics],
+    tags: [Live, FromBroker, TopicFilter, TopicName],
     run: dollar_topics,
-};
+}
 
 fn dollar_topics(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -310,20 +301,34 @@ fn dollar_topics(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 sent.reason_code
             ));
         }
-        if literal
+        // Setup: the broker does route client messages on this '$' topic (a broker that
+        // keeps '$' topics to itself leaves the case INCONCLUSIVE).
+        literal
             .expect_publish()
             .topic(&dollar)
             .payload("dollar")
-            .await
-            .is_err()
-        {
-            return t
-                .informational("the broker does not let clients exchange messages on a '$' topic");
-        }
-        publisher.publish(&plain).qos(1).payload("plain").await?;
+            .as_setup(Precondition::Delivery)
+            .await?;
         for sub in [&mut plus, &mut hash] {
-            sub.expect_publish().topic(&plain).payload("plain").await?;
             sub.expect_no_publish().for_(QUIET).await?;
+        }
+        // The control: a topic both wildcard filters match, published after the quiet
+        // periods.
+        publisher
+            .publish(&plain)
+            .qos(1)
+            .payload("plain")
+            .as_control()
+            .await?;
+        for sub in [&mut plus, &mut hash] {
+            expect_next(
+                sub,
+                Precondition::Control,
+                &plain,
+                "plain",
+                "no message on the '$' topic for a filter starting with '+'",
+            )
+            .await?;
         }
         t.pass()
     })
@@ -331,139 +336,132 @@ fn dollar_topics(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-/// Subscribes to each of `filters` on its own connection (each is invalid) and collects how
-/// the broker refused them; a SUBACK with failure codes is allowed when `suback_ok`.
-async fn refuse_each(t: &Ctx, filters: &[Vec<u8>], suback_ok: bool) -> CaseResult {
+/// For each (invalid filter, its well-formed twin) pair, on a connection of its own:
+/// subscribes to the twin (it must be granted), then sends the invalid filter in the same
+/// SUBSCRIBE and collects how the broker refused it; a SUBACK with failure codes is allowed
+/// when `suback_ok`.
+async fn refuse_each(t: &Ctx, filters: &[(Vec<u8>, String)], suback_ok: bool) -> CaseResult {
     let mut refusals: Vec<Refused> = Vec::new();
-    for (i, filter) in filters.iter().enumerate() {
+    for (i, (bad, twin)) in filters.iter().enumerate() {
         let mut c = t.client(&format!("c{i}")).connect().await?;
-        c.send_raw(raw_subscribe(t.is_v5(), 0x82, 11, &[(filter, 0)]))
+        c.subscribe(twin).as_twin().await?;
+        c.send_raw(raw_subscribe(t.is_v5(), 0x82, 11, &[(bad, 0)]))
             .await?;
         refusals.push(expect_refused(t, &mut c, suback_ok.then_some(11)).await?);
     }
     refusal_verdict(t, &refusals)
 }
 
+/// The twin of an invalid filter: `wild` (the wildcard put right) when the broker offers
+/// wildcard subscriptions, else `plain` (without the wildcard).
+fn twin(t: &Ctx, wild: &str, plain: &str) -> String {
+    if t.capabilities().wildcard_subscription_available {
+        t.topic(wild)
+    } else {
+        t.topic(plain)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 
-const FILTER_MISPLACED_HASH: Case = Case {
-    id: "topic.filter-with-misplaced-multi-level-wildcard-refused",
-    title: "A filter with '#' not alone in its last level (a/#/b, a/b#) is refused: SUBACK failure or the connection closed",
-    area: "Topic Names and Filters",
-    statements: &[S::V5_4_7_1_1, S::V5_4_13_1_1, S::V311_4_7_1_2, S::V311_4_8_0_1],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["ignore-malformed-subscribe"],
-    unfaultable: None,
+case! {
+    /// A filter with '#' not alone in its last level (a/#/b, a/b#) is refused: SUBACK failure or the connection closed
+    FILTER_MISPLACED_HASH = "topic.filter-with-misplaced-multi-level-wildcard-refused",
+    checks: [V5_4_7_1_1, V5_4_13_1_1, V311_4_7_1_2, V311_4_8_0_1],
+    faults: [IgnoreMalformedSubscribe],
+    tags: [ToBroker, TopicFilter],
     run: filter_misplaced_hash,
-};
+}
 
 fn filter_misplaced_hash(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        let filters = [t.topic("a/#/b"), t.topic("a/b#")].map(String::into_bytes);
+        let filters = [
+            (t.topic("a/#/b").into_bytes(), twin(&t, "a/+/b", "a/b")),
+            (t.topic("a/b#").into_bytes(), twin(&t, "a/b/#", "a/b")),
+        ];
         refuse_each(&t, &filters, true).await
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const FILTER_PARTIAL_PLUS: Case = Case {
-    id: "topic.filter-with-partial-single-level-wildcard-refused",
-    title: "A filter with '+' sharing a level with other characters (a+, a/+b/c) is refused: SUBACK failure or the connection closed",
-    area: "Topic Names and Filters",
-    statements: &[S::V5_4_7_1_2, S::V5_4_13_1_1, S::V311_4_7_1_3, S::V311_4_8_0_1],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["ignore-malformed-subscribe"],
-    unfaultable: None,
+case! {
+    /// A filter with '+' sharing a level with other characters (a+, a/+b/c) is refused: SUBACK failure or the connection closed
+    FILTER_PARTIAL_PLUS = "topic.filter-with-partial-single-level-wildcard-refused",
+    checks: [V5_4_7_1_2, V5_4_13_1_1, V311_4_7_1_3, V311_4_8_0_1],
+    faults: [IgnoreMalformedSubscribe],
+    tags: [ToBroker, TopicFilter],
     run: filter_partial_plus,
-};
+}
 
 fn filter_partial_plus(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        let filters = [t.topic("a+"), t.topic("a/+b/c")].map(String::into_bytes);
+        let filters = [
+            (t.topic("a+").into_bytes(), twin(&t, "a/+", "a")),
+            (t.topic("a/+b/c").into_bytes(), twin(&t, "a/+/c", "a/b/c")),
+        ];
         refuse_each(&t, &filters, true).await
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const FILTER_EMPTY: Case = Case {
-    id: "topic.empty-filter-refused",
-    title: "A zero-length Topic Filter is refused: SUBACK failure or the connection closed",
-    area: "Topic Names and Filters",
-    statements: &[
-        S::V5_4_7_3_1,
-        S::V5_4_13_1_1,
-        S::V311_4_7_3_1,
-        S::V311_4_8_0_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["ignore-malformed-subscribe"],
-    unfaultable: None,
+case! {
+    /// A zero-length Topic Filter is refused: SUBACK failure or the connection closed
+    FILTER_EMPTY = "topic.empty-filter-refused",
+    checks: [V5_4_7_3_1, V5_4_13_1_1, V311_4_7_3_1, V311_4_8_0_1],
+    faults: [IgnoreMalformedSubscribe],
+    tags: [ToBroker, TopicFilter],
     run: filter_empty,
-};
+}
 
 fn filter_empty(t: Ctx) -> BoxFuture<'static, CaseResult> {
-    Box::pin(async move { refuse_each(&t, &[Vec::new()], true).await })
+    Box::pin(async move { refuse_each(&t, &[(Vec::new(), t.topic("e"))], true).await })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const FILTER_NULL_CHARACTER: Case = Case {
-    id: "topic.filter-with-null-character-refused",
-    title: "A Topic Filter containing U+0000 makes the packet malformed: the connection is closed",
-    area: "Topic Names and Filters",
-    statements: &[
-        S::V5_4_7_3_2,
-        S::V5_1_5_4_2,
-        S::V5_4_13_1_1,
-        S::V311_4_7_3_2,
-        S::V311_1_5_3_2,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["ignore-malformed-subscribe"],
-    unfaultable: None,
+case! {
+    /// A Topic Filter containing U+0000 makes the packet malformed: the connection is closed
+    FILTER_NULL_CHARACTER = "topic.filter-with-null-character-refused",
+    checks: [V5_4_7_3_2, V5_1_5_4_2, V5_4_13_1_1, V311_4_7_3_2, V311_1_5_3_2],
+    faults: [IgnoreMalformedSubscribe],
+    tags: [ToBroker, TopicFilter],
     run: filter_null_character,
-};
+}
 
 fn filter_null_character(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let filter = t.topic("a\u{0}b").into_bytes();
-        refuse_each(&t, &[filter], false).await
+        refuse_each(&t, &[(filter, t.topic("ab"))], false).await
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const NAME_WITH_WILDCARD: Case = Case {
-    id: "topic.name-with-wildcard-refused",
-    title: "A PUBLISH whose Topic Name contains '+' or '#' is refused by closing the connection, never acknowledged",
-    area: "Topic Names and Filters",
-    statements: &[
-        S::V5_3_3_2_2,
-        S::V5_4_7_0_1,
-        S::V5_4_13_1_1,
-        S::V311_3_3_2_2,
-        S::V311_4_7_1_1,
-        S::V311_4_8_0_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["ignore-malformed-publish"],
-    unfaultable: None,
+case! {
+    /// A PUBLISH whose Topic Name contains '+' or '#' is refused by closing the connection, never acknowledged
+    NAME_WITH_WILDCARD = "topic.name-with-wildcard-refused",
+    checks: [V5_3_3_2_2, V5_4_7_0_1, V5_4_13_1_1, V311_3_3_2_2, V311_4_7_1_1, V311_4_8_0_1],
+    requires: [QoS1],
+    faults: [IgnoreMalformedPublish],
+    tags: [ToBroker, TopicName],
     run: name_with_wildcard,
-};
+}
 
 fn name_with_wildcard(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut refusals = Vec::new();
-        for (i, name) in [t.topic("a/+"), t.topic("a/#")].iter().enumerate() {
+        for (i, (name, twin)) in [("a/+", "a/x"), ("a/#", "a/y")].iter().enumerate() {
             let mut c = t.client(&format!("c{i}")).connect().await?;
+            // The twin: the same PUBLISH on a Topic Name without the wildcard, acknowledged.
+            c.publish(t.topic(twin))
+                .qos(1)
+                .payload("x")
+                .as_twin()
+                .await?;
             // QoS 1, so that accepting it shows as a PUBACK.
-            let mut p = RawPacket::new(0x32).string(name).u16(5);
+            let mut p = RawPacket::new(0x32).string(&t.topic(name)).u16(5);
             if t.is_v5() {
                 p = p.properties(&[]);
             }

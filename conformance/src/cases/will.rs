@@ -8,23 +8,37 @@
 //! Every case watches the Will Topic with a subscriber connected before the Will's client,
 //! so a Will published at any moment is seen. Timing cases use the smallest intervals that
 //! still tolerate brokers counting whole seconds (a 2 s delay is never published before 1 s).
+//!
+//! A case that checks that a Will is *not* published also makes a control Will due on the
+//! same watcher (a second client with a Will on the same topic, whose end must have it
+//! published, [`no_will`]): a watcher that receives nothing proves nothing. A case whose
+//! verdict rests on the broker closing a connection sees the same broker keep a connection
+//! open for well-formed packets first (the twin).
+//!
+//! Shared with other modules: [`QUIET`], [`watcher`], [`no_will`], [`CONTROL`].
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    Disconnect, PayloadFormatIndicator, Properties, RawPacket, ReasonCode, StatementId as S,
-    TopicName,
+    Disconnect, Packet, PayloadFormatIndicator, Properties, Publish, RawPacket, ReasonCode,
+    StatementId as S, TopicName,
 };
+use tokio::time::Instant;
 
-use super::disconnect::{expect_server_end, text, Ending};
+use super::disconnect::{expect_server_end, server_end, text};
+use crate::case;
+use crate::client::{summary, Received};
 use crate::scenario::{
-    millis, secs, BoxFuture, Capability, Case, CaseResult, Client, Ctx, Failure, Protocols, Reply,
+    millis, secs, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Reply, Role,
     Will,
 };
 
 /// How long "no Will is published" is watched for when nothing is timed.
 pub(crate) const QUIET: Duration = millis(800);
+
+/// The payload of the control Will of a case that checks that another Will is not published.
+pub(crate) const CONTROL: &str = "control will";
 
 /// The cases of this module.
 pub fn cases() -> Vec<Case> {
@@ -60,16 +74,150 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// Connects a client called `name` and subscribes it to `filter` at `qos`.
+/// Connects a client called `name` and subscribes it to `filter` at `qos` (setup steps).
 pub(crate) async fn watcher(t: &Ctx, name: &str, filter: &str, qos: u8) -> Result<Client, Failure> {
     let mut c = t.client(name).connect().await?;
     c.subscribe(filter).qos(qos).await?;
     Ok(c)
 }
 
+/// The INCONCLUSIVE of a subscriber connection lost while a case watched it.
+fn lost(c: &Client, got: &Received) -> Failure {
+    Failure::inconclusive(
+        Precondition::Connection,
+        format!(
+            "the connection of {} ended while it was watched: {}",
+            c.name(),
+            got.describe(c.protocol())
+        ),
+    )
+}
+
+/// The PUBLISH packets `c` receives within `window` (each acknowledged, in arrival order).
+/// A connection that ends meanwhile is INCONCLUSIVE.
+async fn publishes_for(c: &mut Client, window: Duration) -> Result<Vec<Publish>, Failure> {
+    let until = Instant::now() + window;
+    let mut got = Vec::new();
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            return Ok(got);
+        }
+        match c.recv(until - now).await {
+            Received::Packet(Packet::Publish(p)) => {
+                c.ack(&p).await?;
+                got.push(p);
+            }
+            Received::Packet(_) => {}
+            Received::Timeout => return Ok(got),
+            other => return Err(lost(c, &other)),
+        }
+    }
+}
+
+/// Watches `watch` until `until` (with `stop_at_control`, only until the control Will has
+/// arrived): a PUBLISH with payload `forbidden` is FAIL (`rule`: what should have happened);
+/// the first with payload [`CONTROL`] is recorded as the positive control. Returns whether
+/// the control arrived. A watcher connection that ends is INCONCLUSIVE.
+async fn watch_wills(
+    t: &Ctx,
+    watch: &mut Client,
+    forbidden: &[u8],
+    until: Instant,
+    stop_at_control: bool,
+    rule: &str,
+) -> Result<bool, Failure> {
+    let mut seen = false;
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            return Ok(seen);
+        }
+        match watch.recv(until - now).await {
+            Received::Packet(Packet::Publish(p)) => {
+                watch.ack(&p).await?;
+                if p.payload.as_ref() == forbidden {
+                    let shown = summary::packet(&Packet::Publish(p), watch.protocol());
+                    t.transcript()
+                        .event(watch.name(), format!("expected {rule}; got {shown}"));
+                    return Err(Failure::fail(
+                        rule,
+                        format!("the Will was published: {shown}"),
+                    ));
+                }
+                if !seen && p.payload.as_ref() == CONTROL.as_bytes() {
+                    seen = true;
+                    t.control_seen();
+                    if stop_at_control {
+                        return Ok(true);
+                    }
+                }
+            }
+            Received::Packet(_) => {}
+            Received::Timeout => return Ok(seen),
+            other => return Err(lost(watch, &other)),
+        }
+    }
+}
+
+/// Checks that the Will with payload `forbidden` is not published to `watch` within
+/// `window` (FAIL naming `rule` otherwise, also if it comes later while the control is
+/// awaited), with its positive control: a Will with payload [`CONTROL`] on the same topic
+/// must reach the same watcher. Either the case has already made that Will due (it may
+/// arrive during the window), or `trigger` is a connected client holding it, whose
+/// connection is dropped once the window has passed. The control must arrive within
+/// `control_within` after the window, else INCONCLUSIVE. A control arriving after the
+/// window is followed by a short settle, for a forbidden Will due at the same moment.
+pub(crate) async fn no_will(
+    t: &Ctx,
+    watch: &mut Client,
+    forbidden: &[u8],
+    window: Duration,
+    trigger: Option<Client>,
+    control_within: Duration,
+    rule: &str,
+) -> Result<(), Failure> {
+    let end = Instant::now() + window;
+    let seen = watch_wills(t, watch, forbidden, end, false, rule).await?;
+    // The window passed without the Will: the absence the case checks.
+    t.checked();
+    t.absence_seen();
+    if let Some(c) = trigger {
+        c.drop_connection();
+    }
+    if !seen {
+        let until = Instant::now() + control_within;
+        let seen = watch_wills(t, watch, forbidden, until, true, rule).await?;
+        t.require(seen, Precondition::Control, || {
+            format!(
+                "the control Will (payload {CONTROL:?}, on the same topic) published to the same subscriber within {} ms",
+                control_within.as_millis()
+            )
+        })?;
+        watch_wills(
+            t,
+            watch,
+            forbidden,
+            Instant::now() + millis(300),
+            false,
+            rule,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Clears the retained message of `topic` (an empty retained PUBLISH) and disconnects
+/// normally, so the broker has handled the PUBLISH before the case ends.
+async fn clear_retained(mut c: Client, topic: &str) -> Result<(), Failure> {
+    c.publish(topic).retain().await?;
+    c.disconnect().await
+}
+
 /// After a taken-over connection: MQTT 5.0 DISCONNECT 0x8E, or the close (whether 0x8E is
-/// sent is checked by `connect.takeover-closes-old-connection`).
-async fn taken_over(t: &Ctx, old: &mut Client) -> Result<Ending, Failure> {
+/// sent is checked by `connect.takeover-closes-old-connection`). A check (MQTT-3.1.4-3 in
+/// 5.0, MQTT-3.1.4-2 in 3.1.1) resting on a close: the case needs the new connection's twin.
+async fn taken_over(t: &Ctx, old: &mut Client) -> Result<(), Failure> {
     expect_server_end(
         t,
         old,
@@ -77,6 +225,13 @@ async fn taken_over(t: &Ctx, old: &mut Client) -> Result<Ending, Failure> {
         t.response_timeout(),
     )
     .await
+    .map(|_| ())
+}
+
+/// The twin of a takeover's close: the new connection with the same Client Identifier was
+/// accepted and stays open (a PINGREQ on it answered).
+async fn new_connection_alive(new: &mut Client) -> Result<(), Failure> {
+    new.alive().as_twin().await
 }
 
 /// The Will Delay Interval (s) of cases where the session ends first: short enough to see
@@ -93,7 +248,7 @@ async fn will_due_at_session_end(
     payload: &str,
 ) -> CaseResult {
     let prompt = t.response_timeout().min(secs(2));
-    let start = tokio::time::Instant::now();
+    let start = Instant::now();
     if watch
         .expect_publish()
         .topic(topic)
@@ -127,17 +282,14 @@ fn due(t: &Ctx, after: Duration) -> Duration {
 
 // ---------------------------------------------------------------------------------------
 
-const PUBLISHED_ON_NETWORK_CLOSE: Case = Case {
-    id: "will.published-on-network-close",
-    title: "The Will is published when the client's connection closes without DISCONNECT",
-    area: "Will",
-    statements: &[S::V5_3_1_2_7, S::V5_3_1_2_8, S::V311_3_1_2_8],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["no-will"],
-    unfaultable: None,
+case! {
+    /// The Will is published when the client's connection closes without DISCONNECT
+    PUBLISHED_ON_NETWORK_CLOSE = "will.published-on-network-close",
+    checks: [V5_3_1_2_7, V5_3_1_2_8, V311_3_1_2_8],
+    faults: [NoWill],
+    tags: [Will, FromBroker],
     run: published_on_network_close,
-};
+}
 
 fn published_on_network_close(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -160,22 +312,14 @@ fn published_on_network_close(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const NOT_PUBLISHED_AFTER_NORMAL_DISCONNECT: Case = Case {
-    id: "will.not-published-after-normal-disconnect",
-    title: "After a normal DISCONNECT the Will is discarded, not published",
-    area: "Will",
-    statements: &[
-        S::V5_3_14_4_3,
-        S::V5_3_1_2_10,
-        S::V311_3_14_4_3,
-        S::V311_3_1_2_10,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["will-on-normal-disconnect"],
-    unfaultable: None,
+case! {
+    /// After a normal DISCONNECT the Will is discarded, not published
+    NOT_PUBLISHED_AFTER_NORMAL_DISCONNECT = "will.not-published-after-normal-disconnect",
+    checks: [V5_3_14_4_3, V5_3_1_2_10, V311_3_14_4_3, V311_3_1_2_10],
+    faults: [WillOnNormalDisconnect],
+    tags: [Will, ToBroker],
     run: not_published_after_normal_disconnect,
-};
+}
 
 fn not_published_after_normal_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -186,25 +330,38 @@ fn not_published_after_normal_disconnect(t: Ctx) -> BoxFuture<'static, CaseResul
             .will(Will::new(&topic, "must not be published"))
             .connect()
             .await?;
+        // The control: a client with a Will on the same topic that ends without DISCONNECT.
+        let control = t
+            .client("control")
+            .will(Will::new(&topic, CONTROL))
+            .connect()
+            .await?;
         c.disconnect().await?;
-        watch.expect_no_publish().for_(QUIET).await?;
+        no_will(
+            &t,
+            &mut watch,
+            b"must not be published",
+            QUIET,
+            Some(control),
+            t.response_timeout(),
+            "no Will published after DISCONNECT 0x00 (Normal disconnection)",
+        )
+        .await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const DELETED_AFTER_NORMAL_DISCONNECT: Case = Case {
-    id: "will.deleted-after-normal-disconnect",
-    title: "A Will discarded by DISCONNECT 0x00 is not published later, when the session ends",
-    area: "Will",
-    statements: &[S::V5_3_1_2_10, S::V5_3_14_4_3],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["will-on-normal-disconnect"],
-    unfaultable: None,
+case! {
+    /// A Will discarded by DISCONNECT 0x00 is not published later, when the session ends
+    DELETED_AFTER_NORMAL_DISCONNECT = "will.deleted-after-normal-disconnect",
+    checks: [V5_3_1_2_10, V5_3_14_4_3],
+    only: V5,
+    faults: [WillOnNormalDisconnect],
+    tags: [Will, Session, ToBroker],
     run: deleted_after_normal_disconnect,
-};
+}
 
 fn deleted_after_normal_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -217,26 +374,42 @@ fn deleted_after_normal_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .will(Will::new(&topic, "must not be published").delay(5))
             .connect()
             .await?;
+        // The control: the same session and Will, but the connection dropped, so its Will is
+        // published when its session ends, at the moment the other Will would be.
+        let control = t
+            .client("control")
+            .session_expiry(1)
+            .will(Will::new(&topic, CONTROL).delay(5))
+            .connect()
+            .await?;
         c.disconnect().await?;
-        // Past the end of the session (up to 2 s for a broker counting whole seconds).
-        watch.expect_no_publish().for_(millis(2300)).await?;
+        control.drop_connection();
+        // Past the end of the sessions (up to 2 s for a broker counting whole seconds).
+        no_will(
+            &t,
+            &mut watch,
+            b"must not be published",
+            millis(2300),
+            None,
+            due(&t, secs(1)),
+            "the Will deleted at DISCONNECT 0x00 not published when the session ends",
+        )
+        .await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const PUBLISHED_AFTER_DISCONNECT_WITH_WILL: Case = Case {
-    id: "will.published-after-disconnect-0x04",
-    title: "DISCONNECT with reason 0x04 (Disconnect with Will Message) has the Will published",
-    area: "Will",
-    statements: &[S::V5_3_1_2_8],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["no-will", "disconnect-always-normal"],
-    unfaultable: None,
+case! {
+    /// DISCONNECT with reason 0x04 (Disconnect with Will Message) has the Will published
+    PUBLISHED_AFTER_DISCONNECT_WITH_WILL = "will.published-after-disconnect-0x04",
+    checks: [V5_3_1_2_8],
+    only: V5,
+    faults: [NoWill, DisconnectAlwaysNormal],
+    tags: [Will, ToBroker],
     run: published_after_disconnect_with_will,
-};
+}
 
 fn published_after_disconnect_with_will(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { disconnect_with_reason(t, ReasonCode::DisconnectWithWillMessage).await })
@@ -262,17 +435,15 @@ async fn disconnect_with_reason(t: Ctx, reason: ReasonCode) -> CaseResult {
 
 // ---------------------------------------------------------------------------------------
 
-const PUBLISHED_AFTER_DISCONNECT_WITH_ERROR: Case = Case {
-    id: "will.published-after-disconnect-with-error-reason",
-    title: "DISCONNECT with an error reason (0x80) is not a normal disconnection: the Will is published",
-    area: "Will",
-    statements: &[S::V5_3_1_2_8],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["no-will", "disconnect-always-normal"],
-    unfaultable: None,
+case! {
+    /// DISCONNECT with an error reason (0x80) is not a normal disconnection: the Will is published
+    PUBLISHED_AFTER_DISCONNECT_WITH_ERROR = "will.published-after-disconnect-with-error-reason",
+    checks: [V5_3_1_2_8],
+    only: V5,
+    faults: [NoWill, DisconnectAlwaysNormal],
+    tags: [Will, ToBroker],
     run: published_after_disconnect_with_error,
-};
+}
 
 fn published_after_disconnect_with_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { disconnect_with_reason(t, ReasonCode::UnspecifiedError).await })
@@ -280,17 +451,14 @@ fn published_after_disconnect_with_error(t: Ctx) -> BoxFuture<'static, CaseResul
 
 // ---------------------------------------------------------------------------------------
 
-const PUBLISHED_ON_KEEP_ALIVE_TIMEOUT: Case = Case {
-    id: "will.published-on-keep-alive-timeout",
-    title: "A client the broker disconnects for a Keep Alive timeout has its Will published",
-    area: "Will",
-    statements: &[S::V5_3_1_2_8, S::V311_3_1_2_8],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["no-will", "no-keepalive-timeout"],
-    unfaultable: None,
+case! {
+    /// A client the broker disconnects for a Keep Alive timeout has its Will published
+    PUBLISHED_ON_KEEP_ALIVE_TIMEOUT = "will.published-on-keep-alive-timeout",
+    checks: [V5_3_1_2_8, V311_3_1_2_8],
+    faults: [NoWill],
+    tags: [Will, FromBroker],
     run: published_on_keep_alive_timeout,
-};
+}
 
 fn published_on_keep_alive_timeout(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -308,14 +476,25 @@ fn published_on_keep_alive_timeout(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .and_then(|a| a.properties.server_keep_alive)
             .unwrap_or(1);
         if keep_alive != 1 {
-            return t.informational(format!(
-                "the broker set Server Keep Alive {keep_alive} instead of 1 s: not waited for"
-            ));
+            return t.inconclusive(
+                Precondition::Other,
+                format!(
+                    "the broker set Server Keep Alive {keep_alive} instead of 1 s: the Keep Alive timeout was not waited for"
+                ),
+            );
         }
-        // How soon the close must come is `connect.keep-alive-enforced`'s business; here a
-        // broker checking Keep Alive only every few seconds gets 3 s more.
+        // The close is this case's precondition, not its check: whether and how soon the
+        // broker enforces Keep Alive is the keepalive cases' business (a broker checking only
+        // every few seconds gets 3 s more here).
         let limit = due(&t, millis(1500)) + secs(3);
-        expect_server_end(&t, &mut c, &[ReasonCode::KeepAliveTimeout], limit).await?;
+        server_end(
+            &t,
+            &mut c,
+            &[ReasonCode::KeepAliveTimeout],
+            limit,
+            Role::Setup(Precondition::Other),
+        )
+        .await?;
         // The Will follows the close at once.
         watch
             .expect_publish()
@@ -329,22 +508,14 @@ fn published_on_keep_alive_timeout(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const PUBLISHED_ON_PROTOCOL_ERROR: Case = Case {
-    id: "will.published-on-protocol-error",
-    title: "When the broker closes a connection for a malformed packet, the Will is published",
-    area: "Will",
-    statements: &[
-        S::V5_3_1_2_8,
-        S::V5_4_13_1_1,
-        S::V311_3_1_2_8,
-        S::V311_4_8_0_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["no-will"],
-    unfaultable: None,
+case! {
+    /// When the broker closes a connection for a malformed packet, the Will is published
+    PUBLISHED_ON_PROTOCOL_ERROR = "will.published-on-protocol-error",
+    checks: [V5_3_1_2_8, V5_4_13_1_1, V311_3_1_2_8, V311_4_8_0_1],
+    faults: [NoWill, IgnoreMalformedPublish],
+    tags: [Will, ToBroker],
     run: published_on_protocol_error,
-};
+}
 
 fn published_on_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -355,8 +526,12 @@ fn published_on_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .will(Will::new(&topic, "broke the protocol"))
             .connect()
             .await?;
+        // The twin: the same PUBLISH with a valid QoS (0), and the connection stays open.
+        let q3 = t.topic("q3");
+        c.publish(&q3).payload("x").await?;
+        c.alive().as_twin().await?;
         // PUBLISH with both QoS bits set (QoS 3) is malformed in both versions.
-        let mut bad = RawPacket::new(0x36).string(&t.topic("q3")).u16(1);
+        let mut bad = RawPacket::new(0x36).string(&q3).u16(1);
         if t.is_v5() {
             bad = bad.properties(&[]);
         }
@@ -379,22 +554,15 @@ fn published_on_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const QOS_1_HONOURED: Case = Case {
-    id: "will.qos-1-honoured",
-    title: "A Will QoS 1 reaches a QoS 1 subscriber at QoS 1",
-    area: "Will",
-    statements: &[
-        S::V5_3_1_2_8,
-        S::V5_3_8_4_8,
-        S::V311_3_1_2_9,
-        S::V311_3_8_4_6,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["will-at-qos-0"],
-    unfaultable: None,
+case! {
+    /// A Will QoS 1 reaches a QoS 1 subscriber at QoS 1
+    QOS_1_HONOURED = "will.qos-1-honoured",
+    checks: [V5_3_1_2_8, V5_3_8_4_8, V311_3_1_2_9, V311_3_8_4_6],
+    requires: [QoS1],
+    faults: [WillAtQos0],
+    tags: [Will, FromBroker],
     run: qos_1_honoured,
-};
+}
 
 fn qos_1_honoured(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { will_qos(t, 1, 1, 1).await })
@@ -421,22 +589,15 @@ async fn will_qos(t: Ctx, will_qos: u8, sub_qos: u8, expected: u8) -> CaseResult
 
 // ---------------------------------------------------------------------------------------
 
-const QOS_2_HONOURED: Case = Case {
-    id: "will.qos-2-honoured",
-    title: "A Will QoS 2 reaches a QoS 2 subscriber at QoS 2",
-    area: "Will",
-    statements: &[
-        S::V5_3_1_2_8,
-        S::V5_3_8_4_8,
-        S::V311_3_1_2_9,
-        S::V311_3_8_4_6,
-    ],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS2],
-    faults: &["will-at-qos-0"],
-    unfaultable: None,
+case! {
+    /// A Will QoS 2 reaches a QoS 2 subscriber at QoS 2
+    QOS_2_HONOURED = "will.qos-2-honoured",
+    checks: [V5_3_1_2_8, V5_3_8_4_8, V311_3_1_2_9, V311_3_8_4_6],
+    requires: [QoS2],
+    faults: [WillAtQos0],
+    tags: [Will, FromBroker],
     run: qos_2_honoured,
-};
+}
 
 fn qos_2_honoured(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { will_qos(t, 2, 2, 2).await })
@@ -444,17 +605,15 @@ fn qos_2_honoured(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const QOS_DOWNGRADED: Case = Case {
-    id: "will.qos-downgraded-to-subscription",
-    title: "A Will QoS 1 reaches a QoS 0 subscriber at QoS 0 (the lower of the two)",
-    area: "Will",
-    statements: &[S::V5_3_8_4_8, S::V311_3_8_4_6, S::V311_3_1_2_9],
-    protocols: Protocols::Both,
-    requires: &[Capability::QoS1],
-    faults: &["no-qos-downgrade"],
-    unfaultable: None,
+case! {
+    /// A Will QoS 1 reaches a QoS 0 subscriber at QoS 0 (the lower of the two)
+    QOS_DOWNGRADED = "will.qos-downgraded-to-subscription",
+    checks: [V5_3_8_4_8, V311_3_8_4_6, V311_3_1_2_9],
+    requires: [QoS1],
+    faults: [NoQosDowngrade],
+    tags: [Will, FromBroker],
     run: qos_downgraded,
-};
+}
 
 fn qos_downgraded(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { will_qos(t, 1, 0, 0).await })
@@ -462,54 +621,106 @@ fn qos_downgraded(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const RETAIN_0_NOT_RETAINED: Case = Case {
-    id: "will.retain-0-not-retained",
-    title: "A Will with Will Retain 0 is published as a non-retained message",
-    area: "Will",
-    statements: &[S::V5_3_1_2_14, S::V311_3_1_2_16],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["will-retain-flipped"],
-    unfaultable: None,
+case! {
+    /// A Will with Will Retain 0 is published as a non-retained message
+    RETAIN_0_NOT_RETAINED = "will.retain-0-not-retained",
+    checks: [V5_3_1_2_14, V311_3_1_2_16],
+    requires: [Retain],
+    faults: [WillRetainFlipped],
+    tags: [Will, Retained, FromBroker],
     run: retain_0_not_retained,
-};
+}
 
 fn retain_0_not_retained(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        let topic = t.topic("will");
-        let mut watch = watcher(&t, "watch", &topic, 0).await?;
-        let c = t
-            .client("c")
-            .will(Will::new(&topic, "not retained"))
-            .connect()
-            .await?;
-        c.drop_connection();
-        watch
-            .expect_publish()
-            .topic(&topic)
-            .retain(false)
-            .payload("not retained")
-            .await?;
-        // Published: a new subscriber must not be given it as a retained message.
-        let mut late = watcher(&t, "late", &topic, 0).await?;
-        late.expect_no_publish().for_(QUIET).await?;
-        t.pass()
+        let plain = t.topic("will/plain");
+        let kept = t.topic("will/kept");
+        let filter = t.topic("will/+");
+        let mut watch = watcher(&t, "watch", &filter, 0).await?;
+        let outcome = retain_0_body(&t, &mut watch, &plain, &kept, &filter).await;
+        // Clear what may be retained now (the control Will; the other one if it was kept),
+        // whatever happened: the verdict comes first.
+        let cleared = async {
+            watch.publish(&plain).retain().await?;
+            clear_retained(watch, &kept).await
+        }
+        .await;
+        let outcome = outcome?;
+        cleared?;
+        Ok(outcome)
     })
+}
+
+/// The body of [`retain_0_not_retained`].
+async fn retain_0_body(
+    t: &Ctx,
+    watch: &mut Client,
+    plain: &str,
+    kept: &str,
+    filter: &str,
+) -> CaseResult {
+    let c = t
+        .client("c")
+        .will(Will::new(plain, "not retained"))
+        .connect()
+        .await?;
+    // The control: a Will with Will Retain 1 on a topic the same filter matches.
+    let control = t
+        .client("control")
+        .will(Will::new(kept, CONTROL).retain())
+        .connect()
+        .await?;
+    c.drop_connection();
+    watch
+        .expect_publish()
+        .topic(plain)
+        .retain(false)
+        .payload("not retained")
+        .await?;
+    control.drop_connection();
+    watch
+        .expect_publish()
+        .topic(kept)
+        .payload(CONTROL)
+        .as_control()
+        .await?;
+    // Both published: a new subscriber to both topics is given the retained control Will
+    // and not the Will with Will Retain 0 (retained messages come right after SUBACK).
+    let mut late = watcher(t, "late", filter, 0).await?;
+    let got = publishes_for(&mut late, QUIET).await?;
+    if let Some(p) = got.iter().find(|p| p.topic.as_str() == plain) {
+        return Err(Failure::fail(
+            "the Will with Will Retain 0 not kept as a retained message",
+            format!(
+                "a new subscriber got it: {}",
+                summary::packet(&Packet::Publish(p.clone()), t.protocol())
+            ),
+        ));
+    }
+    t.checked();
+    t.absence_seen();
+    let control_ok = got
+        .iter()
+        .any(|p| p.topic.as_str() == kept && p.retain && p.payload.as_ref() == CONTROL.as_bytes());
+    t.require(control_ok, Precondition::Control, || {
+        "the control Will (Will Retain 1) given to the new subscriber as a retained message"
+            .to_owned()
+    })?;
+    t.control_seen();
+    t.pass()
 }
 
 // ---------------------------------------------------------------------------------------
 
-const RETAIN_1_RETAINED: Case = Case {
-    id: "will.retain-1-retained",
-    title: "A Will with Will Retain 1 is published as a retained message: a later subscriber gets it with RETAIN 1",
-    area: "Will",
-    statements: &[S::V5_3_1_2_15, S::V311_3_1_2_17],
-    protocols: Protocols::Both,
-    requires: &[Capability::Retain],
-    faults: &["will-retain-flipped", "no-retain-delivery"],
-    unfaultable: None,
+case! {
+    /// A Will with Will Retain 1 is published as a retained message: a later subscriber gets it with RETAIN 1
+    RETAIN_1_RETAINED = "will.retain-1-retained",
+    checks: [V5_3_1_2_15, V311_3_1_2_17],
+    requires: [Retain],
+    faults: [WillRetainFlipped, NoRetainDelivery],
+    tags: [Will, Retained, FromBroker],
     run: retain_1_retained,
-};
+}
 
 fn retain_1_retained(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -529,30 +740,30 @@ fn retain_1_retained(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .payload("retained")
             .await?;
         let mut late = watcher(&t, "late", &topic, 0).await?;
-        late.expect_publish()
+        let outcome = late
+            .expect_publish()
             .topic(&topic)
             .retain(true)
             .payload("retained")
-            .await?;
-        // Clear the retained message.
-        watch.publish(&topic).retain().await?;
+            .await;
+        // Clear the retained message whatever happened (the verdict comes first).
+        let cleared = clear_retained(watch, &topic).await;
+        outcome?;
+        cleared?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const TOPIC_AND_PAYLOAD_EXACT: Case = Case {
-    id: "will.topic-and-payload-exact",
-    title: "The Will is published to the Will Topic with the Will Payload, byte for byte",
-    area: "Will",
-    statements: &[S::V5_3_1_2_8, S::V311_3_1_2_8],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["no-will"],
-    unfaultable: None,
+case! {
+    /// The Will is published to the Will Topic with the Will Payload, byte for byte
+    TOPIC_AND_PAYLOAD_EXACT = "will.topic-and-payload-exact",
+    checks: [V5_3_1_2_8, V311_3_1_2_8],
+    faults: [NoWill],
+    tags: [Will, WillTopic, TopicName, FromBroker],
     run: topic_and_payload_exact,
-};
+}
 
 fn topic_and_payload_exact(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -579,17 +790,15 @@ fn topic_and_payload_exact(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const USER_PROPERTIES_IN_ORDER: Case = Case {
-    id: "will.user-properties-in-order",
-    title: "The Will's User Properties are published unchanged and in their order",
-    area: "Will",
-    statements: &[S::V5_3_1_3_10, S::V5_3_3_2_17, S::V5_3_3_2_18],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["reverse-user-properties", "drop-will-properties"],
-    unfaultable: None,
+case! {
+    /// The Will's User Properties are published unchanged and in their order
+    USER_PROPERTIES_IN_ORDER = "will.user-properties-in-order",
+    checks: [V5_3_1_3_10, V5_3_3_2_17, V5_3_3_2_18],
+    only: V5,
+    faults: [ReverseUserProperties, DropWillProperties],
+    tags: [Will, UserProperty, FromBroker],
     run: user_properties_in_order,
-};
+}
 
 fn user_properties_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -634,17 +843,15 @@ fn user_properties_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const CONTENT_TYPE_AND_FORMAT: Case = Case {
-    id: "will.content-type-and-payload-format-forwarded",
-    title: "The Will's Content Type and Payload Format Indicator are published unchanged",
-    area: "Will",
-    statements: &[S::V5_3_3_2_4, S::V5_3_3_2_20, S::V5_3_1_2_8],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["drop-will-properties"],
-    unfaultable: None,
+case! {
+    /// The Will's Content Type and Payload Format Indicator are published unchanged
+    CONTENT_TYPE_AND_FORMAT = "will.content-type-and-payload-format-forwarded",
+    checks: [V5_3_3_2_4, V5_3_3_2_20, V5_3_1_2_8],
+    only: V5,
+    faults: [DropWillProperties],
+    tags: [Will, ContentType, FromBroker],
     run: content_type_and_format,
-};
+}
 
 fn content_type_and_format(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -679,17 +886,15 @@ fn content_type_and_format(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const RESPONSE_TOPIC_AND_CORRELATION: Case = Case {
-    id: "will.response-topic-and-correlation-data-forwarded",
-    title: "The Will's Response Topic and Correlation Data are published unchanged",
-    area: "Will",
-    statements: &[S::V5_3_3_2_15, S::V5_3_3_2_16, S::V5_3_1_2_8],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["drop-will-properties"],
-    unfaultable: None,
+case! {
+    /// The Will's Response Topic and Correlation Data are published unchanged
+    RESPONSE_TOPIC_AND_CORRELATION = "will.response-topic-and-correlation-data-forwarded",
+    checks: [V5_3_3_2_15, V5_3_3_2_16, V5_3_1_2_8],
+    only: V5,
+    faults: [DropWillProperties],
+    tags: [Will, RequestResponse, FromBroker],
     run: response_topic_and_correlation,
-};
+}
 
 fn response_topic_and_correlation(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -727,17 +932,15 @@ fn response_topic_and_correlation(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const MESSAGE_EXPIRY_FORWARDED: Case = Case {
-    id: "will.message-expiry-forwarded",
-    title: "The Will's Message Expiry Interval is sent with it (at most the interval given)",
-    area: "Will",
-    statements: &[S::V5_3_3_2_6, S::V5_3_1_2_8],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["drop-will-properties"],
-    unfaultable: None,
+case! {
+    /// The Will's Message Expiry Interval is sent with it (at most the interval given)
+    MESSAGE_EXPIRY_FORWARDED = "will.message-expiry-forwarded",
+    checks: [V5_3_3_2_6, V5_3_1_2_8],
+    only: V5,
+    faults: [DropWillProperties],
+    tags: [Will, FromBroker],
     run: message_expiry_forwarded,
-};
+}
 
 fn message_expiry_forwarded(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -766,17 +969,15 @@ fn message_expiry_forwarded(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const DELAY_POSTPONES: Case = Case {
-    id: "will.delay-postpones-publication",
-    title: "A Will with Will Delay Interval 2 s is published after the delay, not at the close",
-    area: "Will",
-    statements: &[S::V5_3_1_2_8],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["ignore-will-delay", "no-will"],
-    unfaultable: None,
+case! {
+    /// A Will with Will Delay Interval 2 s is published after the delay, not at the close
+    DELAY_POSTPONES = "will.delay-postpones-publication",
+    checks: [V5_3_1_2_8],
+    only: V5,
+    faults: [IgnoreWillDelay, NoWill],
+    tags: [Will, FromBroker],
     run: delay_postpones,
-};
+}
 
 fn delay_postpones(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -798,30 +999,35 @@ fn delay_postpones(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .payload("delayed")
             .within(due(&t, secs(2)))
             .await?;
-        // End the session.
-        t.client("c")
-            .clean_start(true)
-            .connect()
-            .await?
-            .disconnect()
-            .await?;
+        // That Will, arriving on the same watcher after the quiet window, is also the
+        // positive control of the window: the watcher was receiving all along.
+        t.control_seen();
+        end_session(&t, "c").await?;
         t.pass()
     })
 }
 
+/// Ends the session of client `name` (Clean Start 1, Session Expiry Interval 0).
+async fn end_session(t: &Ctx, name: &str) -> Result<(), Failure> {
+    t.client(name)
+        .clean_start(true)
+        .connect()
+        .await?
+        .disconnect()
+        .await
+}
+
 // ---------------------------------------------------------------------------------------
 
-const DELAY_CANCELLED_BY_RECONNECT: Case = Case {
-    id: "will.delay-cancelled-by-reconnect",
-    title: "A client reconnecting (resuming its session) within the Will Delay Interval has its Will not published",
-    area: "Will",
-    statements: &[S::V5_3_1_3_9, S::V5_3_1_2_8],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["will-on-resume", "ignore-will-delay"],
-    unfaultable: None,
+case! {
+    /// A client reconnecting (resuming its session) within the Will Delay Interval has its Will not published
+    DELAY_CANCELLED_BY_RECONNECT = "will.delay-cancelled-by-reconnect",
+    checks: [V5_3_1_3_9, V5_3_1_2_8],
+    only: V5,
+    faults: [WillOnResume, IgnoreWillDelay],
+    tags: [Will, Session],
     run: delay_cancelled_by_reconnect,
-};
+}
 
 fn delay_cancelled_by_reconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -833,7 +1039,16 @@ fn delay_cancelled_by_reconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .will(Will::new(&topic, "must not be published").delay(2))
             .connect()
             .await?;
+        // The control: the same session and delayed Will, but no client comes back for it,
+        // so it is published when the delay ends.
+        let control = t
+            .client("control")
+            .session_expiry(30)
+            .will(Will::new(&topic, CONTROL).delay(2))
+            .connect()
+            .await?;
         c.drop_connection();
+        control.drop_connection();
         // Back at once (well within the delay), resuming the session without a Will.
         let back = t
             .client("c")
@@ -842,25 +1057,33 @@ fn delay_cancelled_by_reconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .connect()
             .await?;
         // Past the delay (up to 3 s for a broker counting whole seconds).
-        watch.expect_no_publish().for_(millis(2300)).await?;
+        no_will(
+            &t,
+            &mut watch,
+            b"must not be published",
+            millis(2300),
+            None,
+            due(&t, secs(1)),
+            "no Will published for a session resumed within the Will Delay Interval",
+        )
+        .await?;
         back.disconnect().await?;
+        end_session(&t, "control").await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const SESSION_END_BEFORE_DELAY: Case = Case {
-    id: "will.published-at-session-end-before-delay",
-    title: "A Will whose delay outlasts the session is published when the session expires",
-    area: "Will",
-    statements: &[S::V5_3_1_2_8],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["no-will-at-session-end", "ignore-will-delay"],
-    unfaultable: None,
+case! {
+    /// A Will whose delay outlasts the session is published when the session expires
+    SESSION_END_BEFORE_DELAY = "will.published-at-session-end-before-delay",
+    checks: [V5_3_1_2_8],
+    only: V5,
+    faults: [NoWillAtSessionEnd, IgnoreWillDelay],
+    tags: [Will, Session],
     run: session_end_before_delay,
-};
+}
 
 fn session_end_before_delay(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -882,23 +1105,24 @@ fn session_end_before_delay(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .payload("session over")
             .within(due(&t, secs(2)))
             .await?;
+        // That Will, arriving on the same watcher after the quiet window, is also the
+        // positive control of the window.
+        t.control_seen();
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const SESSION_ENDS_AT_CLOSE: Case = Case {
-    id: "will.published-at-close-when-session-ends",
-    title: "With Session Expiry Interval 0 the session ends at the close, so a delayed Will is published at once",
-    area: "Will",
-    statements: &[S::V5_3_1_2_8],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["no-will-at-session-end"],
-    unfaultable: None,
+case! {
+    /// With Session Expiry Interval 0 the session ends at the close, so a delayed Will is published at once
+    SESSION_ENDS_AT_CLOSE = "will.published-at-close-when-session-ends",
+    checks: [V5_3_1_2_8],
+    only: V5,
+    faults: [NoWillAtSessionEnd],
+    tags: [Will, Session],
     run: session_ends_at_close,
-};
+}
 
 fn session_ends_at_close(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -917,22 +1141,14 @@ fn session_ends_at_close(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const PUBLISHED_ON_TAKEOVER: Case = Case {
-    id: "will.published-on-takeover",
-    title: "A connection taken over by a new one with the same Client Identifier has its Will published",
-    area: "Will",
-    statements: &[
-        S::V5_3_1_4_3,
-        S::V5_3_1_2_8,
-        S::V311_3_1_4_2,
-        S::V311_3_1_2_8,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["no-will"],
-    unfaultable: None,
+case! {
+    /// A connection taken over by a new one with the same Client Identifier has its Will published
+    PUBLISHED_ON_TAKEOVER = "will.published-on-takeover",
+    checks: [V5_3_1_4_3, V5_3_1_2_8, V311_3_1_4_2, V311_3_1_2_8],
+    faults: [NoWill, NoTakeover],
+    tags: [Will, Session, ClientId],
     run: published_on_takeover,
-};
+}
 
 fn published_on_takeover(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -943,8 +1159,9 @@ fn published_on_takeover(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .will(Will::new(&topic, "taken over"))
             .connect()
             .await?;
-        let new = t.client("c").clean_start(true).connect().await?;
+        let mut new = t.client("c").clean_start(true).connect().await?;
         taken_over(&t, &mut old).await?;
+        new_connection_alive(&mut new).await?;
         watch
             .expect_publish()
             .topic(&topic)
@@ -957,17 +1174,15 @@ fn published_on_takeover(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 // ---------------------------------------------------------------------------------------
 
-const DELAYED_NOT_PUBLISHED_ON_RESUMING_TAKEOVER: Case = Case {
-    id: "will.delayed-not-published-on-resuming-takeover",
-    title: "A takeover with Clean Start 0 within the Will Delay Interval cancels the old connection's Will",
-    area: "Will",
-    statements: &[S::V5_3_1_3_9, S::V5_3_1_4_3],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["will-on-resume", "ignore-will-delay"],
-    unfaultable: None,
+case! {
+    /// A takeover with Clean Start 0 within the Will Delay Interval cancels the old connection's Will
+    DELAYED_NOT_PUBLISHED_ON_RESUMING_TAKEOVER = "will.delayed-not-published-on-resuming-takeover",
+    checks: [V5_3_1_3_9, V5_3_1_4_3],
+    only: V5,
+    faults: [WillOnResume, IgnoreWillDelay],
+    tags: [Will, Session, ClientId],
     run: delayed_not_published_on_resuming_takeover,
-};
+}
 
 fn delayed_not_published_on_resuming_takeover(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
@@ -979,46 +1194,119 @@ fn delayed_not_published_on_resuming_takeover(t: Ctx) -> BoxFuture<'static, Case
             .will(Will::new(&topic, "must not be published").delay(2))
             .connect()
             .await?;
-        let new = t
+        // The control: the same session and delayed Will, its connection lost at the same
+        // moment and nobody taking the session over, so it is published when the delay ends.
+        let control = t
+            .client("control")
+            .session_expiry(30)
+            .will(Will::new(&topic, CONTROL).delay(2))
+            .connect()
+            .await?;
+        let mut new = t
             .client("c")
             .clean_start(false)
             .session_expiry(0)
             .connect()
             .await?;
+        control.drop_connection();
         taken_over(&t, &mut old).await?;
-        watch.expect_no_publish().for_(millis(2300)).await?;
+        new_connection_alive(&mut new).await?;
+        no_will(
+            &t,
+            &mut watch,
+            b"must not be published",
+            millis(2300),
+            None,
+            due(&t, secs(1)),
+            "no Will published for a session taken over (Clean Start 0) within the Will Delay Interval",
+        )
+        .await?;
         new.disconnect().await?;
+        end_session(&t, "control").await?;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const DELAYED_PUBLISHED_ON_CLEAN_TAKEOVER: Case = Case {
-    id: "will.delayed-published-on-clean-takeover",
-    title: "A takeover with Clean Start 1 ends the old session, so its delayed Will is published at once",
-    area: "Will",
-    statements: &[S::V5_3_1_2_8, S::V5_3_1_4_3, S::V5_3_1_4_4],
-    protocols: Protocols::V5,
-    requires: &[],
-    faults: &["no-will-at-session-end"],
-    unfaultable: None,
+case! {
+    /// A takeover with Clean Start 1 closes the old connection and starts a new session; whether the old connection's delayed Will is published then is recorded
+    DELAYED_PUBLISHED_ON_CLEAN_TAKEOVER = "will.delayed-published-on-clean-takeover",
+    checks: [V5_3_1_2_8, V5_3_1_4_3, V5_3_1_4_4],
+    only: V5,
+    faults: [NoTakeover, KeepSessionOnCleanStart],
+    tags: [Will, Session, ClientId],
     run: delayed_published_on_clean_takeover,
-};
+}
 
+/// MQTT-3.1.2-8 makes the Will due when the session ends, except when a new Network
+/// Connection for the Client Identifier is opened before the Will Delay Interval has
+/// elapsed; MQTT-3.1.3-9 forbids it only for a new connection to *this* session. A Clean
+/// Start 1 takeover is both: a new connection for the Client Identifier within the delay,
+/// and the end of the session (a non-normative comment of 3.1.3.2.2 says the Will is then
+/// sent). So publishing it at the takeover, when the delay ends, or not at all each meet
+/// every MUST: the case checks the takeover (the old connection closed, a new session) and
+/// records what the broker did with the Will.
 fn delayed_published_on_clean_takeover(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("will");
+        let payload = "session replaced";
         let mut watch = watcher(&t, "watch", &topic, 0).await?;
         let mut old = t
             .client("c")
             .session_expiry(30)
-            .will(Will::new(&topic, "session replaced").delay(LATE_DELAY))
+            .will(Will::new(&topic, payload).delay(LATE_DELAY))
             .connect()
             .await?;
-        let new = t.client("c").clean_start(true).connect().await?;
+        let mut new = t.client("c").clean_start(true).connect().await?;
+        t.check(
+            !new.connack().is_some_and(|a| a.session_present),
+            "CONNACK Session Present 0: Clean Start 1 starts a new session",
+            "Session Present 1: the old session was kept",
+        )
+        .map_err(|f| f.statement(S::V5_3_1_4_4))?;
         taken_over(&t, &mut old).await?;
-        let outcome = will_due_at_session_end(&t, &mut watch, &topic, "session replaced").await;
+        new_connection_alive(&mut new).await?;
+        // What became of the old session's Will: watched until the delay would have ended,
+        // first for a prompt publication at the takeover, then for the rest of the delay.
+        let prompt = t.response_timeout().min(secs(2));
+        let rest = due(&t, secs(u64::from(LATE_DELAY))).saturating_sub(prompt);
+        let is_will = |p: &Publish| p.payload.as_ref() == payload.as_bytes();
+        let mut published = None;
+        for (window, when) in [(prompt, "at once"), (rest, "later")] {
+            if publishes_for(&mut watch, window).await?.iter().any(is_will) {
+                published = Some(when);
+                break;
+            }
+        }
+        let outcome = match published {
+            Some("at once") => t.informational(
+                "the delayed Will of the taken-over session was published at the takeover, when the session ended",
+            ),
+            Some(_) => t.informational(format!(
+                "the delayed Will of the taken-over session was published, not within {} ms of the takeover but by the end of its {LATE_DELAY} s Will Delay Interval",
+                prompt.as_millis()
+            )),
+            None => {
+                // An absence: a control Will on the same watcher shows it was receiving.
+                t.absence_seen();
+                let control = t
+                    .client("control")
+                    .will(Will::new(&topic, CONTROL))
+                    .connect()
+                    .await?;
+                control.drop_connection();
+                watch
+                    .expect_publish()
+                    .topic(&topic)
+                    .payload(CONTROL)
+                    .as_control()
+                    .await?;
+                t.informational(
+                    "the delayed Will of the taken-over session was not published: a new connection for the Client Identifier opened within the Will Delay Interval (allowed by MQTT-3.1.2-8)",
+                )
+            }
+        };
         new.disconnect().await?;
         outcome
     })
@@ -1026,9 +1314,18 @@ fn delayed_published_on_clean_takeover(t: Ctx) -> BoxFuture<'static, CaseResult>
 
 // ---------------------------------------------------------------------------------------
 
-/// A CONNECT built byte by byte with Connect Flags `flags` (Keep Alive 60, no properties);
-/// with `will_topic` the Will fields follow (empty Will Properties in 5.0).
+/// A CONNECT built byte by byte with Connect Flags `flags` (Keep Alive 60, no properties)
+/// and the profile's User Name and Password (their flags added); with `will_topic` the Will
+/// fields follow (empty Will Properties in 5.0).
 fn raw_connect(t: &Ctx, name: &str, flags: u8, will_topic: Option<&str>) -> Bytes {
+    let credentials = t.profile().credentials.clone();
+    let mut flags = flags;
+    if let Some(c) = &credentials {
+        flags |= 0x80;
+        if c.password.is_some() {
+            flags |= 0x40;
+        }
+    }
     let mut p = RawPacket::new(0x10)
         .string("MQTT")
         .u8(t.protocol().level())
@@ -1044,12 +1341,36 @@ fn raw_connect(t: &Ctx, name: &str, flags: u8, will_topic: Option<&str>) -> Byte
         }
         p = p.string(topic).binary(b"will");
     }
+    if let Some(c) = &credentials {
+        p = p.string(&c.username);
+        if let Some(pw) = &c.password {
+            p = p.binary(pw.as_bytes());
+        }
+    }
     p.build()
+}
+
+/// The twin of a refused CONNECT built by [`raw_connect`]: the same client's CONNECT with
+/// the offending field corrected (`flags`, `will_topic`) is accepted with CONNACK 0x00 and a
+/// PINGREQ on it answered (else INCONCLUSIVE); then it disconnects normally.
+async fn raw_twin(t: &Ctx, name: &str, flags: u8, will_topic: Option<&str>) -> Result<(), Failure> {
+    let mut c = t.client(name).open().await?;
+    c.send_raw(raw_connect(t, name, flags, will_topic)).await?;
+    c.expect_reply(&[Reply::ConnAck(ReasonCode::Success)])
+        .as_twin()
+        .await?;
+    c.alive().as_twin().await?;
+    c.disconnect().await
 }
 
 /// Sends a malformed CONNECT and expects it refused: closed (3.1.1: without CONNACK,
 /// MQTT-3.1.4-1), or in 5.0 also an error CONNACK first.
-async fn connect_refused(t: Ctx, name: &str, bytes: Bytes, v311_connack_ok: bool) -> CaseResult {
+async fn connect_refused(
+    t: &Ctx,
+    name: &str,
+    bytes: Bytes,
+    v311_connack_ok: bool,
+) -> Result<(), Failure> {
     let mut c = t.client(name).open().await?;
     c.send_raw(bytes).await?;
     let accepted: &[Reply] = if t.is_v5() || v311_connack_ok {
@@ -1058,111 +1379,87 @@ async fn connect_refused(t: Ctx, name: &str, bytes: Bytes, v311_connack_ok: bool
         &[Reply::Closed]
     };
     c.expect_reply(accepted).await?;
-    t.pass()
+    Ok(())
 }
 
-const QOS_3_MALFORMED: Case = Case {
-    id: "will.qos-3-malformed",
-    title: "A CONNECT with Will QoS 3 is malformed: the connection is closed",
-    area: "Will",
-    statements: &[
-        S::V5_3_1_2_12,
-        S::V5_3_1_4_1,
-        S::V311_3_1_2_14,
-        S::V311_3_1_4_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["connack-malformed-connect"],
-    unfaultable: None,
+case! {
+    /// A CONNECT with Will QoS 3 is malformed: the connection is closed
+    QOS_3_MALFORMED = "will.qos-3-malformed",
+    checks: [V5_3_1_2_12, V5_3_1_4_1, V311_3_1_2_14, V311_3_1_4_1],
+    faults: [ConnackMalformedConnect],
+    tags: [Will, ToBroker],
     run: qos_3_malformed,
-};
+}
 
 fn qos_3_malformed(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        // Clean Start, Will Flag, Will QoS bits 11.
         let topic = t.topic("will");
+        // The twin: Will QoS 0 instead of 3.
+        raw_twin(&t, "c", 0x02 | 0x04, Some(&topic)).await?;
+        // Clean Start, Will Flag, Will QoS bits 11.
         let bytes = raw_connect(&t, "c", 0x02 | 0x04 | 0x18, Some(&topic));
-        connect_refused(t, "c", bytes, false).await
+        connect_refused(&t, "c", bytes, false).await?;
+        t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const RETAIN_WITHOUT_FLAG_MALFORMED: Case = Case {
-    id: "will.retain-without-will-flag-malformed",
-    title: "A CONNECT with Will Retain 1 but Will Flag 0 is malformed: the connection is closed",
-    area: "Will",
-    statements: &[
-        S::V5_3_1_2_13,
-        S::V5_3_1_4_1,
-        S::V311_3_1_2_15,
-        S::V311_3_1_2_11,
-        S::V311_3_1_4_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["connack-malformed-connect"],
-    unfaultable: None,
+case! {
+    /// A CONNECT with Will Retain 1 but Will Flag 0 is malformed: the connection is closed
+    RETAIN_WITHOUT_FLAG_MALFORMED = "will.retain-without-will-flag-malformed",
+    checks: [V5_3_1_2_13, V5_3_1_4_1, V311_3_1_2_15, V311_3_1_2_11, V311_3_1_4_1],
+    faults: [ConnackMalformedConnect],
+    tags: [Will, ToBroker],
     run: retain_without_flag_malformed,
-};
+}
 
 fn retain_without_flag_malformed(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
+        // The twin: Will Retain 0.
+        raw_twin(&t, "c", 0x02, None).await?;
         let bytes = raw_connect(&t, "c", 0x02 | 0x20, None);
-        connect_refused(t, "c", bytes, false).await
+        connect_refused(&t, "c", bytes, false).await?;
+        t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const QOS_WITHOUT_FLAG_MALFORMED: Case = Case {
-    id: "will.qos-without-will-flag-malformed",
-    title:
-        "A CONNECT with a non-zero Will QoS but Will Flag 0 is malformed: the connection is closed",
-    area: "Will",
-    statements: &[
-        S::V5_3_1_2_11,
-        S::V5_3_1_4_1,
-        S::V311_3_1_2_13,
-        S::V311_3_1_2_11,
-        S::V311_3_1_4_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["connack-malformed-connect"],
-    unfaultable: None,
+case! {
+    /// A CONNECT with a non-zero Will QoS but Will Flag 0 is malformed: the connection is closed
+    QOS_WITHOUT_FLAG_MALFORMED = "will.qos-without-will-flag-malformed",
+    checks: [V5_3_1_2_11, V5_3_1_4_1, V311_3_1_2_13, V311_3_1_2_11, V311_3_1_4_1],
+    faults: [ConnackMalformedConnect],
+    tags: [Will, ToBroker],
     run: qos_without_flag_malformed,
-};
+}
 
 fn qos_without_flag_malformed(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
+        // The twin: Will QoS 0.
+        raw_twin(&t, "c", 0x02, None).await?;
         let bytes = raw_connect(&t, "c", 0x02 | 0x08, None);
-        connect_refused(t, "c", bytes, false).await
+        connect_refused(&t, "c", bytes, false).await?;
+        t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
 
-const WILDCARD_TOPIC_REFUSED: Case = Case {
-    id: "will.topic-with-wildcard-refused",
-    title: "A CONNECT whose Will Topic contains a wildcard is refused and the connection closed",
-    area: "Will",
-    statements: &[
-        S::V5_4_7_0_1,
-        S::V5_3_1_4_1,
-        S::V311_4_7_1_1,
-        S::V311_3_1_4_1,
-    ],
-    protocols: Protocols::Both,
-    requires: &[],
-    faults: &["connack-malformed-connect"],
-    unfaultable: None,
+case! {
+    /// A CONNECT whose Will Topic contains a wildcard is refused and the connection closed
+    WILDCARD_TOPIC_REFUSED = "will.topic-with-wildcard-refused",
+    checks: [V5_4_7_0_1, V5_3_1_4_1, V311_4_7_1_1, V311_3_1_4_1],
+    faults: [ConnackMalformedConnect],
+    tags: [Will, WillTopic, ToBroker],
     run: wildcard_topic_refused,
-};
+}
 
 fn wildcard_topic_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
+        // The twin: a Will Topic without wildcards.
+        raw_twin(&t, "c0", 0x02 | 0x04, Some(&t.topic("w"))).await?;
         // A Topic Name never holds '+' or '#'. Whether a broker treats this as malformed
         // (close without CONNACK) or as a refused request (3.1.1 CONNACK with a non-zero
         // return code) is open, so both are accepted.
@@ -1170,7 +1467,7 @@ fn wildcard_topic_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
             let topic = format!("{}{wild}", t.topic_prefix());
             let name = format!("c{i}");
             let bytes = raw_connect(&t, &name, 0x02 | 0x04, Some(&topic));
-            connect_refused(t.clone(), &name, bytes, true).await?;
+            connect_refused(&t, &name, bytes, true).await?;
         }
         t.pass()
     })

@@ -210,7 +210,7 @@ impl TestClient {
     /// Encodes `packet` strictly and sends it.
     pub async fn send(&mut self, packet: &Packet) -> Result<(), SendError> {
         let bytes = packet.encode(self.version).map_err(SendError::Encode)?;
-        let summary = summary::packet(packet, self.version);
+        let summary = summary::on_wire(packet, &bytes, self.version);
         self.write(bytes, summary).await
     }
 
@@ -303,7 +303,7 @@ impl TestClient {
         match self.decoder.next_frame(&mut self.buf) {
             Ok(Some(frame)) => Some(match frame.decode(self.version) {
                 Ok(packet) => {
-                    let summary = summary::packet(&packet, self.version);
+                    let summary = summary::on_wire(&packet, &frame.bytes, self.version);
                     self.transcript
                         .record(&self.name, Direction::In, &frame.bytes, summary);
                     Received::Packet(packet)
@@ -411,7 +411,7 @@ impl TestClient {
 /// A summary for bytes the client sends raw: the packet if they decode, else why not.
 fn describe_outgoing(bytes: &Bytes, v: ProtocolVersion) -> String {
     match Packet::decode(bytes.clone(), v) {
-        Ok(p) => summary::packet(&p, v),
+        Ok(p) => summary::on_wire(&p, bytes, v),
         Err(e) => match mqttspec_codec::packet::FixedHeader::parse(bytes, v) {
             Ok(Some(h)) => format!(
                 "raw {} ({} bytes; not valid: {e})",

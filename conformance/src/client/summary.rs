@@ -261,6 +261,32 @@ fn push_props(s: &mut String, p: &Properties) {
     s.push_str(&format!(" props{{{}}}", parts.join("; ")));
 }
 
+/// The summary of `packet` as it travelled in `bytes`: [`packet`], plus, for the MQTT 5.0
+/// short forms (an acknowledgement, DISCONNECT or AUTH without Reason Code or without
+/// Property Length), which short form was on the wire, so the transcript shows what was sent.
+pub fn on_wire(p: &Packet, bytes: &[u8], v: ProtocolVersion) -> String {
+    let s = packet(p, v);
+    if !v.is_v5() {
+        return s;
+    }
+    let body = match bytes.get(1) {
+        Some(rl) if rl & 0x80 == 0 => usize::from(*rl),
+        _ => return s,
+    };
+    let with_code = match p {
+        Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_) => 3,
+        Packet::Disconnect(_) | Packet::Auth(_) => 1,
+        _ => return s,
+    };
+    if body + 1 == with_code {
+        format!("{s} [short form: Reason Code and properties omitted]")
+    } else if body == with_code {
+        format!("{s} [short form: Property Length omitted]")
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

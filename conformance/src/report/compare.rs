@@ -1,17 +1,23 @@
 //! `mqttspec report --compare A.json B.json ... --out compare.html`: several brokers' reports
 //! side by side — one row per case × protocol, one column per broker. A verdict of a
-//! report's restricted embedded broker is marked in its cell.
+//! report's restricted embedded broker is marked in its cell. INCONCLUSIVE runs are also
+//! listed apart, grouped by precondition, with a link to the row of the case that tests the
+//! precondition. Reports of schema 1 (no INCONCLUSIVE) compare with newer ones.
 
 use std::collections::BTreeMap;
 
 use super::escape::html;
-use super::{css_class, Report, CSS, RESTRICTED_MARK};
+use super::html::{anchor, INCONCLUSIVE_ANCHOR};
+use super::{css_class, precondition_named, CaseReport, Report, CSS, RESTRICTED_MARK};
 use crate::runner::Pass;
-use crate::verdict::Verdict;
+use crate::verdict::{Precondition, Verdict};
 
-/// One case × protocol: its title and, per broker, the verdict, its explanation and the
-/// broker that produced it.
-type Row = (String, Vec<Option<(Verdict, String, Pass)>>);
+/// One broker's result of a case × protocol: the verdict, its explanation, the broker that
+/// produced it, and the precondition of an INCONCLUSIVE one.
+type Cell = (Verdict, String, Pass, Option<String>);
+
+/// One case × protocol: its title and, per broker, its result.
+type Row = (String, Vec<Option<Cell>>);
 
 /// Renders the comparison page of `reports` (in the given column order).
 pub fn render(reports: &[Report]) -> String {
@@ -55,6 +61,7 @@ pub fn render(reports: &[Report]) -> String {
                 .or_insert_with(|| (c.title.clone(), vec![None; reports.len()]));
             if let Some(slot) = row.1.get_mut(i) {
                 let mut detail = match (&c.expected, &c.actual) {
+                    _ if c.verdict == Verdict::Inconclusive => inconclusive_detail(c),
                     (Some(e), Some(a)) => format!("expected {e}; actual {a}"),
                     (None, Some(a)) => a.clone(),
                     _ => String::new(),
@@ -71,10 +78,12 @@ pub fn render(reports: &[Report]) -> String {
                         c.unsupported_on_main.as_deref().unwrap_or("-")
                     );
                 }
-                *slot = Some((c.verdict, detail, c.pass));
+                *slot = Some((c.verdict, detail, c.pass, c.precondition.clone()));
             }
         }
     }
+    inconclusive(&mut out, reports, &rows);
+
     out.push_str("<h2>Cases</h2>\n<table><tr><th>case</th><th>protocol</th>");
     for r in reports {
         out.push_str(&format!("<th>{}</th>", html(&r.broker.name)));
@@ -86,7 +95,8 @@ pub fn render(reports: &[Report]) -> String {
             _ => false,
         });
         out.push_str(&format!(
-            "<tr><td title=\"{}\"><code>{}</code>{}</td><td>{}</td>",
+            "<tr id=\"{}\"><td title=\"{}\"><code>{}</code>{}</td><td>{}</td>",
+            anchor(id, protocol),
             html(title),
             html(id),
             if differs { " <strong>≠</strong>" } else { "" },
@@ -94,11 +104,15 @@ pub fn render(reports: &[Report]) -> String {
         ));
         for v in verdicts {
             match v {
-                Some((verdict, detail, pass)) => out.push_str(&format!(
-                    "<td class=\"{}\" title=\"{}\">{}{}</td>",
+                Some((verdict, detail, pass, precondition)) => out.push_str(&format!(
+                    "<td class=\"{}\" title=\"{}\">{}{}{}</td>",
                     css_class(verdict.label()),
                     html(detail),
                     verdict.label(),
+                    match precondition {
+                        Some(p) => format!(" <small>({})</small>", html(p)),
+                        None => String::new(),
+                    },
                     if *pass == Pass::Restricted {
                         format!(" <small>({RESTRICTED_MARK})</small>")
                     } else {
@@ -112,4 +126,115 @@ pub fn render(reports: &[Report]) -> String {
     }
     out.push_str("</table>\n</body></html>\n");
     out
+}
+
+/// "not tested, precondition not established: ... (connect) → see connect.accepted: ...".
+fn inconclusive_detail(c: &CaseReport) -> String {
+    let mut text = format!(
+        "not tested, precondition not established: {}",
+        c.expected.as_deref().unwrap_or("-")
+    );
+    if let Some(p) = &c.precondition {
+        text.push_str(&format!(" ({p})"));
+    }
+    if let Some(id) = &c.see_case {
+        text.push_str(&format!(" → see {id}"));
+    }
+    if let Some(a) = &c.actual {
+        text.push_str(&format!(": {a}"));
+    }
+    text
+}
+
+/// The "Inconclusive (not tested)" table: one row per precondition, one column per broker
+/// with its INCONCLUSIVE runs and the verdicts of the case that tests the precondition.
+/// Nothing when no report has an INCONCLUSIVE run.
+fn inconclusive(out: &mut String, reports: &[Report], rows: &BTreeMap<(String, String), Row>) {
+    let per_report: Vec<_> = reports.iter().map(Report::inconclusive_groups).collect();
+    // Preconditions in the order of `Precondition::ALL`, unknown names (newer reports) last.
+    let mut names: Vec<(usize, String, String, Option<String>)> = Vec::new();
+    for g in per_report.iter().flatten() {
+        if !names.iter().any(|n| n.1 == g.precondition) {
+            let rank = precondition_named(&g.precondition)
+                .and_then(|p| Precondition::ALL.iter().position(|q| *q == p))
+                .unwrap_or(usize::MAX);
+            names.push((
+                rank,
+                g.precondition.clone(),
+                g.description.clone(),
+                g.see_case.clone(),
+            ));
+        }
+    }
+    if names.is_empty() {
+        return;
+    }
+    names.sort();
+    out.push_str(&format!("<h2 id=\"{INCONCLUSIVE_ANCHOR}\">Inconclusive (not tested)</h2>\n<p class=\"muted\">Case runs that could not establish a precondition, so the statements they cite were not tested; grouped by precondition, with the case that tests the precondition itself.</p>\n<table><tr><th>precondition</th><th>see case</th>"));
+    for r in reports {
+        out.push_str(&format!("<th>{}</th>", html(&r.broker.name)));
+    }
+    out.push_str("</tr>\n");
+    for (_, name, description, see_case) in &names {
+        let see = match see_case {
+            Some(id) => {
+                let target = rows
+                    .keys()
+                    .find(|(case, _)| case == id)
+                    .map(|(case, protocol)| anchor(case, protocol));
+                match target {
+                    Some(a) => format!("<a href=\"#{a}\"><code>{}</code></a>", html(id)),
+                    None => format!("<code>{}</code> (not run)", html(id)),
+                }
+            }
+            None => "-".to_owned(),
+        };
+        out.push_str(&format!(
+            "<tr><td class=\"v-inconclusive\">{} <code>{}</code></td><td>{see}</td>",
+            html(description),
+            html(name)
+        ));
+        for (r, groups) in reports.iter().zip(&per_report) {
+            let Some(g) = groups.iter().find(|g| &g.precondition == name) else {
+                out.push_str("<td class=\"num\">0</td>");
+                continue;
+            };
+            let cases: Vec<String> = g
+                .cases
+                .iter()
+                .map(|c| {
+                    format!(
+                        "<li><a href=\"#{}\"><code>{}</code></a> (MQTT {})</li>",
+                        anchor(&c.id, &c.protocol),
+                        html(&c.id),
+                        html(&c.protocol)
+                    )
+                })
+                .collect();
+            let pointer: Vec<String> = see_case
+                .iter()
+                .flat_map(|id| r.protocols.iter().filter_map(|p| r.case(id, p)))
+                .map(|c| {
+                    format!(
+                        "MQTT {}: <span class=\"{}\">{}</span>",
+                        html(&c.protocol),
+                        css_class(c.verdict.label()),
+                        c.verdict.label()
+                    )
+                })
+                .collect();
+            out.push_str(&format!(
+                "<td><details><summary>{} case run(s)</summary><ul>{}</ul></details>{}</td>",
+                g.cases.len(),
+                cases.join(""),
+                if pointer.is_empty() {
+                    String::new()
+                } else {
+                    format!("<small>see case: {}</small>", pointer.join(", "))
+                }
+            ));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
 }

@@ -1,14 +1,20 @@
 //! `report.html`: one self-contained page (inline CSS, no scripts, no external assets):
-//! summary, per-area table, statement × verdict matrix, and every case with its transcript
-//! in a collapsible block. Everything from the broker is HTML-escaped. Verdicts of the
-//! restricted embedded broker are marked where they appear, and its capabilities have their
-//! own column.
+//! summary, the INCONCLUSIVE runs grouped by precondition (each group linking to the case
+//! that tests the precondition), capabilities, per-area table, statement × verdict matrix,
+//! and every case with its tags and its transcript in a collapsible block. Everything from
+//! the broker is HTML-escaped. Verdicts of the restricted embedded broker are marked where
+//! they appear, and its capabilities have their own column.
 
 use super::escape::html;
-use super::{css_class, Report, CSS, RESTRICTED_MARK};
-use crate::profile::Capabilities;
+use super::{
+    capability_rows, css_class, runs_v5, CaseReport, InconclusiveGroup, Report, CSS,
+    RESTRICTED_MARK,
+};
 use crate::runner::Pass;
 use crate::verdict::Verdict;
+
+/// The id of the "Inconclusive (not tested)" section.
+pub const INCONCLUSIVE_ANCHOR: &str = "inconclusive";
 
 /// Renders the HTML page of `report`.
 pub fn render(report: &Report) -> String {
@@ -72,11 +78,16 @@ pub fn render(report: &Report) -> String {
 
     out.push_str("<h2>Summary</h2>\n<table><tr><th>verdict</th><th>cases</th></tr>\n");
     for v in Verdict::ALL {
+        let n = report.summary.by_verdict.get(v);
         out.push_str(&format!(
             "<tr><td class=\"{}\">{}</td><td class=\"num\">{}</td></tr>\n",
             css_class(v.label()),
             v.label(),
-            report.summary.by_verdict.get(v)
+            if v == Verdict::Inconclusive && n > 0 {
+                format!("<a href=\"#{INCONCLUSIVE_ANCHOR}\">{n}</a>")
+            } else {
+                n.to_string()
+            }
         ));
     }
     out.push_str("</table>\n<table><tr><th>protocol</th><th>statements</th><th>testable</th><th>covered</th></tr>\n");
@@ -91,34 +102,8 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str("</table>\n");
 
-    let restricted = b
-        .restricted
-        .as_ref()
-        .map(|r| capability_rows(&r.capabilities));
-    out.push_str(&format!(
-        "<h2>Capabilities</h2>\n<table><tr><th>capability</th><th>value</th><th>source</th>{}</tr>\n",
-        if restricted.is_some() {
-            format!("<th>{RESTRICTED_MARK}</th><th>source</th>")
-        } else {
-            String::new()
-        }
-    ));
-    for (i, (name, value, source)) in capability_rows(&b.capabilities).into_iter().enumerate() {
-        out.push_str(&format!(
-            "<tr><td>{name}</td><td>{}</td><td class=\"muted\">{}</td>",
-            html(&value),
-            html(&source)
-        ));
-        if let Some((_, value, source)) = restricted.as_ref().and_then(|rows| rows.get(i)) {
-            out.push_str(&format!(
-                "<td>{}</td><td class=\"muted\">{}</td>",
-                html(value),
-                html(source)
-            ));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>\n");
+    inconclusive(&mut out, report);
+    capabilities(&mut out, report);
 
     out.push_str("<h2>By area</h2>\n<table><tr><th>area</th><th>protocol</th>");
     for v in Verdict::ALL {
@@ -189,6 +174,9 @@ pub fn render(report: &Report) -> String {
             html(&c.statements.join(", ")),
             c.duration_ms
         ));
+        if !c.tags.is_empty() {
+            out.push_str(&format!("<p class=\"muted\">tags: {}</p>\n", tags(&c.tags)));
+        }
         if c.pass == Pass::Restricted {
             let settings = b
                 .restricted
@@ -201,11 +189,24 @@ pub fn render(report: &Report) -> String {
                 html(c.unsupported_on_main.as_deref().unwrap_or("-"))
             ));
         }
-        if let Some(e) = &c.expected {
-            out.push_str(&format!("<p><strong>Expected:</strong> {}</p>\n", html(e)));
-        }
-        if let Some(a) = &c.actual {
-            out.push_str(&format!("<p><strong>Actual:</strong> {}</p>\n", html(a)));
+        if c.verdict == Verdict::Inconclusive {
+            out.push_str(&format!(
+                "<p><strong>Not tested:</strong> precondition not established: {}</p>\n",
+                precondition_text(report, c)
+            ));
+            if let Some(a) = &c.actual {
+                out.push_str(&format!(
+                    "<p><strong>What happened:</strong> {}</p>\n",
+                    html(a)
+                ));
+            }
+        } else {
+            if let Some(e) = &c.expected {
+                out.push_str(&format!("<p><strong>Expected:</strong> {}</p>\n", html(e)));
+            }
+            if let Some(a) = &c.actual {
+                out.push_str(&format!("<p><strong>Actual:</strong> {}</p>\n", html(a)));
+            }
         }
         if let Some(s) = &c.violated {
             out.push_str(&format!(
@@ -239,42 +240,170 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// The capability table's rows: name, value and where the value came from.
-fn capability_rows(caps: &Capabilities) -> Vec<(&'static str, String, String)> {
-    let rows = [
-        ("maximum_qos", caps.maximum_qos.to_string()),
-        ("retain_available", caps.retain_available.to_string()),
-        (
-            "wildcard_subscription_available",
-            caps.wildcard_subscription_available.to_string(),
-        ),
-        (
-            "subscription_identifier_available",
-            caps.subscription_identifier_available.to_string(),
-        ),
-        (
-            "shared_subscription_available",
-            caps.shared_subscription_available.to_string(),
-        ),
-        ("topic_alias_maximum", caps.topic_alias_maximum.to_string()),
-        ("receive_maximum", caps.receive_maximum.to_string()),
-        (
-            "maximum_packet_size",
-            caps.maximum_packet_size
-                .map_or("-".to_owned(), |x| x.to_string()),
-        ),
-        (
-            "server_keep_alive",
-            caps.server_keep_alive
-                .map_or("-".to_owned(), |x| x.to_string()),
-        ),
-    ];
-    rows.into_iter()
-        .map(|(name, value)| {
-            let source = caps.sources.get(name).map_or("default", String::as_str);
-            (name, value, source.to_owned())
+/// The "Inconclusive (not tested)" section: one table per precondition, linking to the case
+/// that tests it. Nothing when no run was INCONCLUSIVE.
+fn inconclusive(out: &mut String, report: &Report) {
+    let groups = report.inconclusive_groups();
+    if groups.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "<h2 id=\"{INCONCLUSIVE_ANCHOR}\">Inconclusive (not tested)</h2>\n<p class=\"muted\">These case runs could not establish a precondition, so the statements they cite were not tested. Each group names the case that tests the precondition itself: look there first.</p>\n"
+    ));
+    for g in &groups {
+        out.push_str(&format!(
+            "<h3 class=\"v-inconclusive\">{} <code>{}</code>: {} case run(s)</h3>\n<p>{}</p>\n",
+            html(&g.description),
+            html(&g.precondition),
+            g.cases.len(),
+            see_case_text(report, g)
+        ));
+        out.push_str("<table><tr><th>case</th><th>protocol</th><th>what happened</th></tr>\n");
+        for c in &g.cases {
+            out.push_str(&format!(
+                "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td></tr>\n",
+                anchor(&c.id, &c.protocol),
+                html(&c.id),
+                html(&c.protocol),
+                html(c.actual.as_deref().unwrap_or(""))
+            ));
+        }
+        out.push_str("</table>\n");
+    }
+}
+
+/// "See `connect.accepted` (MQTT 5: FAIL)", linking to each run of the group's pointer case.
+fn see_case_text(report: &Report, g: &InconclusiveGroup<'_>) -> String {
+    let Some(id) = &g.see_case else {
+        return "No case tests this precondition by itself; the detail says what happened."
+            .to_owned();
+    };
+    format!("See {}.", case_links(report, id))
+}
+
+/// `<code>id</code>` with a link to each protocol's run of the case and its verdict, or
+/// "(not run)".
+fn case_links(report: &Report, id: &str) -> String {
+    let runs: Vec<String> = report
+        .protocols
+        .iter()
+        .filter_map(|p| report.case(id, p))
+        .map(|c| {
+            format!(
+                "<a href=\"#{}\">MQTT {}</a>: <span class=\"{}\">{}</span>",
+                anchor(&c.id, &c.protocol),
+                html(&c.protocol),
+                css_class(c.verdict.label()),
+                c.verdict.label()
+            )
         })
-        .collect()
+        .collect();
+    if runs.is_empty() {
+        format!("<code>{}</code> (not run)", html(id))
+    } else {
+        format!("<code>{}</code> ({})", html(id), runs.join(", "))
+    }
+}
+
+/// The precondition of an INCONCLUSIVE case run, with a link to the case that tests it on
+/// the same protocol when that ran.
+fn precondition_text(report: &Report, c: &CaseReport) -> String {
+    let description = c
+        .precondition
+        .as_deref()
+        .and_then(|name| {
+            report
+                .summary
+                .by_precondition
+                .iter()
+                .find(|p| p.precondition == name)
+                .map(|p| p.description.clone())
+                .or_else(|| super::precondition_named(name).map(|p| p.describe().to_owned()))
+        })
+        .or_else(|| c.expected.clone())
+        .unwrap_or_default();
+    let mut text = html(&description);
+    if let Some(name) = &c.precondition {
+        text.push_str(&format!(" (<code>{}</code>)", html(name)));
+    }
+    if let Some(id) = &c.see_case {
+        let target = match report.case(id, &c.protocol) {
+            Some(t) => format!(
+                "<a href=\"#{}\"><code>{}</code></a> (<span class=\"{}\">{}</span>)",
+                anchor(&t.id, &t.protocol),
+                html(id),
+                css_class(t.verdict.label()),
+                t.verdict.label()
+            ),
+            None => format!(
+                "<code>{}</code> (not run on MQTT {})",
+                html(id),
+                html(&c.protocol)
+            ),
+        };
+        text.push_str(&format!(" → see {target}"));
+    }
+    text
+}
+
+/// The capability table (MQTT 5.0 CONNACK properties; see [`capability_rows`]).
+fn capabilities(out: &mut String, report: &Report) {
+    let b = &report.broker;
+    let rows = capability_rows(&b.capabilities, &report.protocols);
+    let restricted = b
+        .restricted
+        .as_ref()
+        .map(|r| capability_rows(&r.capabilities, &report.protocols));
+    out.push_str("<h2>Capabilities</h2>\n");
+    if !runs_v5(&report.protocols) {
+        out.push_str(&format!(
+            "<p class=\"muted\">MQTT 3.1.1 declares no capabilities in CONNACK (they are MQTT 5.0 CONNACK properties); {}.</p>\n",
+            if rows.is_empty() {
+                "the profile sets none"
+            } else {
+                "only the values the profile sets are listed"
+            }
+        ));
+    }
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "<table><tr><th>capability</th><th>value</th><th>source</th>{}</tr>\n",
+        if restricted.is_some() {
+            format!("<th>{RESTRICTED_MARK}</th><th>source</th>")
+        } else {
+            String::new()
+        }
+    ));
+    for row in &rows {
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td class=\"muted\">{}</td>",
+            row.name,
+            html(&row.value),
+            html(&row.source)
+        ));
+        if let Some(rows) = &restricted {
+            match rows.iter().find(|r| r.name == row.name) {
+                Some(r) => out.push_str(&format!(
+                    "<td>{}</td><td class=\"muted\">{}</td>",
+                    html(&r.value),
+                    html(&r.source)
+                )),
+                None => out.push_str("<td class=\"muted\">-</td><td></td>"),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// Tag labels as small badges.
+fn tags(tags: &[String]) -> String {
+    tags.iter()
+        .map(|t| format!("<span class=\"tag\">{}</span>", html(t)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The id of a case's block: `case-<id>-v<protocol>` with only safe characters.

@@ -1,28 +1,21 @@
 //! `junit.xml`: one `<testsuite>` per protocol, one `<testcase>` per case. FAIL is a
-//! `<failure>`, ERROR an `<error>`, UNSUPPORTED and baselined non-passes are `<skipped>`;
-//! NON-STRICT and INFORMATIONAL pass with the note in `<system-out>`. A verdict of the
+//! `<failure>`, ERROR an `<error>`, UNSUPPORTED, INCONCLUSIVE and baselined non-passes are
+//! `<skipped>` (an INCONCLUSIVE one says which precondition failed and which case tests it);
+//! NON-STRICT and INFORMATIONAL pass with the note in `<system-out>`. The counts of
+//! `<testsuites>` are the sums of its suites'. A verdict of the
 //! restricted embedded broker says so in `<system-out>` (the test case keeps its name, so CI
 //! history follows it).
 
 use super::escape::xml;
-use super::{CaseReport, Report, RESTRICTED_MARK};
+use super::{precondition_named, CaseReport, Report, RESTRICTED_MARK};
 use crate::client::transcript::render_text;
 use crate::runner::Pass;
 use crate::verdict::Verdict;
 
 /// Renders the JUnit XML of `report`.
 pub fn render(report: &Report) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let s = &report.summary.by_verdict;
-    out.push_str(&format!(
-        "<testsuites name=\"mqttspec {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
-        xml(&report.broker.name),
-        report.summary.total,
-        s.fail,
-        s.error,
-        s.unsupported,
-        report.wall_time_ms as f64 / 1000.0
-    ));
+    let mut suites = String::new();
+    let mut totals = [0usize; 4];
     for protocol in &report.protocols {
         let cases: Vec<&CaseReport> = report
             .cases
@@ -37,16 +30,26 @@ pub fn render(report: &Report) -> String {
         };
         let skipped = cases
             .iter()
-            .filter(|c| c.verdict == Verdict::Unsupported || c.baselined.is_some())
+            .filter(|c| {
+                matches!(c.verdict, Verdict::Unsupported | Verdict::Inconclusive)
+                    || c.baselined.is_some()
+            })
             .count();
         let time: u64 = cases.iter().map(|c| c.duration_ms).sum();
-        out.push_str(&format!(
-            "  <testsuite name=\"MQTT {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
-            xml(protocol),
+        let counts = [
             cases.len(),
             count(Verdict::Fail),
             count(Verdict::Error),
             skipped,
+        ];
+        for (total, n) in totals.iter_mut().zip(counts) {
+            *total += n;
+        }
+        let [tests, failures, errors, skipped] = counts;
+        let out = &mut suites;
+        out.push_str(&format!(
+            "  <testsuite name=\"MQTT {}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">\n",
+            xml(protocol),
             time as f64 / 1000.0
         ));
         let restricted = report
@@ -55,12 +58,43 @@ pub fn render(report: &Report) -> String {
             .as_ref()
             .map(|r| format!("{} ({})", r.address, r.settings_text()));
         for c in cases {
-            testcase(&mut out, c, restricted.as_deref());
+            testcase(out, c, restricted.as_deref());
         }
         out.push_str("  </testsuite>\n");
     }
+    let [tests, failures, errors, skipped] = totals;
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites name=\"mqttspec {}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">\n",
+        xml(&report.broker.name),
+        report.wall_time_ms as f64 / 1000.0
+    ));
+    out.push_str(&suites);
     out.push_str("</testsuites>\n");
     out
+}
+
+/// Why an INCONCLUSIVE case run was not tested: "precondition not established: a valid
+/// CONNECT accepted (connect) → see connect.accepted: <what happened>".
+fn inconclusive_message(c: &CaseReport) -> String {
+    let description = c
+        .precondition
+        .as_deref()
+        .and_then(precondition_named)
+        .map(|p| p.describe().to_owned())
+        .or_else(|| c.expected.clone())
+        .unwrap_or_default();
+    let mut text = format!("not tested, precondition not established: {description}");
+    if let Some(name) = &c.precondition {
+        text.push_str(&format!(" ({name})"));
+    }
+    if let Some(id) = &c.see_case {
+        text.push_str(&format!(" → see {id}"));
+    }
+    if let Some(a) = &c.actual {
+        text.push_str(&format!(": {a}"));
+    }
+    text
 }
 
 /// One `<testcase>`; `restricted` describes the restricted broker, if there was one.
@@ -97,6 +131,7 @@ fn testcase(out: &mut String, c: &CaseReport, restricted: Option<&str>) {
             .unwrap_or_default()
     );
     let mut message = match (&c.expected, &c.actual) {
+        _ if c.verdict == Verdict::Inconclusive => inconclusive_message(c),
         (Some(e), Some(a)) => format!("expected {e}; actual {a}"),
         (None, Some(a)) => a.clone(),
         _ => c.verdict.label().to_owned(),
@@ -122,8 +157,9 @@ fn testcase(out: &mut String, c: &CaseReport, restricted: Option<&str>) {
                 xml(&message),
                 xml(&format!("{detail}\n\n{}", render_text(&c.transcript)))
             )),
-            Verdict::Unsupported => out.push_str(&format!(
-                "      <skipped message=\"UNSUPPORTED: {}\"/>\n",
+            Verdict::Unsupported | Verdict::Inconclusive => out.push_str(&format!(
+                "      <skipped message=\"{}: {}\"/>\n",
+                c.verdict.label(),
                 xml(&message)
             )),
             Verdict::NonStrict | Verdict::Informational => {

@@ -1,7 +1,8 @@
-//! `summary.md`: the headline numbers, per-area table, every non-passing case, and the
-//! verdicts of the restricted broker (embedded runs).
+//! `summary.md`: the headline numbers, the capabilities, the per-area table, every
+//! non-passing case, the INCONCLUSIVE runs grouped by precondition (each group pointing at
+//! the case that tests it), and the verdicts of the restricted broker (embedded runs).
 
-use super::{Report, RESTRICTED_MARK};
+use super::{capability_rows, runs_v5, InconclusiveGroup, Report, RESTRICTED_MARK};
 use crate::runner::Pass;
 use crate::verdict::Verdict;
 
@@ -49,11 +50,12 @@ pub fn render(report: &Report) -> String {
             c.protocol, c.statements, c.testable, c.covered
         ));
     }
-    out.push_str("\n## By area\n\n| area | protocol | PASS | FAIL | NON-STRICT | INFO | UNSUPP. | ERROR | statements covered |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    capabilities(&mut out, report);
+    out.push_str("\n## By area\n\n| area | protocol | PASS | FAIL | NON-STRICT | INFO | UNSUPP. | INCONC. | ERROR | statements covered |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for a in &report.summary.by_area {
         let c = &a.cases;
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |\n",
             md(&a.area),
             a.protocol,
             c.pass,
@@ -61,15 +63,17 @@ pub fn render(report: &Report) -> String {
             c.non_strict,
             c.informational,
             c.unsupported,
+            c.inconclusive,
             c.error,
             a.statements_covered,
             a.statements
         ));
     }
+    // INCONCLUSIVE runs have their own section.
     let problems: Vec<_> = report
         .cases
         .iter()
-        .filter(|c| c.verdict != Verdict::Pass)
+        .filter(|c| c.verdict != Verdict::Pass && c.verdict != Verdict::Inconclusive)
         .collect();
     if !problems.is_empty() {
         out.push_str("\n## Not passing\n\n| case | protocol | verdict | expected | actual |\n|---|---|---|---|---|\n");
@@ -91,6 +95,7 @@ pub fn render(report: &Report) -> String {
             ));
         }
     }
+    inconclusive(&mut out, report);
     let restricted: Vec<_> = report.restricted_cases().collect();
     if !restricted.is_empty() {
         out.push_str(&format!(
@@ -116,10 +121,83 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// Makes text safe inside a Markdown table cell.
+/// The capability table (MQTT 5.0 CONNACK properties; see [`capability_rows`]).
+fn capabilities(out: &mut String, report: &Report) {
+    let rows = capability_rows(&report.broker.capabilities, &report.protocols);
+    out.push_str("\n## Capabilities\n\n");
+    if !runs_v5(&report.protocols) {
+        out.push_str("MQTT 3.1.1 declares no capabilities in CONNACK");
+        if rows.is_empty() {
+            out.push_str("; the profile sets none.\n");
+            return;
+        }
+        out.push_str("; the profile sets these:\n\n");
+    }
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("| capability | value | source |\n|---|---|---|\n");
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            r.name,
+            md(&r.value),
+            md(&r.source)
+        ));
+    }
+}
+
+/// The "Inconclusive (not tested)" section, one table per precondition.
+fn inconclusive(out: &mut String, report: &Report) {
+    let groups = report.inconclusive_groups();
+    if groups.is_empty() {
+        return;
+    }
+    out.push_str("\n## Inconclusive (not tested)\n\nA precondition could not be established, so the statements these cases cite were not tested. Each group names the case that tests the precondition itself: look there first.\n");
+    for g in &groups {
+        out.push_str(&format!(
+            "\n### {} (`{}`): {} case run(s)\n\n{}\n\n| case | protocol | what happened |\n|---|---|---|\n",
+            md(&g.description),
+            md(&g.precondition),
+            g.cases.len(),
+            see_case(report, g)
+        ));
+        for c in &g.cases {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                c.id,
+                c.protocol,
+                md(c.actual.as_deref().unwrap_or(""))
+            ));
+        }
+    }
+}
+
+/// "See `connect.accepted` (3.1.1: PASS, 5: FAIL)."
+fn see_case(report: &Report, g: &InconclusiveGroup<'_>) -> String {
+    let Some(id) = &g.see_case else {
+        return "No case tests this precondition by itself; the detail says what happened."
+            .to_owned();
+    };
+    let runs: Vec<String> = report
+        .protocols
+        .iter()
+        .filter_map(|p| report.case(id, p))
+        .map(|c| format!("{}: {}", c.protocol, c.verdict.label()))
+        .collect();
+    if runs.is_empty() {
+        format!("See `{id}` (not run).")
+    } else {
+        format!("See `{id}` ({}).", runs.join(", "))
+    }
+}
+
+/// Makes text safe inside a Markdown table cell: no table or HTML syntax, no line breaks,
+/// and no other control characters (a broker's reason string may hold escape sequences).
 fn md(s: &str) -> String {
     s.replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+        .replace(['\n', '\r', '\t'], " ")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace(char::is_control, "\u{FFFD}")
 }

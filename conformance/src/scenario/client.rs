@@ -18,8 +18,21 @@ use mqttspec_codec::{
 use tokio::time::Instant;
 
 use super::ctx::{qos, Ctx};
-use super::{describe_replies, BoxFuture, Failure, Reply};
+use super::role::role_setters;
+use super::{describe_replies, BoxFuture, Failure, Reply, Role};
 use crate::client::{summary, Received, SendError, TestClient};
+use crate::verdict::Precondition;
+
+role_setters!(
+    PublishBuilder<'_>,
+    SubscribeBuilder<'_>,
+    UnsubscribeBuilder<'_>,
+    ExpectPublish<'_>,
+    ExpectNoPublish<'_>,
+    ExpectPacket<'_>,
+    ExpectReply<'_>,
+    Alive<'_>,
+);
 
 /// At most this many unexpected packets are kept for later expectations.
 const MAX_PENDING: usize = 1000;
@@ -108,9 +121,9 @@ impl Client {
             SendError::Encode(e) => {
                 Failure::error(format!("case error: cannot encode {what}: {e}"))
             }
-            other => Failure::fail(
-                format!("the connection open to send {what}"),
-                format!("{other}"),
+            other => Failure::inconclusive(
+                Precondition::Connection,
+                format!("the connection was no longer open to send {what}: {other}"),
             ),
         }
     }
@@ -216,7 +229,7 @@ impl Client {
     pub(crate) fn unmet(&self, expected: &str, got: Received) -> Failure {
         let v = self.protocol();
         let actual = match &got {
-            Received::Timeout => format!("nothing within {} ms", self.timeout.as_millis()),
+            Received::Timeout => timeout_text(self.timeout),
             other => other.describe(v),
         };
         self.ctx
@@ -235,7 +248,7 @@ impl Client {
     fn unmet_within(&self, expected: &str, got: Received, within: Duration) -> Failure {
         let mut f = self.unmet(expected, got.clone());
         if got == Received::Timeout {
-            f.0.actual = Some(format!("nothing within {} ms", within.as_millis()));
+            f.0.actual = Some(timeout_text(within));
         }
         f
     }
@@ -252,6 +265,7 @@ impl Client {
             properties: Properties::default(),
             any_reason: false,
             within: None,
+            role: None,
             client: self,
         }
     }
@@ -265,6 +279,7 @@ impl Client {
             properties: Properties::default(),
             any_reason: false,
             within: None,
+            role: None,
             client: self,
         }
     }
@@ -276,6 +291,7 @@ impl Client {
             filters: vec![filter.into()],
             properties: Properties::default(),
             within: None,
+            role: None,
             client: self,
         }
     }
@@ -290,6 +306,7 @@ impl Client {
             payload: None,
             within: None,
             auto_ack: true,
+            role: None,
             client: self,
         }
     }
@@ -299,6 +316,7 @@ impl Client {
     pub fn expect_no_publish(&mut self) -> ExpectNoPublish<'_> {
         ExpectNoPublish {
             for_: Duration::from_millis(500),
+            role: None,
             client: self,
         }
     }
@@ -308,6 +326,7 @@ impl Client {
         ExpectPacket {
             packet_type: t,
             within: None,
+            role: None,
             client: self,
         }
     }
@@ -319,6 +338,7 @@ impl Client {
         ExpectReply {
             replies,
             within: None,
+            role: None,
             client: self,
         }
     }
@@ -335,6 +355,7 @@ impl Client {
         {
             Ok(Packet::Disconnect(d)) if accept(d.reason_code) => {
                 self.ctx.checked();
+                self.ctx.refusal_seen();
                 self.expect_close_after("DISCONNECT").await?;
                 Ok(d)
             }
@@ -357,6 +378,7 @@ impl Client {
         ExpectReply {
             replies: &replies,
             within: None,
+            role: None,
             client: self,
         }
         .run()
@@ -379,19 +401,13 @@ impl Client {
         }
     }
 
-    /// Sends PINGREQ and expects PINGRESP: the connection is alive.
-    pub async fn alive(&mut self) -> Result<(), Failure> {
-        self.send(&Packet::PingReq).await?;
-        let deadline = Instant::now() + self.timeout;
-        match self
-            .wait_for(deadline, |p| matches!(p, Packet::PingResp))
-            .await
-        {
-            Ok(_) => {
-                self.ctx.checked();
-                Ok(())
-            }
-            Err(got) => Err(self.unmet("PINGRESP", got)),
+    /// Sends PINGREQ and expects PINGRESP: the connection is alive. A check by default;
+    /// `.as_twin()` when the PINGRESP shows that the broker accepted the well-formed packets
+    /// sent before it.
+    pub fn alive(&mut self) -> Alive<'_> {
+        Alive {
+            role: None,
+            client: self,
         }
     }
 
@@ -443,6 +459,7 @@ pub struct PublishBuilder<'a> {
     properties: Properties,
     any_reason: bool,
     within: Option<Duration>,
+    role: Option<Role>,
 }
 
 /// What a publish got back.
@@ -494,6 +511,16 @@ impl<'a> PublishBuilder<'a> {
     }
 
     async fn run(self) -> Result<Published, Failure> {
+        let role = self.role.unwrap_or(Role::Setup(Precondition::Publish));
+        let ctx = self.client.ctx.clone();
+        let out = self.run_inner().await.map_err(|f| role.classify(f))?;
+        if out.packet_id.is_some() && !out.reason_code.is_error() {
+            ctx.succeeded(role);
+        }
+        Ok(out)
+    }
+
+    async fn run_inner(self) -> Result<Published, Failure> {
         let c = self.client;
         let v = c.protocol();
         let q = qos(self.qos)?;
@@ -532,7 +559,6 @@ impl<'a> PublishBuilder<'a> {
             })
             .await
             .map_err(|got| c.unmet_within(&expected, got, within))?;
-        c.ctx.checked();
         let reason_code = match &ack {
             Packet::PubAck(a) => a.reason_code,
             Packet::PubRec(a) => a.reason_code,
@@ -546,10 +572,10 @@ impl<'a> PublishBuilder<'a> {
                     ack: Some(ack),
                 });
             }
-            return Err(Failure::error(format!(
-                "the broker refused the publish: {}",
-                summary::packet(&ack, v)
-            )));
+            return Err(Failure::fail(
+                "the PUBLISH accepted",
+                format!("the broker refused it: {}", summary::packet(&ack, v)),
+            ));
         }
         if q == QoS::ExactlyOnce {
             c.send(&Packet::PubRel(PubRel::new(id))).await?;
@@ -561,7 +587,6 @@ impl<'a> PublishBuilder<'a> {
             )
             .await
             .map_err(|got| c.unmet_within(&expected, got, within))?;
-            c.ctx.checked();
         }
         Ok(Published {
             packet_id,
@@ -590,6 +615,7 @@ pub struct SubscribeBuilder<'a> {
     properties: Properties,
     any_reason: bool,
     within: Option<Duration>,
+    role: Option<Role>,
 }
 
 impl<'a> SubscribeBuilder<'a> {
@@ -658,6 +684,17 @@ impl<'a> SubscribeBuilder<'a> {
     }
 
     async fn run(self) -> Result<Vec<ReasonCode>, Failure> {
+        let role = self.role.unwrap_or(Role::Setup(Precondition::Subscribe));
+        let ctx = self.client.ctx.clone();
+        let any_reason = self.any_reason;
+        let codes = self.run_inner().await.map_err(|f| role.classify(f))?;
+        if any_reason || !codes.iter().any(|r| r.is_error()) {
+            ctx.succeeded(role);
+        }
+        Ok(codes)
+    }
+
+    async fn run_inner(self) -> Result<Vec<ReasonCode>, Failure> {
         if let Some(q) = self.bad_qos {
             return Err(Failure::error(format!(
                 "case error: QoS {q} does not exist (use send_raw)"
@@ -692,16 +729,17 @@ impl<'a> SubscribeBuilder<'a> {
         let Packet::SubAck(SubAck { reason_codes, .. }) = &ack else {
             return Err(c.unmet(&expected, Received::Packet(ack)));
         };
-        c.ctx.check(
-            reason_codes.len() == count,
-            format!("SUBACK with {count} reason code(s), one per Topic Filter"),
-            summary::packet(&ack, v),
-        )?;
+        if reason_codes.len() != count {
+            return Err(Failure::fail(
+                format!("SUBACK with {count} reason code(s), one per Topic Filter"),
+                summary::packet(&ack, v),
+            ));
+        }
         if !self.any_reason && reason_codes.iter().any(|r| r.is_error()) {
-            return Err(Failure::error(format!(
-                "the broker refused the subscription: {}",
-                summary::packet(&ack, v)
-            )));
+            return Err(Failure::fail(
+                "the subscription granted",
+                format!("the broker refused it: {}", summary::packet(&ack, v)),
+            ));
         }
         Ok(reason_codes.clone())
     }
@@ -722,6 +760,7 @@ pub struct UnsubscribeBuilder<'a> {
     filters: Vec<String>,
     properties: Properties,
     within: Option<Duration>,
+    role: Option<Role>,
 }
 
 impl<'a> UnsubscribeBuilder<'a> {
@@ -742,6 +781,14 @@ impl<'a> UnsubscribeBuilder<'a> {
     }
 
     async fn run(self) -> Result<Vec<ReasonCode>, Failure> {
+        let role = self.role.unwrap_or(Role::Setup(Precondition::Unsubscribe));
+        let ctx = self.client.ctx.clone();
+        let codes = self.run_inner().await.map_err(|f| role.classify(f))?;
+        ctx.succeeded(role);
+        Ok(codes)
+    }
+
+    async fn run_inner(self) -> Result<Vec<ReasonCode>, Failure> {
         let c = self.client;
         let mut filters = Vec::new();
         for f in &self.filters {
@@ -767,7 +814,6 @@ impl<'a> UnsubscribeBuilder<'a> {
             )
             .await
             .map_err(|got| c.unmet_within(&expected, got, within))?;
-        c.ctx.checked();
         match ack {
             Packet::UnsubAck(UnsubAck { reason_codes, .. }) => Ok(reason_codes),
             _ => Ok(Vec::new()),
@@ -796,6 +842,7 @@ pub struct ExpectPublish<'a> {
     payload: Option<Bytes>,
     within: Option<Duration>,
     auto_ack: bool,
+    role: Option<Role>,
 }
 
 impl<'a> ExpectPublish<'a> {
@@ -856,6 +903,14 @@ impl<'a> ExpectPublish<'a> {
     }
 
     async fn run(self) -> Result<Publish, Failure> {
+        let role = self.role.unwrap_or(Role::Check);
+        let ctx = self.client.ctx.clone();
+        let p = self.run_inner().await.map_err(|f| role.classify(f))?;
+        ctx.succeeded(role);
+        Ok(p)
+    }
+
+    async fn run_inner(self) -> Result<Publish, Failure> {
         let expected = self.describe();
         let c = self.client;
         let v = c.protocol();
@@ -883,7 +938,6 @@ impl<'a> ExpectPublish<'a> {
                 .event(&c.name, format!("expected {expected}; got {actual}"));
             return Err(Failure::fail(expected, actual));
         }
-        c.ctx.checked();
         if self.auto_ack {
             c.ack(&p).await?;
         }
@@ -904,6 +958,7 @@ impl<'a> IntoFuture for ExpectPublish<'a> {
 pub struct ExpectNoPublish<'a> {
     client: &'a mut Client,
     for_: Duration,
+    role: Option<Role>,
 }
 
 impl<'a> ExpectNoPublish<'a> {
@@ -914,6 +969,17 @@ impl<'a> ExpectNoPublish<'a> {
     }
 
     async fn run(self) -> Result<(), Failure> {
+        let role = self.role.unwrap_or(Role::Check);
+        let ctx = self.client.ctx.clone();
+        self.run_inner().await.map_err(|f| role.classify(f))?;
+        ctx.succeeded(role);
+        if role == Role::Check {
+            ctx.absence_seen();
+        }
+        Ok(())
+    }
+
+    async fn run_inner(self) -> Result<(), Failure> {
         let c = self.client;
         let v = c.protocol();
         let expected = format!("no PUBLISH for {} ms", self.for_.as_millis());
@@ -922,10 +988,7 @@ impl<'a> ExpectNoPublish<'a> {
             .wait_for(deadline, |p| matches!(p, Packet::Publish(_)))
             .await
         {
-            Err(Received::Timeout) => {
-                c.ctx.checked();
-                Ok(())
-            }
+            Err(Received::Timeout) => Ok(()),
             Ok(p) => {
                 let actual = summary::packet(&p, v);
                 c.ctx
@@ -952,6 +1015,7 @@ pub struct ExpectPacket<'a> {
     client: &'a mut Client,
     packet_type: PacketType,
     within: Option<Duration>,
+    role: Option<Role>,
 }
 
 impl<'a> ExpectPacket<'a> {
@@ -962,6 +1026,7 @@ impl<'a> ExpectPacket<'a> {
     }
 
     async fn run(self) -> Result<Packet, Failure> {
+        let role = self.role.unwrap_or(Role::Check);
         let c = self.client;
         let t = self.packet_type;
         let within = self.within.unwrap_or(c.timeout);
@@ -969,8 +1034,8 @@ impl<'a> ExpectPacket<'a> {
         let p = c
             .wait_for(deadline, |p| p.packet_type() == t)
             .await
-            .map_err(|got| c.unmet_within(t.name(), got, within))?;
-        c.ctx.checked();
+            .map_err(|got| role.classify(c.unmet_within(t.name(), got, within)))?;
+        c.ctx.succeeded(role);
         Ok(p)
     }
 }
@@ -991,6 +1056,7 @@ pub struct ExpectReply<'a> {
     client: &'a mut Client,
     replies: &'a [Reply],
     within: Option<Duration>,
+    role: Option<Role>,
 }
 
 impl<'a> ExpectReply<'a> {
@@ -1000,7 +1066,24 @@ impl<'a> ExpectReply<'a> {
         self
     }
 
+    /// Sets the role (`None`: a check).
+    pub(crate) fn role(mut self, role: Role) -> Self {
+        self.role = Some(role);
+        self
+    }
+
     async fn run(self) -> Result<Reply, Failure> {
+        let role = self.role.unwrap_or(Role::Check);
+        let ctx = self.client.ctx.clone();
+        let reply = self.run_inner().await.map_err(|f| role.classify(f))?;
+        ctx.succeeded(role);
+        if role == Role::Check && reply.is_refusal() {
+            ctx.refusal_seen();
+        }
+        Ok(reply)
+    }
+
+    async fn run_inner(self) -> Result<Reply, Failure> {
         let c = self.client;
         let v = c.protocol();
         let expected = describe_replies(self.replies, v);
@@ -1014,7 +1097,6 @@ impl<'a> ExpectReply<'a> {
                 _ => return Err(c.unmet_within(&expected, got, within)),
             };
             if let Some(reply) = self.replies.iter().copied().find(|r| r.matches(packet)) {
-                c.ctx.checked();
                 if let Some(Packet::ConnAck(ack)) = packet {
                     c.set_connack(ack.clone());
                 }
@@ -1038,6 +1120,48 @@ impl<'a> IntoFuture for ExpectReply<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
     }
+}
+
+/// Awaitable PINGREQ / PINGRESP exchange ([`Client::alive`]).
+#[derive(Debug)]
+pub struct Alive<'a> {
+    client: &'a mut Client,
+    role: Option<Role>,
+}
+
+impl Alive<'_> {
+    async fn run(self) -> Result<(), Failure> {
+        let role = self.role.unwrap_or(Role::Check);
+        let c = self.client;
+        let result = async {
+            c.inner
+                .send(&Packet::PingReq)
+                .await
+                .map_err(|e| Failure::fail("the connection open to send PINGREQ", e.to_string()))?;
+            let deadline = Instant::now() + c.timeout;
+            c.wait_for(deadline, |p| matches!(p, Packet::PingResp))
+                .await
+                .map(|_| ())
+                .map_err(|got| c.unmet("PINGRESP", got))
+        }
+        .await;
+        result.map_err(|f| role.classify(f))?;
+        c.ctx.succeeded(role);
+        Ok(())
+    }
+}
+
+impl<'a> IntoFuture for Alive<'a> {
+    type Output = Result<(), Failure>;
+    type IntoFuture = BoxFuture<'a, Self::Output>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// How every expectation words a wait that ended with nothing: "nothing within 3000 ms".
+pub(crate) fn timeout_text(d: Duration) -> String {
+    format!("nothing within {} ms", d.as_millis())
 }
 
 #[allow(dead_code)]

@@ -13,9 +13,10 @@ use mqttspec_codec::{
 use tokio::time::Instant;
 
 use super::client::Client;
-use super::{CaseResult, Failure, Outcome, Reply};
+use super::{CaseResult, Failure, Outcome, Reply, Role};
 use crate::client::{summary, ClientOptions, Received, TestClient, Transcript};
 use crate::profile::{Capabilities, Profile};
+use crate::verdict::Precondition;
 
 /// Everything the runner gives one case run.
 #[derive(Debug, Clone)]
@@ -40,7 +41,29 @@ pub struct CaseEnv {
 struct State {
     env: CaseEnv,
     checks: AtomicUsize,
+    refusals: AtomicUsize,
+    twins: AtomicUsize,
+    absences: AtomicUsize,
+    controls: AtomicUsize,
     names: Mutex<Vec<String>>,
+    connections: Mutex<Vec<(String, usize)>>,
+}
+
+/// What a case run observed, by kind: the runner uses it to refuse verdicts that rest on
+/// nothing, or on a refusal without its twin, or on an absence without its control.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observations {
+    /// Checks met (expectations of checking steps).
+    pub checks: usize,
+    /// Refusals observed by checking steps (the connection closed, an error CONNACK, a
+    /// server DISCONNECT).
+    pub refusals: usize,
+    /// Well-formed twins accepted.
+    pub twins: usize,
+    /// Absences observed by checking steps (nothing arrived for a while).
+    pub absences: usize,
+    /// Positive controls observed.
+    pub controls: usize,
 }
 
 /// The context of one case run (call it `t`). Cheap to clone; clones share state.
@@ -56,7 +79,12 @@ impl Ctx {
             state: Arc::new(State {
                 env,
                 checks: AtomicUsize::new(0),
+                refusals: AtomicUsize::new(0),
+                twins: AtomicUsize::new(0),
+                absences: AtomicUsize::new(0),
+                controls: AtomicUsize::new(0),
                 names: Mutex::new(Vec::new()),
+                connections: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -104,6 +132,88 @@ impl Ctx {
     /// Counts one met expectation (the DSL does this; call it when checking by hand).
     pub fn checked(&self) {
         self.state.checks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a refusal observed by a checking step (the DSL does this).
+    pub fn refusal_seen(&self) {
+        self.state.refusals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records an accepted well-formed twin (the DSL does this for `.as_twin()` steps).
+    pub fn twin_accepted(&self) {
+        self.state.twins.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records an absence observed by a checking step (the DSL does this).
+    pub fn absence_seen(&self) {
+        self.state.absences.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a positive control that arrived (the DSL does this for `.as_control()` steps).
+    pub fn control_seen(&self) {
+        self.state.controls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records the success of a step in `role`: a check, a twin, a control, or nothing for
+    /// other setup steps.
+    pub fn succeeded(&self, role: Role) {
+        match role {
+            Role::Check => self.checked(),
+            Role::Setup(Precondition::Twin) => self.twin_accepted(),
+            Role::Setup(Precondition::Control) => self.control_seen(),
+            Role::Setup(_) => {}
+        }
+    }
+
+    /// What this run observed so far.
+    pub fn observations(&self) -> Observations {
+        let n = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        Observations {
+            checks: n(&self.state.checks),
+            refusals: n(&self.state.refusals),
+            twins: n(&self.state.twins),
+            absences: n(&self.state.absences),
+            controls: n(&self.state.controls),
+        }
+    }
+
+    /// The names of the clients that opened more than one connection in this run (their
+    /// first connection is relabelled `name#1` in the finished transcript).
+    pub(crate) fn reconnected(&self) -> Vec<String> {
+        self.state
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The transcript label of a new connection of client `name`: `name` for its first
+    /// connection, `name#2`, `name#3`, ... for the next ones (so two connections of one client
+    /// read apart).
+    pub(crate) fn connection_label(&self, name: &str) -> String {
+        let mut conns = self
+            .state
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let n = match conns.iter_mut().find(|(n, _)| n == name) {
+            Some((_, count)) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                conns.push((name.to_owned(), 1));
+                1
+            }
+        };
+        if n == 1 {
+            name.to_owned()
+        } else {
+            format!("{name}#{n}")
+        }
     }
 
     /// A topic unique to this case run: `<prefix>/<name>` (no wildcards; `name` may
@@ -181,6 +291,25 @@ impl Ctx {
     /// ERROR: the case cannot go on for a reason that is not the broker's fault.
     pub fn error(&self, reason: impl Into<String>) -> CaseResult {
         Ok(Outcome::error(reason))
+    }
+
+    /// INCONCLUSIVE: precondition `p` could not be established (`detail`: what happened).
+    pub fn inconclusive(&self, p: Precondition, detail: impl Into<String>) -> CaseResult {
+        Ok(Outcome::inconclusive(p, detail))
+    }
+
+    /// `Err` INCONCLUSIVE naming `p` unless `ok`: a precondition checked by hand.
+    pub fn require(
+        &self,
+        ok: bool,
+        p: Precondition,
+        detail: impl FnOnce() -> String,
+    ) -> Result<(), Failure> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Failure::inconclusive(p, detail()))
+        }
     }
 
     /// Counts a check; `Err` FAIL with Expected / Actual when `ok` is false.
@@ -318,7 +447,10 @@ pub struct ClientBuilder {
     password: Option<Bytes>,
     max_packet_size: u32,
     within: Option<Duration>,
+    role: Option<Role>,
 }
+
+super::role::role_setters!(ClientBuilder);
 
 impl ClientBuilder {
     fn new(ctx: Ctx, name: &str) -> Self {
@@ -346,6 +478,7 @@ impl ClientBuilder {
             password,
             max_packet_size,
             within: None,
+            role: None,
             ctx,
         }
     }
@@ -446,58 +579,79 @@ impl ClientBuilder {
     }
 
     /// Opens the TCP connection only (no CONNECT): for cases that send their own first
-    /// bytes. A refused TCP connection is ERROR.
+    /// bytes. A refused TCP connection is INCONCLUSIVE (the broker is not reachable).
     pub async fn open(self) -> Result<Client, Failure> {
         let transcript = self.ctx.transcript().clone();
-        let mut options = ClientOptions::new(self.name.clone(), self.version);
+        let label = self.ctx.connection_label(&self.name);
+        let mut options = ClientOptions::new(label.clone(), self.version);
         options.max_packet_size = self.max_packet_size;
         options.connect_timeout = self.ctx.response_timeout().max(Duration::from_secs(1));
         let inner = TestClient::connect_with(self.ctx.broker(), options, transcript)
             .await
             .map_err(|e| {
-                Failure::error(format!("cannot open a TCP connection to the broker: {e}"))
+                Failure::inconclusive(
+                    Precondition::Connection,
+                    format!("cannot open a TCP connection to the broker: {e}"),
+                )
             })?;
         let timeout = self.within.unwrap_or(self.ctx.response_timeout());
         Ok(Client::new(
             self.ctx.clone(),
             inner,
-            self.name,
+            label,
             self.client_id,
             timeout,
         ))
     }
 
-    /// Connects and expects CONNACK with Reason Code 0x00 (Success).
-    ///
-    /// A refusal (an error code: the broker may refuse, e.g. for credentials) is ERROR with a
-    /// hint; no CONNACK at all (closed, silence, another packet, malformed bytes) is FAIL.
+    /// Connects and expects CONNACK with Reason Code 0x00 (Success). A setup step by
+    /// default: a refusal, no CONNACK at all (closed, silence, another packet, malformed
+    /// bytes) is INCONCLUSIVE ("a valid CONNECT accepted"); with `.as_check()` it is FAIL.
     pub async fn connect(self) -> Result<Client, Failure> {
+        let role = self.role.unwrap_or(Role::Setup(Precondition::Connect));
         let connect = self.connect_packet()?;
         let version = self.version;
-        let mut client = self.open().await?;
-        client.send(&Packet::Connect(Box::new(connect))).await?;
+        let mut client = self.open().await.map_err(|f| role.classify(f))?;
+        client
+            .send(&Packet::Connect(Box::new(connect)))
+            .await
+            .map_err(|f| role.classify(f))?;
         let deadline = Instant::now() + client.timeout();
         match client.recv_raw(deadline).await {
             Received::Packet(Packet::ConnAck(ack)) if ack.reason_code == ReasonCode::Success => {
-                client.ctx().checked();
+                client.ctx().succeeded(role);
                 client.set_connack(ack);
                 Ok(client)
             }
-            Received::Packet(Packet::ConnAck(ack)) => Err(Failure::error(format!(
-                "the broker refused the connection: {} (check the profile's credentials)",
-                summary::packet(&Packet::ConnAck(ack), version)
-            ))),
-            other => Err(client.unmet("CONNACK", other)),
+            Received::Packet(Packet::ConnAck(ack)) => {
+                let refused = summary::packet(&Packet::ConnAck(ack), version);
+                client.ctx().transcript().event(
+                    client.name(),
+                    format!("expected CONNACK 0x00; got {refused}"),
+                );
+                Err(role.classify(Failure::fail(
+                    "CONNACK 0x00 (Success)",
+                    format!(
+                        "the broker refused the connection: {refused} (check the profile's credentials)"
+                    ),
+                )))
+            }
+            other => Err(role.classify(client.unmet("CONNACK", other))),
         }
     }
 
     /// Connects and expects one of `replies` (e.g. a refusal): returns the client and the
-    /// reply observed. After an error CONNACK the connection must also close.
+    /// reply observed. After an error CONNACK the connection must also close. A checking
+    /// step by default.
     pub async fn connect_expect(self, replies: &[Reply]) -> Result<(Client, Reply), Failure> {
+        let role = self.role.unwrap_or(Role::Check);
         let connect = self.connect_packet()?;
         let mut client = self.open().await?;
-        client.send(&Packet::Connect(Box::new(connect))).await?;
-        let reply = client.expect_reply(replies).await?;
+        client
+            .send(&Packet::Connect(Box::new(connect)))
+            .await
+            .map_err(|f| role.classify(f))?;
+        let reply = client.expect_reply(replies).role(role).await?;
         Ok((client, reply))
     }
 }

@@ -1,47 +1,52 @@
 //! The scenario DSL: how conformance cases are written.
 //!
-//! A [`Case`] is a static description (id, title, area, the normative statements it checks,
-//! the protocols it runs on, the capabilities it needs, the reference-broker faults that must
-//! make it fail) plus an async `run` function that receives a [`Ctx`] (call it `t`).
+//! A [`Case`] is declared with [`case!`](crate::case) (id, title, cited statements,
+//! capabilities, the reference-broker faults that must make it fail, tags) and has an async
+//! `run` function that receives a [`Ctx`] (call it `t`).
 //!
 //! Inside `run`, `t` creates clients with unique client identifiers and topic prefixes, and
-//! every interaction with the broker is an expectation with a deadline. An unmet expectation
-//! is returned with `?` as a [`Failure`]: FAIL with Expected / Actual when the broker did
-//! something the case does not accept, ERROR when the harness itself could not proceed.
-//! A case that returns without having observed anything cannot PASS (it is ERROR "case
-//! observed nothing"), so every case checks something.
+//! every interaction with the broker is a step with a deadline and a [`Role`]:
 //!
-//! ```no_run
-//! use mqttspec::scenario::{Case, Ctx, CaseResult, Protocols, Capability, BoxFuture};
-//! use mqttspec_codec::StatementId as S;
+//! - **setup** (the default of `connect`, `open`, `subscribe`, `publish`, `unsubscribe`,
+//!   `send`): a precondition; when it goes wrong the case ends INCONCLUSIVE naming the
+//!   [`Precondition`], never FAIL;
+//! - **check** (the default of `expect_publish`, `expect_no_publish`, `expect_packet`,
+//!   `expect_reply`, `expect_disconnect`, `connect_expect`, `alive`, `t.check(..)`): an unmet
+//!   expectation is FAIL with Expected / Actual;
+//! - **twin** (`.as_twin()`): the well-formed twin of something the case expects refused;
+//! - **control** (`.as_control()`): the positive control of something the case expects absent.
 //!
-//! fn retained_message_reaches_a_new_subscriber(t: Ctx) -> BoxFuture<'static, CaseResult> {
+//! `.as_check()` and `.as_setup(p)` change a step's default. The runner refuses verdicts that
+//! are not earned ([`crate::runner::earned`]): a case that checked nothing, or whose PASS rests
+//! on a refusal without an accepted twin or on an absence without a control, is ERROR (a case
+//! bug), so a listener that closes every connection or never answers can pass nothing.
+//!
+//! ```ignore
+//! case! {
+//!     /// A SUBSCRIBE whose reserved header flags are not 0010 is malformed
+//!     RESERVED_FLAGS = "subscribe.reserved-flags-malformed",
+//!     checks: [V5_3_8_1_1],                   // its 3.1.1 counterpart comes from the pairing table
+//!     faults: [AcceptBadSubscribeFlags],
+//!     tags: [ToBroker],
+//!     run: reserved_flags,
+//! }
+//!
+//! fn reserved_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
 //!     Box::pin(async move {
-//!         let topic = t.topic("r");
-//!         let mut publisher = t.client("pub").connect().await?;
-//!         publisher.publish(&topic).qos(1).retain().payload("kept").await?; // waits for PUBACK
-//!         let mut late = t.client("sub").connect().await?;
-//!         late.subscribe(&topic).qos(1).await?;                            // waits for SUBACK
-//!         late.expect_publish().topic(&topic).retain(true).payload("kept").await?;
+//!         let mut c = t.client("c").connect().await?;               // setup
+//!         c.subscribe(t.topic("ok")).as_twin().await?;              // the well-formed twin
+//!         c.send_raw(raw_subscribe(t.is_v5(), 0x80, 7, &[(b"a", 0)])).await?;
+//!         c.expect_closed_or_disconnect(&[ReasonCode::MalformedPacket]).await?;  // the check
 //!         t.pass()
 //!     })
 //! }
-//!
-//! pub const CASE: Case = Case {
-//!     id: "retain.delivered-on-subscribe",
-//!     title: "A retained message is sent to a new subscriber with RETAIN set",
-//!     area: "Retained Messages",
-//!     statements: &[S::V5_3_3_1_9, S::V311_3_3_1_6],
-//!     protocols: Protocols::Both,
-//!     requires: &[Capability::Retain, Capability::QoS1],
-//!     faults: &["no-retain-delivery"],
-//!     unfaultable: None,
-//!     run: retained_message_reaches_a_new_subscriber,
-//! };
 //! ```
 
+mod case;
 mod client;
 mod ctx;
+mod declare;
+mod role;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -49,13 +54,18 @@ use std::time::Duration;
 
 use mqttspec_codec::{Packet, ProtocolVersion, ReasonCode, StatementId};
 
+pub use crate::verdict::Precondition;
 pub use crate::verdict::{Outcome, Verdict};
+pub use case::{Capability, Case, FaultTarget, Protocols, Tag};
 pub use client::{
-    Client, ExpectNoPublish, ExpectPacket, ExpectPublish, ExpectReply, PublishBuilder, Published,
-    SubscribeBuilder, UnsubscribeBuilder,
+    Alive, Client, ExpectNoPublish, ExpectPacket, ExpectPublish, ExpectReply, PublishBuilder,
+    Published, SubscribeBuilder, UnsubscribeBuilder,
 };
 pub(crate) use ctx::base36 as ctx_base36;
-pub use ctx::{CaseEnv, ClientBuilder, Ctx, Will};
+pub use ctx::{CaseEnv, ClientBuilder, Ctx, Observations, Will};
+pub use declare::trim_doc;
+pub use mqttspec_reference_broker::core::fault::Fault;
+pub use role::Role;
 
 /// A boxed, sendable future (what a case's `run` returns).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -65,135 +75,6 @@ pub type CaseResult = Result<Outcome, Failure>;
 
 /// The run function of a case.
 pub type CaseFn = fn(Ctx) -> BoxFuture<'static, CaseResult>;
-
-/// One conformance case. See the module docs for an example.
-#[derive(Clone, Copy)]
-pub struct Case {
-    /// Unique dotted id, e.g. `connect.second-connect-is-protocol-error`; the first part
-    /// names the file the case lives in.
-    pub id: &'static str,
-    /// One line saying what is checked, in the project's words.
-    pub title: &'static str,
-    /// The statement catalogue's area (`CONNECT`, `Retained Messages`, ...).
-    pub area: &'static str,
-    /// The normative statements checked, of both specifications; each run reports the ones
-    /// of its protocol. Cite at least one of each protocol the case runs on.
-    pub statements: &'static [StatementId],
-    /// Which protocol versions the case runs on.
-    pub protocols: Protocols,
-    /// Capabilities the broker must offer; if one is absent the case is UNSUPPORTED.
-    pub requires: &'static [Capability],
-    /// Reference-broker faults (names of `mqttspec_reference_broker` faults) each of which
-    /// must turn this case FAIL: the proof that the case can fail. `"name"` must make every
-    /// protocol of the case FAIL; `"name@5"` / `"name@3.1.1"` only that protocol.
-    pub faults: &'static [&'static str],
-    /// Why no fault can make this case fail, when `faults` is empty (avoid).
-    pub unfaultable: Option<&'static str>,
-    /// The scenario.
-    pub run: CaseFn,
-}
-
-impl std::fmt::Debug for Case {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Case")
-            .field("id", &self.id)
-            .field("area", &self.area)
-            .field("statements", &self.statements)
-            .field("protocols", &self.protocols)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Case {
-    /// The statements of `v`'s specification that this case cites.
-    pub fn statements_for(&self, v: ProtocolVersion) -> Vec<StatementId> {
-        self.statements
-            .iter()
-            .copied()
-            .filter(|s| s.spec() == v.spec())
-            .collect()
-    }
-
-    /// The faults of [`Case::faults`] with the protocols each must make FAIL.
-    pub fn fault_targets(&self) -> Vec<(&'static str, Vec<ProtocolVersion>)> {
-        self.faults
-            .iter()
-            .map(|entry| match entry.split_once('@') {
-                Some((name, v)) => (
-                    name,
-                    v.parse::<ProtocolVersion>()
-                        .into_iter()
-                        .filter(|v| self.protocols.includes(*v))
-                        .collect(),
-                ),
-                None => (*entry, self.protocols.versions()),
-            })
-            .collect()
-    }
-
-    /// Whether `filter` selects this case: an id prefix, an area name (case-insensitive), or
-    /// a statement id (`MQTT-3.1.0-1`).
-    pub fn matches(&self, filter: &str) -> bool {
-        let f = filter.trim();
-        f.is_empty()
-            || self.id.starts_with(f)
-            || self.area.eq_ignore_ascii_case(f)
-            || self.statements.iter().any(|s| s.id() == f)
-    }
-}
-
-/// The protocol versions a case runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocols {
-    /// MQTT 3.1.1 only.
-    V311,
-    /// MQTT 5.0 only.
-    V5,
-    /// Both.
-    Both,
-}
-
-impl Protocols {
-    /// Whether `v` is included.
-    pub fn includes(self, v: ProtocolVersion) -> bool {
-        match self {
-            Protocols::V311 => v == ProtocolVersion::V311,
-            Protocols::V5 => v == ProtocolVersion::V5,
-            Protocols::Both => true,
-        }
-    }
-
-    /// The versions, 3.1.1 first.
-    pub fn versions(self) -> Vec<ProtocolVersion> {
-        [ProtocolVersion::V311, ProtocolVersion::V5]
-            .into_iter()
-            .filter(|v| self.includes(*v))
-            .collect()
-    }
-}
-
-/// A broker capability a case may require.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Capability {
-    /// Maximum QoS at least 1.
-    QoS1,
-    /// Maximum QoS 2.
-    QoS2,
-    /// Retain Available.
-    Retain,
-    /// Wildcard Subscription Available.
-    Wildcards,
-    /// Shared Subscription Available.
-    SharedSubscriptions,
-    /// Subscription Identifier Available.
-    SubscriptionIdentifiers,
-    /// Topic Alias Maximum above 0.
-    TopicAliases,
-    /// The given enhanced authentication method (from the profile).
-    EnhancedAuth(&'static str),
-    /// The profile gives a User Name and Password.
-    Credentials,
-}
 
 /// An unmet expectation, returned with `?`; the runner turns it into the case's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,6 +156,12 @@ impl Reply {
             Reply::DisconnectError => "DISCONNECT with an error code".to_owned(),
             Reply::Closed => "the connection closed".to_owned(),
         }
+    }
+
+    /// Whether this reply is a refusal (the connection closed, an error CONNACK, a server
+    /// DISCONNECT): a verdict resting on one needs the well-formed twin accepted.
+    pub fn is_refusal(self) -> bool {
+        !matches!(self, Reply::ConnAck(ReasonCode::Success))
     }
 
     /// Whether the connection must close after this reply (error CONNACK, DISCONNECT).
