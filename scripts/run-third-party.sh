@@ -14,7 +14,9 @@
 #   reference  the embedded reference broker -> reports/reference-broker/
 # then the side-by-side page reports/compare.html.
 #
-# Environment: OUT_ROOT (default reports), RUMQTTD (path of rumqttd), JOBS (mqttspec --jobs).
+# Environment: OUT_ROOT (default reports), RUMQTTD (path of rumqttd), JOBS (mqttspec --jobs),
+# MQTTSPEC (a prebuilt mqttspec binary instead of building one), RUN_ARGS (extra `mqttspec run`
+# arguments, e.g. "--repeat 5" to check that repeated runs agree).
 # Exit status: the worst `mqttspec run` status (0 = only baselined non-passes).
 #
 # Usage: scripts/run-third-party.sh [mosquitto] [rumqttd] [reference]   (from anywhere)
@@ -31,8 +33,12 @@ WANTED=${*:-mosquitto rumqttd reference}
 JOB_ARGS=()
 if [[ -n ${JOBS:-} ]]; then JOB_ARGS=(--jobs "$JOBS"); fi
 
-cargo build --release -p mqttspec
-MQTTSPEC=target/release/mqttspec
+if [[ -z ${MQTTSPEC:-} ]]; then
+    cargo build --release -p mqttspec
+    MQTTSPEC=target/release/mqttspec
+fi
+read -r -a EXTRA_ARGS <<<"${RUN_ARGS:-}"
+
 WORK=$(mktemp -d)
 PIDS=()
 STATUS=0
@@ -51,7 +57,7 @@ trap 'cleanup; rm -rf "$WORK"' EXIT
 
 run_suite() {
     local rc=0
-    "$MQTTSPEC" run --quiet "${JOB_ARGS[@]}" "$@" || rc=$?
+    "$MQTTSPEC" run --quiet "${JOB_ARGS[@]}" "${EXTRA_ARGS[@]}" "$@" || rc=$?
     echo "   exit status $rc"
     if ((rc > STATUS)); then STATUS=$rc; fi
 }

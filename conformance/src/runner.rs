@@ -481,6 +481,9 @@ struct Shared {
     protocols: Vec<ProtocolVersion>,
     /// Set once a health probe failed: the case after which the broker stopped serving.
     unhealthy: std::sync::Mutex<Option<String>>,
+    /// Whether the last health probe failed: the next case probes before it starts, and
+    /// runs only if the broker serves again.
+    down: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -544,6 +547,7 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         health_probe: config.health_probe,
         protocols: config.protocols.clone(),
         unhealthy: std::sync::Mutex::new(None),
+        down: std::sync::atomic::AtomicBool::new(false),
     });
 
     let main = Target::start(
@@ -570,6 +574,7 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
+    shared.down.store(false, Ordering::SeqCst);
     if let Some(after) = &unhealthy_after {
         notes.push(format!(
             "the broker stopped serving after {after}: the cases that ran alongside and after it are INCONCLUSIVE"
@@ -725,7 +730,7 @@ async fn run_pass(
                         run_timeout.as_secs()
                     )))
                 }
-                _ => match shared.unhealthy() {
+                _ => match still_down(&shared, address, protocol, index, &status).await {
                     Some(after) => not_run(Outcome::inconclusive(
                         Precondition::BrokerHealthy,
                         format!("the broker stopped serving after {after}"),
@@ -778,6 +783,7 @@ async fn health_check(
 ) {
     let id = format!("ms{}h{}", shared.token, ctx_base36(index as u64, 4));
     if let Err(why) = probe::healthy(address, run.protocol, &shared.profile, &id, at_start).await {
+        shared.down.store(true, Ordering::SeqCst);
         let mut slot = shared.unhealthy.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
             let at = format!("`{}` (MQTT {})", run.case.id, run.protocol);
@@ -792,10 +798,36 @@ async fn health_check(
     }
 }
 
+/// Before a case starts while the last health probe failed: probes again; `None` (run the
+/// case) when the broker serves again, else the case after which it stopped.
+async fn still_down(
+    shared: &Shared,
+    address: SocketAddr,
+    protocol: ProtocolVersion,
+    index: usize,
+    at_start: &VersionStatus,
+) -> Option<String> {
+    if !shared.down.load(Ordering::SeqCst) || !shared.health_probe {
+        return None;
+    }
+    let id = format!("ms{}b{}", shared.token, ctx_base36(index as u64, 4));
+    match probe::healthy(address, protocol, &shared.profile, &id, at_start).await {
+        Ok(()) => {
+            shared.down.store(false, Ordering::SeqCst);
+            None
+        }
+        Err(_) => Some(
+            shared
+                .unhealthy()
+                .unwrap_or_else(|| "an earlier case".to_owned()),
+        ),
+    }
+}
+
 /// Clears the retained messages the case left under its topic prefix (best effort: the
 /// cases clear their own; this catches what a failed case left behind).
 async fn sweep(shared: &Shared, address: SocketAddr, run: &CaseRun, index: usize, prefix: &str) {
-    if shared.unhealthy().is_some() {
+    if shared.down.load(Ordering::SeqCst) {
         return;
     }
     let id = format!("ms{}s{}", shared.token, ctx_base36(index as u64, 4));
@@ -938,7 +970,12 @@ pub fn check_pointers(runs: &mut [CaseRun]) {
         .map(|r| (r.case.id, r.protocol))
         .collect();
     for r in runs.iter_mut() {
-        if r.outcome.verdict != Verdict::Inconclusive {
+        if r.outcome.verdict != Verdict::Inconclusive
+            || r.outcome
+                .actual
+                .as_deref()
+                .is_some_and(|a| a.contains(STOPPED_SERVING))
+        {
             continue;
         }
         let Some(pointer) = r.outcome.precondition.and_then(|p| p.pointer()) else {

@@ -224,10 +224,16 @@ pub enum Precondition {
     Connection,
     /// A well-formed CONNECT was accepted (CONNACK 0x00).
     Connect,
+    /// A CONNECT with the options the case needs (Keep Alive, Will, properties, session,
+    /// Client Identifier) was accepted: a server may refuse those for reasons of its own.
+    ConnectOptions,
     /// A PINGREQ on an accepted connection was answered.
     Ping,
     /// A plain SUBSCRIBE was granted.
     Subscribe,
+    /// A SUBSCRIBE, UNSUBSCRIBE or PUBLISH on a `$` topic, with wildcards or to a shared
+    /// subscription was accepted: a server may refuse those for reasons of its own.
+    UnusualTopic,
     /// An UNSUBSCRIBE was acknowledged.
     Unsubscribe,
     /// A setup PUBLISH was acknowledged (PUBACK, or PUBREC and PUBCOMP).
@@ -252,11 +258,13 @@ pub enum Precondition {
 
 impl Precondition {
     /// Every precondition.
-    pub const ALL: [Precondition; 13] = [
+    pub const ALL: [Precondition; 15] = [
         Precondition::Connection,
         Precondition::Connect,
+        Precondition::ConnectOptions,
         Precondition::Ping,
         Precondition::Subscribe,
+        Precondition::UnusualTopic,
         Precondition::Unsubscribe,
         Precondition::Publish,
         Precondition::Delivery,
@@ -273,8 +281,12 @@ impl Precondition {
         match self {
             Precondition::Connection => "a TCP connection that stays open during setup",
             Precondition::Connect => "a valid CONNECT accepted",
+            Precondition::ConnectOptions => "a CONNECT with the case's options accepted",
             Precondition::Ping => "a PINGREQ answered",
             Precondition::Subscribe => "a plain SUBSCRIBE granted",
+            Precondition::UnusualTopic => {
+                "a `$` topic, wildcard or shared filter accepted in SUBSCRIBE, UNSUBSCRIBE or PUBLISH"
+            }
             Precondition::Unsubscribe => "an UNSUBSCRIBE acknowledged",
             Precondition::Publish => "a setup PUBLISH acknowledged",
             Precondition::Delivery => "a setup message delivered to its subscriber",
@@ -310,8 +322,10 @@ impl Precondition {
         match self {
             Precondition::Connection => "connection",
             Precondition::Connect => "connect",
+            Precondition::ConnectOptions => "connect-options",
             Precondition::Ping => "ping",
             Precondition::Subscribe => "subscribe",
+            Precondition::UnusualTopic => "unusual-topic",
             Precondition::Unsubscribe => "unsubscribe",
             Precondition::Publish => "publish",
             Precondition::Delivery => "delivery",

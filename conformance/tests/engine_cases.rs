@@ -144,3 +144,41 @@ fn filters_select_by_id_prefix_area_and_statement() {
         .any(|c| c.id == "connect.second-connect-is-protocol-error"));
     assert!(mqttspec::runner::select(&all, &["no-such-case".to_owned()]).is_empty());
 }
+
+/// The registry orders cases by the module list `cases::MODULES`: every module of
+/// `src/cases/` that declares a case must be in it, or its cases would come last, unordered
+/// among themselves.
+#[test]
+fn every_module_that_declares_a_case_has_its_place_in_the_order() {
+    for c in cases::all() {
+        assert!(
+            cases::MODULES.contains(&c.module_name()),
+            "{}: module {} is not in cases::MODULES",
+            c.id,
+            c.module
+        );
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cases");
+    for entry in std::fs::read_dir(&dir).expect("src/cases") {
+        let path = entry.expect("a directory entry").path();
+        let Some(module) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let is_module_file = path.extension().is_some_and(|e| e == "rs") && module != "mod";
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if is_module_file && text.contains("case! {") {
+            assert!(
+                cases::MODULES.contains(&module),
+                "src/cases/{module}.rs declares cases but is not in cases::MODULES"
+            );
+        }
+    }
+    assert_eq!(
+        cases::MODULES.len(),
+        cases::MODULES
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        "a module listed twice in cases::MODULES"
+    );
+}

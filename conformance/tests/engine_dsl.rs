@@ -23,6 +23,8 @@ fn case(id: &'static str, run: fn(Ctx) -> BoxFuture<'static, CaseResult>) -> Cas
         unfaultable: Some("engine test"),
         tags: &[],
         run,
+        module: module_path!(),
+        line: line!(),
     }
 }
 

@@ -186,6 +186,58 @@ async fn a_v311_only_broker_gets_v5_unsupported_and_a_judged_refusal() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_stops_serving_makes_the_cases_alongside_and_after_inconclusive() {
+    let (results, took) = run_against(Fake::DyingPingOnly).await;
+    assert!(took < Duration::from_secs(90), "took {took:?}");
+    let after = results
+        .broker
+        .unhealthy_after
+        .clone()
+        .expect("the health probe noticed the broker stop serving");
+    assert!(
+        results
+            .broker
+            .notes
+            .iter()
+            .any(|n| n.contains("stopped serving")),
+        "{:?}",
+        results.broker.notes
+    );
+    let culprit = results
+        .runs
+        .iter()
+        .filter(|r| {
+            r.outcome
+                .actual
+                .as_deref()
+                .is_some_and(|a| a.contains("after this case the broker stopped serving"))
+        })
+        .count();
+    assert_eq!(
+        culprit, 1,
+        "exactly one case says the broker stopped after it ({after})"
+    );
+    let stopped = results
+        .runs
+        .iter()
+        .filter(|r| r.outcome.precondition == Some(Precondition::BrokerHealthy))
+        .count();
+    assert!(
+        stopped > 100,
+        "only {stopped} runs INCONCLUSIVE for the broker's health"
+    );
+    for r in &results.runs {
+        assert!(
+            !matches!(r.outcome.verdict, Verdict::Error),
+            "{} (MQTT {}): {:?}",
+            r.case.id,
+            r.protocol,
+            r.outcome
+        );
+    }
+}
+
 #[tokio::test]
 async fn nothing_listening_is_a_run_error_at_once() {
     // Bind then drop: nothing listens on this port any more.

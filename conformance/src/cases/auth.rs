@@ -13,25 +13,12 @@ use bytes::Bytes;
 use mqttspec_codec::{Auth, MqttString, Packet, Properties, ReasonCode, StatementId as S};
 use mqttspec_reference_broker::scram::{ScramClient, ScramError, MECHANISM};
 
-use super::shared::protocol_error_reply;
-use super::support::connect_twin;
+use super::support::{connect_twin, expect_connection_closed, send_connect, text};
 use crate::case;
 use crate::client::Received;
 use crate::scenario::{
-    BoxFuture, Case, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Role,
+    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Role,
 };
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        UNKNOWN_METHOD_REFUSED,
-        AUTH_WITHOUT_ENHANCED_AUTH,
-        AUTH_BEFORE_CONNACK_WITHOUT_METHOD,
-        SCRAM_WRONG_PASSWORD_REFUSED,
-        SCRAM_EXCHANGE,
-        SCRAM_REAUTHENTICATION,
-    ]
-}
 
 /// An AUTH packet with Authentication Method `method` and optional data.
 fn auth_packet(code: ReasonCode, method: &str, data: Option<Vec<u8>>) -> Result<Packet, Failure> {
@@ -39,10 +26,7 @@ fn auth_packet(code: ReasonCode, method: &str, data: Option<Vec<u8>>) -> Result<
         reason_code: code,
         properties: Properties::default(),
     };
-    auth.properties.authentication_method = Some(
-        MqttString::new(method, "Authentication Method")
-            .map_err(|e| Failure::error(format!("case error: {e}")))?,
-    );
+    auth.properties.authentication_method = Some(text(method, "Authentication Method")?);
     auth.properties.authentication_data = data.map(Bytes::from);
     Ok(Packet::Auth(auth))
 }
@@ -50,10 +34,7 @@ fn auth_packet(code: ReasonCode, method: &str, data: Option<Vec<u8>>) -> Result<
 /// CONNECT properties starting enhanced authentication with `method` and `data`.
 fn method_properties(method: &str, data: Vec<u8>) -> Result<Properties, Failure> {
     Ok(Properties {
-        authentication_method: Some(
-            MqttString::new(method, "Authentication Method")
-                .map_err(|e| Failure::error(format!("case error: {e}")))?,
-        ),
+        authentication_method: Some(text(method, "Authentication Method")?),
         authentication_data: Some(Bytes::from(data)),
         ..Properties::default()
     })
@@ -93,11 +74,7 @@ async fn connect_with_method(
     method: &str,
     data: Vec<u8>,
 ) -> Result<Client, Failure> {
-    let builder = builder.properties(method_properties(method, data)?);
-    let connect = builder.connect_packet()?;
-    let mut c = builder.open().await?;
-    c.send(&Packet::Connect(Box::new(connect))).await?;
-    Ok(c)
+    send_connect(builder.properties(method_properties(method, data)?)).await
 }
 
 /// Checks a server AUTH asking for more data: Reason Code 0x18 and the method of CONNECT;
@@ -170,7 +147,7 @@ async fn scram_connect_steps(t: &Ctx, name: &str) -> Result<Client, Failure> {
     let v = t.protocol();
     let auth = match c.recv(t.response_timeout()).await {
         Received::Packet(Packet::Auth(auth)) => auth,
-        Received::Packet(p @ Packet::ConnAck(_)) if is_refusal(&p) => {
+        Received::Packet(p @ Packet::ConnAck(_)) if is_connack_refusal(&p) => {
             return Err(valid_exchange_refused(crate::client::summary::packet(
                 &p, v,
             )))
@@ -233,7 +210,7 @@ async fn scram_connect_steps(t: &Ctx, name: &str) -> Result<Client, Failure> {
 }
 
 /// Whether `p` is a CONNACK refusing the connection.
-fn is_refusal(p: &Packet) -> bool {
+fn is_connack_refusal(p: &Packet) -> bool {
     matches!(p, Packet::ConnAck(a) if a.reason_code.is_error())
 }
 
@@ -320,7 +297,7 @@ fn auth_without_enhanced_auth(t: Ctx) -> BoxFuture<'static, CaseResult> {
             Some(first),
         )?)
         .await?;
-        protocol_error_reply(&t, &mut c, &[ReasonCode::ProtocolError]).await
+        expect_connection_closed(&t, &mut c, &[ReasonCode::ProtocolError]).await
     })
 }
 
@@ -357,7 +334,7 @@ fn auth_before_connack_without_method(t: Ctx) -> BoxFuture<'static, CaseResult> 
         match c.recv(t.response_timeout()).await {
             Received::Packet(Packet::ConnAck(ack)) if ack.reason_code == ReasonCode::Success => {
                 t.checked();
-                protocol_error_reply(&t, &mut c, &[ReasonCode::ProtocolError]).await
+                expect_connection_closed(&t, &mut c, &[ReasonCode::ProtocolError]).await
             }
             Received::Packet(Packet::ConnAck(_)) => {
                 t.checked();

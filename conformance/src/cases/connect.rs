@@ -8,77 +8,21 @@
 //! with [`connect_twin`]).
 
 use mqttspec_codec::{
-    Packet, PacketType, Properties, ProtocolVersion, PubRel, RawPacket, ReasonCode,
-    StatementId as S, Violation,
+    Packet, PacketType, Properties, ProtocolVersion, PubRel, ReasonCode, StatementId as S,
+    Violation,
 };
 use tokio::time::Instant;
 
-use super::support::{connect_twin, control, QUIET};
+use super::support::{
+    close_within, connect_twin, control, end_session, expect_connect_refused, judge_close,
+    keep_alive_in_force, of_run, raw_publish, send_connect, session_present, statement, text,
+    will_fields, RawConnect, QUIET, TIMED_OUT,
+};
 use crate::case;
 use crate::client::{summary, Received};
 use crate::scenario::{
-    BoxFuture, Case, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Reply, Will,
+    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Reply, Will,
 };
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        ACCEPTED,
-        SECOND_CONNECT,
-        FIRST_PACKET_NOT_CONNECT,
-        RESERVED_FLAG,
-        UNSUPPORTED_PROTOCOL_LEVEL,
-        PROTOCOL_NAME_NOT_MQTT,
-        CLIENT_ID_23_CHARACTERS,
-        EMPTY_CLIENT_ID_ASSIGNED,
-        EMPTY_CLIENT_ID_PERSISTENT_REFUSED,
-        PINGREQ_ANSWERED,
-        CONNACK_WELL_FORMED,
-        SESSION_PRESENT_ZERO_ON_CLEAN_START,
-        SESSION_PRESENT_ONE_ON_RESUME,
-        KEEP_ALIVE_ENFORCED,
-        TAKEOVER_CLOSES_OLD_CONNECTION,
-        PASSWORD_WITHOUT_USER_NAME,
-        USER_NAME_FLAG_WITHOUT_USER_NAME,
-        PASSWORD_FLAG_WITHOUT_PASSWORD,
-        USER_NAME_WITHOUT_FLAG,
-        WILL_QOS_WITHOUT_WILL_FLAG,
-        WILL_RETAIN_WITHOUT_WILL_FLAG,
-        WILL_QOS_3,
-        WILL_FLAG_WITHOUT_WILL_FIELDS,
-        RECEIVE_MAXIMUM_ZERO,
-        MAXIMUM_PACKET_SIZE_ZERO,
-        DUPLICATE_PROPERTY,
-        AUTHENTICATION_DATA_WITHOUT_METHOD,
-        PROPERTY_NOT_FOR_CONNECT,
-        CLIENT_ID_LONGER_THAN_23,
-        CLIENT_ID_OTHER_CHARACTERS,
-        BAD_CREDENTIALS_REFUSED,
-        PACKETS_AFTER_REFUSED_CONNECT_IGNORED,
-        REQUEST_PROBLEM_INFORMATION_ZERO,
-        RESPONSE_INFORMATION_ONLY_WHEN_REQUESTED,
-    ]
-}
-
-/// A CONNECT built byte by byte: `name` and `level` as given, `flags` the Connect Flags byte,
-/// Keep Alive 60, an empty property block for MQTT 5.0 (`v5_layout`), and `client_id`.
-fn raw_connect(
-    name: &[u8],
-    level: u8,
-    flags: u8,
-    v5_layout: bool,
-    client_id: &str,
-) -> bytes::Bytes {
-    let mut p = RawPacket::new(0x10)
-        .binary(name)
-        .u8(level)
-        .u8(flags)
-        .u16(60);
-    if v5_layout {
-        p = p.properties(&[]);
-    }
-    p.string(client_id).build()
-}
 
 /// Whether `bytes`, which did not decode in the layout of an MQTT 5.0 connection, are an
 /// MQTT 3.1.1 CONNACK refusing the connection: what a server that only speaks 3.1.1 answers
@@ -105,9 +49,7 @@ async fn connect_checked(
     builder: ClientBuilder,
     silence_fails: bool,
 ) -> Result<Client, Failure> {
-    let connect = builder.connect_packet()?;
-    let mut c = builder.open().await?;
-    c.send(&Packet::Connect(Box::new(connect))).await?;
+    let mut c = send_connect(builder).await?;
     let v = c.protocol();
     let deadline = Instant::now() + c.timeout();
     match c.recv_raw(deadline).await {
@@ -145,21 +87,12 @@ async fn connect_checked(
     }
 }
 
-/// The statement of the run's protocol: `v5` on MQTT 5.0, `v311` on 3.1.1.
-fn of_run(t: &Ctx, v5: S, v311: S) -> S {
-    if t.is_v5() {
-        v5
-    } else {
-        v311
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 
 case! {
     /// A well-formed CONNECT is answered with a CONNACK that accepts it (Success)
     ACCEPTED = "connect.accepted",
-    checks: [V5_3_1_4_5, V5_3_2_0_1, V311_3_1_4_4, V311_3_2_0_1],
+    checks: [V5_3_1_4_5, V5_3_2_0_1],
     faults: [MalformedConnack],
     tags: [ToBroker],
     run: accepted,
@@ -214,7 +147,7 @@ fn second_connect(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A connection whose first packet is not CONNECT is closed without an answer
     FIRST_PACKET_NOT_CONNECT = "connect.first-packet-must-be-connect",
-    checks: [V5_3_1_0_1, V5_3_2_0_1, V311_3_1_0_1, V311_3_2_0_1],
+    checks: [V5_3_1_0_1, V5_3_2_0_1],
     faults: [IgnorePacketBeforeConnect],
     tags: [ToBroker],
     run: first_packet_not_connect,
@@ -243,7 +176,7 @@ fn first_packet_not_connect(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A CONNECT with the reserved Connect Flags bit set is refused and the connection closed
     RESERVED_FLAG = "connect.reserved-flag-set",
-    checks: [V5_3_1_2_3, V5_3_1_4_1, V311_3_1_2_3, V311_3_1_4_1],
+    checks: [V5_3_1_2_3, V5_3_1_4_1],
     faults: [ConnackMalformedConnect],
     tags: [ToBroker],
     run: reserved_flag,
@@ -251,26 +184,12 @@ case! {
 
 fn reserved_flag(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        let id = t.client_id("c");
         // The twin: the same CONNECT with the reserved bit 0 is accepted.
         connect_twin(t.client("c")).await?.disconnect().await?;
-        let mut c = t.client("c").open().await?;
-        // Clean Start plus the reserved bit 0.
-        c.send_raw(raw_connect(
-            b"MQTT",
-            t.protocol().level(),
-            0x03,
-            t.is_v5(),
-            &id,
-        ))
-        .await?;
-        // 3.1.1: close without CONNACK. 5.0: Malformed Packet; CONNACK 0x80+ is allowed first.
-        let accepted: &[Reply] = if t.is_v5() {
-            &[Reply::ConnAckError, Reply::Closed]
-        } else {
-            &[Reply::Closed]
-        };
-        c.expect_reply(accepted).await?;
+        // Clean Start plus the reserved bit 0. 3.1.1: close without CONNACK. 5.0: Malformed
+        // Packet; CONNACK 0x80+ is allowed first.
+        let bytes = RawConnect::new(&t, &t.client_id("c"), 0x03).build();
+        expect_connect_refused(&t, "c", bytes, false).await?;
         t.pass()
     })
 }
@@ -280,7 +199,7 @@ fn reserved_flag(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A CONNECT with an unknown Protocol Level is refused (3.1.1: return code 0x01; 5.0: 0x84 or close)
     UNSUPPORTED_PROTOCOL_LEVEL = "connect.unsupported-protocol-level",
-    checks: [V5_3_1_2_2, V5_3_2_2_7, V5_3_2_2_6, V311_3_1_2_2, V311_3_2_2_5, V311_3_2_2_4],
+    checks: [V5_3_1_2_2, V5_3_2_2_7, V5_3_2_2_6],
     faults: [SessionPresentOnRefusal],
     tags: [ToBroker],
     run: unsupported_protocol_level,
@@ -294,9 +213,9 @@ fn unsupported_protocol_level(t: Ctx) -> BoxFuture<'static, CaseResult> {
         connect_twin(t.client("c")).await?.disconnect().await?;
         let mut c = t.client("c").open().await?;
         // Level 6 does not exist; laid out like the run's protocol.
-        c.send_raw(raw_connect(b"MQTT", 6, 0x02, t.is_v5(), &id))
+        c.send_raw(RawConnect::new(&t, &id, 0x02).level(6).build())
             .await?;
-        let statement = of_run(&t, S::V5_3_1_2_2, S::V311_3_1_2_2);
+        let level_statement = of_run!(&t, V5_3_1_2_2);
         let refused = ReasonCode::UnsupportedProtocolVersion;
         // The server cannot know which CONNACK layout a client of an unknown level reads, so
         // both are taken: the 3.1.1 one (return code 1) and the 5.0 one (0x84).
@@ -315,7 +234,7 @@ fn unsupported_protocol_level(t: Ctx) -> BoxFuture<'static, CaseResult> {
                     "CONNACK return code 1 (unacceptable protocol level), then the close",
                     "the connection closed without CONNACK",
                 )
-                .statement(statement));
+                .statement(level_statement));
             }
             // A refusing CONNACK never has Session Present 1.
             Refusal::SessionPresent(actual) => {
@@ -323,14 +242,14 @@ fn unsupported_protocol_level(t: Ctx) -> BoxFuture<'static, CaseResult> {
                     "a CONNACK refusing the protocol level with Session Present 0",
                     actual,
                 )
-                .statement(of_run(&t, S::V5_3_2_2_6, S::V311_3_2_2_4)))
+                .statement(of_run!(&t, V5_3_2_2_6)))
             }
             Refusal::Other(actual) => {
                 return Err(Failure::fail(
                     "CONNACK refusing the protocol level (3.1.1 return code 1, or 5.0 0x84), or the close",
                     actual,
                 )
-                .statement(statement))
+                .statement(level_statement))
             }
         };
         // Never an acceptance: no specification defines level 6.
@@ -339,12 +258,12 @@ fn unsupported_protocol_level(t: Ctx) -> BoxFuture<'static, CaseResult> {
             "a CONNACK refusing the unknown protocol level",
             "CONNACK accepting it (0x00)",
         )
-        .map_err(|f| f.statement(statement))?;
+        .map_err(|f| f.statement(level_statement))?;
         t.refusal_seen();
         // After a refusing CONNACK the connection must close.
         c.expect_closed()
             .await
-            .map_err(|f| f.statement(of_run(&t, S::V5_3_2_2_7, S::V311_3_2_2_5)))?;
+            .map_err(|f| f.statement(of_run!(&t, V5_3_2_2_7)))?;
         let run_layout = t.protocol();
         match (layout == run_layout, code == refused) {
             (true, true) => t.pass(),
@@ -356,7 +275,7 @@ fn unsupported_protocol_level(t: Ctx) -> BoxFuture<'static, CaseResult> {
                     summary::code(code, PacketType::ConnAck, run_layout)
                 ),
             )
-            .statement(statement)),
+            .statement(level_statement)),
             (true, false) => t.informational(format!(
                 "refused with CONNACK {} rather than 0x84 (Unsupported Protocol Version)",
                 summary::code(code, PacketType::ConnAck, run_layout)
@@ -418,7 +337,7 @@ async fn connack_in_either_layout(c: &mut Client, within: std::time::Duration) -
 case! {
     /// A CONNECT whose Protocol Name is not "MQTT" is not accepted as MQTT
     PROTOCOL_NAME_NOT_MQTT = "connect.protocol-name-not-mqtt",
-    checks: [V5_3_1_2_1, V5_3_1_4_1, V311_3_1_2_1, V311_3_1_4_1],
+    checks: [V5_3_1_2_1, V5_3_1_4_1],
     faults: [ConnackMalformedConnect],
     tags: [ToBroker],
     run: protocol_name_not_mqtt,
@@ -439,13 +358,11 @@ fn protocol_name_not_mqtt(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // The twin: the same CONNECT with the Protocol Name "MQTT" is accepted.
         connect_twin(t.client("c")).await?.disconnect().await?;
         let mut c = t.client("c").open().await?;
-        c.send_raw(raw_connect(
-            b"MQTX",
-            t.protocol().level(),
-            0x02,
-            t.is_v5(),
-            &id,
-        ))
+        c.send_raw(
+            RawConnect::new(&t, &id, 0x02)
+                .protocol_name(b"MQTX")
+                .build(),
+        )
         .await?;
         let v = t.protocol();
         let deadline = Instant::now() + t.response_timeout();
@@ -460,14 +377,14 @@ fn protocol_name_not_mqtt(t: Ctx) -> BoxFuture<'static, CaseResult> {
                     "no acceptance as MQTT: the close, a refusing CONNACK, or an answer under another protocol",
                     "CONNACK 0x00: the CONNECT was accepted as MQTT",
                 )
-                .statement(of_run(&t, S::V5_3_1_4_1, S::V311_3_1_2_1)))
+                .statement(statement(&t, S::V5_3_1_4_1, S::V311_3_1_2_1)))
             }
             Received::Packet(Packet::ConnAck(ack)) => {
                 t.checked();
                 t.refusal_seen();
                 c.expect_closed()
                     .await
-                    .map_err(|f| f.statement(of_run(&t, S::V5_3_1_2_1, S::V311_3_1_2_1)))?;
+                    .map_err(|f| f.statement(of_run!(&t, V5_3_1_2_1)))?;
                 let code = summary::code(ack.reason_code, PacketType::ConnAck, v);
                 if t.is_v5() && ack.reason_code == ReasonCode::UnsupportedProtocolVersion {
                     t.pass()
@@ -498,7 +415,7 @@ fn protocol_name_not_mqtt(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A Client Identifier of 23 letters and digits is accepted
     CLIENT_ID_23_CHARACTERS = "connect.client-id-23-alphanumerics-accepted",
-    checks: [V5_3_1_3_5, V311_3_1_3_5],
+    checks: [V5_3_1_3_5],
     faults: [ClientIdStrictClose],
     tags: [ClientId, ToBroker],
     run: client_id_23_characters,
@@ -532,7 +449,7 @@ fn client_id_23_characters(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// An empty Client Identifier with Clean Start is accepted with a unique assigned identifier (or refused)
     EMPTY_CLIENT_ID_ASSIGNED = "connect.empty-client-id-gets-unique-id",
-    checks: [V5_3_1_3_6, V5_3_1_3_7, V5_3_2_2_16, V5_3_1_3_8, V311_3_1_3_6, V311_3_1_3_9],
+    checks: [V5_3_1_3_6, V5_3_1_3_7, V5_3_2_2_16, V5_3_1_3_8],
     faults: [DuplicateAssignedClientId],
     tags: [ClientId],
     run: empty_client_id_assigned,
@@ -625,10 +542,8 @@ fn empty_client_id_persistent_refused(t: Ctx) -> BoxFuture<'static, CaseResult> 
             .clean_start(false)
             .connect_expect(&[Reply::ConnAck(ReasonCode::ClientIdentifierNotValid)])
             .await?;
-        // End the twin's session (best effort).
-        if let Ok(c) = t.client("c").connect().await {
-            let _ = c.disconnect().await;
-        }
+        // End the twin's session.
+        end_session(&t, "c").await;
         t.pass()
     })
 }
@@ -638,7 +553,7 @@ fn empty_client_id_persistent_refused(t: Ctx) -> BoxFuture<'static, CaseResult> 
 case! {
     /// Every PINGREQ is answered with a PINGRESP
     PINGREQ_ANSWERED = "connect.pingreq-answered",
-    checks: [V5_3_12_4_1, V311_3_12_4_1],
+    checks: [V5_3_12_4_1],
     faults: [NoPingresp],
     tags: [ToBroker],
     run: pingreq_answered,
@@ -659,7 +574,7 @@ fn pingreq_answered(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// The broker's first packet is a well-formed CONNACK (reserved flags zero, a defined reason code, valid 5.0 properties)
     CONNACK_WELL_FORMED = "connack.well-formed",
-    checks: [V5_3_2_2_1, V5_3_2_2_8, V5_3_2_0_1, V311_3_2_0_1],
+    checks: [V5_3_2_2_1, V5_3_2_2_8, V5_3_2_0_1],
     faults: [MalformedConnack],
     tags: [FromBroker],
     run: connack_well_formed,
@@ -682,7 +597,7 @@ fn connack_well_formed(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// Clean Start 1 gets Session Present 0 even when a session existed
     SESSION_PRESENT_ZERO_ON_CLEAN_START = "connack.session-present-zero-on-clean-start",
-    checks: [V5_3_2_2_2, V5_3_1_2_4, V311_3_2_2_1, V311_3_1_2_6],
+    checks: [V5_3_2_2_2, V5_3_1_2_4],
     faults: [KeepSessionOnCleanStart],
     tags: [Session, FromBroker],
     run: session_present_zero_on_clean_start,
@@ -701,9 +616,8 @@ fn session_present_zero_on_clean_start(t: Ctx) -> BoxFuture<'static, CaseResult>
         first.subscribe(t.topic("s")).qos(1).await?;
         first.disconnect().await?;
         let clean = t.client("c").clean_start(true).connect().await?;
-        let present = clean.connack().is_some_and(|a| a.session_present);
         t.check(
-            !present,
+            !session_present(&clean),
             "CONNACK Session Present 0 for Clean Start 1",
             "Session Present 1",
         )?;
@@ -732,9 +646,8 @@ fn session_present_one_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .session_expiry(60)
             .connect()
             .await?;
-        let present = first.connack().is_some_and(|a| a.session_present);
         t.check(
-            !present,
+            !session_present(&first),
             "Session Present 0 for a Client Identifier without a session",
             "Session Present 1",
         )?;
@@ -747,7 +660,7 @@ fn session_present_one_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .session_expiry(60)
             .connect()
             .await?;
-        let present = again.connack().is_some_and(|a| a.session_present);
+        let present = session_present(&again);
         if !present {
             // Session Present 0 is wrong only if the session was in fact kept: its
             // subscription still delivers.
@@ -772,10 +685,7 @@ fn session_present_one_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
             "Session Present 0, although the session (its subscription) was kept",
         )?;
         again.disconnect().await?;
-        // Clean up: end the session (best effort).
-        if let Ok(c) = t.client("c").clean_start(true).connect().await {
-            let _ = c.disconnect().await;
-        }
+        end_session(&t, "c").await;
         t.pass()
     })
 }
@@ -785,7 +695,7 @@ fn session_present_one_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A connection silent for one and a half Keep Alive periods is closed by the broker
     KEEP_ALIVE_ENFORCED = "connect.keep-alive-enforced",
-    checks: [V5_3_1_2_22, V5_3_2_2_22, V311_3_1_2_24],
+    checks: [V5_3_1_2_22, V5_3_2_2_22],
     faults: [NoKeepaliveTimeout],
     tags: [ToBroker],
     run: keep_alive_enforced,
@@ -794,10 +704,7 @@ case! {
 fn keep_alive_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut c = t.client("c").keep_alive(1).connect().await?;
-        let keep_alive = c
-            .connack()
-            .and_then(|a| a.properties.server_keep_alive)
-            .unwrap_or(1);
+        let keep_alive = keep_alive_in_force(&c, 1);
         if keep_alive == 0 || keep_alive > 5 {
             return t.informational(format!(
                 "the broker set Server Keep Alive {keep_alive}: too long (or off) to wait for"
@@ -807,13 +714,9 @@ fn keep_alive_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // restarts the Keep Alive timer, so the silence starts now).
         c.alive().as_twin().await?;
         // 1.5 × Keep Alive, plus 1 s for brokers that check keep alive once a second.
-        let limit = super::keep_alive::close_within(keep_alive);
-        c.expect_reply(&[
-            Reply::Disconnect(ReasonCode::KeepAliveTimeout),
-            Reply::Closed,
-        ])
-        .within(limit)
-        .await?;
+        c.expect_reply(TIMED_OUT)
+            .within(close_within(keep_alive))
+            .await?;
         t.pass()
     })
 }
@@ -823,7 +726,7 @@ fn keep_alive_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A second connection with the same Client Identifier closes the first (5.0: after DISCONNECT 0x8E)
     TAKEOVER_CLOSES_OLD_CONNECTION = "connect.takeover-closes-old-connection",
-    checks: [V5_3_1_4_3, V311_3_1_4_2],
+    checks: [V5_3_1_4_3],
     faults: [NoTakeover],
     tags: [ClientId, Session],
     run: takeover_closes_old_connection,
@@ -851,7 +754,7 @@ fn takeover_closes_old_connection(t: Ctx) -> BoxFuture<'static, CaseResult> {
         new.alive().as_setup(Precondition::Ping).await?;
         // Only the close carries a MUST in MQTT-3.1.4-3; the DISCONNECT 0x8E before it is
         // described by reference to 4.13, where a server's DISCONNECT is a SHOULD.
-        super::qos::judge_close(&t, reply, &[ReasonCode::SessionTakenOver])
+        judge_close(&t, reply, &[ReasonCode::SessionTakenOver])
     })
 }
 
@@ -862,25 +765,10 @@ fn takeover_closes_old_connection(t: Ctx) -> BoxFuture<'static, CaseResult> {
 /// 60, (5.0) the property block `properties`, the case's Client Identifier, then `tail` as
 /// raw bytes.
 fn connect_bytes(t: &Ctx, flags: u8, properties: &[u8], tail: &[u8]) -> bytes::Bytes {
-    let mut p = RawPacket::new(0x10)
-        .binary(b"MQTT")
-        .u8(t.protocol().level())
-        .u8(flags)
-        .u16(60);
-    if t.is_v5() {
-        p = p.properties(properties);
-    }
-    p.string(&t.client_id("c")).bytes(tail).build()
-}
-
-/// A Will in raw form for the run's protocol: (5.0: empty Will Properties), Will Topic,
-/// Will Payload.
-fn raw_will(t: &Ctx) -> Vec<u8> {
-    let mut p = RawPacket::new(0);
-    if t.is_v5() {
-        p = p.properties(&[]);
-    }
-    p.string(&t.topic("will")).binary(b"w").body().to_vec()
+    RawConnect::new(t, &t.client_id("c"), flags)
+        .properties(properties)
+        .tail(tail)
+        .build()
 }
 
 /// Sends a CONNECT the broker must refuse as malformed: 3.1.1 closes without CONNACK
@@ -892,14 +780,7 @@ async fn expect_malformed_connect_refused(
     bytes: bytes::Bytes,
 ) -> CaseResult {
     connect_twin(twin).await?.disconnect().await?;
-    let mut c = t.client("c").open().await?;
-    c.send_raw(bytes).await?;
-    let accepted: &[Reply] = if t.is_v5() {
-        &[Reply::ConnAckError, Reply::Closed]
-    } else {
-        &[Reply::Closed]
-    };
-    c.expect_reply(accepted).await?;
+    expect_connect_refused(&t, "c", bytes, false).await?;
     t.pass()
 }
 
@@ -938,7 +819,7 @@ fn plain(t: &Ctx) -> ClientBuilder {
     t.client("c")
 }
 
-/// The twin with a well-formed Will (QoS 1) on the topic [`raw_will`] uses.
+/// The twin with a well-formed Will (QoS 1) on the topic of the malformed Will fields.
 fn with_will(t: &Ctx) -> ClientBuilder {
     t.client("c").will(Will::new(t.topic("will"), "w").qos(1))
 }
@@ -966,12 +847,7 @@ malformed_connect_case!(
     "connect.user-name-flag-without-user-name",
     "A CONNECT with the User Name Flag set but no User Name in the payload is refused",
     Both,
-    [
-        V5_3_1_2_17,
-        V5_3_1_4_1,
-        V311_3_1_2_19,
-        V311_3_1_4_1
-    ],
+    [V5_3_1_2_17, V5_3_1_4_1],
     [Credentials, ToBroker],
     |t| (0x82, &[], &[]),
     twin: |t| plain(t)
@@ -983,12 +859,7 @@ malformed_connect_case!(
     "connect.password-flag-without-password",
     "A CONNECT with the Password Flag set but no Password in the payload is refused",
     Both,
-    [
-        V5_3_1_2_19,
-        V5_3_1_4_1,
-        V311_3_1_2_21,
-        V311_3_1_4_1
-    ],
+    [V5_3_1_2_19, V5_3_1_4_1],
     [Credentials, ToBroker],
     |t| (0xC2, &[], &[0x00, 0x01, b'u']),
     twin: |t| plain(t)
@@ -1000,12 +871,7 @@ malformed_connect_case!(
     "connect.user-name-without-flag",
     "A CONNECT carrying a User Name while the User Name Flag is 0 is refused",
     Both,
-    [
-        V5_3_1_2_16,
-        V5_3_1_4_1,
-        V311_3_1_2_18,
-        V311_3_1_4_1
-    ],
+    [V5_3_1_2_16, V5_3_1_4_1],
     [Credentials, ToBroker],
     |t| (0x02, &[], &[0x00, 0x01, b'u']),
     twin: |t| plain(t)
@@ -1017,12 +883,7 @@ malformed_connect_case!(
     "connect.will-qos-without-will-flag",
     "A CONNECT with Will QoS 1 but the Will Flag 0 is refused",
     Both,
-    [
-        V5_3_1_2_11,
-        V5_3_1_4_1,
-        V311_3_1_2_13,
-        V311_3_1_4_1
-    ],
+    [V5_3_1_2_11, V5_3_1_4_1],
     [Will, ToBroker],
     |t| (0x0A, &[], &[]),
     twin: |t| plain(t)
@@ -1034,12 +895,7 @@ malformed_connect_case!(
     "connect.will-retain-without-will-flag",
     "A CONNECT with Will Retain 1 but the Will Flag 0 is refused",
     Both,
-    [
-        V5_3_1_2_13,
-        V5_3_1_4_1,
-        V311_3_1_2_15,
-        V311_3_1_4_1
-    ],
+    [V5_3_1_2_13, V5_3_1_4_1],
     [Will, ToBroker],
     |t| (0x22, &[], &[]),
     twin: |t| plain(t)
@@ -1051,14 +907,9 @@ malformed_connect_case!(
     "connect.will-qos-3",
     "A CONNECT with a Will of QoS 3 is refused",
     Both,
-    [
-        V5_3_1_2_12,
-        V5_3_1_4_1,
-        V311_3_1_2_14,
-        V311_3_1_4_1
-    ],
+    [V5_3_1_2_12, V5_3_1_4_1],
     [Will, ToBroker],
-    |t| (0x1E, &[], &raw_will(&t)),
+    |t| (0x1E, &[], &will_fields(&t, &t.topic("will"), b"w")),
     twin: |t| with_will(t)
 );
 
@@ -1068,12 +919,7 @@ malformed_connect_case!(
     "connect.will-flag-without-will-fields",
     "A CONNECT with the Will Flag set but no Will Topic or Payload is refused",
     Both,
-    [
-        V5_3_1_2_9,
-        V5_3_1_4_1,
-        V311_3_1_2_9,
-        V311_3_1_4_1
-    ],
+    [V5_3_1_2_9, V5_3_1_4_1],
     [Will, WillTopic, ToBroker],
     |t| (0x06, &[], &[]),
     twin: |t| with_will(t)
@@ -1166,7 +1012,7 @@ malformed_connect_case!(
 case! {
     /// A 64-character Client Identifier may be accepted or refused; a refusal is CONNACK 0x85 (5.0, or close) / 0x02 (3.1.1)
     CLIENT_ID_LONGER_THAN_23 = "connect.client-id-longer-than-23",
-    checks: [V5_3_1_3_8, V311_3_1_3_9],
+    checks: [V5_3_1_3_8],
     faults: [ClientIdStrictClose @ V311],
     tags: [ClientId],
     run: client_id_longer_than_23,
@@ -1185,7 +1031,7 @@ fn client_id_longer_than_23(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A Client Identifier with characters other than letters and digits may be accepted or refused; a refusal is CONNACK 0x85 (5.0, or close) / 0x02 (3.1.1)
     CLIENT_ID_OTHER_CHARACTERS = "connect.client-id-other-characters",
-    checks: [V5_3_1_3_8, V311_3_1_3_9],
+    checks: [V5_3_1_3_8],
     faults: [ClientIdStrictClose @ V311],
     tags: [ClientId],
     run: client_id_other_characters,
@@ -1240,7 +1086,7 @@ async fn unusual_client_id(t: Ctx, id: String, what: &str) -> CaseResult {
 case! {
     /// A wrong Password is refused (CONNACK 0x86 / 0x87, 3.1.1 return code 4 / 5) and the connection closed
     BAD_CREDENTIALS_REFUSED = "connect.bad-credentials-refused",
-    checks: [V5_3_1_4_2, V5_3_2_2_7, V311_3_2_2_5],
+    checks: [V5_3_1_4_2, V5_3_2_2_7],
     requires: [Credentials],
     unfaultable: "accepting a wrong password is the broker's policy (INFORMATIONAL, see `accept-wrong-password`); the case fails only on a refusal with a wrong code or without a close, and the reference broker has no fault for that yet",
     tags: [Credentials],
@@ -1309,11 +1155,7 @@ fn connect_then_publish(
         .encode(t.protocol())
         .map_err(encode_error)?
         .to_vec();
-    let mut publish = RawPacket::new(0x30).string(topic);
-    if t.is_v5() {
-        publish = publish.properties(&[]);
-    }
-    bytes.extend_from_slice(&publish.bytes(payload).build());
+    bytes.extend_from_slice(&raw_publish(t, 0, topic, None, &[], payload));
     Ok(bytes)
 }
 
@@ -1343,11 +1185,10 @@ fn packets_after_refused_connect_ignored(t: Ctx) -> BoxFuture<'static, CaseResul
         // 3.1.1 an empty Client Identifier with Clean Session 0.
         let builder = if t.is_v5() {
             let properties = Properties {
-                authentication_method: mqttspec_codec::MqttString::new(
+                authentication_method: Some(text(
                     "mqttspec-no-such-method",
                     "Authentication Method",
-                )
-                .ok(),
+                )?),
                 ..Properties::default()
             };
             t.client("bad").properties(properties)

@@ -7,227 +7,27 @@
 //! watcher ([`no_will`]); one that checks that a session was not kept sees a session kept
 //! on the same broker ([`kept_session_control`]); one whose verdict rests on the broker
 //! closing the connection sees it keep the connection open for well-formed packets first.
-//!
-//! The helpers [`expect_server_end`], [`server_end`], [`check_server_disconnect`],
-//! [`Ending`] and [`text`] are shared with the Will cases (and other modules), which often
-//! watch a broker end a connection.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqttspec_codec::{
-    Disconnect, MqttString, Packet, PacketType, Properties, RawPacket, ReasonCode, StatementId as S,
-};
+use mqttspec_codec::{Disconnect, Packet, Properties, RawPacket, ReasonCode, StatementId as S};
 use tokio::time::Instant;
 
-use super::will::{no_will, watcher, CONTROL, QUIET};
-use crate::case;
-use crate::client::{summary, Received};
-use crate::scenario::{
-    secs, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Role, Will,
+use super::support::{
+    end_session, expect_no_session, expect_server_end, kept_session_control, no_will, raw_publish,
+    session_present, text, watcher, Ending, CONTROL_WILL, WILL_QUIET,
 };
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        SERVER_CLOSES_AFTER_DISCONNECT,
-        RESERVED_FLAGS,
-        INVALID_REASON_CODE,
-        SHORT_FORMS_ARE_NORMAL,
-        NORMAL_WITH_PROPERTIES,
-        SESSION_EXPIRY_FROM_ZERO,
-        SESSION_EXPIRY_LOWERED_TO_ZERO,
-        SESSION_EXPIRY_RAISED,
-        NOTHING_AFTER_SERVER_DISCONNECT,
-    ]
-}
-
-/// How a broker ended a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ending {
-    /// A DISCONNECT with this reason code (MQTT 5.0), then the close.
-    Disconnect(ReasonCode),
-    /// The close, without a DISCONNECT.
-    Closed,
-}
-
-/// What is wrong with a DISCONNECT the broker sent, if anything: a Disconnect Reason Code a
-/// server may not use (the client-only 0x04; the strict decoder already refused codes
-/// outside the table, MQTT-3.14.2-1) or a Session Expiry Interval (MQTT-3.14.2-2).
-fn server_disconnect_problem(t: &Ctx, d: &Disconnect) -> Option<Failure> {
-    let shown = summary::packet(&Packet::Disconnect(d.clone()), t.protocol());
-    if d.reason_code == ReasonCode::DisconnectWithWillMessage
-        || !d.reason_code.is_allowed_in(PacketType::Disconnect)
-    {
-        return Some(
-            Failure::fail("a Disconnect Reason Code a server may send", shown)
-                .statement(S::V5_3_14_2_1),
-        );
-    }
-    if d.properties.session_expiry_interval.is_some() {
-        return Some(
-            Failure::fail(
-                "no Session Expiry Interval in a DISCONNECT from the server",
-                shown,
-            )
-            .statement(S::V5_3_14_2_2),
-        );
-    }
-    None
-}
-
-/// Checks a DISCONNECT the broker sent: a Disconnect Reason Code a server may use (not the
-/// client-only 0x04; the strict decoder already refused codes outside the table,
-/// MQTT-3.14.2-1) and no Session Expiry Interval (MQTT-3.14.2-2). Counts a check.
-pub(crate) fn check_server_disconnect(t: &Ctx, d: &Disconnect) -> Result<(), Failure> {
-    match server_disconnect_problem(t, d) {
-        Some(f) => Err(f),
-        None => {
-            t.checked();
-            Ok(())
-        }
-    }
-}
-
-/// Waits up to `within` for the broker to end `c`'s connection: the close, or (MQTT 5.0) a
-/// DISCONNECT with one of `codes` and then the close with nothing in between
-/// (MQTT-3.14.4-1, -2; the DISCONNECT itself as [`check_server_disconnect`] wants it).
-/// PUBLISH, PINGRESP and acknowledgements arriving first are skipped. A checking step
-/// resting on a refusal: the case needs a well-formed twin accepted (e.g. `c.alive()
-/// .as_twin()` before the packet that has the connection closed). [`server_end`] with
-/// another role when the close is only the case's precondition.
-pub(crate) async fn expect_server_end(
-    t: &Ctx,
-    c: &mut Client,
-    codes: &[ReasonCode],
-    within: Duration,
-) -> Result<Ending, Failure> {
-    server_end(t, c, codes, within, Role::Check).await
-}
-
-/// [`expect_server_end`] in `role`: as [`Role::Check`] it counts a check and records the
-/// refusal; as a setup step an unmet expectation is INCONCLUSIVE.
-pub(crate) async fn server_end(
-    t: &Ctx,
-    c: &mut Client,
-    codes: &[ReasonCode],
-    within: Duration,
-    role: Role,
-) -> Result<Ending, Failure> {
-    let ending = wait_server_end(t, c, codes, within, role)
-        .await
-        .map_err(|f| role.classify(f))?;
-    t.succeeded(role);
-    if role == Role::Check {
-        t.refusal_seen();
-    }
-    Ok(ending)
-}
-
-async fn wait_server_end(
-    t: &Ctx,
-    c: &mut Client,
-    codes: &[ReasonCode],
-    within: Duration,
-    role: Role,
-) -> Result<Ending, Failure> {
-    let v = c.protocol();
-    let mut expected = String::from("the connection closed");
-    if v.is_v5() && !codes.is_empty() {
-        let listed: Vec<String> = codes
-            .iter()
-            .map(|r| summary::code(*r, PacketType::Disconnect, v))
-            .collect();
-        expected = format!("DISCONNECT {} or {expected}", listed.join(" / "));
-    }
-    let deadline = Instant::now() + within;
-    loop {
-        match c.raw().recv_until(deadline).await {
-            Received::Closed => return Ok(Ending::Closed),
-            Received::Packet(Packet::Disconnect(d)) if v.is_v5() => {
-                if role == Role::Check {
-                    check_server_disconnect(t, &d)?;
-                } else if let Some(f) = server_disconnect_problem(t, &d) {
-                    return Err(f);
-                }
-                if !codes.contains(&d.reason_code) {
-                    return Err(c.unmet(&expected, Received::Packet(Packet::Disconnect(d))));
-                }
-                let after = Instant::now() + c.timeout();
-                return match c.raw().recv_until(after).await {
-                    Received::Closed => Ok(Ending::Disconnect(d.reason_code)),
-                    other => Err(c
-                        .unmet(
-                            "nothing after DISCONNECT, then the connection closed",
-                            other,
-                        )
-                        .statement(S::V5_3_14_4_1)),
-                };
-            }
-            Received::Packet(
-                Packet::Publish(_)
-                | Packet::PingResp
-                | Packet::PubAck(_)
-                | Packet::PubRec(_)
-                | Packet::PubRel(_)
-                | Packet::PubComp(_),
-            ) => continue,
-            other => return Err(c.unmet(&expected, other)),
-        }
-    }
-}
-
-/// A case error for a string the case itself got wrong.
-pub(crate) fn text(s: &str, field: &'static str) -> Result<MqttString, Failure> {
-    MqttString::new(s, field).map_err(|e| Failure::error(format!("case error: {field}: {e}")))
-}
-
-/// The positive control of a check that a session was not kept: client `name` connects with
-/// Clean Start 1 and Session Expiry Interval 60, leaves with a plain DISCONNECT 0x00, and on
-/// reconnecting with Clean Start 0 finds its session (Session Present 1); INCONCLUSIVE
-/// otherwise. That connection has Session Expiry Interval 0, so the session ends with it.
-async fn kept_session_control(t: &Ctx, name: &str) -> Result<(), Failure> {
-    let first = t
-        .client(name)
-        .clean_start(true)
-        .session_expiry(60)
-        .connect()
-        .await?;
-    first.disconnect().await?;
-    let again = t
-        .client(name)
-        .clean_start(false)
-        .session_expiry(0)
-        .connect()
-        .await?;
-    let present = again.connack().is_some_and(|a| a.session_present);
-    t.require(present, Precondition::Control, || {
-        "Session Present 1 for a control session kept with Session Expiry Interval 60".to_owned()
-    })?;
-    t.control_seen();
-    again.disconnect().await
-}
-
-/// Checks that a reconnection with Clean Start 0 found no session (`why`), an absence whose
-/// control is [`kept_session_control`].
-fn expect_no_session(t: &Ctx, c: &Client, why: &str, statement: S) -> Result<(), Failure> {
-    let present = c.connack().is_some_and(|a| a.session_present);
-    t.check(
-        !present,
-        format!("Session Present 0: {why}"),
-        "Session Present 1",
-    )
-    .map_err(|f| f.statement(statement))?;
-    t.absence_seen();
-    Ok(())
-}
+use crate::case;
+use crate::client::Received;
+use crate::scenario::{secs, BoxFuture, CaseResult, Ctx, Precondition, Will};
 
 // ---------------------------------------------------------------------------------------
 
 case! {
     /// After a client's DISCONNECT the broker closes the connection and discards the Will
     SERVER_CLOSES_AFTER_DISCONNECT = "disconnect.server-closes-after-client-disconnect",
-    checks: [V5_3_14_4_3, V5_3_1_2_10, V311_3_14_4_3, V311_3_1_2_10],
+    checks: [V5_3_14_4_3, V5_3_1_2_10],
     faults: [WillOnNormalDisconnect],
     tags: [Will, ToBroker],
     run: server_closes_after_disconnect,
@@ -244,7 +44,7 @@ fn server_closes_after_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         let control = t
             .client("control")
-            .will(Will::new(&topic, CONTROL))
+            .will(Will::new(&topic, CONTROL_WILL))
             .connect()
             .await?;
         // The twin of the close: without DISCONNECT the connection stays open.
@@ -265,7 +65,7 @@ fn server_closes_after_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
             &t,
             &mut watch,
             b"must not be published",
-            QUIET,
+            WILL_QUIET,
             Some(control),
             t.response_timeout(),
             "no Will published after DISCONNECT 0x00 (Normal disconnection)",
@@ -372,7 +172,7 @@ fn short_forms_are_normal(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut watch = watcher(&t, "watch", &topic, 0).await?;
         let control = t
             .client("control")
-            .will(Will::new(&topic, CONTROL))
+            .will(Will::new(&topic, CONTROL_WILL))
             .connect()
             .await?;
         // No reason code at all, then the reason code without a property length.
@@ -396,7 +196,7 @@ fn short_forms_are_normal(t: Ctx) -> BoxFuture<'static, CaseResult> {
             &t,
             &mut watch,
             b"must not be published",
-            QUIET,
+            WILL_QUIET,
             Some(control),
             t.response_timeout(),
             "no Will published after a short-form DISCONNECT (reason 0x00)",
@@ -429,7 +229,7 @@ fn normal_with_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         let control = t
             .client("control")
-            .will(Will::new(&topic, CONTROL))
+            .will(Will::new(&topic, CONTROL_WILL))
             .connect()
             .await?;
         let properties = Properties {
@@ -446,7 +246,7 @@ fn normal_with_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
             &t,
             &mut watch,
             b"must not be published",
-            QUIET,
+            WILL_QUIET,
             Some(control),
             t.response_timeout(),
             "no Will published after DISCONNECT 0x00 with properties",
@@ -499,12 +299,8 @@ fn session_expiry_from_zero(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         // ... and the session ended with the connection (its interval stayed 0).
         let again = t.client("c").clean_start(false).connect().await?;
-        expect_no_session(
-            &t,
-            &again,
-            "the session ended with the connection",
-            S::V5_4_1_0_2,
-        )?;
+        expect_no_session(&t, &again, "the session ended with the connection")
+            .map_err(|f| f.statement(S::V5_4_1_0_2))?;
         again.disconnect().await?;
         kept_session_control(&t, "keep").await?;
         if ending == Ending::Closed {
@@ -553,8 +349,8 @@ fn session_expiry_lowered_to_zero(t: Ctx) -> BoxFuture<'static, CaseResult> {
             &t,
             &again,
             "Session Expiry Interval 0 from DISCONNECT ended the session",
-            S::V5_4_1_0_2,
-        )?;
+        )
+        .map_err(|f| f.statement(S::V5_4_1_0_2))?;
         again.disconnect().await?;
         // The control: the same, with the DISCONNECT leaving the interval at 60 s.
         kept_session_control(&t, "keep").await?;
@@ -600,9 +396,8 @@ fn session_expiry_raised(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // Past the original interval (a broker counting whole seconds may take up to 2 s).
         t.wait(Duration::from_millis(2200)).await;
         let again = t.client("c").clean_start(false).connect().await?;
-        let present = again.connack().is_some_and(|a| a.session_present);
         t.check(
-            present,
+            session_present(&again),
             "Session Present 1: the session lives for the 60 s set at DISCONNECT",
             "Session Present 0 (the session expired after the CONNECT's 1 s)",
         )?;
@@ -635,13 +430,8 @@ fn nothing_after_server_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
         c.alive().as_twin().await?;
         // A PUBLISH with QoS 3 is malformed: the broker must close, and SHOULD send
         // DISCONNECT 0x81 first.
-        let bytes = RawPacket::new(0x36)
-            .string(&topic)
-            .u16(1)
-            .properties(&[])
-            .bytes(b"x")
-            .build();
-        c.send_raw(bytes).await?;
+        c.send_raw(raw_publish(&t, 0b0110, &topic, Some(1), &[], b"x"))
+            .await?;
         let ending = expect_server_end(
             &t,
             &mut c,
@@ -650,12 +440,7 @@ fn nothing_after_server_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
         )
         .await?;
         // Clean up the session left behind.
-        t.client("c")
-            .clean_start(true)
-            .connect()
-            .await?
-            .disconnect()
-            .await?;
+        end_session(&t, "c").await;
         if ending == Ending::Closed {
             return t.non_strict(
                 "DISCONNECT 0x81 (Malformed Packet) before the close",

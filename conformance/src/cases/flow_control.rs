@@ -5,40 +5,21 @@
 use std::collections::VecDeque;
 use std::num::NonZeroU16;
 
-use bytes::Bytes;
 use mqttspec_codec::{
-    Packet, PacketId, PacketType, Properties, PubComp, PubRec, Publish, QoS, ReasonCode,
-    StatementId as S, TopicName,
+    Packet, PacketType, PubComp, PubRec, Publish, QoS, ReasonCode, StatementId as S,
 };
 use tokio::time::Instant;
 
-use super::qos::expect_connection_closed;
-use super::shared::{payloads, publish_all};
+use super::support::{
+    expect_connection_closed, numbered_payloads, publish_all, publish_packet, receive_maximum,
+};
 use crate::case;
 use crate::client::Received;
-use crate::scenario::{millis, BoxFuture, Case, CaseResult, Ctx, Failure, Precondition, Role};
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        SERVER_RECEIVE_MAXIMUM_ENFORCED,
-        CLIENT_RECEIVE_MAXIMUM_RESPECTED,
-        OTHER_PACKETS_AT_ZERO_QUOTA,
-        QOS2_QUOTA_RETURNS_AT_PUBCOMP,
-    ]
-}
+use crate::scenario::{millis, BoxFuture, CaseResult, Ctx, Failure, Precondition, Role};
 
 /// The largest server Receive Maximum this module tries to exceed (each message is a
 /// packet and a round trip).
 const LARGEST_RECEIVE_MAXIMUM: u16 = 1000;
-
-/// CONNECT properties with a Receive Maximum.
-fn receive_maximum(n: u16) -> Properties {
-    Properties {
-        receive_maximum: NonZeroU16::new(n),
-        ..Properties::default()
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 
@@ -70,20 +51,9 @@ fn server_receive_maximum_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 "the server's Receive Maximum is {max}: too many messages to exceed it in a short case"
             ));
         }
-        let topic = TopicName::new(t.topic("rm"))
-            .map_err(|e| Failure::error(format!("case error: {e}")))?;
+        let topic = t.topic("rm");
         let qos2 = |id: u16| -> Result<Packet, Failure> {
-            let packet_id = PacketId::new(id)
-                .ok_or_else(|| Failure::error("case error: Packet Identifier 0"))?;
-            Ok(Packet::Publish(Publish {
-                dup: false,
-                qos: QoS::ExactlyOnce,
-                retain: false,
-                topic: topic.clone(),
-                packet_id: Some(packet_id),
-                properties: Properties::default(),
-                payload: Bytes::from_static(b"x"),
-            }))
+            Ok(Packet::Publish(publish_packet(&topic, 2, Some(id), b"x")?))
         };
         // The twin: fill the server's quota, PUBREC for each and no PUBREL, so none is
         // complete; the connection still answers.
@@ -132,7 +102,7 @@ fn client_receive_maximum_respected(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         sub.subscribe(&topic).qos(1).await?;
         let mut publisher = t.client("pub").connect().await?;
-        let sent = payloads(6);
+        let sent = numbered_payloads(6);
         publish_all(&mut publisher, &topic, &sent).await?;
         // Take what comes without acknowledging; when the broker goes quiet, acknowledge
         // the oldest message, which gives it one more unit of quota.
@@ -216,7 +186,7 @@ fn other_packets_at_zero_quota(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         sub.subscribe(&topic).qos(1).await?;
         let mut publisher = t.client("pub").connect().await?;
-        publish_all(&mut publisher, &topic, &payloads(3)).await?;
+        publish_all(&mut publisher, &topic, &numbered_payloads(3)).await?;
         let first = sub
             .expect_publish()
             .topic(&topic)

@@ -19,31 +19,13 @@ use std::time::Duration;
 
 use mqttspec_codec::{ReasonCode, StatementId as S};
 
+use super::support::{close_within, keep_alive_in_force, of_run, TIMED_OUT};
 use crate::case;
 use crate::client::Received;
-use crate::scenario::{
-    millis, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Reply, Will,
-};
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        ZERO_DISABLES_TIMEOUT,
-        ACTIVITY_RESETS_TIMER,
-        PINGREQ_KEEPS_ALIVE,
-        SERVER_KEEP_ALIVE_ENFORCED,
-        TIMEOUT_PUBLISHES_WILL,
-    ]
-}
+use crate::scenario::{millis, BoxFuture, CaseResult, Ctx, Failure, Precondition, Will};
 
 /// The longest Keep Alive (seconds) a case waits out.
 const LONGEST_WAIT: u16 = 5;
-
-/// How long after the last packet a broker may take to close a connection silent under
-/// `keep_alive` seconds: 1.5 × Keep Alive plus 1 s (see the module docs).
-pub(crate) fn close_within(keep_alive: u16) -> Duration {
-    millis(1500 * u64::from(keep_alive) + 1000)
-}
 
 /// How long to wait for a keep-alive close when its exact time is not what is checked:
 /// 1.5 × Keep Alive plus 6 s (see the module docs).
@@ -51,26 +33,12 @@ fn eventually_within(keep_alive: u16) -> Duration {
     millis(1500 * u64::from(keep_alive) + 6000)
 }
 
-/// The Keep Alive in force for a connection that asked for `asked`: the Server Keep Alive of
-/// a 5.0 CONNACK if there is one.
-fn in_force(c: &Client, asked: u16) -> u16 {
-    c.connack()
-        .and_then(|a| a.properties.server_keep_alive)
-        .unwrap_or(asked)
-}
-
-/// Replies that end a connection for keep alive: DISCONNECT 0x8D (5.0) or the close.
-const TIMED_OUT: &[Reply] = &[
-    Reply::Disconnect(ReasonCode::KeepAliveTimeout),
-    Reply::Closed,
-];
-
 // ---------------------------------------------------------------------------------------
 
 case! {
     /// Keep Alive 0 turns the mechanism off: a silent connection is not closed for keep alive
     ZERO_DISABLES_TIMEOUT = "keepalive.zero-disables-timeout",
-    checks: [V5_3_2_2_22, V5_3_1_2_22, V311_3_1_2_24],
+    checks: [V5_3_2_2_22, V5_3_1_2_22],
     faults: [KeepAliveZeroTimesOut @ V5],
     tags: [ToBroker],
     run: zero_disables_timeout,
@@ -79,7 +47,7 @@ case! {
 fn zero_disables_timeout(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut c = t.client("c").keep_alive(0).connect().await?;
-        let keep_alive = in_force(&c, 0);
+        let keep_alive = keep_alive_in_force(&c, 0);
         if keep_alive != 0 {
             return t.informational(format!(
                 "the broker set Server Keep Alive {keep_alive} for a client asking for 0"
@@ -134,7 +102,7 @@ fn zero_disables_timeout(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// Any packet restarts the Keep Alive timer (PUBLISH every 400 ms keeps a Keep Alive 1 s connection open); silence then closes it
     ACTIVITY_RESETS_TIMER = "keepalive.activity-resets-timer",
-    checks: [V5_3_1_2_22, V311_3_1_2_24],
+    checks: [V5_3_1_2_22],
     faults: [KeepAlivePingreqOnly, NoKeepaliveTimeout],
     tags: [ToBroker],
     run: activity_resets_timer,
@@ -144,7 +112,7 @@ fn activity_resets_timer(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("ka");
         let mut c = t.client("c").keep_alive(1).connect().await?;
-        let keep_alive = in_force(&c, 1);
+        let keep_alive = keep_alive_in_force(&c, 1);
         if keep_alive != 1 {
             return t.informational(format!(
                 "the broker set Server Keep Alive {keep_alive} instead of the client's 1 s"
@@ -179,11 +147,7 @@ fn activity_resets_timer(t: Ctx) -> BoxFuture<'static, CaseResult> {
                         "the connection kept open: a PUBLISH every 400 ms with Keep Alive 1 s",
                         format!("{actual} after {} ms of activity", 400 * i),
                     )
-                    .statement(if t.is_v5() {
-                        S::V5_3_1_2_22
-                    } else {
-                        S::V311_3_1_2_24
-                    }));
+                    .statement(of_run!(&t, V5_3_1_2_22)));
                 }
             }
             c.publish(&topic).payload(format!("{i}")).await?;
@@ -207,7 +171,7 @@ fn activity_resets_timer(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A client that only sends PINGREQ within its Keep Alive stays connected and gets every PINGRESP
     PINGREQ_KEEPS_ALIVE = "keepalive.pingreq-keeps-connection-open",
-    checks: [V5_3_1_2_22, V5_3_12_4_1, V311_3_1_2_24, V311_3_12_4_1],
+    checks: [V5_3_1_2_22, V5_3_12_4_1],
     faults: [NoPingresp],
     tags: [ToBroker],
     run: pingreq_keeps_alive,
@@ -216,7 +180,7 @@ case! {
 fn pingreq_keeps_alive(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let mut c = t.client("c").keep_alive(1).connect().await?;
-        let keep_alive = in_force(&c, 1);
+        let keep_alive = keep_alive_in_force(&c, 1);
         if keep_alive == 0 {
             return t.informational("the broker set Server Keep Alive 0 (keep alive off)");
         }
@@ -279,7 +243,7 @@ fn server_keep_alive_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A connection closed for keep alive is treated as a network failure: its Will Message is published
     TIMEOUT_PUBLISHES_WILL = "keepalive.timeout-publishes-will",
-    checks: [V5_3_1_2_22, V5_3_1_2_8, V311_3_1_2_24, V311_3_1_2_8],
+    checks: [V5_3_1_2_22, V5_3_1_2_8],
     faults: [NoKeepaliveTimeout, NoWill],
     tags: [Will],
     run: timeout_publishes_will,
@@ -296,7 +260,7 @@ fn timeout_publishes_will(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .will(Will::new(&will_topic, "timed out"))
             .connect()
             .await?;
-        let keep_alive = in_force(&silent, 1);
+        let keep_alive = keep_alive_in_force(&silent, 1);
         if keep_alive == 0 || keep_alive > LONGEST_WAIT {
             return t.informational(format!(
                 "the broker set Server Keep Alive {keep_alive}: no timeout to wait for"

@@ -1,9 +1,17 @@
 //! The registry of conformance cases: one module per area, aggregated by [`all`].
 //!
-//! To add a case: write it in the module of its area (its id starts with the module name),
-//! add it to that module's `cases()` list, and make sure it cites statements of every
-//! protocol it runs on and names the reference-broker fault(s) that make it fail. The
-//! registry tests (`conformance/tests/engine_cases.rs`) check all of that.
+//! Each area module (`connect`, `qos`, `will`, ...) holds its cases, and only private
+//! helpers that no other module uses; every helper a second module needs lives in
+//! [`support`] (twins and controls, raw packets, refusals and closes, sessions, receiving,
+//! retained messages, Wills, waits), one concept per file.
+//!
+//! To add a case: write its [`case!`](crate::case) declaration and its function in the
+//! module of its area (its id starts with the module name). That is the only place: the
+//! declaration registers the case ([`CASES`]), and [`all`] puts it after the cases declared
+//! above it in the module. Make sure it cites statements of every protocol it runs on and
+//! names the reference-broker fault(s) that make it fail; look in [`support`] before writing
+//! a helper. A new module also gets its place in [`MODULES`]. The registry tests
+//! (`conformance/tests/engine_cases.rs`) check all of that.
 
 pub mod auth;
 pub mod connect;
@@ -25,28 +33,53 @@ pub mod topics;
 pub mod version;
 pub mod will;
 
+#[doc(hidden)]
+pub use linkme as __linkme;
+use linkme::distributed_slice;
+
 use crate::scenario::Case;
 
-/// Every case, in a stable order (module by module).
+/// Every case, as [`case!`](crate::case) registers it, in no particular order: use [`all`].
+#[doc(hidden)]
+#[allow(unsafe_code)] // linkme's link sections
+#[distributed_slice]
+pub static CASES: [Case];
+
+/// The modules of this registry in the order [`all`] lists their cases (reports and
+/// `mqttspec list` follow it). A module that declares a case must be here (a registry test
+/// checks it); within a module, cases come in the order of their declarations.
+pub const MODULES: &[&str] = &[
+    "connect",
+    "session",
+    "keep_alive",
+    "qos",
+    "publish",
+    "ordering",
+    "shared",
+    "topic_alias",
+    "flow_control",
+    "packet_size",
+    "subscription_id",
+    "auth",
+    "will",
+    "disconnect",
+    "retained",
+    "subscribe",
+    "topics",
+    "version",
+];
+
+/// Every case, in a stable order: module by module in the order of [`MODULES`] (a module
+/// missing there comes last), then by the line of the declaration.
 pub fn all() -> Vec<Case> {
-    let mut cases = Vec::new();
-    cases.extend(connect::cases());
-    cases.extend(session::cases());
-    cases.extend(keep_alive::cases());
-    cases.extend(qos::cases());
-    cases.extend(publish::cases());
-    cases.extend(ordering::cases());
-    cases.extend(shared::cases());
-    cases.extend(topic_alias::cases());
-    cases.extend(flow_control::cases());
-    cases.extend(packet_size::cases());
-    cases.extend(subscription_id::cases());
-    cases.extend(auth::cases());
-    cases.extend(will::cases());
-    cases.extend(disconnect::cases());
-    cases.extend(retained::cases());
-    cases.extend(subscribe::cases());
-    cases.extend(topics::cases());
-    cases.extend(version::cases());
+    let mut cases: Vec<Case> = CASES.iter().copied().collect();
+    cases.sort_by_key(|c| {
+        let module = c.module_name();
+        let rank = MODULES
+            .iter()
+            .position(|m| *m == module)
+            .unwrap_or(MODULES.len());
+        (rank, module, c.line)
+    });
     cases
 }

@@ -5,28 +5,14 @@
 //! The delivery of the messages sets these cases up (a message that does not come is
 //! INCONCLUSIVE); what they check is the order of what came.
 
-use mqttspec_codec::{Packet, Publish, StatementId as S};
+use mqttspec_codec::{Packet, Publish};
 
-use super::qos::{
-    connect_persistent, connect_receive_maximum_1, end_session, payloads, receive_setup, resume,
-    setting_up, statement,
+use super::support::{
+    end_session, of_run, payloads, persistent, receive_maximum, receive_setup, resume, setting_up,
 };
 use crate::case;
 use crate::client::Received;
-use crate::scenario::{
-    millis, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Role,
-};
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        QOS1_IN_ORDER,
-        QOS2_IN_ORDER,
-        MIXED_QOS_EACH_IN_ORDER,
-        RECEIVE_MAXIMUM_ONE_IN_ORDER,
-        EACH_PUBLISHER_IN_ORDER,
-    ]
-}
+use crate::scenario::{millis, BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Role};
 
 /// What a queued message that does not come on resume fails to set up.
 const QUEUED: &str = "every message queued for the session delivered on resume";
@@ -36,7 +22,7 @@ const QUEUED: &str = "every message queued for the session delivered on resume";
 case! {
     /// QoS 1 messages on one topic reach the subscriber in publishing order, queued while it was offline and live
     QOS1_IN_ORDER = "ordering.qos1-messages-in-publishing-order",
-    checks: [V5_4_6_0_5, V5_4_6_0_6, V311_4_6_0_5, V311_4_6_0_6],
+    checks: [V5_4_6_0_5, V5_4_6_0_6],
     requires: [QoS1],
     faults: [ReorderQueuedMessages],
     tags: [Queued, Live, Session],
@@ -50,7 +36,7 @@ fn qos1_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// QoS 2 messages on one topic reach the subscriber in publishing order, queued while it was offline and live
     QOS2_IN_ORDER = "ordering.qos2-messages-in-publishing-order",
-    checks: [V5_4_6_0_5, V5_4_6_0_6, V311_4_6_0_5, V311_4_6_0_6],
+    checks: [V5_4_6_0_5, V5_4_6_0_6],
     requires: [QoS2],
     faults: [ReorderQueuedMessages],
     tags: [Queued, Live, Session],
@@ -65,7 +51,7 @@ fn qos2_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
 /// is connected: each batch arrives in publishing order.
 async fn in_order(t: Ctx, qos: u8) -> CaseResult {
     let topic = t.topic("t");
-    let mut sub = connect_persistent(&t, "sub").await?;
+    let mut sub = persistent(&t, "sub").connect().await?;
     sub.subscribe(&topic).qos(qos).await?;
     sub.disconnect().await?;
     let mut publisher = t.client("pub").connect().await?;
@@ -85,7 +71,7 @@ async fn in_order(t: Ctx, qos: u8) -> CaseResult {
     let got = receive_setup(&mut sub, live.len(), Precondition::Delivery).await?;
     check_order(&t, &live, &payloads(&got))?;
     let _ = sub.disconnect().await;
-    end_session(&t, "sub").await?;
+    end_session(&t, "sub").await;
     t.pass()
 }
 
@@ -94,7 +80,7 @@ async fn in_order(t: Ctx, qos: u8) -> CaseResult {
 case! {
     /// Interleaved QoS 0, 1 and 2 messages on one topic: each QoS level keeps its publishing order
     MIXED_QOS_EACH_IN_ORDER = "ordering.mixed-qos-each-level-in-order",
-    checks: [V5_4_6_0_5, V5_4_6_0_6, V311_4_6_0_5, V311_4_6_0_6],
+    checks: [V5_4_6_0_5, V5_4_6_0_6],
     requires: [QoS2],
     faults: [ReorderQueuedMessages],
     tags: [Queued, Session],
@@ -104,7 +90,7 @@ case! {
 fn mixed_qos_each_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
-        let mut sub = connect_persistent(&t, "sub").await?;
+        let mut sub = persistent(&t, "sub").connect().await?;
         sub.subscribe(&topic).qos(2).await?;
         sub.disconnect().await?;
         let mut publisher = t.client("pub").connect().await?;
@@ -150,7 +136,7 @@ fn mixed_qos_each_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
             }
         }
         let _ = sub.disconnect().await;
-        end_session(&t, "sub").await?;
+        end_session(&t, "sub").await;
         t.pass()
     })
 }
@@ -171,7 +157,11 @@ case! {
 fn receive_maximum_one_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
-        let mut sub = connect_receive_maximum_1(&t, "sub").await?;
+        let mut sub = t
+            .client("sub")
+            .properties(receive_maximum(1))
+            .connect()
+            .await?;
         sub.subscribe(&topic).qos(1).await?;
         let mut publisher = t.client("pub").connect().await?;
         let sent: Vec<String> = (0..6).map(|i| format!("m{i}")).collect();
@@ -189,7 +179,7 @@ fn receive_maximum_one_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// Two publishers interleaving on one topic: each one's messages reach the subscriber in its order
     EACH_PUBLISHER_IN_ORDER = "ordering.each-publisher-in-order",
-    checks: [V5_4_6_0_5, V5_4_6_0_6, V311_4_6_0_5, V311_4_6_0_6],
+    checks: [V5_4_6_0_5, V5_4_6_0_6],
     requires: [QoS1],
     faults: [ReorderQueuedMessages],
     tags: [Queued, Session],
@@ -199,7 +189,7 @@ case! {
 fn each_publisher_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
-        let mut sub = connect_persistent(&t, "sub").await?;
+        let mut sub = persistent(&t, "sub").connect().await?;
         sub.subscribe(&topic).qos(1).await?;
         sub.disconnect().await?;
         let mut a = t.client("pub-a").connect().await?;
@@ -224,7 +214,7 @@ fn each_publisher_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
             check_order(&t, &sent, &mine)?;
         }
         let _ = sub.disconnect().await;
-        end_session(&t, "sub").await?;
+        end_session(&t, "sub").await;
         t.pass()
     })
 }
@@ -238,7 +228,7 @@ fn check_order(t: &Ctx, sent: &[String], got: &[String]) -> Result<(), Failure> 
         format!("payloads in publishing order: {sent:?}"),
         format!("received in this order: {got:?}"),
     )
-    .map_err(|f| f.statement(statement(t, S::V5_4_6_0_5, S::V311_4_6_0_6)))
+    .map_err(|f| f.statement(of_run!(t, V5_4_6_0_5)))
 }
 
 /// Collects (and acknowledges) further PUBLISH packets until none comes for `quiet`.

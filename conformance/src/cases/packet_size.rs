@@ -8,22 +8,12 @@ use std::num::NonZeroU32;
 use bytes::Bytes;
 use mqttspec_codec::{Properties, Publish, RawPacket, ReasonCode, StatementId as S};
 
-use super::qos::{expect_connection_closed, setting_up};
-use super::shared::{count_payloads, gather, list_payloads};
-use super::support::QUIET;
-use crate::case;
-use crate::scenario::{
-    BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Role, Verdict,
+use super::support::{
+    count_payloads, expect_connection_closed, gather, list_payloads, session_present, setting_up,
+    QUIET,
 };
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        CLIENT_MAXIMUM_RESPECTED,
-        OVERSIZED_MESSAGE_NOT_REDELIVERED,
-        SERVER_MAXIMUM_ENFORCED,
-    ]
-}
+use crate::case;
+use crate::scenario::{BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Role, Verdict};
 
 /// The small Maximum Packet Size the limited clients declare.
 const SMALL: u32 = 128;
@@ -194,11 +184,9 @@ fn oversized_message_not_redelivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .session_expiry(0)
             .connect()
             .await?;
-        t.require(
-            again.connack().is_some_and(|a| a.session_present),
-            Precondition::Other,
-            || "the session resumed: CONNACK Session Present 0".to_owned(),
-        )?;
+        t.require(session_present(&again), Precondition::Other, || {
+            "the session resumed: CONNACK Session Present 0".to_owned()
+        })?;
         // Had the broker kept the large message, it would come before the queued one.
         let next = again
             .expect_publish()
@@ -236,7 +224,7 @@ case! {
 /// A QoS 0 PUBLISH to `topic` (MQTT 5.0, no properties) whose whole size is `size` bytes,
 /// or a byte or two more where no packet has exactly that size (the Remaining Length grows
 /// a byte at 128, 16,384 and 2,097,152).
-pub(super) fn publish_of_size(topic: &str, size: u32) -> Option<Bytes> {
+fn publish_of_size(topic: &str, size: u32) -> Option<Bytes> {
     let fixed = 2 + topic.len() + 1; // Topic Name and an empty property block
     (size..=size.saturating_add(4)).find_map(|total| {
         let total = total as usize;

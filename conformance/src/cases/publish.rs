@@ -4,41 +4,21 @@
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    MqttString, Packet, PayloadFormatIndicator, Properties, Publish, ReasonCode, RetainHandling,
-    StatementId as S, TopicName,
+    Packet, PayloadFormatIndicator, Properties, Publish, ReasonCode, RetainHandling,
+    StatementId as S,
 };
 use tokio::time::Instant;
 
-use super::qos::{
-    closing_reply, connect_persistent, end_session, expect_connection_closed, is_preferred_close,
-    is_refusal, judge_close, raw_publish, receive, resume, setting_up, statement, SECOND_AND_A_BIT,
+use super::support::{
+    closing_reply, control, end_session, expect_connection_closed, is_preferred_close, is_refusal,
+    judge_close, of_run, payloads, persistent, raw_publish, receive, resume, setting_up, text,
+    topic_name, QUIET, SECOND_AND_A_BIT,
 };
-use super::support::{control, QUIET};
 use crate::case;
 use crate::client::{summary, Received};
 use crate::scenario::{
-    millis, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Reply, Role,
+    millis, BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Reply, Role,
 };
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        TOPIC_NAME_WILDCARDS,
-        QOS_3_MALFORMED,
-        DUP_WITH_QOS_0,
-        PACKET_ID_ZERO,
-        SUBSCRIPTION_IDENTIFIER_FROM_CLIENT,
-        PAYLOAD_UNCHANGED,
-        USER_PROPERTIES_IN_ORDER,
-        PAYLOAD_FORMAT_AND_CONTENT_TYPE,
-        RESPONSE_TOPIC_AND_CORRELATION_DATA,
-        MESSAGE_EXPIRY_DECREMENTED,
-        EXPIRED_MESSAGE_NOT_DELIVERED,
-        SUBSCRIPTION_IDENTIFIER_DELIVERED,
-        WILDCARD_FILTERS_MATCH,
-        DOLLAR_TOPICS,
-    ]
-}
 
 /// The twin of a malformed or forbidden QoS 0 PUBLISH: `good` (the same PUBLISH with the
 /// offending field corrected) sent on `c`, then a PINGREQ answered on the same connection.
@@ -52,7 +32,7 @@ async fn qos0_twin(c: &mut Client, good: Bytes) -> Result<(), Failure> {
 case! {
     /// A PUBLISH whose Topic Name holds '+' or '#' is refused and the connection closed
     TOPIC_NAME_WILDCARDS = "publish.topic-name-with-wildcard-refused",
-    checks: [V5_3_3_2_2, V5_4_7_0_1, V5_4_13_1_1, V311_3_3_2_2, V311_4_7_1_1, V311_4_8_0_1],
+    checks: [V5_3_3_2_2, V5_4_7_0_1, V5_4_13_1_1],
     faults: [IgnoreMalformedPublish],
     tags: [ToBroker, TopicName],
     run: topic_name_wildcards,
@@ -77,7 +57,7 @@ fn topic_name_wildcards(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .await?;
             let reply = closing_reply(&t, &mut c, TOPIC_NAME_CODES)
                 .await
-                .map_err(|f| f.statement(statement(&t, S::V5_3_3_2_2, S::V311_3_3_2_2)))?;
+                .map_err(|f| f.statement(of_run!(&t, V5_3_3_2_2)))?;
             replies.push(reply);
         }
         let worst = replies
@@ -120,7 +100,7 @@ fn qos_3_malformed(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// 3.1.1: a QoS 0 PUBLISH with DUP 1 is a protocol violation that closes the connection (5.0: whether it is checked is recorded)
     DUP_WITH_QOS_0 = "publish.dup-with-qos-0-refused",
-    checks: [V5_3_3_1_2, V5_4_13_1_1, V311_3_3_1_2, V311_4_8_0_1],
+    checks: [V5_3_3_1_2, V5_4_13_1_1],
     faults: [IgnoreMalformedPublish @ V311],
     tags: [ToBroker],
     run: dup_with_qos_0,
@@ -236,7 +216,7 @@ fn subscription_identifier_from_client(t: Ctx) -> BoxFuture<'static, CaseResult>
 case! {
     /// Payloads reach the subscriber byte for byte: every byte value, empty, and larger than 64 KiB
     PAYLOAD_UNCHANGED = "publish.payload-delivered-unchanged",
-    checks: [V5_4_5_0_1, V5_3_3_2_3, V311_4_5_0_1, V311_3_3_2_3],
+    checks: [V5_4_5_0_1, V5_3_3_2_3],
     requires: [QoS1],
     faults: [TruncateLargePayloads],
     tags: [Live, ToBroker, FromBroker],
@@ -264,7 +244,7 @@ fn payload_unchanged(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .topic(&topic)
                 .payload(payload)
                 .await
-                .map_err(|f| f.statement(statement(&t, S::V5_4_5_0_1, S::V311_4_5_0_1)))?;
+                .map_err(|f| f.statement(of_run!(&t, V5_4_5_0_1)))?;
         }
         let room = t
             .capabilities()
@@ -288,7 +268,7 @@ fn payload_unchanged(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .topic(&topic)
             .payload(&large)
             .await
-            .map_err(|f| f.statement(statement(&t, S::V5_4_5_0_1, S::V311_4_5_0_1)))?;
+            .map_err(|f| f.statement(of_run!(&t, V5_4_5_0_1)))?;
         t.pass()
     })
 }
@@ -311,7 +291,10 @@ fn user_properties_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let pairs = [("k", "1"), ("a", "2"), ("k", "3"), ("z", ""), ("ü", "∑")];
         let mut user_properties = Vec::new();
         for (name, value) in pairs {
-            user_properties.push((string(name)?, string(value)?));
+            user_properties.push((
+                text(name, "User Property name")?,
+                text(value, "User Property value")?,
+            ));
         }
         let properties = Properties {
             user_properties,
@@ -344,7 +327,7 @@ fn payload_format_and_content_type(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let properties = Properties {
             payload_format_indicator: Some(PayloadFormatIndicator::Utf8),
-            content_type: Some(string("text/plain; charset=utf-8")?),
+            content_type: Some(text("text/plain; charset=utf-8", "Content Type")?),
             ..Properties::default()
         };
         let got = forward_with(&t, properties.clone()).await?;
@@ -381,9 +364,7 @@ fn response_topic_and_correlation_data(t: Ctx) -> BoxFuture<'static, CaseResult>
     Box::pin(async move {
         let reply = t.topic("reply/to/me");
         let properties = Properties {
-            response_topic: Some(TopicName::new(reply.clone()).map_err(|e| {
-                Failure::error(format!("case error: Response Topic {reply:?}: {e}"))
-            })?),
+            response_topic: Some(topic_name(&reply)?),
             correlation_data: Some(Bytes::from_static(&[0x00, 0x01, 0xFE, 0xFF, 0x80])),
             ..Properties::default()
         };
@@ -420,7 +401,7 @@ case! {
 fn message_expiry_decremented(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
-        let mut sub = connect_persistent(&t, "sub").await?;
+        let mut sub = persistent(&t, "sub").connect().await?;
         sub.subscribe(&topic).qos(1).await?;
         sub.disconnect().await?;
         let mut publisher = t.client("pub").connect().await?;
@@ -452,7 +433,7 @@ fn message_expiry_decremented(t: Ctx) -> BoxFuture<'static, CaseResult> {
             format!("Message Expiry Interval {left:?}"),
         )?;
         let _ = sub.disconnect().await;
-        end_session(&t, "sub").await?;
+        end_session(&t, "sub").await;
         t.pass()
     })
 }
@@ -473,7 +454,7 @@ case! {
 fn expired_message_not_delivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
-        let mut sub = connect_persistent(&t, "sub").await?;
+        let mut sub = persistent(&t, "sub").connect().await?;
         sub.subscribe(&topic).qos(1).await?;
         sub.disconnect().await?;
         let mut publisher = t.client("pub").connect().await?;
@@ -506,10 +487,7 @@ fn expired_message_not_delivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .as_control()
             .await
             .map_err(setting_up("the unexpired queued messages delivered"))?;
-        let got = [first, second]
-            .iter()
-            .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
-            .collect::<Vec<_>>();
+        let got = payloads(&[first, second]);
         t.check(
             got == ["long", "control"],
             "the unexpired queued messages [\"long\", \"control\"] only (\"short\" expired first)",
@@ -522,7 +500,7 @@ fn expired_message_not_delivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await
             .map_err(|f| f.statement(S::V5_3_3_2_5))?;
         let _ = sub.disconnect().await;
-        end_session(&t, "sub").await?;
+        end_session(&t, "sub").await;
         t.pass()
     })
 }
@@ -586,7 +564,7 @@ fn subscription_identifier_delivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// '+' matches exactly one (possibly empty) level and 'a/#' matches 'a' and everything below it, nothing else
     WILDCARD_FILTERS_MATCH = "publish.wildcard-filters-match",
-    checks: [V5_3_3_2_3, V5_4_5_0_1, V311_3_3_2_3, V311_4_5_0_1],
+    checks: [V5_3_3_2_3, V5_4_5_0_1],
     requires: [Wildcards, QoS1],
     faults: [HashExcludesParent],
     tags: [Live, TopicFilter],
@@ -654,7 +632,7 @@ fn wildcard_filters_match(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// Topic Filters starting with '+' or '#' do not match a Topic Name starting with '$'
     DOLLAR_TOPICS = "publish.dollar-topics-not-matched-by-leading-wildcards",
-    checks: [V5_4_7_2_1, V311_4_7_2_1],
+    checks: [V5_4_7_2_1],
     requires: [Wildcards, QoS1],
     faults: [MatchDollarTopics],
     tags: [Live, TopicFilter, TopicName],
@@ -755,11 +733,7 @@ fn dollar_topics(t: Ctx) -> BoxFuture<'static, CaseResult> {
                             ),
                             actual,
                         )
-                        .statement(statement(
-                            &t,
-                            S::V5_4_7_2_1,
-                            S::V311_4_7_2_1,
-                        )));
+                        .statement(of_run!(&t, V5_4_7_2_1)));
                     }
                 }
                 Received::Timeout => break,
@@ -802,11 +776,6 @@ async fn skip_to(c: &mut Client, topic: &str, role: Role) -> Result<(), Failure>
 }
 
 // ---------------------------------------------------------------------------------------
-
-/// A UTF-8 Encoded String for a property (a case error if invalid).
-fn string(s: &str) -> Result<MqttString, Failure> {
-    MqttString::new(s, "property").map_err(|e| Failure::error(format!("case error: {s:?}: {e}")))
-}
 
 /// Publishes one QoS 1 message with `properties` to a fresh subscriber and returns what the
 /// subscriber got (its delivery sets the case up: what it carries is checked).

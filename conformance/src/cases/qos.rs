@@ -1,61 +1,32 @@
 //! QoS delivery: the QoS 0/1/2 flows in both directions, Packet Identifiers, DUP, exactly-once
 //! delivery, redelivery when a session resumes, Receive Maximum and Maximum QoS.
 //!
-//! The helpers at the bottom (explicit PUBLISH packets, acknowledgement checks, persistent
-//! subscribers, the close that must follow a malformed packet) are shared with the `publish`,
-//! `ordering`, `flow_control`, `packet_size` and `connect` modules. They know their role:
-//! [`expect_ack`] and [`closing_reply`] are checks, [`resume`] and [`receive_setup`] set a
-//! case up, and a broker refusing a message it may refuse (closing the connection instead of
-//! acknowledging a PUBLISH, or acknowledging it with an error code) makes the case
-//! INCONCLUSIVE, never FAIL.
+//! The helpers at the bottom send PUBLISH packets by hand and check their acknowledgements.
+//! They know their role: [`expect_ack`] is a check, and a broker refusing a message it may
+//! refuse (closing the connection instead of acknowledging a PUBLISH, or acknowledging it with
+//! an error code) makes the case INCONCLUSIVE, never FAIL.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
-use bytes::Bytes;
 use mqttspec_codec::{
-    Packet, PacketId, PacketType, Properties, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
-    RawPacket, ReasonCode, StatementId as S, TopicName,
+    Packet, PacketId, PacketType, PubAck, PubComp, PubRec, PubRel, Publish, QoS, RawPacket,
+    ReasonCode, StatementId as S,
 };
 
-use super::support::{control, QUIET};
+use super::support::{
+    control, end_session, expect_connection_closed, granted, is_refusal, of_run, packet_id,
+    persistent, publish_packet, receive, receive_maximum, resume, statement, QUIET,
+};
 use crate::case;
 use crate::client::{summary, Received};
-use crate::scenario::{
-    millis, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Reply, Role, Verdict,
-};
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        PUBACK_ECHOES_PACKET_ID,
-        PUBREC_PUBCOMP_ECHO_PACKET_ID,
-        PUBREL_UNKNOWN_PACKET_ID,
-        PUBREL_RESERVED_FLAGS,
-        QOS2_DUPLICATE_NOT_FORWARDED,
-        QOS2_DELIVERY_METHOD,
-        QOS1_PACKET_ID_REUSABLE,
-        QOS2_PACKET_ID_REUSABLE,
-        DELIVERED_QOS_IS_MINIMUM,
-        SERVER_QOS1_PACKET_IDS,
-        SERVER_QOS2_FLOW,
-        DUP_NOT_PROPAGATED,
-        QOS1_RESENT_ON_RESUME,
-        QOS2_RESENT_ON_RESUME,
-        PUBREL_RESENT_ON_RESUME,
-        RECEIVE_MAXIMUM_LIMITS_INFLIGHT,
-        RECEIVE_MAXIMUM_COUNTS_UNTIL_PUBCOMP,
-        PUBACK_WITHOUT_SUBSCRIBERS,
-        MAXIMUM_QOS_ENFORCED,
-    ]
-}
+use crate::scenario::{millis, BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Role};
 
 // ---------------------------------------------------------------------------------------
 
 case! {
     /// QoS 1 PUBLISH gets a PUBACK with its Packet Identifier; QoS 0 gets no answer
     PUBACK_ECHOES_PACKET_ID = "qos.puback-echoes-packet-id",
-    checks: [V5_4_3_2_4, V5_2_2_1_5, V5_3_3_4_1, V5_3_4_2_1, V311_4_3_2_2, V311_2_3_1_6, V311_3_3_4_1],
+    checks: [V5_4_3_2_4, V5_2_2_1_5, V5_3_3_4_1, V5_3_4_2_1],
     requires: [QoS1],
     faults: [WrongPacketId],
     tags: [ToBroker],
@@ -81,11 +52,7 @@ fn puback_echoes_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 return Err(Role::Setup(Precondition::Ping).classify(c.unmet(expected, got)));
             }
             got => {
-                return Err(c.unmet(expected, got).statement(statement(
-                    &t,
-                    S::V5_3_3_4_1,
-                    S::V311_3_3_4_1,
-                )));
+                return Err(c.unmet(expected, got).statement(of_run!(&t, V5_3_3_4_1)));
             }
         }
         for id in [1u16, 0x1234, 0xFFFF] {
@@ -139,7 +106,7 @@ fn pubrec_pubcomp_echo_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A PUBREL for a Packet Identifier the broker does not hold still gets a PUBCOMP (5.0: 0x00 or 0x92)
     PUBREL_UNKNOWN_PACKET_ID = "qos.pubrel-unknown-packet-id-answered",
-    checks: [V5_4_3_3_11, V5_3_7_2_1, V311_4_3_3_2],
+    checks: [V5_4_3_3_11, V5_3_7_2_1],
     requires: [QoS2],
     faults: [IgnoreUnknownPubrel],
     tags: [ToBroker],
@@ -197,7 +164,7 @@ fn pubrel_reserved_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A QoS 2 PUBLISH sent again (DUP 1) before PUBREL gets PUBREC again but is delivered only once
     QOS2_DUPLICATE_NOT_FORWARDED = "qos.qos2-duplicate-before-pubrel-not-forwarded",
-    checks: [V5_4_3_3_10, V5_4_3_3_8, V311_4_3_3_2],
+    checks: [V5_4_3_3_10, V5_4_3_3_8],
     requires: [QoS2],
     faults: [IgnoreQos2Dedup],
     tags: [ToBroker, Live],
@@ -229,7 +196,7 @@ fn qos2_duplicate_not_forwarded(t: Ctx) -> BoxFuture<'static, CaseResult> {
         sub.expect_no_publish()
             .for_(QUIET)
             .await
-            .map_err(|f| f.statement(statement(&t, S::V5_4_3_3_10, S::V311_4_3_3_2)))?;
+            .map_err(|f| f.statement(of_run!(&t, V5_4_3_3_10)))?;
         // The subscriber was receiving all along: a message published now arrives.
         control(&mut publisher, &mut sub, &topic, "control").await?;
         t.pass()
@@ -241,7 +208,7 @@ fn qos2_duplicate_not_forwarded(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A QoS 2 message is delivered exactly once, on PUBLISH or on PUBREL (which is recorded)
     QOS2_DELIVERY_METHOD = "qos.qos2-delivered-once-before-or-after-pubrel",
-    checks: [V5_4_3_3_8, V5_4_3_3_11, V311_4_3_3_2],
+    checks: [V5_4_3_3_8, V5_4_3_3_11],
     requires: [QoS2],
     faults: [WrongPacketId],
     tags: [ToBroker, Live],
@@ -290,7 +257,7 @@ fn qos2_delivery_method(t: Ctx) -> BoxFuture<'static, CaseResult> {
         sub.expect_no_publish()
             .for_(millis(300))
             .await
-            .map_err(|f| f.statement(statement(&t, S::V5_4_3_3_8, S::V311_4_3_3_2)))?;
+            .map_err(|f| f.statement(of_run!(&t, V5_4_3_3_8)))?;
         control(&mut publisher, &mut sub, &topic, "control").await?;
         t.informational(if early.is_some() {
             "forwards a QoS 2 message as soon as it is received (before PUBREL)"
@@ -305,7 +272,7 @@ fn qos2_delivery_method(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// After PUBACK, a PUBLISH reusing the Packet Identifier (even with DUP 1) is a new message
     QOS1_PACKET_ID_REUSABLE = "qos.qos1-packet-id-reusable-after-puback",
-    checks: [V5_4_3_2_5, V311_4_3_2_2],
+    checks: [V5_4_3_2_5],
     requires: [QoS1],
     faults: [WrongPacketId],
     tags: [ToBroker, Live],
@@ -340,7 +307,7 @@ fn qos1_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .topic(&topic)
             .payload("second")
             .await
-            .map_err(|f| f.statement(statement(&t, S::V5_4_3_2_5, S::V311_4_3_2_2)))?;
+            .map_err(|f| f.statement(of_run!(&t, V5_4_3_2_5)))?;
         t.pass()
     })
 }
@@ -350,7 +317,7 @@ fn qos1_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// After PUBCOMP, a QoS 2 PUBLISH reusing the Packet Identifier is a new message
     QOS2_PACKET_ID_REUSABLE = "qos.qos2-packet-id-reusable-after-pubcomp",
-    checks: [V5_4_3_3_12, V311_4_3_3_2],
+    checks: [V5_4_3_3_12],
     requires: [QoS2],
     faults: [WrongPacketId],
     tags: [ToBroker, Live],
@@ -387,7 +354,7 @@ fn qos2_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .topic(&topic)
             .payload("second")
             .await
-            .map_err(|f| f.statement(statement(&t, S::V5_4_3_3_12, S::V311_4_3_3_2)))?;
+            .map_err(|f| f.statement(of_run!(&t, V5_4_3_3_12)))?;
         t.pass()
     })
 }
@@ -397,7 +364,7 @@ fn qos2_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// Each subscriber gets a message at the lower of the published QoS and its granted QoS
     DELIVERED_QOS_IS_MINIMUM = "qos.delivered-qos-is-minimum-of-published-and-granted",
-    checks: [V5_3_8_4_8, V5_2_2_1_2, V5_3_3_1_2, V311_3_8_4_6, V311_2_3_1_5, V311_3_3_1_2],
+    checks: [V5_3_8_4_8, V5_2_2_1_2, V5_3_3_1_2],
     requires: [QoS2],
     faults: [NoQosDowngrade],
     tags: [Live, FromBroker],
@@ -411,7 +378,9 @@ fn delivered_qos_is_minimum(t: Ctx) -> BoxFuture<'static, CaseResult> {
         for requested in 0..=2u8 {
             let mut s = t.client(&format!("sub{requested}")).connect().await?;
             let codes = s.subscribe(&topic).qos(requested).await?;
-            let granted = codes.first().map_or(requested, |c| granted_qos(*c));
+            let granted = codes
+                .first()
+                .map_or(requested, |c| granted(*c).unwrap_or(0));
             subs.push((s, granted));
         }
         let mut publisher = t.client("pub").connect().await?;
@@ -435,7 +404,7 @@ fn delivered_qos_is_minimum(t: Ctx) -> BoxFuture<'static, CaseResult> {
                     ),
                     summary::packet(&Packet::Publish(p.clone()), t.protocol()),
                 )
-                .map_err(|f| f.statement(statement(&t, S::V5_3_8_4_8, S::V311_3_8_4_6)))?;
+                .map_err(|f| f.statement(of_run!(&t, V5_3_8_4_8)))?;
             }
         }
         t.pass()
@@ -507,7 +476,7 @@ fn server_qos2_flow(t: Ctx) -> BoxFuture<'static, CaseResult> {
 /// Subscribes `c` to `topic` at `qos` and requires that much granted (a setup step).
 async fn subscribe_granted(t: &Ctx, c: &mut Client, topic: &str, qos: u8) -> Result<(), Failure> {
     let codes = c.subscribe(topic).qos(qos).await?;
-    let granted = codes.first().map_or(0, |code| granted_qos(*code));
+    let granted = codes.first().map_or(0, |code| granted(*code).unwrap_or(0));
     t.require(granted >= qos, Precondition::Subscribe, || {
         format!("QoS {qos} requested, QoS {granted} granted")
     })
@@ -534,11 +503,11 @@ async fn server_flow(
 ) -> Result<usize, Failure> {
     let v = t.protocol();
     let first_delivery = if qos == 1 {
-        statement(t, S::V5_4_3_2_2, S::V311_4_3_2_1)
+        of_run!(t, V5_4_3_2_2)
     } else {
-        statement(t, S::V5_4_3_3_2, S::V311_4_3_3_1)
+        of_run!(t, V5_4_3_3_2)
     };
-    let release = statement(t, S::V5_4_3_3_4, S::V311_4_3_3_1);
+    let release = of_run!(t, V5_4_3_3_4);
     // Received, not acknowledged yet (QoS 2: no PUBREC sent yet).
     let mut held: VecDeque<Publish> = VecDeque::new();
     // QoS 2: PUBREC sent, PUBREL awaited.
@@ -669,7 +638,7 @@ fn judge_in_flight(t: &Ctx, together: usize, what: &str, ack: &str) -> CaseResul
 case! {
     /// A PUBLISH received with DUP 1 is forwarded with DUP 0 (DUP only marks the broker's own retransmissions)
     DUP_NOT_PROPAGATED = "qos.dup-not-propagated-to-subscribers",
-    checks: [V5_3_3_1_3, V5_4_3_2_2, V5_4_3_3_2, V311_3_3_1_3, V311_4_3_2_1, V311_4_3_3_1],
+    checks: [V5_3_3_1_3, V5_4_3_2_2, V5_4_3_3_2],
     requires: [QoS2],
     faults: [ForwardDup],
     tags: [Live, FromBroker],
@@ -690,7 +659,7 @@ fn dup_not_propagated(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 "DUP 0 on the broker's first delivery",
                 summary::packet(&Packet::Publish(p.clone()), t.protocol()),
             )
-            .map_err(|f| f.statement(statement(&t, S::V5_3_3_1_3, S::V311_3_3_1_3)))?;
+            .map_err(|f| f.statement(of_run!(&t, V5_3_3_1_3)))?;
         }
         t.pass()
     })
@@ -730,7 +699,7 @@ fn qos2_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
 /// expects the same PUBLISH again with DUP 1.
 async fn resent_on_resume(t: Ctx, qos: u8) -> CaseResult {
     let topic = t.topic("t");
-    let mut sub = connect_persistent(&t, "sub").await?;
+    let mut sub = persistent(&t, "sub").connect().await?;
     subscribe_granted(&t, &mut sub, &topic, qos).await?;
     let mut publisher = t.client("pub").connect().await?;
     publisher.publish(&topic).qos(qos).payload("again").await?;
@@ -751,7 +720,7 @@ async fn resent_on_resume(t: Ctx, qos: u8) -> CaseResult {
         .payload("again")
         .no_auto_ack()
         .await
-        .map_err(|f| f.statement(statement(&t, S::V5_4_4_0_1, S::V311_4_4_0_1)))?;
+        .map_err(|f| f.statement(of_run!(&t, V5_4_4_0_1)))?;
     t.check(
         again.dup && again.packet_id == first.packet_id,
         format!(
@@ -762,15 +731,15 @@ async fn resent_on_resume(t: Ctx, qos: u8) -> CaseResult {
     )
     .map_err(|f| {
         f.statement(if again.dup {
-            statement(&t, S::V5_4_4_0_1, S::V311_4_4_0_1)
+            of_run!(&t, V5_4_4_0_1)
         } else {
-            statement(&t, S::V5_3_3_1_1, S::V311_3_3_1_1)
+            of_run!(&t, V5_3_3_1_1)
         })
     })?;
     sub.ack(&again).await?;
     sub.alive().await?;
     let _ = sub.disconnect().await;
-    end_session(&t, "sub").await?;
+    end_session(&t, "sub").await;
     t.pass()
 }
 
@@ -779,7 +748,7 @@ async fn resent_on_resume(t: Ctx, qos: u8) -> CaseResult {
 case! {
     /// A PUBREL without PUBCOMP is sent again when the session resumes, and the PUBLISH is not
     PUBREL_RESENT_ON_RESUME = "qos.pubrel-resent-on-session-resume",
-    checks: [V5_4_4_0_1, V5_4_3_3_6, V5_4_3_3_5, V311_4_4_0_1, V311_4_3_3_1],
+    checks: [V5_4_4_0_1, V5_4_3_3_6, V5_4_3_3_5],
     requires: [QoS2],
     faults: [NoRedelivery],
     tags: [Session, FromBroker],
@@ -789,7 +758,7 @@ case! {
 fn pubrel_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
-        let mut sub = connect_persistent(&t, "sub").await?;
+        let mut sub = persistent(&t, "sub").connect().await?;
         subscribe_granted(&t, &mut sub, &topic, 2).await?;
         let mut publisher = t.client("pub").connect().await?;
         publisher.publish(&topic).qos(2).payload("m").await?;
@@ -818,17 +787,17 @@ fn pubrel_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut sub = resume(&t, "sub").await?;
         expect_ack(&t, &mut sub, PacketType::PubRel, id.get())
             .await
-            .map_err(|f| f.statement(statement(&t, S::V5_4_4_0_1, S::V311_4_4_0_1)))?;
+            .map_err(|f| f.statement(of_run!(&t, V5_4_4_0_1)))?;
         sub.expect_no_publish()
             .for_(QUIET)
             .await
-            .map_err(|f| f.statement(statement(&t, S::V5_4_3_3_6, S::V311_4_3_3_1)))?;
+            .map_err(|f| f.statement(of_run!(&t, V5_4_3_3_6)))?;
         sub.send(&Packet::PubComp(PubComp::new(id))).await?;
         // The resumed subscription delivers: a message published now arrives.
         control(&mut publisher, &mut sub, &topic, "control").await?;
         sub.alive().await?;
         let _ = sub.disconnect().await;
-        end_session(&t, "sub").await?;
+        end_session(&t, "sub").await;
         t.pass()
     })
 }
@@ -849,7 +818,11 @@ case! {
 fn receive_maximum_limits_inflight(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
-        let mut sub = connect_receive_maximum_1(&t, "sub").await?;
+        let mut sub = t
+            .client("sub")
+            .properties(receive_maximum(1))
+            .connect()
+            .await?;
         subscribe_granted(&t, &mut sub, &topic, 1).await?;
         let mut publisher = t.client("pub").connect().await?;
         for i in 0..3 {
@@ -902,7 +875,11 @@ case! {
 fn receive_maximum_counts_until_pubcomp(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("t");
-        let mut sub = connect_receive_maximum_1(&t, "sub").await?;
+        let mut sub = t
+            .client("sub")
+            .properties(receive_maximum(1))
+            .connect()
+            .await?;
         subscribe_granted(&t, &mut sub, &topic, 2).await?;
         let mut publisher = t.client("pub").connect().await?;
         for i in 0..2 {
@@ -1045,64 +1022,10 @@ fn maximum_qos_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Helpers shared by the QoS, PUBLISH, ordering, flow-control and packet-size cases.
-
-/// The statement of the run's protocol: `v5` on MQTT 5.0, `v311` on 3.1.1.
-pub(crate) fn statement(t: &Ctx, v5: S, v311: S) -> S {
-    if t.is_v5() {
-        v5
-    } else {
-        v311
-    }
-}
-
-/// A Packet Identifier from a non-zero number (a case error otherwise).
-pub(crate) fn packet_id(id: u16) -> Result<PacketId, Failure> {
-    PacketId::new(id).ok_or_else(|| Failure::error("case error: Packet Identifier 0"))
-}
-
-/// A PUBLISH with exactly these fields (no DUP, no RETAIN, no properties).
-pub(crate) fn publish_packet(
-    topic: &str,
-    qos: u8,
-    id: Option<u16>,
-    payload: &[u8],
-) -> Result<Publish, Failure> {
-    Ok(Publish {
-        dup: false,
-        qos: QoS::from_u8(qos)
-            .ok_or_else(|| Failure::error(format!("case error: QoS {qos} (use RawPacket)")))?,
-        retain: false,
-        topic: TopicName::new(topic)
-            .map_err(|e| Failure::error(format!("case error: topic {topic:?}: {e}")))?,
-        packet_id: id.map(packet_id).transpose()?,
-        properties: Properties::default(),
-        payload: Bytes::copy_from_slice(payload),
-    })
-}
-
-/// A PUBLISH built byte by byte: `flags` is the low nibble of the first byte (DUP, QoS,
-/// RETAIN), `properties` the raw property bytes (MQTT 5.0 only).
-pub(crate) fn raw_publish(
-    t: &Ctx,
-    flags: u8,
-    topic: &str,
-    id: Option<u16>,
-    properties: &[u8],
-    payload: &[u8],
-) -> Bytes {
-    let mut p = RawPacket::new(0x30 | (flags & 0x0F)).string(topic);
-    if let Some(id) = id {
-        p = p.u16(id);
-    }
-    if t.is_v5() {
-        p = p.properties(properties);
-    }
-    p.bytes(payload).build()
-}
+// Acknowledgements of the PUBLISH packets these cases send by hand.
 
 /// The type, Packet Identifier and reason code of a PUBACK, PUBREC, PUBREL or PUBCOMP.
-pub(crate) fn ack_of(p: &Packet) -> Option<(PacketType, u16, ReasonCode)> {
+fn ack_of(p: &Packet) -> Option<(PacketType, u16, ReasonCode)> {
     match p {
         Packet::PubAck(a) => Some((PacketType::PubAck, a.packet_id.get(), a.reason_code)),
         Packet::PubRec(a) => Some((PacketType::PubRec, a.packet_id.get(), a.reason_code)),
@@ -1115,7 +1038,7 @@ pub(crate) fn ack_of(p: &Packet) -> Option<(PacketType, u16, ReasonCode)> {
 /// A check: waits for the next acknowledgement of type `kind` and checks that it carries
 /// Packet Identifier `id` (MQTT-2.2.1-5 / MQTT-2.3.1-6). Returns its reason code. See
 /// [`expect_ack_as`].
-pub(crate) async fn expect_ack(
+async fn expect_ack(
     t: &Ctx,
     c: &mut Client,
     kind: PacketType,
@@ -1128,7 +1051,7 @@ pub(crate) async fn expect_ack(
 /// instead of the PUBACK or PUBREC of a PUBLISH, it refused the message, which it may (3.1.1
 /// §3.3.5 lets a server close the connection on a PUBLISH it does not authorise; a 5.0
 /// server may disconnect for reasons of its own): INCONCLUSIVE, whatever the role.
-pub(crate) async fn expect_ack_as(
+async fn expect_ack_as(
     t: &Ctx,
     c: &mut Client,
     kind: PacketType,
@@ -1167,24 +1090,15 @@ pub(crate) async fn expect_ack_as(
             format!("{} id={id}", kind.name()),
             summary::packet(&p, c.protocol()),
         )
-        .map_err(|f| f.statement(statement(t, S::V5_2_2_1_5, S::V311_2_3_1_6)));
+        .map_err(|f| f.statement(of_run!(t, V5_2_2_1_5)));
     checked.map_err(|f| role.classify(f))?;
     Ok(code)
-}
-
-/// Whether `f`, from an expectation on `c`, is the broker ending the connection (closing it,
-/// or a DISCONNECT in MQTT 5.0) rather than sending something else or nothing.
-pub(crate) fn is_refusal(c: &Client, f: &Failure) -> bool {
-    let closed = Received::Closed.describe(c.protocol());
-    f.0.actual
-        .as_deref()
-        .is_some_and(|a| a.ends_with(&closed) || a.contains("DISCONNECT"))
 }
 
 /// INCONCLUSIVE: the broker answered a PUBLISH of `c` by ending the connection (`got`), which
 /// it may do with a message it does not accept; `expected` is what a broker accepting it
 /// sends.
-pub(crate) fn refused_publish(c: &Client, expected: &str, got: Received) -> Failure {
+fn refused_publish(c: &Client, expected: &str, got: Received) -> Failure {
     let actual = got.describe(c.protocol());
     c.ctx()
         .transcript()
@@ -1198,7 +1112,7 @@ pub(crate) fn refused_publish(c: &Client, expected: &str, got: Received) -> Fail
 /// The reason code of an acknowledged PUBLISH when it is a success code; INCONCLUSIVE when
 /// it is an error code (0x80 or above): the broker refused the message, which it may for
 /// reasons of its own (4.13.2), and then the case cannot go on.
-pub(crate) fn accepted(code: ReasonCode) -> Result<ReasonCode, Failure> {
+fn accepted(code: ReasonCode) -> Result<ReasonCode, Failure> {
     if code.is_error() {
         Err(Failure::inconclusive(
             Precondition::Publish,
@@ -1208,159 +1122,3 @@ pub(crate) fn accepted(code: ReasonCode) -> Result<ReasonCode, Failure> {
         Ok(code)
     }
 }
-
-/// The QoS a SUBACK reason code grants (0 for a refusal).
-pub(crate) fn granted_qos(code: ReasonCode) -> u8 {
-    match code {
-        ReasonCode::GrantedQoS1 => 1,
-        ReasonCode::GrantedQoS2 => 2,
-        _ => 0,
-    }
-}
-
-/// A check: receives `n` PUBLISH packets in arrival order, acknowledging each.
-pub(crate) async fn receive(c: &mut Client, n: usize) -> Result<Vec<Publish>, Failure> {
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        out.push(c.expect_publish().await?);
-    }
-    Ok(out)
-}
-
-/// A setup step: receives `n` PUBLISH packets in arrival order, acknowledging each; one that
-/// does not come is INCONCLUSIVE naming `p` (for cases that judge what arrived, e.g. its
-/// order, rather than the delivery).
-pub(crate) async fn receive_setup(
-    c: &mut Client,
-    n: usize,
-    p: Precondition,
-) -> Result<Vec<Publish>, Failure> {
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        out.push(c.expect_publish().as_setup(p).await?);
-    }
-    Ok(out)
-}
-
-/// The payloads as text (for Expected / Actual).
-pub(crate) fn payloads(messages: &[Publish]) -> Vec<String> {
-    messages
-        .iter()
-        .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
-        .collect()
-}
-
-/// Connects `name` with a session that outlives the connection (Clean Start 0, Session
-/// Expiry Interval 60 s in 5.0; Clean Session 0 in 3.1.1). A setup step.
-pub(crate) async fn connect_persistent(t: &Ctx, name: &str) -> Result<Client, Failure> {
-    t.client(name)
-        .clean_start(false)
-        .session_expiry(60)
-        .connect()
-        .await
-}
-
-/// A setup step: reconnects `name` to its session, which the broker must have kept (CONNACK
-/// Session Present 1); otherwise INCONCLUSIVE (`connect.session-present-one-on-resume`
-/// checks that behaviour itself).
-pub(crate) async fn resume(t: &Ctx, name: &str) -> Result<Client, Failure> {
-    let c = connect_persistent(t, name).await?;
-    let present = c.connack().is_some_and(|a| a.session_present);
-    t.require(present, Precondition::Other, || {
-        "the session resumed: CONNACK Session Present 1 expected, got Session Present 0".to_owned()
-    })?;
-    Ok(c)
-}
-
-/// Ends the session of `name` (a Clean Start connection, then DISCONNECT). Cleanup after the
-/// verdict is earned: whatever goes wrong is ignored, so it always returns `Ok`.
-pub(crate) async fn end_session(t: &Ctx, name: &str) -> Result<(), Failure> {
-    if let Ok(c) = t.client(name).clean_start(true).connect().await {
-        let _ = c.disconnect().await;
-    }
-    Ok(())
-}
-
-/// Connects `name` (MQTT 5.0) announcing Receive Maximum 1.
-pub(crate) async fn connect_receive_maximum_1(t: &Ctx, name: &str) -> Result<Client, Failure> {
-    t.client(name)
-        .properties(Properties {
-            receive_maximum: std::num::NonZeroU16::new(1),
-            ..Properties::default()
-        })
-        .connect()
-        .await
-}
-
-/// After a packet the broker must reject as malformed or a protocol error: the connection
-/// must close (MQTT-4.13.1-1 / MQTT-4.8.0-1). An MQTT 5.0 broker should send DISCONNECT with
-/// one of `codes` first; another error code or no DISCONNECT is NON-STRICT. The verdict rests
-/// on a refusal: the case must have had the well-formed twin accepted first.
-pub(crate) async fn expect_connection_closed(
-    t: &Ctx,
-    c: &mut Client,
-    codes: &[ReasonCode],
-) -> CaseResult {
-    let reply = closing_reply(t, c, codes).await?;
-    judge_close(t, reply, codes)
-}
-
-/// A check: waits for the close (MQTT 5.0: possibly after a DISCONNECT) that must follow a
-/// malformed packet or a protocol error; anything else (the connection staying open, a
-/// packet answering it) is FAIL of MQTT-4.13.1-1 / MQTT-4.8.0-1. The close is a refusal: the
-/// case needs the well-formed twin accepted.
-pub(crate) async fn closing_reply(
-    t: &Ctx,
-    c: &mut Client,
-    codes: &[ReasonCode],
-) -> Result<Reply, Failure> {
-    // 3.1.1 has no DISCONNECT from the server: the close is the only answer.
-    let mut replies: Vec<Reply> = Vec::new();
-    if t.is_v5() {
-        replies.extend(codes.iter().map(|code| Reply::Disconnect(*code)));
-        replies.push(Reply::DisconnectError);
-    }
-    replies.push(Reply::Closed);
-    c.expect_reply(&replies)
-        .await
-        .map_err(|f| f.statement(statement(t, S::V5_4_13_1_1, S::V311_4_8_0_1)))
-}
-
-/// Whether a close observed by [`closing_reply`] is the one preferred.
-pub(crate) fn is_preferred_close(t: &Ctx, reply: Reply, codes: &[ReasonCode]) -> bool {
-    !t.is_v5() || matches!(reply, Reply::Disconnect(code) if codes.contains(&code))
-}
-
-/// The verdict on a close observed by [`closing_reply`]: PASS, or NON-STRICT when an MQTT
-/// 5.0 broker closed without the DISCONNECT (with one of `codes`) it should have sent
-/// (4.13.1: a SHOULD; only the close is a MUST).
-pub(crate) fn judge_close(t: &Ctx, reply: Reply, codes: &[ReasonCode]) -> CaseResult {
-    if is_preferred_close(t, reply, codes) {
-        return t.pass();
-    }
-    let wanted: Vec<String> = codes
-        .iter()
-        .map(|code| summary::code(*code, PacketType::Disconnect, t.protocol()))
-        .collect();
-    let wanted = format!("DISCONNECT with {} before the close", wanted.join(" or "));
-    if reply == Reply::Closed {
-        t.non_strict(wanted, "the connection closed without DISCONNECT")
-    } else {
-        t.non_strict(wanted, "DISCONNECT with another error code, then the close")
-    }
-}
-
-/// `f`, the INCONCLUSIVE of a setup step, with what was being set up in its detail.
-pub(crate) fn setting_up(what: &'static str) -> impl Fn(Failure) -> Failure {
-    move |mut f| {
-        if f.0.verdict == Verdict::Inconclusive {
-            let detail = f.0.actual.take().unwrap_or_default();
-            f.0.actual = Some(format!("{what}: {detail}"));
-        }
-        f
-    }
-}
-
-/// How long a case waits for something time-based to pass (the smallest wait that makes a
-/// whole second pass in any clock granularity).
-pub(crate) const SECOND_AND_A_BIT: Duration = Duration::from_millis(1300);

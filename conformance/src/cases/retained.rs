@@ -9,63 +9,14 @@
 //! [`retained_control`]: the same connection subscribes to a topic holding a retained
 //! message, which must arrive.
 
-use std::future::Future;
+use mqttspec_codec::{Packet, ReasonCode, RetainHandling};
 
-use mqttspec_codec::{Packet, Publish, QoS, ReasonCode, RetainHandling, TopicName};
-
-use super::subscribe::{describe, expect_next, granted_one, publishes_within, QUIET};
+use super::support::{
+    clearing_retained, describe, expect_connection_closed, expect_next, granted_one, payloads,
+    publish_packet, publish_retained, publishes_within, QUIET,
+};
 use crate::case;
-use crate::scenario::{BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Reply};
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        DELIVERED_ON_SUBSCRIBE,
-        REPLACED_BY_NEWER,
-        CLEARED_BY_EMPTY_PAYLOAD,
-        UNTOUCHED_BY_RETAIN_0,
-        FORWARDED_WITH_RETAIN_0,
-        RETAIN_AS_PUBLISHED,
-        RESENT_ON_RESUBSCRIBE,
-        HANDLING_1_ONLY_NEW,
-        HANDLING_2_NEVER,
-        SURVIVES_SESSION_END,
-        WILDCARD_FILTERS,
-        QOS_IS_MINIMUM,
-        DOLLAR_TOPIC_NOT_FOR_LEADING_WILDCARD,
-        UNAVAILABLE_REFUSED,
-    ]
-}
-
-/// Runs `body`, then removes the retained messages of `topics` (empty retained QoS 1
-/// PUBLISH packets from a connection of its own), whatever the verdict, so that no later or
-/// parallel run meets them. The clearing is best effort and never changes the verdict.
-pub(crate) async fn clearing_retained(
-    t: &Ctx,
-    topics: &[String],
-    body: impl Future<Output = CaseResult>,
-) -> CaseResult {
-    let verdict = body.await;
-    if let Ok(mut c) = t.client("clear").connect().await {
-        for topic in topics {
-            if c.publish(topic).qos(1).retain().await.is_err() {
-                break;
-            }
-        }
-        let _ = c.disconnect().await;
-    }
-    verdict
-}
-
-/// Publishes the retained message `payload` on `topic` at QoS 1 (a setup step).
-async fn retain(c: &mut Client, topic: &str, payload: &str) -> Result<(), Failure> {
-    c.publish(topic)
-        .qos(1)
-        .retain()
-        .payload(payload)
-        .await
-        .map(|_| ())
-}
+use crate::scenario::{BoxFuture, CaseResult, Client, Ctx, Failure, Precondition};
 
 /// The positive control of a retained message not sent: `sub` subscribes, on the same
 /// connection, to `topic`, which holds the retained message `payload`, and its next PUBLISH
@@ -99,7 +50,7 @@ fn delivered_on_subscribe(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let topic = t.topic("r");
         clearing_retained(&t, std::slice::from_ref(&topic), async {
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &topic, "kept").await?;
+            publish_retained(&mut publisher, &topic, "kept").await?;
             let mut late = t.client("sub").connect().await?;
             late.subscribe(&topic).qos(1).await?;
             late.expect_publish()
@@ -131,9 +82,9 @@ fn replaced_by_newer(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let (topic, control) = (t.topic("r"), t.topic("ctrl"));
         clearing_retained(&t, &[topic.clone(), control.clone()], async {
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &control, "control").await?;
-            retain(&mut publisher, &topic, "first").await?;
-            retain(&mut publisher, &topic, "second").await?;
+            publish_retained(&mut publisher, &control, "control").await?;
+            publish_retained(&mut publisher, &topic, "first").await?;
+            publish_retained(&mut publisher, &topic, "second").await?;
             let mut a = t.client("a").connect().await?;
             a.subscribe(&topic).qos(1).await?;
             a.expect_publish()
@@ -182,7 +133,7 @@ fn replaced_by_newer(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A retained PUBLISH with an empty payload reaches current subscribers and removes the retained message; it is not stored
     CLEARED_BY_EMPTY_PAYLOAD = "retain.cleared-by-empty-payload",
-    checks: [V5_3_3_1_6, V5_3_3_1_7, V311_3_3_1_10, V311_3_3_1_11],
+    checks: [V5_3_3_1_6, V5_3_3_1_7],
     requires: [Retain, QoS1],
     faults: [NoRetainedClear],
     tags: [Retained, Live, FromBroker],
@@ -196,8 +147,8 @@ fn cleared_by_empty_payload(t: Ctx) -> BoxFuture<'static, CaseResult> {
             let mut current = t.client("current").connect().await?;
             current.subscribe(&topic).qos(1).await?;
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &control, "control").await?;
-            retain(&mut publisher, &topic, "kept").await?;
+            publish_retained(&mut publisher, &control, "control").await?;
+            publish_retained(&mut publisher, &topic, "kept").await?;
             current
                 .expect_publish()
                 .topic(&topic)
@@ -240,7 +191,7 @@ fn cleared_by_empty_payload(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A PUBLISH with RETAIN 0 is not stored and leaves the topic's retained message as it was
     UNTOUCHED_BY_RETAIN_0 = "retain.untouched-by-non-retained-publish",
-    checks: [V5_3_3_1_8, V311_3_3_1_12],
+    checks: [V5_3_3_1_8],
     requires: [Retain, QoS1],
     faults: [RetainZeroReplaces],
     tags: [Retained, FromBroker],
@@ -252,8 +203,8 @@ fn untouched_by_retain_0(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let (topic, control) = (t.topic("r"), t.topic("ctrl"));
         clearing_retained(&t, &[topic.clone(), control.clone()], async {
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &control, "control").await?;
-            retain(&mut publisher, &topic, "kept").await?;
+            publish_retained(&mut publisher, &control, "control").await?;
+            publish_retained(&mut publisher, &topic, "kept").await?;
             publisher.publish(&topic).qos(1).payload("live").await?;
             let mut late = t.client("sub").connect().await?;
             late.subscribe(&topic).qos(1).await?;
@@ -281,7 +232,7 @@ fn untouched_by_retain_0(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A retained message published while a subscription exists reaches it with RETAIN 0 (5.0: Retain As Published 0)
     FORWARDED_WITH_RETAIN_0 = "retain.forwarded-to-existing-subscription-with-retain-0",
-    checks: [V5_3_3_1_12, V311_3_3_1_9],
+    checks: [V5_3_3_1_12],
     requires: [Retain, QoS1],
     faults: [RetainFlagOnForward],
     tags: [Live, FromBroker],
@@ -295,7 +246,7 @@ fn forwarded_with_retain_0(t: Ctx) -> BoxFuture<'static, CaseResult> {
             let mut sub = t.client("sub").connect().await?;
             sub.subscribe(&topic).qos(1).await?;
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &topic, "state").await?;
+            publish_retained(&mut publisher, &topic, "state").await?;
             sub.expect_publish()
                 .topic(&topic)
                 .retain(false)
@@ -327,7 +278,7 @@ fn retain_as_published(t: Ctx) -> BoxFuture<'static, CaseResult> {
             let mut sub = t.client("sub").connect().await?;
             sub.subscribe(&topic).qos(1).retain_as_published().await?;
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &topic, "retained").await?;
+            publish_retained(&mut publisher, &topic, "retained").await?;
             sub.expect_publish()
                 .topic(&topic)
                 .retain(true)
@@ -362,7 +313,7 @@ fn resent_on_resubscribe(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let topic = t.topic("r");
         clearing_retained(&t, std::slice::from_ref(&topic), async {
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &topic, "kept").await?;
+            publish_retained(&mut publisher, &topic, "kept").await?;
             let mut sub = t.client("sub").connect().await?;
             for _ in 0..2 {
                 sub.subscribe(&topic).qos(1).await?;
@@ -396,8 +347,8 @@ fn handling_1_only_new(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let (topic, control) = (t.topic("r"), t.topic("ctrl"));
         clearing_retained(&t, &[topic.clone(), control.clone()], async {
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &control, "control").await?;
-            retain(&mut publisher, &topic, "kept").await?;
+            publish_retained(&mut publisher, &control, "control").await?;
+            publish_retained(&mut publisher, &topic, "kept").await?;
             let mut sub = t.client("sub").connect().await?;
             sub.subscribe(&topic)
                 .qos(1)
@@ -452,8 +403,8 @@ fn handling_2_never(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let (topic, control) = (t.topic("r"), t.topic("ctrl"));
         clearing_retained(&t, &[topic.clone(), control.clone()], async {
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &control, "control").await?;
-            retain(&mut publisher, &topic, "kept").await?;
+            publish_retained(&mut publisher, &control, "control").await?;
+            publish_retained(&mut publisher, &topic, "kept").await?;
             let mut sub = t.client("sub").connect().await?;
             sub.subscribe(&topic)
                 .qos(1)
@@ -500,7 +451,7 @@ fn survives_session_end(t: Ctx) -> BoxFuture<'static, CaseResult> {
             // Clean Start / Clean Session 1 and no Session Expiry: the session ends with the
             // connection.
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &topic, "kept").await?;
+            publish_retained(&mut publisher, &topic, "kept").await?;
             publisher.disconnect().await?;
             let mut late = t.client("sub").connect().await?;
             late.subscribe(&topic).qos(1).await?;
@@ -520,7 +471,7 @@ fn survives_session_end(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A wildcard subscription gets the retained message of every matching topic, and of no other
     WILDCARD_FILTERS = "retain.sent-for-every-topic-a-wildcard-filter-matches",
-    checks: [V5_3_3_1_9, V5_3_3_2_3, V311_3_3_1_6, V311_3_3_2_3],
+    checks: [V5_3_3_1_9, V5_3_3_2_3],
     requires: [Retain, QoS1, Wildcards],
     faults: [NoRetainDelivery],
     tags: [Retained, FromBroker, TopicFilter],
@@ -536,9 +487,9 @@ fn wildcard_filters(t: Ctx) -> BoxFuture<'static, CaseResult> {
         topics.push(control.clone());
         clearing_retained(&t, &topics, async {
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &control, "control").await?;
+            publish_retained(&mut publisher, &control, "control").await?;
             for name in names {
-                retain(&mut publisher, &t.topic(&format!("w/{name}")), name).await?;
+                publish_retained(&mut publisher, &t.topic(&format!("w/{name}")), name).await?;
             }
             for (filter, wanted) in [
                 ("w/+/x", vec!["a/x", "b/x"]),
@@ -548,14 +499,11 @@ fn wildcard_filters(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 sub.subscribe(t.topic(filter)).qos(1).await?;
                 let mut got = vec![sub.expect_publish().retain(true).await?];
                 got.extend(publishes_within(&t, &mut sub, QUIET).await?);
-                let mut payloads: Vec<String> = got
-                    .iter()
-                    .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
-                    .collect();
-                payloads.sort();
+                let mut sent = payloads(&got);
+                sent.sort();
                 let all_retained = got.iter().all(|p| p.retain);
                 t.check(
-                    payloads == wanted && all_retained,
+                    sent == wanted && all_retained,
                     format!(
                         "for {filter:?} the retained messages of {wanted:?} (RETAIN 1), once each"
                     ),
@@ -592,7 +540,7 @@ fn qos_is_minimum(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let topic = t.topic("r");
         clearing_retained(&t, std::slice::from_ref(&topic), async {
             let mut publisher = t.client("pub").connect().await?;
-            retain(&mut publisher, &topic, "q1").await?;
+            publish_retained(&mut publisher, &topic, "q1").await?;
             let mut low = t.client("low").connect().await?;
             low.subscribe(&topic).qos(0).await?;
             low.expect_publish()
@@ -620,7 +568,7 @@ fn qos_is_minimum(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A filter starting with a wildcard gets the retained messages of the topics it matches, but not that of a topic starting with '$'
     DOLLAR_TOPIC_NOT_FOR_LEADING_WILDCARD = "retain.dollar-topic-not-sent-for-leading-wildcard",
-    checks: [V5_4_7_2_1, V5_3_3_1_9, V311_4_7_2_1, V311_3_3_1_6],
+    checks: [V5_4_7_2_1, V5_3_3_1_9],
     requires: [Retain, QoS1, Wildcards],
     faults: [NoRetainDelivery],
     tags: [Retained, FromBroker, TopicFilter, TopicName],
@@ -650,7 +598,7 @@ fn dollar_topic_not_for_leading_wildcard(t: Ctx) -> BoxFuture<'static, CaseResul
                     sent.reason_code
                 ));
             }
-            retain(&mut publisher, &plain, "plain").await?;
+            publish_retained(&mut publisher, &plain, "plain").await?;
             let mut wild = t.client("wild").connect().await?;
             wild.subscribe(&wildcard).qos(1).await?;
             // The filter's plain topic: its retained message is sent (MQTT-3.3.1-9).
@@ -705,34 +653,9 @@ fn unavailable_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
         })?;
         // The twin: the same PUBLISH with RETAIN 0 is accepted.
         c.publish(&topic).qos(1).payload("x").as_twin().await?;
-        let publish = Publish {
-            dup: false,
-            qos: QoS::AtLeastOnce,
-            retain: true,
-            topic: TopicName::new(topic.clone())
-                .map_err(|e| Failure::error(format!("case error: topic {topic:?}: {e}")))?,
-            packet_id: Some(c.next_packet_id()),
-            properties: Default::default(),
-            payload: bytes::Bytes::from_static(b"x"),
-        };
+        let mut publish = publish_packet(&topic, 1, Some(c.next_packet_id().get()), b"x")?;
+        publish.retain = true;
         c.send(&Packet::Publish(publish)).await?;
-        let reply = c
-            .expect_reply(&[
-                Reply::Disconnect(ReasonCode::RetainNotSupported),
-                Reply::DisconnectError,
-                Reply::Closed,
-            ])
-            .await?;
-        match reply {
-            Reply::Disconnect(_) => t.pass(),
-            Reply::DisconnectError => t.non_strict(
-                "DISCONNECT with Reason Code 0x9A (Retain not supported)",
-                "DISCONNECT with another error code",
-            ),
-            _ => t.non_strict(
-                "DISCONNECT with Reason Code 0x9A (Retain not supported) before the close",
-                "the connection closed without DISCONNECT",
-            ),
-        }
+        expect_connection_closed(&t, &mut c, &[ReasonCode::RetainNotSupported]).await
     })
 }

@@ -11,57 +11,16 @@
 //! at the same time is resumed (Session Present 1), and the message the checked client must
 //! not get reaches it through its kept subscription ([`keep_subscribed`], [`resume_kept`]).
 
-use std::time::Duration;
+use mqttspec_codec::{Disconnect, Packet, ProtocolVersion, ReasonCode, StatementId as S};
 
-use mqttspec_codec::{
-    Disconnect, MqttString, Packet, ProtocolVersion, RawPacket, ReasonCode, StatementId as S,
+use super::support::{
+    end_session, expect_no_session, expect_taken_over, keep_subscribed, leave, leave_normally,
+    persistent, resume_kept, session_present, statement, text, RawConnect, PERSISTENT_EXPIRY,
+    QUIET,
 };
-use tokio::time::Instant;
-
 use crate::case;
 use crate::client::Received;
-use crate::scenario::{
-    millis, BoxFuture, Case, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Reply,
-};
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        CLEAN_START_DISCARDS_SUBSCRIPTIONS,
-        RESUME_KEEPS_SUBSCRIPTIONS,
-        QUEUED_QOS1_DELIVERED_ON_RESUME,
-        QUEUED_QOS2_DELIVERED_ON_RESUME,
-        QUEUED_QOS0_OPTIONAL,
-        UNACKNOWLEDGED_RESENT_ON_RESUME,
-        CLEAN_SESSION_NOT_KEPT,
-        EXPIRY_ZERO_ENDS_AT_DISCONNECT,
-        EXPIRY_KEPT_WITHIN_INTERVAL,
-        EXPIRY_ENDS_AFTER_INTERVAL,
-        EXPIRY_NEVER,
-        EXPIRY_CHANGED_ON_DISCONNECT,
-        TAKEOVER_RESUMES_SESSION,
-        TAKEOVER_WITH_CLEAN_START_DISCARDS,
-        PRESENT_ZERO_ON_REFUSAL,
-    ]
-}
-
-/// The Session Expiry Interval the persistent clients of these cases ask for (seconds).
-const PERSISTENT_EXPIRY: u32 = 300;
-
-/// How long a client that must not get a message is watched.
-const QUIET: Duration = millis(500);
-
-/// A client that keeps its session: Clean Start 0 and, in 5.0, a Session Expiry Interval.
-fn persistent(t: &Ctx, name: &str) -> ClientBuilder {
-    t.client(name)
-        .clean_start(false)
-        .session_expiry(PERSISTENT_EXPIRY)
-}
-
-/// Session Present of the connection's CONNACK.
-fn present(c: &Client) -> bool {
-    c.connack().is_some_and(|a| a.session_present)
-}
+use crate::scenario::{millis, BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Reply};
 
 /// The Session Expiry Interval in force for a 5.0 connection that asked for `asked`: the
 /// server may answer with another one in CONNACK.
@@ -77,28 +36,6 @@ fn interval_not_granted(t: &Ctx, what: String) -> CaseResult {
     t.inconclusive(Precondition::Other, what)
 }
 
-/// Sends DISCONNECT and waits (up to a second) for the broker to close the connection, so
-/// that it has handled the DISCONNECT before the case opens the next connection with the
-/// same Client Identifier.
-async fn leave(mut c: Client, d: Disconnect) -> Result<(), Failure> {
-    c.send(&Packet::Disconnect(d)).await?;
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while let Received::Packet(_) = c.recv_raw(deadline).await {}
-    c.raw().close().await;
-    Ok(())
-}
-
-/// Normal disconnection (reason 0x00, no properties).
-async fn leave_normally(c: Client) -> Result<(), Failure> {
-    leave(c, Disconnect::default()).await
-}
-
-/// Ends the session of `name` (Clean Start 1, Session Expiry Interval 0) and disconnects.
-async fn end_session(t: &Ctx, name: &str) -> Result<(), Failure> {
-    let c = t.client(name).clean_start(true).connect().await?;
-    leave_normally(c).await
-}
-
 /// Checks Session Present of a resumed connection: 1 is required when the server kept the
 /// session. `Ok(Some(..))` ends the case (the server granted no Session Expiry Interval).
 fn expect_resumed(t: &Ctx, c: &Client) -> Result<Option<CaseResult>, Failure> {
@@ -110,51 +47,12 @@ fn expect_resumed(t: &Ctx, c: &Client) -> Result<Option<CaseResult>, Failure> {
         )));
     }
     t.check(
-        present(c),
+        session_present(c),
         "CONNACK Session Present 1 when resuming the stored session",
         "Session Present 0: the session was not kept",
     )
-    .map_err(|f| {
-        f.statement(if t.is_v5() {
-            S::V5_3_2_2_3
-        } else {
-            S::V311_3_2_2_2
-        })
-    })?;
+    .map_err(|f| f.statement(statement(t, S::V5_3_2_2_3, S::V311_3_2_2_2)))?;
     Ok(None)
-}
-
-/// Checks Session Present 0 of a connection that must have found no session: an absence
-/// (of the old session), whose control is a kept session ([`resume_kept`]).
-fn expect_new_session(t: &Ctx, c: &Client, why: &str) -> Result<(), Failure> {
-    t.check(
-        !present(c),
-        format!("CONNACK Session Present 0 ({why})"),
-        "Session Present 1: an old session was resumed",
-    )?;
-    t.absence_seen();
-    Ok(())
-}
-
-/// The first half of the control of a "session not kept" check: client `name` subscribes
-/// to `topic` at QoS 1 in a session that must be kept (Clean Start 0, Session Expiry
-/// Interval [`PERSISTENT_EXPIRY`]) and leaves normally.
-async fn keep_subscribed(t: &Ctx, name: &str, topic: &str) -> Result<(), Failure> {
-    let mut c = persistent(t, name).connect().await?;
-    c.subscribe(topic).qos(1).await?;
-    leave_normally(c).await
-}
-
-/// The second half: `name` comes back with Clean Start 0 and must find its session
-/// (Session Present 1), else INCONCLUSIVE. The message the case publishes must then reach it
-/// through the kept subscription (`expect_publish()...as_control()`); end its session after.
-async fn resume_kept(t: &Ctx, name: &str) -> Result<Client, Failure> {
-    let c = persistent(t, name).connect().await?;
-    t.require(present(&c), Precondition::Control, || {
-        "Session Present 1 for the control session, kept with Clean Start 0 (and a Session Expiry Interval)"
-            .to_owned()
-    })?;
-    Ok(c)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -162,7 +60,7 @@ async fn resume_kept(t: &Ctx, name: &str) -> Result<Client, Failure> {
 case! {
     /// Clean Start / Clean Session 1 discards the stored session: its subscriptions no longer match
     CLEAN_START_DISCARDS_SUBSCRIPTIONS = "session.clean-start-discards-subscriptions",
-    checks: [V5_3_1_2_4, V5_3_2_2_2, V311_3_1_2_6, V311_3_2_2_1],
+    checks: [V5_3_1_2_4, V5_3_2_2_2],
     requires: [QoS1],
     faults: [KeepSessionOnCleanStart],
     tags: [Session, Live, FromBroker],
@@ -178,7 +76,7 @@ fn clean_start_discards_subscriptions(t: Ctx) -> BoxFuture<'static, CaseResult> 
         keep_subscribed(&t, "keep", &topic).await?;
 
         let mut fresh = t.client("sub").clean_start(true).connect().await?;
-        expect_new_session(&t, &fresh, "Clean Start 1")?;
+        expect_no_session(&t, &fresh, "Clean Start 1")?;
         let mut keep = resume_kept(&t, "keep").await?;
         let mut publisher = t.client("pub").connect().await?;
         publisher.publish(&topic).qos(1).payload("after").await?;
@@ -190,7 +88,7 @@ fn clean_start_discards_subscriptions(t: Ctx) -> BoxFuture<'static, CaseResult> 
             .await?;
         leave_normally(fresh).await?;
         leave_normally(keep).await?;
-        end_session(&t, "keep").await?;
+        end_session(&t, "keep").await;
         t.pass()
     })
 }
@@ -200,7 +98,7 @@ fn clean_start_discards_subscriptions(t: Ctx) -> BoxFuture<'static, CaseResult> 
 case! {
     /// Clean Start / Clean Session 0 resumes the stored session with its subscriptions
     RESUME_KEEPS_SUBSCRIPTIONS = "session.resume-keeps-subscriptions",
-    checks: [V5_3_1_2_5, V5_3_1_2_23, V5_3_1_3_2, V311_3_1_2_4, V311_3_1_3_2],
+    checks: [V5_3_1_2_5, V5_3_1_2_23, V5_3_1_3_2],
     requires: [QoS1],
     faults: [DiscardSessionOnDisconnect],
     tags: [Session, Live, FromBroker],
@@ -227,7 +125,7 @@ fn resume_keeps_subscriptions(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .payload("still")
             .await?;
         leave_normally(again).await?;
-        end_session(&t, "sub").await?;
+        end_session(&t, "sub").await;
         t.pass()
     })
 }
@@ -283,7 +181,7 @@ async fn queued_delivered(t: Ctx, qos: u8) -> CaseResult {
         .payload("queued")
         .await?;
     leave_normally(back).await?;
-    end_session(&t, "sub").await?;
+    end_session(&t, "sub").await;
     t.pass()
 }
 
@@ -356,7 +254,7 @@ fn queued_qos0_optional(t: Ctx) -> BoxFuture<'static, CaseResult> {
             }
         }
         leave_normally(back).await?;
-        end_session(&t, "sub").await?;
+        end_session(&t, "sub").await;
         if queued_qos0 {
             t.informational("QoS 0 messages are queued for disconnected sessions")
         } else {
@@ -370,7 +268,7 @@ fn queued_qos0_optional(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A QoS 1 message the client did not acknowledge is sent again, with DUP 1 and the same Packet Identifier, when it resumes
     UNACKNOWLEDGED_RESENT_ON_RESUME = "session.unacknowledged-qos1-resent-on-resume",
-    checks: [V5_4_4_0_1, V5_3_3_1_1, V311_4_4_0_1, V311_3_3_1_1],
+    checks: [V5_4_4_0_1, V5_3_3_1_1],
     requires: [QoS1],
     faults: [NoRedelivery, DiscardSessionOnDisconnect],
     tags: [Session, Queued, FromBroker],
@@ -411,7 +309,7 @@ fn unacknowledged_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
             again.packet_id,
         )?;
         leave_normally(back).await?;
-        end_session(&t, "sub").await?;
+        end_session(&t, "sub").await;
         t.pass()
     })
 }
@@ -438,7 +336,7 @@ fn clean_session_not_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
         keep_subscribed(&t, "keep", &topic).await?;
 
         let mut later = t.client("sub").clean_start(false).connect().await?;
-        expect_new_session(
+        expect_no_session(
             &t,
             &later,
             "the Clean Session 1 session ended with its connection",
@@ -454,8 +352,8 @@ fn clean_session_not_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         leave_normally(later).await?;
         leave_normally(keep).await?;
-        end_session(&t, "sub").await?;
-        end_session(&t, "keep").await?;
+        end_session(&t, "sub").await;
+        end_session(&t, "keep").await;
         t.pass()
     })
 }
@@ -489,7 +387,7 @@ fn expiry_zero_ends_at_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
         keep_subscribed(&t, "keep", &topic).await?;
 
         let mut later = t.client("sub").clean_start(false).connect().await?;
-        expect_new_session(
+        expect_no_session(
             &t,
             &later,
             "the session of interval 0 ended at disconnection",
@@ -505,7 +403,7 @@ fn expiry_zero_ends_at_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         leave_normally(later).await?;
         leave_normally(keep).await?;
-        end_session(&t, "keep").await?;
+        end_session(&t, "keep").await;
         t.pass()
     })
 }
@@ -548,7 +446,7 @@ fn expiry_kept_within_interval(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // Back at once, well within the interval (Session Expiry Interval 0 from now on).
         let mut back = t.client("sub").clean_start(false).connect().await?;
         t.check(
-            present(&back),
+            session_present(&back),
             format!("Session Present 1 when returning within the {granted} s interval"),
             "Session Present 0: the session was not kept",
         )?;
@@ -599,7 +497,7 @@ fn expiry_ends_after_interval(t: Ctx) -> BoxFuture<'static, CaseResult> {
         t.wait(millis(2500)).await;
 
         let mut later = t.client("sub").clean_start(false).connect().await?;
-        expect_new_session(&t, &later, "the 1 s Session Expiry Interval had passed")
+        expect_no_session(&t, &later, "the 1 s Session Expiry Interval had passed")
             .map_err(|f| f.statement(S::V5_4_1_0_2))?;
         let mut keep = resume_kept(&t, "keep").await?;
         let mut publisher = t.client("pub").connect().await?;
@@ -612,7 +510,7 @@ fn expiry_ends_after_interval(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         leave_normally(later).await?;
         leave_normally(keep).await?;
-        end_session(&t, "keep").await?;
+        end_session(&t, "keep").await;
         t.pass()
     })
 }
@@ -656,7 +554,7 @@ fn expiry_never(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // Interval 0 from now on: the session ends with this connection.
         let mut back = t.client("sub").clean_start(false).connect().await?;
         t.check(
-            present(&back),
+            session_present(&back),
             "Session Present 1: a session that never expires is still there",
             "Session Present 0",
         )?;
@@ -699,7 +597,7 @@ fn expiry_changed_on_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
         keep_subscribed(&t, "keep", &topic).await?;
 
         let mut later = persistent(&t, "sub").connect().await?;
-        expect_new_session(
+        expect_no_session(
             &t,
             &later,
             "DISCONNECT set the Session Expiry Interval to 0",
@@ -715,26 +613,13 @@ fn expiry_changed_on_disconnect(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         leave_normally(later).await?;
         leave_normally(keep).await?;
-        end_session(&t, "sub").await?;
-        end_session(&t, "keep").await?;
+        end_session(&t, "sub").await;
+        end_session(&t, "keep").await;
         t.pass()
     })
 }
 
 // ---------------------------------------------------------------------------------------
-
-/// After a takeover: the old connection gets DISCONNECT 0x8E or is closed (a check of
-/// MQTT-3.1.4-3 / 3.1.1 MQTT-3.1.4-2; whether 0x8E is sent is checked by
-/// `connect.takeover-closes-old-connection`), and its twin: the new connection with the
-/// same Client Identifier was accepted and stays open.
-async fn expect_taken_over(old: &mut Client, new: &mut Client) -> Result<(), Failure> {
-    old.expect_reply(&[
-        Reply::Disconnect(ReasonCode::SessionTakenOver),
-        Reply::Closed,
-    ])
-    .await?;
-    new.alive().as_twin().await
-}
 
 case! {
     /// A second connection with the same Client Identifier (Clean Start 0) closes the first and continues its session
@@ -753,7 +638,7 @@ fn takeover_resumes_session(t: Ctx) -> BoxFuture<'static, CaseResult> {
         old.subscribe(&topic).qos(1).await?;
         let id = old.client_id().to_owned();
         let mut new = persistent(&t, "second").client_id(&id).connect().await?;
-        expect_taken_over(&mut old, &mut new).await?;
+        expect_taken_over(&t, &mut old, &mut new).await?;
         if let Some(done) = expect_resumed(&t, &new)? {
             return done;
         }
@@ -761,7 +646,7 @@ fn takeover_resumes_session(t: Ctx) -> BoxFuture<'static, CaseResult> {
         publisher.publish(&topic).qos(1).payload("moved").await?;
         new.expect_publish().topic(&topic).payload("moved").await?;
         leave_normally(new).await?;
-        end_session(&t, "first").await?;
+        end_session(&t, "first").await;
         t.pass()
     })
 }
@@ -771,7 +656,7 @@ fn takeover_resumes_session(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A second connection with the same Client Identifier and Clean Start 1 closes the first and starts a new session
     TAKEOVER_WITH_CLEAN_START_DISCARDS = "session.takeover-with-clean-start-discards",
-    checks: [V5_3_1_4_3, V5_3_1_2_4, V5_3_2_2_2, V311_3_1_4_2, V311_3_1_2_6, V311_3_2_2_1],
+    checks: [V5_3_1_4_3, V5_3_1_2_4, V5_3_2_2_2],
     requires: [QoS1],
     faults: [KeepSessionOnCleanStart, NoTakeover],
     tags: [Session, ClientId, Live, FromBroker],
@@ -793,8 +678,8 @@ fn takeover_with_clean_start_discards(t: Ctx) -> BoxFuture<'static, CaseResult> 
             .clean_start(true)
             .connect()
             .await?;
-        expect_taken_over(&mut old, &mut new).await?;
-        expect_new_session(&t, &new, "Clean Start 1")?;
+        expect_taken_over(&t, &mut old, &mut new).await?;
+        expect_no_session(&t, &new, "Clean Start 1")?;
         let mut keep = resume_kept(&t, "keep").await?;
         drop(keep_old);
         let mut publisher = t.client("pub").connect().await?;
@@ -807,7 +692,7 @@ fn takeover_with_clean_start_discards(t: Ctx) -> BoxFuture<'static, CaseResult> 
             .await?;
         leave_normally(new).await?;
         leave_normally(keep).await?;
-        end_session(&t, "keep").await?;
+        end_session(&t, "keep").await;
         t.pass()
     })
 }
@@ -817,7 +702,7 @@ fn takeover_with_clean_start_discards(t: Ctx) -> BoxFuture<'static, CaseResult> 
 case! {
     /// A CONNACK refusing a connection has Session Present 0, even when a session exists for the Client Identifier
     PRESENT_ZERO_ON_REFUSAL = "session.present-zero-on-refused-connect",
-    checks: [V5_3_2_2_6, V311_3_2_2_4],
+    checks: [V5_3_2_2_6],
     faults: [SessionPresentOnRefusal],
     tags: [Session, ToBroker],
     run: present_zero_on_refusal,
@@ -836,36 +721,17 @@ fn refusal_connect(t: &Ctx, id: &str, refused: bool) -> Result<bytes::Bytes, Fai
             .session_expiry(PERSISTENT_EXPIRY)
             .connect_packet()?;
         if refused {
-            connect.properties.authentication_method = Some(
-                MqttString::new("mqttspec-no-such-method", "Authentication Method")
-                    .map_err(|e| Failure::error(format!("case error: {e}")))?,
-            );
+            connect.properties.authentication_method =
+                Some(text("mqttspec-no-such-method", "Authentication Method")?);
         }
         return Packet::Connect(Box::new(connect))
             .encode(ProtocolVersion::V5)
             .map_err(|e| Failure::error(format!("case error: {e}")));
     }
-    let credentials = t.profile().credentials.clone();
-    let mut flags = 0x00u8;
-    if let Some(c) = &credentials {
-        flags |= 0x80;
-        if c.password.is_some() {
-            flags |= 0x40;
-        }
-    }
-    let mut p = RawPacket::new(0x10)
-        .string("MQTT")
-        .u8(if refused { 3 } else { 4 })
-        .u8(flags)
-        .u16(60)
-        .string(id);
-    if let Some(c) = &credentials {
-        p = p.string(&c.username);
-        if let Some(pw) = &c.password {
-            p = p.binary(pw.as_bytes());
-        }
-    }
-    Ok(p.build())
+    Ok(RawConnect::new(t, id, 0x00)
+        .level(if refused { 3 } else { 4 })
+        .credentials(t)
+        .build())
 }
 
 fn present_zero_on_refusal(t: Ctx) -> BoxFuture<'static, CaseResult> {
@@ -880,7 +746,7 @@ fn present_zero_on_refusal(t: Ctx) -> BoxFuture<'static, CaseResult> {
         twin.expect_reply(&[Reply::ConnAck(ReasonCode::Success)])
             .as_twin()
             .await?;
-        t.require(present(&twin), Precondition::Other, || {
+        t.require(session_present(&twin), Precondition::Other, || {
             "a session for the Client Identifier (Session Present 1 on the well-formed twin)"
                 .to_owned()
         })?;
@@ -901,7 +767,7 @@ fn present_zero_on_refusal(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 Reply::ConnAck(ReasonCode::Success),
             ])
             .await?;
-        end_session(&t, "c").await?;
+        end_session(&t, "c").await;
         match reply {
             Reply::Closed => t.inconclusive(
                 Precondition::Other,

@@ -6,174 +6,22 @@
 //! A case whose verdict rests on a refusal has the same connection's well-formed twin (the
 //! filter corrected) granted first; one resting on a member getting nothing has a message
 //! that must reach that member on the same connection afterwards.
-//!
-//! The helpers at the top ([`payloads`], [`gather`], [`count_payloads`], [`list_payloads`],
-//! [`raw_subscribe`], [`protocol_error_reply`], [`publish_all`]) are also used by the other
-//! MQTT 5.0 feature modules (aliases, flow control, packet size, subscription identifiers,
-//! authentication); they belong in `cases/support.rs` and stay here only until moved.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use bytes::Bytes;
-use mqttspec_codec::{Packet, PacketType, Publish, RawPacket, ReasonCode, StatementId as S};
+use mqttspec_codec::{Packet, PacketType, Publish, ReasonCode, StatementId as S};
 use tokio::time::Instant;
 
-use super::support::control;
+use super::support::{
+    clearing_retained, control, count_payloads, expect_connection_closed, gather, list_payloads,
+    numbered_payloads, publish_all, publish_retained, raw_subscribe, QUIET,
+};
 use crate::case;
 use crate::client::Received;
-use crate::scenario::{
-    millis, BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, Reply, Verdict,
-};
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        EACH_MESSAGE_TO_ONE_MEMBER,
-        EACH_GROUP_GETS_EVERY_MESSAGE,
-        WITH_NON_SHARED_SUBSCRIPTION,
-        DELIVERED_AT_GRANTED_QOS,
-        NO_LOCAL_IS_PROTOCOL_ERROR,
-        NO_RETAINED_ON_SUBSCRIBE,
-        EMPTY_SHARE_NAME,
-        SHARE_NAME_WITHOUT_FILTER,
-        WILDCARD_IN_SHARE_NAME,
-        UNSUBSCRIBE_LEAVES_GROUP,
-        REMAINING_MEMBERS_AFTER_ONE_LEAVES,
-        RESUBSCRIBE_KEEPS_ONE_MEMBERSHIP,
-        UNAVAILABLE_REFUSED,
-        V311_SHARE_FILTER,
-    ]
-}
+use crate::scenario::{BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Verdict};
 
 // ---------------------------------------------------------------------------------------
-// Helpers (shared with the other MQTT 5.0 feature modules).
-
-/// How long each client is polled in turn while copies are still expected.
-const POLL: Duration = Duration::from_millis(20);
-
-/// How long a client must stay quiet before no more copies are expected.
-const SETTLE: Duration = Duration::from_millis(300);
-
-/// At most this many PUBLISH packets are gathered per client (a broker flooding us fails).
-const MAX_GATHERED: usize = 500;
-
-/// The payloads `m0`, `m1`, ... of `n` messages.
-pub(super) fn payloads(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("m{i}")).collect()
-}
-
-/// Gathers the PUBLISH packets that reach each of `clients` (acknowledging every one) until
-/// `expected` have arrived in all or the response timeout has passed, then listens a little
-/// longer to catch extra copies. Returns them per client, in arrival order. The connections
-/// must stay open.
-pub(super) async fn gather(
-    t: &Ctx,
-    clients: &mut [Client],
-    expected: usize,
-) -> Result<Vec<Vec<Publish>>, Failure> {
-    let mut got: Vec<Vec<Publish>> = clients.iter().map(|_| Vec::new()).collect();
-    let deadline = Instant::now() + t.response_timeout();
-    while got.iter().map(Vec::len).sum::<usize>() < expected && Instant::now() < deadline {
-        for (c, bucket) in clients.iter_mut().zip(got.iter_mut()) {
-            take_one(c, bucket, POLL).await?;
-        }
-    }
-    for (c, bucket) in clients.iter_mut().zip(got.iter_mut()) {
-        while take_one(c, bucket, SETTLE).await? {}
-    }
-    Ok(got)
-}
-
-/// Takes the next packet of `c` within `within`: a PUBLISH is acknowledged and kept;
-/// `false` when nothing came.
-async fn take_one(
-    c: &mut Client,
-    bucket: &mut Vec<Publish>,
-    within: Duration,
-) -> Result<bool, Failure> {
-    match c.recv(within).await {
-        Received::Packet(Packet::Publish(p)) => {
-            c.ack(&p).await?;
-            bucket.push(p);
-            if bucket.len() > MAX_GATHERED {
-                return Err(Failure::fail(
-                    "a bounded number of PUBLISH packets",
-                    format!("more than {MAX_GATHERED} PUBLISH packets to {}", c.name()),
-                ));
-            }
-            Ok(true)
-        }
-        Received::Packet(p @ Packet::Disconnect(_)) => {
-            Err(c.unmet("the connection to stay open", Received::Packet(p)))
-        }
-        Received::Packet(_) => Ok(true),
-        Received::Timeout => Ok(false),
-        other => Err(c.unmet("the connection to stay open", other)),
-    }
-}
-
-/// How many times each payload occurs in `publishes`.
-pub(super) fn count_payloads<'a>(
-    publishes: impl IntoIterator<Item = &'a Publish>,
-) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for p in publishes {
-        *counts
-            .entry(String::from_utf8_lossy(&p.payload).into_owned())
-            .or_default() += 1;
-    }
-    counts
-}
-
-/// The payloads of `publishes`, in order, for Actual texts.
-pub(super) fn list_payloads(publishes: &[Publish]) -> String {
-    let names: Vec<String> = publishes
-        .iter()
-        .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
-        .collect();
-    format!("[{}]", names.join(", "))
-}
-
-/// A SUBSCRIBE built byte by byte (MQTT 5.0 layout): Packet Identifier `packet_id`, the
-/// property block `properties`, one `filter` with the Subscription Options byte `options`.
-pub(super) fn raw_subscribe(packet_id: u16, properties: &[u8], filter: &str, options: u8) -> Bytes {
-    RawPacket::new(0x82)
-        .u16(packet_id)
-        .properties(properties)
-        .string(filter)
-        .u8(options)
-        .build()
-}
-
-/// What the broker did with a packet that is a Protocol Error (or malformed) after CONNACK.
-/// The connection must close (MQTT-4.13.1-1); a DISCONNECT with one of `preferred` first
-/// is what the specification asks for (a SHOULD): another error code or a bare close is
-/// NON-STRICT. Staying silent with the connection open is FAIL.
-pub(super) async fn protocol_error_reply(
-    t: &Ctx,
-    c: &mut Client,
-    preferred: &[ReasonCode],
-) -> CaseResult {
-    let mut replies: Vec<Reply> = preferred.iter().map(|r| Reply::Disconnect(*r)).collect();
-    replies.push(Reply::DisconnectError);
-    replies.push(Reply::Closed);
-    let wanted = names(preferred);
-    match c.expect_reply(&replies).await? {
-        Reply::Disconnect(_) => t.pass(),
-        Reply::DisconnectError => t.non_strict(
-            format!("DISCONNECT with {wanted} before the close"),
-            "DISCONNECT with another error code",
-        ),
-        _ => t.non_strict(
-            format!("DISCONNECT with {wanted} before the close"),
-            "the connection closed without DISCONNECT",
-        ),
-    }
-}
 
 /// "0x82 (Protocol Error) or 0x81 (Malformed Packet)".
-pub(super) fn names(codes: &[ReasonCode]) -> String {
+fn names(codes: &[ReasonCode]) -> String {
     let parts: Vec<String> = codes
         .iter()
         .map(|c| {
@@ -190,18 +38,6 @@ pub(super) fn names(codes: &[ReasonCode]) -> String {
 /// The Shared Subscription filter `$share/{group}/{topic}`.
 fn share(group: &str, topic: &str) -> String {
     format!("$share/{group}/{topic}")
-}
-
-/// Publishes `payloads` at QoS 1 from `publisher` to `topic` (each waits for PUBACK).
-pub(super) async fn publish_all(
-    publisher: &mut Client,
-    topic: &str,
-    payloads: &[String],
-) -> Result<(), Failure> {
-    for p in payloads {
-        publisher.publish(topic).qos(1).payload(p).await?;
-    }
-    Ok(())
 }
 
 /// The positive control of a member that got nothing: the same connection subscribes to
@@ -264,7 +100,7 @@ fn each_message_to_one_member(t: Ctx) -> BoxFuture<'static, CaseResult> {
             members.push(m);
         }
         let mut publisher = t.client("pub").connect().await?;
-        let sent = payloads(10);
+        let sent = numbered_payloads(10);
         publish_all(&mut publisher, &topic, &sent).await?;
         let got = gather(&t, &mut members, sent.len()).await?;
         check_once_per_group(&t, "g", &got, &sent)?;
@@ -306,7 +142,7 @@ fn each_group_gets_every_message(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut g2 = vec![t.client("a2").connect().await?];
         g2[0].subscribe(share("g2", &topic)).qos(1).await?;
         let mut publisher = t.client("pub").connect().await?;
-        let sent = payloads(4);
+        let sent = numbered_payloads(4);
         publish_all(&mut publisher, &topic, &sent).await?;
         let got1 = gather(&t, &mut g1, sent.len()).await?;
         let got2 = gather(&t, &mut g2, sent.len()).await?;
@@ -448,8 +284,15 @@ fn no_local_is_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
         c.subscribe(&filter).as_twin().await?;
         // QoS 0 with No Local (bit 2).
         let id = c.next_packet_id().get();
-        c.send_raw(raw_subscribe(id, &[], &filter, 0x04)).await?;
-        protocol_error_reply(&t, &mut c, &[ReasonCode::ProtocolError]).await
+        c.send_raw(raw_subscribe(
+            &t,
+            0x82,
+            id,
+            &[],
+            &[(filter.as_bytes(), 0x04)],
+        ))
+        .await?;
+        expect_connection_closed(&t, &mut c, &[ReasonCode::ProtocolError]).await
     })
 }
 
@@ -476,19 +319,12 @@ case! {
 fn no_retained_on_subscribe(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("r");
-        let mut publisher = t.client("pub").connect().await?;
-        publisher
-            .publish(&topic)
-            .qos(1)
-            .retain()
-            .payload("kept")
-            .await?;
-        let outcome = shared_subscription_after_retained(&t, &mut publisher, &topic).await;
-        // Clear the retained message whatever happened (the verdict comes first).
-        let cleared = publisher.publish(&topic).qos(1).retain().await;
-        let outcome = outcome?;
-        cleared?;
-        Ok(outcome)
+        clearing_retained(&t, std::slice::from_ref(&topic), async {
+            let mut publisher = t.client("pub").connect().await?;
+            publish_retained(&mut publisher, &topic, "kept").await?;
+            shared_subscription_after_retained(&t, &mut publisher, &topic).await
+        })
+        .await
     })
 }
 
@@ -578,7 +414,7 @@ async fn shared_subscription_after_retained(
 /// an error code and the close (PASS when `disconnect` is empty or holds the code, else
 /// NON-STRICT), or a bare close (NON-STRICT: DISCONNECT first is a SHOULD). A SUBACK granting
 /// the subscription, or silence, is FAIL naming `statement`.
-pub(super) async fn subscribe_refused(
+async fn subscribe_refused(
     t: &Ctx,
     c: &mut Client,
     what: &str,
@@ -649,7 +485,14 @@ async fn invalid_share_filter(t: &Ctx, filter: &str, statement: S) -> CaseResult
     let mut c = t.client("c").connect().await?;
     c.subscribe(share("g", &t.topic("t"))).as_twin().await?;
     let id = c.next_packet_id().get();
-    c.send_raw(raw_subscribe(id, &[], filter, 0x00)).await?;
+    c.send_raw(raw_subscribe(
+        t,
+        0x82,
+        id,
+        &[],
+        &[(filter.as_bytes(), 0x00)],
+    ))
+    .await?;
     subscribe_refused(
         t,
         &mut c,
@@ -741,7 +584,7 @@ fn unsubscribe_leaves_group(t: Ctx) -> BoxFuture<'static, CaseResult> {
         staying[0].subscribe(&filter).qos(1).await?;
         leaving[0].unsubscribe(&filter).await?;
         let mut publisher = t.client("pub").connect().await?;
-        let sent = payloads(6);
+        let sent = numbered_payloads(6);
         publish_all(&mut publisher, &topic, &sent).await?;
         let got_b = gather(&t, &mut staying, sent.len()).await?;
         let got_a = gather(&t, &mut leaving, 0).await?;
@@ -783,7 +626,7 @@ fn remaining_members_after_one_leaves(t: Ctx) -> BoxFuture<'static, CaseResult> 
             members.push(m);
         }
         let mut publisher = t.client("pub").connect().await?;
-        let before = payloads(4);
+        let before = numbered_payloads(4);
         publish_all(&mut publisher, &topic, &before).await?;
         let got = gather(&t, &mut members, before.len()).await?;
         check_once_per_group(&t, "g (both members)", &got, &before)?;
@@ -834,7 +677,7 @@ fn resubscribe_keeps_one_membership(t: Ctx) -> BoxFuture<'static, CaseResult> {
         other[0].subscribe(&filter).qos(1).await?;
         twice[0].unsubscribe(&filter).await?;
         let mut publisher = t.client("pub").connect().await?;
-        let sent = payloads(6);
+        let sent = numbered_payloads(6);
         publish_all(&mut publisher, &topic, &sent).await?;
         let got_b = gather(&t, &mut other, sent.len()).await?;
         let got_a = gather(&t, &mut twice, 0).await?;
@@ -878,7 +721,14 @@ fn unavailable_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
         c.subscribe(t.topic("na")).as_twin().await?;
         let filter = share("g", &t.topic("na"));
         let id = c.next_packet_id().get();
-        c.send_raw(raw_subscribe(id, &[], &filter, 0x00)).await?;
+        c.send_raw(raw_subscribe(
+            &t,
+            0x82,
+            id,
+            &[],
+            &[(filter.as_bytes(), 0x00)],
+        ))
+        .await?;
         // A Protocol Error (3.2.2.3.13): DISCONNECT 0x9E; SUBACK 0x9E is accepted too.
         subscribe_refused(
             &t,
@@ -946,7 +796,7 @@ fn v311_share_filter(t: Ctx) -> BoxFuture<'static, CaseResult> {
         }
         sub[0]
             .expect_no_publish()
-            .for_(millis(500))
+            .for_(QUIET)
             .await
             .map_err(|f| f.statement(S::V311_3_10_4_2))?;
         // The control: the same connection still gets what it subscribes to.

@@ -1,285 +1,28 @@
 //! SUBSCRIBE, SUBACK, UNSUBSCRIBE and UNSUBACK: the acknowledgements and what they carry,
 //! the QoS granted and used for delivery, replacing a subscription, overlapping
 //! subscriptions, No Local, unsubscribing, and the malformed packets a broker must refuse.
-//!
-//! The helpers at the top (raw packets, waiting for a refusal, collecting deliveries, the
-//! positive control that closes a quiet period) are shared with the `retain`, `topic`,
-//! `subid` and `alias` modules.
-
-use std::time::Duration;
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    Packet, PacketType, Properties, Publish, QoS, RawPacket, ReasonCode, StatementId as S,
-    Subscribe, SubscriptionOptions, TopicFilter, Unsubscribe,
+    Packet, PacketType, Properties, QoS, ReasonCode, StatementId as S, Subscribe,
+    SubscriptionOptions, Unsubscribe,
 };
-use tokio::time::Instant;
 
+use super::support::{
+    control_after_quiet, describe, expect_next, expect_refused, granted, granted_one, of_run,
+    packet_id, publishes_within, raw_subscribe, raw_unsubscribe, refusal_verdict, topic_filter,
+    QUIET,
+};
 use crate::case;
-use crate::client::{summary, Received};
-use crate::scenario::{BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition};
-
-pub(crate) use super::support::{packet_id, QUIET};
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        SUBACK_ECHOES_ID_AND_ORDER,
-        DELIVERY_QOS_IS_MINIMUM,
-        RESERVED_FLAGS,
-        OPTIONS_RESERVED_BITS,
-        REQUESTED_QOS_3,
-        EMPTY_PAYLOAD,
-        SAME_FILTER_REPLACES,
-        OVERLAPPING_MAXIMUM_QOS,
-        NO_LOCAL,
-        UNSUBACK_ECHOES_ID,
-        UNSUBSCRIBE_LITERAL_AND_STOPS,
-        UNSUBSCRIBE_SEVERAL,
-        UNSUBSCRIBE_RESERVED_FLAGS,
-        UNSUBSCRIBE_EMPTY_PAYLOAD,
-    ]
-}
-
-// ---------------------------------------------------------------------------------------
-// Helpers shared by the subscription, retained-message, topic, Subscription Identifier and
-// Topic Alias cases.
-
-/// The QoS a SUBACK reason code grants, or `None` for a failure code.
-pub(crate) fn granted(code: ReasonCode) -> Option<u8> {
-    match code {
-        ReasonCode::Success => Some(0),
-        ReasonCode::GrantedQoS1 => Some(1),
-        ReasonCode::GrantedQoS2 => Some(2),
-        _ => None,
-    }
-}
-
-/// The QoS granted for the only filter of a SUBACK (`codes` as returned by `subscribe`);
-/// INCONCLUSIVE (a plain SUBSCRIBE granted) when it was refused.
-pub(crate) fn granted_one(codes: &[ReasonCode]) -> Result<u8, Failure> {
-    codes.first().copied().and_then(granted).ok_or_else(|| {
-        Failure::inconclusive(
-            Precondition::Subscribe,
-            format!("the broker refused the subscription: {codes:?}"),
-        )
-    })
-}
-
-/// A validated Topic Filter, or a case error.
-pub(crate) fn topic_filter(f: &str) -> Result<TopicFilter, Failure> {
-    TopicFilter::new(f.to_owned())
-        .map_err(|e| Failure::error(format!("case error: topic filter {f:?}: {e}")))
-}
-
-/// A SUBSCRIBE built byte by byte for the run's protocol: `first` is the first byte (type
-/// and flags), then the Packet Identifier, an empty property block for MQTT 5.0, and each
-/// (Topic Filter bytes, Subscription Options byte) pair as given.
-pub(crate) fn raw_subscribe(v5: bool, first: u8, id: u16, filters: &[(&[u8], u8)]) -> Bytes {
-    let mut p = RawPacket::new(first).u16(id);
-    if v5 {
-        p = p.properties(&[]);
-    }
-    for (filter, options) in filters {
-        p = p.binary(filter).u8(*options);
-    }
-    p.build()
-}
-
-/// An UNSUBSCRIBE built byte by byte (see [`raw_subscribe`]).
-pub(crate) fn raw_unsubscribe(v5: bool, first: u8, id: u16, filters: &[&[u8]]) -> Bytes {
-    let mut p = RawPacket::new(first).u16(id);
-    if v5 {
-        p = p.properties(&[]);
-    }
-    for filter in filters {
-        p = p.binary(filter);
-    }
-    p.build()
-}
-
-/// How the broker turned down a packet it had to refuse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Refused {
-    /// SUBACK with a failure code for every Topic Filter (the connection stays open).
-    SubAck(Vec<ReasonCode>),
-    /// DISCONNECT with this error code, then the close (MQTT 5.0).
-    Disconnect(ReasonCode),
-    /// The connection closed without a packet.
-    Closed,
-}
-
-/// A checking step: waits for the broker to refuse what was just sent: the connection
-/// closed (in MQTT 5.0 possibly after a DISCONNECT with an error code), or, when
-/// `suback_id` is given, a SUBACK with that Packet Identifier and only failure codes.
-/// Anything else (a successful SUBACK, an UNSUBACK, a PUBACK, silence) is FAIL. PUBLISH and
-/// PINGRESP in between are skipped. A refusal is recorded as such: the case must also have
-/// seen the well-formed twin accepted (send it on `c` before the bad packet).
-pub(crate) async fn expect_refused(
-    t: &Ctx,
-    c: &mut Client,
-    suback_id: Option<u16>,
-) -> Result<Refused, Failure> {
-    let expected = match suback_id {
-        Some(id) => format!(
-            "SUBACK id={id} with a failure code, or the connection closed \
-             (MQTT 5.0: after DISCONNECT with an error code)"
-        ),
-        None => "the connection closed (MQTT 5.0: after DISCONNECT with an error code)".to_owned(),
-    };
-    let within = c.timeout();
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let got = c.recv(left).await;
-        match &got {
-            Received::Packet(Packet::SubAck(a)) if Some(a.packet_id.get()) == suback_id => {
-                let refused =
-                    !a.reason_codes.is_empty() && a.reason_codes.iter().all(|r| r.is_error());
-                if refused {
-                    t.checked();
-                    t.refusal_seen();
-                    return Ok(Refused::SubAck(a.reason_codes.clone()));
-                }
-                return Err(c.unmet(&expected, got));
-            }
-            Received::Packet(Packet::Disconnect(d)) if d.reason_code.is_error() => {
-                let code = d.reason_code;
-                let after = c.recv(c.timeout()).await;
-                if after == Received::Closed {
-                    t.checked();
-                    t.refusal_seen();
-                    return Ok(Refused::Disconnect(code));
-                }
-                return Err(c.unmet("the connection closed after DISCONNECT", after));
-            }
-            Received::Closed => {
-                t.checked();
-                t.refusal_seen();
-                return Ok(Refused::Closed);
-            }
-            Received::Packet(Packet::Publish(_) | Packet::PingResp) => continue,
-            Received::Timeout => {
-                return Err(Failure::fail(
-                    expected,
-                    format!(
-                        "nothing within {} ms: the connection stayed open",
-                        within.as_millis()
-                    ),
-                ))
-            }
-            _ => return Err(c.unmet(&expected, got)),
-        }
-    }
-}
-
-/// The verdict once every refusal was observed: an MQTT 5.0 broker should send DISCONNECT
-/// with a reason code before closing (NON-STRICT when it just closed).
-pub(crate) fn refusal_verdict(t: &Ctx, refusals: &[Refused]) -> CaseResult {
-    if t.is_v5() && refusals.contains(&Refused::Closed) {
-        return t.non_strict(
-            "DISCONNECT with a reason code (e.g. 0x81 Malformed Packet) before the close",
-            "the connection closed without DISCONNECT",
-        );
-    }
-    t.pass()
-}
-
-/// A checking step: every PUBLISH that arrives within `window` (acknowledged as needed);
-/// the connection closing is FAIL. It records an absence (nothing more arrived), so the
-/// caller must follow it with a positive control on the same subscriber and path
-/// ([`control_after_quiet`], or `retained_control` in the `retain` module).
-pub(crate) async fn publishes_within(
-    t: &Ctx,
-    c: &mut Client,
-    window: Duration,
-) -> Result<Vec<Publish>, Failure> {
-    let deadline = Instant::now() + window;
-    let mut out = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match c.recv(left).await {
-            Received::Packet(Packet::Publish(p)) => {
-                c.ack(&p).await?;
-                out.push(p);
-            }
-            Received::Packet(_) => {}
-            Received::Timeout => break,
-            other => {
-                return Err(c.unmet(
-                    &format!("the connection open for {} ms", window.as_millis()),
-                    other,
-                ))
-            }
-        }
-    }
-    t.checked();
-    t.absence_seen();
-    Ok(out)
-}
-
-/// `sub`'s next PUBLISH must be `payload` on `topic`, a message the case sent to set itself
-/// up (`p`: [`Precondition::Delivery`]) or as the positive control of an absence
-/// ([`Precondition::Control`], which counts as the control): when none arrives the case is
-/// INCONCLUSIVE naming `p`. Another PUBLISH first is FAIL: it is what the case says must
-/// not arrive (`forbidden`, in Expected).
-pub(crate) async fn expect_next(
-    sub: &mut Client,
-    p: Precondition,
-    topic: &str,
-    payload: &str,
-    forbidden: &str,
-) -> Result<Publish, Failure> {
-    let got = sub.expect_publish().as_setup(p).await?;
-    if got.topic.as_str() == topic && got.payload.as_ref() == payload.as_bytes() {
-        return Ok(got);
-    }
-    Err(sub.unmet(
-        &format!("{forbidden}: the next PUBLISH is {payload:?} on {topic:?}"),
-        Received::Packet(Packet::Publish(got)),
-    ))
-}
-
-/// The positive control that closes a quiet period: `publisher` publishes `payload` on
-/// `topic` at QoS `qos` (a topic `sub` is subscribed to on the path under test) and `sub`'s
-/// next PUBLISH must be it (none: INCONCLUSIVE). Sent after the quiet period, it shows that
-/// `sub` was receiving during it; a PUBLISH arriving before it is FAIL (`forbidden`: what the
-/// case says must not arrive).
-pub(crate) async fn control_after_quiet(
-    publisher: &mut Client,
-    sub: &mut Client,
-    topic: &str,
-    qos: u8,
-    payload: &str,
-    forbidden: &str,
-) -> Result<(), Failure> {
-    publisher
-        .publish(topic)
-        .qos(qos)
-        .payload(payload)
-        .as_control()
-        .await?;
-    expect_next(sub, Precondition::Control, topic, payload, forbidden).await?;
-    Ok(())
-}
-
-/// A short description of PUBLISH packets for Actual texts.
-pub(crate) fn describe(pubs: &[Publish], v: mqttspec_codec::ProtocolVersion) -> String {
-    if pubs.is_empty() {
-        return "no PUBLISH".to_owned();
-    }
-    pubs.iter()
-        .map(|p| summary::packet(&Packet::Publish(p.clone()), v))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
+use crate::client::summary;
+use crate::scenario::{BoxFuture, CaseResult, Client, Ctx, Precondition};
 
 // ---------------------------------------------------------------------------------------
 
 case! {
     /// SUBACK carries the SUBSCRIBE's Packet Identifier and one reason code per Topic Filter, in order, never granting more than requested
     SUBACK_ECHOES_ID_AND_ORDER = "subscribe.suback-echoes-packet-id-with-one-code-per-filter",
-    checks: [V5_3_8_4_1, V5_3_8_4_2, V5_3_8_4_6, V5_3_8_4_7, V5_3_9_3_1, V5_3_9_3_2, V5_2_2_1_6, V5_3_2_2_10, V311_3_8_4_1, V311_3_8_4_2, V311_3_8_4_5, V311_3_9_3_1, V311_3_9_3_2, V311_2_3_1_7],
+    checks: [V5_3_8_4_1, V5_3_8_4_2, V5_3_8_4_6, V5_3_8_4_7, V5_3_9_3_1, V5_3_9_3_2, V5_2_2_1_6, V5_3_2_2_10],
     faults: [WrongSubscribeAckId],
     tags: [ToBroker, TopicFilter],
     run: suback_echoes_id_and_order,
@@ -314,13 +57,7 @@ fn suback_echoes_id_and_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
             format!("SUBACK with Packet Identifier {id}"),
             summary::packet(&ack, v),
         )
-        .map_err(|f| {
-            f.statement(if t.is_v5() {
-                S::V5_3_8_4_2
-            } else {
-                S::V311_3_8_4_2
-            })
-        })?;
+        .map_err(|f| f.statement(of_run!(&t, V5_3_8_4_2)))?;
         t.check(
             suback.reason_codes.len() == requested.len(),
             "SUBACK with 3 reason codes, one per Topic Filter",
@@ -361,13 +98,7 @@ fn suback_echoes_id_and_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
                     ),
                     summary::packet(&ack, v),
                 )
-                .map_err(|f| {
-                    f.statement(if t.is_v5() {
-                        S::V5_3_9_3_1
-                    } else {
-                        S::V311_3_9_3_1
-                    })
-                })?;
+                .map_err(|f| f.statement(of_run!(&t, V5_3_9_3_1)))?;
             }
         }
         t.pass()
@@ -379,7 +110,7 @@ fn suback_echoes_id_and_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// Each filter of a multi-filter SUBSCRIBE is its own subscription; messages arrive at the lower of the published and the granted QoS
     DELIVERY_QOS_IS_MINIMUM = "subscribe.delivery-qos-is-minimum-of-published-and-granted",
-    checks: [V5_3_8_4_5, V5_3_8_4_8, V311_3_8_4_4, V311_3_8_4_6],
+    checks: [V5_3_8_4_5, V5_3_8_4_8],
     requires: [QoS1],
     faults: [NoQosDowngrade],
     tags: [Live, FromBroker],
@@ -447,7 +178,7 @@ fn reserved_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // The twin: the same SUBSCRIBE with flags 0010.
         c.subscribe(&filter).as_twin().await?;
         // Flags 0000 instead of 0010; the rest is a well-formed SUBSCRIBE.
-        let bad = raw_subscribe(t.is_v5(), 0x80, 7, &[(filter.as_bytes(), 0)]);
+        let bad = raw_subscribe(&t, 0x80, 7, &[], &[(filter.as_bytes(), 0)]);
         refused_after_twin(&t, &mut c, bad).await
     })
 }
@@ -457,7 +188,7 @@ fn reserved_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A SUBSCRIBE with a reserved bit of the Subscription Options (Requested QoS) byte set is malformed: the connection is closed
     OPTIONS_RESERVED_BITS = "subscribe.options-reserved-bits-malformed",
-    checks: [V5_3_8_3_5, V5_4_13_1_1, V311_3_8_3_4, V311_4_8_0_1],
+    checks: [V5_3_8_3_5, V5_4_13_1_1],
     faults: [IgnoreMalformedSubscribe],
     tags: [ToBroker, TopicFilter],
     run: options_reserved_bits,
@@ -470,7 +201,7 @@ fn options_reserved_bits(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // The twin: the same SUBSCRIBE with options 0x01 (the reserved bit cleared).
         c.subscribe(&filter).qos(1).as_twin().await?;
         // Bit 6 is reserved in both versions (3.1.1 reserves bits 2-7, 5.0 bits 6-7).
-        let bad = raw_subscribe(t.is_v5(), 0x82, 7, &[(filter.as_bytes(), 0x40 | 0x01)]);
+        let bad = raw_subscribe(&t, 0x82, 7, &[], &[(filter.as_bytes(), 0x40 | 0x01)]);
         refused_after_twin(&t, &mut c, bad).await
     })
 }
@@ -492,7 +223,7 @@ fn requested_qos_3(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let filter = t.topic("f");
         // The twin: the same SUBSCRIBE requesting QoS 2, the highest that exists.
         c.subscribe(&filter).qos(2).as_twin().await?;
-        let bad = raw_subscribe(t.is_v5(), 0x82, 7, &[(filter.as_bytes(), 0x03)]);
+        let bad = raw_subscribe(&t, 0x82, 7, &[], &[(filter.as_bytes(), 0x03)]);
         refused_after_twin(&t, &mut c, bad).await
     })
 }
@@ -502,7 +233,7 @@ fn requested_qos_3(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A SUBSCRIBE without any Topic Filter is a protocol violation: the connection is closed
     EMPTY_PAYLOAD = "subscribe.without-topic-filter-refused",
-    checks: [V5_3_8_3_2, V5_4_13_1_1, V311_3_8_3_3, V311_4_8_0_1],
+    checks: [V5_3_8_3_2, V5_4_13_1_1],
     faults: [IgnoreMalformedSubscribe],
     tags: [ToBroker, TopicFilter],
     run: empty_payload,
@@ -513,7 +244,7 @@ fn empty_payload(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut c = t.client("c").connect().await?;
         // The twin: the same SUBSCRIBE with one Topic Filter.
         c.subscribe(t.topic("f")).as_twin().await?;
-        let bad = raw_subscribe(t.is_v5(), 0x82, 7, &[]);
+        let bad = raw_subscribe(&t, 0x82, 7, &[], &[]);
         refused_after_twin(&t, &mut c, bad).await
     })
 }
@@ -523,7 +254,7 @@ fn empty_payload(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// Subscribing again to the same Topic Filter replaces the subscription: its new QoS applies and messages are not doubled
     SAME_FILTER_REPLACES = "subscribe.same-filter-replaces-subscription",
-    checks: [V5_3_8_4_3, V311_3_8_4_3],
+    checks: [V5_3_8_4_3],
     requires: [QoS1],
     faults: [KeepOldSubscription],
     tags: [Live, FromBroker, TopicFilter],
@@ -567,7 +298,7 @@ fn same_filter_replaces(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A message matching two subscriptions of one client is delivered at the higher granted QoS (one copy, or one per subscription)
     OVERLAPPING_MAXIMUM_QOS = "subscribe.overlapping-subscriptions-use-maximum-qos",
-    checks: [V5_3_3_4_2, V311_3_3_5_1],
+    checks: [V5_3_3_4_2],
     requires: [QoS1, Wildcards],
     faults: [OverlappingLowestQos],
     tags: [Live, FromBroker, TopicFilter],
@@ -652,7 +383,7 @@ fn no_local(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// UNSUBSCRIBE is answered by UNSUBACK with its Packet Identifier, also for a filter with no subscription (5.0: one reason code per filter)
     UNSUBACK_ECHOES_ID = "subscribe.unsuback-echoes-packet-id",
-    checks: [V5_3_10_4_4, V5_3_10_4_5, V5_2_2_1_6, V5_3_11_3_1, V5_3_11_3_2, V311_3_10_4_4, V311_3_10_4_5, V311_2_3_1_7],
+    checks: [V5_3_10_4_4, V5_3_10_4_5, V5_2_2_1_6, V5_3_11_3_1, V5_3_11_3_2],
     faults: [WrongSubscribeAckId],
     tags: [ToBroker, TopicFilter],
     run: unsuback_echoes_id,
@@ -696,13 +427,7 @@ fn unsuback_echoes_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
             format!("UNSUBACK with Packet Identifier {id}"),
             summary::packet(&ack, v),
         )
-        .map_err(|f| {
-            f.statement(if t.is_v5() {
-                S::V5_3_10_4_4
-            } else {
-                S::V311_3_10_4_4
-            })
-        })?;
+        .map_err(|f| f.statement(of_run!(&t, V5_3_10_4_4)))?;
         if !t.is_v5() {
             return t.pass();
         }
@@ -734,7 +459,7 @@ fn unsuback_echoes_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// UNSUBSCRIBE removes only a subscription with exactly the same filter; after it no new messages arrive
     UNSUBSCRIBE_LITERAL_AND_STOPS = "subscribe.unsubscribe-compares-filters-literally-and-stops-delivery",
-    checks: [V5_3_10_4_1, V5_3_10_4_2, V311_3_10_4_1, V311_3_10_4_2],
+    checks: [V5_3_10_4_1, V5_3_10_4_2],
     requires: [Wildcards],
     faults: [NoUnsubscribe],
     tags: [Live, ToBroker, TopicFilter],
@@ -776,7 +501,7 @@ fn unsubscribe_literal_and_stops(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// An UNSUBSCRIBE with two filters removes both and is answered by one UNSUBACK (5.0: Success for each, in order)
     UNSUBSCRIBE_SEVERAL = "subscribe.unsubscribe-several-filters",
-    checks: [V5_3_10_4_6, V5_3_11_3_1, V5_3_10_4_2, V311_3_10_4_6, V311_3_10_4_2],
+    checks: [V5_3_10_4_6, V5_3_11_3_1, V5_3_10_4_2],
     faults: [NoUnsubscribe],
     tags: [Live, ToBroker, TopicFilter],
     run: unsubscribe_several,
@@ -834,7 +559,7 @@ fn unsubscribe_reserved_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // The twin: the same UNSUBSCRIBE with flags 0010 (for the other subscription).
         c.unsubscribe(&twin).as_twin().await?;
         // Flags 0000 instead of 0010.
-        let bad = raw_unsubscribe(t.is_v5(), 0xA0, 9, &[filter.as_bytes()]);
+        let bad = raw_unsubscribe(&t, 0xA0, 9, &[filter.as_bytes()]);
         refused_after_twin(&t, &mut c, bad).await
     })
 }
@@ -844,7 +569,7 @@ fn unsubscribe_reserved_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// An UNSUBSCRIBE without any Topic Filter is a protocol violation: the connection is closed
     UNSUBSCRIBE_EMPTY_PAYLOAD = "subscribe.unsubscribe-without-topic-filter-refused",
-    checks: [V5_3_10_3_2, V5_4_13_1_1, V311_3_10_3_2, V311_4_8_0_1],
+    checks: [V5_3_10_3_2, V5_4_13_1_1],
     faults: [IgnoreMalformedSubscribe],
     tags: [ToBroker, TopicFilter],
     run: unsubscribe_empty_payload,
@@ -857,7 +582,7 @@ fn unsubscribe_empty_payload(t: Ctx) -> BoxFuture<'static, CaseResult> {
         c.subscribe(&filter).await?;
         // The twin: the same UNSUBSCRIBE with one Topic Filter.
         c.unsubscribe(&filter).as_twin().await?;
-        let bad = raw_unsubscribe(t.is_v5(), 0xA2, 9, &[]);
+        let bad = raw_unsubscribe(&t, 0xA2, 9, &[]);
         refused_after_twin(&t, &mut c, bad).await
     })
 }

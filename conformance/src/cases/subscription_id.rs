@@ -5,22 +5,12 @@
 
 use mqttspec_codec::{Publish, ReasonCode, StatementId as S};
 
-use super::retained::clearing_retained;
-use super::shared::{gather, protocol_error_reply, publish_all, raw_subscribe};
+use super::support::{
+    clearing_retained, expect_connection_closed, gather, numbered_payloads, publish_all,
+    publish_retained, raw_subscribe,
+};
 use crate::case;
-use crate::scenario::{BoxFuture, Case, CaseResult, Ctx, Failure, Precondition};
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        DELIVERED_WITH_IDENTIFIER,
-        OVERLAPPING_CARRY_ALL_IDENTIFIERS,
-        ZERO_IS_PROTOCOL_ERROR,
-        RESUBSCRIBE_REPLACES_IDENTIFIER,
-        RETAINED_CARRIES_IDENTIFIER,
-        SHARED_CARRIES_RECEIVERS_IDENTIFIER,
-    ]
-}
+use crate::scenario::{BoxFuture, CaseResult, Ctx, Failure, Precondition};
 
 /// The Subscription Identifiers of a PUBLISH, in order.
 fn ids(p: &Publish) -> Vec<u32> {
@@ -163,10 +153,16 @@ fn zero_is_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
         }
         // Property 0x0B (Subscription Identifier), Variable Byte Integer 0.
         let id = c.next_packet_id().get();
-        c.send_raw(raw_subscribe(id, &[0x0B, 0x00], &topic, 0x00))
-            .await?;
+        c.send_raw(raw_subscribe(
+            &t,
+            0x82,
+            id,
+            &[0x0B, 0x00],
+            &[(topic.as_bytes(), 0x00)],
+        ))
+        .await?;
         // 0xA1 is also right from a broker without Subscription Identifiers.
-        protocol_error_reply(
+        expect_connection_closed(
             &t,
             &mut c,
             &[
@@ -236,12 +232,7 @@ fn retained_carries_identifier(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // The retained message is removed when the case ends, whatever its verdict.
         clearing_retained(&t, std::slice::from_ref(&topic), async {
             let mut publisher = t.client("pub").connect().await?;
-            publisher
-                .publish(&topic)
-                .qos(1)
-                .retain()
-                .payload("kept")
-                .await?;
+            publish_retained(&mut publisher, &topic, "kept").await?;
             let mut sub = t.client("sub").connect().await?;
             sub.subscribe(&topic)
                 .qos(1)
@@ -288,7 +279,7 @@ fn shared_carries_receivers_identifier(t: Ctx) -> BoxFuture<'static, CaseResult>
             members.push(m);
         }
         let mut publisher = t.client("pub").connect().await?;
-        let sent = super::shared::payloads(6);
+        let sent = numbered_payloads(6);
         publish_all(&mut publisher, &topic, &sent).await?;
         let got = gather(&t, &mut members, sent.len()).await?;
         let delivered = got.iter().map(Vec::len).sum::<usize>();

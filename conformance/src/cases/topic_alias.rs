@@ -6,29 +6,11 @@
 use std::collections::BTreeMap;
 use std::num::NonZeroU16;
 
-use mqttspec_codec::{Properties, Publish, RawPacket, ReasonCode, StatementId as S};
+use mqttspec_codec::{Properties, Publish, ReasonCode, StatementId as S};
 
-use super::shared::{gather, protocol_error_reply};
-use super::subscribe::{control_after_quiet, QUIET};
+use super::support::{control_after_quiet, expect_connection_closed, gather, raw_publish, QUIET};
 use crate::case;
-use crate::scenario::{
-    BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition, PublishBuilder,
-};
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        ALIAS_ONLY_USES_MAPPED_TOPIC,
-        MAPPING_CAN_BE_REPLACED,
-        MAXIMUM_VALUE_ACCEPTED,
-        ZERO_IS_INVALID,
-        ABOVE_MAXIMUM_IS_INVALID,
-        UNKNOWN_ALIAS_IS_PROTOCOL_ERROR,
-        MAPPING_ENDS_WITH_CONNECTION,
-        NONE_SENT_WHEN_CLIENT_ACCEPTS_NONE,
-        WITHIN_CLIENT_MAXIMUM,
-    ]
-}
+use crate::scenario::{BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, PublishBuilder};
 
 /// PUBLISH properties with a Topic Alias.
 fn alias(value: u16) -> Properties {
@@ -223,13 +205,9 @@ fn zero_is_invalid(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let value = (server_maximum(&c) > 0).then_some(1);
         alias_twin(&mut c, &topic, value).await?;
         // QoS 0 PUBLISH: Topic Name, properties = Topic Alias (0x23) 0, payload.
-        let bytes = RawPacket::new(0x30)
-            .string(&topic)
-            .properties(&[0x23, 0x00, 0x00])
-            .bytes(b"x")
-            .build();
-        c.send_raw(bytes).await?;
-        protocol_error_reply(&t, &mut c, &[ReasonCode::TopicAliasInvalid]).await
+        c.send_raw(raw_publish(&t, 0, &topic, None, &[0x23, 0x00, 0x00], b"x"))
+            .await?;
+        expect_connection_closed(&t, &mut c, &[ReasonCode::TopicAliasInvalid]).await
     })
 }
 
@@ -259,7 +237,7 @@ fn above_maximum_is_invalid(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .properties(alias(above))
             .payload("x")
             .await?;
-        protocol_error_reply(&t, &mut c, &[ReasonCode::TopicAliasInvalid]).await
+        expect_connection_closed(&t, &mut c, &[ReasonCode::TopicAliasInvalid]).await
     })
 }
 
@@ -286,7 +264,7 @@ fn unknown_alias_is_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .properties(alias(1))
             .payload("x")
             .await?;
-        protocol_error_reply(&t, &mut c, &[ReasonCode::ProtocolError]).await
+        expect_connection_closed(&t, &mut c, &[ReasonCode::ProtocolError]).await
     })
 }
 
@@ -332,7 +310,8 @@ fn mapping_ends_with_connection(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .properties(alias(1))
             .payload("aliased")
             .await?;
-        let verdict = protocol_error_reply(&t, &mut second, &[ReasonCode::ProtocolError]).await?;
+        let verdict =
+            expect_connection_closed(&t, &mut second, &[ReasonCode::ProtocolError]).await?;
         sub.expect_no_publish()
             .for_(QUIET)
             .await

@@ -7,32 +7,15 @@
 //! Refusals follow the well-formed twin (the same packet, the offending field corrected)
 //! accepted on the same connection.
 
-use mqttspec_codec::{Packet, RawPacket};
+use mqttspec_codec::Packet;
 
-use super::subscribe::{
-    control_after_quiet, expect_next, expect_refused, raw_subscribe, refusal_verdict, Refused,
-    QUIET,
+use super::support::{
+    control_after_quiet, expect_next, expect_refused, raw_publish, raw_subscribe, refusal_verdict,
+    Refused, QUIET,
 };
 use crate::case;
 use crate::client::Received;
-use crate::scenario::{BoxFuture, Case, CaseResult, Client, Ctx, Failure, Precondition};
-
-/// The cases of this module.
-pub fn cases() -> Vec<Case> {
-    vec![
-        MULTI_LEVEL_WILDCARD,
-        SINGLE_LEVEL_WILDCARD,
-        LEVELS_NOT_NORMALISED,
-        CASE_SENSITIVE,
-        BOM_KEPT,
-        DOLLAR_TOPICS,
-        FILTER_MISPLACED_HASH,
-        FILTER_PARTIAL_PLUS,
-        FILTER_EMPTY,
-        FILTER_NULL_CHARACTER,
-        NAME_WITH_WILDCARD,
-    ]
-}
+use crate::scenario::{BoxFuture, CaseResult, Client, Ctx, Failure, Precondition};
 
 /// Publishes each of `topics` (QoS 0, payload = the topic) in order; `sub` must receive
 /// exactly those marked as matching (in any order, each once: checks), then nothing during
@@ -86,7 +69,7 @@ async fn expect_matches(
 case! {
     /// A filter ending in '/#' matches its parent level and every level below it, and nothing else
     MULTI_LEVEL_WILDCARD = "topic.multi-level-wildcard-matches-parent-and-descendants",
-    checks: [V5_4_7_1_1, V5_4_5_0_1, V5_3_3_2_3, V311_4_7_1_2, V311_4_5_0_1, V311_3_3_2_3],
+    checks: [V5_4_7_1_1, V5_4_5_0_1, V5_3_3_2_3],
     requires: [Wildcards],
     faults: [HashExcludesParent],
     tags: [Live, FromBroker, TopicFilter],
@@ -127,7 +110,7 @@ fn multi_level_wildcard(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A '+' level matches exactly one topic level, an empty one included, and never zero or two
     SINGLE_LEVEL_WILDCARD = "topic.single-level-wildcard-matches-exactly-one-level",
-    checks: [V5_4_7_1_2, V5_4_5_0_1, V5_3_3_2_3, V311_4_7_1_3, V311_4_5_0_1, V311_3_3_2_3],
+    checks: [V5_4_7_1_2, V5_4_5_0_1, V5_3_3_2_3],
     requires: [Wildcards],
     faults: [PlusSkipsEmptyLevels],
     tags: [Live, FromBroker, TopicFilter],
@@ -172,7 +155,7 @@ fn single_level_wildcard(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// Leading, trailing and doubled '/' make distinct topics: a filter matches only its exact levels
     LEVELS_NOT_NORMALISED = "topic.levels-compared-without-normalisation",
-    checks: [V5_4_7_3_4, V5_3_3_2_3, V311_4_7_3_4, V311_3_3_2_3],
+    checks: [V5_4_7_3_4, V5_3_3_2_3],
     faults: [NormaliseTopicNames],
     tags: [Live, TopicName, TopicFilter],
     run: levels_not_normalised,
@@ -206,7 +189,7 @@ fn levels_not_normalised(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// Topic Names differing only in letter case are different topics (spaces are ordinary characters)
     CASE_SENSITIVE = "topic.names-are-case-sensitive",
-    checks: [V5_4_7_3_4, V5_3_3_2_3, V311_4_7_3_4, V311_3_3_2_3],
+    checks: [V5_4_7_3_4, V5_3_3_2_3],
     faults: [NormaliseTopicNames],
     tags: [Live, TopicName, TopicFilter],
     run: case_sensitive,
@@ -235,7 +218,7 @@ fn case_sensitive(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// U+FEFF in a Topic Name is an ordinary character: kept intact and matched exactly
     BOM_KEPT = "topic.zero-width-no-break-space-kept",
-    checks: [V5_1_5_4_3, V5_4_7_3_4, V311_1_5_3_3, V311_4_7_3_4],
+    checks: [V5_1_5_4_3, V5_4_7_3_4],
     faults: [NormaliseTopicNames],
     tags: [Live, TopicName],
     run: bom_kept,
@@ -265,7 +248,7 @@ fn bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// Filters starting with '+' do not match Topic Names starting with '$'; a literal '$' filter does
     DOLLAR_TOPICS = "topic.dollar-topics-not-matched-by-leading-wildcards",
-    checks: [V5_4_7_2_1, V311_4_7_2_1],
+    checks: [V5_4_7_2_1],
     requires: [Wildcards, QoS1],
     faults: [MatchDollarTopics],
     tags: [Live, FromBroker, TopicFilter, TopicName],
@@ -345,7 +328,7 @@ async fn refuse_each(t: &Ctx, filters: &[(Vec<u8>, String)], suback_ok: bool) ->
     for (i, (bad, twin)) in filters.iter().enumerate() {
         let mut c = t.client(&format!("c{i}")).connect().await?;
         c.subscribe(twin).as_twin().await?;
-        c.send_raw(raw_subscribe(t.is_v5(), 0x82, 11, &[(bad, 0)]))
+        c.send_raw(raw_subscribe(t, 0x82, 11, &[], &[(bad, 0)]))
             .await?;
         refusals.push(expect_refused(t, &mut c, suback_ok.then_some(11)).await?);
     }
@@ -367,7 +350,7 @@ fn twin(t: &Ctx, wild: &str, plain: &str) -> String {
 case! {
     /// A filter with '#' not alone in its last level (a/#/b, a/b#) is refused: SUBACK failure or the connection closed
     FILTER_MISPLACED_HASH = "topic.filter-with-misplaced-multi-level-wildcard-refused",
-    checks: [V5_4_7_1_1, V5_4_13_1_1, V311_4_7_1_2, V311_4_8_0_1],
+    checks: [V5_4_7_1_1, V5_4_13_1_1],
     faults: [IgnoreMalformedSubscribe],
     tags: [ToBroker, TopicFilter],
     run: filter_misplaced_hash,
@@ -388,7 +371,7 @@ fn filter_misplaced_hash(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A filter with '+' sharing a level with other characters (a+, a/+b/c) is refused: SUBACK failure or the connection closed
     FILTER_PARTIAL_PLUS = "topic.filter-with-partial-single-level-wildcard-refused",
-    checks: [V5_4_7_1_2, V5_4_13_1_1, V311_4_7_1_3, V311_4_8_0_1],
+    checks: [V5_4_7_1_2, V5_4_13_1_1],
     faults: [IgnoreMalformedSubscribe],
     tags: [ToBroker, TopicFilter],
     run: filter_partial_plus,
@@ -409,7 +392,7 @@ fn filter_partial_plus(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A zero-length Topic Filter is refused: SUBACK failure or the connection closed
     FILTER_EMPTY = "topic.empty-filter-refused",
-    checks: [V5_4_7_3_1, V5_4_13_1_1, V311_4_7_3_1, V311_4_8_0_1],
+    checks: [V5_4_7_3_1, V5_4_13_1_1],
     faults: [IgnoreMalformedSubscribe],
     tags: [ToBroker, TopicFilter],
     run: filter_empty,
@@ -442,7 +425,7 @@ fn filter_null_character(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A PUBLISH whose Topic Name contains '+' or '#' is refused by closing the connection, never acknowledged
     NAME_WITH_WILDCARD = "topic.name-with-wildcard-refused",
-    checks: [V5_3_3_2_2, V5_4_7_0_1, V5_4_13_1_1, V311_3_3_2_2, V311_4_7_1_1, V311_4_8_0_1],
+    checks: [V5_3_3_2_2, V5_4_7_0_1, V5_4_13_1_1],
     requires: [QoS1],
     faults: [IgnoreMalformedPublish],
     tags: [ToBroker, TopicName],
@@ -461,11 +444,8 @@ fn name_with_wildcard(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .as_twin()
                 .await?;
             // QoS 1, so that accepting it shows as a PUBACK.
-            let mut p = RawPacket::new(0x32).string(&t.topic(name)).u16(5);
-            if t.is_v5() {
-                p = p.properties(&[]);
-            }
-            c.send_raw(p.bytes(b"x").build()).await?;
+            c.send_raw(raw_publish(&t, 0b0010, &t.topic(name), Some(5), &[], b"x"))
+                .await?;
             refusals.push(expect_refused(&t, &mut c, None).await?);
         }
         refusal_verdict(&t, &refusals)

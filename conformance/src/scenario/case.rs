@@ -35,6 +35,13 @@ pub struct Case {
     pub tags: &'static [Tag],
     /// The scenario.
     pub run: CaseFn,
+    /// The module the case is declared in (`module_path!()`, set by [`case!`](crate::case)):
+    /// with [`Case::line`], its place in [`crate::cases::all`].
+    #[doc(hidden)]
+    pub module: &'static str,
+    /// The line of the case's declaration (`line!()`, set by [`case!`](crate::case)).
+    #[doc(hidden)]
+    pub line: u32,
 }
 
 impl std::fmt::Debug for Case {
@@ -48,6 +55,13 @@ impl std::fmt::Debug for Case {
 }
 
 impl Case {
+    /// The name of the module of [`crate::cases`] the case is declared in (`"connect"` for
+    /// `mqttspec::cases::connect`).
+    #[doc(hidden)]
+    pub fn module_name(&self) -> &'static str {
+        self.module.rsplit("::").next().unwrap_or(self.module)
+    }
+
     /// The statement catalogue's area of the first cited statement (`CONNECT`,
     /// `Retained Messages`, ...).
     pub fn area(&self) -> &'static str {

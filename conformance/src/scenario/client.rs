@@ -511,7 +511,12 @@ impl<'a> PublishBuilder<'a> {
     }
 
     async fn run(self) -> Result<Published, Failure> {
-        let role = self.role.unwrap_or(Role::Setup(Precondition::Publish));
+        let setup = if unusual_topic(&self.topic) {
+            Precondition::UnusualTopic
+        } else {
+            Precondition::Publish
+        };
+        let role = self.role.unwrap_or(Role::Setup(setup));
         let ctx = self.client.ctx.clone();
         let out = self.run_inner().await.map_err(|f| role.classify(f))?;
         if out.packet_id.is_some() && !out.reason_code.is_error() {
@@ -684,7 +689,12 @@ impl<'a> SubscribeBuilder<'a> {
     }
 
     async fn run(self) -> Result<Vec<ReasonCode>, Failure> {
-        let role = self.role.unwrap_or(Role::Setup(Precondition::Subscribe));
+        let setup = if self.filters.iter().any(|(f, _)| unusual_topic(f)) {
+            Precondition::UnusualTopic
+        } else {
+            Precondition::Subscribe
+        };
+        let role = self.role.unwrap_or(Role::Setup(setup));
         let ctx = self.client.ctx.clone();
         let any_reason = self.any_reason;
         let codes = self.run_inner().await.map_err(|f| role.classify(f))?;
@@ -781,7 +791,12 @@ impl<'a> UnsubscribeBuilder<'a> {
     }
 
     async fn run(self) -> Result<Vec<ReasonCode>, Failure> {
-        let role = self.role.unwrap_or(Role::Setup(Precondition::Unsubscribe));
+        let setup = if self.filters.iter().any(|f| unusual_topic(f)) {
+            Precondition::UnusualTopic
+        } else {
+            Precondition::Unsubscribe
+        };
+        let role = self.role.unwrap_or(Role::Setup(setup));
         let ctx = self.client.ctx.clone();
         let codes = self.run_inner().await.map_err(|f| role.classify(f))?;
         ctx.succeeded(role);
@@ -1157,6 +1172,13 @@ impl<'a> IntoFuture for Alive<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
     }
+}
+
+/// Whether a topic or filter is one a server may refuse for reasons of its own although it
+/// accepts plain ones: a `$` topic, a wildcard, a shared subscription. A setup step on one is
+/// [`Precondition::UnusualTopic`] (the plain-topic cases do not test it).
+fn unusual_topic(t: &str) -> bool {
+    t.starts_with('$') || t.contains(['+', '#'])
 }
 
 /// How every expectation words a wait that ended with nothing: "nothing within 3000 ms".

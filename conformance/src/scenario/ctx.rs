@@ -448,6 +448,10 @@ pub struct ClientBuilder {
     max_packet_size: u32,
     within: Option<Duration>,
     role: Option<Role>,
+    /// Set by every option a server may refuse for reasons of its own (Keep Alive, Will,
+    /// properties, session, Client Identifier, credentials, version): a refused CONNECT
+    /// with such options is [`Precondition::ConnectOptions`], not "a valid CONNECT refused".
+    custom: bool,
 }
 
 super::role::role_setters!(ClientBuilder);
@@ -479,30 +483,35 @@ impl ClientBuilder {
             max_packet_size,
             within: None,
             role: None,
+            custom: false,
             ctx,
         }
     }
 
     /// Uses another protocol version than the run's (e.g. to mix versions in one case).
     pub fn protocol(mut self, v: ProtocolVersion) -> Self {
+        self.custom |= v != self.version;
         self.version = v;
         self
     }
 
     /// Overrides the Client Identifier (e.g. `""` for an assigned one).
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.custom = true;
         self.client_id = id.into();
         self
     }
 
     /// Clean Start (v5) / Clean Session (3.1.1); default `true`.
     pub fn clean_start(mut self, clean: bool) -> Self {
+        self.custom |= !clean;
         self.clean_start = clean;
         self
     }
 
     /// Keep Alive in seconds; default 60.
     pub fn keep_alive(mut self, secs: u16) -> Self {
+        self.custom |= secs != 60;
         self.keep_alive = secs;
         self
     }
@@ -511,6 +520,7 @@ impl ClientBuilder {
     /// where a Clean Session 0 session lasts until a Clean Session 1 connection ends it, so
     /// one case can say `.clean_start(false).session_expiry(60)` for both protocols.
     pub fn session_expiry(mut self, secs: u32) -> Self {
+        self.custom = true;
         if self.version.is_v5() {
             self.properties.session_expiry_interval = Some(secs);
         }
@@ -519,18 +529,21 @@ impl ClientBuilder {
 
     /// CONNECT properties (MQTT 5.0), replacing any set before.
     pub fn properties(mut self, properties: Properties) -> Self {
+        self.custom = true;
         self.properties = properties;
         self
     }
 
     /// A Will Message.
     pub fn will(mut self, will: Will) -> Self {
+        self.custom = true;
         self.will = Some(will);
         self
     }
 
     /// User Name and Password (instead of the profile's).
     pub fn credentials(mut self, username: &str, password: impl AsRef<[u8]>) -> Self {
+        self.custom = true;
         self.username = Some(username.to_owned());
         self.password = Some(Bytes::copy_from_slice(password.as_ref()));
         self
@@ -538,6 +551,7 @@ impl ClientBuilder {
 
     /// No User Name or Password, even if the profile has them.
     pub fn no_credentials(mut self) -> Self {
+        self.custom = true;
         self.username = None;
         self.password = None;
         self
@@ -545,6 +559,7 @@ impl ClientBuilder {
 
     /// The largest packet this client accepts from the broker.
     pub fn max_packet_size(mut self, bytes: u32) -> Self {
+        self.custom = true;
         self.max_packet_size = bytes;
         self
     }
@@ -608,7 +623,12 @@ impl ClientBuilder {
     /// default: a refusal, no CONNACK at all (closed, silence, another packet, malformed
     /// bytes) is INCONCLUSIVE ("a valid CONNECT accepted"); with `.as_check()` it is FAIL.
     pub async fn connect(self) -> Result<Client, Failure> {
-        let role = self.role.unwrap_or(Role::Setup(Precondition::Connect));
+        let setup = if self.custom {
+            Precondition::ConnectOptions
+        } else {
+            Precondition::Connect
+        };
+        let role = self.role.unwrap_or(Role::Setup(setup));
         let connect = self.connect_packet()?;
         let version = self.version;
         let mut client = self.open().await.map_err(|f| role.classify(f))?;

@@ -4,7 +4,7 @@
 //! case! {
 //!     /// What the case checks, in one line (the title).
 //!     RETAINED = "retain.delivered-on-subscribe",
-//!     checks: [V5_3_3_1_9, V311_3_3_1_6],    // StatementId variants; a typo does not compile
+//!     checks: [V5_3_3_1_9],                  // StatementId variants; a typo does not compile
 //!     only: V5,                              // optional: narrow the protocols the statements give
 //!     requires: [Retain, QoS1, EnhancedAuth("SCRAM-SHA-256")],   // optional
 //!     faults: [NoRetainDelivery, WillAtQos0 @ V5],  // Fault variants that must turn it FAIL
@@ -14,8 +14,17 @@
 //! }
 //! ```
 //!
-//! It declares `pub const RETAINED: Case`. The protocols come from the cited statements
-//! (and their counterparts in the pairing table), the area from the statement catalogue.
+//! It declares `pub const RETAINED: Case` and registers it in the registry
+//! ([`crate::cases::all`]): there is no list of cases to add it to. The registry orders the
+//! cases by module (the order of [`crate::cases::MODULES`]) and, within a module, by the line
+//! of their declaration. The protocols come from the cited statements (and their
+//! counterparts in the pairing table), the area from the statement catalogue.
+//!
+//! Name each behaviour once, by its MQTT 5.0 statement: when every cited statement is of one
+//! specification, the pairing table (`codec/data/statement-pairs.tsv`) adds the other
+//! specification's statements of the same behaviours. Cite statements of both specifications
+//! only when the table's counterparts are not exactly what the case checks on 3.1.1 (one
+//! counterpart too many or too few): a list of both is taken as it is, without counterparts.
 
 /// Declares one conformance case: see [`crate::scenario::declare`].
 #[macro_export]
@@ -45,6 +54,16 @@ macro_rules! case {
             unfaultable: $crate::case!(@why $($why)?),
             tags: &[$($($crate::scenario::Tag::$tag),*)?],
             run: $run,
+            module: ::core::module_path!(),
+            line: ::core::line!(),
+        };
+
+        // The registration: one element of the registry's distributed slice.
+        #[allow(unsafe_code)] // linkme's link section
+        const _: () = {
+            #[$crate::cases::__linkme::distributed_slice($crate::cases::CASES)]
+            #[linkme(crate = $crate::cases::__linkme)]
+            static CASE: $crate::scenario::Case = $name;
         };
     };
     (@trim $title:literal) => { $crate::scenario::trim_doc($title) };

@@ -32,7 +32,13 @@ pub enum Fake {
     Drip,
     /// Claims a 256 MB packet.
     HugePacket,
+    /// Like [`Fake::PingOnly`] for its first [`DIES_AFTER`] connections, then closes every
+    /// connection: a broker that stops serving in the middle of a run.
+    DyingPingOnly,
 }
+
+/// How many connections [`Fake::DyingPingOnly`] serves.
+pub const DIES_AFTER: usize = 40;
 
 impl Fake {
     /// The kinds every case is run against in the discipline test.
@@ -96,7 +102,12 @@ fn connect_level(packet: &[u8]) -> Option<u8> {
     packet.get(3 + name_len).copied()
 }
 
-async fn serve(mut stream: TcpStream, how: Fake) {
+async fn serve(mut stream: TcpStream, how: Fake, nth: usize) {
+    let how = match how {
+        Fake::DyingPingOnly if nth >= DIES_AFTER => Fake::CloseAll,
+        Fake::DyingPingOnly => Fake::PingOnly,
+        other => other,
+    };
     match how {
         Fake::CloseAll => drop(stream),
         Fake::Silent => drain(&mut stream).await,
@@ -121,6 +132,7 @@ async fn serve(mut stream: TcpStream, how: Fake) {
                 .await;
             drain(&mut stream).await;
         }
+        Fake::DyingPingOnly => {}
         Fake::ConnackThenClose | Fake::PingOnly | Fake::RefuseV5 | Fake::RefuseV5KeepOpen => {
             let Some(packet) = read_packet(&mut stream).await else {
                 return;
@@ -163,8 +175,10 @@ pub async fn start(how: Fake) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(async move {
+        let mut nth = 0;
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream, how));
+            tokio::spawn(serve(stream, how, nth));
+            nth += 1;
         }
     });
     (addr, task)
