@@ -16,21 +16,11 @@ use std::time::Duration;
 use mqttspec::client::Transcript;
 use mqttspec::profile::{Capabilities, Profile};
 use mqttspec::runner::run_case;
-use mqttspec::scenario::{Case, CaseEnv};
+use mqttspec::scenario::CaseEnv;
 use mqttspec::verdict::Verdict;
 use support::fake_broker::{self, Fake};
+use support::selection::selected_cases;
 use tokio::sync::Semaphore;
-
-fn selected_cases() -> Vec<Case> {
-    let all = mqttspec::cases::all();
-    match std::env::var("MQTTSPEC_CASES") {
-        Ok(prefixes) if !prefixes.trim().is_empty() => all
-            .into_iter()
-            .filter(|c| prefixes.split(',').any(|p| c.id.starts_with(p.trim())))
-            .collect(),
-        _ => all,
-    }
-}
 
 /// `fake case-id protocol VERDICT` of the judgements the spec backs (a line without a
 /// verdict allows FAIL).

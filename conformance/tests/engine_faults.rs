@@ -8,6 +8,8 @@
 //! fault they name, and must FAIL there: their verdict in the main job comes from that
 //! broker configuration, so that is where they must be shown able to fail.
 
+mod support;
+
 use std::time::Duration;
 
 use mqttspec::cases;
@@ -15,6 +17,7 @@ use mqttspec::profile::Profile;
 use mqttspec::runner::{self, Pass, Progress, RunConfig, RunResults};
 use mqttspec::verdict::Verdict;
 use mqttspec_codec::ProtocolVersion;
+use support::selection::{filtered, selected_cases};
 use tokio::sync::OnceCell;
 
 /// The cases that are UNSUPPORTED on the default embedded broker because it offers every
@@ -25,19 +28,6 @@ const RESTRICTED_ONLY: &[&str] = &[
     "shared.unavailable-subscribe-refused",
     "retain.refused-when-retain-unavailable",
 ];
-
-/// The cases these tests look at: all, or those whose id starts with one of the
-/// comma-separated prefixes in `MQTTSPEC_CASES` (to check a few cases while writing them).
-fn selected_cases() -> Vec<mqttspec::scenario::Case> {
-    let all = cases::all();
-    match std::env::var("MQTTSPEC_CASES") {
-        Ok(prefixes) if !prefixes.trim().is_empty() => all
-            .into_iter()
-            .filter(|c| prefixes.split(',').any(|p| c.id.starts_with(p.trim())))
-            .collect(),
-        _ => all,
-    }
-}
 
 fn config(protocols: Vec<ProtocolVersion>, faults: Vec<String>) -> RunConfig {
     let mut profile = Profile::default();
@@ -172,7 +162,7 @@ async fn the_embedded_run_leaves_no_case_unsupported() {
         "UNSUPPORTED in the embedded run:\n{}",
         unsupported.join("\n")
     );
-    let filtered = std::env::var("MQTTSPEC_CASES").is_ok_and(|v| !v.trim().is_empty());
+    let filtered = filtered();
     for id in RESTRICTED_ONLY {
         if filtered && !results.runs.iter().any(|r| r.case.id == *id) {
             continue;
@@ -226,7 +216,7 @@ async fn cases_judged_on_the_restricted_broker_fail_there_with_each_fault_they_n
         .filter(|r| r.pass == Pass::Restricted)
         .map(|r| (r.case, r.protocol))
         .collect();
-    let filtered = std::env::var("MQTTSPEC_CASES").is_ok_and(|v| !v.trim().is_empty());
+    let filtered = filtered();
     assert!(
         filtered || judged.len() >= RESTRICTED_ONLY.len(),
         "the restricted broker judged {judged:?}"

@@ -111,12 +111,22 @@ impl Broker {
                 }
                 continue;
             }
+            let lost = self.fault(Fault::SharedDropAlternate)
+                && self
+                    .shared_cursors
+                    .get(group.filter.as_str())
+                    .copied()
+                    .unwrap_or(0)
+                    % 2
+                    == 1;
             let chosen =
                 self.choose_shared_member(message, &group.members, &group.filter, &pending);
             if let Some((index, target)) = chosen {
-                *pending.entry(Arc::clone(&target.client)).or_default() += 1;
                 cursor_updates.push((group.filter.as_str().to_owned(), index + 1));
-                targets.push(target);
+                if !lost {
+                    *pending.entry(Arc::clone(&target.client)).or_default() += 1;
+                    targets.push(target);
+                }
             }
         }
 

@@ -258,6 +258,9 @@ faults! {
     /// A message matching several Shared Subscriptions (different ShareNames) is given to
     /// the first of them only (breaks 4.8.2: each Shared Subscription gets its own copy).
     SharedFirstGroupOnly = "shared-first-group-only";
+    /// Every other message matching a Shared Subscription is given to no member of the group
+    /// (lost although acknowledged to its publisher: breaks MQTT-4.5.0-1 for the group).
+    SharedDropAlternate = "shared-drop-alternate";
     /// Retained messages are sent when a Shared Subscription is made (breaks 3.8.4 and
     /// 4.8.2: no retained messages for Shared Subscriptions).
     RetainedToShared = "retained-to-shared";
