@@ -452,6 +452,19 @@ impl Target {
         })
     }
 
+    /// The version a health probe after a case of `v` uses, and what the probe found for it
+    /// at the start: `v` when the broker serves it, else the first version it serves.
+    fn health_version(&self, v: ProtocolVersion) -> (ProtocolVersion, VersionStatus) {
+        let own = self.status(v);
+        if own.is_usable() {
+            return (v, own);
+        }
+        self.versions
+            .iter()
+            .find(|(_, s)| s.is_usable())
+            .map_or((v, own), |(p, s)| (*p, s.clone()))
+    }
+
     /// What the probe found for `v` (usable when it was not probed).
     fn status(&self, v: ProtocolVersion) -> VersionStatus {
         self.versions
@@ -702,6 +715,9 @@ async fn run_pass(
         let semaphore = semaphore.clone();
         let case_timeout = shared.case_timeout;
         let status = target.status(protocol);
+        // The health probe speaks a version the broker serves: the case's own, or (for the
+        // `version.` cases run on a refused version) the first usable one.
+        let (health_version, health_status) = target.health_version(protocol);
         let shared = shared.clone();
         let address = target.address;
         set.spawn(async move {
@@ -730,22 +746,33 @@ async fn run_pass(
                         run_timeout.as_secs()
                     )))
                 }
-                _ => match still_down(&shared, address, protocol, index, &status).await {
-                    Some(after) => not_run(Outcome::inconclusive(
-                        Precondition::BrokerHealthy,
-                        format!("the broker stopped serving after {after}"),
-                    )),
-                    None => {
-                        let deadline = (Instant::now() + case_timeout).min(run_deadline);
-                        let prefix = env.topic_prefix.clone();
-                        let mut run = run_case(case, env, deadline).await;
-                        if shared.health_probe {
-                            health_check(&shared, address, &mut run, index, &status).await;
-                            sweep(&shared, address, &run, index, &prefix).await;
+                _ => {
+                    match still_down(&shared, address, health_version, index, &health_status).await
+                    {
+                        Some(after) => not_run(Outcome::inconclusive(
+                            Precondition::BrokerHealthy,
+                            format!("the broker stopped serving after {after}"),
+                        )),
+                        None => {
+                            let deadline = (Instant::now() + case_timeout).min(run_deadline);
+                            let prefix = env.topic_prefix.clone();
+                            let mut run = run_case(case, env, deadline).await;
+                            if shared.health_probe {
+                                health_check(
+                                    &shared,
+                                    address,
+                                    &mut run,
+                                    index,
+                                    health_version,
+                                    &health_status,
+                                )
+                                .await;
+                                sweep(&shared, address, &run, index, &prefix).await;
+                            }
+                            run
                         }
-                        run
                     }
-                },
+                }
             };
             run.pass = pass;
             (index, run, started, Instant::now())
@@ -779,10 +806,11 @@ async fn health_check(
     address: SocketAddr,
     run: &mut CaseRun,
     index: usize,
+    version: ProtocolVersion,
     at_start: &VersionStatus,
 ) {
     let id = format!("ms{}h{}", shared.token, ctx_base36(index as u64, 4));
-    if let Err(why) = probe::healthy(address, run.protocol, &shared.profile, &id, at_start).await {
+    if let Err(why) = probe::healthy(address, version, &shared.profile, &id, at_start).await {
         shared.down.store(true, Ordering::SeqCst);
         let mut slot = shared.unhealthy.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {

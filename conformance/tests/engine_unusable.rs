@@ -161,6 +161,9 @@ async fn a_v311_only_broker_gets_v5_unsupported_and_a_judged_refusal() {
         .find(|(v, _)| *v == ProtocolVersion::V5)
         .map(|(_, s)| s.clone());
     assert!(matches!(v5, Some(VersionStatus::Refused(_))), "{v5:?}");
+    // The health probes speak the version the broker serves: a refused version is not a
+    // broker that stopped serving.
+    assert_eq!(results.broker.unhealthy_after, None);
     for r in results
         .runs
         .iter()

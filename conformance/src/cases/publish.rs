@@ -712,7 +712,7 @@ fn dollar_topics(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 );
             }
             other => {
-                return Err(Role::Setup(Precondition::Delivery)
+                return Err(Role::Setup(Precondition::UnusualTopic)
                     .classify(exact.unmet(&format!("PUBLISH topic={dollar:?}"), other)))
             }
         }

@@ -301,7 +301,7 @@ fn retain_as_published(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// Subscribing again to the same filter (5.0: Retain Handling 0) sends the retained messages again
     RESENT_ON_RESUBSCRIBE = "retain.resent-when-subscription-is-replaced",
-    checks: [V5_3_3_1_9, V5_3_8_4_4, V311_3_8_4_3],
+    checks: [V5_3_3_1_9, V5_3_8_4_4, V5_3_8_4_1, V311_3_8_4_3, V311_3_8_4_1],
     requires: [Retain, QoS1],
     faults: [NoRetainDelivery],
     tags: [Retained, FromBroker],
@@ -315,8 +315,16 @@ fn resent_on_resubscribe(t: Ctx) -> BoxFuture<'static, CaseResult> {
             let mut publisher = t.client("pub").connect().await?;
             publish_retained(&mut publisher, &topic, "kept").await?;
             let mut sub = t.client("sub").connect().await?;
-            for _ in 0..2 {
-                sub.subscribe(&topic).qos(1).await?;
+            sub.subscribe(&topic).qos(1).await?;
+            sub.expect_publish()
+                .topic(&topic)
+                .retain(true)
+                .payload("kept")
+                .await?;
+            // The same filter again replaces the subscription: it is answered with a SUBACK
+            // (MQTT-3.8.4-1) and, Retain Handling 0, the retained message comes again.
+            {
+                sub.subscribe(&topic).qos(1).as_check().await?;
                 sub.expect_publish()
                     .topic(&topic)
                     .retain(true)
