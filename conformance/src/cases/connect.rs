@@ -147,7 +147,7 @@ fn second_connect(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A connection whose first packet is not CONNECT is closed without an answer
     FIRST_PACKET_NOT_CONNECT = "connect.first-packet-must-be-connect",
-    checks: [V5_3_1_0_1, V5_3_2_0_1],
+    checks: [V5_3_1_0_1, V5_3_2_0_1, V5_4_13_1_1],
     faults: [IgnorePacketBeforeConnect],
     tags: [ToBroker],
     run: first_packet_not_connect,
@@ -252,13 +252,19 @@ fn unsupported_protocol_level(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .statement(level_statement))
             }
         };
-        // Never an acceptance: no specification defines level 6.
-        t.check(
-            code != ReasonCode::Success,
-            "a CONNACK refusing the unknown protocol level",
-            "CONNACK accepting it (0x00)",
-        )
-        .map_err(|f| f.statement(level_statement))?;
+        // An acceptance breaks no MUST: 5.0 MQTT-3.1.2-2 binds only a server that "does not
+        // want to accept" the CONNECT, and 3.1.1 MQTT-3.1.2-2 one that does not support the
+        // level; which levels it accepts is the server's choice.
+        // So an acceptance leaves no refusal to check.
+        if code == ReasonCode::Success {
+            return t.inconclusive(
+                Precondition::Other,
+                format!(
+                    "the broker accepted Protocol Level 6 (an MQTT {} CONNACK 0x00), which a server may: no refusal to check",
+                    layout.label()
+                ),
+            );
+        }
         t.refusal_seen();
         // After a refusing CONNACK the connection must close.
         c.expect_closed()
@@ -337,7 +343,7 @@ async fn connack_in_either_layout(c: &mut Client, within: std::time::Duration) -
 case! {
     /// A CONNECT whose Protocol Name is not "MQTT" is not accepted as MQTT
     PROTOCOL_NAME_NOT_MQTT = "connect.protocol-name-not-mqtt",
-    checks: [V5_3_1_2_1, V5_3_1_4_1],
+    checks: [V5_3_1_2_1, V5_3_1_4_1, V5_3_2_2_7],
     faults: [ConnackMalformedConnect],
     tags: [ToBroker],
     run: protocol_name_not_mqtt,
@@ -382,9 +388,11 @@ fn protocol_name_not_mqtt(t: Ctx) -> BoxFuture<'static, CaseResult> {
             Received::Packet(Packet::ConnAck(ack)) => {
                 t.checked();
                 t.refusal_seen();
+                // Any refusing CONNACK must be followed by the close (5.0 MQTT-3.2.2-7,
+                // 3.1.1 MQTT-3.2.2-5), whatever its code.
                 c.expect_closed()
                     .await
-                    .map_err(|f| f.statement(of_run!(&t, V5_3_1_2_1)))?;
+                    .map_err(|f| f.statement(of_run!(&t, V5_3_2_2_7)))?;
                 let code = summary::code(ack.reason_code, PacketType::ConnAck, v);
                 if t.is_v5() && ack.reason_code == ReasonCode::UnsupportedProtocolVersion {
                     t.pass()

@@ -106,7 +106,7 @@ fn pubrec_pubcomp_echo_packet_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A PUBREL for a Packet Identifier the broker does not hold still gets a PUBCOMP (5.0: 0x00 or 0x92)
     PUBREL_UNKNOWN_PACKET_ID = "qos.pubrel-unknown-packet-id-answered",
-    checks: [V5_4_3_3_11, V5_3_7_2_1],
+    checks: [V5_4_3_3_11, V5_3_7_2_1, V5_2_2_1_5],
     requires: [QoS2],
     faults: [IgnoreUnknownPubrel],
     tags: [ToBroker],
@@ -164,7 +164,7 @@ fn pubrel_reserved_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A QoS 2 PUBLISH sent again (DUP 1) before PUBREL gets PUBREC again but is delivered only once
     QOS2_DUPLICATE_NOT_FORWARDED = "qos.qos2-duplicate-before-pubrel-not-forwarded",
-    checks: [V5_4_3_3_10, V5_4_3_3_8],
+    checks: [V5_4_3_3_10, V5_4_3_3_8, V5_2_2_1_5],
     requires: [QoS2],
     faults: [IgnoreQos2Dedup],
     tags: [ToBroker, Live],
@@ -208,7 +208,7 @@ fn qos2_duplicate_not_forwarded(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A QoS 2 message is delivered exactly once, on PUBLISH or on PUBREL (which is recorded)
     QOS2_DELIVERY_METHOD = "qos.qos2-delivered-once-before-or-after-pubrel",
-    checks: [V5_4_3_3_8, V5_4_3_3_11],
+    checks: [V5_4_3_3_8, V5_4_3_3_11, V5_2_2_1_5, V5_4_4_0_1],
     requires: [QoS2],
     faults: [WrongPacketId],
     tags: [ToBroker, Live],
@@ -254,10 +254,12 @@ fn qos2_delivery_method(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .as_setup(Precondition::Delivery)
                 .await?;
         }
+        // A second copy of the one message sent: a resend outside session resumption
+        // ("MUST NOT resend messages at any other time", MQTT-4.4.0-1).
         sub.expect_no_publish()
             .for_(millis(300))
             .await
-            .map_err(|f| f.statement(of_run!(&t, V5_4_3_3_8)))?;
+            .map_err(|f| f.statement(of_run!(&t, V5_4_4_0_1)))?;
         control(&mut publisher, &mut sub, &topic, "control").await?;
         t.informational(if early.is_some() {
             "forwards a QoS 2 message as soon as it is received (before PUBREL)"
@@ -272,7 +274,7 @@ fn qos2_delivery_method(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// After PUBACK, a PUBLISH reusing the Packet Identifier (even with DUP 1) is a new message
     QOS1_PACKET_ID_REUSABLE = "qos.qos1-packet-id-reusable-after-puback",
-    checks: [V5_4_3_2_5],
+    checks: [V5_4_3_2_5, V5_2_2_1_5],
     requires: [QoS1],
     faults: [WrongPacketId],
     tags: [ToBroker, Live],
@@ -317,7 +319,7 @@ fn qos1_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// After PUBCOMP, a QoS 2 PUBLISH reusing the Packet Identifier is a new message
     QOS2_PACKET_ID_REUSABLE = "qos.qos2-packet-id-reusable-after-pubcomp",
-    checks: [V5_4_3_3_12],
+    checks: [V5_4_3_3_12, V5_2_2_1_5],
     requires: [QoS2],
     faults: [WrongPacketId],
     tags: [ToBroker, Live],
@@ -396,15 +398,23 @@ fn delivered_qos_is_minimum(t: Ctx) -> BoxFuture<'static, CaseResult> {
             for p in receive(s, 3).await? {
                 let published = p.payload.get(1).map_or(9, |b| b.wrapping_sub(b'0'));
                 let expected = published.min(*granted);
+                let seen = summary::packet(&Packet::Publish(p.clone()), t.protocol());
                 t.check(
-                    p.qos.as_u8() == expected && !(p.qos == QoS::AtMostOnce && p.dup),
+                    p.qos.as_u8() == expected,
                     format!(
                         "message published at QoS {published} delivered at QoS {expected} \
-                         (granted {granted}), DUP 0"
+                         (granted {granted})"
                     ),
-                    summary::packet(&Packet::Publish(p.clone()), t.protocol()),
+                    seen.clone(),
                 )
                 .map_err(|f| f.statement(of_run!(&t, V5_3_8_4_8)))?;
+                // DUP 1 on a QoS 0 PUBLISH breaks MQTT-3.3.1-2, not the QoS rule.
+                t.check(
+                    !(p.qos == QoS::AtMostOnce && p.dup),
+                    "DUP 0 on a QoS 0 PUBLISH",
+                    seen,
+                )
+                .map_err(|f| f.statement(of_run!(&t, V5_3_3_1_2)))?;
             }
         }
         t.pass()
@@ -992,6 +1002,15 @@ fn maximum_qos_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .as_check()
             .await
             .map_err(|f| f.statement(S::V5_3_2_2_10))?;
+        // Refused as not authorised or over a quota: for a reason of its own, not for the
+        // Requested QoS (which is what MQTT-3.2.2-10 is about): INCONCLUSIVE.
+        t.require(
+            !codes
+                .iter()
+                .any(|c| matches!(c, ReasonCode::NotAuthorized | ReasonCode::QuotaExceeded)),
+            Precondition::Subscribe,
+            || format!("SUBACK {codes:?}: the subscription refused for a reason of its own"),
+        )?;
         t.check(
             codes.iter().all(|code| !code.is_error()),
             "SUBACK granting a QoS for a Requested QoS of 2",

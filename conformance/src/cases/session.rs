@@ -14,9 +14,9 @@
 use mqttspec_codec::{Disconnect, Packet, ProtocolVersion, ReasonCode, StatementId as S};
 
 use super::support::{
-    end_session, expect_no_session, expect_taken_over, keep_subscribed, leave, leave_normally,
-    persistent, resume_kept, session_present, statement, text, RawConnect, PERSISTENT_EXPIRY,
-    QUIET,
+    end_session, expect_no_session, expect_taken_over, granted_one, keep_subscribed, leave,
+    leave_normally, persistent, resume_kept, session_present, statement, text, RawConnect,
+    PERSISTENT_EXPIRY, QUIET,
 };
 use crate::case;
 use crate::client::Received;
@@ -135,7 +135,7 @@ fn resume_keeps_subscriptions(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A QoS 1 message published while the client was away is delivered when it resumes its session
     QUEUED_QOS1_DELIVERED_ON_RESUME = "session.queued-qos1-delivered-on-resume",
-    checks: [V5_3_1_2_5, V5_3_1_2_23, V311_3_1_2_5, V311_3_1_2_4],
+    checks: [V5_3_1_2_5, V5_3_1_2_23, V311_3_1_2_5, V311_3_1_2_4, V5_3_8_4_8, V311_3_8_4_6],
     requires: [QoS1],
     faults: [DiscardSessionOnDisconnect],
     tags: [Session, Queued, FromBroker],
@@ -149,7 +149,7 @@ fn queued_qos1(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A QoS 2 message published while the client was away is delivered when it resumes its session
     QUEUED_QOS2_DELIVERED_ON_RESUME = "session.queued-qos2-delivered-on-resume",
-    checks: [V5_3_1_2_5, V5_3_1_2_23, V311_3_1_2_5, V311_3_1_2_4],
+    checks: [V5_3_1_2_5, V5_3_1_2_23, V311_3_1_2_5, V311_3_1_2_4, V5_3_8_4_8, V311_3_8_4_6],
     requires: [QoS2],
     faults: [DiscardSessionOnDisconnect],
     tags: [Session, Queued, FromBroker],
@@ -165,7 +165,9 @@ fn queued_qos2(t: Ctx) -> BoxFuture<'static, CaseResult> {
 async fn queued_delivered(t: Ctx, qos: u8) -> CaseResult {
     let topic = t.topic("q");
     let mut sub = persistent(&t, "sub").connect().await?;
-    sub.subscribe(&topic).qos(qos).await?;
+    let codes = sub.subscribe(&topic).qos(qos).await?;
+    // A server may grant less than asked: delivery is at the lower of the two.
+    let delivered = qos.min(granted_one(&codes)?);
     leave_normally(sub).await?;
 
     let mut publisher = t.client("pub").connect().await?;
@@ -177,7 +179,7 @@ async fn queued_delivered(t: Ctx, qos: u8) -> CaseResult {
     }
     back.expect_publish()
         .topic(&topic)
-        .qos(qos)
+        .qos(delivered)
         .payload("queued")
         .await?;
     leave_normally(back).await?;
@@ -190,7 +192,7 @@ async fn queued_delivered(t: Ctx, qos: u8) -> CaseResult {
 case! {
     /// QoS 0 messages for a disconnected session may be queued or dropped; a QoS 1 one after them is delivered
     QUEUED_QOS0_OPTIONAL = "session.queued-qos0-optional",
-    checks: [V5_3_1_2_5, V5_3_1_2_23, V311_3_1_2_5],
+    checks: [V5_3_1_2_5, V5_3_1_2_23, V311_3_1_2_5, V5_3_8_4_8, V311_3_8_4_6],
     requires: [QoS1],
     faults: [DiscardSessionOnDisconnect],
     tags: [Session, Queued, FromBroker],
@@ -201,7 +203,11 @@ fn queued_qos0_optional(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("q");
         let mut sub = persistent(&t, "sub").connect().await?;
-        sub.subscribe(&topic).qos(1).await?;
+        let codes = sub.subscribe(&topic).qos(1).await?;
+        // QoS 0 granted would make the QoS 1 message a QoS 0 one, which may be dropped.
+        t.require(granted_one(&codes)? == 1, Precondition::Subscribe, || {
+            "the subscription granted QoS 1".to_owned()
+        })?;
         leave_normally(sub).await?;
 
         let mut publisher = t.client("pub").connect().await?;
@@ -268,7 +274,7 @@ fn queued_qos0_optional(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A QoS 1 message the client did not acknowledge is sent again, with DUP 1 and the same Packet Identifier, when it resumes
     UNACKNOWLEDGED_RESENT_ON_RESUME = "session.unacknowledged-qos1-resent-on-resume",
-    checks: [V5_4_4_0_1, V5_3_3_1_1],
+    checks: [V5_4_4_0_1, V5_3_3_1_1, V5_3_1_2_23, V5_3_2_2_3],
     requires: [QoS1],
     faults: [NoRedelivery, DiscardSessionOnDisconnect],
     tags: [Session, Queued, FromBroker],

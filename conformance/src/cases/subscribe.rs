@@ -64,20 +64,8 @@ fn suback_echoes_id_and_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
             summary::packet(&ack, v),
         )?;
         let codes = &suback.reason_codes;
-        // MQTT 5.0: a server whatever its Maximum QoS accepts a request for QoS 2 (granting
-        // less if it must).
-        if t.is_v5() {
-            let first = codes
-                .first()
-                .copied()
-                .unwrap_or(ReasonCode::UnspecifiedError);
-            t.check(
-                granted(first).is_some(),
-                "the QoS 2 request accepted (granted at the broker's Maximum QoS)",
-                summary::packet(&ack, v),
-            )
-            .map_err(|f| f.statement(S::V5_3_2_2_10))?;
-        }
+        // A broker refusing every subscription (or the QoS 2 one as not authorised or over a
+        // quota) refuses for reasons of its own, not for the Requested QoS: INCONCLUSIVE.
         t.require(
             codes.iter().any(|c| !c.is_error()),
             Precondition::Subscribe,
@@ -88,6 +76,31 @@ fn suback_echoes_id_and_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 )
             },
         )?;
+        // MQTT 5.0: a server whatever its Maximum QoS accepts a request for QoS 2 (granting
+        // less if it must).
+        if t.is_v5() {
+            let first = codes
+                .first()
+                .copied()
+                .unwrap_or(ReasonCode::UnspecifiedError);
+            t.require(
+                !matches!(first, ReasonCode::NotAuthorized | ReasonCode::QuotaExceeded),
+                Precondition::Subscribe,
+                || {
+                    format!(
+                        "the broker refused the QoS 2 subscription for a reason of its own \
+                         ({first:?}), not for its Requested QoS: {}",
+                        summary::packet(&ack, v)
+                    )
+                },
+            )?;
+            t.check(
+                granted(first).is_some(),
+                "the QoS 2 request accepted (granted at the broker's Maximum QoS)",
+                summary::packet(&ack, v),
+            )
+            .map_err(|f| f.statement(S::V5_3_2_2_10))?;
+        }
         for ((code, asked), name) in codes.iter().zip(requested).zip(names) {
             if let Some(g) = granted(*code) {
                 t.check(
@@ -437,6 +450,18 @@ fn unsuback_echoes_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
             "UNSUBACK with 2 reason codes, one per Topic Filter",
             summary::packet(&ack, v),
         )?;
+        // An error code refuses the removal (0x80, 0x87 and the like), which the broker may
+        // do for reasons of its own: INCONCLUSIVE.
+        t.require(
+            !codes.first().is_some_and(|c| c.is_error()),
+            Precondition::Unsubscribe,
+            || {
+                format!(
+                    "the UNSUBSCRIBE of the held filter refused: {}",
+                    summary::packet(&ack, v)
+                )
+            },
+        )?;
         t.check(
             codes.first() == Some(&ReasonCode::Success),
             "reason code 0x00 (Success) for the filter that had a subscription, first",
@@ -517,6 +542,13 @@ fn unsubscribe_several(t: Ctx) -> BoxFuture<'static, CaseResult> {
         sub.subscribe(&kept).await?;
         let codes = sub.unsubscribe(&a).and(&b).await?;
         if t.is_v5() {
+            // An error code refuses the UNSUBSCRIBE (0x80, 0x87 and the like), which the
+            // broker may do for reasons of its own: then the case cannot go on.
+            t.require(
+                codes.iter().all(|c| !c.is_error()),
+                Precondition::Unsubscribe,
+                || format!("UNSUBACK reason codes {codes:?}: the UNSUBSCRIBE refused"),
+            )?;
             t.check_eq(
                 "UNSUBACK reason codes",
                 vec![ReasonCode::Success, ReasonCode::Success],

@@ -391,8 +391,9 @@ case! {
 }
 
 /// Resolves the Topic Names of `publishes` as a client with Topic Alias Maximum `max`
-/// would; `Err` describes the first alias out of range or used before it was set.
-fn resolve(publishes: &[Publish], max: u16) -> Result<(Vec<String>, usize), String> {
+/// would; `Err` describes the first alias out of range (`true`) or used before it was set
+/// (`false`).
+fn resolve(publishes: &[Publish], max: u16) -> Result<(Vec<String>, usize), (bool, String)> {
     let mut map: BTreeMap<u16, String> = BTreeMap::new();
     let mut names = Vec::new();
     let mut aliased = 0;
@@ -400,13 +401,16 @@ fn resolve(publishes: &[Publish], max: u16) -> Result<(Vec<String>, usize), Stri
         let name = match p.properties.topic_alias.map(NonZeroU16::get) {
             None => p.topic.as_str().to_owned(),
             Some(a) if a > max => {
-                return Err(format!("Topic Alias {a} above the client's maximum {max}"))
+                return Err((
+                    true,
+                    format!("Topic Alias {a} above the client's maximum {max}"),
+                ))
             }
             Some(a) if p.topic.is_empty() => {
                 aliased += 1;
                 map.get(&a)
                     .cloned()
-                    .ok_or_else(|| format!("Topic Alias {a} used before it was set"))?
+                    .ok_or_else(|| (false, format!("Topic Alias {a} used before it was set")))?
             }
             Some(a) => {
                 aliased += 1;
@@ -463,13 +467,25 @@ fn within_client_maximum(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 )
             },
         )?;
-        let (names, aliased) = resolve(&got[0], MAX).map_err(|actual| {
-            Failure::fail(
-                format!("Topic Aliases between 1 and {MAX}, each set before it is used alone"),
-                actual,
-            )
-            .statement(S::V5_3_1_2_26)
-        })?;
+        let (names, aliased) = match resolve(&got[0], MAX) {
+            Ok(resolved) => resolved,
+            Err((true, actual)) => {
+                return Err(
+                    Failure::fail(format!("Topic Aliases between 1 and {MAX}"), actual)
+                        .statement(S::V5_3_1_2_26),
+                )
+            }
+            // Using an alias the client holds no mapping for goes against 3.3.2.3.4 ("If a
+            // Topic Alias mapping has been set at the receiver, a sender can send ... a zero
+            // length Topic Name"), which tags no MUST: NON-STRICT.
+            Err((false, actual)) => {
+                return t.non_strict(
+                    "each Topic Alias set (with its Topic Name) before it is used alone \
+                     (3.3.2.3.4, untagged)",
+                    actual,
+                )
+            }
+        };
         let mut seen: Vec<(String, String)> = got[0]
             .iter()
             .zip(names)
