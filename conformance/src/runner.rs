@@ -494,6 +494,8 @@ struct Shared {
     protocols: Vec<ProtocolVersion>,
     /// Set once a health probe failed: the case after which the broker stopped serving.
     unhealthy: std::sync::Mutex<Option<String>>,
+    /// The index (in its pass) of the case after which the broker stopped serving.
+    culprit: std::sync::Mutex<Option<usize>>,
     /// Whether the last health probe failed: the next case probes before it starts, and
     /// runs only if the broker serves again.
     down: std::sync::atomic::AtomicBool,
@@ -560,6 +562,7 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         health_probe: config.health_probe,
         protocols: config.protocols.clone(),
         unhealthy: std::sync::Mutex::new(None),
+        culprit: std::sync::Mutex::new(None),
         down: std::sync::atomic::AtomicBool::new(false),
     });
 
@@ -786,7 +789,14 @@ async fn run_pass(
             runs.push(done);
         }
     }
-    mark_alongside_unhealthy(&mut runs);
+    let culprit = shared
+        .culprit
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(culprit) = culprit {
+        mark_alongside_unhealthy(&mut runs, culprit);
+    }
     runs.sort_by_key(|(i, ..)| *i);
     runs.into_iter().map(|(i, r, ..)| (i, r)).collect()
 }
@@ -816,6 +826,7 @@ async fn health_check(
         if slot.is_none() {
             let at = format!("`{}` (MQTT {})", run.case.id, run.protocol);
             *slot = Some(at);
+            *shared.culprit.lock().unwrap_or_else(|e| e.into_inner()) = Some(index);
             let was = run.outcome.actual.take().unwrap_or_default();
             run.outcome.actual = Some(if was.is_empty() {
                 format!("{STOPPED_SERVING} (health probe: {why})")
@@ -864,14 +875,8 @@ async fn sweep(shared: &Shared, address: SocketAddr, run: &CaseRun, index: usize
 
 /// The runs that overlapped the case after which the broker stopped serving end
 /// INCONCLUSIVE: what they saw may be the broker failing, not their statement.
-fn mark_alongside_unhealthy(runs: &mut [(usize, CaseRun, Instant, Instant)]) {
-    let culprit = runs.iter().find(|(_, r, ..)| {
-        r.outcome
-            .actual
-            .as_deref()
-            .is_some_and(|a| a.contains(STOPPED_SERVING))
-    });
-    let Some((ci, cr, cstart, cend)) = culprit else {
+fn mark_alongside_unhealthy(runs: &mut [(usize, CaseRun, Instant, Instant)], culprit: usize) {
+    let Some((ci, cr, cstart, cend)) = runs.iter().find(|(i, ..)| *i == culprit) else {
         return;
     };
     let (ci, cstart, cend) = (*ci, *cstart, *cend);

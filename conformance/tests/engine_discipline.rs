@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,26 +17,9 @@ use mqttspec::profile::{Capabilities, Profile};
 use mqttspec::runner::run_case;
 use mqttspec::scenario::CaseEnv;
 use mqttspec::verdict::Verdict;
-use support::fake_broker::{self, Fake};
+use support::fake_broker::{self, allowed_verdicts, Fake};
 use support::selection::selected_cases;
 use tokio::sync::Semaphore;
-
-/// `fake case-id protocol VERDICT` of the judgements the spec backs (a line without a
-/// verdict allows FAIL).
-fn allowed_verdicts() -> BTreeSet<String> {
-    include_str!("data/fake-broker-fails.txt")
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let mut words: Vec<&str> = l.split_whitespace().collect();
-            if words.len() == 3 {
-                words.push("FAIL");
-            }
-            words.join(" ")
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_case_passes_against_a_broken_listener() {

@@ -101,18 +101,7 @@ async fn a_claimed_256_mb_packet_is_refused_without_buffering_it() {
 async fn judges_only_what_it_sees(how: Fake) {
     let (results, took) = run_against(how).await;
     assert!(took < Duration::from_secs(90), "{how:?}: took {took:?}");
-    let allowed: Vec<String> = include_str!("data/fake-broker-fails.txt")
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let mut w: Vec<&str> = l.split_whitespace().collect();
-            if w.len() == 3 {
-                w.push("FAIL");
-            }
-            w.join(" ")
-        })
-        .collect();
+    let allowed = fake_broker::allowed_verdicts();
     let mut passed = Vec::new();
     for r in &results.runs {
         let key = format!(

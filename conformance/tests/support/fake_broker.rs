@@ -183,3 +183,22 @@ pub async fn start(how: Fake) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     });
     (addr, task)
 }
+
+/// The judgements against the fake brokers that the specification backs
+/// (`tests/data/fake-broker-fails.txt`), as `"<Fake> <case id> <protocol> <VERDICT>"` (a line
+/// without a verdict allows FAIL). Every other case run against a fake must end INCONCLUSIVE or
+/// UNSUPPORTED.
+pub fn allowed_verdicts() -> std::collections::BTreeSet<String> {
+    include_str!("../data/fake-broker-fails.txt")
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let mut words: Vec<&str> = l.split_whitespace().collect();
+            if words.len() == 3 {
+                words.push("FAIL");
+            }
+            words.join(" ")
+        })
+        .collect()
+}
