@@ -283,6 +283,9 @@ pub async fn healthy(
     }
 }
 
+/// At most this many retained topics are cleared per case (a case sets a handful).
+const MAX_SWEPT_TOPICS: usize = 1000;
+
 /// Clears the retained messages a case left under `prefix` (and under `$` + `prefix`, where the
 /// cases about `$` topics publish), so that repeated and parallel runs meet no leftovers: a
 /// fresh client subscribes to `<prefix>#` and `$<prefix>#`, sends PINGREQ as a barrier (the
@@ -335,7 +338,11 @@ pub async fn sweep_retained(
         match c.recv_until(deadline).await {
             Received::Packet(Packet::PingResp) => break,
             Received::Packet(Packet::Publish(p)) => {
-                if p.retain && !topics.iter().any(|t| t == p.topic.as_str()) {
+                // Bounded: a broker flooding the sweep cannot make it grow without end.
+                if p.retain
+                    && topics.len() < MAX_SWEPT_TOPICS
+                    && !topics.iter().any(|t| t == p.topic.as_str())
+                {
                     topics.push(p.topic.as_str().to_owned());
                 }
                 if let (QoS::AtLeastOnce, Some(pid)) = (p.qos, p.packet_id) {
