@@ -1,0 +1,26 @@
+//! What a SUBACK granted.
+
+use mqttspec_codec::ReasonCode;
+
+use mqttspec_harness::scenario::{Failure, Precondition};
+
+/// The QoS a SUBACK reason code grants, or `None` for a failure code.
+pub(crate) fn granted(code: ReasonCode) -> Option<u8> {
+    match code {
+        ReasonCode::Success => Some(0),
+        ReasonCode::GrantedQoS1 => Some(1),
+        ReasonCode::GrantedQoS2 => Some(2),
+        _ => None,
+    }
+}
+
+/// The QoS granted for the only filter of a SUBACK (`codes` as returned by `subscribe`);
+/// INCONCLUSIVE (a plain SUBSCRIBE granted) when it was refused.
+pub(crate) fn granted_one(codes: &[ReasonCode]) -> Result<u8, Failure> {
+    codes.first().copied().and_then(granted).ok_or_else(|| {
+        Failure::inconclusive(
+            Precondition::Subscribe,
+            format!("the broker refused the subscription: {codes:?}"),
+        )
+    })
+}

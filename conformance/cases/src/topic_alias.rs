@@ -1,0 +1,533 @@
+//! MQTT 5.0 Topic Aliases (3.3.2.3.4): aliases a client sets up and uses towards the broker
+//! (resolved, replaced, per connection, limited by the server's Topic Alias Maximum, never 0,
+//! never unknown with an empty Topic Name), and aliases the broker may send, which must stay
+//! within the client's Topic Alias Maximum.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU16;
+
+use mqttspec_codec::{Properties, Publish, ReasonCode, StatementId as S};
+
+use super::support::{control_after_quiet, expect_connection_closed, gather, raw_publish, QUIET};
+use mqttspec_harness::case;
+use mqttspec_harness::scenario::{
+    BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, PublishBuilder,
+};
+
+/// PUBLISH properties with a Topic Alias.
+fn alias(value: u16) -> Properties {
+    Properties {
+        topic_alias: NonZeroU16::new(value),
+        ..Properties::default()
+    }
+}
+
+/// A QoS 1 PUBLISH of `payload` with Topic Alias `value` and Topic Name `topic` (empty to
+/// use the alias alone); awaiting it waits for PUBACK. A setup step unless made
+/// `.as_check()`: the PUBACK to an alias-only PUBLISH is the broker accepting the alias
+/// (MQTT-3.3.2-12).
+fn publish_with_alias<'a>(
+    c: &'a mut Client,
+    topic: &str,
+    value: u16,
+    payload: &str,
+) -> PublishBuilder<'a> {
+    c.publish(topic)
+        .qos(1)
+        .properties(alias(value))
+        .payload(payload)
+}
+
+/// The twin of a PUBLISH refused for its Topic Alias, on the connection the bad one will
+/// use: the same QoS 0 PUBLISH with a Topic Name, and Topic Alias `value` if given (`None`
+/// without one), followed by a PINGRESP (the broker accepted it).
+async fn alias_twin(c: &mut Client, topic: &str, value: Option<u16>) -> Result<(), Failure> {
+    let properties = value.map_or_else(Properties::default, alias);
+    c.publish(topic)
+        .qos(0)
+        .properties(properties)
+        .payload("twin")
+        .as_twin()
+        .await?;
+    c.alive().as_twin().await
+}
+
+/// The server's Topic Alias Maximum, as this connection's CONNACK declares it (absent: 0).
+fn server_maximum(c: &Client) -> u16 {
+    c.connack()
+        .and_then(|a| a.properties.topic_alias_maximum)
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A PUBLISH with only a Topic Alias set up earlier is delivered on the mapped Topic Name
+    ALIAS_ONLY_USES_MAPPED_TOPIC = "alias.alias-only-publish-uses-mapped-topic",
+    checks: [V5_3_3_2_12],
+    only: V5,
+    requires: [TopicAliases, QoS1],
+    faults: [ForgetTopicAliases],
+    tags: [ToBroker, TopicName],
+    run: alias_only_uses_mapped_topic,
+}
+
+fn alias_only_uses_mapped_topic(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("a");
+        let mut sub = t.client("sub").connect().await?;
+        sub.subscribe(&topic).qos(1).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        publish_with_alias(&mut publisher, &topic, 1, "named").await?;
+        publish_with_alias(&mut publisher, "", 1, "aliased")
+            .as_check()
+            .await
+            .map_err(|f| f.statement(S::V5_3_3_2_12))?;
+        for payload in ["named", "aliased"] {
+            sub.expect_publish()
+                .topic(&topic)
+                .payload(payload)
+                .await
+                .map_err(|f| f.statement(S::V5_3_3_2_12))?;
+        }
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// Sending a Topic Alias with another Topic Name changes its mapping; later alias-only PUBLISH packets use the new name
+    MAPPING_CAN_BE_REPLACED = "alias.mapping-can-be-replaced",
+    checks: [V5_3_3_2_12],
+    only: V5,
+    requires: [TopicAliases, QoS1],
+    faults: [ForgetTopicAliases],
+    tags: [ToBroker, TopicName],
+    run: mapping_can_be_replaced,
+}
+
+fn mapping_can_be_replaced(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let (first, second) = (t.topic("first"), t.topic("second"));
+        let mut sub = t.client("sub").connect().await?;
+        sub.subscribe(&first).qos(1).and(&second).qos(1).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        publish_with_alias(&mut publisher, &first, 1, "one").await?;
+        publish_with_alias(&mut publisher, &second, 1, "two").await?;
+        publish_with_alias(&mut publisher, "", 1, "three")
+            .as_check()
+            .await
+            .map_err(|f| f.statement(S::V5_3_3_2_12))?;
+        let mut subs = vec![sub];
+        let got = gather(&t, &mut subs, 3).await?;
+        let seen: Vec<(String, String)> = got[0]
+            .iter()
+            .map(|p| {
+                (
+                    p.topic.as_str().to_owned(),
+                    String::from_utf8_lossy(&p.payload).into_owned(),
+                )
+            })
+            .collect();
+        let expected = vec![
+            (first.clone(), "one".to_owned()),
+            (second.clone(), "two".to_owned()),
+            (second.clone(), "three".to_owned()),
+        ];
+        t.check(
+            seen == expected,
+            format!("(topic, payload) {expected:?}"),
+            format!("{seen:?}"),
+        )
+        .map_err(|f| f.statement(S::V5_3_3_2_12))?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A Topic Alias equal to the server's Topic Alias Maximum is accepted and resolved
+    MAXIMUM_VALUE_ACCEPTED = "alias.maximum-value-accepted",
+    checks: [V5_3_3_2_12],
+    only: V5,
+    requires: [TopicAliases, QoS1],
+    faults: [ForgetTopicAliases],
+    tags: [ToBroker, TopicName],
+    run: maximum_value_accepted,
+}
+
+fn maximum_value_accepted(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("max");
+        let mut sub = t.client("sub").connect().await?;
+        sub.subscribe(&topic).qos(1).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        let max = server_maximum(&publisher);
+        if max == 0 {
+            return t.unsupported("this connection's CONNACK declares Topic Alias Maximum 0");
+        }
+        publish_with_alias(&mut publisher, &topic, max, "named")
+            .as_check()
+            .await
+            .map_err(|f| f.statement(S::V5_3_3_2_12))?;
+        publish_with_alias(&mut publisher, "", max, "aliased")
+            .as_check()
+            .await
+            .map_err(|f| f.statement(S::V5_3_3_2_12))?;
+        for payload in ["named", "aliased"] {
+            sub.expect_publish()
+                .topic(&topic)
+                .payload(payload)
+                .await
+                .map_err(|f| f.statement(S::V5_3_3_2_12))?;
+        }
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A PUBLISH with Topic Alias 0 is a Protocol Error: the connection is closed (DISCONNECT 0x94 first)
+    ZERO_IS_INVALID = "alias.zero-is-invalid",
+    checks: [V5_3_3_2_8, V5_4_13_1_1],
+    only: V5,
+    faults: [IgnoreMalformedPublish],
+    tags: [ToBroker, TopicName],
+    run: zero_is_invalid,
+}
+
+fn zero_is_invalid(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").connect().await?;
+        let topic = t.topic("z");
+        // The twin: Topic Alias 1 instead of 0 (no Topic Alias when the broker takes none).
+        let value = (server_maximum(&c) > 0).then_some(1);
+        alias_twin(&mut c, &topic, value).await?;
+        // QoS 0 PUBLISH: Topic Name, properties = Topic Alias (0x23) 0, payload.
+        c.send_raw(raw_publish(&t, 0, &topic, None, &[0x23, 0x00, 0x00], b"x"))
+            .await?;
+        expect_connection_closed(&t, &mut c, &[ReasonCode::TopicAliasInvalid]).await
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A Topic Alias above the server's Topic Alias Maximum is a Protocol Error: the connection is closed (DISCONNECT 0x94 first)
+    ABOVE_MAXIMUM_IS_INVALID = "alias.above-maximum-is-invalid",
+    checks: [V5_3_3_2_9, V5_3_2_2_17, V5_3_2_2_18, V5_4_13_1_1],
+    only: V5,
+    faults: [AcceptInvalidTopicAlias],
+    tags: [ToBroker, TopicName],
+    run: above_maximum_is_invalid,
+}
+
+fn above_maximum_is_invalid(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").connect().await?;
+        let max = server_maximum(&c);
+        let Some(above) = max.checked_add(1) else {
+            return t.unsupported("Topic Alias Maximum is 65,535: no alias is above it");
+        };
+        // The twin: the server's Topic Alias Maximum itself (no Topic Alias when it is 0).
+        alias_twin(&mut c, &t.topic("above"), (max > 0).then_some(max)).await?;
+        c.publish(t.topic("above"))
+            .qos(0)
+            .properties(alias(above))
+            .payload("x")
+            .await?;
+        expect_connection_closed(&t, &mut c, &[ReasonCode::TopicAliasInvalid]).await
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A PUBLISH with an empty Topic Name and a Topic Alias never set up is a Protocol Error (DISCONNECT 0x82 first)
+    UNKNOWN_ALIAS_IS_PROTOCOL_ERROR = "alias.unknown-alias-is-protocol-error",
+    checks: [V5_4_13_1_1],
+    only: V5,
+    requires: [TopicAliases],
+    faults: [ForgetTopicAliases],
+    tags: [ToBroker, TopicName],
+    run: unknown_alias_is_protocol_error,
+}
+
+fn unknown_alias_is_protocol_error(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").connect().await?;
+        // The twin: the same PUBLISH naming its topic instead of the unknown alias.
+        alias_twin(&mut c, &t.topic("u"), None).await?;
+        c.publish("")
+            .qos(0)
+            .properties(alias(1))
+            .payload("x")
+            .await?;
+        expect_connection_closed(&t, &mut c, &[ReasonCode::ProtocolError]).await
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// Topic Alias mappings do not survive into a new connection: using the old alias alone is a Protocol Error
+    MAPPING_ENDS_WITH_CONNECTION = "alias.mapping-ends-with-connection",
+    checks: [V5_3_3_2_7, V5_4_13_1_1],
+    only: V5,
+    requires: [TopicAliases, QoS1],
+    faults: [ForgetTopicAliases],
+    tags: [ToBroker, TopicName],
+    run: mapping_ends_with_connection,
+}
+
+fn mapping_ends_with_connection(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("old");
+        let mut sub = t.client("sub").connect().await?;
+        sub.subscribe(&topic).qos(1).await?;
+        let mut first = t.client("pub").session_expiry(60).connect().await?;
+        publish_with_alias(&mut first, &topic, 1, "named").await?;
+        sub.expect_publish()
+            .topic(&topic)
+            .payload("named")
+            .as_setup(Precondition::Delivery)
+            .await?;
+        first.disconnect().await?;
+        // Same Client Identifier, same session: only the connection is new.
+        let mut second = t
+            .client("pub")
+            .clean_start(false)
+            .session_expiry(0)
+            .connect()
+            .await?;
+        // The twin: the same PUBLISH naming its topic (one nobody subscribes to) instead of
+        // the alias of the old connection.
+        alias_twin(&mut second, &t.topic("other"), None).await?;
+        second
+            .publish("")
+            .qos(0)
+            .properties(alias(1))
+            .payload("aliased")
+            .await?;
+        let verdict =
+            expect_connection_closed(&t, &mut second, &[ReasonCode::ProtocolError]).await?;
+        sub.expect_no_publish()
+            .for_(QUIET)
+            .await
+            .map_err(|f| f.statement(S::V5_3_3_2_7))?;
+        // The control: a message on the topic from a new connection reaches the subscriber.
+        let mut third = t.client("pub3").connect().await?;
+        control_after_quiet(
+            &mut third,
+            &mut sub,
+            &topic,
+            1,
+            "control",
+            "no message for the alias of the old connection",
+        )
+        .await?;
+        Ok(verdict)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A client that declares no Topic Alias Maximum gets no Topic Aliases, only full Topic Names
+    NONE_SENT_WHEN_CLIENT_ACCEPTS_NONE = "alias.none-sent-when-client-accepts-none",
+    checks: [V5_3_1_2_27, V5_3_3_2_11],
+    only: V5,
+    requires: [QoS1],
+    faults: [SendTopicAliases],
+    tags: [Live, FromBroker, TopicName],
+    run: none_sent_when_client_accepts_none,
+}
+
+fn none_sent_when_client_accepts_none(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("a-rather-long-topic-name/that-a-server-might/like-to-alias");
+        let mut subs = vec![t.client("sub").connect().await?];
+        subs[0].subscribe(&topic).qos(1).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        for i in 0..5 {
+            publisher
+                .publish(&topic)
+                .qos(1)
+                .payload(format!("m{i}"))
+                .await?;
+        }
+        let got = gather(&t, &mut subs, 5).await?;
+        t.require(got[0].len() == 5, Precondition::Delivery, || {
+            format!("5 messages published; {} delivered", got[0].len())
+        })?;
+        for p in &got[0] {
+            t.check(
+                p.properties.topic_alias.is_none() && p.topic.as_str() == topic,
+                format!("PUBLISH with Topic Name {topic:?} and no Topic Alias"),
+                format!(
+                    "Topic Name {:?}, Topic Alias {:?}",
+                    p.topic.as_str(),
+                    p.properties.topic_alias
+                ),
+            )
+            .map_err(|f| f.statement(S::V5_3_1_2_27))?;
+        }
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// Topic Aliases the broker sends stay within the client's Topic Alias Maximum and are set before use
+    WITHIN_CLIENT_MAXIMUM = "alias.within-client-maximum",
+    checks: [V5_3_1_2_26, V5_3_3_2_11],
+    only: V5,
+    requires: [QoS1],
+    faults: [SendTopicAliases],
+    tags: [Live, FromBroker, TopicName],
+    run: within_client_maximum,
+}
+
+/// Resolves the Topic Names of `publishes` as a client with Topic Alias Maximum `max`
+/// would; `Err` describes the first alias out of range (`true`) or used before it was set
+/// (`false`).
+fn resolve(publishes: &[Publish], max: u16) -> Result<(Vec<String>, usize), (bool, String)> {
+    let mut map: BTreeMap<u16, String> = BTreeMap::new();
+    let mut names = Vec::new();
+    let mut aliased = 0;
+    for p in publishes {
+        let name = match p.properties.topic_alias.map(NonZeroU16::get) {
+            None => p.topic.as_str().to_owned(),
+            Some(a) if a > max => {
+                return Err((
+                    true,
+                    format!("Topic Alias {a} above the client's maximum {max}"),
+                ))
+            }
+            Some(a) if p.topic.is_empty() => {
+                aliased += 1;
+                map.get(&a)
+                    .cloned()
+                    .ok_or_else(|| (false, format!("Topic Alias {a} used before it was set")))?
+            }
+            Some(a) => {
+                aliased += 1;
+                map.insert(a, p.topic.as_str().to_owned());
+                p.topic.as_str().to_owned()
+            }
+        };
+        names.push(name);
+    }
+    Ok((names, aliased))
+}
+
+fn within_client_maximum(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        const MAX: u16 = 2;
+        let properties = Properties {
+            topic_alias_maximum: Some(MAX),
+            ..Properties::default()
+        };
+        let mut subs = vec![t.client("sub").properties(properties).connect().await?];
+        let filter = format!("{}aliased/#", t.topic_prefix());
+        let wildcards = t.capabilities().wildcard_subscription_available;
+        let topics: Vec<String> = (0..4)
+            .map(|i| t.topic(&format!("aliased/long-topic-name-number-{i}")))
+            .collect();
+        if wildcards {
+            subs[0].subscribe(&filter).qos(1).await?;
+        } else {
+            for topic in &topics {
+                subs[0].subscribe(topic).qos(1).await?;
+            }
+        }
+        let mut publisher = t.client("pub").connect().await?;
+        let mut expected = Vec::new();
+        for round in 0..3 {
+            for (i, topic) in topics.iter().enumerate() {
+                publisher
+                    .publish(topic)
+                    .qos(1)
+                    .payload(format!("{i}.{round}"))
+                    .await?;
+                expected.push((format!("{i}.{round}"), topic.clone()));
+            }
+        }
+        let got = gather(&t, &mut subs, expected.len()).await?;
+        t.require(
+            got[0].len() == expected.len(),
+            Precondition::Delivery,
+            || {
+                format!(
+                    "{} messages published; {} delivered",
+                    expected.len(),
+                    got[0].len()
+                )
+            },
+        )?;
+        let (names, aliased) = match resolve(&got[0], MAX) {
+            Ok(resolved) => resolved,
+            Err((true, actual)) => {
+                return Err(
+                    Failure::fail(format!("Topic Aliases between 1 and {MAX}"), actual)
+                        .statement(S::V5_3_1_2_26),
+                )
+            }
+            // Using an alias the client holds no mapping for goes against 3.3.2.3.4 ("If a
+            // Topic Alias mapping has been set at the receiver, a sender can send ... a zero
+            // length Topic Name"), which tags no MUST: NON-STRICT.
+            Err((false, actual)) => {
+                return t.non_strict(
+                    "each Topic Alias set (with its Topic Name) before it is used alone \
+                     (3.3.2.3.4, untagged)",
+                    actual,
+                )
+            }
+        };
+        let mut seen: Vec<(String, String)> = got[0]
+            .iter()
+            .zip(names)
+            .map(|(p, name)| (String::from_utf8_lossy(&p.payload).into_owned(), name))
+            .collect();
+        seen.sort();
+        expected.sort();
+        t.check(
+            seen == expected,
+            "every message once, on its own Topic Name (after resolving aliases)",
+            format!("{seen:?}"),
+        )?;
+        if aliased == 0 {
+            return t.informational("the broker sent no Topic Aliases (sending them is optional)");
+        }
+        t.pass()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqttspec_codec::TopicName;
+
+    fn p(topic: &str, alias: Option<u16>) -> Publish {
+        let mut p = Publish::new(TopicName::new(topic).unwrap(), "x");
+        p.properties.topic_alias = alias.and_then(NonZeroU16::new);
+        p
+    }
+
+    #[test]
+    fn resolving_follows_set_and_use_of_aliases() {
+        let got = resolve(&[p("a", Some(1)), p("", Some(1)), p("b", None)], 2).unwrap();
+        assert_eq!(got, (vec!["a".into(), "a".into(), "b".into()], 2));
+    }
+
+    #[test]
+    fn resolving_refuses_aliases_above_the_maximum_or_unset() {
+        assert!(resolve(&[p("a", Some(3))], 2).is_err());
+        assert!(resolve(&[p("", Some(1))], 2).is_err());
+        assert!(resolve(&[p("a", Some(1))], 0).is_err());
+    }
+}

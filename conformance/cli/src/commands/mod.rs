@@ -1,0 +1,11 @@
+//! One module per subcommand: its clap arguments, what it does, and its own error type.
+//! [`crate::cli`] dispatches to them and alone maps their errors to exit statuses.
+
+pub mod bench;
+pub mod compare;
+pub mod decode;
+pub mod fuzz;
+pub mod list;
+pub mod replay;
+pub mod run;
+pub mod trace;

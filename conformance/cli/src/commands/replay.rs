@@ -1,0 +1,115 @@
+//! `mqttspec replay`: regression scenarios (TOML files) against a broker, with the replay
+//! runner of [`mqttspec_harness::replay`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use mqttspec_harness::address::{broker_address, AddressError};
+use mqttspec_harness::client::transcript::render_text;
+use mqttspec_harness::replay::{
+    collect_files, load_all, replay, result_line, ReplayConfig, ScenarioError, ScenarioRun,
+};
+use mqttspec_harness::verdict::Verdict;
+
+/// Arguments of `mqttspec replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// Scenario files, or directories (every `*.toml` inside, sorted).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The broker under test (HOST:PORT). Without it, the reference broker runs in-process.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub broker: Option<String>,
+    /// How long each expectation waits, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3)]
+    pub timeout: u64,
+    /// Start the embedded reference broker with this fault (repeatable; no --broker).
+    #[arg(long, value_name = "NAME")]
+    pub fault: Vec<String>,
+    /// Print the wire transcript of every scenario that does not pass.
+    #[arg(long)]
+    pub transcript: bool,
+}
+
+/// How `mqttspec replay` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// `--broker` does not resolve.
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    /// A scenario path cannot be read.
+    #[error("{0}")]
+    Files(String),
+    /// The paths hold no scenario file.
+    #[error("no scenario files found")]
+    NoFiles,
+    /// A scenario file is invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The replay could not run (runtime, embedded broker, `--fault` with `--broker`).
+    #[error("{0}")]
+    Harness(String),
+    /// Some scenarios FAILed.
+    #[error("{fail} of {total} scenarios FAIL ({error} ERROR)")]
+    Failed {
+        /// Scenarios that FAILed.
+        fail: usize,
+        /// Scenarios in ERROR.
+        error: usize,
+        /// All scenarios.
+        total: usize,
+    },
+    /// No scenario FAILed but some could not run.
+    #[error("{error} of {total} scenarios could not run (ERROR)")]
+    NotRun {
+        /// Scenarios in ERROR.
+        error: usize,
+        /// All scenarios.
+        total: usize,
+    },
+}
+
+impl ReplayArgs {
+    /// Replays the scenarios: exit 0 when all pass, 1 when any FAILs, 2 on a harness error.
+    pub fn run(&self) -> Result<(), ReplayError> {
+        let broker = broker_address(self.broker.as_deref())?;
+        let files = collect_files(&self.files).map_err(ReplayError::Files)?;
+        if files.is_empty() {
+            return Err(ReplayError::NoFiles);
+        }
+        let scenarios = load_all(&files)?;
+        let config = ReplayConfig {
+            broker,
+            faults: self.fault.clone(),
+            wait: Duration::from_secs(self.timeout.max(1)),
+        };
+        let rt = tokio::runtime::Runtime::new()
+            .map_err(|e| ReplayError::Harness(format!("cannot start the runtime: {e}")))?;
+        let runs = rt
+            .block_on(replay(&scenarios, &config))
+            .map_err(ReplayError::Harness)?;
+        for run in &runs {
+            println!("{}", result_line(run));
+            if self.transcript && run.outcome.verdict != Verdict::Pass {
+                println!("{}", render_text(&run.transcript));
+            }
+        }
+        summarize(&runs)
+    }
+}
+
+/// The exit decision: any FAIL is 1, otherwise any ERROR is 2.
+pub fn summarize(runs: &[ScenarioRun]) -> Result<(), ReplayError> {
+    let count = |v: Verdict| runs.iter().filter(|r| r.outcome.verdict == v).count();
+    let (fail, error) = (count(Verdict::Fail), count(Verdict::Error));
+    let total = runs.len();
+    if fail > 0 {
+        Err(ReplayError::Failed { fail, error, total })
+    } else if error > 0 {
+        Err(ReplayError::NotRun { error, total })
+    } else {
+        eprintln!("all {total} scenarios PASS");
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! `mqttspec trace` and `mqttspec list`: how the cases cover the statement registry.
+
+use std::collections::BTreeMap;
+
+use mqttspec_codec::{Spec, StatementId, Testability};
+
+use mqttspec_harness::scenario::Case;
+
+/// Coverage of one area of one specification.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AreaCoverage {
+    /// Statements.
+    pub statements: usize,
+    /// Testable (yes or partially).
+    pub testable: usize,
+    /// Cited by at least one case that runs on this spec's protocol.
+    pub covered: usize,
+}
+
+/// The coverage of one specification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecCoverage {
+    /// The specification.
+    pub spec: Spec,
+    /// Totals.
+    pub total: AreaCoverage,
+    /// Per area.
+    pub areas: BTreeMap<&'static str, AreaCoverage>,
+    /// Testable statements no case cites.
+    pub uncovered: Vec<StatementId>,
+}
+
+/// Computes the coverage of `spec` by `cases`.
+pub fn coverage(spec: Spec, cases: &[Case]) -> SpecCoverage {
+    let version = match spec {
+        Spec::V311 => mqttspec_codec::ProtocolVersion::V311,
+        Spec::V5 => mqttspec_codec::ProtocolVersion::V5,
+    };
+    let cited = |s: StatementId| {
+        cases
+            .iter()
+            .any(|c| c.protocols().includes(version) && c.cites(s))
+    };
+    let mut out = SpecCoverage {
+        spec,
+        total: AreaCoverage::default(),
+        areas: BTreeMap::new(),
+        uncovered: Vec::new(),
+    };
+    for s in StatementId::all_of(spec) {
+        let testable = s.testability() != Testability::No;
+        let covered = cited(s);
+        for slot in [&mut out.total, out.areas.entry(s.area()).or_default()] {
+            slot.statements += 1;
+            slot.testable += usize::from(testable);
+            slot.covered += usize::from(covered);
+        }
+        if testable && !covered {
+            out.uncovered.push(s);
+        }
+    }
+    out
+}
+
+/// The text of `mqttspec trace`.
+pub fn render_trace(specs: &[Spec], cases: &[Case], list_uncovered: bool) -> String {
+    let mut out = String::new();
+    for spec in specs {
+        let c = coverage(*spec, cases);
+        out.push_str(&format!(
+            "MQTT {}: {} statements, {} testable, {} covered by cases ({} testable uncovered)\n\n",
+            spec.label(),
+            c.total.statements,
+            c.total.testable,
+            c.total.covered,
+            c.uncovered.len()
+        ));
+        out.push_str(&format!(
+            "  {:<28} {:>10} {:>9} {:>8}\n",
+            "area", "statements", "testable", "covered"
+        ));
+        for (area, a) in &c.areas {
+            out.push_str(&format!(
+                "  {:<28} {:>10} {:>9} {:>8}\n",
+                area, a.statements, a.testable, a.covered
+            ));
+        }
+        if list_uncovered && !c.uncovered.is_empty() {
+            out.push_str(&format!(
+                "\n  testable statements of MQTT {} with no case:\n",
+                spec.label()
+            ));
+            for s in &c.uncovered {
+                out.push_str(&format!(
+                    "  {:<14} {:<9} {:<24} {}\n",
+                    s.id(),
+                    s.testability().as_str(),
+                    s.area(),
+                    s.description()
+                ));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The text of `mqttspec list`.
+pub fn render_list(cases: &[Case]) -> String {
+    let mut out = String::new();
+    for c in cases {
+        let protocols: Vec<&str> = c.protocols().versions().iter().map(|v| v.label()).collect();
+        let statements: Vec<String> = c
+            .cited()
+            .iter()
+            .map(|s| format!("{}({})", s.id(), s.spec().label()))
+            .collect();
+        out.push_str(&format!(
+            "{:<55} [{}] {:<20} {}\n    {}\n",
+            c.id,
+            protocols.join(","),
+            c.area(),
+            statements.join(" "),
+            c.title
+        ));
+    }
+    out.push_str(&format!("{} cases\n", cases.len()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage_counts_add_up_to_the_registry() {
+        let cases = mqttspec_cases::all();
+        for spec in [Spec::V311, Spec::V5] {
+            let c = coverage(spec, &cases);
+            assert_eq!(c.total.statements, StatementId::all_of(spec).count());
+            let sum: usize = c.areas.values().map(|a| a.statements).sum();
+            assert_eq!(sum, c.total.statements);
+            assert!(c.total.covered > 0);
+            for s in &c.uncovered {
+                assert_ne!(s.testability(), Testability::No);
+                assert!(!cases.iter().any(|k| k.statements.contains(s)), "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn trace_lists_uncovered_statements() {
+        let text = render_trace(&[Spec::V5], &mqttspec_cases::all(), true);
+        assert!(text.contains("MQTT 5.0: 251 statements"), "{text}");
+        assert!(text.contains("with no case"), "{text}");
+    }
+}

@@ -1,0 +1,150 @@
+//! The replay runner (`mqttspec replay`): re-runs regression scenarios (TOML files) against a broker.
+//!
+//! A scenario ([`format::Scenario`]) describes one published broker bug caused by malformed or
+//! adversarial input: which clients connect, which bytes they send (raw, malformed on
+//! purpose; see [`template`] for the byte notation) and what a conforming broker must do in
+//! answer. After the steps the runner always checks that the broker still serves a new
+//! client (CONNECT, then PINGREQ answered by PINGRESP): a crash or hang caused by the input is
+//! a FAIL even when every step met its expectation. The file format is documented in
+//! `corpus/regressions/README.md`.
+//!
+//! Verdicts: PASS; FAIL (an expectation or the "still alive" check not met, with Expected /
+//! Actual and the transcript); ERROR (the harness could not run the scenario: the broker
+//! unreachable before it started, a setup CONNECT refused).
+
+pub mod delivery;
+pub mod format;
+pub mod run;
+pub mod template;
+pub mod write;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use format::{Expectation, Scenario, ScenarioError, Step};
+pub use run::{run_scenario, ScenarioRun};
+
+use crate::verdict::Verdict;
+
+/// Where and how to replay.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// The broker; `None` starts the reference broker in-process.
+    pub broker: Option<SocketAddr>,
+    /// Faults of the embedded broker.
+    pub faults: Vec<String>,
+    /// How long each expectation waits.
+    pub wait: Duration,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        ReplayConfig {
+            broker: None,
+            faults: Vec::new(),
+            wait: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Expands directories into their `*.toml` files (sorted) and keeps files as given.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Loads every scenario; the first invalid file is the error.
+pub fn load_all(files: &[PathBuf]) -> Result<Vec<Scenario>, ScenarioError> {
+    let scenarios = files
+        .iter()
+        .map(|f| Scenario::load(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, s) in scenarios.iter().enumerate() {
+        if let Some(other) = scenarios[..i].iter().find(|o| o.id == s.id) {
+            return Err(ScenarioError {
+                path: s.path.clone(),
+                message: format!("id `{}` is also used by {}", s.id, other.path.display()),
+            });
+        }
+    }
+    Ok(scenarios)
+}
+
+/// Runs `scenarios` one after the other (so a crash is blamed on the right one), starting
+/// the embedded reference broker when no broker is given.
+pub async fn replay(
+    scenarios: &[Scenario],
+    config: &ReplayConfig,
+) -> Result<Vec<ScenarioRun>, String> {
+    if config.broker.is_some() && !config.faults.is_empty() {
+        return Err("--fault needs the embedded reference broker: drop --broker".to_owned());
+    }
+    let mut embedded = None;
+    let address = match config.broker {
+        Some(a) => a,
+        None => {
+            let mut broker_config = crate::runner::embedded_broker_config();
+            broker_config.faults.extend(config.faults.iter().cloned());
+            let b = mqttspec_reference_broker::shell::RunningBroker::start(
+                ([127, 0, 0, 1], 0).into(),
+                broker_config,
+            )
+            .await
+            .map_err(|e| format!("cannot start the reference broker: {e}"))?;
+            let a = b.local_addr();
+            embedded = Some(b);
+            a
+        }
+    };
+    let token = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+        ^ u64::from(std::process::id());
+    let token = crate::scenario::ctx_base36(token, 6);
+    let mut runs = Vec::with_capacity(scenarios.len());
+    for (i, s) in scenarios.iter().enumerate() {
+        let stem = format!("rg{token}{}", crate::scenario::ctx_base36(i as u64, 3));
+        runs.push(run_scenario(s, address, config.wait, &stem).await);
+    }
+    if let Some(b) = embedded {
+        b.stop().await;
+    }
+    Ok(runs)
+}
+
+/// One line for a scenario result: verdict, id, and the reason when it did not pass.
+pub fn result_line(run: &ScenarioRun) -> String {
+    let o = &run.outcome;
+    let mut line = format!(
+        "{:<5} {} ({} ms)",
+        o.verdict.label(),
+        run.id,
+        run.duration.as_millis()
+    );
+    if o.verdict != Verdict::Pass {
+        if let Some(e) = &o.expected {
+            line.push_str(&format!(" — expected: {e}"));
+        }
+        if let Some(a) = &o.actual {
+            line.push_str(&format!("; actual: {a}"));
+        }
+        if let Some(s) = o.statement {
+            line.push_str(&format!(" [{s}]"));
+        }
+    }
+    line
+}
