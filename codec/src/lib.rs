@@ -19,7 +19,7 @@
 //! | [`protocol`] | [`ProtocolVersion`] |
 //! | [`qos`] | [`QoS`] and [`PacketId`] (a non-zero Packet Identifier) |
 //! | [`reason_code`] | [`ReasonCode`] and the per-packet sets of allowed codes |
-//! | [`statement`] | the typed registry of normative statements of both specs |
+//! | [`statement`] | the typed registry of normative statements of both specs; its enum is generated from `data/*.tsv` into the committed `statement/generated.rs` (kept current by `tests/statements_current.rs`) |
 //! | [`violation`] | [`Violation`]: one variant per rule, mapped to class, reason code and statement |
 //! | [`error`] | [`DecodeError`] and [`EncodeError`] |
 //! | [`string`] | validated zero-copy strings: [`MqttString`], [`TopicName`], [`TopicFilter`] |
