@@ -1,0 +1,381 @@
+//! Fault injection: named, deliberate departures from the specifications.
+//!
+//! The conformance suite must be able to fail. Each [`Fault`] switches off (or bends) one
+//! behaviour at the single place in the core where that decision is made, so a conformance
+//! case that checks the behaviour can be run against a broker with the fault enabled and be
+//! seen to FAIL. Faults are enabled by name in [`Config::faults`](crate::Config::faults); an
+//! unknown name is a configuration error. With no faults (the default) the broker follows the
+//! specifications.
+//!
+//! The names, their parsing and [`Faults`] are always compiled; the behaviour is not. Without
+//! the crate feature `faults` ([`COMPILED_IN`] is `false`), [`Faults::has`] is a constant
+//! `false`, so every fault branch of the core compiles out, and configuring a fault is
+//! refused by [`Config::validate`](crate::Config::validate) (ignored with a warning by
+//! [`Broker::new`](crate::Broker::new)).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// Whether this build has fault behaviour (the crate feature `faults`).
+pub const COMPILED_IN: bool = cfg!(feature = "faults");
+
+macro_rules! faults {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal; )*) => {
+        /// One deliberate deviation from the specifications (see the module docs).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Fault {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Fault {
+            /// Every fault, in declaration order.
+            pub const ALL: &'static [Fault] = &[$(Fault::$variant,)*];
+
+            /// The name used in the configuration, e.g. `"forward-dup"`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( Fault::$variant => $name, )*
+                }
+            }
+        }
+    };
+}
+
+faults! {
+    /// Retained messages are not sent when a subscription is made (breaks MQTT-3.3.1-9 in
+    /// 5.0, MQTT-3.3.1-6 in 3.1.1).
+    NoRetainDelivery = "no-retain-delivery";
+    /// The DUP flag of an incoming PUBLISH is copied to the forwarded copies (breaks
+    /// MQTT-3.3.1-3).
+    ForwardDup = "forward-dup";
+    /// Will Messages are never published.
+    NoWill = "no-will";
+    /// The Will Message is published even after a DISCONNECT with reason 0x00 (breaks
+    /// MQTT-3.14.4-3).
+    WillOnNormalDisconnect = "will-on-normal-disconnect";
+    /// A repeated QoS 2 PUBLISH (same Packet Identifier, before PUBREL) is forwarded again
+    /// (breaks MQTT-4.3.3-10 in 5.0, MQTT-4.3.3-2 in 3.1.1).
+    IgnoreQos2Dedup = "ignore-qos2-dedup";
+    /// CONNACK always carries Session Present 0 (breaks MQTT-3.2.2-3 in 5.0, MQTT-3.2.2-2 in
+    /// 3.1.1).
+    NoSessionPresent = "no-session-present";
+    /// PUBACK and PUBREC for a client's PUBLISH carry the wrong Packet Identifier (breaks
+    /// MQTT-2.2.1-5 in 5.0, MQTT-2.3.1-6 in 3.1.1).
+    WrongPacketId = "wrong-packet-id";
+    /// Keep Alive is not enforced (breaks MQTT-3.1.2-22 in 5.0, MQTT-3.1.2-24 in 3.1.1).
+    NoKeepaliveTimeout = "no-keepalive-timeout";
+    /// Forwarded messages keep the publisher's RETAIN flag whatever Retain As Published says
+    /// (breaks MQTT-3.3.1-12 in 5.0, MQTT-3.3.1-9 in 3.1.1).
+    RetainFlagOnForward = "retain-flag-on-forward";
+    /// No Local is ignored (breaks MQTT-3.8.3-3).
+    IgnoreNoLocal = "ignore-no-local";
+    /// The connection taken over gets no DISCONNECT 0x8E before it is closed (breaks
+    /// MQTT-3.1.4-3 in 5.0).
+    NoTakeoverDisconnect = "no-takeover-disconnect";
+    /// A second CONNECT on a connection is ignored instead of closing it (breaks MQTT-3.1.0-2).
+    AcceptSecondConnect = "accept-second-connect";
+    /// Unacknowledged messages are not resent when a session resumes (breaks MQTT-4.4.0-1).
+    NoRedelivery = "no-redelivery";
+    /// The client's Receive Maximum is ignored when sending (breaks MQTT-3.3.4-9).
+    IgnoreReceiveMaximum = "ignore-receive-maximum";
+    /// Packets larger than the client's Maximum Packet Size are sent anyway (breaks
+    /// MQTT-3.1.2-24).
+    IgnoreMaximumPacketSize = "ignore-maximum-packet-size";
+    /// Message Expiry is ignored: expired messages are delivered and the interval is forwarded
+    /// unchanged (breaks MQTT-3.3.2-5 and MQTT-3.3.2-6).
+    NoMessageExpiry = "no-message-expiry";
+    /// Subscription Identifiers are not sent with matching messages (breaks MQTT-3.3.4-3).
+    NoSubscriptionIdentifiers = "no-subscription-identifiers";
+    /// Messages are delivered at the published QoS, not the granted one (breaks MQTT-3.8.4-8
+    /// in 5.0, MQTT-3.8.4-6 in 3.1.1).
+    NoQosDowngrade = "no-qos-downgrade";
+    /// Retain Handling 1 and 2 behave like 0 (breaks MQTT-3.3.1-10 and MQTT-3.3.1-11).
+    IgnoreRetainHandling = "ignore-retain-handling";
+    /// Every member of a shared subscription gets every message.
+    SharedDeliverAll = "shared-deliver-all";
+    /// A retained PUBLISH with an empty payload does not clear the topic's retained message
+    /// (breaks MQTT-3.3.1-6 in 5.0, MQTT-3.3.1-10 in 3.1.1).
+    NoRetainedClear = "no-retained-clear";
+    /// User Properties are forwarded in reverse order (breaks MQTT-3.3.2-18).
+    ReverseUserProperties = "reverse-user-properties";
+    /// UNSUBSCRIBE is acknowledged but the subscription is kept (breaks MQTT-3.10.4-1).
+    NoUnsubscribe = "no-unsubscribe";
+    /// Clean Start / Clean Session 1 does not discard an existing session (breaks
+    /// MQTT-3.1.2-4 in 5.0, MQTT-3.1.2-6 in 3.1.1).
+    KeepSessionOnCleanStart = "keep-session-on-clean-start";
+    /// Disconnected sessions never expire (breaks MQTT-4.1.0-2).
+    NoSessionExpiry = "no-session-expiry";
+    /// A Topic Alias above the server's Topic Alias Maximum is accepted (breaks the 0x94
+    /// handling of 3.3.2.3.4).
+    AcceptInvalidTopicAlias = "accept-invalid-topic-alias";
+    /// Will Messages are published at QoS 0 whatever their Will QoS (breaks MQTT-3.1.2-9 in
+    /// 3.1.1, and MQTT-3.8.4-8 in 5.0 for the Will).
+    WillAtQos0 = "will-at-qos-0";
+    /// The Will Retain flag is inverted when the Will Message is published (breaks
+    /// MQTT-3.1.2-14 and -15 in 5.0, MQTT-3.1.2-16 and -17 in 3.1.1).
+    WillRetainFlipped = "will-retain-flipped";
+    /// The Will Properties (Content Type, Response Topic, ...) are not forwarded with the
+    /// Will Message (breaks MQTT-3.3.2-4, -15, -16, -20 for the Will).
+    DropWillProperties = "drop-will-properties";
+    /// The Will Delay Interval is ignored: the Will is published as soon as the connection
+    /// ends (breaks MQTT-3.1.2-8 and MQTT-3.1.3-9).
+    IgnoreWillDelay = "ignore-will-delay";
+    /// A Will waiting for its delay is published when a new connection resumes the session,
+    /// instead of being discarded (breaks MQTT-3.1.3-9).
+    WillOnResume = "will-on-resume";
+    /// A Will still waiting for its delay is discarded when the session ends, instead of
+    /// published (breaks MQTT-3.1.2-8).
+    NoWillAtSessionEnd = "no-will-at-session-end";
+    /// Every client DISCONNECT is handled as reason 0x00, so 0x04 and error reasons discard
+    /// the Will (breaks MQTT-3.1.2-8 in 5.0).
+    DisconnectAlwaysNormal = "disconnect-always-normal";
+    /// A DISCONNECT that cannot be decoded (reserved flags, unknown reason code) is taken as
+    /// a normal disconnection: no DISCONNECT 0x81 and the Will is discarded (breaks
+    /// MQTT-3.14.1-1 and MQTT-3.1.2-8).
+    LenientDisconnect = "lenient-disconnect";
+    /// A CONNECT that cannot be decoded is answered with CONNACK 0x00 instead of closing the
+    /// connection (breaks MQTT-3.1.4-1).
+    ConnackMalformedConnect = "connack-malformed-connect";
+    /// A DISCONNECT changing the Session Expiry Interval from 0 to non-zero is accepted
+    /// (breaks the Protocol Error of 3.14.2.2.2 in 5.0).
+    AcceptSessionExpiryFromZero = "accept-session-expiry-from-zero";
+    /// The Session Expiry Interval of a client's DISCONNECT is ignored (breaks 3.14.2.2.2
+    /// in 5.0: the session keeps the CONNECT's interval).
+    IgnoreDisconnectSessionExpiry = "ignore-disconnect-session-expiry";
+    /// The server sends a PINGRESP after its own DISCONNECT (breaks MQTT-3.14.4-1 in 5.0).
+    PacketAfterDisconnect = "packet-after-disconnect";
+    /// A PUBLISH or PUBREL that cannot be decoded after CONNECT (QoS 3, DUP with QoS 0, a
+    /// wildcard in the Topic Name, Packet Identifier 0, wrong PUBREL flags) is dropped with
+    /// the rest of the buffered input and the connection stays open (breaks MQTT-4.13.1-1 in
+    /// 5.0, MQTT-4.8.0-1 in 3.1.1, MQTT-3.3.1-4 and MQTT-3.6.1-1).
+    IgnoreMalformedPublish = "ignore-malformed-publish";
+    /// A client's PUBLISH carrying a Subscription Identifier is accepted (breaks
+    /// MQTT-3.3.4-6 in 5.0: it is a Protocol Error).
+    AcceptPublishSubscriptionIdentifier = "accept-publish-subscription-identifier";
+    /// A PUBREL for a Packet Identifier the server does not know gets no PUBCOMP (breaks
+    /// MQTT-4.3.3-11 in 5.0, MQTT-4.3.3-2 in 3.1.1).
+    IgnoreUnknownPubrel = "ignore-unknown-pubrel";
+    /// Every QoS 1/2 PUBLISH the server sends uses Packet Identifier 1, even while another
+    /// message with it is unacknowledged (breaks MQTT-2.2.1-4 in 5.0, MQTT-2.3.1-4 in 3.1.1).
+    ReusePacketId = "reuse-packet-id";
+    /// Payload Format Indicator, Content Type, Response Topic, Correlation Data and User
+    /// Properties are not forwarded (breaks MQTT-3.3.2-4, -15, -16, -17 and -20).
+    DropMessageProperties = "drop-message-properties";
+    /// Payloads are forwarded cut to their first 65,535 bytes (breaks MQTT-4.5.0-1: the
+    /// message delivered is not the one accepted).
+    TruncateLargePayloads = "truncate-large-payloads";
+    /// A Topic Filter ending in `/#` does not match its parent level (`a/#` misses `a`;
+    /// breaks the matching of 4.7.1.2 and MQTT-3.3.2-3).
+    HashExcludesParent = "hash-excludes-parent";
+    /// Topic Filters starting with `+` or `#` also match Topic Names starting with `$`
+    /// (breaks MQTT-4.7.2-1).
+    MatchDollarTopics = "match-dollar-topics";
+    /// CONNACK announces Maximum QoS 1 while QoS 2 PUBLISH packets are still accepted (breaks
+    /// the 0x9B Protocol Error of 3.2.2.3.4 and MQTT-4.13.1-1 in 5.0). With `maximum_qos`
+    /// set below 2, that setting is announced and PUBLISH packets above it are accepted.
+    UnenforcedMaximumQos = "unenforced-maximum-qos";
+    /// Messages queued for a session are sent newest first (breaks MQTT-4.6.0-5 in 5.0,
+    /// MQTT-4.6.0-6 in 3.1.1).
+    ReorderQueuedMessages = "reorder-queued-messages";
+    /// A first packet that is not CONNECT is discarded and the connection stays open,
+    /// instead of being closed (breaks the handling of MQTT-3.1.0-1 in both versions).
+    IgnorePacketBeforeConnect = "ignore-packet-before-connect";
+    /// A Client Identifier that is not 1 to 22 ASCII letters and digits is refused by
+    /// closing the connection without CONNACK (breaks MQTT-3.1.3-5 for 23 characters in both
+    /// versions, and MQTT-3.1.3-9 in 3.1.1, which wants return code 0x02 for any refusal).
+    ClientIdStrictClose = "client-id-strict-close";
+    /// Every empty Client Identifier is assigned the same identifier (breaks MQTT-3.1.3-6 in
+    /// both versions and MQTT-3.2.2-16 in 5.0).
+    DuplicateAssignedClientId = "duplicate-assigned-client-id";
+    /// An MQTT 3.1.1 CONNECT with an empty Client Identifier and Clean Session 0 is accepted
+    /// (breaks MQTT-3.1.3-8 in 3.1.1).
+    AcceptEmptyClientIdPersistent = "accept-empty-client-id-persistent";
+    /// PINGREQ is never answered (breaks MQTT-3.12.4-1).
+    NoPingresp = "no-pingresp";
+    /// A packet with the reserved packet type 0 stops the whole broker: from
+    /// then on it accepts connections but answers nothing (what a deadlock or crash looks like
+    /// from the network). Proves that the network fuzzer's liveness oracle and crash
+    /// minimisation work.
+    HangOnReservedType = "hang-on-reserved-type";
+    /// CONNACK is sent with a reserved Connect Acknowledge Flags bit set (breaks MQTT-3.2.2-1
+    /// in 5.0 and the reserved bits of 3.2.2.1 in 3.1.1).
+    MalformedConnack = "malformed-connack";
+    /// A CONNACK refusing the connection carries Session Present 1 (breaks MQTT-3.2.2-6 in
+    /// 5.0, MQTT-3.2.2-4 in 3.1.1).
+    SessionPresentOnRefusal = "session-present-on-refusal";
+    /// Every session ends with its connection, whatever its Session Expiry Interval or Clean
+    /// Session 0 (breaks MQTT-3.1.2-23 in 5.0, MQTT-3.1.2-4 in 3.1.1).
+    DiscardSessionOnDisconnect = "discard-session-on-disconnect";
+    /// A session whose Session Expiry Interval is 0 (3.1.1: Clean Session 1) is kept after
+    /// its connection ends, and never expires (breaks MQTT-3.1.2-6 in 3.1.1, and the end of
+    /// the session at disconnection of 3.1.2.11.2 / MQTT-4.1.0-2 in 5.0).
+    KeepSessionAtExpiryZero = "keep-session-at-expiry-zero";
+    /// A Keep Alive of 0 is enforced as if it were 1 second, MQTT 5.0 clients getting
+    /// DISCONNECT 0x8D (breaks MQTT-3.2.2-22 in 5.0: 0 turns the mechanism off).
+    KeepAliveZeroTimesOut = "keep-alive-zero-times-out";
+    /// Only PINGREQ restarts the Keep Alive timer: a client active with other packets is
+    /// disconnected (breaks MQTT-3.1.2-22 in 5.0, MQTT-3.1.2-24 in 3.1.1).
+    KeepAlivePingreqOnly = "keep-alive-pingreq-only";
+    /// CONNACK to MQTT 5.0 clients announces Server Keep Alive 1 (or the configured one)
+    /// while the client's own Keep Alive stays in force (breaks MQTT-3.1.2-22 for the Keep
+    /// Alive the server announced).
+    AnnounceUnusedServerKeepAlive = "announce-unused-server-keep-alive";
+    /// Acknowledgements to MQTT 5.0 clients always carry a Reason String, even when the
+    /// client set Request Problem Information 0 (breaks MQTT-3.1.2-29).
+    ReasonStringAlways = "reason-string-always";
+    /// CONNACK carries Response Information although the client did not ask for it (breaks
+    /// MQTT-3.1.2-28).
+    UnrequestedResponseInformation = "unrequested-response-information";
+    /// A new connection with the Client Identifier of a connected client leaves the old
+    /// connection open (breaks MQTT-3.1.4-3 in 5.0, MQTT-3.1.4-2 in 3.1.1).
+    NoTakeover = "no-takeover";
+    /// A CONNECT with an Authentication Method the server does not offer is accepted
+    /// without authentication (breaks MQTT-4.12.0-1).
+    AcceptUnknownAuthMethod = "accept-unknown-auth-method";
+    /// A SUBSCRIBE or UNSUBSCRIBE that cannot be decoded (reserved fixed-header flags, no
+    /// Topic Filter, a misplaced wildcard, U+0000, reserved Subscription Options bits, QoS 3)
+    /// is dropped with the rest of the buffered input and the connection stays open (breaks
+    /// MQTT-3.8.1-1, MQTT-3.10.1-1, MQTT-4.13.1-1 in 5.0, MQTT-4.8.0-1 in 3.1.1).
+    IgnoreMalformedSubscribe = "ignore-malformed-subscribe";
+    /// SUBACK and UNSUBACK carry another Packet Identifier than the packet they answer
+    /// (breaks MQTT-3.8.4-2 and MQTT-3.10.4-4 in both versions).
+    WrongSubscribeAckId = "wrong-subscribe-ack-id";
+    /// A SUBSCRIBE to a Topic Filter the session already has leaves the old Subscription
+    /// (and its options) in place, though SUBACK grants the new QoS (breaks MQTT-3.8.4-3).
+    KeepOldSubscription = "keep-old-subscription";
+    /// A message matching several Subscriptions of one client is sent once at the lowest
+    /// QoS they grant (breaks MQTT-3.3.4-2 in 5.0, MQTT-3.3.5-1 in 3.1.1).
+    OverlappingLowestQos = "overlapping-lowest-qos";
+    /// Retain As Published is ignored: forwarded messages always have RETAIN 0 (breaks
+    /// MQTT-3.3.1-13).
+    IgnoreRetainAsPublished = "ignore-retain-as-published";
+    /// A `+` level in a Topic Filter does not match an empty topic level (`a/+/b` misses
+    /// `a//b`; breaks MQTT-4.5.0-1 with the matching of 4.7.1.3).
+    PlusSkipsEmptyLevels = "plus-skips-empty-levels";
+    /// Topic Names of incoming PUBLISH packets are normalised before matching and
+    /// forwarding: lower-cased, U+FEFF removed, empty levels dropped (breaks MQTT-4.7.3-4,
+    /// and MQTT-1.5.4-3 in 5.0 / MQTT-1.5.3-3 in 3.1.1).
+    NormaliseTopicNames = "normalise-topic-names";
+    /// A PUBLISH with RETAIN 0 replaces the topic's retained message (breaks MQTT-3.3.1-8 in
+    /// 5.0, MQTT-3.3.1-12 in 3.1.1).
+    RetainZeroReplaces = "retain-zero-replaces";
+    /// CONNACK announces Retain Available 0 while PUBLISH packets with RETAIN 1 are still
+    /// accepted (breaks the 0x9A Protocol Error of 3.2.2.3.5 and MQTT-4.13.1-1 in 5.0), also
+    /// when `retain_available` is off (the message is then delivered but not retained).
+    UnenforcedRetainAvailable = "unenforced-retain-available";
+    /// A message matching several Shared Subscriptions (different ShareNames) is given to
+    /// the first of them only (breaks 4.8.2: each Shared Subscription gets its own copy).
+    SharedFirstGroupOnly = "shared-first-group-only";
+    /// Every other message matching a Shared Subscription is given to no member of the group
+    /// (lost although acknowledged to its publisher: breaks MQTT-4.5.0-1 for the group).
+    SharedDropAlternate = "shared-drop-alternate";
+    /// Retained messages are sent when a Shared Subscription is made (breaks 3.8.4 and
+    /// 4.8.2: no retained messages for Shared Subscriptions).
+    RetainedToShared = "retained-to-shared";
+    /// CONNACK announces Shared Subscription Available 0 while Shared Subscriptions are still
+    /// granted (breaks the 0x9E Protocol Error of 3.2.2.3.13 and MQTT-4.13.1-1 in 5.0), also
+    /// when `shared_subscription_available` is off.
+    UnenforcedSharedSubscriptionAvailable = "unenforced-shared-subscription-available";
+    /// Topic Alias mappings from clients are not kept: a PUBLISH with an alias and an empty
+    /// Topic Name is dropped silently (breaks MQTT-3.3.2-12, and the 0x82 Protocol Error of
+    /// an unknown alias in 3.3.4).
+    ForgetTopicAliases = "forget-topic-aliases";
+    /// Every PUBLISH sent to an MQTT 5.0 client carries Topic Alias 65535 (with its Topic
+    /// Name), whatever the client's Topic Alias Maximum (breaks MQTT-3.1.2-26, -27 and
+    /// MQTT-3.3.2-11).
+    SendTopicAliases = "send-topic-aliases";
+    /// The server's own Receive Maximum is not enforced: an MQTT 5.0 client may leave any
+    /// number of QoS 1/2 PUBLISH packets unacknowledged (breaks the 0x93 Protocol Error of
+    /// 3.3.4 and MQTT-4.13.1-1).
+    UnenforcedReceiveMaximum = "unenforced-receive-maximum";
+    /// The server's Maximum Packet Size (announced in CONNACK) is not enforced on incoming
+    /// packets (breaks the 0x95 Protocol Error of 3.2.2.3.6 and MQTT-4.13.1-1 in 5.0).
+    UnenforcedMaximumPacketSize = "unenforced-maximum-packet-size";
+    /// An AUTH packet from a client that did not use enhanced authentication is ignored
+    /// instead of being a Protocol Error (breaks the handling of MQTT-4.12.0-7 and 3.15).
+    AcceptUnexpectedAuth = "accept-unexpected-auth";
+    /// The server's AUTH asking for more authentication data carries Reason Code 0x00
+    /// instead of 0x18 Continue authentication (breaks MQTT-4.12.0-2).
+    AuthContinueAsSuccess = "auth-continue-as-success";
+    /// A known User Name with a wrong Password is accepted (breaks the refusal of
+    /// MQTT-3.1.4-2 / MQTT-3.2.2-7 in 5.0 and MQTT-3.2.2-5 in 3.1.1).
+    AcceptWrongPassword = "accept-wrong-password";
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A fault name that is not one of [`Fault::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fault `{0}` (known faults: {known})", known = known_names())]
+pub struct UnknownFault(pub String);
+
+fn known_names() -> String {
+    Fault::ALL
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl FromStr for Fault {
+    type Err = UnknownFault;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        Fault::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name() == wanted)
+            .ok_or_else(|| UnknownFault(s.to_owned()))
+    }
+}
+
+/// The set of faults enabled in a broker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults(BTreeSet<Fault>);
+
+impl Faults {
+    /// Parses fault names; the first unknown name is an error.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Faults, UnknownFault> {
+        names
+            .iter()
+            .map(|n| n.as_ref().parse())
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map(Faults)
+    }
+
+    /// Whether `fault` is enabled. Always `false` without the `faults` feature.
+    #[inline]
+    pub fn has(&self, fault: Fault) -> bool {
+        COMPILED_IN && self.0.contains(&fault)
+    }
+
+    /// Whether no fault is enabled.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_name_parses_back_to_itself() {
+        for f in Fault::ALL {
+            assert_eq!(f.name().parse::<Fault>(), Ok(*f));
+        }
+        assert!(Fault::ALL.len() >= 15);
+    }
+
+    #[test]
+    fn unknown_fault_names_are_errors() {
+        let err = Faults::parse(&["forward-dup", "no-such-fault"]).unwrap_err();
+        assert_eq!(err, UnknownFault("no-such-fault".into()));
+        assert!(err.to_string().contains("forward-dup"));
+    }
+}

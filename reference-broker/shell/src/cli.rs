@@ -1,0 +1,230 @@
+//! Command-line flags of the `reference-broker` binary. Flags override the TOML file given
+//! with `--config`, which overrides the defaults of [`Config`].
+//!
+//! The seed of the core ([`Config::seed`]) comes from `--seed`, else from the file, else from
+//! the operating system's random source: the core draws no randomness itself, and a broker
+//! whose assigned Client Identifiers and SCRAM salts and nonces are predictable is only wanted
+//! when asked for.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::config::{Config, InvalidConfig, User};
+
+/// A spec-faithful MQTT 3.1.1 and 5.0 broker (the mqttspec reference broker).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "reference-broker", version)]
+pub struct Cli {
+    /// Address to listen on (use a loopback address for tests).
+    #[arg(long, default_value = "127.0.0.1:1883")]
+    pub listen: SocketAddr,
+    /// TOML file with settings (see `Config`); flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Maximum QoS (0, 1 or 2).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub maximum_qos: Option<u8>,
+    /// Retain Available.
+    #[arg(long)]
+    pub retain_available: Option<bool>,
+    /// Maximum Packet Size the server accepts, in bytes.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub maximum_packet_size: Option<u32>,
+    /// Receive Maximum of the server.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub receive_maximum: Option<u16>,
+    /// Topic Alias Maximum of the server.
+    #[arg(long)]
+    pub topic_alias_maximum: Option<u16>,
+    /// Wildcard Subscription Available.
+    #[arg(long)]
+    pub wildcard_subscription_available: Option<bool>,
+    /// Subscription Identifier Available.
+    #[arg(long)]
+    pub subscription_identifier_available: Option<bool>,
+    /// Shared Subscription Available.
+    #[arg(long)]
+    pub shared_subscription_available: Option<bool>,
+    /// Server Keep Alive (seconds), overriding what clients ask for.
+    #[arg(long)]
+    pub server_keep_alive: Option<u16>,
+    /// Require a user name and password.
+    #[arg(long)]
+    pub require_authentication: bool,
+    /// An accepted `username:password` pair (repeatable).
+    #[arg(long = "user", value_name = "USER:PASSWORD")]
+    pub users: Vec<String>,
+    /// Enable a fault (a deliberate deviation from the spec, for testing the test suite;
+    /// only in builds with the `faults` feature).
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<String>,
+    /// Seed for assigned Client Identifiers and SCRAM salts and nonces (reproducible runs);
+    /// random when neither this flag nor the file sets one.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Errors building the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML file is invalid.
+    #[error("invalid configuration in {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: toml::de::Error,
+    },
+    /// A flag value is invalid.
+    #[error("{0}")]
+    Flag(String),
+    /// The resulting settings are invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidConfig),
+    /// No seed was given and the operating system's random source failed.
+    #[error("cannot draw a random seed ({0}); give one with --seed")]
+    NoRandomSeed(getrandom::Error),
+}
+
+impl Cli {
+    /// The configuration these flags describe.
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        let mut c = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = self.maximum_qos {
+            c.maximum_qos = v;
+        }
+        if let Some(v) = self.retain_available {
+            c.retain_available = v;
+        }
+        if let Some(v) = self.maximum_packet_size {
+            c.maximum_packet_size = v;
+        }
+        if let Some(v) = self.receive_maximum {
+            c.receive_maximum = v;
+        }
+        if let Some(v) = self.topic_alias_maximum {
+            c.topic_alias_maximum = v;
+        }
+        if let Some(v) = self.wildcard_subscription_available {
+            c.wildcard_subscription_available = v;
+        }
+        if let Some(v) = self.subscription_identifier_available {
+            c.subscription_identifier_available = v;
+        }
+        if let Some(v) = self.shared_subscription_available {
+            c.shared_subscription_available = v;
+        }
+        if let Some(v) = self.server_keep_alive {
+            c.server_keep_alive = Some(v);
+        }
+        if self.require_authentication {
+            c.require_authentication = true;
+        }
+        for pair in &self.users {
+            let (username, password) = pair.split_once(':').ok_or_else(|| {
+                ConfigError::Flag(format!("--user expects USER:PASSWORD, got `{pair}`"))
+            })?;
+            c.users.push(User {
+                username: username.to_owned(),
+                password: password.to_owned(),
+            });
+        }
+        c.faults.extend(self.faults.iter().cloned());
+        if let Some(seed) = self.seed {
+            c.seed = Some(seed);
+        }
+        if c.seed.is_none() {
+            c.seed = Some(random_seed().map_err(ConfigError::NoRandomSeed)?);
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// A seed from the operating system's random source.
+fn random_seed() -> Result<u64, getrandom::Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_defaults() {
+        let cli = Cli::parse_from([
+            "reference-broker",
+            "--maximum-qos",
+            "1",
+            "--retain-available",
+            "false",
+            "--user",
+            "u:p",
+        ]);
+        let c = cli.config().unwrap();
+        assert_eq!(c.maximum_qos, 1);
+        assert!(!c.retain_available);
+        assert_eq!(c.users.len(), 1);
+    }
+
+    #[test]
+    fn the_seed_is_random_unless_given() {
+        let seed = |args: &[&str]| {
+            let cli = Cli::parse_from([&["reference-broker"], args].concat());
+            cli.config().unwrap().seed
+        };
+        assert_eq!(seed(&["--seed", "42"]), Some(42));
+        let (a, b) = (seed(&[]), seed(&[]));
+        assert!(a.is_some() && b.is_some());
+        assert_ne!(a, b, "two random 64-bit seeds");
+    }
+
+    #[test]
+    fn faults_need_the_faults_feature() {
+        let cli = Cli::parse_from(["reference-broker", "--fault", "no-pingresp"]);
+        match (cli.config(), mqttspec_broker_core::fault::COMPILED_IN) {
+            (Ok(c), true) => assert_eq!(c.faults, ["no-pingresp"]),
+            (Err(e), false) => {
+                assert!(e.to_string().contains("build with feature `faults`"), "{e}");
+            }
+            (result, compiled_in) => panic!("{result:?} with COMPILED_IN = {compiled_in}"),
+        }
+        let cli = Cli::parse_from(["reference-broker", "--fault", "no-such-fault"]);
+        assert!(cli.config().is_err());
+    }
+
+    #[test]
+    fn a_bad_user_flag_is_an_error() {
+        let cli = Cli::parse_from(["reference-broker", "--user", "nocolon"]);
+        assert!(cli.config().is_err());
+    }
+
+    #[test]
+    fn maximum_qos_3_is_refused() {
+        assert!(Cli::try_parse_from(["reference-broker", "--maximum-qos", "3"]).is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! `reference-broker`: runs the mqttspec reference broker on a TCP address.
+
+use clap::Parser;
+use mqttspec_reference_broker::cli::Cli;
+use mqttspec_reference_broker::shell;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = match cli.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("reference-broker: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(cli.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("reference-broker: cannot listen on {}: {e}", cli.listen);
+            return std::process::ExitCode::from(2);
+        }
+    };
+    // Installed before "listening" is logged: a signal sent as soon as that line appears
+    // must find the handler, not the default action (which kills the process).
+    let shutdown = shutdown_signal();
+    // The bound address, so `--listen 127.0.0.1:0` reports the port it got.
+    let address = listener.local_addr().unwrap_or(cli.listen);
+    // The seed reproduces the assigned Client Identifiers and SCRAM salts and nonces.
+    tracing::info!(%address, seed = config.core_seed(), "listening");
+    shell::serve(listener, config, shutdown).await;
+    std::process::ExitCode::SUCCESS
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called,
+/// not when the future is first polled.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    async fn received(signal: std::io::Result<Signal>) {
+        match signal {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    }
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        tokio::select! {
+            () = received(interrupt) => {},
+            () = received(terminate) => {},
+        }
+    }
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
