@@ -20,7 +20,10 @@
 # in the fixed-rate scenarios, default 1000), PROTOCOL (3.1.1 or 5, default 5), OUT
 # (default target/bench-brokers/<time>), BROKERS (space-separated subset of
 # "reference mosquitto rumqttd"), SCENARIOS (subset of the scenario names below),
-# MOSQUITTO_NODELAY (see above), RUMQTTD (path of the rumqttd binary).
+# MOSQUITTO_NODELAY (see above), RUMQTTD (path of the rumqttd binary), MQTTSPEC and REFERENCE
+# (prebuilt mqttspec and reference-broker binaries; when both are set nothing is built, e.g.
+# to use another CARGO_TARGET_DIR), BASELINE (a second reference-broker binary, e.g. a build
+# from before a change, benchmarked as broker "baseline" next to the others).
 #
 # Usage: scripts/bench-brokers.sh            (from the workspace root; about 8 minutes)
 set -euo pipefail
@@ -37,10 +40,12 @@ BASE_PORT=${BASE_PORT:-18900}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-echo "== building release binaries"
-cargo build --release -p mqttspec -p mqttspec-reference-broker
-BENCH=target/release/mqttspec
-REFERENCE=target/release/reference-broker
+if [[ -z ${MQTTSPEC:-} || -z ${REFERENCE:-} ]]; then
+    echo "== building release binaries"
+    cargo build --release -p mqttspec -p mqttspec-reference-broker
+fi
+BENCH=${MQTTSPEC:-target/release/mqttspec}
+REFERENCE=${REFERENCE:-target/release/reference-broker}
 
 PIDS=()
 cleanup() {
@@ -65,6 +70,15 @@ if [[ " $WANTED " == *" reference "* ]]; then
     PIDS+=($!)
     VERSION[reference]="reference-broker $("$REFERENCE" --version | awk '{print $2}') (release build)"
     AVAILABLE+=(reference)
+fi
+
+if [[ -n ${BASELINE:-} ]]; then
+    # Another reference-broker build, e.g. before a change, run as broker "baseline".
+    PORT[baseline]=$((BASE_PORT + 4))
+    "$BASELINE" --listen "127.0.0.1:${PORT[baseline]}" >"$OUT/baseline.log" 2>&1 &
+    PIDS+=($!)
+    VERSION[baseline]="reference-broker $("$BASELINE" --version | awk '{print $2}') ($BASELINE)"
+    AVAILABLE+=(baseline)
 fi
 
 if [[ " $WANTED " == *" mosquitto "* ]] && command -v mosquitto >/dev/null; then

@@ -25,15 +25,19 @@
 //!
 //! # Driving it
 //!
-//! The caller reports events — [`Broker::connection_opened`], [`Broker::bytes_received`],
-//! [`Broker::connection_closed`], [`Broker::connection_flushed`], [`Broker::handle_timeout`],
+//! The caller reports events — [`Broker::connection_opened`], [`Broker::bytes_received`] (or
+//! [`Broker::frames_received`]), [`Broker::connection_closed`], [`Broker::connection_flushed`], [`Broker::handle_timeout`],
 //! [`Broker::shutdown`] — then drains [`Broker::poll_action`] until it returns `None` and
 //! sleeps until [`Broker::poll_timeout`]. After an [`Action::Close`] the core has already
 //! forgotten the connection: the caller must not report it closed again.
 //!
 //! The core frames the byte stream itself with the codec's `FrameDecoder` (one per
 //! connection, limited by the server's Maximum Packet Size), learns the protocol version from
-//! the start of CONNECT, and encodes every packet it sends for the connection's version.
+//! the start of CONNECT, and encodes every packet it sends for the connection's version. A
+//! caller that already cuts its input into whole packets (the shell does, to save a copy)
+//! hands them over with [`Broker::frames_received`]: the same result as `bytes_received`,
+//! the packets decoded where they lie; whatever is not a clean whole packet still goes
+//! through the core's own framing.
 //!
 //! # Layout
 //!
@@ -157,7 +161,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqttspec_codec::{Packet, ProtocolVersion, ReasonCode, StatementId};
+use mqttspec_codec::frame::Frame;
+use mqttspec_codec::packet::FixedHeader;
+use mqttspec_codec::{DecodeError, Packet, ProtocolVersion, ReasonCode, StatementId};
 
 pub use config::{Config, InvalidConfig};
 pub use mqttspec_codec as codec;
@@ -168,6 +174,19 @@ use retained::RetainedStore;
 use session::Session;
 use subscriptions::SubscriptionTree;
 use timers::{TimerKey, Timers};
+
+/// How far [`Broker::take_frames`] got with a piece of input.
+#[derive(Debug)]
+enum Taken {
+    /// Every packet in it was handled.
+    All,
+    /// The connection is gone; the rest is dropped, as `bytes_received` would.
+    Gone,
+    /// What is left must go through the input buffer.
+    Rest,
+    /// The packet at the front did not decode (the piece has moved past it).
+    Malformed(DecodeError),
+}
 
 /// Identifies one network connection (assigned by the caller, never reused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -374,6 +393,62 @@ impl Broker {
             );
         } else {
             self.process_input(conn);
+        }
+        self.settle();
+    }
+
+    /// Bytes arrived on a connection, cut by the caller into pieces that are ideally whole
+    /// packets (frames: fixed header and body, as the shell's reader cuts them). The result is
+    /// exactly that of [`Broker::bytes_received`] given the pieces concatenated; only the cost
+    /// differs. A whole frame arriving while nothing is buffered for the connection is decoded
+    /// where it lies, so its payload is shared, not copied into the connection's input buffer.
+    /// Everything else goes through that buffer as with `bytes_received`, so it is answered
+    /// the same way: part of a packet, a fixed header that is malformed or announces more
+    /// than the Maximum Packet Size, input before CONNECT has told the protocol version,
+    /// input while reading is paused, a reserved packet type.
+    pub fn frames_received(
+        &mut self,
+        conn: ConnectionId,
+        frames: impl IntoIterator<Item = Bytes>,
+        now: Duration,
+    ) {
+        if self.hung {
+            return;
+        }
+        self.advance(now);
+        let Some(c) = self.connections.get(&conn) else {
+            return;
+        };
+        let paused_at_start = c.paused;
+        let mut frames = frames.into_iter();
+        let mut any = false;
+        loop {
+            let Some(mut data) = frames.next() else {
+                if !any {
+                    // As `bytes_received` with no bytes: buffered input is looked at again.
+                    self.buffer_input(conn, Bytes::new(), frames, paused_at_start);
+                }
+                break;
+            };
+            any = true;
+            match self.take_frames(conn, &mut data) {
+                Taken::All => {}
+                Taken::Gone => break,
+                Taken::Rest => {
+                    self.buffer_input(conn, data, frames, paused_at_start);
+                    break;
+                }
+                Taken::Malformed(e) => {
+                    // `bytes_received` would hold the rest in the buffer when the error is
+                    // handled (some faults look at it there).
+                    if let Some(c) = self.connections.get_mut(&conn) {
+                        c.input.extend_from_slice(&data);
+                        frames.for_each(|f| c.input.extend_from_slice(&f));
+                    }
+                    self.decode_error(conn, &e);
+                    break;
+                }
+            }
         }
         self.settle();
     }
@@ -588,19 +663,91 @@ impl Broker {
                 }
             };
             match frame.decode(version) {
-                Ok(packet) => {
-                    if !self.fault(Fault::KeepAlivePingreqOnly) || matches!(packet, Packet::PingReq)
-                    {
-                        self.packet_received(id);
-                    }
-                    self.handle_packet(id, packet);
-                }
+                Ok(packet) => self.packet_decoded(id, packet),
                 Err(e) => {
                     self.decode_error(id, &e);
                     return;
                 }
             }
         }
+    }
+
+    /// The second half of [`Broker::frames_received`]: `data` and what is left of `rest` go
+    /// into the connection's input buffer and are handled as [`Broker::bytes_received`]
+    /// handles its bytes (`paused_at_start`: whether reading was paused when the bytes
+    /// arrived, which is when `bytes_received` checks the paused-input limit).
+    fn buffer_input(
+        &mut self,
+        id: ConnectionId,
+        data: Bytes,
+        rest: impl Iterator<Item = Bytes>,
+        paused_at_start: bool,
+    ) {
+        let limit = self.paused_input_limit();
+        let Some(c) = self.connections.get_mut(&id) else {
+            return;
+        };
+        c.input.extend_from_slice(&data);
+        rest.for_each(|f| c.input.extend_from_slice(&f));
+        if paused_at_start && c.input.len() > limit {
+            self.close_with(
+                id,
+                ReasonCode::QuotaExceeded,
+                "too much input while reading is paused",
+                CloseReason::Overloaded,
+                true,
+            );
+        } else {
+            self.process_input(id);
+        }
+    }
+
+    /// Handles the whole packets at the front of `data` where they lie, as long as the
+    /// connection could take them from an empty input buffer the same way (see
+    /// [`Broker::frames_received`]); stops at the first thing that needs the buffer.
+    fn take_frames(&mut self, id: ConnectionId, data: &mut Bytes) -> Taken {
+        loop {
+            if data.is_empty() {
+                return Taken::All;
+            }
+            let Some(conn) = self.connections.get(&id) else {
+                return Taken::Gone;
+            };
+            if conn.paused || !conn.input.is_empty() {
+                return Taken::Rest;
+            }
+            let Some(decoder) = conn.decoder.as_ref() else {
+                return Taken::Rest;
+            };
+            let version = decoder.version();
+            // The same checks as `FrameDecoder::next_frame`; what fails them (a reserved
+            // packet type, for the `hang-on-reserved-type` fault, too) goes the long way, so
+            // it is answered exactly as `bytes_received` answers it.
+            let header = match FixedHeader::parse(data, version) {
+                Ok(Some(header)) => header,
+                Ok(None) | Err(_) => return Taken::Rest,
+            };
+            let total = header.packet_len();
+            if total as u64 > u64::from(decoder.max_packet_size()) || data.len() < total {
+                return Taken::Rest;
+            }
+            let frame = Frame {
+                header,
+                bytes: data.split_to(total),
+            };
+            match frame.decode(version) {
+                Ok(packet) => self.packet_decoded(id, packet),
+                Err(e) => return Taken::Malformed(e),
+            }
+        }
+    }
+
+    /// A packet came off the connection's byte stream.
+    fn packet_decoded(&mut self, id: ConnectionId, packet: Packet) {
+        if !self.fault(Fault::KeepAlivePingreqOnly) || matches!(packet, Packet::PingReq) {
+            self.packet_received(id);
+        }
+        self.handle_packet(id, packet);
     }
 
     /// Dispatches one decoded packet according to the connection's phase.
