@@ -18,6 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::debug;
@@ -57,6 +58,8 @@ pub(super) struct Shell {
     /// Closing connections with output left, by deadline.
     lingering: VecDeque<(Instant, ConnectionId)>,
     ready: Vec<(ConnectionId, Direction)>,
+    /// The frames of the last read (kept for its memory).
+    frames: Vec<Bytes>,
 }
 
 impl Shell {
@@ -78,6 +81,7 @@ impl Shell {
             drained: Vec::new(),
             lingering: VecDeque::new(),
             ready: Vec::new(),
+            frames: Vec::new(),
         }
     }
 
@@ -209,9 +213,12 @@ impl Shell {
             if !c.wants_input(self.backlog_limit) {
                 continue;
             }
-            match c.read() {
-                Read::Frames(frames) => {
-                    self.core.frames_received(id, frames, self.origin.elapsed());
+            match c.read(&mut self.frames) {
+                Read::Data => {
+                    if !self.frames.is_empty() {
+                        let now = self.origin.elapsed();
+                        self.core.frames_received(id, self.frames.drain(..), now);
+                    }
                     self.queue_read(id);
                 }
                 Read::WouldBlock => {}

@@ -6,6 +6,7 @@ use std::io;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -73,10 +74,11 @@ impl Connection {
         !self.paused && self.closing.is_none() && !self.held_by_backlog
     }
 
-    /// Reads once. When there is nothing to read, the read waker is armed.
-    pub(super) fn read(&mut self) -> Read {
+    /// Reads once, adding the whole packets read to `frames`. When there is nothing to
+    /// read, the read waker is armed.
+    pub(super) fn read(&mut self, frames: &mut Vec<Bytes>) -> Read {
         for _ in 0..RETRIES {
-            match self.reader.read(&self.stream) {
+            match self.reader.read(&self.stream, frames) {
                 Read::WouldBlock => {
                     let mut cx = Context::from_waker(&self.read_waker);
                     match self.stream.poll_read_ready(&mut cx) {
@@ -89,7 +91,7 @@ impl Connection {
             }
         }
         // Still ready: come back later.
-        Read::Frames(Vec::new())
+        Read::Data
     }
 
     /// Writes what is queued. When the socket is full, the write waker is armed.

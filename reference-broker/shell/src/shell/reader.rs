@@ -13,16 +13,18 @@
 use std::io;
 
 use bytes::{Bytes, BytesMut};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// How many bytes one read asks the socket for (at least).
 const READ_CHUNK: usize = 16 * 1024;
 
 /// What one read gave.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Read {
-    /// Bytes arrived: the whole packets among them (possibly none yet).
-    Frames(Vec<Bytes>),
+    /// Bytes arrived; the whole packets among them (possibly none yet) were added to the
+    /// frames given.
+    Data,
     /// Nothing to read now.
     WouldBlock,
     /// End of stream or an error: the connection is gone.
@@ -48,23 +50,46 @@ impl FrameReader {
         }
     }
 
-    /// Reads once from `stream`.
-    pub(super) fn read(&mut self, stream: &TcpStream) -> Read {
+    /// Reads once from `stream`, adding the whole packets read to `frames`.
+    ///
+    /// A read that did not fill the room offered emptied the socket: tokio is told so (its
+    /// readiness for the socket is cleared, unless the socket reported new input meanwhile),
+    /// which saves the read that would only find nothing, as tokio's own `poll_read` does.
+    pub(super) fn read(&mut self, stream: &TcpStream, frames: &mut Vec<Bytes>) -> Read {
         // Room for a chunk; a partial packet's buffer grows by doubling, never by what its
         // header claims.
         self.buf.reserve(READ_CHUNK.max(self.buf.len()));
-        match stream.try_read_buf(&mut self.buf) {
-            Ok(0) => Read::Closed,
-            Ok(_) => Read::Frames(self.cut()),
+        let room = self.buf.capacity() - self.buf.len();
+        let buf = &mut self.buf;
+        let mut got = 0;
+        let result = stream.try_io(Interest::READABLE, || {
+            got = stream.try_read_buf(buf)?;
+            if got > 0 && got < room {
+                // Drained: let tokio clear the readiness.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        });
+        match result {
+            // Bytes arrived (with `Ok`, or with the `WouldBlock` that says the socket is empty).
+            _ if got > 0 => {
+                self.cut(frames);
+                if self.buf.is_empty() {
+                    // The frames keep what they need of the buffer; an idle connection keeps
+                    // none of it.
+                    self.buf = BytesMut::new();
+                }
+                Read::Data
+            }
+            Ok(()) => Read::Closed,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::WouldBlock,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Read::Frames(Vec::new()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Read::Data,
             Err(_) => Read::Closed,
         }
     }
 
-    /// Cuts the whole packets off the front of the buffer.
-    fn cut(&mut self) -> Vec<Bytes> {
-        let mut frames = Vec::new();
+    /// Cuts the whole packets off the front of the buffer into `frames`.
+    fn cut(&mut self, frames: &mut Vec<Bytes>) {
         while !self.buf.is_empty() {
             if self.raw {
                 frames.push(self.buf.split().freeze());
@@ -79,7 +104,6 @@ impl FrameReader {
                 Length::Malformed => self.raw = true,
             }
         }
-        frames
     }
 }
 
@@ -114,6 +138,12 @@ fn packet_len(buf: &[u8]) -> Length {
 mod tests {
     use super::*;
 
+    fn cut(r: &mut FrameReader) -> Vec<Bytes> {
+        let mut frames = Vec::new();
+        r.cut(&mut frames);
+        frames
+    }
+
     #[test]
     fn the_length_counts_the_fixed_header() {
         assert_eq!(packet_len(&[0xC0, 0x00]), Length::Known(2));
@@ -136,7 +166,7 @@ mod tests {
         let mut r = FrameReader::new(1024);
         r.buf
             .extend_from_slice(&[0xC0, 0x00, 0x30, 0x03, 0x00, 0x01, b'a', 0xC0]);
-        let frames = r.cut();
+        let frames = cut(&mut r);
         assert_eq!(
             frames,
             vec![
@@ -146,7 +176,7 @@ mod tests {
         );
         assert_eq!(&r.buf[..], &[0xC0]);
         r.buf.extend_from_slice(&[0x00]);
-        assert_eq!(r.cut(), vec![Bytes::from_static(&[0xC0, 0x00])]);
+        assert_eq!(cut(&mut r), vec![Bytes::from_static(&[0xC0, 0x00])]);
         assert!(r.buf.is_empty());
     }
 
@@ -156,7 +186,7 @@ mod tests {
         // A PUBLISH announcing 200 bytes, over the limit of 16.
         r.buf
             .extend_from_slice(&[0xC0, 0x00, 0x30, 0xC8, 0x01, 0x00]);
-        let frames = r.cut();
+        let frames = cut(&mut r);
         assert_eq!(
             frames,
             vec![
@@ -165,12 +195,15 @@ mod tests {
             ]
         );
         r.buf.extend_from_slice(&[0xC0, 0x00]);
-        assert_eq!(r.cut(), vec![Bytes::from_static(&[0xC0, 0x00])]);
+        assert_eq!(cut(&mut r), vec![Bytes::from_static(&[0xC0, 0x00])]);
         assert!(r.raw);
         let mut r = FrameReader::new(1024);
         r.buf
             .extend_from_slice(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]);
-        assert_eq!(r.cut().concat(), vec![0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]);
+        assert_eq!(
+            cut(&mut r).concat(),
+            vec![0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
+        );
         assert!(r.raw);
     }
 }
