@@ -284,8 +284,6 @@ pub struct Broker {
     held_connections: BTreeSet<ConnectionId>,
     /// The SCRAM-SHA-256 server, built on first use.
     scram: Option<crate::scram::ScramServer>,
-    /// The last PUBLISH encoded, reused for the next subscriber of the same message.
-    publish_cache: outbound::PublishCache,
 }
 
 impl Broker {
@@ -331,7 +329,6 @@ impl Broker {
             hung: false,
             held_connections: BTreeSet::new(),
             scram: None,
-            publish_cache: outbound::PublishCache::default(),
         }
     }
 

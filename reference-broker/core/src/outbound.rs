@@ -8,18 +8,9 @@
 //!   and then the User Properties are left out when that makes it fit (MQTT-3.2.2-19, -20,
 //!   MQTT-3.4.2-2, -3, ... for each acknowledgement type); a PUBLISH that does not fit is
 //!   dropped and counts as delivered (MQTT-3.1.2-25).
-//!
-//! A message routed to many subscribers is sent to them one after the other, so the last
-//! PUBLISH encoded is kept ([`PublishCache`]): when the next one is the same packet for the
-//! same protocol version except its Packet Identifier (the same message, shaped the same
-//! way for that subscriber), its bytes are reused: shared as they are at QoS 0, copied with
-//! the two bytes of the Packet Identifier replaced at QoS 1 and 2. Debug builds check every
-//! reuse against a fresh encoding.
 
 use bytes::{Bytes, BytesMut};
-use mqttspec_codec::{
-    MqttString, Packet, PacketType, Properties, ProtocolVersion, Publish, StatementId as S,
-};
+use mqttspec_codec::{MqttString, Packet, PacketType, Properties, StatementId as S};
 
 use super::fault::Fault;
 use super::{Action, Broker, ConnectionId};
@@ -68,76 +59,6 @@ fn size_statements(t: PacketType) -> &'static [S] {
     }
 }
 
-/// The last PUBLISH encoded (see the module docs).
-#[derive(Debug, Default)]
-pub(super) struct PublishCache {
-    last: Option<CachedPublish>,
-}
-
-#[derive(Debug)]
-struct CachedPublish {
-    version: ProtocolVersion,
-    /// The packet encoded (holding its topic and payload keeps their buffers, so equal
-    /// pointers below mean equal bytes).
-    publish: Publish,
-    bytes: Bytes,
-    /// Where the Packet Identifier is in `bytes` (QoS 1 and 2).
-    packet_id_at: Option<usize>,
-}
-
-impl PublishCache {
-    /// The encoding of `p` for `v`, if it is the cached packet but for its Packet Identifier.
-    fn get(&self, v: ProtocolVersion, p: &Publish) -> Option<Bytes> {
-        let c = self.last.as_ref()?;
-        let same = c.version == v
-            && same_bytes(c.publish.payload.as_ref(), p.payload.as_ref())
-            && same_bytes(
-                c.publish.topic.as_str().as_bytes(),
-                p.topic.as_str().as_bytes(),
-            )
-            && c.publish.qos == p.qos
-            && c.publish.dup == p.dup
-            && c.publish.retain == p.retain
-            && c.publish.packet_id.is_some() == p.packet_id.is_some()
-            && c.publish.properties == p.properties;
-        if !same {
-            return None;
-        }
-        match (c.packet_id_at, p.packet_id) {
-            (None, None) => Some(c.bytes.clone()),
-            (Some(at), Some(id)) => {
-                let mut bytes = BytesMut::from(&c.bytes[..]);
-                bytes
-                    .get_mut(at..at + 2)?
-                    .copy_from_slice(&id.get().to_be_bytes());
-                Some(bytes.freeze())
-            }
-            _ => None,
-        }
-    }
-
-    fn put(&mut self, v: ProtocolVersion, publish: &Publish, bytes: &Bytes) {
-        // The Packet Identifier follows the fixed header (a type byte and the Remaining
-        // Length, of 1 to 4 bytes) and the Topic Name (a two-byte length and the name).
-        let packet_id_at = publish.packet_id.and_then(|_| {
-            let length_bytes = bytes.iter().skip(1).take(4).position(|b| b & 0x80 == 0)? + 1;
-            Some(1 + length_bytes + 2 + publish.topic.as_str().len())
-        });
-        self.last = Some(CachedPublish {
-            version: v,
-            publish: publish.clone(),
-            bytes: bytes.clone(),
-            packet_id_at,
-        });
-    }
-}
-
-/// Whether two slices are the same memory (not merely equal contents: that is not worth
-/// comparing, and a miss only costs an encoding).
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && std::ptr::eq(a.as_ptr(), b.as_ptr())
-}
-
 impl Broker {
     /// Encodes and queues `packet` for `id` (see the module docs).
     pub(super) fn send(&mut self, id: ConnectionId, mut packet: Packet) -> Sent {
@@ -178,22 +99,6 @@ impl Broker {
         } else {
             usize::MAX
         };
-        if let Packet::Publish(p) = &packet {
-            if let Some(bytes) = self.publish_cache.get(v, p) {
-                debug_assert_eq!(
-                    packet.encode(v).ok().as_deref(),
-                    Some(&bytes[..]),
-                    "a reused PUBLISH encoding differs from a fresh one"
-                );
-                if bytes.len() > max {
-                    self.record_id(S::V5_3_1_2_24);
-                    self.record_id(S::V5_3_1_2_25);
-                    tracing::debug!(conn = id.0, len = bytes.len(), max, packet = %PacketType::Publish, "dropped: larger than the client's Maximum Packet Size");
-                    return Sent::TooLarge;
-                }
-                return self.queue_send(id, packet, bytes);
-            }
-        }
         let mut len = match packet.encoded_len(v) {
             Ok(len) => len,
             Err(e) => {
@@ -230,14 +135,6 @@ impl Broker {
                 return Sent::No;
             }
         };
-        if let Packet::Publish(p) = &packet {
-            self.publish_cache.put(v, p, &bytes);
-        }
-        self.queue_send(id, packet, bytes)
-    }
-
-    /// Counts `bytes` as unflushed on `id` and asks the caller to send them.
-    fn queue_send(&mut self, id: ConnectionId, packet: Packet, bytes: Bytes) -> Sent {
         if let Some(conn) = self.connections.get_mut(&id) {
             conn.unflushed = conn.unflushed.saturating_add(bytes.len());
         }

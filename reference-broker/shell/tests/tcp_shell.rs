@@ -2,9 +2,9 @@
 //! publishing and subscribing in both protocol versions, packets split across reads or
 //! packed into one, many concurrent clients, abnormal closes, and a clean shutdown.
 //!
-//! TCP_NODELAY: the shell sets it on every accepted socket (`shell::open`); the option lives
-//! on the server's end of the connection and cannot be observed from the client, so it is not
-//! tested here.
+//! TCP_NODELAY: the shell sets it on every accepted socket (`Shell::open` in
+//! `shell/broker_task.rs`); the option lives on the server's end of the connection and cannot
+//! be observed from the client, so it is not tested here.
 
 mod tcp_support;
 
