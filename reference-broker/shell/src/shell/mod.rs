@@ -159,7 +159,10 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
             let deadline = shell
                 .deadline()
                 .unwrap_or_else(|| Instant::now() + NO_DEADLINE);
-            if timer.deadline() != deadline {
+            // Deadlines mostly move later (every packet restarts its connection's Keep Alive
+            // timer): then the timer is left to fire early, once, instead of being re-armed
+            // on every turn.
+            if timer.is_elapsed() || deadline < timer.deadline() {
                 timer.as_mut().reset(deadline);
             }
             tokio::select! {
