@@ -8,7 +8,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`shell`] | the tokio shell: sockets and timers, no protocol decisions |
+//! | [`shell`] | the tokio shell: sockets and timers, no protocol decisions; one broker task reads, feeds the core and writes (its docs describe the data path) |
 //! | [`cli`] | the flags of the `reference-broker` binary, the configuration file, the random seed |
 //! | [`scram`] | the core's SCRAM-SHA-256, plus [`scram::random_nonce`] from the OS random source |
 //! | [`config`], [`core`], [`fuzzing`] | re-exported from the core crate, so paths such as `mqttspec_reference_broker::core::fault::Fault` keep working |

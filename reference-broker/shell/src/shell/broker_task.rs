@@ -1,18 +1,19 @@
 //! The broker task: the one task that owns the core, and does all socket I/O itself.
 //!
 //! It waits for any of: a socket reported ready ([`Readiness`]), a new connection from the
-//! accept task, the core's next timer, shutdown. Then it runs a *turn*: it reads once from
-//! each connection that has input and hands the whole packets to the core
-//! ([`Broker::frames_received`]), queues every packet the core sends on its connection's
-//! [`Output`](super::output::Output), and writes each connection's queue to its socket
-//! with as few (vectored) writes as possible. A connection whose queue the socket took
-//! entirely is flushed at once: the core hears it in the same turn
-//! ([`Broker::connection_flushed`]), which may let it send more; that repeats a bounded number
-//! of times, and whatever is left over goes to the next turn. What a socket does not take
-//! waits in the queue until tokio reports it writable.
+//! accept task, the core's next timer, shutdown. Then it runs a *turn* of up to [`ROUNDS`]
+//! rounds. A round reads once from each connection that has input and hands the whole
+//! packets to the core ([`Broker::frames_received`]), queues every packet the core sends on
+//! its connection's [`Output`](super::output::Output), then writes each connection's queue
+//! to its socket with as few (vectored) writes as possible. A connection whose queue the
+//! socket took entirely is flushed at once: the core hears it in the same round
+//! ([`Broker::connection_flushed`]), which may let it send more; that repeats up to
+//! [`FLUSH_ROUNDS`] times, and whatever is left over goes to the next turn. What a socket
+//! does not take waits in the queue until tokio reports it writable.
 //!
-//! A turn reads each connection at most [`ROUNDS`] times; a connection that still has
-//! input, and any other work left over, makes the task yield to the runtime and come back.
+//! A connection that gave input is read again in the next round, until its socket is empty;
+//! one that still has input after the last round, and any other work left over, makes the
+//! task yield to the runtime and come back without waiting.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
