@@ -27,8 +27,8 @@
 //!
 //! The `reference-broker` binary runs this on a current-thread runtime (one thread does
 //! everything; a lower median latency at a fixed rate than the multi-threaded runtime, the
-//! same flat-out throughput). Embedded
-//! ([`RunningBroker`], [`serve`]) it runs on whatever runtime the caller has.
+//! same flat-out throughput). Embedded ([`RunningBroker`], [`serve`]) it runs on whatever
+//! runtime the caller has.
 //!
 //! # Flushed
 //!
