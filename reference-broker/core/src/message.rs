@@ -12,6 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use mqttspec_codec::{PacketId, Properties, ProtocolVersion, Publish, QoS, TopicName};
 
+use crate::memory::{owned_properties, Charge};
+
 /// An Application Message the broker has accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Message {
@@ -31,6 +33,9 @@ pub(crate) struct Message {
     pub publisher: Option<Arc<str>>,
     /// When the message expires (arrival time plus its Message Expiry Interval).
     pub expires_at: Option<Duration>,
+    /// Its bytes, charged against the memory budget (see [`crate::memory`]); set by
+    /// `Broker::charged`.
+    pub charge: Charge,
 }
 
 impl Message {
@@ -53,17 +58,10 @@ impl Message {
 /// The properties of an incoming PUBLISH (or Will) that are passed on to subscribers
 /// unchanged: Payload Format Indicator, Message Expiry Interval, Content Type, Response
 /// Topic, Correlation Data and the User Properties in their order (MQTT-3.3.2-4, -15, -16,
-/// -17, -18, -20). Topic Alias and Subscription Identifiers are per hop and are dropped.
+/// -17, -18, -20). Topic Alias and Subscription Identifiers are per hop and are dropped. The
+/// copy owns its bytes (it outlives the packet; see [`crate::memory`]).
 pub(crate) fn forwardable(p: &Properties) -> Properties {
-    Properties {
-        payload_format_indicator: p.payload_format_indicator,
-        message_expiry_interval: p.message_expiry_interval,
-        content_type: p.content_type.clone(),
-        response_topic: p.response_topic.clone(),
-        correlation_data: p.correlation_data.clone(),
-        user_properties: p.user_properties.clone(),
-        ..Properties::default()
-    }
+    owned_properties(p)
 }
 
 /// One copy of a message for one session.
@@ -77,6 +75,8 @@ pub(crate) struct Delivery {
     pub retain: bool,
     /// The Subscription Identifiers of the matching subscriptions.
     pub subscription_identifiers: Vec<NonZeroU32>,
+    /// The copy's own bytes, charged against the memory budget; set by `Broker::delivery`.
+    pub charge: Charge,
 }
 
 /// How to shape an outgoing PUBLISH beyond what the delivery says.

@@ -106,6 +106,11 @@ impl RetainedMessage {
         }
     }
 
+    /// What this message is charged against the memory budget while stored.
+    pub fn bytes(&self) -> usize {
+        crate::memory::retained_bytes(&self.topic, &self.payload, &self.properties)
+    }
+
     /// When the message expires, or `None` if it never does (or not within `Duration`'s range).
     pub fn expires_at(&self) -> Option<Duration> {
         let interval = Duration::from_secs(u64::from(self.message_expiry?));
@@ -176,6 +181,8 @@ impl Drop for Node {
 pub struct RetainedStore {
     root: Node,
     len: usize,
+    /// What the stored messages are charged against the memory budget (see `memory`).
+    bytes: usize,
     max: usize,
     expiry: BTreeSet<(Duration, TopicName)>,
 }
@@ -185,6 +192,7 @@ impl std::fmt::Debug for RetainedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RetainedStore")
             .field("len", &self.len)
+            .field("bytes", &self.bytes)
             .field("max", &self.max)
             .field("expiring", &self.expiry.len())
             .finish()
@@ -197,6 +205,7 @@ impl RetainedStore {
         RetainedStore {
             root: Node::default(),
             len: 0,
+            bytes: 0,
             max,
             expiry: BTreeSet::new(),
         }
@@ -215,6 +224,11 @@ impl RetainedStore {
     /// Whether no message is stored.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// What the stored messages are charged against the memory budget.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Stores `msg` as its topic's retained message, replacing any previous one; an empty
@@ -238,8 +252,10 @@ impl RetainedStore {
             node = node.children.entry(Box::from(level)).or_default();
         }
         let expiry_entry = msg.expires_at().map(|at| (at, msg.topic.clone()));
+        self.bytes = self.bytes.saturating_add(msg.bytes());
         match node.message.replace(msg) {
             Some(old) => {
+                self.bytes = self.bytes.saturating_sub(old.bytes());
                 if let Some(at) = old.expires_at() {
                     self.expiry.remove(&(at, old.topic));
                 }
@@ -271,6 +287,7 @@ impl RetainedStore {
         let old = node.message.take()?;
         let now_empty = node.is_empty();
         self.len = self.len.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(old.bytes());
         if let Some(at) = old.expires_at() {
             self.expiry.remove(&(at, old.topic.clone()));
         }
