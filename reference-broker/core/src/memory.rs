@@ -40,14 +40,12 @@
 //! [`Message`]: crate::message::Message
 //! [`Delivery`]: crate::message::Delivery
 
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mqttspec_codec::{MqttString, Properties, QoS, TopicFilter, TopicName};
+use mqttspec_codec::{MqttString, Properties, TopicFilter, TopicName};
 
-use crate::message::{Delivery, Message};
 use crate::Broker;
 
 /// Fixed heap overhead of one Application Message (the `Arc`, the struct, its properties).
@@ -225,34 +223,6 @@ pub(crate) fn owned_properties(p: &Properties) -> Properties {
 }
 
 impl Broker {
-    /// `m` with its charge, shared.
-    pub(crate) fn charged(&self, mut m: Message) -> Arc<Message> {
-        m.charge = self
-            .meter
-            .charge(message_bytes(&m.topic, &m.payload, &m.properties));
-        Arc::new(m)
-    }
-
-    /// One session's copy of `message`, with its charge.
-    pub(crate) fn delivery(
-        &self,
-        message: Arc<Message>,
-        qos: QoS,
-        retain: bool,
-        subscription_identifiers: Vec<NonZeroU32>,
-    ) -> Delivery {
-        let charge = self
-            .meter
-            .charge(DELIVERY_OVERHEAD + 4 * subscription_identifiers.len());
-        Delivery {
-            message,
-            qos,
-            retain,
-            subscription_identifiers,
-            charge,
-        }
-    }
-
     /// Bytes of stored state charged against the budget.
     pub fn memory_used(&self) -> usize {
         self.meter

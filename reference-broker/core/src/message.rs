@@ -12,7 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use mqttspec_codec::{PacketId, Properties, ProtocolVersion, Publish, QoS, TopicName};
 
-use crate::memory::{owned_properties, Charge};
+use crate::memory::{message_bytes, owned_properties, Charge, DELIVERY_OVERHEAD};
+use crate::Broker;
 
 /// An Application Message the broker has accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +125,36 @@ impl Delivery {
             },
             properties,
             payload: m.payload.clone(),
+        }
+    }
+}
+
+impl Broker {
+    /// `m` with its charge, shared.
+    pub(crate) fn charged(&self, mut m: Message) -> Arc<Message> {
+        m.charge = self
+            .meter
+            .charge(message_bytes(&m.topic, &m.payload, &m.properties));
+        Arc::new(m)
+    }
+
+    /// One session's copy of `message`, with its charge.
+    pub(crate) fn delivery(
+        &self,
+        message: Arc<Message>,
+        qos: QoS,
+        retain: bool,
+        subscription_identifiers: Vec<NonZeroU32>,
+    ) -> Delivery {
+        let charge = self
+            .meter
+            .charge(DELIVERY_OVERHEAD + 4 * subscription_identifiers.len());
+        Delivery {
+            message,
+            qos,
+            retain,
+            subscription_identifiers,
+            charge,
         }
     }
 }
