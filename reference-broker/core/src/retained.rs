@@ -158,7 +158,8 @@ impl std::error::Error for RetainedFull {}
 #[derive(Default)]
 struct Node {
     children: HashMap<Box<str>, Node>,
-    message: Option<RetainedMessage>,
+    /// Boxed: most nodes are intermediate levels without a message.
+    message: Option<Box<RetainedMessage>>,
 }
 
 impl Node {
@@ -253,7 +254,7 @@ impl RetainedStore {
         }
         let expiry_entry = msg.expires_at().map(|at| (at, msg.topic.clone()));
         self.bytes = self.bytes.saturating_add(msg.bytes());
-        match node.message.replace(msg) {
+        match node.message.replace(Box::new(msg)) {
             Some(old) => {
                 self.bytes = self.bytes.saturating_sub(old.bytes());
                 if let Some(at) = old.expires_at() {
@@ -275,7 +276,7 @@ impl RetainedStore {
         for level in topic.split(LEVEL_SEPARATOR) {
             node = node.children.get(level)?;
         }
-        node.message.as_ref()
+        node.message.as_deref()
     }
 
     /// Removes the retained message of this Topic Name, returning it.
@@ -284,7 +285,7 @@ impl RetainedStore {
         for level in topic.split(LEVEL_SEPARATOR) {
             node = node.children.get_mut(level)?;
         }
-        let old = node.message.take()?;
+        let old = *node.message.take()?;
         let now_empty = node.is_empty();
         self.len = self.len.saturating_sub(1);
         self.bytes = self.bytes.saturating_sub(old.bytes());
@@ -334,10 +335,10 @@ impl RetainedStore {
             // At the root, wildcards skip the topics that start with '$'.
             let visible = |key: &str| depth > 0 || !key.starts_with('$');
             match levels.get(depth) {
-                None => out.extend(node.message.as_ref()),
+                None => out.extend(node.message.as_deref()),
                 Some(&MULTI_LEVEL_WILDCARD) => {
                     // This level (the parent) and everything below it.
-                    out.extend(node.message.as_ref());
+                    out.extend(node.message.as_deref());
                     let mut below: Vec<&Node> = node
                         .children
                         .iter()
@@ -345,7 +346,7 @@ impl RetainedStore {
                         .map(|(_, child)| child)
                         .collect();
                     while let Some(n) = below.pop() {
-                        out.extend(n.message.as_ref());
+                        out.extend(n.message.as_deref());
                         below.extend(n.children.values());
                     }
                 }
