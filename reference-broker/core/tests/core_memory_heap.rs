@@ -14,6 +14,9 @@ fn live() -> isize {
     dhat::HeapStats::get().curr_bytes as isize
 }
 
+/// One way of filling the broker with state.
+type Scenario = Box<dyn FnOnce(&mut Sim)>;
+
 /// Runs `f` on a fresh world and returns (heap growth, charged growth).
 fn measure(f: impl FnOnce(&mut Sim)) -> (isize, isize) {
     let mut sim = Sim::default_config();
@@ -32,7 +35,7 @@ fn measure(f: impl FnOnce(&mut Sim)) -> (isize, isize) {
 #[test]
 fn the_charges_cover_the_heap_each_kind_of_state_really_holds() {
     let _profiler = dhat::Profiler::builder().testing().build();
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Sim)>)> = vec![
+    let cases: Vec<(&str, Scenario)> = vec![
         (
             "offline 3.1.1 sessions with one subscription",
             Box::new(|sim: &mut Sim| {
