@@ -221,7 +221,7 @@ fn v311_packets_carry_no_v5_only_data() {
     for packet in samples(strategy::packet(V311), 400) {
         let (reason_code, properties) = match &packet {
             Packet::Connect(c) => {
-                assert!(c.will.as_ref().map_or(true, |w| w.properties.is_empty()));
+                assert!(c.will.as_ref().is_none_or(|w| w.properties.is_empty()));
                 assert!(c.password.is_none() || c.username.is_some());
                 (None, Some(&c.properties))
             }

@@ -249,7 +249,7 @@ fn payload_unchanged(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let room = t
             .capabilities()
             .maximum_packet_size
-            .map_or(true, |m| m as usize > LARGE_PAYLOAD + topic.len() + 64);
+            .is_none_or(|m| m as usize > LARGE_PAYLOAD + topic.len() + 64);
         if !room {
             // The broker declared a Maximum Packet Size too small for the large payload.
             return t.pass();

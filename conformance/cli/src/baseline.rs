@@ -53,7 +53,7 @@ impl Expected {
             && self
                 .protocol
                 .as_deref()
-                .map_or(true, |p| p.parse::<ProtocolVersion>() == Ok(protocol))
+                .is_none_or(|p| p.parse::<ProtocolVersion>() == Ok(protocol))
     }
 }
 

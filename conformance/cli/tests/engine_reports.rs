@@ -370,7 +370,14 @@ fn assert_links_resolve(page: &str) {
 fn html_escapes_everything_from_the_broker_and_is_self_contained() {
     let html = mqttspec::report::html::render(&report());
     assert!(!html.contains("<script>"), "unescaped script tag");
-    assert!(html.contains("&lt;script&gt;"));
+    // Escaped, not dropped: a parser reads the broker's text back.
+    let doc = parse_page(&html).expect("report.html is well-formed");
+    assert!(
+        doc.descendants()
+            .filter_map(|n| n.text())
+            .any(|t| t.contains("<script>alert('x')</script>")),
+        "the script tag as text"
+    );
     assert!(!html.contains('\u{0}') && !html.contains('\u{1b}'));
     assert!(
         !html.contains("src=") && !html.contains("<link") && !html.contains("url("),
@@ -384,6 +391,175 @@ fn html_escapes_everything_from_the_broker_and_is_self_contained() {
     assert!(compare.contains("connect.second-connect-is-protocol-error"));
     assert!(!compare.contains("src=") && !compare.contains("<link") && !compare.contains("url("));
     assert_links_resolve(&compare);
+}
+
+/// Markup, an entity, quotes, a CDATA end, an ANSI escape sequence and characters XML 1.0
+/// cannot carry (NUL, BEL, U+FFFE).
+const HOSTILE: &str =
+    "<script>alert(\"x\" & 'y')</script> ]]> &amp; \u{1b}[31mred\u{0}\u{7}\u{FFFE}";
+
+/// [`HOSTILE`] as the pages show it: each character XML cannot carry is U+FFFD.
+const HOSTILE_SHOWN: &str =
+    "<script>alert(\"x\" & 'y')</script> ]]> &amp; \u{FFFD}[31mred\u{FFFD}\u{FFFD}\u{FFFD}";
+
+/// `page` parsed as XML: the HTML pages are well-formed XML too (`<!DOCTYPE html>` is their
+/// only DTD).
+fn parse_page(page: &str) -> Result<roxmltree::Document<'_>, roxmltree::Error> {
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(page, options)
+}
+
+/// The text of every element and attribute of `doc`.
+fn all_text<'a>(doc: &'a roxmltree::Document<'_>) -> Vec<&'a str> {
+    doc.descendants()
+        .flat_map(|n| {
+            n.text()
+                .into_iter()
+                .chain(n.attributes().map(|a| a.value()))
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_broker_strings_are_text_in_every_page() {
+    let mut r = report_with_restricted();
+    r.broker.name = HOSTILE.to_owned();
+    r.broker.notes = vec![HOSTILE.to_owned()];
+    for c in &mut r.cases {
+        c.title = HOSTILE.to_owned();
+        c.actual = Some(HOSTILE.to_owned());
+        c.tags = vec![HOSTILE.to_owned()];
+        for e in &mut c.transcript {
+            e.client = HOSTILE.to_owned();
+            e.summary = HOSTILE.to_owned();
+        }
+    }
+    let pages = [
+        ("report.html", mqttspec::report::html::render(&r)),
+        (
+            "compare.html",
+            mqttspec::report::compare::render(&[r.clone(), report()]),
+        ),
+        ("junit.xml", mqttspec::report::junit::render(&r)),
+    ];
+    for (name, page) in &pages {
+        assert!(!page.contains("<script"), "{name}: unescaped markup");
+        assert!(!page.contains("]]>"), "{name}: a raw CDATA end");
+        assert!(
+            !page.contains(|c: char| c.is_control() && c != '\n'),
+            "{name}: a control character"
+        );
+        assert!(!page.contains('\u{FFFE}'), "{name}: a non-character");
+        let doc = parse_page(page).unwrap_or_else(|e| panic!("{name} is not well-formed XML: {e}"));
+        let text = all_text(&doc);
+        assert!(
+            text.iter().any(|t| t.contains(HOSTILE_SHOWN)),
+            "{name}: the string is shown as text"
+        );
+    }
+    let text_of = |page: &str, tag: &str| -> Vec<String> {
+        let doc = parse_page(page).unwrap();
+        doc.descendants()
+            .filter(|n| n.has_tag_name(tag))
+            .map(|n| {
+                n.descendants()
+                    .filter(|d| d.is_text())
+                    .filter_map(|d| d.text())
+                    .collect()
+            })
+            .collect()
+    };
+    let [(_, html), (_, compare), (_, junit)] = &pages;
+    // report.html: heading, notes, case titles, tags, reasons, transcripts.
+    assert_eq!(
+        text_of(html, "h1"),
+        [format!("mqttspec conformance report: {HOSTILE_SHOWN}")]
+    );
+    for shown in [
+        format!("Note: {HOSTILE_SHOWN}"),
+        format!("Actual: {HOSTILE_SHOWN}"),
+        format!("What happened: {HOSTILE_SHOWN}"),
+        format!("{HOSTILE_SHOWN} [MQTT-3.1.0-2; 12 ms]"),
+    ] {
+        assert!(text_of(html, "p").contains(&shown), "{shown}");
+    }
+    assert!(
+        text_of(html, "span").contains(&HOSTILE_SHOWN.to_owned()),
+        "tag"
+    );
+    assert!(
+        text_of(html, "td").contains(&HOSTILE_SHOWN.to_owned()),
+        "transcript client and packet"
+    );
+    // compare.html: the broker's column and the cell's tooltip.
+    assert!(text_of(compare, "th").contains(&HOSTILE_SHOWN.to_owned()));
+    let doc = parse_page(compare).unwrap();
+    let titles: Vec<&str> = doc
+        .descendants()
+        .filter_map(|n| n.attribute("title"))
+        .collect();
+    assert!(titles.contains(&HOSTILE_SHOWN), "case title");
+    assert!(
+        titles.contains(&format!("expected DISCONNECT 0x82; actual {HOSTILE_SHOWN}").as_str()),
+        "{titles:?}"
+    );
+    // junit.xml: failure message and body (with the transcript), error, skipped, system-out.
+    let doc = roxmltree::Document::parse(junit).unwrap();
+    let element = |tag: &str| {
+        doc.descendants()
+            .find(|n| n.has_tag_name(tag))
+            .unwrap_or_else(|| panic!("no {tag}"))
+    };
+    assert_eq!(
+        element("testsuites").attribute("name"),
+        Some(format!("mqttspec {HOSTILE_SHOWN}").as_str())
+    );
+    let failure = element("failure");
+    assert_eq!(
+        failure.attribute("message"),
+        Some(format!("expected DISCONNECT 0x82; actual {HOSTILE_SHOWN}").as_str())
+    );
+    let body = failure.text().unwrap_or_default();
+    assert!(
+        body.starts_with(&format!("{HOSTILE_SHOWN}\nstatements: ")),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("{HOSTILE_SHOWN} <-  {HOSTILE_SHOWN}")),
+        "{body}"
+    );
+    assert_eq!(element("error").attribute("message"), Some(HOSTILE_SHOWN));
+    assert!(doc
+        .descendants()
+        .filter(|n| n.has_tag_name("skipped"))
+        .filter_map(|n| n.attribute("message"))
+        .any(|m| m.ends_with(&format!(": {HOSTILE_SHOWN}"))));
+    assert!(doc
+        .descendants()
+        .filter(|n| n.has_tag_name("system-out"))
+        .filter_map(|n| n.text())
+        .any(|t| t == format!("NON-STRICT: expected a; actual {HOSTILE_SHOWN}")));
+}
+
+/// Escaping by construction: no template marks a value safe or turns escaping off (the
+/// views hold only text from reports and constants).
+#[test]
+fn templates_escape_every_value() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("the templates folder") {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        for bad in ["|safe", "|escape(\"none\")", "|e(\"none\")", "{%autoescape"] {
+            assert!(!squeezed.contains(bad), "{} uses {bad}", path.display());
+        }
+        seen += 1;
+    }
+    assert!(seen >= 3, "report.html, compare.html and their layout");
 }
 
 #[test]

@@ -188,7 +188,7 @@ pub async fn run(target: &mut Target, cfg: &CampaignConfig, seeds: &Seeds) -> Ca
                 findings.len()
             );
         }
-        if index % 100 == 0 {
+        if index.is_multiple_of(100) {
             sample_memory(target, &mut totals);
         }
         index += 1;

@@ -438,7 +438,7 @@ impl Shrinker<'_> {
             FindingKind::NotServing => true,
             _ => {
                 let last = format!("step {}: ", scenario.steps.len());
-                actual.starts_with(&last) && self.expected.as_ref().map_or(true, |e| *e == expected)
+                actual.starts_with(&last) && self.expected.as_ref().is_none_or(|e| *e == expected)
             }
         };
         if same {

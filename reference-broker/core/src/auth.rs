@@ -26,18 +26,11 @@ use mqttspec_codec::{
     Auth, Connect, MqttString, Packet, ProtocolVersion, ReasonCode, StatementId as S,
 };
 
-use crate::scram::{ScramError, ScramServer, ServerHandshake, MECHANISM, SECRET_LEN};
+use crate::scram::{ScramError, ScramServer, MECHANISM, SECRET_LEN};
 
-use super::connection::Phase;
+use super::connection::{AuthExchange, Phase};
 use super::fault::Fault;
 use super::{Broker, CloseReason, ConnectionId};
-
-/// An enhanced authentication exchange in progress.
-#[derive(Debug)]
-pub(crate) struct AuthExchange {
-    /// The SCRAM server state waiting for client-final.
-    handshake: ServerHandshake,
-}
 
 /// The CONNACK / DISCONNECT code for a failed SCRAM exchange.
 fn failure_code(e: &ScramError) -> ReasonCode {

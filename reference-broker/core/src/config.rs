@@ -63,6 +63,13 @@ pub struct Config {
     /// Session State under resource constraints); when every session is connected the CONNECT
     /// is refused (MQTT 5.0: 0x97 Quota exceeded; 3.1.1: 0x03 Server unavailable).
     pub max_sessions: usize,
+    /// Bytes of stored state the broker may hold, across retained messages, queued and
+    /// in-flight messages, Will Messages, sessions and subscriptions (estimates of their heap;
+    /// see the `memory` module of the core). When it is exhausted the sessions disconnected
+    /// longest are discarded first, then new sessions, subscriptions and retained messages
+    /// are refused (MQTT 5.0: 0x97 Quota exceeded) and copies for subscribers are treated like
+    /// a full queue. Default 128 MiB.
+    pub memory_budget_bytes: usize,
     /// Outgoing QoS 1/2 PUBLISH packets in flight per connection, at most. For MQTT 5.0 the
     /// window is the smaller of this and the client's Receive Maximum; MQTT 3.1.1 has no
     /// Receive Maximum, so this alone bounds it. Default 1024.
@@ -149,6 +156,9 @@ impl Config {
         if self.max_inflight_messages == 0 {
             return Err(InvalidConfig::ZeroMaxInflightMessages);
         }
+        if self.memory_budget_bytes == 0 {
+            return Err(InvalidConfig::ZeroMemoryBudget);
+        }
         Ok(())
     }
 }
@@ -174,6 +184,9 @@ pub enum InvalidConfig {
     /// An in-flight window of 0 messages.
     #[error("max_inflight_messages must not be 0")]
     ZeroMaxInflightMessages,
+    /// A memory budget of 0 bytes.
+    #[error("memory_budget_bytes must not be 0")]
+    ZeroMemoryBudget,
 }
 
 /// One username/password pair.
@@ -226,6 +239,7 @@ impl Default for Config {
             max_subscriptions_per_session: 1000,
             max_retained_messages: 100_000,
             max_sessions: 100_000,
+            memory_budget_bytes: 128 * 1024 * 1024,
             max_inflight_messages: 1024,
             validate_payload_format: false,
             response_information: None,

@@ -32,6 +32,7 @@ use super::acl::{self, Access};
 use super::connection::{ClientLimits, Phase};
 use super::fault::Fault;
 use super::keep_alive;
+use super::memory::session_bytes;
 use super::publish::maximum_qos;
 use super::session::Session;
 use super::timers::TimerKey;
@@ -318,26 +319,25 @@ impl Broker {
         }
         self.record(v, &[S::V5_3_1_4_4], &[S::V311_3_1_4_3]);
         let resumed = self.sessions.contains_key(&client);
-        if !resumed && self.sessions.len() >= self.config.max_sessions.max(1) {
-            // Room for a new session: discard the one disconnected longest, or refuse.
-            let oldest = self
-                .sessions
-                .iter()
-                .filter(|(_, s)| s.connection.is_none())
-                .min_by_key(|(_, s)| s.offline_since)
-                .map(|(c, _)| Arc::clone(c));
-            match oldest {
-                Some(c) => self.end_session(&c),
-                None => {
-                    let code = if v.is_v5() {
-                        ReasonCode::QuotaExceeded
-                    } else {
-                        ReasonCode::ServerUnavailable
-                    };
-                    self.refuse(id, code, "too many sessions");
-                    return;
-                }
-            }
+        // Room for a new session (count and bytes) and for the Will: discard the sessions
+        // disconnected longest, or refuse (0x97 Quota exceeded; 3.1.1: 0x03 Server unavailable).
+        let quota = if v.is_v5() {
+            ReasonCode::QuotaExceeded
+        } else {
+            ReasonCode::ServerUnavailable
+        };
+        if !resumed
+            && self.sessions.len() >= self.config.max_sessions.max(1)
+            && !self.discard_longest_disconnected(Some(&client))
+        {
+            self.refuse(id, quota, "too many sessions");
+            return;
+        }
+        let needed = connect.will.as_ref().map_or(0, Will::bytes)
+            + if resumed { 0 } else { session_bytes(&client) };
+        if !self.make_durable_room(needed, Some(&client)) {
+            self.refuse(id, quota, "memory budget exhausted");
+            return;
         }
         if connect.clean_start {
             self.record(
@@ -377,16 +377,15 @@ impl Broker {
         let will = connect
             .will
             .as_ref()
-            .map(|w| Will::from_connect(w, v, max_qos));
+            .map(|w| Will::from_connect(w, v, max_qos, &self.meter));
         if will.is_some() {
             self.record(v, &[S::V5_3_1_2_7], &[S::V311_3_1_2_8]);
         } else {
             self.record(v, &[], &[S::V311_3_1_2_12]);
         }
-        let session = self
-            .sessions
-            .entry(Arc::clone(&client))
-            .or_insert_with(|| Session::new(granted_expiry));
+        let session = self.sessions.entry(Arc::clone(&client)).or_insert_with(|| {
+            Session::new(granted_expiry, self.meter.charge(session_bytes(&client)))
+        });
         session.expiry_interval = granted_expiry;
         session.connection = Some(id);
         session.will = will;

@@ -10,9 +10,15 @@ use std::time::Duration;
 use bytes::BytesMut;
 use mqttspec_codec::{Connect, FrameDecoder, PacketId, ProtocolVersion};
 
-use super::auth::AuthExchange;
 use super::message::Message;
 use super::topic_alias::InboundAliases;
+
+/// An enhanced authentication exchange in progress (the `auth` module drives it).
+#[derive(Debug)]
+pub(crate) struct AuthExchange {
+    /// The SCRAM server state waiting for client-final.
+    pub handshake: crate::scram::ServerHandshake,
+}
 
 /// Where a connection is in its life.
 #[derive(Debug)]

@@ -135,7 +135,17 @@ impl Broker {
         let mut accepted: Vec<Target> = Vec::with_capacity(targets.len());
         for t in targets {
             let already = extra.get(&t.client).copied().unwrap_or(0);
-            match self.room(&t.client, t.delivery.qos, already) {
+            let mut room = self.room(&t.client, t.delivery.qos, already);
+            if room != Room::Yes
+                && self.is_online(&t.client)
+                && !self.memory_fits(0)
+                && self.make_room(0, Some(&t.client))
+            {
+                // A connected subscriber comes before the sessions disconnected longest
+                // (`memory`); an offline one just has its copy dropped.
+                room = self.room(&t.client, t.delivery.qos, already);
+            }
+            match room {
                 Room::Yes => {
                     *extra.entry(Arc::clone(&t.client)).or_default() += 1;
                     accepted.push(t);
@@ -230,12 +240,7 @@ impl Broker {
         }
         out.push(Target {
             client: Arc::clone(&first.client_id),
-            delivery: Delivery {
-                message: Arc::clone(message),
-                qos,
-                retain,
-                subscription_identifiers: ids,
-            },
+            delivery: self.delivery(Arc::clone(message), qos, retain, ids),
         });
     }
 
@@ -247,12 +252,12 @@ impl Broker {
         }
         Target {
             client: Arc::clone(&s.client_id),
-            delivery: Delivery {
-                message: Arc::clone(message),
-                qos: self.granted(message.qos, s.options.qos),
-                retain: self.forwarded_retain(message, s),
-                subscription_identifiers: ids,
-            },
+            delivery: self.delivery(
+                Arc::clone(message),
+                self.granted(message.qos, s.options.qos),
+                self.forwarded_retain(message, s),
+                ids,
+            ),
         }
     }
 
@@ -333,7 +338,8 @@ impl Broker {
         if !online && qos == QoS::AtMostOnce && !self.config.queue_qos0_offline {
             return Room::Drop;
         }
-        if session.queue.len() + already < self.config.max_queued_messages {
+        // The planned copies are already charged: room means still within the budget.
+        if session.queue.len() + already < self.config.max_queued_messages && self.memory_fits(0) {
             return Room::Yes;
         }
         match (qos, online) {

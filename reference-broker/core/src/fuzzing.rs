@@ -409,6 +409,7 @@ pub fn fuzz_config(variant: u8) -> Config {
         connect_timeout_secs: 30,
         backpressure_timeout_secs: 20,
         max_unflushed_bytes: 256,
+        memory_budget_bytes: 16 * 1024,
         scram_iterations: 16,
         ..Config::default()
     }
@@ -928,6 +929,17 @@ impl Harness {
             "{} sessions after {} CONNECT packets",
             self.broker.session_count(),
             self.connects
+        );
+        // Stored state stays within the budget; beyond it only the messages held back by
+        // backpressure (at most Receive Maximum per connection, each within one packet).
+        let held = open
+            * usize::from(self.config.receive_maximum)
+            * (crate::memory::MESSAGE_OVERHEAD + self.config.maximum_packet_size as usize);
+        assert!(
+            self.broker.memory_used() <= self.config.memory_budget_bytes + held,
+            "{} bytes of stored state, the budget is {} (+{held} held)",
+            self.broker.memory_used(),
+            self.config.memory_budget_bytes
         );
         for cid in &self.client_ids {
             if let Some(n) = self.broker.queued_messages(cid) {

@@ -48,6 +48,7 @@
 //! | [`fuzzing`] | the broker-core fuzz oracle: event scripts with invariants checked |
 //! | `connection` | per-connection state: input buffer, phase, client limits, aliases |
 //! | `session` | Session State: queue, messages in flight, QoS 2 ids received, Will |
+//! | `memory` | the memory budget: charges for messages, deliveries, Wills and sessions; making room; copies that own their bytes |
 //! | `message` | accepted Application Messages and per-subscriber deliveries |
 //! | `connect` | CONNECT validation, CONNACK, session takeover, Clean Start, resumption |
 //! | `auth` | User Name/Password checks and enhanced authentication (SCRAM-SHA-256) |
@@ -112,6 +113,14 @@
 //! - bytes sent and not yet flushed by the caller: [`Config::max_unflushed_bytes`] (PUBLISH
 //!   only; acknowledgements are never held back, MQTT-3.3.4-10).
 //!
+//! - bytes of stored state, across all of the above: [`Config::memory_budget_bytes`]
+//!   (default 128 MiB; see the `memory` module). Lasting state (sessions, Wills,
+//!   subscriptions, retained messages) may fill three quarters of it; when it does not fit,
+//!   the sessions disconnected longest are discarded, then new sessions, subscriptions and
+//!   retained messages are refused (MQTT 5.0: 0x97 Quota exceeded), and copies for
+//!   subscribers are treated like a full queue. Everything kept beyond its packet owns its
+//!   bytes (copied out of the read buffer), so what is counted is what is held.
+//!
 //! Every string and payload is bounded by the packet that carried it.
 //!
 //! # Backpressure
@@ -147,6 +156,7 @@ mod connection;
 mod delivery;
 mod flow_control;
 mod keep_alive;
+mod memory;
 mod message;
 mod outbound;
 mod publish;
@@ -284,6 +294,10 @@ pub struct Broker {
     held_connections: BTreeSet<ConnectionId>,
     /// The SCRAM-SHA-256 server, built on first use.
     scram: Option<crate::scram::ScramServer>,
+    /// The bytes of messages, deliveries, Wills and sessions (see `memory`).
+    meter: memory::Meter,
+    /// `make_room` is discarding sessions (see there).
+    making_room: bool,
 }
 
 impl Broker {
@@ -329,6 +343,8 @@ impl Broker {
             hung: false,
             held_connections: BTreeSet::new(),
             scram: None,
+            meter: memory::Meter::default(),
+            making_room: false,
         }
     }
 

@@ -12,6 +12,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use mqttspec_codec::{PacketId, Properties, ProtocolVersion, Publish, QoS, TopicName};
 
+use crate::memory::{message_bytes, owned_properties, Charge, DELIVERY_OVERHEAD};
+use crate::Broker;
+
 /// An Application Message the broker has accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Message {
@@ -31,6 +34,9 @@ pub(crate) struct Message {
     pub publisher: Option<Arc<str>>,
     /// When the message expires (arrival time plus its Message Expiry Interval).
     pub expires_at: Option<Duration>,
+    /// Its bytes, charged against the memory budget (see [`crate::memory`]); set by
+    /// `Broker::charged`.
+    pub charge: Charge,
 }
 
 impl Message {
@@ -53,17 +59,10 @@ impl Message {
 /// The properties of an incoming PUBLISH (or Will) that are passed on to subscribers
 /// unchanged: Payload Format Indicator, Message Expiry Interval, Content Type, Response
 /// Topic, Correlation Data and the User Properties in their order (MQTT-3.3.2-4, -15, -16,
-/// -17, -18, -20). Topic Alias and Subscription Identifiers are per hop and are dropped.
+/// -17, -18, -20). Topic Alias and Subscription Identifiers are per hop and are dropped. The
+/// copy owns its bytes (it outlives the packet; see [`crate::memory`]).
 pub(crate) fn forwardable(p: &Properties) -> Properties {
-    Properties {
-        payload_format_indicator: p.payload_format_indicator,
-        message_expiry_interval: p.message_expiry_interval,
-        content_type: p.content_type.clone(),
-        response_topic: p.response_topic.clone(),
-        correlation_data: p.correlation_data.clone(),
-        user_properties: p.user_properties.clone(),
-        ..Properties::default()
-    }
+    owned_properties(p)
 }
 
 /// One copy of a message for one session.
@@ -77,6 +76,8 @@ pub(crate) struct Delivery {
     pub retain: bool,
     /// The Subscription Identifiers of the matching subscriptions.
     pub subscription_identifiers: Vec<NonZeroU32>,
+    /// The copy's own bytes, charged against the memory budget; set by `Broker::delivery`.
+    pub charge: Charge,
 }
 
 /// How to shape an outgoing PUBLISH beyond what the delivery says.
@@ -124,6 +125,36 @@ impl Delivery {
             },
             properties,
             payload: m.payload.clone(),
+        }
+    }
+}
+
+impl Broker {
+    /// `m` with its charge, shared.
+    pub(crate) fn charged(&self, mut m: Message) -> Arc<Message> {
+        m.charge = self
+            .meter
+            .charge(message_bytes(&m.topic, &m.payload, &m.properties));
+        Arc::new(m)
+    }
+
+    /// One session's copy of `message`, with its charge.
+    pub(crate) fn delivery(
+        &self,
+        message: Arc<Message>,
+        qos: QoS,
+        retain: bool,
+        subscription_identifiers: Vec<NonZeroU32>,
+    ) -> Delivery {
+        let charge = self
+            .meter
+            .charge(DELIVERY_OVERHEAD + 4 * subscription_identifiers.len());
+        Delivery {
+            message,
+            qos,
+            retain,
+            subscription_identifiers,
+            charge,
         }
     }
 }

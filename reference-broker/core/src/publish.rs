@@ -17,7 +17,6 @@
 //! Then the message is forwarded (QoS 0 at once; QoS 1/2 through `flow_control`), stored as
 //! retained if RETAIN is set, and acknowledged.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use mqttspec_codec::{
@@ -27,6 +26,7 @@ use mqttspec_codec::{
 
 use super::acl::{self, Access};
 use super::fault::Fault;
+use super::memory::{owned_bytes, owned_topic, retained_bytes, Charge};
 use super::message::{forwardable, Message};
 use super::retained::RetainedMessage;
 use super::topic;
@@ -198,12 +198,13 @@ impl Broker {
             .properties
             .message_expiry_interval
             .map(|s| self.now.saturating_add(Duration::from_secs(u64::from(s))));
-        let message = Arc::new(Message {
-            topic: topic_name,
+        // The message outlives the packet: it owns copies of its bytes (see `memory`).
+        let message = self.charged(Message {
+            topic: owned_topic(&topic_name),
             payload: if self.fault(Fault::TruncateLargePayloads) {
-                p.payload.slice(..p.payload.len().min(65_535))
+                owned_bytes(&p.payload.slice(..p.payload.len().min(65_535)))
             } else {
-                p.payload.clone()
+                owned_bytes(&p.payload)
             },
             qos: p.qos.min(max_qos),
             retain: p.retain && self.config.retain_available,
@@ -218,6 +219,7 @@ impl Broker {
             },
             publisher: client,
             expires_at,
+            charge: Charge::default(),
         });
         self.record(
             v,
@@ -231,6 +233,20 @@ impl Broker {
             ],
             &[],
         );
+        if message.retain && !message.payload.is_empty() && !self.retained_room(&message) {
+            // No room in the memory budget to store it: MQTT 5.0 can say so for QoS 1/2 (the
+            // message is then not accepted at all); otherwise it is forwarded and not stored.
+            if let (true, Some(pid)) = (v.is_v5(), packet_id) {
+                self.refuse_publish(
+                    id,
+                    p.qos,
+                    pid,
+                    ReasonCode::QuotaExceeded,
+                    "retained messages exceed the memory budget",
+                );
+                return;
+            }
+        }
         match (p.qos, packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => {
                 self.route(&message, false);
@@ -244,6 +260,17 @@ impl Broker {
             }
             (ack_qos, Some(pid)) => self.accept_or_hold(id, message, pid, ack_qos),
         }
+    }
+
+    /// Whether storing `message` as retained fits in the memory budget (after discarding
+    /// sessions disconnected longest, if need be).
+    fn retained_room(&mut self, message: &Message) -> bool {
+        let replaced = self
+            .retained
+            .get(&message.topic)
+            .map_or(0, RetainedMessage::bytes);
+        let stored = retained_bytes(&message.topic, &message.payload, &message.properties);
+        self.make_durable_room(stored.saturating_sub(replaced), None)
     }
 
     /// A PUBLISH the broker does not forward (access rules, payload format). MQTT 5.0 says so
@@ -309,6 +336,14 @@ impl Broker {
             properties,
             self.now,
         );
+        let replaced = self
+            .retained
+            .get(&stored.topic)
+            .map_or(0, RetainedMessage::bytes);
+        if !self.make_durable_room(stored.bytes().saturating_sub(replaced), None) {
+            tracing::warn!(topic = %message.topic, "retained message not stored: memory budget exhausted");
+            return;
+        }
         if let Err(e) = self.retained.set(stored) {
             tracing::warn!(topic = %message.topic, error = %e, "retained message not stored");
         }

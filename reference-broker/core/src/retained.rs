@@ -106,6 +106,11 @@ impl RetainedMessage {
         }
     }
 
+    /// What this message is charged against the memory budget while stored.
+    pub fn bytes(&self) -> usize {
+        crate::memory::retained_bytes(&self.topic, &self.payload, &self.properties)
+    }
+
     /// When the message expires, or `None` if it never does (or not within `Duration`'s range).
     pub fn expires_at(&self) -> Option<Duration> {
         let interval = Duration::from_secs(u64::from(self.message_expiry?));
@@ -153,7 +158,8 @@ impl std::error::Error for RetainedFull {}
 #[derive(Default)]
 struct Node {
     children: HashMap<Box<str>, Node>,
-    message: Option<RetainedMessage>,
+    /// Boxed: most nodes are intermediate levels without a message.
+    message: Option<Box<RetainedMessage>>,
 }
 
 impl Node {
@@ -176,6 +182,8 @@ impl Drop for Node {
 pub struct RetainedStore {
     root: Node,
     len: usize,
+    /// What the stored messages are charged against the memory budget (see `memory`).
+    bytes: usize,
     max: usize,
     expiry: BTreeSet<(Duration, TopicName)>,
 }
@@ -185,6 +193,7 @@ impl std::fmt::Debug for RetainedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RetainedStore")
             .field("len", &self.len)
+            .field("bytes", &self.bytes)
             .field("max", &self.max)
             .field("expiring", &self.expiry.len())
             .finish()
@@ -197,6 +206,7 @@ impl RetainedStore {
         RetainedStore {
             root: Node::default(),
             len: 0,
+            bytes: 0,
             max,
             expiry: BTreeSet::new(),
         }
@@ -215,6 +225,11 @@ impl RetainedStore {
     /// Whether no message is stored.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// What the stored messages are charged against the memory budget.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Stores `msg` as its topic's retained message, replacing any previous one; an empty
@@ -238,8 +253,10 @@ impl RetainedStore {
             node = node.children.entry(Box::from(level)).or_default();
         }
         let expiry_entry = msg.expires_at().map(|at| (at, msg.topic.clone()));
-        match node.message.replace(msg) {
+        self.bytes = self.bytes.saturating_add(msg.bytes());
+        match node.message.replace(Box::new(msg)) {
             Some(old) => {
+                self.bytes = self.bytes.saturating_sub(old.bytes());
                 if let Some(at) = old.expires_at() {
                     self.expiry.remove(&(at, old.topic));
                 }
@@ -259,7 +276,7 @@ impl RetainedStore {
         for level in topic.split(LEVEL_SEPARATOR) {
             node = node.children.get(level)?;
         }
-        node.message.as_ref()
+        node.message.as_deref()
     }
 
     /// Removes the retained message of this Topic Name, returning it.
@@ -268,9 +285,10 @@ impl RetainedStore {
         for level in topic.split(LEVEL_SEPARATOR) {
             node = node.children.get_mut(level)?;
         }
-        let old = node.message.take()?;
+        let old = *node.message.take()?;
         let now_empty = node.is_empty();
         self.len = self.len.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(old.bytes());
         if let Some(at) = old.expires_at() {
             self.expiry.remove(&(at, old.topic.clone()));
         }
@@ -317,10 +335,10 @@ impl RetainedStore {
             // At the root, wildcards skip the topics that start with '$'.
             let visible = |key: &str| depth > 0 || !key.starts_with('$');
             match levels.get(depth) {
-                None => out.extend(node.message.as_ref()),
+                None => out.extend(node.message.as_deref()),
                 Some(&MULTI_LEVEL_WILDCARD) => {
                     // This level (the parent) and everything below it.
-                    out.extend(node.message.as_ref());
+                    out.extend(node.message.as_deref());
                     let mut below: Vec<&Node> = node
                         .children
                         .iter()
@@ -328,7 +346,7 @@ impl RetainedStore {
                         .map(|(_, child)| child)
                         .collect();
                     while let Some(n) = below.pop() {
-                        out.extend(n.message.as_ref());
+                        out.extend(n.message.as_deref());
                         below.extend(n.children.values());
                     }
                 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use mqttspec_codec::PacketId;
 
+use super::memory::Charge;
 use super::message::Delivery;
 use super::will::Will;
 use super::ConnectionId;
@@ -148,13 +149,17 @@ pub(crate) struct Session {
     /// The last Packet Identifier handed out.
     last_packet_id: u16,
     /// When the client last disconnected (core time), for choosing which session to discard
-    /// at [`Config::max_sessions`](crate::Config::max_sessions).
+    /// at [`Config::max_sessions`](crate::Config::max_sessions) or for memory.
     pub offline_since: std::time::Duration,
+    /// Its own bytes (not its messages, Will or subscriptions), charged against the memory
+    /// budget for as long as the session exists (never read: it is held for its `Drop`).
+    #[allow(dead_code)]
+    pub charge: Charge,
 }
 
 impl Session {
-    /// A new, empty session.
-    pub fn new(expiry_interval: u32) -> Self {
+    /// A new, empty session, holding `charge`.
+    pub fn new(expiry_interval: u32, charge: Charge) -> Self {
         Session {
             connection: None,
             expiry_interval,
@@ -164,6 +169,7 @@ impl Session {
             inbound_qos2: BTreeSet::new(),
             last_packet_id: 0,
             offline_since: std::time::Duration::ZERO,
+            charge,
         }
     }
 
@@ -190,6 +196,7 @@ mod tests {
     use mqttspec_codec::{Properties, QoS, TopicName};
 
     use super::*;
+    use crate::memory::Charge;
     use crate::message::Message;
 
     fn entry(id: PacketId) -> InflightEntry {
@@ -202,6 +209,7 @@ mod tests {
             properties: Properties::default(),
             publisher: None,
             expires_at: None,
+            charge: Default::default(),
         });
         InflightEntry {
             packet_id: id,
@@ -210,6 +218,7 @@ mod tests {
                 qos: QoS::AtLeastOnce,
                 retain: false,
                 subscription_identifiers: Vec::new(),
+                charge: Default::default(),
             },
             state: OutgoingState::Qos1Sent,
             sent_here: true,
@@ -218,7 +227,7 @@ mod tests {
 
     #[test]
     fn packet_ids_in_flight_are_never_handed_out_again() {
-        let mut s = Session::new(0);
+        let mut s = Session::new(0, Charge::default());
         let first = s.allocate_packet_id().unwrap();
         assert_eq!(first.get(), 1);
         s.inflight.push(entry(first));
@@ -248,7 +257,7 @@ mod tests {
 
     #[test]
     fn no_packet_id_is_left_when_all_are_in_flight() {
-        let mut s = Session::new(0);
+        let mut s = Session::new(0, Charge::default());
         for id in 1..=u16::MAX {
             s.inflight.push(entry(PacketId::new(id).unwrap()));
         }

@@ -26,7 +26,8 @@ use mqttspec_codec::{
 use super::acl::{self, Access};
 use super::delivery::Room;
 use super::fault::Fault;
-use super::message::{Delivery, Message};
+use super::memory::{subscription_bytes, Charge};
+use super::message::Message;
 use super::publish::maximum_qos;
 use super::topic;
 use super::{Broker, ConnectionId};
@@ -94,6 +95,11 @@ impl Broker {
                 && self.subscriptions.client_count(&client)
                     >= self.config.max_subscriptions_per_session
             {
+                Some(ReasonCode::QuotaExceeded)
+            } else if self.subscriptions.get(&client, filter).is_none()
+                && !self.make_durable_room(subscription_bytes(filter, &client), Some(&client))
+            {
+                // No room in the memory budget (`memory`).
                 Some(ReasonCode::QuotaExceeded)
             } else {
                 None
@@ -231,7 +237,7 @@ impl Broker {
                 _ => m.filter.as_str(),
             };
             for r in self.retained.matching(inner) {
-                let message = Arc::new(Message {
+                let message = self.charged(Message {
                     topic: r.topic.clone(),
                     payload: r.payload.clone(),
                     qos: r.qos,
@@ -240,6 +246,7 @@ impl Broker {
                     properties: r.properties.clone(),
                     publisher: None,
                     expires_at: r.expires_at(),
+                    charge: Charge::default(),
                 });
                 let qos = if self.fault(Fault::NoQosDowngrade) {
                     r.qos
@@ -251,12 +258,7 @@ impl Broker {
                 } else {
                     m.identifier.into_iter().collect()
                 };
-                deliveries.push(Delivery {
-                    message,
-                    qos,
-                    retain: true,
-                    subscription_identifiers: ids,
-                });
+                deliveries.push(self.delivery(message, qos, true, ids));
             }
         }
         if !deliveries.is_empty() {

@@ -59,6 +59,7 @@ use std::sync::Arc;
 
 use mqttspec_codec::{StatementId, SubscriptionOptions, TopicFilter};
 
+use super::memory::{owned_filter, subscription_bytes};
 use super::topic::{LEVEL_SEPARATOR, MULTI_LEVEL_WILDCARD, SINGLE_LEVEL_WILDCARD};
 
 /// The normative statements this module implements.
@@ -177,6 +178,8 @@ pub struct SubscriptionTree {
     root: Node,
     clients: HashMap<Arc<str>, BTreeMap<TopicFilter, Kind>>,
     len: usize,
+    /// What the subscriptions are charged against the memory budget (see `memory`).
+    bytes: usize,
     next_order: u64,
 }
 
@@ -244,6 +247,9 @@ impl SubscriptionTree {
         identifier: Option<NonZeroU32>,
         kind: Kind,
     ) -> bool {
+        // Kept beyond the SUBSCRIBE packet: a copy that owns its bytes (see `memory`).
+        let owned = owned_filter(filter);
+        let filter = &owned;
         let client = match self.clients.get_key_value(client_id) {
             Some((id, _)) => Arc::clone(id),
             None => Arc::from(client_id),
@@ -259,7 +265,12 @@ impl SubscriptionTree {
                 self.remove_from_trie(&client, filter, old_kind);
             }
             Some(_) => {}
-            None => self.len += 1,
+            None => {
+                self.len += 1;
+                self.bytes = self
+                    .bytes
+                    .saturating_add(subscription_bytes(filter, &client));
+            }
         }
         let subscription = Subscription {
             client_id: Arc::clone(&client),
@@ -320,6 +331,9 @@ impl SubscriptionTree {
             return false;
         };
         self.len = self.len.saturating_sub(1);
+        self.bytes = self
+            .bytes
+            .saturating_sub(subscription_bytes(filter, &client));
         self.remove_from_trie(&client, filter, kind);
         true
     }
@@ -331,6 +345,9 @@ impl SubscriptionTree {
         };
         self.len = self.len.saturating_sub(filters.len());
         for (filter, kind) in &filters {
+            self.bytes = self
+                .bytes
+                .saturating_sub(subscription_bytes(filter, &client));
             self.remove_from_trie(&client, filter, *kind);
         }
     }
@@ -429,6 +446,11 @@ impl SubscriptionTree {
     /// The total number of Subscriptions (each shared-group membership counts once).
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// What the Subscriptions are charged against the memory budget.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Whether there are no Subscriptions.

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use mqttspec_codec::{LastWill, ProtocolVersion, QoS, StatementId as S, TopicName};
 
 use super::fault::Fault;
+use super::memory::{message_bytes, owned_bytes, owned_topic, Charge, Meter, WILL_OVERHEAD};
 use super::message::{forwardable, Message};
 use super::timers::TimerKey;
 use super::Broker;
@@ -43,20 +44,31 @@ pub(crate) struct Will {
     pub delay: u32,
     /// The protocol version of the connection that declared it (for traceability).
     pub version: ProtocolVersion,
+    /// Its bytes, charged against the memory budget.
+    pub charge: Charge,
 }
 
 impl Will {
-    /// The Will of a CONNECT.
-    pub fn from_connect(w: &LastWill, v: ProtocolVersion, maximum_qos: QoS) -> Will {
+    /// The Will of a CONNECT, owning copies of its bytes (it outlives the packet) and
+    /// charged to `meter`.
+    pub fn from_connect(w: &LastWill, v: ProtocolVersion, maximum_qos: QoS, meter: &Meter) -> Will {
+        let properties = forwardable(&w.properties);
+        let charge = meter.charge(Will::bytes(w));
         Will {
-            topic: w.topic.clone(),
-            payload: w.payload.clone(),
+            topic: owned_topic(&w.topic),
+            payload: owned_bytes(&w.payload),
             qos: w.qos.min(maximum_qos),
             retain: w.retain,
-            properties: forwardable(&w.properties),
+            properties,
             delay: w.properties.will_delay_interval.unwrap_or(0),
             version: v,
+            charge,
         }
+    }
+
+    /// What the Will of `w` is charged against the memory budget.
+    pub fn bytes(w: &LastWill) -> usize {
+        WILL_OVERHEAD + message_bytes(&w.topic, &w.payload, &w.properties)
     }
 }
 
@@ -143,7 +155,7 @@ impl Broker {
             .properties
             .message_expiry_interval
             .map(|s| self.now.saturating_add(Duration::from_secs(u64::from(s))));
-        let message = Arc::new(Message {
+        let message = self.charged(Message {
             topic: will.topic,
             payload: will.payload,
             qos: will.qos,
@@ -152,6 +164,7 @@ impl Broker {
             properties: will.properties,
             publisher: Some(Arc::clone(client)),
             expires_at,
+            charge: Charge::default(),
         });
         if message.retain && self.config.retain_available {
             self.store_retained(&message, v);

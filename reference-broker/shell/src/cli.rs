@@ -64,6 +64,10 @@ pub struct Cli {
     /// random when neither this flag nor the file sets one.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Bytes of stored state (retained and queued messages, sessions, subscriptions, Wills)
+    /// the broker may hold; see `memory_budget_bytes` in `Config`.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub memory_budget_bytes: Option<u64>,
 }
 
 /// Errors building the configuration.
@@ -114,6 +118,9 @@ impl Cli {
         };
         if let Some(v) = self.maximum_qos {
             c.maximum_qos = v;
+        }
+        if let Some(v) = self.memory_budget_bytes {
+            c.memory_budget_bytes = usize::try_from(v).unwrap_or(usize::MAX);
         }
         if let Some(v) = self.retain_available {
             c.retain_available = v;

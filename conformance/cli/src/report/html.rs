@@ -1,13 +1,20 @@
 //! `report.html`: one self-contained page (inline CSS, no scripts, no external assets):
 //! summary, the INCONCLUSIVE runs grouped by precondition (each group linking to the case
 //! that tests the precondition), capabilities, per-area table, statement × verdict matrix,
-//! and every case with its tags and its transcript in a collapsible block. Everything from
-//! the broker is HTML-escaped. Verdicts of the restricted embedded broker are marked where
-//! they appear, and its capabilities have their own column.
+//! and every case with its tags and its transcript in a collapsible block. Verdicts of the
+//! restricted embedded broker are marked where they appear, and its capabilities have their
+//! own column.
+//!
+//! The page is the template `templates/report.html` (askama); this module builds its view,
+//! `ReportPage`, out of plain text and numbers. The template HTML-escapes every value, so
+//! whatever the broker sent stays text.
 
-use super::escape::html;
+use askama::Template;
+
+use super::view::{anchor, CaseLink, VerdictBadge};
+use super::xml_text::XmlText;
 use super::{
-    capability_rows, css_class, runs_v5, CaseReport, InconclusiveGroup, Report, CSS,
+    capability_rows, precondition_named, runs_v5, CaseReport, InconclusiveGroup, Report,
     RESTRICTED_MARK,
 };
 use mqttspec_harness::runner::Pass;
@@ -18,296 +25,413 @@ pub const INCONCLUSIVE_ANCHOR: &str = "inconclusive";
 
 /// Renders the HTML page of `report`.
 pub fn render(report: &Report) -> String {
-    let b = &report.broker;
-    let mut out = String::new();
-    out.push_str(&format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mqttspec: {}</title><style>{CSS}</style></head><body>\n",
-        html(&b.name)
-    ));
-    out.push_str(&format!(
-        "<h1>mqttspec conformance report: {}</h1>\n",
-        html(&b.name)
-    ));
-    out.push_str(&format!(
-        "<p>Broker <code>{}</code>{}; protocols {}; {} case runs in {:.1} s; mqttspec {} (report schema {}).</p>\n",
-        html(&b.address),
-        if b.embedded { " (embedded reference broker)" } else { "" },
-        html(&report.protocols.join(", ")),
-        report.summary.total,
-        report.wall_time_ms as f64 / 1000.0,
-        html(&report.tool.version),
-        report.schema_version
-    ));
-    if !b.faults.is_empty() {
-        out.push_str(&format!(
-            "<p><strong>Injected faults:</strong> {}</p>\n",
-            html(&b.faults.join(", "))
-        ));
-    }
-    for n in &b.notes {
-        out.push_str(&format!("<p class=\"muted\">Note: {}</p>\n", html(n)));
-    }
-    if let Some(r) = &b.restricted {
-        out.push_str(&format!(
-            "<p><strong>Restricted broker:</strong> {}</p>\n",
-            html(&r.describe())
-        ));
-        let links: Vec<String> = report
-            .restricted_cases()
-            .map(|c| {
-                format!(
-                    "<a href=\"#{}\">{}</a> (MQTT {}) <span class=\"{}\">{}</span>",
-                    anchor(&c.id, &c.protocol),
-                    html(&c.id),
-                    html(&c.protocol),
-                    css_class(c.verdict.label()),
-                    c.verdict.label()
-                )
-            })
-            .collect();
-        if !links.is_empty() {
-            out.push_str(&format!("<ul><li>{}</li></ul>\n", links.join("</li><li>")));
-        }
-        for n in &r.notes {
-            out.push_str(&format!(
-                "<p class=\"muted\">Note (restricted broker): {}</p>\n",
-                html(n)
-            ));
-        }
-    }
-
-    out.push_str("<h2>Summary</h2>\n<table><tr><th>verdict</th><th>cases</th></tr>\n");
-    for v in Verdict::ALL {
-        let n = report.summary.by_verdict.get(v);
-        out.push_str(&format!(
-            "<tr><td class=\"{}\">{}</td><td class=\"num\">{}</td></tr>\n",
-            css_class(v.label()),
-            v.label(),
-            if v == Verdict::Inconclusive && n > 0 {
-                format!("<a href=\"#{INCONCLUSIVE_ANCHOR}\">{n}</a>")
-            } else {
-                n.to_string()
-            }
-        ));
-    }
-    out.push_str("</table>\n<table><tr><th>protocol</th><th>statements</th><th>testable</th><th>covered</th></tr>\n");
-    for c in &report.summary.coverage {
-        out.push_str(&format!(
-            "<tr><td>MQTT {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
-            html(&c.protocol),
-            c.statements,
-            c.testable,
-            c.covered
-        ));
-    }
-    out.push_str("</table>\n");
-
-    inconclusive(&mut out, report);
-    capabilities(&mut out, report);
-
-    out.push_str("<h2>By area</h2>\n<table><tr><th>area</th><th>protocol</th>");
-    for v in Verdict::ALL {
-        out.push_str(&format!("<th>{}</th>", v.label()));
-    }
-    out.push_str("<th>statements covered</th></tr>\n");
-    for a in &report.summary.by_area {
-        out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td>",
-            html(&a.area),
-            html(&a.protocol)
-        ));
-        for v in Verdict::ALL {
-            let n = a.cases.get(v);
-            let class = if n > 0 {
-                css_class(v.label())
-            } else {
-                String::new()
-            };
-            out.push_str(&format!("<td class=\"num {class}\">{n}</td>"));
-        }
-        out.push_str(&format!(
-            "<td class=\"num\">{}/{}</td></tr>\n",
-            a.statements_covered, a.statements
-        ));
-    }
-    out.push_str("</table>\n");
-
-    out.push_str("<h2>Statements</h2>\n<p class=\"muted\">A statement's verdict is the worst verdict of the cases that check it. Descriptions are paraphrases, not the normative text.</p>\n");
-    out.push_str("<table><tr><th>statement</th><th>protocol</th><th>area</th><th>who</th><th>testable</th><th>verdict</th><th>cases</th><th>paraphrase</th></tr>\n");
-    for s in &report.statements {
-        let cases: Vec<String> = s
-            .cases
-            .iter()
-            .map(|c| format!("<a href=\"#{}\">{}</a>", anchor(c, &s.protocol), html(c)))
-            .collect();
-        out.push_str(&format!(
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td class=\"muted\">{}</td></tr>\n",
-            html(&s.id),
-            html(&s.protocol),
-            html(&s.area),
-            html(&s.obligation),
-            html(&s.testability),
-            css_class(&s.verdict),
-            html(&s.verdict),
-            cases.join(" "),
-            html(&s.description)
-        ));
-    }
-    out.push_str("</table>\n");
-
-    out.push_str("<h2>Cases</h2>\n");
-    for c in &report.cases {
-        out.push_str(&format!(
-            "<div id=\"{}\"><h3 class=\"{}\">{} — <code>{}</code> (MQTT {}) {}</h3>\n<p>{} <span class=\"muted\">[{}; {} ms]</span></p>\n",
-            anchor(&c.id, &c.protocol),
-            css_class(c.verdict.label()),
-            c.verdict.label(),
-            html(&c.id),
-            html(&c.protocol),
-            match (c.baselined.is_some(), c.pass) {
-                (true, Pass::Restricted) => format!("(baselined; {RESTRICTED_MARK})"),
-                (true, Pass::Main) => "(baselined)".to_owned(),
-                (false, Pass::Restricted) => format!("({RESTRICTED_MARK})"),
-                (false, Pass::Main) => String::new(),
-            },
-            html(&c.title),
-            html(&c.statements.join(", ")),
-            c.duration_ms
-        ));
-        if !c.tags.is_empty() {
-            out.push_str(&format!("<p class=\"muted\">tags: {}</p>\n", tags(&c.tags)));
-        }
-        if c.pass == Pass::Restricted {
-            let settings = b
-                .restricted
-                .as_ref()
-                .map(|r| r.settings_text())
-                .unwrap_or_default();
-            out.push_str(&format!(
-                "<p><strong>Broker:</strong> the restricted embedded reference broker ({}); on the main broker the case was UNSUPPORTED: {}</p>\n",
-                html(&settings),
-                html(c.unsupported_on_main.as_deref().unwrap_or("-"))
-            ));
-        }
-        if c.verdict == Verdict::Inconclusive {
-            out.push_str(&format!(
-                "<p><strong>Not tested:</strong> precondition not established: {}</p>\n",
-                precondition_text(report, c)
-            ));
-            if let Some(a) = &c.actual {
-                out.push_str(&format!(
-                    "<p><strong>What happened:</strong> {}</p>\n",
-                    html(a)
-                ));
-            }
-        } else {
-            if let Some(e) = &c.expected {
-                out.push_str(&format!("<p><strong>Expected:</strong> {}</p>\n", html(e)));
-            }
-            if let Some(a) = &c.actual {
-                out.push_str(&format!("<p><strong>Actual:</strong> {}</p>\n", html(a)));
-            }
-        }
-        if let Some(s) = &c.violated {
-            out.push_str(&format!(
-                "<p><strong>Violates:</strong> <code>{}</code></p>\n",
-                html(s)
-            ));
-        }
-        if let Some(r) = &c.baselined {
-            out.push_str(&format!("<p><strong>Baseline:</strong> {}</p>\n", html(r)));
-        }
-        if !c.transcript.is_empty() {
-            out.push_str(&format!(
-                "<details><summary>transcript ({} entries)</summary>\n<table><tr><th>ms</th><th>client</th><th></th><th>packet</th><th>bytes</th></tr>\n",
-                c.transcript.len()
-            ));
-            for e in &c.transcript {
-                out.push_str(&format!(
-                    "<tr><td class=\"num\">{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
-                    e.at_us as f64 / 1000.0,
-                    html(&e.client),
-                    html(e.direction.arrow()),
-                    html(&e.summary),
-                    html(&e.hex)
-                ));
-            }
-            out.push_str("</table></details>\n");
-        }
-        out.push_str("</div>\n");
-    }
-    out.push_str("</body></html>\n");
-    out
+    // The view holds strings and numbers only and the template uses no fallible filter, so
+    // rendering into a string cannot fail.
+    ReportPage::of(report)
+        .render()
+        .expect("rendering report.html into memory")
 }
 
-/// The "Inconclusive (not tested)" section: one table per precondition, linking to the case
-/// that tests it. Nothing when no run was INCONCLUSIVE.
-fn inconclusive(out: &mut String, report: &Report) {
-    let groups = report.inconclusive_groups();
-    if groups.is_empty() {
-        return;
-    }
-    out.push_str(&format!(
-        "<h2 id=\"{INCONCLUSIVE_ANCHOR}\">Inconclusive (not tested)</h2>\n<p class=\"muted\">These case runs could not establish a precondition, so the statements they cite were not tested. Each group names the case that tests the precondition itself: look there first.</p>\n"
-    ));
-    for g in &groups {
-        out.push_str(&format!(
-            "<h3 class=\"v-inconclusive\">{} <code>{}</code>: {} case run(s)</h3>\n<p>{}</p>\n",
-            html(&g.description),
-            html(&g.precondition),
-            g.cases.len(),
-            see_case_text(report, g)
-        ));
-        out.push_str("<table><tr><th>case</th><th>protocol</th><th>what happened</th></tr>\n");
-        for c in &g.cases {
-            out.push_str(&format!(
-                "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td></tr>\n",
-                anchor(&c.id, &c.protocol),
-                html(&c.id),
-                html(&c.protocol),
-                html(c.actual.as_deref().unwrap_or(""))
-            ));
+/// The view of `templates/report.html`.
+#[derive(Debug, Template)]
+#[template(path = "report.html")]
+struct ReportPage {
+    broker: XmlText,
+    address: XmlText,
+    embedded: bool,
+    protocols: XmlText,
+    total: usize,
+    wall_time_s: f64,
+    tool_version: XmlText,
+    schema_version: u32,
+    faults: Option<XmlText>,
+    notes: Vec<XmlText>,
+    restricted: Option<RestrictedBrokerView>,
+    inconclusive_anchor: &'static str,
+    verdicts: Vec<VerdictCount>,
+    coverage: Vec<CoverageRow>,
+    inconclusive: Vec<InconclusiveGroupView>,
+    capabilities: CapabilitiesView,
+    verdict_labels: Vec<XmlText>,
+    areas: Vec<AreaRow>,
+    statements: Vec<StatementRow>,
+    cases: Vec<CaseBlock>,
+}
+
+/// The restricted embedded broker: what it did, its verdicts, its probe's notes.
+#[derive(Debug)]
+struct RestrictedBrokerView {
+    description: XmlText,
+    cases: Vec<CaseLink>,
+    notes: Vec<XmlText>,
+}
+
+/// One row of the summary: a verdict and its case runs (linked to the INCONCLUSIVE section
+/// when `link`).
+#[derive(Debug)]
+struct VerdictCount {
+    verdict: VerdictBadge,
+    count: usize,
+    link: bool,
+}
+
+/// Statement coverage of one protocol.
+#[derive(Debug)]
+struct CoverageRow {
+    protocol: XmlText,
+    statements: usize,
+    testable: usize,
+    covered: usize,
+}
+
+/// The INCONCLUSIVE runs of one precondition.
+#[derive(Debug)]
+struct InconclusiveGroupView {
+    description: XmlText,
+    precondition: XmlText,
+    /// The case that tests the precondition, if one does.
+    see_case: Option<PointerCase>,
+    cases: Vec<InconclusiveRun>,
+}
+
+/// The case that tests a precondition, and its runs on each protocol (empty: not run).
+#[derive(Debug)]
+struct PointerCase {
+    id: XmlText,
+    runs: Vec<CaseLink>,
+}
+
+/// One INCONCLUSIVE run in its group's table.
+#[derive(Debug)]
+struct InconclusiveRun {
+    link: CaseLink,
+    what_happened: XmlText,
+}
+
+/// The capability table; `rows` is empty when there is nothing to show.
+#[derive(Debug)]
+struct CapabilitiesView {
+    /// MQTT 5.0 is among the protocols run (else the page says 3.1.1 declares none).
+    v5: bool,
+    /// A restricted broker ran: its values have their own columns.
+    restricted: bool,
+    restricted_mark: &'static str,
+    rows: Vec<CapabilityRowView>,
+}
+
+/// One capability, of the main broker and (if it ran) of the restricted one.
+#[derive(Debug)]
+struct CapabilityRowView {
+    name: &'static str,
+    value: XmlText,
+    source: XmlText,
+    /// The restricted broker's value and source, when it ran and has the row.
+    restricted: Option<(XmlText, XmlText)>,
+}
+
+/// Counts of one area on one protocol, in the order of [`Verdict::ALL`].
+#[derive(Debug)]
+struct AreaRow {
+    area: XmlText,
+    protocol: XmlText,
+    counts: Vec<AreaCount>,
+    statements: usize,
+    statements_covered: usize,
+}
+
+/// One cell of an area's row: the count, coloured by its verdict when not zero.
+#[derive(Debug)]
+struct AreaCount {
+    count: usize,
+    class: XmlText,
+}
+
+/// One row of the traceability matrix.
+#[derive(Debug)]
+struct StatementRow {
+    id: XmlText,
+    protocol: XmlText,
+    area: XmlText,
+    obligation: XmlText,
+    testability: XmlText,
+    verdict: VerdictBadge,
+    /// The cases citing it, with the anchors of their blocks.
+    cases: Vec<(XmlText, XmlText)>,
+    description: XmlText,
+}
+
+/// One case run's block.
+#[derive(Debug)]
+struct CaseBlock {
+    anchor: XmlText,
+    verdict: VerdictBadge,
+    id: XmlText,
+    protocol: XmlText,
+    /// "(baselined)", "(restricted broker)", both, or nothing.
+    mark: XmlText,
+    title: XmlText,
+    statements: XmlText,
+    duration_ms: u64,
+    tags: Vec<XmlText>,
+    restricted: Option<RestrictedRun>,
+    not_tested: Option<NotTested>,
+    expected: Option<XmlText>,
+    actual: Option<XmlText>,
+    violated: Option<XmlText>,
+    baselined: Option<XmlText>,
+    transcript: Vec<TranscriptRow>,
+}
+
+/// A verdict of the restricted broker: its settings, and why the main broker's was
+/// UNSUPPORTED.
+#[derive(Debug)]
+struct RestrictedRun {
+    settings: XmlText,
+    unsupported_on_main: XmlText,
+}
+
+/// Why an INCONCLUSIVE case run was not tested.
+#[derive(Debug)]
+struct NotTested {
+    description: XmlText,
+    precondition: Option<XmlText>,
+    see_case: Option<SeeCase>,
+}
+
+/// The case that tests the precondition, on the same protocol: linked when it ran there.
+#[derive(Debug)]
+struct SeeCase {
+    id: XmlText,
+    protocol: XmlText,
+    run: Option<CaseLink>,
+}
+
+/// One transcript entry.
+#[derive(Debug)]
+struct TranscriptRow {
+    ms: f64,
+    client: XmlText,
+    arrow: XmlText,
+    summary: XmlText,
+    hex: XmlText,
+}
+
+impl ReportPage {
+    fn of(report: &Report) -> ReportPage {
+        let b = &report.broker;
+        ReportPage {
+            broker: XmlText::new(&b.name),
+            address: XmlText::new(&b.address),
+            embedded: b.embedded,
+            protocols: XmlText::new(&report.protocols.join(", ")),
+            total: report.summary.total,
+            wall_time_s: report.wall_time_ms as f64 / 1000.0,
+            tool_version: XmlText::new(&report.tool.version),
+            schema_version: report.schema_version,
+            faults: (!b.faults.is_empty()).then(|| XmlText::new(&b.faults.join(", "))),
+            notes: b.notes.iter().map(XmlText::from).collect(),
+            restricted: b.restricted.as_ref().map(|r| RestrictedBrokerView {
+                description: XmlText::new(&r.describe()),
+                cases: report.restricted_cases().map(CaseLink::to).collect(),
+                notes: r.notes.iter().map(XmlText::from).collect(),
+            }),
+            inconclusive_anchor: INCONCLUSIVE_ANCHOR,
+            verdicts: Verdict::ALL
+                .into_iter()
+                .map(|v| {
+                    let count = report.summary.by_verdict.get(v);
+                    VerdictCount {
+                        verdict: VerdictBadge::of(v.label()),
+                        count,
+                        link: v == Verdict::Inconclusive && count > 0,
+                    }
+                })
+                .collect(),
+            coverage: report
+                .summary
+                .coverage
+                .iter()
+                .map(|c| CoverageRow {
+                    protocol: XmlText::new(&c.protocol),
+                    statements: c.statements,
+                    testable: c.testable,
+                    covered: c.covered,
+                })
+                .collect(),
+            inconclusive: report
+                .inconclusive_groups()
+                .iter()
+                .map(|g| InconclusiveGroupView::of(report, g))
+                .collect(),
+            capabilities: CapabilitiesView::of(report),
+            verdict_labels: Verdict::ALL
+                .iter()
+                .map(|v| XmlText::new(v.label()))
+                .collect(),
+            areas: report
+                .summary
+                .by_area
+                .iter()
+                .map(|a| AreaRow {
+                    area: XmlText::new(&a.area),
+                    protocol: XmlText::new(&a.protocol),
+                    counts: Verdict::ALL
+                        .into_iter()
+                        .map(|v| {
+                            let count = a.cases.get(v);
+                            AreaCount {
+                                count,
+                                class: if count > 0 {
+                                    VerdictBadge::of(v.label()).class
+                                } else {
+                                    XmlText::default()
+                                },
+                            }
+                        })
+                        .collect(),
+                    statements: a.statements,
+                    statements_covered: a.statements_covered,
+                })
+                .collect(),
+            statements: report
+                .statements
+                .iter()
+                .map(|s| StatementRow {
+                    id: XmlText::new(&s.id),
+                    protocol: XmlText::new(&s.protocol),
+                    area: XmlText::new(&s.area),
+                    obligation: XmlText::new(&s.obligation),
+                    testability: XmlText::new(&s.testability),
+                    verdict: VerdictBadge::of(&s.verdict),
+                    cases: s
+                        .cases
+                        .iter()
+                        .map(|c| (anchor(c, &s.protocol), XmlText::new(c)))
+                        .collect(),
+                    description: XmlText::new(&s.description),
+                })
+                .collect(),
+            cases: report
+                .cases
+                .iter()
+                .map(|c| CaseBlock::of(report, c))
+                .collect(),
         }
-        out.push_str("</table>\n");
     }
 }
 
-/// "See `connect.accepted` (MQTT 5: FAIL)", linking to each run of the group's pointer case.
-fn see_case_text(report: &Report, g: &InconclusiveGroup<'_>) -> String {
-    let Some(id) = &g.see_case else {
-        return "No case tests this precondition by itself; the detail says what happened."
-            .to_owned();
-    };
-    format!("See {}.", case_links(report, id))
-}
-
-/// `<code>id</code>` with a link to each protocol's run of the case and its verdict, or
-/// "(not run)".
-fn case_links(report: &Report, id: &str) -> String {
-    let runs: Vec<String> = report
-        .protocols
-        .iter()
-        .filter_map(|p| report.case(id, p))
-        .map(|c| {
-            format!(
-                "<a href=\"#{}\">MQTT {}</a>: <span class=\"{}\">{}</span>",
-                anchor(&c.id, &c.protocol),
-                html(&c.protocol),
-                css_class(c.verdict.label()),
-                c.verdict.label()
-            )
-        })
-        .collect();
-    if runs.is_empty() {
-        format!("<code>{}</code> (not run)", html(id))
-    } else {
-        format!("<code>{}</code> ({})", html(id), runs.join(", "))
+impl InconclusiveGroupView {
+    fn of(report: &Report, g: &InconclusiveGroup<'_>) -> InconclusiveGroupView {
+        InconclusiveGroupView {
+            description: XmlText::new(&g.description),
+            precondition: XmlText::new(&g.precondition),
+            see_case: g.see_case.as_ref().map(|id| PointerCase {
+                id: XmlText::new(id),
+                runs: report
+                    .protocols
+                    .iter()
+                    .filter_map(|p| report.case(id, p))
+                    .map(CaseLink::to)
+                    .collect(),
+            }),
+            cases: g
+                .cases
+                .iter()
+                .map(|c| InconclusiveRun {
+                    link: CaseLink::to(c),
+                    what_happened: XmlText::new(c.actual.as_deref().unwrap_or("")),
+                })
+                .collect(),
+        }
     }
 }
 
-/// The precondition of an INCONCLUSIVE case run, with a link to the case that tests it on
-/// the same protocol when that ran.
-fn precondition_text(report: &Report, c: &CaseReport) -> String {
+impl CapabilitiesView {
+    /// The capability table (MQTT 5.0 CONNACK properties; see [`capability_rows`]).
+    fn of(report: &Report) -> CapabilitiesView {
+        let b = &report.broker;
+        let restricted = b
+            .restricted
+            .as_ref()
+            .map(|r| capability_rows(&r.capabilities, &report.protocols));
+        CapabilitiesView {
+            v5: runs_v5(&report.protocols),
+            restricted: restricted.is_some(),
+            restricted_mark: RESTRICTED_MARK,
+            rows: capability_rows(&b.capabilities, &report.protocols)
+                .into_iter()
+                .map(|row| CapabilityRowView {
+                    restricted: restricted
+                        .iter()
+                        .flatten()
+                        .find(|r| r.name == row.name)
+                        .map(|r| (XmlText::new(&r.value), XmlText::new(&r.source))),
+                    name: row.name,
+                    value: XmlText::from(row.value),
+                    source: XmlText::from(row.source),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl CaseBlock {
+    fn of(report: &Report, c: &CaseReport) -> CaseBlock {
+        let mark = match (c.baselined.is_some(), c.pass) {
+            (true, Pass::Restricted) => format!("(baselined; {RESTRICTED_MARK})"),
+            (true, Pass::Main) => "(baselined)".to_owned(),
+            (false, Pass::Restricted) => format!("({RESTRICTED_MARK})"),
+            (false, Pass::Main) => String::new(),
+        };
+        let inconclusive = c.verdict == Verdict::Inconclusive;
+        CaseBlock {
+            anchor: anchor(&c.id, &c.protocol),
+            verdict: VerdictBadge::of(c.verdict.label()),
+            id: XmlText::new(&c.id),
+            protocol: XmlText::new(&c.protocol),
+            mark: XmlText::from(mark),
+            title: XmlText::new(&c.title),
+            statements: XmlText::new(&c.statements.join(", ")),
+            duration_ms: c.duration_ms,
+            tags: c.tags.iter().map(XmlText::from).collect(),
+            restricted: (c.pass == Pass::Restricted).then(|| RestrictedRun {
+                settings: XmlText::from(
+                    report
+                        .broker
+                        .restricted
+                        .as_ref()
+                        .map(|r| r.settings_text())
+                        .unwrap_or_default(),
+                ),
+                unsupported_on_main: XmlText::new(c.unsupported_on_main.as_deref().unwrap_or("-")),
+            }),
+            not_tested: inconclusive.then(|| not_tested(report, c)),
+            expected: c
+                .expected
+                .as_deref()
+                .filter(|_| !inconclusive)
+                .map(XmlText::new),
+            actual: c.actual.as_deref().map(XmlText::new),
+            violated: c.violated.as_deref().map(XmlText::new),
+            baselined: c.baselined.as_deref().map(XmlText::new),
+            transcript: c
+                .transcript
+                .iter()
+                .map(|e| TranscriptRow {
+                    ms: e.at_us as f64 / 1000.0,
+                    client: XmlText::new(&e.client),
+                    arrow: XmlText::new(e.direction.arrow()),
+                    summary: XmlText::new(&e.summary),
+                    hex: XmlText::new(&e.hex),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The precondition of an INCONCLUSIVE case run, with the case that tests it on the same
+/// protocol (linked when that ran).
+fn not_tested(report: &Report, c: &CaseReport) -> NotTested {
     let description = c
         .precondition
         .as_deref()
@@ -318,106 +442,17 @@ fn precondition_text(report: &Report, c: &CaseReport) -> String {
                 .iter()
                 .find(|p| p.precondition == name)
                 .map(|p| p.description.clone())
-                .or_else(|| super::precondition_named(name).map(|p| p.describe().to_owned()))
+                .or_else(|| precondition_named(name).map(|p| p.describe().to_owned()))
         })
         .or_else(|| c.expected.clone())
         .unwrap_or_default();
-    let mut text = html(&description);
-    if let Some(name) = &c.precondition {
-        text.push_str(&format!(" (<code>{}</code>)", html(name)));
+    NotTested {
+        description: XmlText::from(description),
+        precondition: c.precondition.as_deref().map(XmlText::new),
+        see_case: c.see_case.as_ref().map(|id| SeeCase {
+            id: XmlText::new(id),
+            protocol: XmlText::new(&c.protocol),
+            run: report.case(id, &c.protocol).map(CaseLink::to),
+        }),
     }
-    if let Some(id) = &c.see_case {
-        let target = match report.case(id, &c.protocol) {
-            Some(t) => format!(
-                "<a href=\"#{}\"><code>{}</code></a> (<span class=\"{}\">{}</span>)",
-                anchor(&t.id, &t.protocol),
-                html(id),
-                css_class(t.verdict.label()),
-                t.verdict.label()
-            ),
-            None => format!(
-                "<code>{}</code> (not run on MQTT {})",
-                html(id),
-                html(&c.protocol)
-            ),
-        };
-        text.push_str(&format!(" → see {target}"));
-    }
-    text
-}
-
-/// The capability table (MQTT 5.0 CONNACK properties; see [`capability_rows`]).
-fn capabilities(out: &mut String, report: &Report) {
-    let b = &report.broker;
-    let rows = capability_rows(&b.capabilities, &report.protocols);
-    let restricted = b
-        .restricted
-        .as_ref()
-        .map(|r| capability_rows(&r.capabilities, &report.protocols));
-    out.push_str("<h2>Capabilities</h2>\n");
-    if !runs_v5(&report.protocols) {
-        out.push_str(&format!(
-            "<p class=\"muted\">MQTT 3.1.1 declares no capabilities in CONNACK (they are MQTT 5.0 CONNACK properties); {}.</p>\n",
-            if rows.is_empty() {
-                "the profile sets none"
-            } else {
-                "only the values the profile sets are listed"
-            }
-        ));
-    }
-    if rows.is_empty() {
-        return;
-    }
-    out.push_str(&format!(
-        "<table><tr><th>capability</th><th>value</th><th>source</th>{}</tr>\n",
-        if restricted.is_some() {
-            format!("<th>{RESTRICTED_MARK}</th><th>source</th>")
-        } else {
-            String::new()
-        }
-    ));
-    for row in &rows {
-        out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td class=\"muted\">{}</td>",
-            row.name,
-            html(&row.value),
-            html(&row.source)
-        ));
-        if let Some(rows) = &restricted {
-            match rows.iter().find(|r| r.name == row.name) {
-                Some(r) => out.push_str(&format!(
-                    "<td>{}</td><td class=\"muted\">{}</td>",
-                    html(&r.value),
-                    html(&r.source)
-                )),
-                None => out.push_str("<td class=\"muted\">-</td><td></td>"),
-            }
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>\n");
-}
-
-/// Tag labels as small badges.
-fn tags(tags: &[String]) -> String {
-    tags.iter()
-        .map(|t| format!("<span class=\"tag\">{}</span>", html(t)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The id of a case's block: `case-<id>-v<protocol>` with only safe characters.
-pub(crate) fn anchor(id: &str, protocol: &str) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
-    format!("case-{}-v{}", clean(id), clean(protocol))
 }

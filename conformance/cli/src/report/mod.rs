@@ -10,6 +10,20 @@
 //! `mqttspec report --compare A.json B.json --out compare.html` puts several brokers' JSON
 //! reports side by side ([`compare`]).
 //!
+//! | module | what it holds |
+//! |---|---|
+//! | this one | the [`Report`] model (serialised as `report.json`), its summaries and capability rows |
+//! | [`html`] | the view of `report.html`, rendered by the askama template `templates/report.html` |
+//! | [`compare`] | the view of the comparison page, rendered by `templates/compare.html` |
+//! | `view` | view pieces both pages share: verdict badges, links to case runs, anchors |
+//! | [`junit`] | `junit.xml`, built with quick-junit |
+//! | [`markdown`] | `summary.md` |
+//! | `xml_text` | text an HTML or XML document can carry: the characters XML 1.0 cannot hold become U+FFFD |
+//!
+//! Markup is escaped by construction: the templates (`conformance/cli/templates/`, shared
+//! frame `layout.html` and CSS `style.css`) HTML-escape every value and mark none safe, and
+//! quick-junit escapes what it writes. The views hold only plain text and numbers.
+//!
 //! INCONCLUSIVE runs (a precondition could not be established, so nothing was tested) are
 //! shown apart in every output, grouped by [`Precondition`], each group pointing at the case
 //! that tests the precondition itself ([`Precondition::pointer`]): in JSON a case carries
@@ -26,10 +40,11 @@
 //! reports may be compared with new ones): the fields they lack read as absent or empty.
 
 pub mod compare;
-pub mod escape;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+mod view;
+mod xml_text;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -789,23 +804,6 @@ pub fn capability_rows(caps: &Capabilities, protocols: &[String]) -> Vec<Capabil
         .filter(|row| v5 || row.source == "profile")
         .collect()
 }
-
-/// CSS class of a verdict label ("PASS" -> "v-pass", "NOT COVERED" -> "v-not-covered").
-pub(crate) fn css_class(label: &str) -> String {
-    format!("v-{}", label.to_ascii_lowercase().replace([' ', '_'], "-"))
-}
-
-/// Shared CSS of the HTML pages.
-pub(crate) const CSS: &str = "
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:80em}
-h1,h2{font-weight:600} table{border-collapse:collapse;margin:1em 0} th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
-th{background:#f3f3f3} code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em}
-pre{background:#f8f8f8;padding:.6em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
-.v-pass{background:#d7f5d7}.v-fail{background:#f8c9c9}.v-error{background:#f5d0a9}.v-non-strict{background:#fff2b3}
-.v-informational{background:#d6e6fb}.v-unsupported{background:#e6e6e6}.v-inconclusive{background:#eadcf5}.v-not-covered{background:#fff;color:#999}
-details{margin:.3em 0} summary{cursor:pointer} .muted{color:#777} .num{text-align:right}
-.tag{display:inline-block;border:1px solid #bbb;border-radius:.7em;padding:0 .5em;margin-right:.25em;font-size:.8em;color:#444;background:#fafafa}
-";
 
 #[cfg(test)]
 mod tests {

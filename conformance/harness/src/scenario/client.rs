@@ -940,14 +940,11 @@ impl<'a> ExpectPublish<'a> {
         let Packet::Publish(p) = packet else {
             return Err(c.unmet(&expected, Received::Packet(packet)));
         };
-        let ok = self
-            .topic
-            .as_deref()
-            .map_or(true, |t| p.topic.as_str() == t)
-            && self.qos.map_or(true, |q| p.qos.as_u8() == q)
-            && self.retain.map_or(true, |r| p.retain == r)
-            && self.dup.map_or(true, |d| p.dup == d)
-            && self.payload.as_ref().map_or(true, |b| p.payload == *b);
+        let ok = self.topic.as_deref().is_none_or(|t| p.topic.as_str() == t)
+            && self.qos.is_none_or(|q| p.qos.as_u8() == q)
+            && self.retain.is_none_or(|r| p.retain == r)
+            && self.dup.is_none_or(|d| p.dup == d)
+            && self.payload.as_ref().is_none_or(|b| p.payload == *b);
         let actual = summary::packet(&Packet::Publish(p.clone()), v);
         if !ok {
             c.ctx
