@@ -417,7 +417,7 @@ impl Broker {
     /// packets (frames: fixed header and body, as the shell's reader cuts them). The result is
     /// exactly that of [`Broker::bytes_received`] given the pieces concatenated; only the cost
     /// differs. A whole frame arriving while nothing is buffered for the connection is decoded
-    /// where it lies, so its payload is shared, not copied into the connection's input buffer.
+    /// where it lies, without first being copied into the connection's input buffer.
     /// Everything else goes through that buffer as with `bytes_received`, so it is answered
     /// the same way: part of a packet, a fixed header that is malformed or announces more
     /// than the Maximum Packet Size, input before CONNECT has told the protocol version,

@@ -372,7 +372,7 @@ async fn bytes_keep_their_order_when_direct_and_queued_writes_mix() {
                 Packet::Publish(p) => {
                     let (_, seq) = check_payload(&p.payload);
                     assert!(
-                        last_seq.map_or(true, |last| seq > last),
+                        last_seq.is_none_or(|last| seq > last),
                         "message {seq} after {last_seq:?}"
                     );
                     last_seq = Some(seq);
@@ -407,7 +407,7 @@ async fn bytes_keep_their_order_when_direct_and_queued_writes_mix() {
             Packet::PingResp => pongs += 1,
             Packet::Publish(p) => {
                 let (_, seq) = check_payload(&p.payload);
-                assert!(last_seq.map_or(true, |last| seq > last));
+                assert!(last_seq.is_none_or(|last| seq > last));
                 last_seq = Some(seq);
                 assert_eq!(p.qos, QoS::AtMostOnce, "every QoS 1 message was seen");
             }

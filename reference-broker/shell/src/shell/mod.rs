@@ -7,15 +7,16 @@
 //!
 //! Two tasks: the accept task (`listener`) and the broker task (`broker_task`), which
 //! owns the core and every connection's socket, and is the only place where state changes.
-//! There is no task per connection. A PUBLISH crosses no task boundary and is not copied on
-//! its way through the broker (only encoded once per subscriber):
+//! There is no task per connection. A PUBLISH crosses no task boundary on its way through
+//! the broker, and its bytes are not copied between the socket and the core:
 //!
 //! 1. tokio's I/O driver finds the publisher's socket readable and wakes that connection's
 //!    waker, which records it in the shared `readiness` set and wakes the broker task;
 //! 2. the broker task reads once from the socket (at least 16 KiB) into the connection's
-//!    buffer and cuts the whole packets out of it (`reader`), which the core takes as they
-//!    lie ([`Broker::frames_received`](crate::core::Broker::frames_received)): the payload is
-//!    shared from the read buffer, not copied;
+//!    buffer and cuts the whole packets out of it (`reader`), which the core decodes where
+//!    they lie ([`Broker::frames_received`](crate::core::Broker::frames_received)), without
+//!    copying them into an input buffer of its own first (what it keeps, such as an accepted
+//!    message, it copies into bytes of its own, for its memory budget);
 //! 3. the core routes the message and encodes one PUBLISH per subscriber, plus the
 //!    publisher's acknowledgement; each becomes an [`Action::Send`](crate::core::Action::Send)
 //!    that the broker task appends to the receiving connection's queue (`output`);
@@ -49,10 +50,8 @@
 //!   broker task gets to it, so input waiting for the core stays in the kernel's socket
 //!   buffer. Reading stops when the core asks
 //!   ([`Action::PauseReading`](crate::core::Action::PauseReading)); the core keeps what was
-//!   already read (at most one read). A message the core keeps (queued for a subscriber,
-//!   retained) shares its payload with the read it came in, so it keeps that read's buffer
-//!   (at least 16 KiB, shared by every packet of that read) alive; the core's own input
-//!   buffer did the same before frames were handed over whole.
+//!   already read (at most one read). Nothing the core keeps refers to a read buffer, so a
+//!   read's buffer is freed once its packets have been handled.
 //! - Output: a connection's queue holds what its socket has not taken. The core stops
 //!   sending it PUBLISH packets above `max_unflushed_bytes`; acknowledgements and other
 //!   answers are never held back by the core, so the shell stops *reading* from a connection

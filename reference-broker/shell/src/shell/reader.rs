@@ -3,8 +3,8 @@
 //!
 //! Only the length is looked at here (the first byte and the Remaining Length, the same in
 //! both protocol versions); whether the packet is acceptable is the core's business. A frame
-//! is a slice of the read buffer, so it reaches the core, and its payload the subscribers,
-//! without a copy. What cannot be cut cleanly, a Remaining Length longer than four bytes or
+//! is a slice of the read buffer, so it reaches the core without a copy. What cannot be cut
+//! cleanly, a Remaining Length longer than four bytes or
 //! a packet larger than the server's Maximum Packet Size, is passed on as it is, and so is
 //! everything after it: the core's own framing then answers it exactly as it answers raw
 //! bytes. At most one partial packet waits here, so the buffer holds at most one read plus
