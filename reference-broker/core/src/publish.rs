@@ -326,6 +326,10 @@ impl Broker {
             return;
         }
         self.record(v, &[S::V5_3_3_1_5], &[S::V311_3_3_1_5, S::V311_3_3_1_7]);
+        if !self.retained_room(message) {
+            tracing::warn!(topic = %message.topic, "retained message not stored: memory budget exhausted");
+            return;
+        }
         let remaining = message.remaining_expiry(self.now);
         let mut properties = message.properties.clone();
         properties.message_expiry_interval = remaining;
@@ -336,14 +340,6 @@ impl Broker {
             properties,
             self.now,
         );
-        let replaced = self
-            .retained
-            .get(&stored.topic)
-            .map_or(0, RetainedMessage::bytes);
-        if !self.make_durable_room(stored.bytes().saturating_sub(replaced), None) {
-            tracing::warn!(topic = %message.topic, "retained message not stored: memory budget exhausted");
-            return;
-        }
         if let Err(e) = self.retained.set(stored) {
             tracing::warn!(topic = %message.topic, error = %e, "retained message not stored");
         }
