@@ -14,6 +14,11 @@ pub const MAX_STEPS: usize = 1000;
 pub const MAX_REPEAT: u32 = 100_000;
 /// The longest `no-packet` wait (ms).
 pub const MAX_NO_PACKET_MS: u64 = 30_000;
+/// The longest `wait` step (ms).
+pub const MAX_WAIT_MS: u64 = 30_000;
+/// The most times a `loop` step may run its steps (the unrolled steps count against
+/// [`MAX_STEPS`] too).
+pub const MAX_LOOP: u32 = 1000;
 
 /// One parsed, validated scenario.
 #[derive(Debug, Clone)]
@@ -52,6 +57,9 @@ pub enum Step {
         client_id_slots: Vec<usize>,
         /// Keep Alive of the runner's CONNECT.
         keep_alive: u16,
+        /// The scenario client whose Client Identifier the `{cid}` slots take (`None`: this
+        /// client's own). Two connections with one identifier make a session takeover.
+        same_id_as: Option<String>,
     },
     /// Send bytes, `repeat` times.
     Send {
@@ -69,6 +77,11 @@ pub enum Step {
     Close {
         /// Client name.
         client: String,
+    },
+    /// Let time pass (session or message expiry, delays) without watching any client.
+    Wait {
+        /// How long.
+        duration: Duration,
     },
     /// Wait for something from the broker.
     Expect {
@@ -201,6 +214,11 @@ struct RawStep {
     filters: Option<Vec<RawFilter>>,
     topic_alias_maximum: Option<u16>,
     skip_others: Option<bool>,
+    same_id_as: Option<String>,
+    wait: Option<u64>,
+    #[serde(rename = "loop")]
+    loop_times: Option<u32>,
+    steps: Option<Vec<RawStep>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -255,16 +273,29 @@ impl Scenario {
         if raw.step.is_empty() {
             return Err(err("no `[[step]]`".to_owned()));
         }
-        if raw.step.len() > MAX_STEPS {
-            return Err(err(format!("more than {MAX_STEPS} steps")));
-        }
-        let mut steps = Vec::with_capacity(raw.step.len());
+        let mut steps = Vec::with_capacity(raw.step.len().min(MAX_STEPS));
         let mut known: Vec<String> = Vec::new();
         let mut last: Option<String> = None;
         for (i, s) in raw.step.into_iter().enumerate() {
-            let step = convert_step(s, &mut known, &mut last)
-                .map_err(|m| err(format!("step {}: {m}", i + 1)))?;
-            steps.push(step);
+            let at = i + 1;
+            match (s.loop_times, s.steps.is_some()) {
+                (None, false) => {
+                    let step = convert_step(s, &mut known, &mut last)
+                        .map_err(|m| err(format!("step {at}: {m}")))?;
+                    steps.push(step);
+                }
+                (Some(times), true) => {
+                    unroll_loop(s, times, &mut known, &mut last, &mut steps)
+                        .map_err(|m| err(format!("step {at}: {m}")))?;
+                }
+                (None, true) => return Err(err(format!("step {at}: `steps` needs `loop`"))),
+                (Some(_), false) => return Err(err(format!("step {at}: `loop` needs `steps`"))),
+            }
+            if steps.len() > MAX_STEPS {
+                return Err(err(format!(
+                    "more than {MAX_STEPS} steps (loops counted unrolled)"
+                )));
+            }
         }
         Ok(Scenario {
             path: path.to_owned(),
@@ -279,6 +310,81 @@ impl Scenario {
     }
 }
 
+/// Appends the steps of a `loop` step, `times` over, to `out`: a loop is unrolled when the
+/// file is read, so the runner only ever sees plain steps.
+fn unroll_loop(
+    s: RawStep,
+    times: u32,
+    known: &mut Vec<String>,
+    last: &mut Option<String>,
+    out: &mut Vec<Step>,
+) -> Result<(), String> {
+    if times == 0 || times > MAX_LOOP {
+        return Err(format!("`loop` must be 1..={MAX_LOOP}"));
+    }
+    let present = present_keys(&s);
+    if let Some(key) = present.iter().find(|k| !matches!(**k, "loop" | "steps")) {
+        return Err(format!("`{key}` does not apply to a `loop` step"));
+    }
+    let inner = s.steps.unwrap_or_default();
+    if inner.is_empty() {
+        return Err("`steps` of a `loop` is empty".to_owned());
+    }
+    let mut body = Vec::with_capacity(inner.len());
+    for (j, raw) in inner.into_iter().enumerate() {
+        if raw.loop_times.is_some() || raw.steps.is_some() {
+            return Err(format!(
+                "inner step {}: a `loop` cannot contain a `loop`",
+                j + 1
+            ));
+        }
+        body.push(
+            convert_step(raw, known, last).map_err(|m| format!("inner step {}: {m}", j + 1))?,
+        );
+    }
+    for _ in 0..times {
+        if out.len() + body.len() > MAX_STEPS {
+            return Err(format!(
+                "more than {MAX_STEPS} steps (loops counted unrolled)"
+            ));
+        }
+        out.extend(body.iter().cloned());
+    }
+    Ok(())
+}
+
+/// The keys given in a raw step, by name.
+fn present_keys(s: &RawStep) -> Vec<&'static str> {
+    [
+        ("connect", s.connect.is_some()),
+        ("send", s.send.is_some()),
+        ("close", s.close.is_some()),
+        ("expect", s.expect.is_some()),
+        ("client", s.client.is_some()),
+        ("hex", s.hex.is_some()),
+        ("keep_alive", s.keep_alive.is_some()),
+        ("repeat", s.repeat.is_some()),
+        ("reasons", s.reasons.is_some()),
+        ("codes", s.codes.is_some()),
+        ("packet", s.packet.is_some()),
+        ("fields", s.fields.is_some()),
+        ("or_disconnect", s.or_disconnect.is_some()),
+        ("ms", s.ms.is_some()),
+        ("or_closed", s.or_closed.is_some()),
+        ("any_version", s.any_version.is_some()),
+        ("filters", s.filters.is_some()),
+        ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
+        ("skip_others", s.skip_others.is_some()),
+        ("same_id_as", s.same_id_as.is_some()),
+        ("wait", s.wait.is_some()),
+        ("loop", s.loop_times.is_some()),
+        ("steps", s.steps.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, given)| given.then_some(name))
+    .collect()
+}
+
 fn convert_step(
     s: RawStep,
     known: &mut Vec<String>,
@@ -287,9 +393,23 @@ fn convert_step(
     let actions = [&s.connect, &s.send, &s.close, &s.expect]
         .iter()
         .filter(|a| a.is_some())
-        .count();
+        .count()
+        + usize::from(s.wait.is_some());
     if actions != 1 {
-        return Err("needs exactly one of `connect`, `send`, `close`, `expect`".to_owned());
+        return Err(
+            "needs exactly one of `connect`, `send`, `close`, `expect`, `wait`, `loop`".to_owned(),
+        );
+    }
+    if let Some(ms) = s.wait {
+        if let Some(key) = present_keys(&s).into_iter().find(|k| *k != "wait") {
+            return Err(format!("`{key}` does not apply to a `wait` step"));
+        }
+        if ms == 0 || ms > MAX_WAIT_MS {
+            return Err(format!("`wait` must be 1..={MAX_WAIT_MS} (ms)"));
+        }
+        return Ok(Step::Wait {
+            duration: Duration::from_millis(ms),
+        });
     }
     type WithIds = Option<(Vec<u8>, Vec<usize>)>;
     let with_ids = |hex: &Option<String>| -> Result<WithIds, String> {
@@ -342,11 +462,21 @@ fn convert_step(
             Some((b, slots)) => (Some(b), slots),
             None => (None, Vec::new()),
         };
+        if let Some(other) = &s.same_id_as {
+            if client_id_slots.is_empty() {
+                return Err("`same_id_as` needs `hex` with a `{cid}`".to_owned());
+            }
+            if other == &client {
+                return Err("`same_id_as` names the client itself".to_owned());
+            }
+            use_client(other, known)?;
+        }
         return Ok(Step::Connect {
             client,
             raw,
             client_id_slots,
             keep_alive: s.keep_alive.unwrap_or(60),
+            same_id_as: s.same_id_as,
         });
     }
     let common = [
@@ -362,6 +492,7 @@ fn convert_step(
         ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
         ("skip_others", s.skip_others.is_some()),
         ("or_disconnect", s.or_disconnect.is_some()),
+        ("same_id_as", s.same_id_as.is_some()),
     ];
     if let Some(client) = s.send {
         unused(&common)?;
@@ -394,6 +525,7 @@ fn convert_step(
         ("hex", s.hex.is_some()),
         ("repeat", s.repeat.is_some()),
         ("keep_alive", s.keep_alive.is_some()),
+        ("same_id_as", s.same_id_as.is_some()),
     ])?;
     let client = match s.client.or_else(|| last.clone()) {
         Some(c) => c,

@@ -46,8 +46,12 @@ fn write_step(out: &mut String, step: &Step) {
             raw,
             client_id_slots,
             keep_alive,
+            same_id_as,
         } => {
             let _ = writeln!(out, "connect = {}", quote(client));
+            if let Some(other) = same_id_as {
+                let _ = writeln!(out, "same_id_as = {}", quote(other));
+            }
             match raw {
                 Some(bytes) => {
                     let _ = writeln!(out, "hex = {}", hex_value(bytes, client_id_slots));
@@ -75,6 +79,9 @@ fn write_step(out: &mut String, step: &Step) {
         }
         Step::Close { client } => {
             let _ = writeln!(out, "close = {}", quote(client));
+        }
+        Step::Wait { duration } => {
+            let _ = writeln!(out, "wait = {}", duration.as_millis());
         }
         Step::Expect {
             client,
