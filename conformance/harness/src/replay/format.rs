@@ -664,3 +664,138 @@ fn watch_ms(ms: Option<u64>, kind: &str) -> Result<Duration, String> {
     }
     Ok(Duration::from_millis(ms))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str =
+        "id = \"x\"\ntitle = \"t\"\nsource = \"s\"\nprotocol = \"5\"\nexpect = \"e\"\n";
+
+    fn parse(steps: &str) -> Result<Scenario, String> {
+        Scenario::parse(Path::new("t.toml"), &format!("{HEAD}{steps}")).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn a_loop_is_unrolled_in_order_and_both_table_forms_read_alike() {
+        let inline = parse(
+            "[[step]]\nconnect = \"a\"\n[[step]]\nloop = 3\n\
+             steps = [{ send = \"a\", hex = \"c0 00\" }, { expect = \"packet\", packet = \"PINGRESP\" }]\n\
+             [[step]]\nclose = \"a\"\n",
+        )
+        .unwrap();
+        assert_eq!(inline.steps.len(), 1 + 3 * 2 + 1);
+        assert!(matches!(inline.steps[1], Step::Send { .. }));
+        assert!(matches!(inline.steps[2], Step::Expect { .. }));
+        assert!(matches!(inline.steps[5], Step::Send { .. }));
+        assert!(matches!(inline.steps[7], Step::Close { .. }));
+        let tables = parse(
+            "[[step]]\nconnect = \"a\"\n[[step]]\nloop = 3\n\
+             [[step.steps]]\nsend = \"a\"\nhex = \"c0 00\"\n\
+             [[step.steps]]\nexpect = \"packet\"\npacket = \"PINGRESP\"\n\
+             [[step]]\nclose = \"a\"\n",
+        )
+        .unwrap();
+        assert_eq!(tables.steps, inline.steps);
+    }
+
+    #[test]
+    fn wait_and_same_id_as_steps_are_read() {
+        let s = parse(
+            "[[step]]\nconnect = \"a\"\nhex = \"10 {len} {cid}\"\n\
+             [[step]]\nwait = 1500\n\
+             [[step]]\nconnect = \"b\"\nsame_id_as = \"a\"\nhex = \"10 {len} {cid}\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.steps[1],
+            Step::Wait {
+                duration: Duration::from_millis(1500)
+            }
+        );
+        match &s.steps[2] {
+            Step::Connect {
+                same_id_as,
+                client_id_slots,
+                ..
+            } => {
+                assert_eq!(same_id_as.as_deref(), Some("a"));
+                assert_eq!(client_id_slots, &vec![2]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_loops_waits_and_shared_identifiers_are_refused_with_a_reason() {
+        let connect = "[[step]]\nconnect = \"a\"\n";
+        let cases = [
+            (format!("{connect}[[step]]\nloop = 2\n"), "`loop` needs `steps`"),
+            (
+                format!("{connect}[[step]]\nsteps = [{{ close = \"a\" }}]\n"),
+                "`steps` needs `loop`",
+            ),
+            (
+                format!("{connect}[[step]]\nloop = 0\nsteps = [{{ close = \"a\" }}]\n"),
+                "`loop` must be 1..=1000",
+            ),
+            (
+                format!("{connect}[[step]]\nloop = 2\nsteps = []\n"),
+                "`steps` of a `loop` is empty",
+            ),
+            (
+                format!(
+                    "{connect}[[step]]\nloop = 2\nms = 5\nsteps = [{{ close = \"a\" }}]\n"
+                ),
+                "`ms` does not apply to a `loop` step",
+            ),
+            (
+                format!(
+                    "{connect}[[step]]\nloop = 2\nsteps = [{{ loop = 2, steps = [{{ close = \"a\" }}] }}]\n"
+                ),
+                "step 2: inner step 1: a `loop` cannot contain a `loop`",
+            ),
+            (
+                format!(
+                    "{connect}[[step]]\nloop = 2\nsteps = [{{ send = \"b\", hex = \"c0 00\" }}]\n"
+                ),
+                "step 2: inner step 1: client `b` has not connected",
+            ),
+            (
+                format!("{connect}[[step]]\nloop = 600\nsteps = [{{ close = \"a\" }}, {{ close = \"a\" }}]\n"),
+                "more than 1000 steps",
+            ),
+            (format!("{connect}[[step]]\nwait = 0\n"), "`wait` must be 1..=30000"),
+            (
+                format!("{connect}[[step]]\nwait = 10\nclose = \"a\"\n"),
+                "needs exactly one of",
+            ),
+            (
+                format!("{connect}[[step]]\nwait = 10\nclient = \"a\"\n"),
+                "`client` does not apply to a `wait` step",
+            ),
+            (
+                format!("{connect}[[step]]\nwait = 10\nms = 3\n"),
+                "`ms` does not apply to a `wait` step",
+            ),
+            (
+                format!("{connect}[[step]]\nconnect = \"b\"\nsame_id_as = \"a\"\n"),
+                "`same_id_as` needs `hex` with a `{cid}`",
+            ),
+            (
+                format!(
+                    "{connect}[[step]]\nconnect = \"b\"\nsame_id_as = \"z\"\nhex = \"10 {{len}} {{cid}}\"\n"
+                ),
+                "client `z` has not connected",
+            ),
+            (
+                format!("{connect}[[step]]\nsend = \"a\"\nsame_id_as = \"a\"\nhex = \"c0 00\"\n"),
+                "`same_id_as` does not apply",
+            ),
+        ];
+        for (text, fragment) in cases {
+            let message = parse(&text).expect_err(&text);
+            assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+        }
+    }
+}

@@ -264,6 +264,18 @@ repeat = 3
 close = "b"
 
 [[step]]
+connect = "c"
+same_id_as = "a"
+hex = "10 {len} 00 04 'MQTT' 05 02 00 3c 00 {u16:12} {cid}"
+
+[[step]]
+wait = 150
+
+[[step]]
+loop = 2
+steps = [{ send = "c", hex = "c0 00" }, { expect = "packet", packet = "PINGRESP" }]
+
+[[step]]
 expect = "publishes-match"
 client = "a"
 ms = 200
@@ -306,6 +318,8 @@ reasons = [0x81]
         assert!(text.contains("{cid}"), "{text}");
         assert!(text.contains("[00]*40"), "{text}");
         assert!(text.contains("# CONNECT with a note"), "{text}");
+        assert!(text.contains("same_id_as = \"a\""), "{text}");
+        assert!(text.contains("wait = 150"), "{text}");
     }
 
     #[test]
