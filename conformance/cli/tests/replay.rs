@@ -109,7 +109,7 @@ fn malformed_connect_scenarios_fail_when_the_broker_accepts_malformed_connect() 
 /// check, with the scenarios it must turn red.
 #[test]
 fn advisory_scenarios_fail_under_the_faults_that_break_their_rules() {
-    let table: [(&str, &[&str]); 12] = [
+    let table: [(&str, &[&str]); 13] = [
         (
             "ignore-malformed-publish",
             &[
@@ -169,7 +169,14 @@ fn advisory_scenarios_fail_under_the_faults_that_break_their_rules() {
         ),
         (
             "discard-session-on-disconnect",
-            &["emqx-cve-2026-8741-qos2-publish-resent-after-reconnect"],
+            &[
+                "emqx-cve-2026-8741-qos2-publish-resent-after-reconnect",
+                "emqx-cve-2026-8741-qos2-redelivered-once-per-reconnect",
+            ],
+        ),
+        (
+            "no-redelivery",
+            &["emqx-cve-2026-8741-qos2-redelivered-once-per-reconnect"],
         ),
         (
             "client-id-pattern-match",
