@@ -41,7 +41,7 @@ fn assert_all_pass(scenarios: &[Scenario]) {
 #[test]
 fn every_regression_scenario_parses_names_its_source_and_passes_against_the_reference_broker() {
     let scenarios = load_corpus();
-    assert!(scenarios.len() >= 25, "only {} scenarios", scenarios.len());
+    assert!(scenarios.len() >= 55, "only {} scenarios", scenarios.len());
     for s in &scenarios {
         assert!(!s.source.trim().is_empty(), "{}: no source", s.id);
         assert!(!s.expect.trim().is_empty(), "{}: no expect", s.id);
@@ -102,6 +102,91 @@ fn malformed_connect_scenarios_fail_when_the_broker_accepts_malformed_connect() 
     ];
     for (id, verdict) in verdicts_with_fault("connack-malformed-connect", &ids) {
         assert_eq!(verdict, Verdict::Fail, "{id}");
+    }
+}
+
+/// Each fault of the reference broker that breaks a rule the 2024-2026 advisory scenarios
+/// check, with the scenarios it must turn red.
+#[test]
+fn advisory_scenarios_fail_under_the_faults_that_break_their_rules() {
+    let table: [(&str, &[&str]); 13] = [
+        (
+            "ignore-malformed-publish",
+            &[
+                "activemq-cve-2025-66168-five-byte-remaining-length-publish",
+                "nanomq-cve-2026-21888-five-byte-property-length-publish",
+                "nanomq-2270-qos1-publish-without-packet-identifier-v311",
+                "nanomq-2270-qos1-publish-without-property-length",
+                "nanomq-2270-qos2-publish-without-packet-identifier",
+                "nanomq-2270-qos2-publish-without-packet-identifier-v311",
+            ],
+        ),
+        (
+            "connack-malformed-connect",
+            &["nanomq-cve-2026-21888-five-byte-property-length-connect"],
+        ),
+        (
+            "ignore-malformed-subscribe",
+            &[
+                "activemq-cve-2025-66168-five-byte-remaining-length-subscribe",
+                "nanomq-cve-2026-21888-five-byte-property-length-subscribe",
+                "nanomq-cve-2026-21888-five-byte-property-length-unsubscribe",
+                "mosquitto-2-0-21-malformed-subscribe-repeated",
+                "nanomq-cve-2025-68699-share-name-with-empty-filter",
+            ],
+        ),
+        (
+            "no-unsubscribe",
+            &[
+                "cve-2024-8376-normal-and-shared-across-session-resume",
+                "cve-2024-8376-unsubscribe-shared-before-subscribe",
+                "nanomq-cve-2025-59946-concurrent-subscribe-unsubscribe",
+            ],
+        ),
+        (
+            "no-session-present",
+            &["cve-2024-8376-normal-and-shared-across-session-resume"],
+        ),
+        (
+            "wrong-subscribe-ack-id",
+            &["nanomq-cve-2025-59946-concurrent-subscribe-unsubscribe"],
+        ),
+        (
+            "no-takeover",
+            &["nanomq-cve-2026-22040-takeover-during-publish-flood"],
+        ),
+        (
+            "no-takeover-disconnect",
+            &["nanomq-cve-2026-22040-takeover-during-publish-flood"],
+        ),
+        (
+            "no-session-expiry",
+            &["flashmq-cve-2025-62723-expired-session-keeps-no-messages"],
+        ),
+        (
+            "ignore-qos2-dedup",
+            &["emqx-cve-2026-8741-qos2-publish-resent-after-reconnect"],
+        ),
+        (
+            "discard-session-on-disconnect",
+            &[
+                "emqx-cve-2026-8741-qos2-publish-resent-after-reconnect",
+                "emqx-cve-2026-8741-qos2-redelivered-once-per-reconnect",
+            ],
+        ),
+        (
+            "no-redelivery",
+            &["emqx-cve-2026-8741-qos2-redelivered-once-per-reconnect"],
+        ),
+        (
+            "client-id-pattern-match",
+            &["rabbitmq-cve-2026-44838-regex-characters-in-client-identifier"],
+        ),
+    ];
+    for (fault, ids) in table {
+        for (id, verdict) in verdicts_with_fault(fault, ids) {
+            assert_eq!(verdict, Verdict::Fail, "{id} under {fault}");
+        }
     }
 }
 

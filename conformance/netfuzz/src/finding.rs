@@ -45,6 +45,7 @@ impl Size {
                     ..
                 } => (client, bytes.len() * *repeat as usize),
                 Step::Close { client } | Step::Expect { client, .. } => (client, 0),
+                Step::Wait { .. } => continue,
             };
             bytes += n;
             if !clients.contains(&client.as_str()) {

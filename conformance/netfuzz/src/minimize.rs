@@ -237,12 +237,15 @@ pub async fn minimize(
     }
 }
 
+/// The client a step acts on; empty for a `wait`, which belongs to no client (the fuzzer
+/// never writes one).
 fn step_client(step: &Step) -> &str {
     match step {
         Step::Connect { client, .. }
         | Step::Send { client, .. }
         | Step::Close { client }
         | Step::Expect { client, .. } => client,
+        Step::Wait { .. } => "",
     }
 }
 
@@ -468,6 +471,7 @@ mod tests {
                 raw: None,
                 client_id_slots: Vec::new(),
                 keep_alive: 60,
+                same_id_as: None,
             })
         };
         let send = |c: &str| {
@@ -510,6 +514,7 @@ mod simplify_tests {
             raw: Some(bytes),
             client_id_slots: vec![15],
             keep_alive: 60,
+            same_id_as: None,
         };
         let simpler = simplifications(&step, ProtocolVersion::V5);
         assert!(!simpler.is_empty());

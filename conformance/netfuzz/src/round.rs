@@ -297,6 +297,7 @@ impl Round<'_> {
                 raw: Some(bytes.to_vec()),
                 client_id_slots: slots,
                 keep_alive: 60,
+                same_id_as: None,
             },
             note: Some(note),
         });
@@ -336,6 +337,7 @@ impl Round<'_> {
                 raw: Some(bytes),
                 client_id_slots: Vec::new(),
                 keep_alive: 60,
+                same_id_as: None,
             },
             note: Some(note),
         });

@@ -312,6 +312,32 @@ impl Broker {
             }
         }
 
+        // Fault: an identifier ending in `.*` or `.+` is read as a pattern and takes over
+        // every connected client whose identifier it matches.
+        if self.fault(Fault::ClientIdPatternMatch) {
+            let prefix = client
+                .strip_suffix(".*")
+                .or_else(|| client.strip_suffix(".+"));
+            if let Some(prefix) = prefix {
+                let victims: Vec<_> = self
+                    .sessions
+                    .iter()
+                    .filter(|(other, _)| other.starts_with(prefix) && **other != client)
+                    .filter_map(|(_, s)| s.connection)
+                    .filter(|c| *c != id)
+                    .collect();
+                for victim in victims {
+                    self.close_with(
+                        victim,
+                        ReasonCode::SessionTakenOver,
+                        "session taken over",
+                        CloseReason::SessionTakenOver,
+                        true,
+                    );
+                }
+            }
+        }
+
         // Clean Start / Clean Session.
         let clean = connect.clean_start && !self.fault(Fault::KeepSessionOnCleanStart);
         if clean && self.sessions.contains_key(&client) {

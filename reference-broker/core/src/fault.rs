@@ -230,6 +230,11 @@ faults! {
     /// A new connection with the Client Identifier of a connected client leaves the old
     /// connection open (breaks MQTT-3.1.4-3 in 5.0, MQTT-3.1.4-2 in 3.1.1).
     NoTakeover = "no-takeover";
+    /// A Client Identifier ending in `.*` or `.+` is read as a pattern: every connected
+    /// client whose identifier starts with what comes before it is taken over (DISCONNECT
+    /// 0x8E) as if it had the same identifier (breaks MQTT-3.1.3-2 and MQTT-3.1.4-3 in 5.0,
+    /// MQTT-3.1.3-2 and MQTT-3.1.4-2 in 3.1.1: only the exact identifier names a session).
+    ClientIdPatternMatch = "client-id-pattern-match";
     /// A CONNECT with an Authentication Method the server does not offer is accepted
     /// without authentication (breaks MQTT-4.12.0-1).
     AcceptUnknownAuthMethod = "accept-unknown-auth-method";

@@ -56,6 +56,7 @@ const TESTED: &[&str] = &[
     "reason-string-always",
     "unrequested-response-information",
     "no-takeover",
+    "client-id-pattern-match",
     "accept-unknown-auth-method",
     // Tested in core_faults_subscriptions.rs.
     "ignore-malformed-subscribe",

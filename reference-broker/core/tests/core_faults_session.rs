@@ -198,6 +198,23 @@ fn no_takeover_leaves_the_old_connection_open() {
 }
 
 #[test]
+fn client_id_pattern_match_takes_over_clients_the_pattern_matches() {
+    for v in BOTH {
+        let mut sim = Sim::with_faults(&["client-id-pattern-match"]);
+        let victim = sim.connect(v, "rgvictim");
+        let other = sim.connect(v, "other");
+        sim.connect(v, "rg.*");
+        assert_eq!(sim.closed(victim), Some(&CloseReason::SessionTakenOver));
+        assert!(!sim.is_closed(other));
+    }
+    // Without the fault the identifiers are different clients.
+    let mut sim = Sim::with_faults(&[]);
+    let victim = sim.connect(V5, "rgvictim");
+    sim.connect(V5, "rg.*");
+    assert!(!sim.is_closed(victim));
+}
+
+#[test]
 fn accept_unknown_auth_method_connects_without_authentication() {
     let mut sim = Sim::with_faults(&["accept-unknown-auth-method"]);
     let mut connect = connect_packet(V5, "a");

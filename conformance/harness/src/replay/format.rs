@@ -14,6 +14,11 @@ pub const MAX_STEPS: usize = 1000;
 pub const MAX_REPEAT: u32 = 100_000;
 /// The longest `no-packet` wait (ms).
 pub const MAX_NO_PACKET_MS: u64 = 30_000;
+/// The longest `wait` step (ms).
+pub const MAX_WAIT_MS: u64 = 30_000;
+/// The most times a `loop` step may run its steps (the unrolled steps count against
+/// [`MAX_STEPS`] too).
+pub const MAX_LOOP: u32 = 1000;
 
 /// One parsed, validated scenario.
 #[derive(Debug, Clone)]
@@ -52,6 +57,9 @@ pub enum Step {
         client_id_slots: Vec<usize>,
         /// Keep Alive of the runner's CONNECT.
         keep_alive: u16,
+        /// The scenario client whose Client Identifier the `{cid}` slots take (`None`: this
+        /// client's own). Two connections with one identifier make a session takeover.
+        same_id_as: Option<String>,
     },
     /// Send bytes, `repeat` times.
     Send {
@@ -69,6 +77,11 @@ pub enum Step {
     Close {
         /// Client name.
         client: String,
+    },
+    /// Let time pass (session or message expiry, delays) without watching any client.
+    Wait {
+        /// How long.
+        duration: Duration,
     },
     /// Wait for something from the broker.
     Expect {
@@ -201,6 +214,11 @@ struct RawStep {
     filters: Option<Vec<RawFilter>>,
     topic_alias_maximum: Option<u16>,
     skip_others: Option<bool>,
+    same_id_as: Option<String>,
+    wait: Option<u64>,
+    #[serde(rename = "loop")]
+    loop_times: Option<u32>,
+    steps: Option<Vec<RawStep>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -255,16 +273,29 @@ impl Scenario {
         if raw.step.is_empty() {
             return Err(err("no `[[step]]`".to_owned()));
         }
-        if raw.step.len() > MAX_STEPS {
-            return Err(err(format!("more than {MAX_STEPS} steps")));
-        }
-        let mut steps = Vec::with_capacity(raw.step.len());
+        let mut steps = Vec::with_capacity(raw.step.len().min(MAX_STEPS));
         let mut known: Vec<String> = Vec::new();
         let mut last: Option<String> = None;
         for (i, s) in raw.step.into_iter().enumerate() {
-            let step = convert_step(s, &mut known, &mut last)
-                .map_err(|m| err(format!("step {}: {m}", i + 1)))?;
-            steps.push(step);
+            let at = i + 1;
+            match (s.loop_times, s.steps.is_some()) {
+                (None, false) => {
+                    let step = convert_step(s, &mut known, &mut last)
+                        .map_err(|m| err(format!("step {at}: {m}")))?;
+                    steps.push(step);
+                }
+                (Some(times), true) => {
+                    unroll_loop(s, times, &mut known, &mut last, &mut steps)
+                        .map_err(|m| err(format!("step {at}: {m}")))?;
+                }
+                (None, true) => return Err(err(format!("step {at}: `steps` needs `loop`"))),
+                (Some(_), false) => return Err(err(format!("step {at}: `loop` needs `steps`"))),
+            }
+            if steps.len() > MAX_STEPS {
+                return Err(err(format!(
+                    "more than {MAX_STEPS} steps (loops counted unrolled)"
+                )));
+            }
         }
         Ok(Scenario {
             path: path.to_owned(),
@@ -279,6 +310,81 @@ impl Scenario {
     }
 }
 
+/// Appends the steps of a `loop` step, `times` over, to `out`: a loop is unrolled when the
+/// file is read, so the runner only ever sees plain steps.
+fn unroll_loop(
+    s: RawStep,
+    times: u32,
+    known: &mut Vec<String>,
+    last: &mut Option<String>,
+    out: &mut Vec<Step>,
+) -> Result<(), String> {
+    if times == 0 || times > MAX_LOOP {
+        return Err(format!("`loop` must be 1..={MAX_LOOP}"));
+    }
+    let present = present_keys(&s);
+    if let Some(key) = present.iter().find(|k| !matches!(**k, "loop" | "steps")) {
+        return Err(format!("`{key}` does not apply to a `loop` step"));
+    }
+    let inner = s.steps.unwrap_or_default();
+    if inner.is_empty() {
+        return Err("`steps` of a `loop` is empty".to_owned());
+    }
+    let mut body = Vec::with_capacity(inner.len());
+    for (j, raw) in inner.into_iter().enumerate() {
+        if raw.loop_times.is_some() || raw.steps.is_some() {
+            return Err(format!(
+                "inner step {}: a `loop` cannot contain a `loop`",
+                j + 1
+            ));
+        }
+        body.push(
+            convert_step(raw, known, last).map_err(|m| format!("inner step {}: {m}", j + 1))?,
+        );
+    }
+    for _ in 0..times {
+        if out.len() + body.len() > MAX_STEPS {
+            return Err(format!(
+                "more than {MAX_STEPS} steps (loops counted unrolled)"
+            ));
+        }
+        out.extend(body.iter().cloned());
+    }
+    Ok(())
+}
+
+/// The keys given in a raw step, by name.
+fn present_keys(s: &RawStep) -> Vec<&'static str> {
+    [
+        ("connect", s.connect.is_some()),
+        ("send", s.send.is_some()),
+        ("close", s.close.is_some()),
+        ("expect", s.expect.is_some()),
+        ("client", s.client.is_some()),
+        ("hex", s.hex.is_some()),
+        ("keep_alive", s.keep_alive.is_some()),
+        ("repeat", s.repeat.is_some()),
+        ("reasons", s.reasons.is_some()),
+        ("codes", s.codes.is_some()),
+        ("packet", s.packet.is_some()),
+        ("fields", s.fields.is_some()),
+        ("or_disconnect", s.or_disconnect.is_some()),
+        ("ms", s.ms.is_some()),
+        ("or_closed", s.or_closed.is_some()),
+        ("any_version", s.any_version.is_some()),
+        ("filters", s.filters.is_some()),
+        ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
+        ("skip_others", s.skip_others.is_some()),
+        ("same_id_as", s.same_id_as.is_some()),
+        ("wait", s.wait.is_some()),
+        ("loop", s.loop_times.is_some()),
+        ("steps", s.steps.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, given)| given.then_some(name))
+    .collect()
+}
+
 fn convert_step(
     s: RawStep,
     known: &mut Vec<String>,
@@ -287,9 +393,23 @@ fn convert_step(
     let actions = [&s.connect, &s.send, &s.close, &s.expect]
         .iter()
         .filter(|a| a.is_some())
-        .count();
+        .count()
+        + usize::from(s.wait.is_some());
     if actions != 1 {
-        return Err("needs exactly one of `connect`, `send`, `close`, `expect`".to_owned());
+        return Err(
+            "needs exactly one of `connect`, `send`, `close`, `expect`, `wait`, `loop`".to_owned(),
+        );
+    }
+    if let Some(ms) = s.wait {
+        if let Some(key) = present_keys(&s).into_iter().find(|k| *k != "wait") {
+            return Err(format!("`{key}` does not apply to a `wait` step"));
+        }
+        if ms == 0 || ms > MAX_WAIT_MS {
+            return Err(format!("`wait` must be 1..={MAX_WAIT_MS} (ms)"));
+        }
+        return Ok(Step::Wait {
+            duration: Duration::from_millis(ms),
+        });
     }
     type WithIds = Option<(Vec<u8>, Vec<usize>)>;
     let with_ids = |hex: &Option<String>| -> Result<WithIds, String> {
@@ -342,11 +462,21 @@ fn convert_step(
             Some((b, slots)) => (Some(b), slots),
             None => (None, Vec::new()),
         };
+        if let Some(other) = &s.same_id_as {
+            if client_id_slots.is_empty() {
+                return Err("`same_id_as` needs `hex` with a `{cid}`".to_owned());
+            }
+            if other == &client {
+                return Err("`same_id_as` names the client itself".to_owned());
+            }
+            use_client(other, known)?;
+        }
         return Ok(Step::Connect {
             client,
             raw,
             client_id_slots,
             keep_alive: s.keep_alive.unwrap_or(60),
+            same_id_as: s.same_id_as,
         });
     }
     let common = [
@@ -362,6 +492,7 @@ fn convert_step(
         ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
         ("skip_others", s.skip_others.is_some()),
         ("or_disconnect", s.or_disconnect.is_some()),
+        ("same_id_as", s.same_id_as.is_some()),
     ];
     if let Some(client) = s.send {
         unused(&common)?;
@@ -394,6 +525,7 @@ fn convert_step(
         ("hex", s.hex.is_some()),
         ("repeat", s.repeat.is_some()),
         ("keep_alive", s.keep_alive.is_some()),
+        ("same_id_as", s.same_id_as.is_some()),
     ])?;
     let client = match s.client.or_else(|| last.clone()) {
         Some(c) => c,
@@ -531,4 +663,139 @@ fn watch_ms(ms: Option<u64>, kind: &str) -> Result<Duration, String> {
         return Err(format!("`ms` must be 1..={MAX_NO_PACKET_MS}"));
     }
     Ok(Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str =
+        "id = \"x\"\ntitle = \"t\"\nsource = \"s\"\nprotocol = \"5\"\nexpect = \"e\"\n";
+
+    fn parse(steps: &str) -> Result<Scenario, String> {
+        Scenario::parse(Path::new("t.toml"), &format!("{HEAD}{steps}")).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn a_loop_is_unrolled_in_order_and_both_table_forms_read_alike() {
+        let inline = parse(
+            "[[step]]\nconnect = \"a\"\n[[step]]\nloop = 3\n\
+             steps = [{ send = \"a\", hex = \"c0 00\" }, { expect = \"packet\", packet = \"PINGRESP\" }]\n\
+             [[step]]\nclose = \"a\"\n",
+        )
+        .unwrap();
+        assert_eq!(inline.steps.len(), 1 + 3 * 2 + 1);
+        assert!(matches!(inline.steps[1], Step::Send { .. }));
+        assert!(matches!(inline.steps[2], Step::Expect { .. }));
+        assert!(matches!(inline.steps[5], Step::Send { .. }));
+        assert!(matches!(inline.steps[7], Step::Close { .. }));
+        let tables = parse(
+            "[[step]]\nconnect = \"a\"\n[[step]]\nloop = 3\n\
+             [[step.steps]]\nsend = \"a\"\nhex = \"c0 00\"\n\
+             [[step.steps]]\nexpect = \"packet\"\npacket = \"PINGRESP\"\n\
+             [[step]]\nclose = \"a\"\n",
+        )
+        .unwrap();
+        assert_eq!(tables.steps, inline.steps);
+    }
+
+    #[test]
+    fn wait_and_same_id_as_steps_are_read() {
+        let s = parse(
+            "[[step]]\nconnect = \"a\"\nhex = \"10 {len} {cid}\"\n\
+             [[step]]\nwait = 1500\n\
+             [[step]]\nconnect = \"b\"\nsame_id_as = \"a\"\nhex = \"10 {len} {cid}\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.steps[1],
+            Step::Wait {
+                duration: Duration::from_millis(1500)
+            }
+        );
+        match &s.steps[2] {
+            Step::Connect {
+                same_id_as,
+                client_id_slots,
+                ..
+            } => {
+                assert_eq!(same_id_as.as_deref(), Some("a"));
+                assert_eq!(client_id_slots, &vec![2]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_loops_waits_and_shared_identifiers_are_refused_with_a_reason() {
+        let connect = "[[step]]\nconnect = \"a\"\n";
+        let cases = [
+            (format!("{connect}[[step]]\nloop = 2\n"), "`loop` needs `steps`"),
+            (
+                format!("{connect}[[step]]\nsteps = [{{ close = \"a\" }}]\n"),
+                "`steps` needs `loop`",
+            ),
+            (
+                format!("{connect}[[step]]\nloop = 0\nsteps = [{{ close = \"a\" }}]\n"),
+                "`loop` must be 1..=1000",
+            ),
+            (
+                format!("{connect}[[step]]\nloop = 2\nsteps = []\n"),
+                "`steps` of a `loop` is empty",
+            ),
+            (
+                format!(
+                    "{connect}[[step]]\nloop = 2\nms = 5\nsteps = [{{ close = \"a\" }}]\n"
+                ),
+                "`ms` does not apply to a `loop` step",
+            ),
+            (
+                format!(
+                    "{connect}[[step]]\nloop = 2\nsteps = [{{ loop = 2, steps = [{{ close = \"a\" }}] }}]\n"
+                ),
+                "step 2: inner step 1: a `loop` cannot contain a `loop`",
+            ),
+            (
+                format!(
+                    "{connect}[[step]]\nloop = 2\nsteps = [{{ send = \"b\", hex = \"c0 00\" }}]\n"
+                ),
+                "step 2: inner step 1: client `b` has not connected",
+            ),
+            (
+                format!("{connect}[[step]]\nloop = 600\nsteps = [{{ close = \"a\" }}, {{ close = \"a\" }}]\n"),
+                "more than 1000 steps",
+            ),
+            (format!("{connect}[[step]]\nwait = 0\n"), "`wait` must be 1..=30000"),
+            (
+                format!("{connect}[[step]]\nwait = 10\nclose = \"a\"\n"),
+                "needs exactly one of",
+            ),
+            (
+                format!("{connect}[[step]]\nwait = 10\nclient = \"a\"\n"),
+                "`client` does not apply to a `wait` step",
+            ),
+            (
+                format!("{connect}[[step]]\nwait = 10\nms = 3\n"),
+                "`ms` does not apply to a `wait` step",
+            ),
+            (
+                format!("{connect}[[step]]\nconnect = \"b\"\nsame_id_as = \"a\"\n"),
+                "`same_id_as` needs `hex` with a `{cid}`",
+            ),
+            (
+                format!(
+                    "{connect}[[step]]\nconnect = \"b\"\nsame_id_as = \"z\"\nhex = \"10 {{len}} {{cid}}\"\n"
+                ),
+                "client `z` has not connected",
+            ),
+            (
+                format!("{connect}[[step]]\nsend = \"a\"\nsame_id_as = \"a\"\nhex = \"c0 00\"\n"),
+                "`same_id_as` does not apply",
+            ),
+        ];
+        for (text, fragment) in cases {
+            let message = parse(&text).expect_err(&text);
+            assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+        }
+    }
 }

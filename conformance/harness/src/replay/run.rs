@@ -205,6 +205,7 @@ impl Runner<'_> {
                 raw,
                 client_id_slots,
                 keep_alive,
+                same_id_as,
             } => {
                 if let Some(mut old) = self.clients.remove(client) {
                     old.abort();
@@ -214,7 +215,8 @@ impl Runner<'_> {
                     Some(bytes) => {
                         let mut bytes = bytes.clone();
                         if !client_id_slots.is_empty() {
-                            let id = self.template_client_id(client);
+                            let owner = same_id_as.as_deref().unwrap_or(client);
+                            let id = self.template_client_id(owner);
                             template::fill_client_id(&mut bytes, client_id_slots, &id);
                         }
                         c.send_raw(bytes)
@@ -273,6 +275,10 @@ impl Runner<'_> {
             }
             Step::Close { client } => {
                 self.client(client)?.close().await;
+                Ok(())
+            }
+            Step::Wait { duration } => {
+                tokio::time::sleep(*duration).await;
                 Ok(())
             }
             Step::Expect {

@@ -46,8 +46,12 @@ fn write_step(out: &mut String, step: &Step) {
             raw,
             client_id_slots,
             keep_alive,
+            same_id_as,
         } => {
             let _ = writeln!(out, "connect = {}", quote(client));
+            if let Some(other) = same_id_as {
+                let _ = writeln!(out, "same_id_as = {}", quote(other));
+            }
             match raw {
                 Some(bytes) => {
                     let _ = writeln!(out, "hex = {}", hex_value(bytes, client_id_slots));
@@ -75,6 +79,9 @@ fn write_step(out: &mut String, step: &Step) {
         }
         Step::Close { client } => {
             let _ = writeln!(out, "close = {}", quote(client));
+        }
+        Step::Wait { duration } => {
+            let _ = writeln!(out, "wait = {}", duration.as_millis());
         }
         Step::Expect {
             client,
@@ -257,6 +264,18 @@ repeat = 3
 close = "b"
 
 [[step]]
+connect = "c"
+same_id_as = "a"
+hex = "10 {len} 00 04 'MQTT' 05 02 00 3c 00 {u16:12} {cid}"
+
+[[step]]
+wait = 150
+
+[[step]]
+loop = 2
+steps = [{ send = "c", hex = "c0 00" }, { expect = "packet", packet = "PINGRESP" }]
+
+[[step]]
 expect = "publishes-match"
 client = "a"
 ms = 200
@@ -299,6 +318,8 @@ reasons = [0x81]
         assert!(text.contains("{cid}"), "{text}");
         assert!(text.contains("[00]*40"), "{text}");
         assert!(text.contains("# CONNECT with a note"), "{text}");
+        assert!(text.contains("same_id_as = \"a\""), "{text}");
+        assert!(text.contains("wait = 150"), "{text}");
     }
 
     #[test]
