@@ -134,7 +134,11 @@ install_broker() {
         local root=$BROKERS_ROOT/rmqttd-$RMQTTD_VERSION
         if [[ -x $root/bin/rmqttd ]]; then return 0; fi
         # A long build (several hundred crates): its own target directory, under the lock
-        # the shared machine's cargo commands take.
+        # the shared machine's cargo commands take. Its gRPC dependency needs protoc.
+        if ! command -v protoc >/dev/null; then
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                protobuf-compiler
+        fi
         local target=${RMQTT_TARGET_DIR:-${CARGO_TARGET_DIR:-target}/rmqtt-install}
         flock /tmp/cargo.lock cargo install --locked "rmqttd@$RMQTTD_VERSION" \
             --root "$root" --target-dir "$target"
