@@ -134,6 +134,8 @@ for name in $OTHER_BROKERS; do
     if [[ -f baselines/$name-$version.toml ]]; then
         baseline=(--baseline "baselines/$name-$version.toml")
     fi
+    profile=$(broker_profile "$name")
+    if [[ -n $profile ]]; then baseline+=(--profile "$profile"); fi
     run_suite --broker "127.0.0.1:$OTHER_PORT" --name "$name $version" --protocol "$proto" \
         "${baseline[@]}" --out "$OUT_ROOT/$name-$version"
     if ! kill -0 "$pid" 2>/dev/null; then

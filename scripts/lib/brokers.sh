@@ -166,6 +166,13 @@ broker_version() {
     esac
 }
 
+# broker_profile NAME: the `mqttspec run --profile` file the broker needs (credentials), if
+# any: profiles/NAME.toml when it exists.
+broker_profile() {
+    local f=$BROKERS_SCRIPTS_DIR/../profiles/$1.toml
+    if [[ -f $f ]]; then echo "$f"; fi
+}
+
 broker_protocols() {
     case $1 in
     # Aedes, Mosca, amqtt and NATS implement MQTT 3.1.1 only; moat-lib-mqtt only 5.0.
@@ -238,18 +245,17 @@ CONF
         echo "nats-server -c $work/nats.conf"
         ;;
     ejabberd)
-        # ejabberd with only its MQTT module (mod_mqtt) on a loopback port, anonymous
-        # logins, no XMPP/HTTP listener; run as a plain Erlang VM without distribution
-        # (no epmd, no node port), the Mnesia database in WORKDIR.
+        # ejabberd with only its MQTT module (mod_mqtt) on a loopback port, no XMPP/HTTP
+        # listener, run as a plain Erlang VM without distribution (no epmd, no node port),
+        # the Mnesia database in WORKDIR. mod_mqtt wants a password for every client (it has
+        # no anonymous login), so the user of profiles/ejabberd.toml is registered at start
+        # in ejabberd's own (internal) user store.
         mkdir -p "$work/ejabberd-spool" "$work/ejabberd-logs"
         cat >"$work/ejabberd.yml" <<CONF
 hosts:
   - localhost
 loglevel: warning
 log_rotate_count: 0
-auth_method: [anonymous]
-anonymous_protocol: login_anon
-allow_multiple_connections: true
 listen:
   -
     port: $port
@@ -259,7 +265,11 @@ listen:
 modules:
   mod_mqtt: {}
 CONF
-        echo "env ERL_LIBS=/usr/lib/x86_64-linux-gnu EJABBERD_CONFIG_PATH=$work/ejabberd.yml EJABBERD_LOG_PATH=$work/ejabberd-logs/ejabberd.log HOME=$work erl -noinput -mnesia dir '\"$work/ejabberd-spool\"' -s ejabberd"
+        printf '%s' "env ERL_LIBS=/usr/lib/x86_64-linux-gnu EJABBERD_CONFIG_PATH=$work/ejabberd.yml" \
+            " EJABBERD_LOG_PATH=$work/ejabberd-logs/ejabberd.log HOME=$work" \
+            " erl -noinput -mnesia dir '\"$work/ejabberd-spool\"' -s ejabberd" \
+            " -eval 'ejabberd_auth:try_register(<<\"mqttspec\">>, <<\"localhost\">>, <<\"mqttspec-password\">>)'"
+        echo
         ;;
     *)
         echo "unknown broker $name" >&2
