@@ -134,10 +134,12 @@ install_broker() {
         local root=$BROKERS_ROOT/rmqttd-$RMQTTD_VERSION
         if [[ -x $root/bin/rmqttd ]]; then return 0; fi
         # A long build (several hundred crates): its own target directory, under the lock
-        # the shared machine's cargo commands take. Its gRPC dependency needs protoc.
-        if ! command -v protoc >/dev/null; then
+        # the shared machine's cargo commands take. Its gRPC dependency needs protoc, its
+        # Kafka bridge builds librdkafka with CMake, and OpenSSL's headers come from Debian.
+        if ! command -v protoc >/dev/null || ! command -v cmake >/dev/null ||
+            ! dpkg-query -W libssl-dev >/dev/null 2>&1; then
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                protobuf-compiler
+                protobuf-compiler cmake libssl-dev pkg-config
         fi
         local target=${RMQTT_TARGET_DIR:-${CARGO_TARGET_DIR:-target}/rmqtt-install}
         flock /tmp/cargo.lock cargo install --locked "rmqttd@$RMQTTD_VERSION" \
@@ -217,13 +219,25 @@ CONF
         echo "$BROKERS_ROOT/moat-lib-mqtt-$MOAT_LIB_MQTT_VERSION/bin/python -c 'import anyio; from moat.lib.mqtt.async_broker import AsyncMQTTBroker; anyio.run(AsyncMQTTBroker(bind_address=(\"127.0.0.1\", $port)).serve)'"
         ;;
     rmqtt)
+        # rmqttd with its defaults except: the MQTT listener and the cluster gRPC port
+        # (PORT + 1000, which it opens even alone) on loopback; the HTTP API plugin (a
+        # 0.0.0.0 listener by default) not started; the retained-message plugin started (the
+        # project's own rmqtt.toml starts it; without it retained messages are dropped).
+        # Plugins read WORKDIR/rmqtt-plugins/NAME.toml: empty files, i.e. each plugin's
+        # defaults (rmqtt-acl: everything allowed from 127.0.0.1).
+        mkdir -p "$work/rmqtt-plugins"
+        local plugin
+        for plugin in rmqtt-acl rmqtt-counter rmqtt-retainer; do
+            : >"$work/rmqtt-plugins/$plugin.toml"
+        done
         cat >"$work/rmqtt.toml" <<CONF
-##--------------------------------------------------------------------
-## rmqttd with its defaults; one TCP listener on loopback, no HTTP API or cluster.
-##--------------------------------------------------------------------
 node.id = 1
+rpc.server_addr = "127.0.0.1:$((port + 1000))"
 log.to = "Console"
 log.level = "warn"
+plugins.dir = "$work/rmqtt-plugins/"
+plugins.default_startups = ["rmqtt-retainer"]
+plugins.disabled_default_startups = ["rmqtt-http-api"]
 listener.tcp.external.addr = "127.0.0.1:$port"
 CONF
         echo "$BROKERS_ROOT/rmqttd-$RMQTTD_VERSION/bin/rmqttd -f $work/rmqtt.toml"
