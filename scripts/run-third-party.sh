@@ -100,7 +100,7 @@ if [[ " $WANTED " == *" rumqttd "* ]]; then
         # A fresh broker per protocol, so a crash in one run cannot spoil the other.
         "$RUMQTTD" -q -c "$WORK/rumqttd.toml" >"$WORK/rumqttd-$proto.log" 2>&1 &
         pid=$!
-        PIDS+=($pid)
+        PIDS+=("$pid")
         wait_for_port $port
         run_suite --broker "127.0.0.1:$port" --name "rumqttd $version (MQTT $proto listener)" \
             --protocol $proto --baseline "baselines/rumqttd-$version.toml" \
@@ -123,7 +123,7 @@ for name in $OTHER_BROKERS; do
     echo "== $name $version, MQTT $proto on 127.0.0.1:$OTHER_PORT"
     setsid sh -c "exec $cmd" >"$WORK/$name.log" 2>&1 &
     pid=$!
-    PIDS+=($pid)
+    PIDS+=("$pid")
     if ! wait_for_port "$OTHER_PORT" 60; then
         tail -n 20 "$WORK/$name.log" >&2
         STATUS=2

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the scripts in scripts/: third-party broker installs, configurations, start
 # commands and start-up waits. Source it (`. scripts/lib/brokers.sh`, from the workspace root);
 # it defines variables and functions only.
@@ -33,6 +34,7 @@ RMQTTD_VERSION=0.24.0
 NATS_SERVER_DEB=2.9.10-1+b3
 EJABBERD_DEB=23.01-1
 # The brokers handled by the functions below, in the order the scripts run them.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 OTHER_BROKERS="aedes mosca amqtt moat-lib-mqtt rmqtt nats-server ejabberd"
 # Where the scripts live (for aedes' server script).
 BROKERS_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
