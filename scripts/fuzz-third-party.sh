@@ -10,13 +10,21 @@
 #              v4 listener on 127.0.0.1:18881 fuzzed with MQTT 3.1.1 and the v5 listener on
 #              127.0.0.1:18882 with MQTT 5.0, one campaign each
 #              -> reports/fuzz/network/rumqttd-v4/, reports/fuzz/network/rumqttd-v5/
+#   aedes, mosca, amqtt, moat-lib-mqtt, rmqtt, nats-server, ejabberd
+#              installed unless there (pinned versions, scripts/lib/brokers.sh), started and
+#              restarted by the fuzzer with the same configuration as in
+#              scripts/run-third-party.sh on 127.0.0.1:18883, fuzzed with the protocols each
+#              serves (both: `--protocol both`) -> reports/fuzz/network/NAME-VERSION/
+#              (not in the default list: their campaigns have not been run yet, see
+#              reports/README.md; name them to run them)
 #
 # Environment: DURATION (seconds per campaign, default 600), SEED (default 20261125),
 # OUT_ROOT (default reports/fuzz/network), RUMQTTD, MQTTSPEC (a built mqttspec binary to use
 # instead of building one).
 # Exit status: 0 when every campaign ran (findings do not fail the script), 2 otherwise.
 #
-# Usage: scripts/fuzz-third-party.sh [reference] [mosquitto] [rumqttd]   (from anywhere)
+# Usage: scripts/fuzz-third-party.sh [reference] [mosquitto] [rumqttd] [aedes] ...
+#        (from anywhere)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,6 +42,8 @@ if [[ -z ${MQTTSPEC:-} ]]; then
     MQTTSPEC=target/release/mqttspec
 fi
 STATUS=0
+
+OTHER_PORT=${OTHER_PORT:-18883}
 
 campaign() {
     local out=$1
@@ -70,5 +80,16 @@ if [[ " $WANTED " == *" rumqttd "* ]]; then
     campaign rumqttd-v5 --protocol 5 --broker 127.0.0.1:18882 \
         --broker-cmd "$RUMQTTD -q -c $WORK/rumqttd.toml"
 fi
+
+for name in $OTHER_BROKERS; do
+    if [[ " $WANTED " != *" $name "* ]]; then continue; fi
+    install_broker "$name"
+    mkdir -p "$WORK/$name"
+    cmd=$(broker_command "$name" "$OTHER_PORT" "$WORK/$name")
+    proto=$(broker_protocols "$name")
+    if [[ $proto == all ]]; then proto=both; fi
+    campaign "$name-$(broker_version "$name")" --protocol "$proto" \
+        --broker "127.0.0.1:$OTHER_PORT" --broker-cmd "$cmd"
+done
 
 exit $STATUS

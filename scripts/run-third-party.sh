@@ -11,6 +11,12 @@
 #              127.0.0.1:18852, no console, metrics or websocket; one run per listener, with
 #              baselines/rumqttd-0.20.0.toml -> reports/rumqttd-0.20.0/mqtt-3.1.1/ and
 #              reports/rumqttd-0.20.0/mqtt-5/
+#   aedes, mosca, amqtt, moat-lib-mqtt, rmqtt, nats-server, ejabberd
+#              installed (pinned versions, see scripts/lib/brokers.sh) unless they are there,
+#              each started on 127.0.0.1:$OTHER_PORT (18853 unless told) with its defaults
+#              and run with the protocols it serves, with baselines/NAME-VERSION.toml
+#              -> reports/NAME-VERSION/ (a broker serving both protocols on one listener:
+#              one run; see reports/README.md)
 #   reference  the embedded reference broker -> reports/reference-broker/
 # then the side-by-side page reports/compare.html.
 #
@@ -19,7 +25,8 @@
 # arguments, e.g. "--repeat 5" to check that repeated runs agree).
 # Exit status: the worst `mqttspec run` status (0 = only baselined non-passes).
 #
-# Usage: scripts/run-third-party.sh [mosquitto] [rumqttd] [reference]   (from anywhere)
+# Usage: scripts/run-third-party.sh [mosquitto] [rumqttd] [aedes] ... [reference]
+#        (from anywhere; default: all of them)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -29,7 +36,8 @@ RUMQTTD=${RUMQTTD:-/opt/rumqttd/bin/rumqttd}
 MOSQUITTO_PORT=18850
 RUMQTTD_V4_PORT=18851
 RUMQTTD_V5_PORT=18852
-WANTED=${*:-mosquitto rumqttd reference}
+OTHER_PORT=${OTHER_PORT:-18853}
+WANTED=${*:-mosquitto rumqttd $OTHER_BROKERS reference}
 JOB_ARGS=()
 if [[ -n ${JOBS:-} ]]; then JOB_ARGS=(--jobs "$JOBS"); fi
 
@@ -44,8 +52,10 @@ PIDS=()
 STATUS=0
 
 cleanup() {
+    # Each broker runs in a process group of its own (setsid, below, for the new ones), so
+    # whatever it started stops with it.
     for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
+        kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
     done
     for pid in "${PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
@@ -90,7 +100,7 @@ if [[ " $WANTED " == *" rumqttd "* ]]; then
         # A fresh broker per protocol, so a crash in one run cannot spoil the other.
         "$RUMQTTD" -q -c "$WORK/rumqttd.toml" >"$WORK/rumqttd-$proto.log" 2>&1 &
         pid=$!
-        PIDS+=($pid)
+        PIDS+=("$pid")
         wait_for_port $port
         run_suite --broker "127.0.0.1:$port" --name "rumqttd $version (MQTT $proto listener)" \
             --protocol $proto --baseline "baselines/rumqttd-$version.toml" \
@@ -102,6 +112,38 @@ if [[ " $WANTED " == *" rumqttd "* ]]; then
         cleanup
     done
 fi
+
+for name in $OTHER_BROKERS; do
+    if [[ " $WANTED " != *" $name "* ]]; then continue; fi
+    install_broker "$name"
+    version=$(broker_version "$name")
+    proto=$(broker_protocols "$name")
+    mkdir -p "$WORK/$name"
+    cmd=$(broker_command "$name" "$OTHER_PORT" "$WORK/$name")
+    echo "== $name $version, MQTT $proto on 127.0.0.1:$OTHER_PORT"
+    setsid sh -c "exec $cmd" >"$WORK/$name.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    if ! wait_for_port "$OTHER_PORT" 60; then
+        tail -n 20 "$WORK/$name.log" >&2
+        STATUS=2
+        cleanup
+        continue
+    fi
+    baseline=()
+    if [[ -f baselines/$name-$version.toml ]]; then
+        baseline=(--baseline "baselines/$name-$version.toml")
+    fi
+    profile=$(broker_profile "$name")
+    if [[ -n $profile ]]; then baseline+=(--profile "$profile"); fi
+    run_suite --broker "127.0.0.1:$OTHER_PORT" --name "$name $version" --protocol "$proto" \
+        "${baseline[@]}" --out "$OUT_ROOT/$name-$version"
+    if ! kill -0 "$pid" 2>/dev/null; then
+        echo "   $name exited during the run; its log:" >&2
+        tail -n 20 "$WORK/$name.log" >&2
+    fi
+    cleanup
+done
 
 if [[ " $WANTED " == *" reference "* ]]; then
     echo "== embedded reference broker"
