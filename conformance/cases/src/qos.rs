@@ -489,7 +489,7 @@ fn server_qos2_flow(t: Ctx) -> BoxFuture<'static, CaseResult> {
 async fn subscribe_granted(t: &Ctx, c: &mut Client, topic: &str, qos: u8) -> Result<(), Failure> {
     let codes = c.subscribe(topic).qos(qos).await?;
     let granted = codes.first().map_or(0, |code| granted(*code).unwrap_or(0));
-    t.require(granted >= qos, Precondition::Subscribe, || {
+    t.require(granted >= qos, Precondition::Granted, || {
         format!("QoS {qos} requested, QoS {granted} granted")
     })
 }
@@ -1010,7 +1010,7 @@ fn maximum_qos_enforced(t: Ctx) -> BoxFuture<'static, CaseResult> {
             !codes
                 .iter()
                 .any(|c| matches!(c, ReasonCode::NotAuthorized | ReasonCode::QuotaExceeded)),
-            Precondition::Subscribe,
+            Precondition::Granted,
             || format!("SUBACK {codes:?}: the subscription refused for a reason of its own"),
         )?;
         t.check(
@@ -1088,7 +1088,7 @@ async fn expect_ack_as(
         Ok(p) => p,
         Err(f) if matches!(kind, PacketType::PubAck | PacketType::PubRec) && is_refusal(c, &f) => {
             return Err(Failure::inconclusive(
-                Precondition::Publish,
+                Precondition::Granted,
                 format!(
                     "the broker ended the connection instead of acknowledging the PUBLISH \
                      (id={id}): it refused the message, as a broker may (3.1.1 §3.3.5: \
@@ -1125,7 +1125,7 @@ fn refused_publish(c: &Client, expected: &str, got: Received) -> Failure {
         .transcript()
         .event(c.name(), format!("expected {expected}; got {actual}"));
     Failure::inconclusive(
-        Precondition::Publish,
+        Precondition::Granted,
         format!("the broker refused the PUBLISH (which it may): expected {expected}; got {actual}"),
     )
 }
@@ -1136,7 +1136,7 @@ fn refused_publish(c: &Client, expected: &str, got: Received) -> Failure {
 fn accepted(code: ReasonCode) -> Result<ReasonCode, Failure> {
     if code.is_error() {
         Err(Failure::inconclusive(
-            Precondition::Publish,
+            Precondition::Granted,
             format!("the broker refused the PUBLISH with reason code {code:?}"),
         ))
     } else {

@@ -207,7 +207,7 @@ fn queued_qos0_optional(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut sub = persistent(&t, "sub").connect().await?;
         let codes = sub.subscribe(&topic).qos(1).await?;
         // QoS 0 granted would make the QoS 1 message a QoS 0 one, which may be dropped.
-        t.require(granted_one(&codes)? == 1, Precondition::Subscribe, || {
+        t.require(granted_one(&codes)? == 1, Precondition::Granted, || {
             "the subscription granted QoS 1".to_owned()
         })?;
         leave_normally(sub).await?;

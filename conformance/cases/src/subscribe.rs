@@ -68,7 +68,7 @@ fn suback_echoes_id_and_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // quota) refuses for reasons of its own, not for the Requested QoS: INCONCLUSIVE.
         t.require(
             codes.iter().any(|c| !c.is_error()),
-            Precondition::Subscribe,
+            Precondition::Granted,
             || {
                 format!(
                     "the broker refused every subscription: {}",
@@ -85,7 +85,7 @@ fn suback_echoes_id_and_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .unwrap_or(ReasonCode::UnspecifiedError);
             t.require(
                 !matches!(first, ReasonCode::NotAuthorized | ReasonCode::QuotaExceeded),
-                Precondition::Subscribe,
+                Precondition::Granted,
                 || {
                     format!(
                         "the broker refused the QoS 2 subscription for a reason of its own \
@@ -139,7 +139,7 @@ fn delivery_qos_is_minimum(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let g_high = codes.get(1).copied().and_then(granted);
         let (Some(0), Some(g_high)) = (g_low, g_high) else {
             return t.inconclusive(
-                Precondition::Subscribe,
+                Precondition::Granted,
                 format!("SUBACK codes {codes:?}: QoS 0 and a QoS for the QoS 1 request"),
             );
         };
@@ -421,7 +421,7 @@ fn unsuback_echoes_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         let granted_held = matches!(&suback, Packet::SubAck(a)
             if a.reason_codes.first().copied().and_then(granted).is_some());
-        t.require(granted_held, Precondition::Subscribe, || {
+        t.require(granted_held, Precondition::Granted, || {
             format!("the subscription refused: {}", summary::packet(&suback, v))
         })?;
         let id = packet_id(0x5C2D)?;

@@ -236,8 +236,17 @@ pub enum Precondition {
     UnusualTopic,
     /// An UNSUBSCRIBE was acknowledged.
     Unsubscribe,
-    /// A setup PUBLISH was acknowledged (PUBACK, or PUBREC and PUBCOMP).
+    /// A QoS 1 setup PUBLISH was acknowledged (PUBACK).
     Publish,
+    /// A QoS 2 setup PUBLISH was acknowledged (PUBREC, then PUBCOMP). Apart from
+    /// [`Precondition::Publish`]: a broker may support QoS 1 and not QoS 2.
+    PublishQos2,
+    /// The broker granted the request the case needs: it answered, but refused this CONNECT,
+    /// subscription or message with a reason code, or granted a lower QoS than asked. A
+    /// broker may do that for reasons of its own (authorization, quotas, a filter it does not
+    /// serve, being busy), so, unlike an unanswered request, it says nothing about the
+    /// broker's basic behaviour.
+    Granted,
     /// A setup message was delivered to a subscriber.
     Delivery,
     /// A retained setup message was delivered to a new subscriber.
@@ -258,7 +267,7 @@ pub enum Precondition {
 
 impl Precondition {
     /// Every precondition.
-    pub const ALL: [Precondition; 15] = [
+    pub const ALL: [Precondition; 17] = [
         Precondition::Connection,
         Precondition::Connect,
         Precondition::ConnectOptions,
@@ -267,6 +276,8 @@ impl Precondition {
         Precondition::UnusualTopic,
         Precondition::Unsubscribe,
         Precondition::Publish,
+        Precondition::PublishQos2,
+        Precondition::Granted,
         Precondition::Delivery,
         Precondition::RetainedDelivery,
         Precondition::Twin,
@@ -288,7 +299,11 @@ impl Precondition {
                 "a `$` topic, wildcard or shared filter accepted in SUBSCRIBE, UNSUBSCRIBE or PUBLISH"
             }
             Precondition::Unsubscribe => "an UNSUBSCRIBE acknowledged",
-            Precondition::Publish => "a setup PUBLISH acknowledged",
+            Precondition::Publish => "a QoS 1 setup PUBLISH acknowledged",
+            Precondition::PublishQos2 => "a QoS 2 setup PUBLISH acknowledged",
+            Precondition::Granted => {
+                "the request granted (the broker refused it with a reason code or granted a lower QoS, which it may)"
+            }
             Precondition::Delivery => "a setup message delivered to its subscriber",
             Precondition::RetainedDelivery => "a retained setup message delivered",
             Precondition::Twin => "the well-formed twin accepted by the same broker",
@@ -311,6 +326,7 @@ impl Precondition {
             }
             Precondition::Unsubscribe => Some("subscribe.unsuback-echoes-packet-id"),
             Precondition::Publish => Some("qos.puback-echoes-packet-id"),
+            Precondition::PublishQos2 => Some("qos.pubrec-pubcomp-echo-packet-id"),
             Precondition::Delivery => Some("publish.payload-delivered-unchanged"),
             Precondition::RetainedDelivery => Some("retain.delivered-on-subscribe"),
             _ => None,
@@ -328,6 +344,8 @@ impl Precondition {
             Precondition::UnusualTopic => "unusual-topic",
             Precondition::Unsubscribe => "unsubscribe",
             Precondition::Publish => "publish",
+            Precondition::PublishQos2 => "publish-qos2",
+            Precondition::Granted => "granted",
             Precondition::Delivery => "delivery",
             Precondition::RetainedDelivery => "retained-delivery",
             Precondition::Twin => "twin",

@@ -19,7 +19,7 @@ pub(crate) fn granted(code: ReasonCode) -> Option<u8> {
 pub(crate) fn granted_one(codes: &[ReasonCode]) -> Result<u8, Failure> {
     codes.first().copied().and_then(granted).ok_or_else(|| {
         Failure::inconclusive(
-            Precondition::Subscribe,
+            Precondition::Granted,
             format!("the broker refused the subscription: {codes:?}"),
         )
     })

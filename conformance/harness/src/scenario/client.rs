@@ -18,7 +18,7 @@ use mqttspec_codec::{
 use tokio::time::Instant;
 
 use super::ctx::{qos, Ctx};
-use super::role::role_setters;
+use super::role::{role_setters, Unmet};
 use super::{describe_replies, BoxFuture, Failure, Reply, Role};
 use crate::client::{summary, Received, SendError, TestClient};
 use crate::verdict::Precondition;
@@ -515,19 +515,21 @@ impl<'a> PublishBuilder<'a> {
     async fn run(self) -> Result<Published, Failure> {
         let setup = if unusual_topic(&self.topic) {
             Precondition::UnusualTopic
+        } else if self.qos == 2 {
+            Precondition::PublishQos2
         } else {
             Precondition::Publish
         };
         let role = self.role.unwrap_or(Role::Setup(setup));
         let ctx = self.client.ctx.clone();
-        let out = self.run_inner().await.map_err(|f| role.classify(f))?;
+        let out = self.run_inner().await.map_err(|u| u.classify(role))?;
         if out.packet_id.is_some() && !out.reason_code.is_error() {
             ctx.succeeded(role);
         }
         Ok(out)
     }
 
-    async fn run_inner(self) -> Result<Published, Failure> {
+    async fn run_inner(self) -> Result<Published, Unmet> {
         let c = self.client;
         let v = c.protocol();
         let q = qos(self.qos)?;
@@ -579,10 +581,10 @@ impl<'a> PublishBuilder<'a> {
                     ack: Some(ack),
                 });
             }
-            return Err(Failure::fail(
+            return Err(Unmet::Refused(Failure::fail(
                 "the PUBLISH accepted",
                 format!("the broker refused it: {}", summary::packet(&ack, v)),
-            ));
+            )));
         }
         if q == QoS::ExactlyOnce {
             c.send(&Packet::PubRel(PubRel::new(id))).await?;
@@ -699,18 +701,19 @@ impl<'a> SubscribeBuilder<'a> {
         let role = self.role.unwrap_or(Role::Setup(setup));
         let ctx = self.client.ctx.clone();
         let any_reason = self.any_reason;
-        let codes = self.run_inner().await.map_err(|f| role.classify(f))?;
+        let codes = self.run_inner().await.map_err(|u| u.classify(role))?;
         if any_reason || !codes.iter().any(|r| r.is_error()) {
             ctx.succeeded(role);
         }
         Ok(codes)
     }
 
-    async fn run_inner(self) -> Result<Vec<ReasonCode>, Failure> {
+    async fn run_inner(self) -> Result<Vec<ReasonCode>, Unmet> {
         if let Some(q) = self.bad_qos {
             return Err(Failure::error(format!(
                 "case error: QoS {q} does not exist (use send_raw)"
-            )));
+            ))
+            .into());
         }
         let c = self.client;
         let v = c.protocol();
@@ -739,19 +742,20 @@ impl<'a> SubscribeBuilder<'a> {
             .await
             .map_err(|got| c.unmet_within(&expected, got, within))?;
         let Packet::SubAck(SubAck { reason_codes, .. }) = &ack else {
-            return Err(c.unmet(&expected, Received::Packet(ack)));
+            return Err(c.unmet(&expected, Received::Packet(ack)).into());
         };
         if reason_codes.len() != count {
             return Err(Failure::fail(
                 format!("SUBACK with {count} reason code(s), one per Topic Filter"),
                 summary::packet(&ack, v),
-            ));
+            )
+            .into());
         }
         if !self.any_reason && reason_codes.iter().any(|r| r.is_error()) {
-            return Err(Failure::fail(
+            return Err(Unmet::Refused(Failure::fail(
                 "the subscription granted",
                 format!("the broker refused it: {}", summary::packet(&ack, v)),
-            ));
+            )));
         }
         Ok(reason_codes.clone())
     }

@@ -13,6 +13,7 @@ use mqttspec_codec::{
 use tokio::time::Instant;
 
 use super::client::Client;
+use super::role::Unmet;
 use super::{CaseResult, Failure, Outcome, Reply, Role};
 use crate::client::{summary, ClientOptions, Received, TestClient, Transcript};
 use crate::profile::{Capabilities, Profile};
@@ -649,12 +650,13 @@ impl ClientBuilder {
                     client.name(),
                     format!("expected CONNACK 0x00; got {refused}"),
                 );
-                Err(role.classify(Failure::fail(
+                Err(Unmet::Refused(Failure::fail(
                     "CONNACK 0x00 (Success)",
                     format!(
                         "the broker refused the connection: {refused} (check the profile's credentials)"
                     ),
-                )))
+                ))
+                .classify(role))
             }
             other => Err(role.classify(client.unmet("CONNACK", other))),
         }

@@ -39,6 +39,38 @@ impl Role {
     }
 }
 
+/// Why a request step (CONNECT, SUBSCRIBE, PUBLISH) did not get what it asked for.
+#[derive(Debug)]
+pub(crate) enum Unmet {
+    /// The broker answered with a refusal (an error reason code, or a lower QoS than
+    /// needed): something a broker may do for reasons of its own.
+    Refused(Failure),
+    /// Anything else: no answer, the wrong answer, the connection closed.
+    Other(Failure),
+}
+
+impl From<Failure> for Unmet {
+    fn from(f: Failure) -> Self {
+        Unmet::Other(f)
+    }
+}
+
+impl Unmet {
+    /// The failure as `role` reports it. A refusal of a setup step whose precondition another
+    /// case tests by itself is INCONCLUSIVE for [`Precondition::Granted`], not for that
+    /// precondition: the broker may grant one request and refuse the next, so the passing
+    /// case does not make this one a harness bug. (A refused twin or control keeps its own
+    /// precondition.)
+    pub(crate) fn classify(self, role: Role) -> Failure {
+        match (self, role) {
+            (Unmet::Refused(f), Role::Setup(p)) if p.pointer().is_some() => {
+                f.as_precondition(Precondition::Granted)
+            }
+            (Unmet::Refused(f) | Unmet::Other(f), role) => role.classify(f),
+        }
+    }
+}
+
 impl Failure {
     /// INCONCLUSIVE: `precondition` could not be established.
     pub fn inconclusive(precondition: Precondition, detail: impl Into<String>) -> Self {
@@ -110,5 +142,24 @@ mod tests {
         assert_eq!(Role::Check.classify(f.clone()), f);
         let e = Failure::error("case error");
         assert_eq!(Role::TWIN.classify(e.clone()), e);
+    }
+
+    #[test]
+    fn refusals_of_setup_steps_want_a_grant_not_the_basic_behaviour() {
+        let refused = || Unmet::Refused(Failure::fail("SUBACK 0x00", "SUBACK 0x87"));
+        // A refused setup SUBSCRIBE: INCONCLUSIVE for want of a grant, which no passing case
+        // can contradict.
+        let f = refused().classify(Role::Setup(Precondition::Subscribe));
+        assert_eq!(f.0.verdict, Verdict::Inconclusive);
+        assert_eq!(f.0.precondition, Some(Precondition::Granted));
+        assert_eq!(Precondition::Granted.pointer(), None);
+        // Unanswered: the basic behaviour another case tests.
+        let silent = Unmet::Other(Failure::fail("SUBACK", "nothing within 3000 ms"));
+        let f = silent.classify(Role::Setup(Precondition::Subscribe));
+        assert_eq!(f.0.precondition, Some(Precondition::Subscribe));
+        // A refused twin keeps its precondition; a refused check stays FAIL.
+        let f = refused().classify(Role::TWIN);
+        assert_eq!(f.0.precondition, Some(Precondition::Twin));
+        assert_eq!(refused().classify(Role::Check).0.verdict, Verdict::Fail);
     }
 }
