@@ -91,7 +91,12 @@ async fn measure(env: &Env, caps: &Caps) -> Result<(Measure, String), String> {
     env.bye(sub).await;
     let n = seen.len() as u64;
     let mut detail = format!(
-        "{published} QoS 1 message(s) published; the subscriber (Receive Maximum 65535 on MQTT 5.0) got {n} without acknowledging any"
+        "{published} QoS 1 message(s) published; the subscriber{} got {n} without acknowledging any",
+        if env.version.is_v5() {
+            " (Receive Maximum 65535)"
+        } else {
+            ""
+        }
     );
     if let Some(e) = &stopped {
         detail.push_str(&format!("; the publisher stopped early: {e}"));
