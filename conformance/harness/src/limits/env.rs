@@ -4,7 +4,7 @@
 //! made of, each bounded by the response timeout.
 
 use std::net::SocketAddr;
-use std::num::{NonZeroU16, NonZeroU32};
+use std::num::NonZeroU16;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use mqttspec_codec::{
     ConnAck, Connect, Disconnect, MqttString, Packet, PacketId, Properties, ProtocolVersion,
-    PubAck, Publish, QoS, ReasonCode, Subscribe, SubscriptionOptions, TopicFilter, TopicName,
+    PubAck, Publish, QoS, Subscribe, SubscriptionOptions, TopicFilter, TopicName,
 };
 use tokio::time::Instant;
 
@@ -380,14 +380,4 @@ pub async fn ack_if_needed(client: &mut TestClient, p: &Publish) {
     if let (QoS::AtLeastOnce, Some(id)) = (p.qos, p.packet_id) {
         let _ = client.send(&Packet::PubAck(PubAck::new(id))).await;
     }
-}
-
-/// A reason code in words for details: `0x97`.
-pub fn code(c: ReasonCode) -> String {
-    format!("0x{:02X}", c.as_u8())
-}
-
-/// A Session Expiry Interval property value.
-pub fn nonzero(n: u32) -> Option<NonZeroU32> {
-    NonZeroU32::new(n)
 }
