@@ -251,6 +251,7 @@ mod tests {
         assert_eq!(args.timeout, 10);
         assert_eq!(args.out, std::path::PathBuf::from("reports/latest"));
         assert!(!args.no_restricted, "the restricted pass is on by default");
+        assert!(!args.no_limits, "the limits are measured by default");
         let cli = Cli::try_parse_from([
             "mqttspec",
             "run",
