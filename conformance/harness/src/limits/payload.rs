@@ -15,7 +15,16 @@ pub async fn probe(env: &Env, caps: &Caps) -> Finding {
     } else {
         topic.clone()
     };
-    let mut b = Bisect::new(0, caps.payload_bytes, caps.search_steps);
+    // The test client refuses packets above the profile's max_packet_size: stay below it,
+    // so that a refusal is the broker's.
+    let accepted_by_client = env.profile.limits.max_packet_size.map_or(u64::MAX, |m| {
+        u64::from(m).saturating_sub(topic.len() as u64 + 16)
+    });
+    let mut b = Bisect::new(
+        0,
+        caps.payload_bytes.min(accepted_by_client),
+        caps.search_steps,
+    );
     while let Some(n) = b.next() {
         let len = usize::try_from(n).unwrap_or(usize::MAX);
         b.record(n, round_trip(env, &filter, &topic, len).await);
