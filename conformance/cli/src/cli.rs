@@ -17,6 +17,7 @@ use crate::commands::compare::{CompareError, ReportArgs};
 use crate::commands::decode::{DecodeArgs, DecodeCommandError};
 use crate::commands::fuzz::{FuzzArgs, FuzzError};
 use crate::commands::list::ListArgs;
+use crate::commands::probe::{ProbeArgs, ProbeError};
 use crate::commands::replay::{ReplayArgs, ReplayError};
 use crate::commands::run::{RunArgs, RunError};
 use crate::commands::trace::TraceArgs;
@@ -49,6 +50,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Fuzz a broker over the network; write minimised findings as replayable scenarios.
     Fuzz(FuzzArgs),
+    /// Measure a broker's practical limits and choices from the wire (INFORMATIONAL).
+    Probe(ProbeArgs),
 }
 
 impl Command {
@@ -63,6 +66,7 @@ impl Command {
             Command::Bench(_) => "bench",
             Command::Replay(_) => "replay",
             Command::Fuzz(_) => "fuzz",
+            Command::Probe(_) => "probe",
         }
     }
 }
@@ -153,6 +157,18 @@ impl From<FuzzError> for Exit {
     }
 }
 
+impl From<ProbeError> for Exit {
+    fn from(e: ProbeError) -> Exit {
+        let m = e.to_string();
+        match e {
+            ProbeError::Address(_) | ProbeError::Usage(_) => Exit::Usage(m),
+            ProbeError::Harness(_)
+            | ProbeError::Write { .. }
+            | ProbeError::NothingProbed { .. } => Exit::Harness(m),
+        }
+    }
+}
+
 impl Cli {
     /// Runs the chosen subcommand with the process's standard streams, prints any error and
     /// returns the exit status.
@@ -175,6 +191,7 @@ impl Cli {
             Command::Bench(args) => args.run().map_err(Exit::from),
             Command::Replay(args) => args.run().map_err(Exit::from),
             Command::Fuzz(args) => args.run().map_err(Exit::from),
+            Command::Probe(args) => args.run().map_err(Exit::from),
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -234,6 +251,7 @@ mod tests {
         assert_eq!(args.timeout, 10);
         assert_eq!(args.out, std::path::PathBuf::from("reports/latest"));
         assert!(!args.no_restricted, "the restricted pass is on by default");
+        assert!(!args.no_limits, "the limits are measured by default");
         let cli = Cli::try_parse_from([
             "mqttspec",
             "run",
@@ -268,5 +286,33 @@ mod tests {
             Cli::try_parse_from(["mqttspec", "report", "--compare", "a.json", "b.json"]).is_ok()
         );
         assert!(Cli::try_parse_from(["mqttspec", "report"]).is_err());
+    }
+
+    #[test]
+    fn probe_arguments_parse_with_their_defaults() {
+        let cli = Cli::try_parse_from(["mqttspec", "probe"]).unwrap();
+        let Command::Probe(args) = cli.command else {
+            panic!("not probe")
+        };
+        assert_eq!(args.protocol.0.len(), 2);
+        assert_eq!(args.time_limit, 120);
+        let cli = Cli::try_parse_from([
+            "mqttspec",
+            "probe",
+            "--broker",
+            "127.0.0.1:1883",
+            "--protocol",
+            "5",
+            "--json",
+            "l.json",
+            "--profile-out",
+            "p.toml",
+        ])
+        .unwrap();
+        let Command::Probe(args) = cli.command else {
+            panic!("not probe")
+        };
+        assert_eq!(args.protocol.0, vec![mqttspec_codec::ProtocolVersion::V5]);
+        assert_eq!(args.profile_out, Some(std::path::PathBuf::from("p.toml")));
     }
 }

@@ -15,7 +15,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`cli`] | the command line: one [`cli::Command`] per subcommand; maps each command's error to an exit status |
-//! | [`commands`] | one module per subcommand (`run`, `list`, `trace`, `report`, `decode`, `bench`, `replay`, `fuzz`) with its arguments and error type |
+//! | [`commands`] | one module per subcommand (`run`, `list`, `trace`, `report`, `decode`, `bench`, `replay`, `fuzz`, `probe`) with its arguments and error type |
 //! | [`report`] | report.json, junit.xml, summary.md, report.html, and the comparison page |
 //! | [`baseline`] | expected non-passes per broker, and the exit-status gate |
 //! | [`repeat`] | `mqttspec run --repeat N`: verdicts that differ between repeated runs, with both transcripts |
@@ -38,6 +38,6 @@ pub mod trace;
 pub use mqttspec_bench as bench;
 pub use mqttspec_cases as cases;
 pub use mqttspec_harness::{
-    address, case, client, json, probe, profile, replay, runner, scenario, verdict,
+    address, case, client, json, limits, probe, profile, replay, runner, scenario, verdict,
 };
 pub use mqttspec_netfuzz as fuzz;

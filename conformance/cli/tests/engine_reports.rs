@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use mqttspec::baseline::Baseline;
 use mqttspec::client::{Direction, Entry};
+use mqttspec::limits::{Caps, Finding, LimitsReport, Measure, VersionLimits};
 use mqttspec::probe::VersionStatus;
 use mqttspec::profile::Capabilities;
 use mqttspec::report::{Report, NOT_COVERED, SCHEMA_VERSION};
@@ -63,6 +64,71 @@ fn results_of(protocols: Vec<ProtocolVersion>, runs: Vec<CaseRun>) -> RunResults
         runs,
         wall_time: Duration::from_millis(1234),
         started_unix: 1_700_000_000,
+        limits: Some(limits()),
+    }
+}
+
+/// Limits as `mqttspec probe` finds them, with whatever a broker may send in the texts.
+fn limits() -> LimitsReport {
+    LimitsReport {
+        address: "127.0.0.1:1883".to_owned(),
+        topic_prefix: "mqttspec-probe/abc".to_owned(),
+        time_limit_ms: 120_000,
+        wall_time_ms: 2_500,
+        caps: Caps::default(),
+        versions: vec![
+            VersionLimits {
+                protocol: "3.1.1".to_owned(),
+                unusable: Some(format!("CONNECT got {NASTY}")),
+                connack: serde_json::json!({}),
+                findings: Vec::new(),
+            },
+            VersionLimits {
+                protocol: "5".to_owned(),
+                unusable: None,
+                connack: serde_json::json!({"receive_maximum": 20, "reason_string": NASTY}),
+                findings: vec![
+                    Finding::new(
+                        "topic_levels",
+                        "Deepest Topic Name accepted and delivered",
+                        "levels",
+                        Measure::Exactly { value: 12 },
+                        format!("12 accepted; 13: {NASTY}"),
+                    ),
+                    Finding::new(
+                        "client_id_bytes",
+                        "Longest Client Identifier accepted",
+                        "bytes",
+                        Measure::AtLeast { value: 65_535 },
+                        String::new(),
+                    ),
+                    Finding::new(
+                        "payload_bytes",
+                        "Largest payload accepted and delivered",
+                        "bytes",
+                        Measure::Between { low: 1, high: 9 },
+                        String::new(),
+                    ),
+                    Finding::new(
+                        "qos0_queued_offline",
+                        "QoS 0 messages queued for an offline session",
+                        "",
+                        Measure::Choice { value: false },
+                        String::new(),
+                    ),
+                    Finding::new(
+                        "retained_messages",
+                        "Retained messages kept",
+                        "messages",
+                        Measure::Unknown {
+                            reason: NASTY.to_owned(),
+                        },
+                        String::new(),
+                    ),
+                ],
+            },
+        ],
+        cleanup: vec![format!("left: {NASTY}")],
     }
 }
 
@@ -158,7 +224,15 @@ fn json_report_round_trips_and_carries_the_schema_version() {
     let back: Report = serde_json::from_str(&text).unwrap();
     assert_eq!(back, r);
     let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["schema_version"], SCHEMA_VERSION);
+    assert_eq!(
+        v["limits"]["versions"][1]["findings"][0]["value"]["kind"],
+        "exactly"
+    );
+    assert_eq!(
+        v["limits"]["versions"][1]["findings"][0]["verdict"],
+        "INFORMATIONAL"
+    );
     assert_eq!(v["cases"][1]["verdict"], "FAIL");
     assert_eq!(v["cases"][1]["expected"], "DISCONNECT 0x82");
     assert_eq!(v["summary"]["by_verdict"]["FAIL"], 1);
@@ -803,10 +877,13 @@ fn schema_1_reports_still_load_and_compare() {
     }
 
     let mut future = json(&new);
-    future["schema_version"] = 3.into();
+    future["schema_version"] = (SCHEMA_VERSION + 1).into();
     future["something_new"] = true.into();
     let err = Report::parse(&future.to_string()).unwrap_err();
-    assert!(err.contains("schema version 3"), "{err}");
+    assert!(
+        err.contains(&format!("schema version {}", SCHEMA_VERSION + 1)),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -826,6 +903,40 @@ fn strings(v: &Value) -> Vec<String> {
         .iter()
         .map(|s| s.as_str().unwrap().to_owned())
         .collect()
+}
+
+#[test]
+fn every_page_shows_the_practical_limits_and_says_when_they_were_not_measured() {
+    let r = report();
+    let md = mqttspec::report::markdown::render(&r);
+    assert!(md.contains("## Practical limits (INFORMATIONAL)"), "{md}");
+    assert!(
+        md.contains("| Deepest Topic Name accepted and delivered | 12 levels |"),
+        "{md}"
+    );
+    assert!(md.contains("≥ 65535 bytes"), "{md}");
+    assert!(
+        md.contains("CONNACK announces: receive_maximum = 20"),
+        "{md}"
+    );
+    let html = mqttspec::report::html::render(&r);
+    assert!(html.contains("<h2>Practical limits (INFORMATIONAL)</h2>"));
+    assert!(html.contains("12 levels"));
+    assert!(html.contains("Not measured: CONNECT got"));
+    let mut none = report();
+    none.limits = None;
+    for page in [
+        mqttspec::report::markdown::render(&none),
+        mqttspec::report::html::render(&none),
+    ] {
+        assert!(page.contains("Not measured in this run"), "{page}");
+    }
+    // Not measured: null in JSON, still valid.
+    let s = schema();
+    let mut errors = Vec::new();
+    validate(&s, &s, &json(&none), "", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(json(&none)["limits"].is_null());
 }
 
 #[test]

@@ -98,6 +98,11 @@ fn the_main_job_judges_capability_absent_cases_on_the_restricted_broker_and_says
     );
     assert_eq!((restricted.reruns, restricted.replaced), (4, 4));
     assert_ne!(restricted.address, report.broker.address);
+    // The main broker's practical limits were measured after the cases.
+    let limits = report.limits.as_ref().expect("limits measured");
+    assert_eq!(limits.versions.len(), 1);
+    assert_eq!(limits.versions[0].protocol, "5");
+    assert!(limits.versions[0].finding("topic_levels").is_some());
 
     let markdown = read(dir.join("summary.md"));
     assert!(

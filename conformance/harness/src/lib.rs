@@ -12,6 +12,7 @@
 //! | [`verdict`] | PASS, FAIL, NON-STRICT, INFORMATIONAL, UNSUPPORTED, INCONCLUSIVE (with its [`verdict::Precondition`]), ERROR |
 //! | [`profile`] | broker capabilities: discovered from CONNACK, overridden by a TOML profile |
 //! | [`probe`] | is the broker usable: one probe per protocol version before the cases, a health probe after each |
+//! | [`limits`] | the broker's practical limits and choices measured from the wire (`mqttspec probe`, the reports' limits section), one probe per file |
 //! | [`runner`] | runs cases × protocols concurrently with time bounds; the embedded reference broker |
 //! | [`replay`] | the replay runner: regression scenarios (TOML, `corpus/regressions/`) with the "still alive" oracle |
 //! | [`json`] | a decoded packet as a `serde_json::Value` (the shape every command shows packets in) |
@@ -78,11 +79,12 @@
 //! [`mqttspec_codec::RawPacket`] sends anything, malformed packets included.
 //!
 //! Dependencies point one way: `client` ← `scenario` ← `runner`; `verdict` and `profile` are
-//! leaves the others use; `probe` and `replay` use `client`.
+//! leaves the others use; `probe`, `limits` and `replay` use `client`.
 
 pub mod address;
 pub mod client;
 pub mod json;
+pub mod limits;
 pub mod probe;
 pub mod profile;
 pub mod replay;

@@ -6,6 +6,10 @@
 //! capabilities ([`crate::profile::discover`]); cases requiring an absent capability are
 //! UNSUPPORTED without running.
 //!
+//! With [`RunConfig::limits`] set, the main broker's practical limits are measured after
+//! the main pass ([`crate::limits`], on the usable protocol versions only, with the run's
+//! profile) and returned in [`RunResults::limits`]; the reports show them as INFORMATIONAL.
+//!
 //! ## The restricted pass (embedded broker only)
 //!
 //! The embedded broker's default settings ([`embedded_broker_config`]) offer every
@@ -47,6 +51,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::client::{Entry, Transcript};
+use crate::limits::{LimitsConfig, LimitsReport};
 use crate::probe::{self, VersionStatus};
 use crate::profile::{Capabilities, Profile};
 use crate::scenario::ctx_base36;
@@ -97,6 +102,9 @@ pub struct RunConfig {
     pub topic_prefix: String,
     /// Run a health probe (CONNECT + PINGREQ) after each case (see the module docs).
     pub health_probe: bool,
+    /// After the cases, measure the broker's practical limits ([`crate::limits`]) on the
+    /// usable protocol versions, with the run's profile; `None` skips it.
+    pub limits: Option<LimitsConfig>,
 }
 
 impl Default for RunConfig {
@@ -115,6 +123,7 @@ impl Default for RunConfig {
             progress: Progress::Auto,
             topic_prefix: DEFAULT_TOPIC_PREFIX.to_owned(),
             health_probe: true,
+            limits: None,
         }
     }
 }
@@ -342,6 +351,8 @@ pub struct RunResults {
     pub wall_time: Duration,
     /// When the run started (seconds since the Unix epoch).
     pub started_unix: u64,
+    /// The broker's practical limits, when [`RunConfig::limits`] asked for them.
+    pub limits: Option<LimitsReport>,
 }
 
 /// Why a run could not start.
@@ -583,6 +594,16 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
     let capabilities = (*main.capabilities).clone();
     let mut notes = main.notes.clone();
     let versions = main.versions.clone();
+    let limits = match &config.limits {
+        Some(l) => {
+            let mut l = l.clone();
+            l.profile = config.profile.clone();
+            l.protocols
+                .retain(|v| versions.iter().any(|(x, s)| x == v && s.is_usable()));
+            Some(crate::limits::probe(address, &l).await)
+        }
+        None => None,
+    };
     main.stop().await;
     // The restricted pass runs against another broker: its health starts afresh.
     let unhealthy_after = shared
@@ -624,6 +645,7 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         runs,
         wall_time: started.elapsed(),
         started_unix,
+        limits,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod decode;
 pub mod fuzz;
 pub mod list;
+pub mod probe;
 pub mod replay;
 pub mod run;
 pub mod trace;

@@ -6,6 +6,10 @@
 //! see [`mqttspec_harness::runner`]), so that the main job leaves no case UNSUPPORTED. Both sets of
 //! verdicts go into the same reports, summary and gate; `--no-restricted` skips the second
 //! pass.
+//!
+//! After the cases it measures the broker's practical limits ([`mqttspec_harness::limits`],
+//! the same probe as `mqttspec probe`) for the reports' "Practical limits" section, all
+//! INFORMATIONAL; `--no-limits` skips that.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,6 +18,7 @@ use clap::Args;
 use mqttspec_codec::ProtocolVersion;
 
 use mqttspec_harness::address::{broker_address, AddressError};
+use mqttspec_harness::limits::LimitsConfig;
 use mqttspec_harness::profile::{check_topic_prefix, Profile};
 use mqttspec_harness::runner::{self, Pass, Progress, RunConfig};
 use mqttspec_harness::verdict::Verdict;
@@ -122,6 +127,10 @@ pub struct RunArgs {
     /// Also fail the gate (exit 1) on INCONCLUSIVE and ERROR runs not in the baseline.
     #[arg(long)]
     pub strict: bool,
+    /// Do not measure the broker's practical limits after the cases (the reports' "Practical
+    /// limits" section, as `mqttspec probe` does; bounded by 120 s).
+    #[arg(long)]
+    pub no_limits: bool,
     /// Run the suite N times and report every case whose verdict differs between runs, with
     /// the transcripts of both (repeat.md, repeat.json); the reports are those of the first run.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -182,7 +191,7 @@ impl RunArgs {
             });
         let config = RunConfig {
             broker,
-            protocols,
+            protocols: protocols.clone(),
             filters: self.filter.clone(),
             jobs: self.jobs.unwrap_or_else(runner::default_jobs),
             case_timeout: Duration::from_secs(self.timeout.max(1)),
@@ -198,6 +207,10 @@ impl RunArgs {
                 Progress::Auto
             },
             topic_prefix,
+            limits: (!self.no_limits).then(|| LimitsConfig {
+                protocols: protocols.clone(),
+                ..LimitsConfig::default()
+            }),
             ..RunConfig::default()
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -207,8 +220,13 @@ impl RunArgs {
         let mut reports: Vec<Report> = Vec::new();
         let mut codes: Vec<u8> = Vec::new();
         for round in 0..self.repeat {
+            let mut config = config.clone();
+            if round > 0 {
+                // The limits are measured once.
+                config.limits = None;
+            }
             let results = rt
-                .block_on(runner::run(&cases, config.clone()))
+                .block_on(runner::run(&cases, config))
                 .map_err(|e| RunError::Run(e.to_string()))?;
             if round == 0 {
                 for line in version_lines(&results.broker) {

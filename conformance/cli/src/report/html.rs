@@ -52,6 +52,7 @@ struct ReportPage {
     coverage: Vec<CoverageRow>,
     inconclusive: Vec<InconclusiveGroupView>,
     capabilities: CapabilitiesView,
+    limits: LimitsView,
     verdict_labels: Vec<XmlText>,
     areas: Vec<AreaRow>,
     statements: Vec<StatementRow>,
@@ -198,6 +199,48 @@ struct NotTested {
     see_case: Option<SeeCase>,
 }
 
+/// The "Practical limits" section ([`super::limits`]).
+#[derive(Debug)]
+struct LimitsView {
+    intro: XmlText,
+    versions: Vec<LimitsVersionView>,
+    cleanup: Vec<XmlText>,
+}
+
+/// The limits of one protocol version.
+#[derive(Debug)]
+struct LimitsVersionView {
+    protocol: XmlText,
+    unusable: Option<XmlText>,
+    /// (what, value, how).
+    rows: Vec<(XmlText, XmlText, XmlText)>,
+    connack: Option<XmlText>,
+}
+
+impl LimitsView {
+    fn of(report: &Report) -> LimitsView {
+        let s = super::limits::section(report);
+        LimitsView {
+            intro: XmlText::new(&s.intro),
+            versions: s
+                .versions
+                .iter()
+                .map(|v| LimitsVersionView {
+                    protocol: XmlText::new(&v.protocol),
+                    unusable: v.unusable.as_deref().map(XmlText::new),
+                    rows: v
+                        .rows
+                        .iter()
+                        .map(|(a, b, c)| (XmlText::new(a), XmlText::new(b), XmlText::new(c)))
+                        .collect(),
+                    connack: (!v.connack.is_empty()).then(|| XmlText::new(&v.connack.join(", "))),
+                })
+                .collect(),
+            cleanup: s.cleanup.iter().map(XmlText::from).collect(),
+        }
+    }
+}
+
 /// The case that tests the precondition, on the same protocol: linked when it ran there.
 #[derive(Debug)]
 struct SeeCase {
@@ -264,6 +307,7 @@ impl ReportPage {
                 .map(|g| InconclusiveGroupView::of(report, g))
                 .collect(),
             capabilities: CapabilitiesView::of(report),
+            limits: LimitsView::of(report),
             verdict_labels: Verdict::ALL
                 .iter()
                 .map(|v| XmlText::new(v.label()))

@@ -51,6 +51,7 @@ pub fn render(report: &Report) -> String {
         ));
     }
     capabilities(&mut out, report);
+    limits(&mut out, report);
     out.push_str("\n## By area\n\n| area | protocol | PASS | FAIL | NON-STRICT | INFO | UNSUPP. | INCONC. | ERROR | statements covered |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for a in &report.summary.by_area {
         let c = &a.cases;
@@ -200,4 +201,33 @@ fn md(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace(char::is_control, "\u{FFFD}")
+}
+
+/// The "Practical limits" section ([`super::limits`]).
+fn limits(out: &mut String, report: &Report) {
+    let s = super::limits::section(report);
+    out.push_str(&format!(
+        "\n## Practical limits (INFORMATIONAL)\n\n{}\n",
+        md(&s.intro)
+    ));
+    for v in &s.versions {
+        out.push_str(&format!("\n### MQTT {}\n\n", v.protocol));
+        if let Some(why) = &v.unusable {
+            out.push_str(&format!("Not measured: {}\n", md(why)));
+            continue;
+        }
+        out.push_str("| limit | value | how |\n|---|---|---|\n");
+        for (what, value, how) in &v.rows {
+            out.push_str(&format!("| {} | {} | {} |\n", md(what), md(value), md(how)));
+        }
+        if !v.connack.is_empty() {
+            out.push_str(&format!(
+                "\nCONNACK announces: {}\n",
+                md(&v.connack.join(", "))
+            ));
+        }
+    }
+    for c in &s.cleanup {
+        out.push_str(&format!("\n> cleanup: {}\n", md(c)));
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `report.json` | everything, versioned ([`SCHEMA_VERSION`]; JSON Schema in `reports/report.schema.json`): broker, capabilities, every case with its tags and transcript, the statement traceability matrix, summaries, the gate |
+//! | `report.json` | everything, versioned ([`SCHEMA_VERSION`]; JSON Schema in `reports/report.schema.json`): broker, capabilities, every case with its tags and transcript, the statement traceability matrix, summaries, the gate, the broker's practical limits |
 //! | `junit.xml` | one testcase per case × protocol, for CI systems |
 //! | `summary.md` | a short Markdown summary |
 //! | `report.html` | one self-contained page: summary, inconclusive runs, per-area table, statement × verdict matrix, every case with its transcript |
@@ -17,6 +17,7 @@
 //! | [`compare`] | the view of the comparison page, rendered by `templates/compare.html` |
 //! | `view` | view pieces both pages share: verdict badges, links to case runs, anchors |
 //! | [`junit`] | `junit.xml`, built with quick-junit |
+//! | [`limits`] | the "Practical limits" section of `report.html` and `summary.md`, as plain text |
 //! | [`markdown`] | `summary.md` |
 //! | `xml_text` | text an HTML or XML document can carry: the characters XML 1.0 cannot hold become U+FFFD |
 //!
@@ -42,6 +43,7 @@
 pub mod compare;
 pub mod html;
 pub mod junit;
+pub mod limits;
 pub mod markdown;
 mod view;
 mod xml_text;
@@ -54,13 +56,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::baseline::{Baseline, Gate};
 use mqttspec_harness::client::Entry;
+use mqttspec_harness::limits::LimitsReport;
 use mqttspec_harness::profile::Capabilities;
 use mqttspec_harness::runner::{Pass, RunResults};
 use mqttspec_harness::verdict::{Precondition, Verdict};
 
-/// The version of the `report.json` schema; bumped on incompatible changes (2: the
-/// INCONCLUSIVE verdict, case tags, preconditions).
-pub const SCHEMA_VERSION: u32 = 2;
+/// The version of the `report.json` schema; bumped when fields change (2: the INCONCLUSIVE
+/// verdict, case tags, preconditions; 3: `limits`).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The oldest schema version [`Report::load`] reads.
 pub const OLDEST_READABLE_SCHEMA: u32 = 1;
@@ -91,6 +94,10 @@ pub struct Report {
     pub statements: Vec<StatementReport>,
     /// The baseline gate.
     pub gate: Gate,
+    /// The broker's practical limits and choices measured from the wire (INFORMATIONAL);
+    /// `null` when not measured, absent in reports of schema 1 and 2.
+    #[serde(default)]
+    pub limits: Option<LimitsReport>,
 }
 
 /// Tool name and version.
@@ -515,6 +522,7 @@ impl Report {
             cases,
             statements,
             gate,
+            limits: results.limits.clone(),
         }
     }
 
@@ -866,7 +874,7 @@ mod tests {
     }
 
     #[test]
-    fn parse_reads_schema_1_and_2_only() {
+    fn parse_reads_schema_1_to_3_only() {
         for bad in [0, SCHEMA_VERSION + 1] {
             let err = Report::parse(&format!("{{\"schema_version\":{bad}}}")).unwrap_err();
             assert!(err.contains(&format!("schema version {bad}")), "{err}");
