@@ -82,6 +82,12 @@ faults! {
     /// Packets larger than the client's Maximum Packet Size are sent anyway (breaks
     /// MQTT-3.1.2-24).
     IgnoreMaximumPacketSize = "ignore-maximum-packet-size";
+    /// A packet other than PUBLISH keeps its Reason String and User Properties even when they
+    /// make it larger than the client's Maximum Packet Size, and is sent so (breaks
+    /// MQTT-3.2.2-19, -20, MQTT-3.4.2-2, -3, MQTT-3.5.2-2, -3, MQTT-3.6.2-2, -3,
+    /// MQTT-3.7.2-2, -3, MQTT-3.9.2-1, -2, MQTT-3.11.2-1, -2, MQTT-3.14.2-3, -4,
+    /// MQTT-3.15.2-2, -3).
+    OversizedReasonString = "oversized-reason-string";
     /// Message Expiry is ignored: expired messages are delivered and the interval is forwarded
     /// unchanged (breaks MQTT-3.3.2-5 and MQTT-3.3.2-6).
     NoMessageExpiry = "no-message-expiry";

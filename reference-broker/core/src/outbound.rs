@@ -60,6 +60,16 @@ fn size_statements(t: PacketType) -> &'static [S] {
 }
 
 impl Broker {
+    /// A Reason String of `text` when the configuration sends them (MQTT 5.0; `send` still
+    /// leaves it out when Request Problem Information or Maximum Packet Size say so).
+    pub(super) fn reason_string(&self, text: &str) -> Option<MqttString> {
+        if self.config.send_reason_strings {
+            MqttString::new(text, "Reason String").ok()
+        } else {
+            None
+        }
+    }
+
     /// Encodes and queues `packet` for `id` (see the module docs).
     pub(super) fn send(&mut self, id: ConnectionId, mut packet: Packet) -> Sent {
         let Some(conn) = self.connections.get(&id) else {
@@ -106,8 +116,14 @@ impl Broker {
                 return Sent::No;
             }
         };
-        if len > max {
-            let t = packet.packet_type();
+        let t = packet.packet_type();
+        let keep_oversized = len > max
+            && self.fault(Fault::OversizedReasonString)
+            && problem_properties(&mut packet)
+                .is_some_and(|p| p.reason_string.is_some() || !p.user_properties.is_empty());
+        if keep_oversized {
+            // Fault: sent as built, Reason String and User Properties included.
+        } else if len > max {
             if let Some(p) = problem_properties(&mut packet) {
                 p.reason_string = None;
                 len = packet.encoded_len(v).unwrap_or(usize::MAX);
