@@ -129,10 +129,23 @@ impl Broker {
                 properties,
             };
             self.record(v, &[S::V5_3_2_2_6], &[S::V311_3_2_2_4]);
-            self.send(id, Packet::ConnAck(connack));
+            if v.is_v5() && self.fault(Fault::DisconnectBeforeConnack) {
+                let code = if code.is_allowed_in(PacketType::Disconnect) {
+                    code
+                } else {
+                    ReasonCode::UnspecifiedError
+                };
+                self.send(id, Packet::Disconnect(Disconnect::new(code)));
+            } else {
+                self.send(id, Packet::ConnAck(connack));
+            }
+            if v.is_v5() && code.is_error() && self.fault(Fault::OpenAfterRefusal) {
+                return;
+            }
+            // Never a DISCONNECT before a successful CONNACK (MQTT-3.14.0-1).
             self.record(
                 v,
-                &[S::V5_3_2_2_7, S::V5_4_13_2_1, S::V5_3_1_4_6],
+                &[S::V5_3_2_2_7, S::V5_4_13_2_1, S::V5_3_1_4_6, S::V5_3_14_0_1],
                 &[S::V311_3_2_2_5, S::V311_3_1_4_5],
             );
         } else if version_known {

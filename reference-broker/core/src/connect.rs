@@ -532,6 +532,9 @@ impl Broker {
                 p.authentication_data = Some(data.into());
                 records.push(S::V5_4_12_0_5);
             }
+            None if self.fault(Fault::UnrequestedAuthMethod) => {
+                p.authentication_method = MqttString::new("SCRAM-SHA-256", "Method").ok();
+            }
             None => records.push(S::V5_4_12_0_6),
         }
         self.enforced.extend(records);

@@ -10,7 +10,7 @@
 //!   dropped and counts as delivered (MQTT-3.1.2-25).
 
 use bytes::{Bytes, BytesMut};
-use mqttspec_codec::{MqttString, Packet, PacketType, Properties, StatementId as S};
+use mqttspec_codec::{MqttString, Packet, PacketType, Properties, ReasonCode, StatementId as S};
 
 use super::fault::Fault;
 use super::{Action, Broker, ConnectionId};
@@ -145,7 +145,7 @@ impl Broker {
             }
         }
         let bytes = match packet.encode(v) {
-            Ok(b) => self.connack_flags_faults(&packet, b),
+            Ok(b) => self.auth_faults(&packet, self.connack_flags_faults(&packet, b)),
             Err(e) => {
                 tracing::error!(conn = id.0, error = %e, "cannot encode an outgoing packet");
                 return Sent::No;
@@ -160,6 +160,31 @@ impl Broker {
             bytes,
         });
         Sent::Yes
+    }
+
+    /// The faults that bend an encoded AUTH (the encoder refuses to produce them): reserved
+    /// fixed header flags set, or a Reason Code AUTH does not have.
+    fn auth_faults(&self, packet: &Packet, bytes: Bytes) -> Bytes {
+        let flags = self.fault(Fault::MalformedAuthFlags);
+        let reason = self.fault(Fault::AuthReasonOutOfTable);
+        if !matches!(packet, Packet::Auth(_)) || !(flags || reason) {
+            return bytes;
+        }
+        let mut out = BytesMut::from(&bytes[..]);
+        if flags {
+            if let Some(first) = out.get_mut(0) {
+                *first |= 0x01;
+            }
+        }
+        // The Reason Code follows the packet type byte and the Remaining Length (an AUTH
+        // with Remaining Length 0 has none to bend).
+        let length_bytes = bytes.iter().skip(1).position(|b| b & 0x80 == 0);
+        if let (true, Some(n)) = (reason, length_bytes) {
+            if let Some(code) = out.get_mut(n + 2) {
+                *code = ReasonCode::NotAuthorized.as_u8();
+            }
+        }
+        out.freeze()
     }
 
     /// The faults that bend the Connect Acknowledge Flags of an encoded CONNACK (the encoder
