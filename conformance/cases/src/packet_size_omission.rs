@@ -35,7 +35,7 @@ use mqttspec_codec::{
 };
 use mqttspec_reference_broker::scram::{ScramClient, MECHANISM};
 
-use super::support::{packet_id, send_connect, setting_up, text, topic_filter};
+use super::support::{connect_twin, packet_id, send_connect, setting_up, text, topic_filter};
 use mqttspec_harness::case;
 use mqttspec_harness::client::Received;
 use mqttspec_harness::scenario::{BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Role};
@@ -228,6 +228,8 @@ fn connack(t: Ctx) -> BoxFuture<'static, CaseResult> {
             },
             limit,
         );
+        // The twin: the same client without the Authentication Method is accepted.
+        connect_twin(t.client("c")).await?.disconnect().await?;
         let mut c = send_connect(t.client("c").properties(properties)).await?;
         let p = provoked(
             &t,
@@ -237,7 +239,18 @@ fn connack(t: Ctx) -> BoxFuture<'static, CaseResult> {
             "a CONNECT with an unknown Authentication Method",
         )
         .await?;
-        passed(&t, &p, limit)
+        // Only a refusal is the packet provoked (a CONNACK 0x00 within the limit is fine
+        // too, but accepting the method leaves nothing refused to measure).
+        match &p {
+            Packet::ConnAck(ack) if ack.reason_code.is_error() => {
+                t.refusal_seen();
+                passed(&t, &p, limit)
+            }
+            _ => t.inconclusive(
+                Precondition::Other,
+                "the broker accepted a CONNECT with an unknown Authentication Method: no refusing CONNACK to measure",
+            ),
+        }
     })
 }
 
