@@ -8,6 +8,12 @@
 //!   and then the User Properties are left out when that makes it fit (MQTT-3.2.2-19, -20,
 //!   MQTT-3.4.2-2, -3, ... for each acknowledgement type); a PUBLISH that does not fit is
 //!   dropped and counts as delivered (MQTT-3.1.2-25).
+//!
+//! The client's limits are recorded as soon as its CONNECT is decoded, so they hold for a
+//! refusing CONNACK and for the AUTH exchange too; a CONNACK answering a CONNECT that could
+//! not be decoded carries no Reason String (the limit is unknown). Under the
+//! `oversized-reason-string` fault a packet other than PUBLISH keeps its Reason String and
+//! User Properties and is sent even when they make it too large.
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{MqttString, Packet, PacketType, Properties, ReasonCode, StatementId as S};
