@@ -658,3 +658,201 @@ fn scram_reauthentication(t: Ctx) -> BoxFuture<'static, CaseResult> {
         t.pass()
     })
 }
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A client that names no Authentication Method gets no Authentication Method in CONNACK and no AUTH
+    NO_METHOD_NO_AUTH = "auth.no-method-no-auth-from-server",
+    checks: [V5_4_12_0_6],
+    only: V5,
+    faults: [UnrequestedAuthMethod],
+    tags: [Auth, FromBroker],
+    run: no_method_no_auth,
+}
+
+fn no_method_no_auth(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").connect().await?;
+        let Some(ack) = c.connack().cloned() else {
+            return t.error("case error: no CONNACK kept");
+        };
+        let method = ack.properties.authentication_method.as_ref();
+        t.check(
+            method.is_none() && ack.properties.authentication_data.is_none(),
+            "CONNACK without Authentication Method or Data (CONNECT had no Authentication Method)",
+            format!(
+                "CONNACK with Authentication Method {:?}",
+                method.map(|m| m.as_str())
+            ),
+        )
+        .map_err(|f| f.statement(S::V5_4_12_0_6))?;
+        // Nothing before the PINGRESP may be AUTH.
+        c.send(&Packet::PingReq).await?;
+        loop {
+            match c.recv(t.response_timeout()).await {
+                Received::Packet(Packet::PingResp) => break,
+                Received::Packet(p @ Packet::Auth(_)) => {
+                    return Err(c
+                        .unmet(
+                            "no AUTH to a client whose CONNECT had no Authentication Method",
+                            Received::Packet(p),
+                        )
+                        .statement(S::V5_4_12_0_6))
+                }
+                Received::Packet(_) => continue,
+                other => {
+                    return Err(Role::Setup(Precondition::Ping).classify(c.unmet("PINGRESP", other)))
+                }
+            }
+        }
+        t.checked();
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Sends a CONNECT with an Authentication Method no broker offers, after its twin without
+/// it was accepted; returns the connection.
+async fn connect_unknown_method(t: &Ctx) -> Result<Client, Failure> {
+    connect_twin(t.client("c")).await?.disconnect().await?;
+    connect_with_method(
+        t.client("c"),
+        "x-mqttspec-no-such-method",
+        b"hello".to_vec(),
+    )
+    .await
+}
+
+/// INCONCLUSIVE: the broker did not refuse the unknown Authentication Method with CONNACK.
+fn not_refused(t: &Ctx, got: &Received) -> Failure {
+    Failure::inconclusive(
+        Precondition::Other,
+        format!(
+            "a CONNECT with an unknown Authentication Method was answered by {}: no refusal to observe",
+            got.describe(t.protocol())
+        ),
+    )
+}
+
+case! {
+    /// A CONNECT refused for an unknown Authentication Method gets CONNACK (or a bare close), never DISCONNECT before a successful CONNACK
+    NO_DISCONNECT_BEFORE_CONNACK = "auth.no-disconnect-before-connack",
+    checks: [V5_3_14_0_1],
+    only: V5,
+    faults: [DisconnectBeforeConnack],
+    tags: [Auth, FromBroker],
+    run: no_disconnect_before_connack,
+}
+
+fn no_disconnect_before_connack(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = connect_unknown_method(&t).await?;
+        loop {
+            match c.recv(t.response_timeout()).await {
+                got @ Received::Packet(Packet::Disconnect(_)) => {
+                    return Err(c
+                        .unmet(
+                            "CONNACK refusing the method, or the connection closed, and no DISCONNECT (no successful CONNACK was sent)",
+                            got,
+                        )
+                        .statement(S::V5_3_14_0_1))
+                }
+                // A refusing CONNACK: whatever follows it must not be DISCONNECT either.
+                Received::Packet(Packet::ConnAck(ack)) if ack.reason_code.is_error() => {
+                    t.checked();
+                    t.refusal_seen();
+                }
+                Received::Closed => {
+                    t.checked();
+                    t.refusal_seen();
+                    return t.pass();
+                }
+                other => return Err(not_refused(&t, &other)),
+            }
+        }
+    })
+}
+
+case! {
+    /// After CONNACK with a Reason Code of 0x80 or more (an unknown Authentication Method) the connection is closed
+    REFUSAL_CLOSES = "auth.refusal-closes-connection",
+    checks: [V5_4_13_2_1],
+    only: V5,
+    faults: [OpenAfterRefusal],
+    tags: [Auth, FromBroker],
+    run: refusal_closes,
+}
+
+fn refusal_closes(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = connect_unknown_method(&t).await?;
+        match c.recv(t.response_timeout()).await {
+            Received::Packet(Packet::ConnAck(ack)) if ack.reason_code.is_error() => {
+                t.checked();
+                t.refusal_seen();
+                c.expect_closed()
+                    .await
+                    .map_err(|f| f.statement(S::V5_4_13_2_1))?;
+                t.pass()
+            }
+            // Closed without CONNACK: closed all the same.
+            Received::Closed => {
+                t.checked();
+                t.refusal_seen();
+                t.pass()
+            }
+            other => Err(not_refused(&t, &other)),
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// The AUTH carrying SCRAM-SHA-256 server-first has reserved fixed header flags 0 and an AUTH Reason Code
+    SERVER_AUTH_WELL_FORMED = "auth.server-auth-well-formed",
+    checks: [V5_3_15_1_1, V5_3_15_2_1],
+    only: V5,
+    requires: [EnhancedAuth(MECHANISM), Credentials],
+    faults: [MalformedAuthFlags, AuthReasonOutOfTable],
+    tags: [Auth, Credentials, FromBroker],
+    run: server_auth_well_formed,
+}
+
+fn server_auth_well_formed(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let (user, password) = profile_credentials(&t)?;
+        let scram = scram_client(&t, "c", &user, &password)?;
+        let builder = t.client("c").no_credentials();
+        let mut c = connect_with_method(builder, MECHANISM, scram.client_first()).await?;
+        match c.recv(t.response_timeout()).await {
+            Received::Packet(Packet::Auth(auth)) => {
+                // The strict decoder checked the flags and the Reason Code already.
+                t.check(
+                    matches!(
+                        auth.reason_code,
+                        ReasonCode::Success
+                            | ReasonCode::ContinueAuthentication
+                            | ReasonCode::ReAuthenticate
+                    ),
+                    "AUTH with Reason Code 0x00, 0x18 or 0x19",
+                    format!("AUTH {:?}", auth.reason_code),
+                )
+                .map_err(|f| f.statement(S::V5_3_15_2_1))?;
+                t.pass()
+            }
+            got @ Received::Malformed { .. } => {
+                Err(c.unmet("a well-formed AUTH (Continue authentication)", got))
+            }
+            other => Err(Failure::inconclusive(
+                Precondition::Other,
+                format!(
+                    "a CONNECT starting {MECHANISM} was answered by {}, not AUTH: no server AUTH to check",
+                    other.describe(t.protocol())
+                ),
+            )),
+        }
+    })
+}

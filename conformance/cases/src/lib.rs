@@ -20,6 +20,7 @@ pub mod flow_control;
 pub mod keep_alive;
 pub mod ordering;
 pub mod packet_size;
+pub mod packet_size_omission;
 pub mod publish;
 pub mod qos;
 pub mod retained;
@@ -50,6 +51,7 @@ pub const MODULES: &[&str] = &[
     "topic_alias",
     "flow_control",
     "packet_size",
+    "packet_size_omission",
     "subscription_id",
     "auth",
     "will",

@@ -93,6 +93,17 @@ impl Broker {
         }
     }
 
+    /// The server AUTH carrying server-first: reason 0x18, the method, and a Reason String
+    /// naming the step (left out by `send` when the client's limits say so).
+    fn continue_auth(&self, method: &str, server_first: Vec<u8>) -> Packet {
+        let mut packet = auth_packet(self.continue_code(), method, Some(server_first));
+        if let Packet::Auth(auth) = &mut packet {
+            auth.properties.reason_string =
+                self.reason_string("SCRAM-SHA-256 server-first message: send client-final");
+        }
+        packet
+    }
+
     /// Whether the server offers this Authentication Method.
     fn offers_method(&self, method: &str) -> bool {
         method == MECHANISM
@@ -167,10 +178,7 @@ impl Broker {
                 }
                 self.record_id(S::V5_4_12_0_2);
                 self.record_id(S::V5_4_12_0_5);
-                self.send(
-                    id,
-                    auth_packet(self.continue_code(), &method, Some(server_first)),
-                );
+                self.send(id, self.continue_auth(&method, server_first));
             }
             Err(e) => {
                 self.record_id(S::V5_4_12_0_4);
@@ -268,10 +276,7 @@ impl Broker {
                     if let Some(conn) = self.connections.get_mut(&id) {
                         conn.reauth = Some(Box::new(AuthExchange { handshake }));
                     }
-                    self.send(
-                        id,
-                        auth_packet(self.continue_code(), &method, Some(server_first)),
-                    );
+                    self.send(id, self.continue_auth(&method, server_first));
                 }
                 Err(e) => self.reauth_failed(id, &e.to_string()),
             },

@@ -110,12 +110,15 @@ impl Broker {
         };
         let v = conn.version_or_v5();
         let version_known = conn.version.is_some();
+        // Without a decoded CONNECT the client's Maximum Packet Size is unknown: no Reason
+        // String then, so the CONNACK stays as small as it can be (MQTT-3.2.2-19).
+        let limits_known = conn.limits_known || self.fault(Fault::OversizedReasonString);
         let send_connack = version_known
             && (v.is_v5() && code.is_allowed_in(PacketType::ConnAck)
                 || !v.is_v5() && code.to_connect_return_code().is_some());
         if send_connack {
             let mut properties = Properties::default();
-            if v.is_v5() && self.config.send_reason_strings {
+            if v.is_v5() && self.config.send_reason_strings && limits_known {
                 properties.reason_string = MqttString::new(detail.clone(), "Reason String").ok();
             }
             // Session Present is 0 on every refusal (MQTT-3.2.2-6 in 5.0, MQTT-3.2.2-4 in
@@ -126,10 +129,23 @@ impl Broker {
                 properties,
             };
             self.record(v, &[S::V5_3_2_2_6], &[S::V311_3_2_2_4]);
-            self.send(id, Packet::ConnAck(connack));
+            if v.is_v5() && self.fault(Fault::DisconnectBeforeConnack) {
+                let code = if code.is_allowed_in(PacketType::Disconnect) {
+                    code
+                } else {
+                    ReasonCode::UnspecifiedError
+                };
+                self.send(id, Packet::Disconnect(Disconnect::new(code)));
+            } else {
+                self.send(id, Packet::ConnAck(connack));
+            }
+            if v.is_v5() && code.is_error() && self.fault(Fault::OpenAfterRefusal) {
+                return;
+            }
+            // Never a DISCONNECT before a successful CONNACK (MQTT-3.14.0-1).
             self.record(
                 v,
-                &[S::V5_3_2_2_7, S::V5_4_13_2_1, S::V5_3_1_4_6],
+                &[S::V5_3_2_2_7, S::V5_4_13_2_1, S::V5_3_1_4_6, S::V5_3_14_0_1],
                 &[S::V311_3_2_2_5, S::V311_3_1_4_5],
             );
         } else if version_known {

@@ -155,6 +155,12 @@ impl Broker {
     /// CONNECT on a connection awaiting it (see the module docs).
     pub(super) fn handle_connect(&mut self, id: ConnectionId, connect: Box<Connect>) {
         let v = connect.protocol_version;
+        // Everything sent from now on, refusals and AUTH included, respects the client's
+        // Maximum Packet Size and Request Problem Information (MQTT-3.1.2-24, -29).
+        if let Some(conn) = self.connections.get_mut(&id) {
+            conn.limits = ClientLimits::from_connect(&connect);
+            conn.limits_known = true;
+        }
         self.record(
             v,
             &[S::V5_3_1_2_3, S::V5_3_1_4_1],
@@ -428,17 +434,7 @@ impl Broker {
         if v.is_v5() && self.config.server_keep_alive.is_none() {
             self.record_id(S::V5_3_2_2_22);
         }
-        let p = &connect.properties;
-        let limits = if v.is_v5() {
-            ClientLimits {
-                receive_maximum: p.receive_maximum.map_or(u16::MAX, |r| r.get()),
-                maximum_packet_size: p.maximum_packet_size.map_or(u32::MAX, |m| m.get()),
-                topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
-                request_problem_information: p.request_problem_information.unwrap_or(true),
-            }
-        } else {
-            ClientLimits::default()
-        };
+        let limits = ClientLimits::from_connect(&connect);
         let auth_method = auth.as_ref().map(|(m, _)| m.clone());
         let Some(conn) = self.connections.get_mut(&id) else {
             return;
@@ -561,6 +557,9 @@ impl Broker {
                 p.authentication_method = MqttString::new(method, "Authentication Method").ok();
                 p.authentication_data = Some(data.into());
                 records.push(S::V5_4_12_0_5);
+            }
+            None if self.fault(Fault::UnrequestedAuthMethod) => {
+                p.authentication_method = MqttString::new("SCRAM-SHA-256", "Method").ok();
             }
             None => records.push(S::V5_4_12_0_6),
         }

@@ -63,6 +63,22 @@ pub(crate) struct ClientLimits {
     pub request_problem_information: bool,
 }
 
+impl ClientLimits {
+    /// The limits a CONNECT declares: its MQTT 5.0 properties, or the defaults for 3.1.1.
+    pub fn from_connect(connect: &Connect) -> Self {
+        if !connect.protocol_version.is_v5() {
+            return ClientLimits::default();
+        }
+        let p = &connect.properties;
+        ClientLimits {
+            receive_maximum: p.receive_maximum.map_or(u16::MAX, |r| r.get()),
+            maximum_packet_size: p.maximum_packet_size.map_or(u32::MAX, |m| m.get()),
+            topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
+            request_problem_information: p.request_problem_information.unwrap_or(true),
+        }
+    }
+}
+
 impl Default for ClientLimits {
     fn default() -> Self {
         ClientLimits {
@@ -92,8 +108,12 @@ pub(crate) struct Connection {
     pub username: Option<String>,
     /// The Keep Alive period, already multiplied by 1.5; `None` when Keep Alive is 0.
     pub keep_alive: Option<Duration>,
-    /// The client's limits.
+    /// The client's limits, recorded as soon as CONNECT is decoded so that a refusal, the
+    /// AUTH exchange and CONNACK respect them too.
     pub limits: ClientLimits,
+    /// Whether a CONNECT was decoded (so `limits` are the client's, not defaults): before
+    /// that an MQTT 5.0 client's Maximum Packet Size is unknown.
+    pub limits_known: bool,
     /// The Session Expiry Interval the CONNECT asked for (MQTT 5.0), to check DISCONNECT.
     pub connect_session_expiry: u32,
     /// The Authentication Method of CONNECT (MQTT 5.0 enhanced authentication).
@@ -125,6 +145,7 @@ impl Connection {
             username: None,
             keep_alive: None,
             limits: ClientLimits::default(),
+            limits_known: false,
             connect_session_expiry: 0,
             auth_method: None,
             reauth: None,

@@ -594,6 +594,9 @@ impl Broker {
                 if v.is_v5() {
                     let mut rel = PubRel::new(rec.packet_id);
                     rel.reason_code = ReasonCode::PacketIdentifierNotFound;
+                    rel.properties.reason_string = self.reason_string(
+                        "no QoS 2 message awaits PUBREC with this Packet Identifier",
+                    );
                     self.send(conn, Packet::PubRel(rel));
                 }
             }

@@ -82,6 +82,27 @@ faults! {
     /// Packets larger than the client's Maximum Packet Size are sent anyway (breaks
     /// MQTT-3.1.2-24).
     IgnoreMaximumPacketSize = "ignore-maximum-packet-size";
+    /// A packet other than PUBLISH keeps its Reason String and User Properties even when they
+    /// make it larger than the client's Maximum Packet Size, and is sent so (breaks
+    /// MQTT-3.2.2-19, -20, MQTT-3.4.2-2, -3, MQTT-3.5.2-2, -3, MQTT-3.6.2-2, -3,
+    /// MQTT-3.7.2-2, -3, MQTT-3.9.2-1, -2, MQTT-3.11.2-1, -2, MQTT-3.14.2-3, -4,
+    /// MQTT-3.15.2-2, -3).
+    OversizedReasonString = "oversized-reason-string";
+    /// CONNACK names an Authentication Method although CONNECT had none (breaks
+    /// MQTT-4.12.0-6).
+    UnrequestedAuthMethod = "unrequested-auth-method";
+    /// A CONNECT refused before CONNACK gets DISCONNECT instead of CONNACK (breaks
+    /// MQTT-3.14.0-1).
+    DisconnectBeforeConnack = "disconnect-before-connack";
+    /// The connection stays open after a CONNACK with a Reason Code of 0x80 or more (breaks
+    /// MQTT-4.13.2-1 and MQTT-3.2.2-7).
+    OpenAfterRefusal = "open-after-refusal";
+    /// The AUTH packets the server sends have bit 0 of the fixed header flags set (breaks
+    /// MQTT-3.15.1-1).
+    MalformedAuthFlags = "malformed-auth-flags";
+    /// The AUTH packets the server sends carry Reason Code 0x87, which is not an AUTH
+    /// Reason Code (breaks MQTT-3.15.2-1).
+    AuthReasonOutOfTable = "auth-reason-out-of-table";
     /// Message Expiry is ignored: expired messages are delivered and the interval is forwarded
     /// unchanged (breaks MQTT-3.3.2-5 and MQTT-3.3.2-6).
     NoMessageExpiry = "no-message-expiry";

@@ -116,11 +116,7 @@ impl Broker {
         code: ReasonCode,
         detail: &str,
     ) {
-        let reason_string = if self.config.send_reason_strings {
-            mqttspec_codec::MqttString::new(detail, "Reason String").ok()
-        } else {
-            None
-        };
+        let reason_string = self.reason_string(detail);
         match qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => {

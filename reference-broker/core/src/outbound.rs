@@ -8,9 +8,15 @@
 //!   and then the User Properties are left out when that makes it fit (MQTT-3.2.2-19, -20,
 //!   MQTT-3.4.2-2, -3, ... for each acknowledgement type); a PUBLISH that does not fit is
 //!   dropped and counts as delivered (MQTT-3.1.2-25).
+//!
+//! The client's limits are recorded as soon as its CONNECT is decoded, so they hold for a
+//! refusing CONNACK and for the AUTH exchange too; a CONNACK answering a CONNECT that could
+//! not be decoded carries no Reason String (the limit is unknown). Under the
+//! `oversized-reason-string` fault a packet other than PUBLISH keeps its Reason String and
+//! User Properties and is sent even when they make it too large.
 
 use bytes::{Bytes, BytesMut};
-use mqttspec_codec::{MqttString, Packet, PacketType, Properties, StatementId as S};
+use mqttspec_codec::{MqttString, Packet, PacketType, Properties, ReasonCode, StatementId as S};
 
 use super::fault::Fault;
 use super::{Action, Broker, ConnectionId};
@@ -60,6 +66,16 @@ fn size_statements(t: PacketType) -> &'static [S] {
 }
 
 impl Broker {
+    /// A Reason String of `text` when the configuration sends them (MQTT 5.0; `send` still
+    /// leaves it out when Request Problem Information or Maximum Packet Size say so).
+    pub(super) fn reason_string(&self, text: &str) -> Option<MqttString> {
+        if self.config.send_reason_strings {
+            MqttString::new(text, "Reason String").ok()
+        } else {
+            None
+        }
+    }
+
     /// Encodes and queues `packet` for `id` (see the module docs).
     pub(super) fn send(&mut self, id: ConnectionId, mut packet: Packet) -> Sent {
         let Some(conn) = self.connections.get(&id) else {
@@ -106,8 +122,14 @@ impl Broker {
                 return Sent::No;
             }
         };
-        if len > max {
-            let t = packet.packet_type();
+        let t = packet.packet_type();
+        let keep_oversized = len > max
+            && self.fault(Fault::OversizedReasonString)
+            && problem_properties(&mut packet)
+                .is_some_and(|p| p.reason_string.is_some() || !p.user_properties.is_empty());
+        if keep_oversized {
+            // Fault: sent as built, Reason String and User Properties included.
+        } else if len > max {
             if let Some(p) = problem_properties(&mut packet) {
                 p.reason_string = None;
                 len = packet.encoded_len(v).unwrap_or(usize::MAX);
@@ -129,7 +151,7 @@ impl Broker {
             }
         }
         let bytes = match packet.encode(v) {
-            Ok(b) => self.connack_flags_faults(&packet, b),
+            Ok(b) => self.auth_faults(&packet, self.connack_flags_faults(&packet, b)),
             Err(e) => {
                 tracing::error!(conn = id.0, error = %e, "cannot encode an outgoing packet");
                 return Sent::No;
@@ -144,6 +166,31 @@ impl Broker {
             bytes,
         });
         Sent::Yes
+    }
+
+    /// The faults that bend an encoded AUTH (the encoder refuses to produce them): reserved
+    /// fixed header flags set, or a Reason Code AUTH does not have.
+    fn auth_faults(&self, packet: &Packet, bytes: Bytes) -> Bytes {
+        let flags = self.fault(Fault::MalformedAuthFlags);
+        let reason = self.fault(Fault::AuthReasonOutOfTable);
+        if !matches!(packet, Packet::Auth(_)) || !(flags || reason) {
+            return bytes;
+        }
+        let mut out = BytesMut::from(&bytes[..]);
+        if flags {
+            if let Some(first) = out.get_mut(0) {
+                *first |= 0x01;
+            }
+        }
+        // The Reason Code follows the packet type byte and the Remaining Length (an AUTH
+        // with Remaining Length 0 has none to bend).
+        let length_bytes = bytes.iter().skip(1).position(|b| b & 0x80 == 0);
+        if let (true, Some(n)) = (reason, length_bytes) {
+            if let Some(code) = out.get_mut(n + 2) {
+                *code = ReasonCode::NotAuthorized.as_u8();
+            }
+        }
+        out.freeze()
     }
 
     /// The faults that bend the Connect Acknowledge Flags of an encoded CONNACK (the encoder

@@ -176,7 +176,13 @@ impl Broker {
             &topic_name,
         ) || (is_sys && !self.config.allow_publish_to_sys);
         if denied {
-            self.publish_denied(id, v, &p, ReasonCode::NotAuthorized, "not authorized");
+            self.publish_denied(
+                id,
+                v,
+                &p,
+                ReasonCode::NotAuthorized,
+                "not authorized to publish to this topic",
+            );
             return;
         }
         if v.is_v5()
@@ -189,7 +195,7 @@ impl Broker {
                 v,
                 &p,
                 ReasonCode::PayloadFormatInvalid,
-                "payload is not UTF-8",
+                "the payload is not UTF-8 as its Payload Format Indicator says",
             );
             return;
         }
@@ -362,6 +368,8 @@ impl Broker {
             self.record(v, &[S::V5_4_3_3_11, S::V5_4_3_3_12], &[S::V311_4_3_3_2]);
         } else if v.is_v5() {
             comp.reason_code = ReasonCode::PacketIdentifierNotFound;
+            comp.properties.reason_string =
+                self.reason_string("no QoS 2 message awaits PUBREL with this Packet Identifier");
         }
         if !known && self.fault(Fault::IgnoreUnknownPubrel) {
             return;

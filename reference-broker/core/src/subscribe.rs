@@ -19,8 +19,8 @@
 use std::sync::Arc;
 
 use mqttspec_codec::{
-    Packet, ProtocolVersion, QoS, ReasonCode, RetainHandling, StatementId as S, SubAck, Subscribe,
-    TopicFilter, UnsubAck, Unsubscribe,
+    Packet, Properties, ProtocolVersion, QoS, ReasonCode, RetainHandling, StatementId as S, SubAck,
+    Subscribe, TopicFilter, UnsubAck, Unsubscribe,
 };
 
 use super::acl::{self, Access};
@@ -186,6 +186,11 @@ impl Broker {
                 S::V311_2_3_1_7,
             ],
         );
+        let mut properties = Properties::default();
+        if v.is_v5() && codes.iter().any(|c| c.is_error()) {
+            properties.reason_string =
+                self.reason_string("one or more topic filters of this SUBSCRIBE were refused");
+        }
         self.send(
             id,
             Packet::SubAck(SubAck {
@@ -194,7 +199,7 @@ impl Broker {
                 } else {
                     s.packet_id
                 },
-                properties: Default::default(),
+                properties,
                 reason_codes: codes,
             }),
         );
@@ -323,6 +328,11 @@ impl Broker {
         if !v.is_v5() {
             codes.clear();
         }
+        let mut properties = Properties::default();
+        if codes.contains(&ReasonCode::NoSubscriptionExisted) {
+            properties.reason_string =
+                self.reason_string("no subscription existed for one or more topic filters");
+        }
         self.send(
             id,
             Packet::UnsubAck(UnsubAck {
@@ -331,7 +341,7 @@ impl Broker {
                 } else {
                     u.packet_id
                 },
-                properties: Default::default(),
+                properties,
                 reason_codes: codes,
             }),
         );
