@@ -33,6 +33,7 @@ use super::connection::{ClientLimits, Phase};
 use super::fault::Fault;
 use super::keep_alive;
 use super::memory::session_bytes;
+use super::outbound::Sent;
 use super::publish::maximum_qos;
 use super::session::Session;
 use super::timers::TimerKey;
@@ -471,7 +472,7 @@ impl Broker {
             ],
             &[S::V311_3_2_0_1, S::V311_3_1_4_4, S::V311_3_1_3_2],
         );
-        self.send(
+        let sent = self.send(
             id,
             Packet::ConnAck(ConnAck {
                 session_present,
@@ -479,6 +480,19 @@ impl Broker {
                 properties,
             }),
         );
+        if sent == Sent::TooLarge {
+            // Even without Reason String and User Properties the CONNACK does not fit the
+            // client's Maximum Packet Size (MQTT-3.1.2-24): the connection cannot start, so it
+            // is closed rather than left waiting for a CONNACK that never comes.
+            let detail = "the CONNACK does not fit the client's Maximum Packet Size";
+            tracing::debug!(conn = id.0, detail, "closing");
+            let reason = CloseReason::ProtocolViolation {
+                reason_code: ReasonCode::PacketTooLarge,
+                detail: detail.to_owned(),
+            };
+            self.end_connection(id, Some(reason), false);
+            return;
+        }
         self.packet_received(id);
         self.resume_delivery(id, &client);
     }

@@ -268,3 +268,13 @@ fn the_server_auth_leaves_out_its_reason_string_when_it_would_not_fit() {
     let (_, sizes) = scram_auth(&["oversized-reason-string"], bare_len);
     assert!(sizes.iter().any(|(_, len)| *len > bare_len as usize));
 }
+
+#[test]
+fn a_connack_that_cannot_fit_closes_the_connection_instead_of_leaving_the_client_waiting() {
+    let mut sim = Sim::default_config();
+    // Even the bare CONNACK with the broker's capability properties needs more than 8 bytes.
+    let (c, first) = sim.try_connect(limited("tiny", 8));
+    assert_eq!(first, None, "nothing larger than 8 bytes is sent");
+    assert!(!any_beyond(&sim, c, 8));
+    assert!(sim.is_closed(c), "the connection is closed");
+}
