@@ -12,8 +12,9 @@
 use mqttspec_codec::{Packet, Publish, ReasonCode, RetainHandling, StatementId as S};
 
 use super::support::{
-    clearing_retained, describe, expect_connection_closed, expect_next, granted_one, of_run,
-    payloads, publish_packet, publish_retained, publishes_within, QUIET,
+    clearing_retained, describe, expect_connection_closed, expect_next, finish_retain_notes,
+    granted_one, of_run, payloads, publish_packet, publish_retained, publishes_within,
+    retain_flag_on_subscribe, QUIET,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::summary;
@@ -34,26 +35,6 @@ async fn retained_control(
     Ok(())
 }
 
-/// Checks the RETAIN flag of `p`, a retained message sent because a subscription was made.
-/// 3.1.1 requires RETAIN 1 ("MUST set the RETAIN flag to 1 if a message is sent as a result
-/// of a new subscription being made", MQTT-3.3.1-8: FAIL). 5.0 says so only in untagged text
-/// (3.3.1.3: "These messages are sent with the RETAIN flag set to 1"), which no MUST tags:
-/// there a RETAIN 0 is added to `notes`, which [`finish`] turns into NON-STRICT.
-fn retain_flag_on_subscribe(t: &Ctx, p: &Publish, notes: &mut Vec<String>) -> Result<(), Failure> {
-    let seen = summary::packet(&Packet::Publish(p.clone()), t.protocol());
-    if p.retain || !t.is_v5() {
-        t.check(
-            p.retain,
-            "RETAIN 1 on a retained message sent because a subscription was made",
-            seen,
-        )
-        .map_err(|f| f.statement(S::V311_3_3_1_8))
-    } else {
-        notes.push(seen);
-        Ok(())
-    }
-}
-
 /// Expects the retained message `payload` on `topic`, sent because a subscription was made
 /// (a check: the cited statements require it to come), and checks its RETAIN flag with
 /// [`retain_flag_on_subscribe`].
@@ -67,19 +48,6 @@ async fn expect_retained(
     let p = sub.expect_publish().topic(topic).payload(payload).await?;
     retain_flag_on_subscribe(t, &p, notes)?;
     Ok(p)
-}
-
-/// PASS, or NON-STRICT when a 5.0 broker sent retained messages with RETAIN 0 (`notes`).
-fn finish(t: &Ctx, notes: Vec<String>) -> CaseResult {
-    if notes.is_empty() {
-        t.pass()
-    } else {
-        t.non_strict(
-            "RETAIN 1 on retained messages sent because a subscription was made (5.0 \u{a7}3.3.1.3, \
-             untagged: \"These messages are sent with the RETAIN flag set to 1\")",
-            format!("RETAIN 0: {}", notes.join("; ")),
-        )
-    }
 }
 
 /// A message forwarded to an established subscription: its arrival sets the case up
@@ -133,7 +101,7 @@ fn delivered_on_subscribe(t: Ctx) -> BoxFuture<'static, CaseResult> {
             late.subscribe(&topic).qos(1).await?;
             let mut notes = Vec::new();
             expect_retained(&t, &mut late, &topic, "kept", &mut notes).await?;
-            finish(&t, notes)
+            finish_retain_notes(&t, notes)
         })
         .await
     })
@@ -191,7 +159,7 @@ fn replaced_by_newer(t: Ctx) -> BoxFuture<'static, CaseResult> {
             )
             .await?;
             if payloads.contains(&b"third".as_slice()) {
-                finish(&t, notes)
+                finish_retain_notes(&t, notes)
             } else {
                 t.informational("the QoS 0 retained message was not kept (the broker may drop it)")
             }
@@ -290,7 +258,7 @@ fn untouched_by_retain_0(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 "no retained copy of the RETAIN 0 message \"live\"",
             )
             .await?;
-            finish(&t, notes)
+            finish_retain_notes(&t, notes)
         })
         .await
     })
@@ -389,7 +357,7 @@ fn resent_on_resubscribe(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 sub.subscribe(&topic).qos(1).as_check().await?;
                 expect_retained(&t, &mut sub, &topic, "kept", &mut notes).await?;
             }
-            finish(&t, notes)
+            finish_retain_notes(&t, notes)
         })
         .await
     })
@@ -442,7 +410,7 @@ fn handling_1_only_new(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 "no retained message for the subscription that already existed",
             )
             .await?;
-            finish(&t, notes)
+            finish_retain_notes(&t, notes)
         })
         .await
     })
@@ -520,7 +488,7 @@ fn survives_session_end(t: Ctx) -> BoxFuture<'static, CaseResult> {
             late.subscribe(&topic).qos(1).await?;
             let mut notes = Vec::new();
             expect_retained(&t, &mut late, &topic, "kept", &mut notes).await?;
-            finish(&t, notes)
+            finish_retain_notes(&t, notes)
         })
         .await
     })
@@ -578,7 +546,7 @@ fn wildcard_filters(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 )
                 .await?;
             }
-            finish(&t, notes)
+            finish_retain_notes(&t, notes)
         })
         .await
     })
@@ -621,7 +589,7 @@ fn qos_is_minimum(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .payload("q1")
                 .await?;
             retain_flag_on_subscribe(&t, &p, &mut notes)?;
-            finish(&t, notes)
+            finish_retain_notes(&t, notes)
         })
         .await
     })
@@ -681,7 +649,7 @@ fn dollar_topic_not_for_leading_wildcard(t: Ctx) -> BoxFuture<'static, CaseResul
                 "no retained message of a '$' topic for a filter starting with '+'",
             )
             .await?;
-            finish(&t, notes)
+            finish_retain_notes(&t, notes)
         })
         .await
     })

@@ -25,8 +25,9 @@ use tokio::time::Instant;
 
 use super::support::{
     clearing_retained, end_session, expect_connect_refused, expect_server_end, expect_taken_over,
-    granted_one, keep_alive_in_force, lost, no_will, raw_publish, server_end, session_present,
-    text, topic_name, watcher, RawConnect, CONTROL_WILL, WILL_QUIET,
+    finish_retain_notes, granted_one, keep_alive_in_force, lost, no_will, raw_publish,
+    retain_flag_on_subscribe, server_end, session_present, text, topic_name, watcher, RawConnect,
+    CONTROL_WILL, WILL_QUIET,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::{summary, Received};
@@ -539,7 +540,7 @@ async fn retain_0_body(
 case! {
     /// A Will with Will Retain 1 is published as a retained message: a later subscriber gets it with RETAIN 1
     RETAIN_1_RETAINED = "will.retain-1-retained",
-    checks: [V5_3_1_2_15],
+    checks: [V5_3_1_2_15, V311_3_3_1_8],
     requires: [Retain],
     faults: [WillRetainFlipped, NoRetainDelivery],
     tags: [Will, Retained, FromBroker],
@@ -565,13 +566,18 @@ fn retain_1_retained(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .topic(&topic)
                 .payload("retained")
                 .await?;
+            // Retained: a subscriber that arrives afterwards gets it (MQTT-3.1.2-15). Its
+            // RETAIN flag is another rule (3.1.1 MQTT-3.3.1-8; untagged in 5.0), judged
+            // apart so that a RETAIN 0 is not reported as a Will that was not retained.
             let mut late = watcher(&t, "late", &topic, 0).await?;
-            late.expect_publish()
+            let p = late
+                .expect_publish()
                 .topic(&topic)
-                .retain(true)
                 .payload("retained")
                 .await?;
-            t.pass()
+            let mut notes = Vec::new();
+            retain_flag_on_subscribe(&t, &p, &mut notes)?;
+            finish_retain_notes(&t, notes)
         })
         .await
     })

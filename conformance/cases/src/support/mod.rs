@@ -86,7 +86,9 @@ pub(crate) use receive::{
 pub(crate) use refusal::{
     expect_connect_refused, expect_refused, is_refusal, refusal_verdict, Refused,
 };
-pub(crate) use retained::{clearing_retained, publish_retained};
+pub(crate) use retained::{
+    clearing_retained, finish_retain_notes, publish_retained, retain_flag_on_subscribe,
+};
 pub(crate) use session::{
     end_session, expect_no_session, expect_taken_over, keep_subscribed, kept_session_control,
     leave, leave_normally, persistent, resume, resume_kept, session_present, PERSISTENT_EXPIRY,

@@ -1,8 +1,11 @@
-//! Retained messages a case leaves on the broker: publishing them, and removing them again
-//! whatever the verdict.
+//! Retained messages a case leaves on the broker: publishing them, removing them again
+//! whatever the verdict, and judging the RETAIN flag of one sent because a subscription was
+//! made.
 
 use std::future::Future;
 
+use mqttspec_codec::{Packet, Publish, StatementId as S};
+use mqttspec_harness::client::summary;
 use mqttspec_harness::scenario::{CaseResult, Client, Ctx, Failure};
 
 /// Publishes the retained message `payload` on `topic` at QoS 1, so that it is stored when
@@ -38,4 +41,41 @@ pub(crate) async fn clearing_retained(
         let _ = c.disconnect().await;
     }
     verdict
+}
+
+/// Checks the RETAIN flag of `p`, a retained message sent because a subscription was made.
+/// 3.1.1 requires RETAIN 1 ("MUST set the RETAIN flag to 1 if a message is sent as a result
+/// of a new subscription being made", MQTT-3.3.1-8: FAIL). 5.0 says so only in untagged text
+/// (3.3.1.3: "These messages are sent with the RETAIN flag set to 1"), which no MUST tags:
+/// there a RETAIN 0 is added to `notes`, which [`finish_retain_notes`] turns into NON-STRICT.
+pub(crate) fn retain_flag_on_subscribe(
+    t: &Ctx,
+    p: &Publish,
+    notes: &mut Vec<String>,
+) -> Result<(), Failure> {
+    let seen = summary::packet(&Packet::Publish(p.clone()), t.protocol());
+    if p.retain || !t.is_v5() {
+        t.check(
+            p.retain,
+            "RETAIN 1 on a retained message sent because a subscription was made",
+            seen,
+        )
+        .map_err(|f| f.statement(S::V311_3_3_1_8))
+    } else {
+        notes.push(seen);
+        Ok(())
+    }
+}
+
+/// PASS, or NON-STRICT when a 5.0 broker sent retained messages with RETAIN 0 (`notes`).
+pub(crate) fn finish_retain_notes(t: &Ctx, notes: Vec<String>) -> CaseResult {
+    if notes.is_empty() {
+        t.pass()
+    } else {
+        t.non_strict(
+            "RETAIN 1 on retained messages sent because a subscription was made (5.0 \u{a7}3.3.1.3, \
+             untagged: \"These messages are sent with the RETAIN flag set to 1\")",
+            format!("RETAIN 0: {}", notes.join("; ")),
+        )
+    }
 }
