@@ -25,6 +25,7 @@ pub mod qos;
 pub mod retained;
 pub mod session;
 pub mod shared;
+pub mod strings;
 pub mod subscribe;
 pub mod subscription_id;
 pub(crate) mod support;
@@ -57,6 +58,7 @@ pub const MODULES: &[&str] = &[
     "retained",
     "subscribe",
     "topics",
+    "strings",
     "version",
 ];
 

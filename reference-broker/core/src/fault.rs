@@ -301,6 +301,37 @@ faults! {
     /// A known User Name with a wrong Password is accepted (breaks the refusal of
     /// MQTT-3.1.4-2 / MQTT-3.2.2-7 in 5.0 and MQTT-3.2.2-5 in 3.1.1).
     AcceptWrongPassword = "accept-wrong-password";
+    /// A PUBLISH whose Topic Name is not a valid UTF-8 Encoded String (ill-formed UTF-8,
+    /// U+0000) is dropped and the connection stays open (breaks MQTT-3.3.2-1 with
+    /// MQTT-1.5.4-1 / -2 in 5.0, MQTT-1.5.3-1 / -2 in 3.1.1, for that field only).
+    LenientTopicNameString = "lenient-topic-name-string";
+    /// The same for a Topic Filter of SUBSCRIBE (breaks MQTT-3.8.3-1 with the string rules).
+    LenientSubscribeFilterString = "lenient-subscribe-filter-string";
+    /// The same for a Topic Filter of UNSUBSCRIBE (breaks MQTT-3.10.3-1 with the string
+    /// rules).
+    LenientUnsubscribeFilterString = "lenient-unsubscribe-filter-string";
+    /// A CONNECT whose Client Identifier is not a valid UTF-8 Encoded String is answered
+    /// with CONNACK 0x00 instead of closing the connection (breaks MQTT-3.1.3-4 with the
+    /// string rules).
+    LenientClientIdString = "lenient-client-id-string";
+    /// The same for the Will Topic (breaks MQTT-3.1.3-11 in 5.0, MQTT-3.1.3-10 in 3.1.1,
+    /// with the string rules).
+    LenientWillTopicString = "lenient-will-topic-string";
+    /// The same for the User Name (breaks MQTT-3.1.3-12 in 5.0, MQTT-3.1.3-11 in 3.1.1,
+    /// with the string rules).
+    LenientUserNameString = "lenient-user-name-string";
+    /// A packet whose User Property name is not a valid UTF-8 Encoded String is not refused:
+    /// dropped on an accepted connection, a CONNECT answered with CONNACK 0x00 (breaks
+    /// MQTT-1.5.7-1 for the name).
+    LenientUserPropertyNameString = "lenient-user-property-name-string";
+    /// The same for a User Property value (breaks MQTT-1.5.7-1 for the value).
+    LenientUserPropertyValueString = "lenient-user-property-value-string";
+    /// The same for a Response Topic (breaks MQTT-3.3.2-13 with the string rules).
+    LenientResponseTopicString = "lenient-response-topic-string";
+    /// The same for a Content Type (breaks MQTT-3.3.2-19 with the string rules).
+    LenientContentTypeString = "lenient-content-type-string";
+    /// The same for a Reason String a client sends (breaks MQTT-1.5.4-1 / -2 for it).
+    LenientReasonStringString = "lenient-reason-string-string";
 }
 
 impl fmt::Display for Fault {

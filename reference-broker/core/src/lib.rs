@@ -156,6 +156,7 @@ mod connection;
 mod delivery;
 mod flow_control;
 mod keep_alive;
+mod lenient_strings;
 mod memory;
 mod message;
 mod outbound;
