@@ -811,3 +811,65 @@ async fn forward_with(t: &Ctx, properties: Properties) -> Result<Publish, Failur
         .as_setup(Precondition::Delivery)
         .await
 }
+
+// ---------------------------------------------------------------------------------------
+// How the broker encodes what it sends (the test client decodes strictly: a non-minimal
+// Variable Byte Integer or a missing Property Length makes the packet malformed to it).
+
+case! {
+    /// 5.0: the Remaining Length of the PUBLISH packets the broker sends (1, 2 and 3 bytes long) uses the fewest bytes
+    VARIABLE_BYTE_INTEGERS_MINIMAL = "publish.variable-byte-integers-minimal",
+    checks: [V5_1_5_5_1],
+    only: V5,
+    faults: [NonMinimalRemainingLength],
+    tags: [FromBroker],
+    run: variable_byte_integers_minimal,
+}
+
+fn variable_byte_integers_minimal(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").connect().await?;
+        let topic = t.topic("v");
+        c.subscribe(&topic).await?;
+        // Remaining Lengths below 128, below 16,384 and above: one, two and three bytes.
+        for size in [1usize, 200, 16_500] {
+            let payload = vec![b'v'; size];
+            c.publish(&topic).payload(&payload).await?;
+            c.expect_publish()
+                .topic(&topic)
+                .payload(&payload)
+                .await
+                .map_err(|f| f.statement(S::V5_1_5_5_1))?;
+        }
+        t.pass()
+    })
+}
+
+case! {
+    /// 5.0: a packet the broker sends with no properties still has its Property Length 0 (CONNACK, SUBACK, PUBLISH, UNSUBACK)
+    EMPTY_PROPERTY_LENGTH = "publish.no-properties-encoded-as-property-length-zero",
+    checks: [V5_2_2_2_1],
+    only: V5,
+    faults: [OmitEmptyPropertyLength],
+    tags: [FromBroker],
+    run: empty_property_length,
+}
+
+fn empty_property_length(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        // CONNACK and SUBACK decode only with their Property Length.
+        let mut c = t.client("c").connect().await?;
+        let topic = t.topic("p");
+        c.subscribe(&topic).await?;
+        // A PUBLISH without properties, forwarded without properties: its Property Length
+        // 0 must be there (without it the payload's first byte would be read as one).
+        c.publish(&topic).payload("xyz").await?;
+        c.expect_publish()
+            .topic(&topic)
+            .payload("xyz")
+            .await
+            .map_err(|f| f.statement(S::V5_2_2_2_1))?;
+        c.unsubscribe(&topic).await?;
+        t.pass()
+    })
+}

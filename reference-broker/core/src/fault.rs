@@ -332,6 +332,12 @@ faults! {
     LenientContentTypeString = "lenient-content-type-string";
     /// The same for a Reason String a client sends (breaks MQTT-1.5.4-1 / -2 for it).
     LenientReasonStringString = "lenient-reason-string-string";
+    /// Every PUBLISH sent to an MQTT 5.0 client has its Remaining Length in four bytes
+    /// whatever its value (breaks MQTT-1.5.5-1: the shortest form).
+    NonMinimalRemainingLength = "non-minimal-remaining-length";
+    /// A PUBLISH without properties sent to an MQTT 5.0 client leaves out the Property
+    /// Length instead of sending 0 (breaks MQTT-2.2.2-1).
+    OmitEmptyPropertyLength = "omit-empty-property-length";
 }
 
 impl fmt::Display for Fault {

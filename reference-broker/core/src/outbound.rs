@@ -129,7 +129,14 @@ impl Broker {
             }
         }
         let bytes = match packet.encode(v) {
-            Ok(b) => self.connack_flags_faults(&packet, b),
+            Ok(b) => {
+                let b = self.connack_flags_faults(&packet, b);
+                if v.is_v5() {
+                    self.publish_encoding_faults(&packet, b)
+                } else {
+                    b
+                }
+            }
             Err(e) => {
                 tracing::error!(conn = id.0, error = %e, "cannot encode an outgoing packet");
                 return Sent::No;
@@ -144,6 +151,51 @@ impl Broker {
             bytes,
         });
         Sent::Yes
+    }
+
+    /// The faults that bend the encoding of a PUBLISH to an MQTT 5.0 client (the encoder
+    /// refuses to produce them): the Property Length of an empty property block left out,
+    /// the Remaining Length in four bytes.
+    fn publish_encoding_faults(&self, packet: &Packet, bytes: Bytes) -> Bytes {
+        let Packet::Publish(p) = packet else {
+            return bytes;
+        };
+        let omit =
+            self.fault(Fault::OmitEmptyPropertyLength) && p.properties == Properties::default();
+        let pad = self.fault(Fault::NonMinimalRemainingLength);
+        if !omit && !pad {
+            return bytes;
+        }
+        let Some(length_bytes) = bytes.iter().skip(1).position(|b| b & 0x80 == 0) else {
+            return bytes;
+        };
+        let Some(first) = bytes.first().copied() else {
+            return bytes;
+        };
+        let mut body = bytes.get(length_bytes + 2..).unwrap_or_default().to_vec();
+        if omit {
+            // Topic Name (length-prefixed), the Packet Identifier at QoS 1 and 2, then the
+            // Property Length.
+            let at = 2 + p.topic.len() + if p.packet_id.is_some() { 2 } else { 0 };
+            if body.get(at) == Some(&0) {
+                body.remove(at);
+            }
+        }
+        let mut out = BytesMut::with_capacity(body.len() + 5);
+        out.extend_from_slice(&[first]);
+        let mut len = body.len();
+        let digits = if pad {
+            4
+        } else {
+            variable_byte_integer_digits(len)
+        };
+        for i in 0..digits {
+            let more = if i + 1 < digits { 0x80 } else { 0 };
+            out.extend_from_slice(&[(len % 128) as u8 | more]);
+            len /= 128;
+        }
+        out.extend_from_slice(&body);
+        out.freeze()
     }
 
     /// The faults that bend the Connect Acknowledge Flags of an encoded CONNACK (the encoder
@@ -171,5 +223,15 @@ impl Broker {
             *flags |= bits;
         }
         out.freeze()
+    }
+}
+
+/// How many bytes the shortest Variable Byte Integer encoding of `n` takes.
+fn variable_byte_integer_digits(n: usize) -> usize {
+    match n {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
     }
 }

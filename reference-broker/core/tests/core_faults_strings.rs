@@ -58,3 +58,54 @@ fn lenient_client_id_string_answers_connack_success() {
     sim.send_raw(c, &connect(b"a\x00b"));
     assert!(sim.is_closed(c));
 }
+
+/// The bytes of the PUBLISH the broker sends (MQTT 5.0, QoS 0) to a client that subscribed
+/// to `t` and published `payload` there itself.
+fn forwarded_bytes(faults: &[&str], payload: &str) -> Vec<u8> {
+    use mqttspec_broker_core::{Action, Broker, Config, ConnectionId};
+    use mqttspec_codec::{QoS, Subscribe};
+    use std::time::Duration;
+
+    let mut broker = Broker::new(Config {
+        faults: faults.iter().map(|f| (*f).to_owned()).collect(),
+        ..Config::default()
+    });
+    let conn = ConnectionId(1);
+    broker.connection_opened(conn, Duration::ZERO);
+    let packets = [
+        Packet::Connect(Box::new(connect_packet(V5, "a"))),
+        Packet::Subscribe(Subscribe {
+            packet_id: pid(1),
+            properties: Default::default(),
+            filters: vec![(filter("t"), opts(QoS::AtMostOnce))],
+        }),
+        Packet::Publish(publish("t", QoS::AtMostOnce, payload)),
+    ];
+    let mut sent = Vec::new();
+    for p in packets {
+        broker.bytes_received(conn, &p.encode(V5).unwrap(), Duration::ZERO);
+        while let Some(action) = broker.poll_action() {
+            if let Action::Send { bytes, .. } = action {
+                sent = bytes.to_vec();
+            }
+        }
+    }
+    sent
+}
+
+#[test]
+fn non_minimal_remaining_length_pads_publish_to_four_bytes() {
+    assert_eq!(forwarded_bytes(&[], "x"), b"\x30\x05\x00\x01t\x00x");
+    assert_eq!(
+        forwarded_bytes(&["non-minimal-remaining-length"], "x"),
+        b"\x30\x85\x80\x80\x00\x00\x01t\x00x"
+    );
+}
+
+#[test]
+fn omit_empty_property_length_leaves_it_out_of_publish() {
+    assert_eq!(
+        forwarded_bytes(&["omit-empty-property-length"], "x"),
+        b"\x30\x04\x00\x01tx"
+    );
+}
