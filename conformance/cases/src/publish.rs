@@ -792,6 +792,48 @@ async fn skip_to(c: &mut Client, topic: &str, role: Role) -> Result<(), Failure>
 
 // ---------------------------------------------------------------------------------------
 
+case! {
+    /// 5.0: U+FEFF at the start, middle or end of a User Property, the Content Type and the Response Topic is forwarded as it is, not stripped
+    BOM_KEPT_IN_PROPERTIES = "publish.bom-kept-in-forwarded-properties",
+    checks: [V5_1_5_4_3],
+    only: V5,
+    requires: [QoS1],
+    faults: [StripBomFromProperties],
+    tags: [Live, UserProperty, ContentType, RequestResponse],
+    run: bom_kept_in_properties,
+}
+
+fn bom_kept_in_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let properties = Properties {
+            user_properties: vec![(
+                text("\u{feff}name", "User Property name")?,
+                text("val\u{feff}ue\u{feff}", "User Property value")?,
+            )],
+            content_type: Some(text("\u{feff}text/plain", "Content Type")?),
+            response_topic: Some(topic_name(&t.topic("re\u{feff}ply"))?),
+            ..Properties::default()
+        };
+        let got = forward_with(&t, properties.clone()).await?;
+        t.check_eq(
+            "User Properties",
+            &properties.user_properties,
+            &got.properties.user_properties,
+        )?;
+        t.check_eq(
+            "Content Type",
+            &properties.content_type,
+            &got.properties.content_type,
+        )?;
+        t.check_eq(
+            "Response Topic",
+            &properties.response_topic,
+            &got.properties.response_topic,
+        )?;
+        t.pass()
+    })
+}
+
 /// Publishes one QoS 1 message with `properties` to a fresh subscriber and returns what the
 /// subscriber got (its delivery sets the case up: what it carries is checked).
 async fn forward_with(t: &Ctx, properties: Properties) -> Result<Publish, Failure> {

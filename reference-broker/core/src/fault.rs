@@ -338,6 +338,9 @@ faults! {
     /// A PUBLISH without properties sent to an MQTT 5.0 client leaves out the Property
     /// Length instead of sending 0 (breaks MQTT-2.2.2-1).
     OmitEmptyPropertyLength = "omit-empty-property-length";
+    /// U+FEFF is removed from the User Properties, Content Type and Response Topic of the
+    /// PUBLISH packets sent to MQTT 5.0 clients (breaks MQTT-1.5.4-3 for those fields).
+    StripBomFromProperties = "strip-bom-from-properties";
 }
 
 impl fmt::Display for Fault {

@@ -10,7 +10,7 @@
 //!   dropped and counts as delivered (MQTT-3.1.2-25).
 
 use bytes::{Bytes, BytesMut};
-use mqttspec_codec::{MqttString, Packet, PacketType, Properties, StatementId as S};
+use mqttspec_codec::{MqttString, Packet, PacketType, Properties, StatementId as S, TopicName};
 
 use super::fault::Fault;
 use super::{Action, Broker, ConnectionId};
@@ -70,6 +70,11 @@ impl Broker {
         if v.is_v5() && self.fault(Fault::SendTopicAliases) {
             if let Packet::Publish(p) = &mut packet {
                 p.properties.topic_alias = std::num::NonZeroU16::new(u16::MAX);
+            }
+        }
+        if v.is_v5() && self.fault(Fault::StripBomFromProperties) {
+            if let Packet::Publish(p) = &mut packet {
+                strip_bom(&mut p.properties);
             }
         }
         if v.is_v5() && self.fault(Fault::ReasonStringAlways) {
@@ -233,5 +238,25 @@ fn variable_byte_integer_digits(n: usize) -> usize {
         128..=16_383 => 2,
         16_384..=2_097_151 => 3,
         _ => 4,
+    }
+}
+
+/// The fault `strip-bom-from-properties`: U+FEFF taken out of the User Properties, Content
+/// Type and Response Topic.
+fn strip_bom(p: &mut Properties) {
+    let strip = |s: &MqttString| {
+        MqttString::new(s.as_str().replace('\u{feff}', ""), "string").unwrap_or_else(|_| s.clone())
+    };
+    for (name, value) in &mut p.user_properties {
+        *name = strip(name);
+        *value = strip(value);
+    }
+    if let Some(c) = &p.content_type {
+        p.content_type = Some(strip(c));
+    }
+    if let Some(t) = &p.response_topic {
+        if let Ok(stripped) = TopicName::new(t.as_str().replace('\u{feff}', "")) {
+            p.response_topic = Some(stripped);
+        }
     }
 }
