@@ -9,6 +9,9 @@
 //! with the marker swapped for bad bytes of the same length, so every length prefix stays
 //! right and nothing but the string's content differs.
 //!
+//! The Response Topic also may not hold a wildcard: the same steps check that rule with `+`
+//! and `#` in place of the bad bytes.
+//!
 //! Fields on an accepted connection (Topic Name, Topic Filters, User Properties, Response
 //! Topic, Content Type, a client's Reason String) expect the close, in MQTT 5.0 preferably
 //! after DISCONNECT (NON-STRICT without it); CONNECT fields (Client Identifier, Will Topic,
@@ -65,6 +68,18 @@ const NULL: &[Bad] = &[Bad {
     what: "U+0000",
     bytes: b"\x00",
 }];
+
+/// The wildcard characters, which no Response Topic may hold (MQTT-3.3.2-14).
+const WILDCARDS: &[Bad] = &[
+    Bad {
+        what: "the wildcard '+'",
+        bytes: b"+",
+    },
+    Bad {
+        what: "the wildcard '#'",
+        bytes: b"#",
+    },
+];
 
 /// Where in the field the bad bytes sit.
 #[derive(Debug, Clone, Copy)]
@@ -766,6 +781,18 @@ string_case!(
     tags: [ToBroker, RequestResponse],
     fields: [Field::ResponseTopic],
     bads: NULL
+);
+
+string_case!(
+    RESPONSE_TOPIC_WILDCARD, response_topic_wildcard,
+    "string.response-topic-with-wildcard-refused",
+    "5.0: a PUBLISH whose Response Topic holds '+' or '#' at its start, middle or end is refused by closing the connection",
+    only: V5,
+    checks: [V5_3_3_2_14],
+    fault: LenientResponseTopicString,
+    tags: [ToBroker, RequestResponse],
+    fields: [Field::ResponseTopic],
+    bads: WILDCARDS
 );
 
 string_case!(

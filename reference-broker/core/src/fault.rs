@@ -326,7 +326,8 @@ faults! {
     LenientUserPropertyNameString = "lenient-user-property-name-string";
     /// The same for a User Property value (breaks MQTT-1.5.7-1 for the value).
     LenientUserPropertyValueString = "lenient-user-property-value-string";
-    /// The same for a Response Topic (breaks MQTT-3.3.2-13 with the string rules).
+    /// The same for a Response Topic, also when it holds a wildcard (breaks MQTT-3.3.2-13
+    /// with the string rules, and MQTT-3.3.2-14).
     LenientResponseTopicString = "lenient-response-topic-string";
     /// The same for a Content Type (breaks MQTT-3.3.2-19 with the string rules).
     LenientContentTypeString = "lenient-content-type-string";

@@ -5,7 +5,7 @@
 //! forms included) or contains U+0000, and names the field in its [`Violation`]. Each
 //! `lenient-…-string` fault bends the broker's answer to that refusal for one field only, so
 //! a conformance case about that field can be seen to fail while every other field stays
-//! checked. The codec's decoding is untouched: the packet is still not understood, and the
+//! checked. The Response Topic's fault also overlooks a wildcard in it. The codec's decoding is untouched: the packet is still not understood, and the
 //! broker behaves as one that let it through without acting on it (see
 //! [`Broker::decode_error`](super::Broker)).
 
@@ -18,6 +18,10 @@ use super::fault::Fault;
 pub(super) fn fault_for(packet_type: Option<PacketType>, violation: &Violation) -> Option<Fault> {
     let field = match violation {
         Violation::InvalidUtf8 { field } | Violation::NullCharacter { field } => *field,
+        // The Response Topic's other rule: no wildcards (MQTT-3.3.2-14).
+        Violation::WildcardInTopicName {
+            field: "Response Topic",
+        } => "Response Topic",
         _ => return None,
     };
     let fault = match (field, packet_type?) {
