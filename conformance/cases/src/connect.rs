@@ -8,8 +8,8 @@
 //! with [`connect_twin`]).
 
 use mqttspec_codec::{
-    Packet, PacketType, Properties, ProtocolVersion, PubRel, ReasonCode, StatementId as S,
-    Violation,
+    Packet, PacketType, Properties, ProtocolVersion, PubRel, RawPacket, ReasonCode,
+    StatementId as S, Violation,
 };
 use tokio::time::Instant;
 
@@ -531,7 +531,7 @@ fn empty_client_id_assigned(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// 3.1.1: an empty Client Identifier with Clean Session 0 gets return code 0x02 and the connection is closed
     EMPTY_CLIENT_ID_PERSISTENT_REFUSED = "connect.empty-client-id-without-clean-session-refused",
-    checks: [V311_3_1_3_8, V311_3_2_2_5],
+    checks: [V311_3_1_3_7, V311_3_1_3_8, V311_3_2_2_5],
     only: V311,
     faults: [AcceptEmptyClientIdPersistent],
     tags: [ClientId, Session],
@@ -886,6 +886,35 @@ malformed_connect_case!(
 );
 
 malformed_connect_case!(
+    PASSWORD_WITHOUT_FLAG,
+    password_without_flag,
+    "connect.password-without-password-flag",
+    "A CONNECT carrying a Password after the User Name while the Password Flag is 0 is refused",
+    Both,
+    [V5_3_1_2_18, V5_3_1_4_1],
+    [Credentials, ToBroker],
+    |t| (0x82, &[], &password_without_flag_fields(&t)),
+    twin: |t| plain(t)
+);
+
+/// The User Name (the profile's, else "u") followed by a Password ("pw" without one in the
+/// profile).
+fn password_without_flag_fields(t: &Ctx) -> Vec<u8> {
+    let (user, password) = match &t.profile().credentials {
+        Some(c) => (
+            c.username.clone(),
+            c.password.clone().unwrap_or_else(|| "pw".to_owned()),
+        ),
+        None => ("u".to_owned(), "pw".to_owned()),
+    };
+    RawPacket::new(0)
+        .binary(user.as_bytes())
+        .binary(password.as_bytes())
+        .body()
+        .to_vec()
+}
+
+malformed_connect_case!(
     WILL_QOS_WITHOUT_WILL_FLAG,
     will_qos_without_will_flag,
     "connect.will-qos-without-will-flag",
@@ -1014,6 +1043,47 @@ malformed_connect_case!(
     |t| (0x02, &[0x23, 0x00, 0x01], &[]),
     twin: |t| plain(t)
 );
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A CONNECT whose payload does not start with the Client Identifier (no payload at all; the Will fields first) is refused
+    PAYLOAD_WITHOUT_CLIENT_ID = "connect.payload-without-client-id-refused",
+    checks: [V5_3_1_3_3, V5_3_1_3_1, V5_3_1_4_1],
+    faults: [ConnackMalformedConnect],
+    tags: [ClientId, ToBroker],
+    run: payload_without_client_id,
+}
+
+fn payload_without_client_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        // The variable header of a CONNECT with these flags, and nothing after it.
+        let header = |flags: u8| {
+            let p = RawPacket::new(0x10)
+                .binary(b"MQTT")
+                .u8(t.protocol().level())
+                .u8(flags)
+                .u16(60);
+            if t.is_v5() {
+                p.properties(&[])
+            } else {
+                p
+            }
+        };
+        // No payload: the Client Identifier is missing.
+        connect_twin(plain(&t)).await?.disconnect().await?;
+        expect_connect_refused(&t, "none", header(0x02).build(), false).await?;
+        // The Will Flag set and the payload starting with the Will fields: read in order,
+        // they cannot make a CONNECT (3.1.1: the Will Payload is missing; 5.0: the Will Topic
+        // is read as Will Properties).
+        connect_twin(with_will(&t)).await?.disconnect().await?;
+        let will_first = header(0x0E)
+            .bytes(&will_fields(&t, &t.topic("will"), b"w"))
+            .build();
+        expect_connect_refused(&t, "will-first", will_first, false).await?;
+        t.pass()
+    })
+}
 
 // ---------------------------------------------------------------------------------------
 

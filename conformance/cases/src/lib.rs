@@ -26,6 +26,7 @@ pub mod qos;
 pub mod retained;
 pub mod session;
 pub mod shared;
+pub mod strings;
 pub mod subscribe;
 pub mod subscription_id;
 pub(crate) mod support;
@@ -59,6 +60,7 @@ pub const MODULES: &[&str] = &[
     "retained",
     "subscribe",
     "topics",
+    "strings",
     "version",
 ];
 

@@ -792,6 +792,48 @@ async fn skip_to(c: &mut Client, topic: &str, role: Role) -> Result<(), Failure>
 
 // ---------------------------------------------------------------------------------------
 
+case! {
+    /// 5.0: U+FEFF at the start, middle or end of a User Property, the Content Type and the Response Topic is forwarded as it is, not stripped
+    BOM_KEPT_IN_PROPERTIES = "publish.bom-kept-in-forwarded-properties",
+    checks: [V5_1_5_4_3],
+    only: V5,
+    requires: [QoS1],
+    faults: [StripBomFromProperties],
+    tags: [Live, UserProperty, ContentType, RequestResponse],
+    run: bom_kept_in_properties,
+}
+
+fn bom_kept_in_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let properties = Properties {
+            user_properties: vec![(
+                text("\u{feff}name", "User Property name")?,
+                text("val\u{feff}ue\u{feff}", "User Property value")?,
+            )],
+            content_type: Some(text("\u{feff}text/plain", "Content Type")?),
+            response_topic: Some(topic_name(&t.topic("re\u{feff}ply"))?),
+            ..Properties::default()
+        };
+        let got = forward_with(&t, properties.clone()).await?;
+        t.check_eq(
+            "User Properties",
+            &properties.user_properties,
+            &got.properties.user_properties,
+        )?;
+        t.check_eq(
+            "Content Type",
+            &properties.content_type,
+            &got.properties.content_type,
+        )?;
+        t.check_eq(
+            "Response Topic",
+            &properties.response_topic,
+            &got.properties.response_topic,
+        )?;
+        t.pass()
+    })
+}
+
 /// Publishes one QoS 1 message with `properties` to a fresh subscriber and returns what the
 /// subscriber got (its delivery sets the case up: what it carries is checked).
 async fn forward_with(t: &Ctx, properties: Properties) -> Result<Publish, Failure> {
@@ -810,4 +852,66 @@ async fn forward_with(t: &Ctx, properties: Properties) -> Result<Publish, Failur
         .payload("héllo wörld")
         .as_setup(Precondition::Delivery)
         .await
+}
+
+// ---------------------------------------------------------------------------------------
+// How the broker encodes what it sends (the test client decodes strictly: a non-minimal
+// Variable Byte Integer or a missing Property Length makes the packet malformed to it).
+
+case! {
+    /// 5.0: the Remaining Length of the PUBLISH packets the broker sends (1, 2 and 3 bytes long) uses the fewest bytes
+    VARIABLE_BYTE_INTEGERS_MINIMAL = "publish.variable-byte-integers-minimal",
+    checks: [V5_1_5_5_1],
+    only: V5,
+    faults: [NonMinimalRemainingLength],
+    tags: [FromBroker],
+    run: variable_byte_integers_minimal,
+}
+
+fn variable_byte_integers_minimal(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("c").connect().await?;
+        let topic = t.topic("v");
+        c.subscribe(&topic).await?;
+        // Remaining Lengths below 128, below 16,384 and above: one, two and three bytes.
+        for size in [1usize, 200, 16_500] {
+            let payload = vec![b'v'; size];
+            c.publish(&topic).payload(&payload).await?;
+            c.expect_publish()
+                .topic(&topic)
+                .payload(&payload)
+                .await
+                .map_err(|f| f.statement(S::V5_1_5_5_1))?;
+        }
+        t.pass()
+    })
+}
+
+case! {
+    /// 5.0: a packet the broker sends with no properties still has its Property Length 0 (CONNACK, SUBACK, PUBLISH, UNSUBACK)
+    EMPTY_PROPERTY_LENGTH = "publish.no-properties-encoded-as-property-length-zero",
+    checks: [V5_2_2_2_1],
+    only: V5,
+    faults: [OmitEmptyPropertyLength],
+    tags: [FromBroker],
+    run: empty_property_length,
+}
+
+fn empty_property_length(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        // CONNACK and SUBACK decode only with their Property Length.
+        let mut c = t.client("c").connect().await?;
+        let topic = t.topic("p");
+        c.subscribe(&topic).await?;
+        // A PUBLISH without properties, forwarded without properties: its Property Length
+        // 0 must be there (without it the payload's first byte would be read as one).
+        c.publish(&topic).payload("xyz").await?;
+        c.expect_publish()
+            .topic(&topic)
+            .payload("xyz")
+            .await
+            .map_err(|f| f.statement(S::V5_2_2_2_1))?;
+        c.unsubscribe(&topic).await?;
+        t.pass()
+    })
 }

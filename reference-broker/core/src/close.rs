@@ -12,6 +12,7 @@ use mqttspec_codec::{
 
 use super::connection::Phase;
 use super::fault::Fault;
+use super::lenient_strings;
 use super::timers::TimerKey;
 use super::{Action, Broker, CloseReason, ConnectionId};
 
@@ -28,6 +29,12 @@ impl Broker {
         };
         let connected = conn.is_connected();
         let v = conn.version_or_v5();
+        if let Some(fault) = lenient_strings::fault_for(e.packet_type, &e.violation) {
+            if self.fault(fault) {
+                self.overlook_bad_string(id, connected);
+                return;
+            }
+        }
         if connected
             && e.packet_type == Some(PacketType::Disconnect)
             && self.fault(Fault::LenientDisconnect)
@@ -96,6 +103,25 @@ impl Broker {
             }
             self.refuse(id, code, e.to_string());
         }
+    }
+
+    /// Under a string fault (see [`lenient_strings`]): the packet whose string field broke
+    /// a rule is let through without being acted on. On an accepted connection it is dropped
+    /// with the rest of the buffered input and the connection stays open; a CONNECT is
+    /// answered with CONNACK 0x00.
+    fn overlook_bad_string(&mut self, id: ConnectionId, connected: bool) {
+        if connected {
+            if let Some(conn) = self.connections.get_mut(&id) {
+                conn.input.clear();
+            }
+            return;
+        }
+        let connack = ConnAck {
+            session_present: false,
+            reason_code: ReasonCode::Success,
+            properties: Properties::default(),
+        };
+        self.send(id, Packet::ConnAck(connack));
     }
 
     /// Refuses a connection before CONNACK 0x00 was sent: an MQTT 5.0 client gets CONNACK

@@ -327,6 +327,47 @@ faults! {
     /// A known User Name with a wrong Password is accepted (breaks the refusal of
     /// MQTT-3.1.4-2 / MQTT-3.2.2-7 in 5.0 and MQTT-3.2.2-5 in 3.1.1).
     AcceptWrongPassword = "accept-wrong-password";
+    /// A PUBLISH whose Topic Name is not a valid UTF-8 Encoded String (ill-formed UTF-8,
+    /// U+0000) is dropped and the connection stays open (breaks MQTT-3.3.2-1 with
+    /// MQTT-1.5.4-1 / -2 in 5.0, MQTT-1.5.3-1 / -2 in 3.1.1, for that field only).
+    LenientTopicNameString = "lenient-topic-name-string";
+    /// The same for a Topic Filter of SUBSCRIBE (breaks MQTT-3.8.3-1 with the string rules).
+    LenientSubscribeFilterString = "lenient-subscribe-filter-string";
+    /// The same for a Topic Filter of UNSUBSCRIBE (breaks MQTT-3.10.3-1 with the string
+    /// rules).
+    LenientUnsubscribeFilterString = "lenient-unsubscribe-filter-string";
+    /// A CONNECT whose Client Identifier is not a valid UTF-8 Encoded String is answered
+    /// with CONNACK 0x00 instead of closing the connection (breaks MQTT-3.1.3-4 with the
+    /// string rules).
+    LenientClientIdString = "lenient-client-id-string";
+    /// The same for the Will Topic (breaks MQTT-3.1.3-11 in 5.0, MQTT-3.1.3-10 in 3.1.1,
+    /// with the string rules).
+    LenientWillTopicString = "lenient-will-topic-string";
+    /// The same for the User Name (breaks MQTT-3.1.3-12 in 5.0, MQTT-3.1.3-11 in 3.1.1,
+    /// with the string rules).
+    LenientUserNameString = "lenient-user-name-string";
+    /// A packet whose User Property name is not a valid UTF-8 Encoded String is not refused:
+    /// dropped on an accepted connection, a CONNECT answered with CONNACK 0x00 (breaks
+    /// MQTT-1.5.7-1 for the name).
+    LenientUserPropertyNameString = "lenient-user-property-name-string";
+    /// The same for a User Property value (breaks MQTT-1.5.7-1 for the value).
+    LenientUserPropertyValueString = "lenient-user-property-value-string";
+    /// The same for a Response Topic, also when it holds a wildcard (breaks MQTT-3.3.2-13
+    /// with the string rules, and MQTT-3.3.2-14).
+    LenientResponseTopicString = "lenient-response-topic-string";
+    /// The same for a Content Type (breaks MQTT-3.3.2-19 with the string rules).
+    LenientContentTypeString = "lenient-content-type-string";
+    /// The same for a Reason String a client sends (breaks MQTT-1.5.4-1 / -2 for it).
+    LenientReasonStringString = "lenient-reason-string-string";
+    /// Every PUBLISH sent to an MQTT 5.0 client has its Remaining Length in four bytes
+    /// whatever its value (breaks MQTT-1.5.5-1: the shortest form).
+    NonMinimalRemainingLength = "non-minimal-remaining-length";
+    /// A PUBLISH without properties sent to an MQTT 5.0 client leaves out the Property
+    /// Length instead of sending 0 (breaks MQTT-2.2.2-1).
+    OmitEmptyPropertyLength = "omit-empty-property-length";
+    /// U+FEFF is removed from the User Properties, Content Type and Response Topic of the
+    /// PUBLISH packets sent to MQTT 5.0 clients (breaks MQTT-1.5.4-3 for those fields).
+    StripBomFromProperties = "strip-bom-from-properties";
 }
 
 impl fmt::Display for Fault {

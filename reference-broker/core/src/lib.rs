@@ -64,6 +64,7 @@
 //! | `acl` | access rules |
 //! | `timers` | deadlines ([`Broker::poll_timeout`]) |
 //! | [`fault`] | named deliberate deviations for proving conformance cases can fail |
+//! | `lenient_strings` | which string fault (`lenient-…-string`) overlooks a bad UTF-8 Encoded String (or a wildcard in a Response Topic) in which field |
 //! | [`topic`], [`subscriptions`], [`retained`] | topic matching, the subscription tree, the retained store |
 //!
 //! # Choices the specification leaves to the server
@@ -156,6 +157,7 @@ mod connection;
 mod delivery;
 mod flow_control;
 mod keep_alive;
+mod lenient_strings;
 mod memory;
 mod message;
 mod outbound;

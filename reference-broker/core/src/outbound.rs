@@ -16,7 +16,9 @@
 //! User Properties and is sent even when they make it too large.
 
 use bytes::{Bytes, BytesMut};
-use mqttspec_codec::{MqttString, Packet, PacketType, Properties, ReasonCode, StatementId as S};
+use mqttspec_codec::{
+    MqttString, Packet, PacketType, Properties, ReasonCode, StatementId as S, TopicName,
+};
 
 use super::fault::Fault;
 use super::{Action, Broker, ConnectionId};
@@ -88,6 +90,11 @@ impl Broker {
                 p.properties.topic_alias = std::num::NonZeroU16::new(u16::MAX);
             }
         }
+        if v.is_v5() && self.fault(Fault::StripBomFromProperties) {
+            if let Packet::Publish(p) = &mut packet {
+                strip_bom(&mut p.properties);
+            }
+        }
         if v.is_v5() && self.fault(Fault::ReasonStringAlways) {
             let t = packet.packet_type();
             if !matches!(
@@ -151,7 +158,14 @@ impl Broker {
             }
         }
         let bytes = match packet.encode(v) {
-            Ok(b) => self.auth_faults(&packet, self.connack_flags_faults(&packet, b)),
+            Ok(b) => {
+                let b = self.auth_faults(&packet, self.connack_flags_faults(&packet, b));
+                if v.is_v5() {
+                    self.publish_encoding_faults(&packet, b)
+                } else {
+                    b
+                }
+            }
             Err(e) => {
                 tracing::error!(conn = id.0, error = %e, "cannot encode an outgoing packet");
                 return Sent::No;
@@ -193,6 +207,51 @@ impl Broker {
         out.freeze()
     }
 
+    /// The faults that bend the encoding of a PUBLISH to an MQTT 5.0 client (the encoder
+    /// refuses to produce them): the Property Length of an empty property block left out,
+    /// the Remaining Length in four bytes.
+    fn publish_encoding_faults(&self, packet: &Packet, bytes: Bytes) -> Bytes {
+        let Packet::Publish(p) = packet else {
+            return bytes;
+        };
+        let omit =
+            self.fault(Fault::OmitEmptyPropertyLength) && p.properties == Properties::default();
+        let pad = self.fault(Fault::NonMinimalRemainingLength);
+        if !omit && !pad {
+            return bytes;
+        }
+        let Some(length_bytes) = bytes.iter().skip(1).position(|b| b & 0x80 == 0) else {
+            return bytes;
+        };
+        let Some(first) = bytes.first().copied() else {
+            return bytes;
+        };
+        let mut body = bytes.get(length_bytes + 2..).unwrap_or_default().to_vec();
+        if omit {
+            // Topic Name (length-prefixed), the Packet Identifier at QoS 1 and 2, then the
+            // Property Length.
+            let at = 2 + p.topic.len() + if p.packet_id.is_some() { 2 } else { 0 };
+            if body.get(at) == Some(&0) {
+                body.remove(at);
+            }
+        }
+        let mut out = BytesMut::with_capacity(body.len() + 5);
+        out.extend_from_slice(&[first]);
+        let mut len = body.len();
+        let digits = if pad {
+            4
+        } else {
+            variable_byte_integer_digits(len)
+        };
+        for i in 0..digits {
+            let more = if i + 1 < digits { 0x80 } else { 0 };
+            out.extend_from_slice(&[(len % 128) as u8 | more]);
+            len /= 128;
+        }
+        out.extend_from_slice(&body);
+        out.freeze()
+    }
+
     /// The faults that bend the Connect Acknowledge Flags of an encoded CONNACK (the encoder
     /// refuses to produce them): a reserved bit set, or Session Present on a refusal.
     fn connack_flags_faults(&self, packet: &Packet, bytes: Bytes) -> Bytes {
@@ -218,5 +277,35 @@ impl Broker {
             *flags |= bits;
         }
         out.freeze()
+    }
+}
+
+/// How many bytes the shortest Variable Byte Integer encoding of `n` takes.
+fn variable_byte_integer_digits(n: usize) -> usize {
+    match n {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    }
+}
+
+/// The fault `strip-bom-from-properties`: U+FEFF taken out of the User Properties, Content
+/// Type and Response Topic.
+fn strip_bom(p: &mut Properties) {
+    let strip = |s: &MqttString| {
+        MqttString::new(s.as_str().replace('\u{feff}', ""), "string").unwrap_or_else(|_| s.clone())
+    };
+    for (name, value) in &mut p.user_properties {
+        *name = strip(name);
+        *value = strip(value);
+    }
+    if let Some(c) = &p.content_type {
+        p.content_type = Some(strip(c));
+    }
+    if let Some(t) = &p.response_topic {
+        if let Ok(stripped) = TopicName::new(t.as_str().replace('\u{feff}', "")) {
+            p.response_topic = Some(stripped);
+        }
     }
 }
