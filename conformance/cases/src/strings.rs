@@ -69,18 +69,6 @@ const NULL: &[Bad] = &[Bad {
     bytes: b"\x00",
 }];
 
-/// The wildcard characters, which no Response Topic may hold (MQTT-3.3.2-14).
-const WILDCARDS: &[Bad] = &[
-    Bad {
-        what: "the wildcard '+'",
-        bytes: b"+",
-    },
-    Bad {
-        what: "the wildcard '#'",
-        bytes: b"#",
-    },
-];
-
 /// Where in the field the bad bytes sit.
 #[derive(Debug, Clone, Copy)]
 enum At {
@@ -781,18 +769,6 @@ string_case!(
     tags: [ToBroker, RequestResponse],
     fields: [Field::ResponseTopic],
     bads: NULL
-);
-
-string_case!(
-    RESPONSE_TOPIC_WILDCARD, response_topic_wildcard,
-    "string.response-topic-with-wildcard-refused",
-    "5.0: a PUBLISH whose Response Topic holds '+' or '#' at its start, middle or end is refused by closing the connection",
-    only: V5,
-    checks: [V5_3_3_2_14],
-    fault: LenientResponseTopicString,
-    tags: [ToBroker, RequestResponse],
-    fields: [Field::ResponseTopic],
-    bads: WILDCARDS
 );
 
 string_case!(
