@@ -817,6 +817,95 @@ fn pubrel_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
 // ---------------------------------------------------------------------------------------
 
 case! {
+    /// A PUBLISH the client refused with PUBACK or PUBREC 0x80 counts as acknowledged: it is not sent again when the session resumes
+    REFUSED_NOT_RESENT = "qos.refused-publish-not-resent-on-resume",
+    checks: [V5_4_4_0_2],
+    only: V5,
+    requires: [QoS2],
+    faults: [RetransmitRefused],
+    tags: [Session, FromBroker],
+    run: refused_not_resent,
+}
+
+/// Three messages reach a persistent subscriber: it refuses the first (QoS 1, PUBACK 0x80)
+/// and the second (QoS 2, PUBREC 0x80) and leaves the third (QoS 1) unacknowledged. When the
+/// session resumes, the third comes again (the control: the broker does retransmit on this
+/// session) and the refused two must not.
+fn refused_not_resent(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("t");
+        let mut sub = persistent(&t, "sub").connect().await?;
+        subscribe_granted(&t, &mut sub, &topic, 2).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        let mut ids = Vec::new();
+        for (payload, qos) in [("refused-1", 1), ("refused-2", 2), ("kept", 1)] {
+            publisher.publish(&topic).qos(qos).payload(payload).await?;
+            let p = sub
+                .expect_publish()
+                .topic(&topic)
+                .qos(qos)
+                .payload(payload)
+                .no_auto_ack()
+                .as_setup(Precondition::Delivery)
+                .await?;
+            let id = p.packet_id.ok_or_else(|| {
+                Failure::error("case error: a QoS 1/2 PUBLISH decoded without Packet Identifier")
+            })?;
+            ids.push(id);
+        }
+        let mut ack = PubAck::new(ids[0]);
+        ack.reason_code = ReasonCode::UnspecifiedError;
+        sub.send(&Packet::PubAck(ack)).await?;
+        let mut rec = PubRec::new(ids[1]);
+        rec.reason_code = ReasonCode::UnspecifiedError;
+        sub.send(&Packet::PubRec(rec)).await?;
+        // The PINGRESP shows both refusals were read before the connection ends.
+        sub.alive().await?;
+        sub.disconnect().await?;
+
+        let mut sub = resume(&t, "sub").await?;
+        let mut kept = false;
+        let deadline = tokio::time::Instant::now() + t.response_timeout() + QUIET;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match sub.recv(left).await {
+                Received::Packet(Packet::Publish(p)) => {
+                    sub.ack(&p).await?;
+                    let payload = String::from_utf8_lossy(&p.payload).into_owned();
+                    if payload == "kept" {
+                        kept = true;
+                        continue;
+                    }
+                    return Err(sub
+                        .unmet(
+                            "no PUBLISH of a message refused with PUBACK / PUBREC 0x80",
+                            Received::Packet(Packet::Publish(p)),
+                        )
+                        .statement(S::V5_4_4_0_2));
+                }
+                Received::Packet(_) => {}
+                Received::Timeout => break,
+                other => {
+                    return Err(sub.unmet("the resumed connection open", other));
+                }
+            }
+        }
+        t.checked();
+        t.absence_seen();
+        t.require(kept, Precondition::Control, || {
+            "the unacknowledged message \"kept\" sent again on the resumed session".to_owned()
+        })?;
+        t.control_seen();
+        sub.alive().await?;
+        let _ = sub.disconnect().await;
+        end_session(&t, "sub").await;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
     /// With the client's Receive Maximum 1 the broker has one QoS 1 PUBLISH unacknowledged at a time, and still answers other packets
     RECEIVE_MAXIMUM_LIMITS_INFLIGHT = "qos.receive-maximum-limits-unacknowledged-publishes",
     checks: [V5_3_3_4_9, V5_4_9_0_2, V5_3_3_4_10, V5_4_9_0_3],

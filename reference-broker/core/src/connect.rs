@@ -373,6 +373,14 @@ impl Broker {
             u32::MAX
         };
         let granted_expiry = requested_expiry.min(self.config.maximum_session_expiry_interval);
+        // The fault: no session to resume, so the connection is silently handled as a clean
+        // one whose session ends with it (CONNACK still shows the interval asked for).
+        let session_expiry =
+            if !connect.clean_start && !resumed && self.fault(Fault::NoNewSessionOnResume) {
+                0
+            } else {
+                granted_expiry
+            };
         let max_qos = maximum_qos(self.config.maximum_qos);
         let will = connect
             .will
@@ -384,9 +392,9 @@ impl Broker {
             self.record(v, &[], &[S::V311_3_1_2_12]);
         }
         let session = self.sessions.entry(Arc::clone(&client)).or_insert_with(|| {
-            Session::new(granted_expiry, self.meter.charge(session_bytes(&client)))
+            Session::new(session_expiry, self.meter.charge(session_bytes(&client)))
         });
-        session.expiry_interval = granted_expiry;
+        session.expiry_interval = session_expiry;
         session.connection = Some(id);
         session.will = will;
 

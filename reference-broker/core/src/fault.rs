@@ -77,6 +77,19 @@ faults! {
     AcceptSecondConnect = "accept-second-connect";
     /// Unacknowledged messages are not resent when a session resumes (breaks MQTT-4.4.0-1).
     NoRedelivery = "no-redelivery";
+    /// A PUBLISH the client answered with PUBACK or PUBREC 0x80 or above stays
+    /// unacknowledged, so it is sent again when the session resumes (breaks MQTT-4.4.0-2).
+    RetransmitRefused = "retransmit-refused";
+    /// A message a shared-subscription member refused (PUBACK or PUBREC 0x80 or above) is
+    /// given to another member of the group (breaks MQTT-4.8.2-6).
+    SharedRedistributeRefused = "shared-redistribute-refused";
+    /// When a shared-subscription member's connection breaks, its QoS 2 messages still
+    /// waiting for PUBREC are given to another member instead of being completed to it when
+    /// it reconnects (breaks MQTT-4.8.2-4).
+    SharedRedistributeOnDisconnect = "shared-redistribute-on-disconnect";
+    /// When a shared-subscription member's session ends, its QoS 2 messages still waiting
+    /// for PUBREC are given to another member (breaks MQTT-4.8.2-5).
+    SharedRedistributeOnSessionEnd = "shared-redistribute-on-session-end";
     /// The client's Receive Maximum is ignored when sending (breaks MQTT-3.3.4-9).
     IgnoreReceiveMaximum = "ignore-receive-maximum";
     /// Packets larger than the client's Maximum Packet Size are sent anyway (breaks
@@ -104,6 +117,10 @@ faults! {
     /// Clean Start / Clean Session 1 does not discard an existing session (breaks
     /// MQTT-3.1.2-4 in 5.0, MQTT-3.1.2-6 in 3.1.1).
     KeepSessionOnCleanStart = "keep-session-on-clean-start";
+    /// A Clean Start 0 CONNECT finding no session gets a session that ends with the
+    /// connection, whatever its Session Expiry Interval (3.1.1: Clean Session 0), instead of a
+    /// new session that outlives it (breaks MQTT-3.1.2-6 in 5.0, MQTT-3.1.2-4 in 3.1.1).
+    NoNewSessionOnResume = "no-new-session-on-resume";
     /// Disconnected sessions never expire (breaks MQTT-4.1.0-2).
     NoSessionExpiry = "no-session-expiry";
     /// A Topic Alias above the server's Topic Alias Maximum is accepted (breaks the 0x94
