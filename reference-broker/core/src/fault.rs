@@ -112,6 +112,9 @@ faults! {
     NoRetainedClear = "no-retained-clear";
     /// User Properties are forwarded in reverse order (breaks MQTT-3.3.2-18).
     ReverseUserProperties = "reverse-user-properties";
+    /// UNSUBSCRIBE also forgets the QoS 1/2 messages in flight to the client on the removed
+    /// Topic Filter: a later PUBREC gets no PUBREL 0x00 (breaks MQTT-3.10.4-3).
+    UnsubscribeDropsInflight = "unsubscribe-drops-inflight";
     /// UNSUBSCRIBE is acknowledged but the subscription is kept (breaks MQTT-3.10.4-1).
     NoUnsubscribe = "no-unsubscribe";
     /// Clean Start / Clean Session 1 does not discard an existing session (breaks
