@@ -906,6 +906,143 @@ fn refused_not_resent(t: Ctx) -> BoxFuture<'static, CaseResult> {
 // ---------------------------------------------------------------------------------------
 
 case! {
+    /// After the broker refuses a QoS 2 PUBLISH with PUBREC 0x80 or above, a PUBLISH reusing its Packet Identifier is a new message: acknowledged and delivered
+    ID_REUSED_AFTER_REFUSED_PUBREC = "qos.packet-id-reused-after-refusing-pubrec-is-new-message",
+    checks: [V5_4_3_3_9],
+    only: V5,
+    requires: [QoS2],
+    faults: [RefusedQos2IdPending],
+    tags: [ToBroker],
+    run: id_reused_after_refused_pubrec,
+}
+
+/// The refusal is provoked with a PUBLISH to a `$SYS/` topic, which a broker reserves for
+/// itself (4.7.2); a broker that accepts it leaves nothing to test (INCONCLUSIVE).
+fn id_reused_after_refused_pubrec(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("n");
+        let mut sub = t.client("sub").connect().await?;
+        subscribe_granted(&t, &mut sub, &topic, 2).await?;
+        let mut c = t.client("pub").connect().await?;
+        let id = 7u16;
+        let sys = format!("$SYS/{}", t.topic("refused"));
+        c.send(&Packet::Publish(publish_packet(
+            &sys,
+            2,
+            Some(id),
+            b"refused",
+        )?))
+        .await?;
+        let first = c
+            .expect_packet(PacketType::PubRec)
+            .as_setup(Precondition::Publish)
+            .await?;
+        let refused = matches!(&first, Packet::PubRec(r) if r.reason_code.is_error());
+        if !refused {
+            c.send(&Packet::PubRel(PubRel::new(packet_id(id)?))).await?;
+            return t.inconclusive(
+                Precondition::Publish,
+                format!(
+                    "the broker accepted a QoS 2 PUBLISH to {sys:?} ({}): no refusing PUBREC to \
+                     test",
+                    summary::packet(&first, t.protocol())
+                ),
+            );
+        }
+        c.send(&Packet::Publish(publish_packet(
+            &topic,
+            2,
+            Some(id),
+            b"new",
+        )?))
+        .await?;
+        let code = expect_ack(&t, &mut c, PacketType::PubRec, id)
+            .await
+            .map_err(|f| f.statement(S::V5_4_3_3_9))?;
+        t.check(
+            !code.is_error(),
+            format!("PUBREC id={id} accepting the new message"),
+            format!("PUBREC reason {code:?}"),
+        )
+        .map_err(|f| f.statement(S::V5_4_3_3_9))?;
+        c.send(&Packet::PubRel(PubRel::new(packet_id(id)?))).await?;
+        expect_ack(&t, &mut c, PacketType::PubComp, id).await?;
+        sub.expect_publish()
+            .topic(&topic)
+            .payload("new")
+            .await
+            .map_err(|f| f.statement(S::V5_4_3_3_9))?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// 3.1.1: a PUBLISH to a $SYS/ topic, which a client is normally not authorised to write, is acknowledged as its QoS requires or the connection is closed
+    UNAUTHORISED_ACKED_OR_CLOSED = "qos.unauthorised-publish-acknowledged-or-closed",
+    checks: [V311_3_3_5_2],
+    only: V311,
+    requires: [QoS2],
+    faults: [SilentPublishDenial],
+    tags: [ToBroker],
+    run: unauthorised_acked_or_closed,
+}
+
+/// A 3.1.1 server has no way to tell a client that a PUBLISH was not authorised: it must
+/// acknowledge it normally or close the connection. Which topics a client may write is the
+/// broker's configuration; `$SYS/` is reserved for the server (4.7.2), so it is the topic most
+/// brokers refuse. A broker that authorises it must acknowledge it anyway, so the check holds
+/// either way (the case cannot see which branch the broker took).
+fn unauthorised_acked_or_closed(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("pub").connect().await?;
+        // The twin: the same connection's PUBLISH to an ordinary topic is acknowledged.
+        c.publish(t.topic("ok"))
+            .qos(1)
+            .payload("ok")
+            .as_twin()
+            .await?;
+        let sys = format!("$SYS/{}", t.topic("denied"));
+        for (qos, id, kind) in [
+            (1u8, 11u16, PacketType::PubAck),
+            (2, 12, PacketType::PubRec),
+        ] {
+            c.send(&Packet::Publish(publish_packet(&sys, qos, Some(id), b"x")?))
+                .await?;
+            match c.recv(c.timeout()).await {
+                Received::Packet(p) if ack_of(&p).is_some_and(|(k, i, _)| k == kind && i == id) => {
+                    t.checked();
+                    if qos == 2 {
+                        c.send(&Packet::PubRel(PubRel::new(packet_id(id)?))).await?;
+                        expect_ack(&t, &mut c, PacketType::PubComp, id).await?;
+                    }
+                }
+                Received::Closed => {
+                    t.checked();
+                    t.refusal_seen();
+                    return t.pass();
+                }
+                other => {
+                    return Err(c
+                        .unmet(
+                            &format!(
+                                "{} id={id} (the normal acknowledgement) or the connection closed",
+                                kind.name()
+                            ),
+                            other,
+                        )
+                        .statement(S::V311_3_3_5_2));
+                }
+            }
+        }
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
     /// With the client's Receive Maximum 1 the broker has one QoS 1 PUBLISH unacknowledged at a time, and still answers other packets
     RECEIVE_MAXIMUM_LIMITS_INFLIGHT = "qos.receive-maximum-limits-unacknowledged-publishes",
     checks: [V5_3_3_4_9, V5_4_9_0_2, V5_3_3_4_10, V5_4_9_0_3],

@@ -90,6 +90,13 @@ faults! {
     /// When a shared-subscription member's session ends, its QoS 2 messages still waiting
     /// for PUBREC are given to another member (breaks MQTT-4.8.2-5).
     SharedRedistributeOnSessionEnd = "shared-redistribute-on-session-end";
+    /// After refusing a QoS 2 PUBLISH with PUBREC 0x80 or above, its Packet Identifier is
+    /// still taken as in use, so a new PUBLISH reusing it is treated as a duplicate and not
+    /// forwarded (breaks MQTT-4.3.3-9).
+    RefusedQos2IdPending = "refused-qos2-id-pending";
+    /// A PUBLISH from an MQTT 3.1.1 client that the server does not authorise is neither
+    /// acknowledged nor answered by closing the connection (breaks MQTT-3.3.5-2 in 3.1.1).
+    SilentPublishDenial = "silent-publish-denial";
     /// The client's Receive Maximum is ignored when sending (breaks MQTT-3.3.4-9).
     IgnoreReceiveMaximum = "ignore-receive-maximum";
     /// Packets larger than the client's Maximum Packet Size are sent anyway (breaks
