@@ -191,6 +191,49 @@ fn new_session_without_clean_start(t: Ctx) -> BoxFuture<'static, CaseResult> {
 // ---------------------------------------------------------------------------------------
 
 case! {
+    /// 5.0: the session is kept while its connection is open, even past its Session Expiry Interval: a subscription still delivers
+    STATE_KEPT_WHILE_CONNECTED = "session.state-kept-while-connected",
+    checks: [V5_4_1_0_1],
+    only: V5,
+    requires: [QoS1],
+    faults: [ExpiryCountedFromConnect],
+    tags: [Session, Live, FromBroker],
+    run: state_kept_while_connected,
+}
+
+/// The Session Expiry Interval (1 s) counts only once the connection has closed; after
+/// twice that time on an open connection the subscription made at the start must still
+/// deliver.
+fn state_kept_while_connected(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("k");
+        let mut c = t.client("sub").session_expiry(1).connect().await?;
+        if granted_expiry(&c, 1) != 1 {
+            return interval_not_granted(
+                &t,
+                "the broker chose another Session Expiry Interval than 1 s in CONNACK".to_owned(),
+            );
+        }
+        c.subscribe(&topic).qos(1).await?;
+        for _ in 0..4 {
+            tokio::time::sleep(millis(500)).await;
+            c.alive().await?;
+        }
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(1).payload("still").await?;
+        c.expect_publish()
+            .topic(&topic)
+            .payload("still")
+            .await
+            .map_err(|f| f.statement(S::V5_4_1_0_1))?;
+        c.disconnect().await?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
     /// A QoS 1 message published while the client was away is delivered when it resumes its session
     QUEUED_QOS1_DELIVERED_ON_RESUME = "session.queued-qos1-delivered-on-resume",
     checks: [V5_3_1_2_5, V5_3_1_2_23, V311_3_1_2_5, V311_3_1_2_4, V5_3_8_4_8, V311_3_8_4_6],

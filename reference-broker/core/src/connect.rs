@@ -21,6 +21,7 @@
 //! messages in flight are resent and the queue is delivered.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mqttspec_codec::{
     connect_protocol_version, packet::FixedHeader, ConnAck, Connect, FrameDecoder, MqttString,
@@ -397,6 +398,16 @@ impl Broker {
         session.expiry_interval = session_expiry;
         session.connection = Some(id);
         session.will = will;
+        if session_expiry != 0
+            && session_expiry != u32::MAX
+            && self.fault(Fault::ExpiryCountedFromConnect)
+        {
+            let at = self
+                .now
+                .saturating_add(Duration::from_secs(u64::from(session_expiry)));
+            self.timers
+                .set(TimerKey::SessionExpiry(Arc::clone(&client)), at);
+        }
 
         // The connection's own state.
         let keep_alive_secs = match (v.is_v5(), self.config.server_keep_alive) {

@@ -131,6 +131,10 @@ faults! {
     /// connection, whatever its Session Expiry Interval (3.1.1: Clean Session 0), instead of a
     /// new session that outlives it (breaks MQTT-3.1.2-6 in 5.0, MQTT-3.1.2-4 in 3.1.1).
     NoNewSessionOnResume = "no-new-session-on-resume";
+    /// The Session Expiry Interval is counted from CONNECT instead of from the end of the
+    /// connection: the session is discarded when it runs out even while the client is still
+    /// connected (breaks MQTT-4.1.0-1 in 5.0).
+    ExpiryCountedFromConnect = "expiry-counted-from-connect";
     /// Disconnected sessions never expire (breaks MQTT-4.1.0-2).
     NoSessionExpiry = "no-session-expiry";
     /// A Topic Alias above the server's Topic Alias Maximum is accepted (breaks the 0x94
