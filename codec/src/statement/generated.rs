@@ -2668,7 +2668,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "A transient processing error (e.g. full buffer) on an inbound packet also forces closing that connection.",
-                reason: None,
+                reason: Some("A transient error (a full internal buffer, say) is internal to the broker: a test cannot drive a broker of unknown capacity into one on purpose, nor tell the close it causes from any other close."),
             },
             StatementId::V311_6_0_0_1 => &Meta {
                 spec: Spec::V311,
