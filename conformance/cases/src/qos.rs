@@ -682,9 +682,9 @@ fn dup_not_propagated(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// An unacknowledged QoS 1 message is sent again, DUP 1 and same Packet Identifier, when the session resumes
     QOS1_RESENT_ON_RESUME = "qos.qos1-resent-on-session-resume",
-    checks: [V5_4_4_0_1, V5_3_3_1_1, V311_4_4_0_1, V311_3_3_1_1, V311_2_3_1_4],
+    checks: [V5_4_4_0_1, V5_3_3_1_1, V5_4_3_2_3, V311_4_4_0_1, V311_3_3_1_1, V311_2_3_1_4],
     requires: [QoS1],
-    faults: [NoRedelivery],
+    faults: [NoRedelivery, ForgetSentPublish],
     tags: [Session, FromBroker],
     run: qos1_resent_on_resume,
 }
@@ -696,9 +696,9 @@ fn qos1_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A QoS 2 message without PUBREC is sent again, DUP 1 and same Packet Identifier, when the session resumes
     QOS2_RESENT_ON_RESUME = "qos.qos2-resent-on-session-resume",
-    checks: [V5_4_4_0_1, V5_3_3_1_1, V311_4_4_0_1, V311_3_3_1_1, V311_2_3_1_4],
+    checks: [V5_4_4_0_1, V5_3_3_1_1, V5_4_3_3_3, V311_4_4_0_1, V311_3_3_1_1, V311_2_3_1_4],
     requires: [QoS2],
-    faults: [NoRedelivery],
+    faults: [NoRedelivery, ForgetSentPublish],
     tags: [Session, FromBroker],
     run: qos2_resent_on_resume,
 }

@@ -379,6 +379,7 @@ impl Broker {
         let window = self.send_window(conn_id);
         let newest_first = self.fault(Fault::ReorderQueuedMessages);
         let reuse_packet_id = self.fault(Fault::ReusePacketId);
+        let forget_sent = self.fault(Fault::ForgetSentPublish);
         let shape = Shape {
             version,
             now: self.now,
@@ -499,6 +500,9 @@ impl Broker {
             );
             let sent = self.send(conn_id, Packet::Publish(publish));
             if let (Sent::Yes, Some(packet_id)) = (sent, packet_id) {
+                if forget_sent {
+                    continue;
+                }
                 let state = if qos == QoS::ExactlyOnce {
                     OutgoingState::Qos2Sent
                 } else {

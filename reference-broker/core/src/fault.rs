@@ -77,6 +77,11 @@ faults! {
     AcceptSecondConnect = "accept-second-connect";
     /// Unacknowledged messages are not resent when a session resumes (breaks MQTT-4.4.0-1).
     NoRedelivery = "no-redelivery";
+    /// A QoS 1/2 PUBLISH sent to a client counts as acknowledged as soon as it is sent: it is
+    /// not kept in flight, so it is not sent again when the session resumes (breaks
+    /// MQTT-4.3.2-3 and MQTT-4.3.3-3 in 5.0, the same duty of MQTT-4.3.2-1 / MQTT-4.3.3-1 in
+    /// 3.1.1).
+    ForgetSentPublish = "forget-sent-publish";
     /// A PUBLISH the client answered with PUBACK or PUBREC 0x80 or above stays
     /// unacknowledged, so it is sent again when the session resumes (breaks MQTT-4.4.0-2).
     RetransmitRefused = "retransmit-refused";
