@@ -163,7 +163,7 @@ impl Broker {
         );
         let max_qos = maximum_qos(self.config.maximum_qos);
         if let Some(will) = &connect.will {
-            if v.is_v5() && will.qos > max_qos {
+            if v.is_v5() && will.qos > max_qos && !self.fault(Fault::AcceptWillAboveMaximumQos) {
                 self.record_id(S::V5_3_2_2_12);
                 self.refuse(
                     id,
@@ -172,7 +172,11 @@ impl Broker {
                 );
                 return;
             }
-            if v.is_v5() && will.retain && !self.config.retain_available {
+            if v.is_v5()
+                && will.retain
+                && !self.config.retain_available
+                && !self.fault(Fault::AcceptUnsupportedWillRetain)
+            {
                 self.record_id(S::V5_3_2_2_13);
                 self.refuse(
                     id,

@@ -140,6 +140,12 @@ faults! {
     /// connection: the session is discarded when it runs out even while the client is still
     /// connected (breaks MQTT-4.1.0-1 in 5.0).
     ExpiryCountedFromConnect = "expiry-counted-from-connect";
+    /// A CONNECT whose Will QoS is above the server's Maximum QoS is accepted (breaks
+    /// MQTT-3.2.2-12 in 5.0).
+    AcceptWillAboveMaximumQos = "accept-will-above-maximum-qos";
+    /// A CONNECT with Will Retain 1 is accepted although the server has no retained messages
+    /// (breaks MQTT-3.2.2-13 in 5.0).
+    AcceptUnsupportedWillRetain = "accept-unsupported-will-retain";
     /// Disconnected sessions never expire (breaks MQTT-4.1.0-2).
     NoSessionExpiry = "no-session-expiry";
     /// A Topic Alias above the server's Topic Alias Maximum is accepted (breaks the 0x94
