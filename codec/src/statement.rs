@@ -19,7 +19,8 @@
 //! Each statement carries its section, section title, grouping area, who must obey it
 //! ([`Obligation`]), whether a black-box test over TCP can observe it ([`Testability`]) and a
 //! short paraphrase in the project's own words ([`StatementId::description`]); the paraphrase is
-//! not the normative text.
+//! not the normative text. A few testable statements also carry the reason they cannot be
+//! observed from the wire after all ([`StatementId::unobservable_reason`]).
 //!
 //! Many statements of one specification state the same behaviour as a statement of the other
 //! (v5.0 `MQTT-3.1.2-14` and v3.1.1 `MQTT-3.1.2-16` both make a Will with Will Retain 0
@@ -134,6 +135,7 @@ struct Meta {
     obligation: Obligation,
     testability: Testability,
     description: &'static str,
+    reason: Option<&'static str>,
 }
 
 impl StatementId {
@@ -185,6 +187,17 @@ impl StatementId {
     #[must_use]
     pub const fn description(self) -> &'static str {
         self.meta().description
+    }
+
+    /// Why this statement, though marked testable over TCP, cannot be observed from the wire
+    /// after all (no second client, reconnect or provoked error reveals it); `None` for most
+    /// statements. The `reason` column of the catalogue.
+    ///
+    /// A statement with a reason still counts as testable and, without a case, as uncovered:
+    /// `mqttspec trace` lists it apart from the other uncovered statements, with the reason.
+    #[must_use]
+    pub const fn unobservable_reason(self) -> Option<&'static str> {
+        self.meta().reason
     }
 
     /// The statement of `spec` whose id is exactly `id` (e.g. `"MQTT-3.1.2-4"`), if any.
@@ -273,6 +286,10 @@ mod tests {
         for &s in StatementId::ALL {
             for field in [s.id(), s.section(), s.title(), s.area(), s.description()] {
                 assert!(!field.trim().is_empty(), "{s}");
+            }
+            if let Some(reason) = s.unobservable_reason() {
+                assert!(!reason.trim().is_empty(), "{s}");
+                assert_ne!(s.testability(), Testability::No, "{s}");
             }
         }
     }

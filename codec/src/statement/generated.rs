@@ -1216,6 +1216,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Strings must be well-formed UTF-8 without surrogate code points; a receiver closes the connection on ill-formed UTF-8.",
+                reason: None,
             },
             StatementId::V311_1_5_3_2 => &Meta {
                 spec: Spec::V311,
@@ -1226,6 +1227,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Strings must not encode U+0000; a receiver getting one closes the connection.",
+                reason: None,
             },
             StatementId::V311_1_5_3_3 => &Meta {
                 spec: Spec::V311,
@@ -1236,6 +1238,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A receiver must keep the byte sequence EF BB BF (U+FEFF) intact rather than skipping or stripping it.",
+                reason: None,
             },
             StatementId::V311_2_2_2_1 => &Meta {
                 spec: Spec::V311,
@@ -1246,6 +1249,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Fixed-header flag bits marked Reserved must carry exactly the values given in the flag table.",
+                reason: None,
             },
             StatementId::V311_2_2_2_2 => &Meta {
                 spec: Spec::V311,
@@ -1256,6 +1260,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A receiver that gets invalid fixed-header flags closes the Network Connection.",
+                reason: None,
             },
             StatementId::V311_2_3_1_1 => &Meta {
                 spec: Spec::V311,
@@ -1266,6 +1271,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A non-zero 16-bit Packet Identifier is required in SUBSCRIBE, UNSUBSCRIBE and QoS 1/2 PUBLISH.",
+                reason: None,
             },
             StatementId::V311_2_3_1_2 => &Meta {
                 spec: Spec::V311,
@@ -1276,6 +1282,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client gives every new such packet a Packet Identifier not currently in use.",
+                reason: None,
             },
             StatementId::V311_2_3_1_3 => &Meta {
                 spec: Spec::V311,
@@ -1286,6 +1293,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Re-sent packets keep their original Packet Identifier; it is reusable only after the final acknowledgement is processed.",
+                reason: None,
             },
             StatementId::V311_2_3_1_4 => &Meta {
                 spec: Spec::V311,
@@ -1296,6 +1304,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "The same identifier allocation and reuse rules bind the Server for its QoS>0 PUBLISH packets.",
+                reason: None,
             },
             StatementId::V311_2_3_1_5 => &Meta {
                 spec: Spec::V311,
@@ -1306,6 +1315,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A QoS 0 PUBLISH carries no Packet Identifier field.",
+                reason: None,
             },
             StatementId::V311_2_3_1_6 => &Meta {
                 spec: Spec::V311,
@@ -1316,6 +1326,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "PUBACK, PUBREC and PUBREL echo the Packet Identifier of the original PUBLISH.",
+                reason: None,
             },
             StatementId::V311_2_3_1_7 => &Meta {
                 spec: Spec::V311,
@@ -1326,6 +1337,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "SUBACK and UNSUBACK echo the Packet Identifier of the SUBSCRIBE or UNSUBSCRIBE they answer.",
+                reason: None,
             },
             StatementId::V311_3_1_0_1 => &Meta {
                 spec: Spec::V311,
@@ -1336,6 +1348,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "The first packet a Client sends on a new Network Connection must be CONNECT.",
+                reason: None,
             },
             StatementId::V311_3_1_0_2 => &Meta {
                 spec: Spec::V311,
@@ -1346,6 +1359,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server treats a second CONNECT on the same connection as a protocol violation and disconnects.",
+                reason: None,
             },
             StatementId::V311_3_1_2_1 => &Meta {
                 spec: Spec::V311,
@@ -1356,6 +1370,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "With a wrong protocol name, Server may disconnect or switch protocols but must not proceed under MQTT 3.1.1 rules.",
+                reason: None,
             },
             StatementId::V311_3_1_2_2 => &Meta {
                 spec: Spec::V311,
@@ -1366,6 +1381,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "For an unsupported Protocol Level, Server replies CONNACK return code 0x01 and then disconnects.",
+                reason: None,
             },
             StatementId::V311_3_1_2_3 => &Meta {
                 spec: Spec::V311,
@@ -1376,6 +1392,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server checks the reserved CONNECT flag bit is 0 and disconnects the Client otherwise.",
+                reason: None,
             },
             StatementId::V311_3_1_2_4 => &Meta {
                 spec: Spec::V311,
@@ -1386,6 +1403,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "With CleanSession 0 Server resumes (or creates) the ClientId's Session, and both sides keep it after disconnect.",
+                reason: None,
             },
             StatementId::V311_3_1_2_5 => &Meta {
                 spec: Spec::V311,
@@ -1396,6 +1414,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "For a disconnected CleanSession 0 Session, Server queues matching QoS 1 and QoS 2 messages in the Session.",
+                reason: None,
             },
             StatementId::V311_3_1_2_6 => &Meta {
                 spec: Spec::V311,
@@ -1406,6 +1425,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "With CleanSession 1 both sides discard prior state; the new Session lives only for this connection and is never reused.",
+                reason: None,
             },
             StatementId::V311_3_1_2_7 => &Meta {
                 spec: Spec::V311,
@@ -1416,6 +1436,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Retained messages are not Session state and must survive the end of a Session (tag printed as [MQTT-3.1.2.7]).",
+                reason: None,
             },
             StatementId::V311_3_1_2_8 => &Meta {
                 spec: Spec::V311,
@@ -1426,6 +1447,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "With Will Flag 1, Server stores the Will and publishes it when the connection closes without a DISCONNECT.",
+                reason: None,
             },
             StatementId::V311_3_1_2_9 => &Meta {
                 spec: Spec::V311,
@@ -1436,6 +1458,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "With Will Flag 1, CONNECT payload must include the Will Topic and Will Message.",
+                reason: None,
             },
             StatementId::V311_3_1_2_10 => &Meta {
                 spec: Spec::V311,
@@ -1446,6 +1469,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server deletes the stored Will once it is published or a DISCONNECT is received.",
+                reason: None,
             },
             StatementId::V311_3_1_2_11 => &Meta {
                 spec: Spec::V311,
@@ -1456,6 +1480,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "With Will Flag 0, Will QoS and Will Retain are zero and no Will Topic/Message appear in the payload.",
+                reason: None,
             },
             StatementId::V311_3_1_2_12 => &Meta {
                 spec: Spec::V311,
@@ -1466,6 +1491,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "With Will Flag 0, no Will Message is published when the connection ends.",
+                reason: None,
             },
             StatementId::V311_3_1_2_13 => &Meta {
                 spec: Spec::V311,
@@ -1476,6 +1502,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Will QoS bits must be 0 when the Will Flag is 0.",
+                reason: None,
             },
             StatementId::V311_3_1_2_14 => &Meta {
                 spec: Spec::V311,
@@ -1486,6 +1513,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "With Will Flag 1, Will QoS must be 0, 1 or 2, never 3.",
+                reason: None,
             },
             StatementId::V311_3_1_2_15 => &Meta {
                 spec: Spec::V311,
@@ -1496,6 +1524,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Will Retain bit must be 0 when the Will Flag is 0.",
+                reason: None,
             },
             StatementId::V311_3_1_2_16 => &Meta {
                 spec: Spec::V311,
@@ -1506,6 +1535,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "If Will Retain is 0, Server publishes the Will as a non-retained message.",
+                reason: None,
             },
             StatementId::V311_3_1_2_17 => &Meta {
                 spec: Spec::V311,
@@ -1516,6 +1546,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "If Will Retain is 1, Server publishes the Will as a retained message.",
+                reason: None,
             },
             StatementId::V311_3_1_2_18 => &Meta {
                 spec: Spec::V311,
@@ -1526,6 +1557,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "No user name may appear in the payload when the User Name Flag is 0.",
+                reason: None,
             },
             StatementId::V311_3_1_2_19 => &Meta {
                 spec: Spec::V311,
@@ -1536,6 +1568,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "A user name must appear in the payload when the User Name Flag is 1.",
+                reason: None,
             },
             StatementId::V311_3_1_2_20 => &Meta {
                 spec: Spec::V311,
@@ -1546,6 +1579,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "No password may appear in the payload when the Password Flag is 0.",
+                reason: None,
             },
             StatementId::V311_3_1_2_21 => &Meta {
                 spec: Spec::V311,
@@ -1556,6 +1590,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "A password must appear in the payload when the Password Flag is 1.",
+                reason: None,
             },
             StatementId::V311_3_1_2_22 => &Meta {
                 spec: Spec::V311,
@@ -1566,6 +1601,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Password Flag must be 0 whenever the User Name Flag is 0.",
+                reason: None,
             },
             StatementId::V311_3_1_2_23 => &Meta {
                 spec: Spec::V311,
@@ -1576,6 +1612,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "When it has nothing else to send within the Keep Alive period, Client sends PINGREQ.",
+                reason: None,
             },
             StatementId::V311_3_1_2_24 => &Meta {
                 spec: Spec::V311,
@@ -1586,6 +1623,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server drops a connection silent for 1.5x a non-zero Keep Alive, treating it as a network failure.",
+                reason: None,
             },
             StatementId::V311_3_1_3_1 => &Meta {
                 spec: Spec::V311,
@@ -1596,6 +1634,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "CONNECT payload order is ClientId first, then whichever of Will Topic, Will Message, User Name, Password are present.",
+                reason: None,
             },
             StatementId::V311_3_1_3_2 => &Meta {
                 spec: Spec::V311,
@@ -1606,6 +1645,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Both sides use the ClientId to locate the Session state they keep for that Client.",
+                reason: None,
             },
             StatementId::V311_3_1_3_3 => &Meta {
                 spec: Spec::V311,
@@ -1616,6 +1656,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "The ClientId field is mandatory and is always the first field of the CONNECT payload.",
+                reason: None,
             },
             StatementId::V311_3_1_3_4 => &Meta {
                 spec: Spec::V311,
@@ -1626,6 +1667,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "The ClientId is encoded as a UTF-8 encoded string.",
+                reason: None,
             },
             StatementId::V311_3_1_3_5 => &Meta {
                 spec: Spec::V311,
@@ -1636,6 +1678,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server accepts ClientIds of 1-23 bytes made only of digits and ASCII letters.",
+                reason: None,
             },
             StatementId::V311_3_1_3_6 => &Meta {
                 spec: Spec::V311,
@@ -1646,6 +1689,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "If Server permits a zero-length ClientId it must generate a unique one and process CONNECT as if supplied.",
+                reason: None,
             },
             StatementId::V311_3_1_3_7 => &Meta {
                 spec: Spec::V311,
@@ -1656,6 +1700,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "A Client sending a zero-byte ClientId must also set CleanSession to 1.",
+                reason: None,
             },
             StatementId::V311_3_1_3_8 => &Meta {
                 spec: Spec::V311,
@@ -1666,6 +1711,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A zero-byte ClientId with CleanSession 0 gets CONNACK 0x02 (Identifier rejected), then the connection closes.",
+                reason: None,
             },
             StatementId::V311_3_1_3_9 => &Meta {
                 spec: Spec::V311,
@@ -1676,6 +1722,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Whenever Server rejects a ClientId it answers CONNACK 0x02 and then closes the connection.",
+                reason: None,
             },
             StatementId::V311_3_1_3_10 => &Meta {
                 spec: Spec::V311,
@@ -1686,6 +1733,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "The Will Topic is encoded as a UTF-8 encoded string.",
+                reason: None,
             },
             StatementId::V311_3_1_3_11 => &Meta {
                 spec: Spec::V311,
@@ -1696,6 +1744,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "The User Name is encoded as a UTF-8 encoded string.",
+                reason: None,
             },
             StatementId::V311_3_1_4_1 => &Meta {
                 spec: Spec::V311,
@@ -1706,6 +1755,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server validates CONNECT against section 3.1 and closes without CONNACK if it does not conform.",
+                reason: None,
             },
             StatementId::V311_3_1_4_2 => &Meta {
                 spec: Spec::V311,
@@ -1716,6 +1766,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "If the ClientId is already connected, Server disconnects the existing Client (session takeover).",
+                reason: None,
             },
             StatementId::V311_3_1_4_3 => &Meta {
                 spec: Spec::V311,
@@ -1726,6 +1777,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server applies the CleanSession handling of 3.1.2.4 when accepting a connection.",
+                reason: None,
             },
             StatementId::V311_3_1_4_4 => &Meta {
                 spec: Spec::V311,
@@ -1736,6 +1788,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server acknowledges an accepted CONNECT with CONNACK return code 0.",
+                reason: None,
             },
             StatementId::V311_3_1_4_5 => &Meta {
                 spec: Spec::V311,
@@ -1746,6 +1799,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "After rejecting a CONNECT, Server must not act on any data the Client sent after it.",
+                reason: None,
             },
             StatementId::V311_3_2_0_1 => &Meta {
                 spec: Spec::V311,
@@ -1756,6 +1810,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "The Server's first packet to the Client must be CONNACK.",
+                reason: None,
             },
             StatementId::V311_3_2_2_1 => &Meta {
                 spec: Spec::V311,
@@ -1766,6 +1821,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Accepting a CleanSession 1 connection, Server returns Session Present 0 with return code 0.",
+                reason: None,
             },
             StatementId::V311_3_2_2_2 => &Meta {
                 spec: Spec::V311,
@@ -1776,6 +1832,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Accepting CleanSession 0 with stored state for the ClientId, Server sets Session Present 1.",
+                reason: None,
             },
             StatementId::V311_3_2_2_3 => &Meta {
                 spec: Spec::V311,
@@ -1786,6 +1843,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Accepting CleanSession 0 without stored state, Server sets Session Present 0 and return code 0.",
+                reason: None,
             },
             StatementId::V311_3_2_2_4 => &Meta {
                 spec: Spec::V311,
@@ -1796,6 +1854,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Any CONNACK with a non-zero return code must have Session Present 0.",
+                reason: None,
             },
             StatementId::V311_3_2_2_5 => &Meta {
                 spec: Spec::V311,
@@ -1806,6 +1865,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "After sending a CONNACK with a non-zero return code, Server must close the connection.",
+                reason: None,
             },
             StatementId::V311_3_2_2_6 => &Meta {
                 spec: Spec::V311,
@@ -1816,6 +1876,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "If no defined return code fits the failure, Server closes the connection without sending CONNACK.",
+                reason: None,
             },
             StatementId::V311_3_3_1_1 => &Meta {
                 spec: Spec::V311,
@@ -1826,6 +1887,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A re-delivery attempt of a PUBLISH must carry DUP=1 (tag printed as [MQTT-3.3.1.-1] in the body).",
+                reason: None,
             },
             StatementId::V311_3_3_1_2 => &Meta {
                 spec: Spec::V311,
@@ -1836,6 +1898,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Every QoS 0 PUBLISH has DUP=0.",
+                reason: None,
             },
             StatementId::V311_3_3_1_3 => &Meta {
                 spec: Spec::V311,
@@ -1846,6 +1909,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "DUP on a forwarded PUBLISH reflects only whether that outgoing packet is a retransmission, not the inbound DUP.",
+                reason: None,
             },
             StatementId::V311_3_3_1_4 => &Meta {
                 spec: Spec::V311,
@@ -1856,6 +1920,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS value 3 is forbidden in PUBLISH; a receiver seeing it closes the connection.",
+                reason: None,
             },
             StatementId::V311_3_3_1_5 => &Meta {
                 spec: Spec::V311,
@@ -1866,6 +1931,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A Client PUBLISH with RETAIN=1 is stored with its QoS for delivery to future matching subscribers.",
+                reason: None,
             },
             StatementId::V311_3_3_1_6 => &Meta {
                 spec: Spec::V311,
@@ -1876,6 +1942,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A new subscription receives the latest retained message of each matching topic.",
+                reason: None,
             },
             StatementId::V311_3_3_1_7 => &Meta {
                 spec: Spec::V311,
@@ -1886,6 +1953,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A retained QoS 0 publish discards the previously retained message for that topic.",
+                reason: None,
             },
             StatementId::V311_3_3_1_8 => &Meta {
                 spec: Spec::V311,
@@ -1896,6 +1964,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Messages sent because a new subscription was made carry RETAIN=1.",
+                reason: None,
             },
             StatementId::V311_3_3_1_9 => &Meta {
                 spec: Spec::V311,
@@ -1906,6 +1975,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Messages delivered to an established subscription carry RETAIN=0, whatever the publisher set.",
+                reason: None,
             },
             StatementId::V311_3_3_1_10 => &Meta {
                 spec: Spec::V311,
@@ -1916,6 +1986,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A retained PUBLISH with empty payload is delivered normally but clears the topic's retained message.",
+                reason: None,
             },
             StatementId::V311_3_3_1_11 => &Meta {
                 spec: Spec::V311,
@@ -1926,6 +1997,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server never stores a zero-byte message as the retained message.",
+                reason: None,
             },
             StatementId::V311_3_3_1_12 => &Meta {
                 spec: Spec::V311,
@@ -1936,6 +2008,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A PUBLISH with RETAIN=0 is not retained and leaves any existing retained message untouched.",
+                reason: None,
             },
             StatementId::V311_3_3_2_1 => &Meta {
                 spec: Spec::V311,
@@ -1946,6 +2019,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Topic Name is the first variable-header field of PUBLISH and is a UTF-8 encoded string.",
+                reason: None,
             },
             StatementId::V311_3_3_2_2 => &Meta {
                 spec: Spec::V311,
@@ -1956,6 +2030,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A PUBLISH Topic Name may not contain wildcard characters.",
+                reason: None,
             },
             StatementId::V311_3_3_2_3 => &Meta {
                 spec: Spec::V311,
@@ -1966,6 +2041,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Topic Name delivered by Server must match the subscriber's Topic Filter per section 4.7.",
+                reason: None,
             },
             StatementId::V311_3_3_4_1 => &Meta {
                 spec: Spec::V311,
@@ -1976,6 +2052,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A PUBLISH receiver answers with the response packet required for that QoS (none, PUBACK or PUBREC).",
+                reason: None,
             },
             StatementId::V311_3_3_5_1 => &Meta {
                 spec: Spec::V311,
@@ -1986,6 +2063,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "For overlapping subscriptions, Server delivers using the highest QoS among all matching subscriptions.",
+                reason: None,
             },
             StatementId::V311_3_3_5_2 => &Meta {
                 spec: Spec::V311,
@@ -1996,6 +2074,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "If Server refuses to authorize a PUBLISH it must still acknowledge per QoS or else close the connection.",
+                reason: None,
             },
             StatementId::V311_3_6_1_1 => &Meta {
                 spec: Spec::V311,
@@ -2006,6 +2085,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "PUBREL fixed-header flags must be 0010; Server treats other values as malformed and closes.",
+                reason: None,
             },
             StatementId::V311_3_8_1_1 => &Meta {
                 spec: Spec::V311,
@@ -2016,6 +2096,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "SUBSCRIBE fixed-header flags must be 0010; Server treats other values as malformed and closes.",
+                reason: None,
             },
             StatementId::V311_3_8_3_1 => &Meta {
                 spec: Spec::V311,
@@ -2026,6 +2107,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Each Topic Filter in SUBSCRIBE is a UTF-8 encoded string.",
+                reason: None,
             },
             StatementId::V311_3_8_3_2 => &Meta {
                 spec: Spec::V311,
@@ -2036,6 +2118,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "A Server that does not support wildcards must reject every subscription whose filter uses them.",
+                reason: None,
             },
             StatementId::V311_3_8_3_3 => &Meta {
                 spec: Spec::V311,
@@ -2046,6 +2129,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "SUBSCRIBE must carry at least one Topic Filter/QoS pair; an empty payload is a protocol violation.",
+                reason: None,
             },
             StatementId::V311_3_8_3_4 => &Meta {
                 spec: Spec::V311,
@@ -2056,6 +2140,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Non-zero reserved bits or a QoS other than 0-2 in SUBSCRIBE: Server treats it as malformed and closes (tag printed [MQTT-3-8.3-4]).",
+                reason: None,
             },
             StatementId::V311_3_8_4_1 => &Meta {
                 spec: Spec::V311,
@@ -2066,6 +2151,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server answers every SUBSCRIBE with a SUBACK.",
+                reason: None,
             },
             StatementId::V311_3_8_4_2 => &Meta {
                 spec: Spec::V311,
@@ -2076,6 +2162,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "SUBACK carries the Packet Identifier of the SUBSCRIBE it acknowledges.",
+                reason: None,
             },
             StatementId::V311_3_8_4_3 => &Meta {
                 spec: Spec::V311,
@@ -2086,6 +2173,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Identical filter re-subscribe replaces the Subscription; matching retained messages are re-sent without interrupting the flow.",
+                reason: None,
             },
             StatementId::V311_3_8_4_4 => &Meta {
                 spec: Spec::V311,
@@ -2096,6 +2184,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A multi-filter SUBSCRIBE is processed like sequential SUBSCRIBEs, answered by one combined SUBACK.",
+                reason: None,
             },
             StatementId::V311_3_8_4_5 => &Meta {
                 spec: Spec::V311,
@@ -2106,6 +2195,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "SUBACK has one return code per filter, giving the granted maximum QoS or failure.",
+                reason: None,
             },
             StatementId::V311_3_8_4_6 => &Meta {
                 spec: Spec::V311,
@@ -2116,6 +2206,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Delivered QoS is the lower of the published QoS and the granted maximum QoS.",
+                reason: None,
             },
             StatementId::V311_3_9_3_1 => &Meta {
                 spec: Spec::V311,
@@ -2126,6 +2217,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "SUBACK return codes appear in the same order as the Topic Filters of the SUBSCRIBE.",
+                reason: None,
             },
             StatementId::V311_3_9_3_2 => &Meta {
                 spec: Spec::V311,
@@ -2136,6 +2228,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "SUBACK return codes are limited to 0x00, 0x01, 0x02 and 0x80; other values are reserved.",
+                reason: None,
             },
             StatementId::V311_3_10_1_1 => &Meta {
                 spec: Spec::V311,
@@ -2146,6 +2239,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "UNSUBSCRIBE fixed-header flags must be 0010; Server treats other values as malformed and closes.",
+                reason: None,
             },
             StatementId::V311_3_10_3_1 => &Meta {
                 spec: Spec::V311,
@@ -2156,6 +2250,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Topic Filters in UNSUBSCRIBE are UTF-8 encoded strings packed back to back.",
+                reason: None,
             },
             StatementId::V311_3_10_3_2 => &Meta {
                 spec: Spec::V311,
@@ -2166,6 +2261,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "UNSUBSCRIBE must carry at least one Topic Filter; an empty payload is a protocol violation.",
+                reason: None,
             },
             StatementId::V311_3_10_4_1 => &Meta {
                 spec: Spec::V311,
@@ -2176,6 +2272,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server compares unsubscribe filters literally (no wildcard matching) and deletes any exactly-equal Subscription.",
+                reason: None,
             },
             StatementId::V311_3_10_4_2 => &Meta {
                 spec: Spec::V311,
@@ -2186,6 +2283,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Once a Subscription is deleted, Server queues no further new messages for it.",
+                reason: None,
             },
             StatementId::V311_3_10_4_3 => &Meta {
                 spec: Spec::V311,
@@ -2196,6 +2294,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "Server finishes any QoS 1/2 deliveries for the deleted Subscription that were already in progress.",
+                reason: None,
             },
             StatementId::V311_3_10_4_4 => &Meta {
                 spec: Spec::V311,
@@ -2206,6 +2305,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server answers UNSUBSCRIBE with an UNSUBACK echoing its Packet Identifier.",
+                reason: None,
             },
             StatementId::V311_3_10_4_5 => &Meta {
                 spec: Spec::V311,
@@ -2216,6 +2316,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "UNSUBACK is sent even when no Subscription was removed.",
+                reason: None,
             },
             StatementId::V311_3_10_4_6 => &Meta {
                 spec: Spec::V311,
@@ -2226,6 +2327,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A multi-filter UNSUBSCRIBE is processed like sequential UNSUBSCRIBEs, answered by one UNSUBACK.",
+                reason: None,
             },
             StatementId::V311_3_12_4_1 => &Meta {
                 spec: Spec::V311,
@@ -2236,6 +2338,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server replies to each PINGREQ with a PINGRESP.",
+                reason: None,
             },
             StatementId::V311_3_14_1_1 => &Meta {
                 spec: Spec::V311,
@@ -2246,6 +2349,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server checks DISCONNECT reserved flag bits are zero and disconnects the Client if not.",
+                reason: None,
             },
             StatementId::V311_3_14_4_1 => &Meta {
                 spec: Spec::V311,
@@ -2256,6 +2360,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "A Client that has sent DISCONNECT must then close its Network Connection.",
+                reason: None,
             },
             StatementId::V311_3_14_4_2 => &Meta {
                 spec: Spec::V311,
@@ -2266,6 +2371,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "After sending DISCONNECT the Client sends no further packets on that connection.",
+                reason: None,
             },
             StatementId::V311_3_14_4_3 => &Meta {
                 spec: Spec::V311,
@@ -2276,6 +2382,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "On receiving DISCONNECT, Server drops the connection's Will without publishing it.",
+                reason: None,
             },
             StatementId::V311_4_1_0_1 => &Meta {
                 spec: Spec::V311,
@@ -2286,6 +2393,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "Client and Server keep Session state for as long as the Session exists.",
+                reason: None,
             },
             StatementId::V311_4_1_0_2 => &Meta {
                 spec: Spec::V311,
@@ -2296,6 +2404,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "A Session lasts at least as long as its Network Connection is active.",
+                reason: None,
             },
             StatementId::V311_4_3_1_1 => &Meta {
                 spec: Spec::V311,
@@ -2306,6 +2415,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS 0 sender transmits PUBLISH with QoS 0 and DUP 0.",
+                reason: None,
             },
             StatementId::V311_4_3_2_1 => &Meta {
                 spec: Spec::V311,
@@ -2316,6 +2426,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS 1 sender uses a fresh Packet Identifier, sends QoS 1 DUP 0, and holds the message until PUBACK.",
+                reason: None,
             },
             StatementId::V311_4_3_2_2 => &Meta {
                 spec: Spec::V311,
@@ -2326,6 +2437,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS 1 receiver returns PUBACK with the identifier; after that, a reused identifier means a new message.",
+                reason: None,
             },
             StatementId::V311_4_3_3_1 => &Meta {
                 spec: Spec::V311,
@@ -2336,6 +2448,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS 2 sender: fresh ID, QoS 2 DUP 0, await PUBREC, send PUBREL, await PUBCOMP, never resend PUBLISH after PUBREL.",
+                reason: None,
             },
             StatementId::V311_4_3_3_2 => &Meta {
                 spec: Spec::V311,
@@ -2346,6 +2459,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS 2 receiver: PUBREC with same ID, no duplicate onward delivery before PUBREL, PUBCOMP for PUBREL, ID then free.",
+                reason: None,
             },
             StatementId::V311_4_4_0_1 => &Meta {
                 spec: Spec::V311,
@@ -2356,6 +2470,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "On reconnect with CleanSession 0, both sides resend unacknowledged QoS>0 PUBLISH and PUBREL with their original IDs.",
+                reason: None,
             },
             StatementId::V311_4_5_0_1 => &Meta {
                 spec: Spec::V311,
@@ -2366,6 +2481,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "When Server accepts ownership of a message it adds it to the Session state of every matching subscriber.",
+                reason: None,
             },
             StatementId::V311_4_5_0_2 => &Meta {
                 spec: Spec::V311,
@@ -2376,6 +2492,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client acknowledges every received PUBLISH per its QoS even if it chooses not to process it.",
+                reason: None,
             },
             StatementId::V311_4_6_0_1 => &Meta {
                 spec: Spec::V311,
@@ -2386,6 +2503,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client resends QoS 1/2 PUBLISH packets in their original sending order.",
+                reason: None,
             },
             StatementId::V311_4_6_0_2 => &Meta {
                 spec: Spec::V311,
@@ -2396,6 +2514,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client sends PUBACKs in the order the QoS 1 PUBLISHes were received.",
+                reason: None,
             },
             StatementId::V311_4_6_0_3 => &Meta {
                 spec: Spec::V311,
@@ -2406,6 +2525,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client sends PUBRECs in the order the QoS 2 PUBLISHes were received.",
+                reason: None,
             },
             StatementId::V311_4_6_0_4 => &Meta {
                 spec: Spec::V311,
@@ -2416,6 +2536,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client sends PUBRELs in the order the corresponding PUBRECs were received.",
+                reason: None,
             },
             StatementId::V311_4_6_0_5 => &Meta {
                 spec: Spec::V311,
@@ -2426,6 +2547,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "By default the Server treats every topic as an Ordered Topic (unordered only by admin choice).",
+                reason: None,
             },
             StatementId::V311_4_6_0_6 => &Meta {
                 spec: Spec::V311,
@@ -2436,6 +2558,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "For an Ordered Topic, Server forwards messages from a given Client (same topic and QoS) in arrival order.",
+                reason: None,
             },
             StatementId::V311_4_7_1_1 => &Meta {
                 spec: Spec::V311,
@@ -2446,6 +2569,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Wildcard characters are allowed only in Topic Filters, never inside a Topic Name.",
+                reason: None,
             },
             StatementId::V311_4_7_1_2 => &Meta {
                 spec: Spec::V311,
@@ -2456,6 +2580,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "'#' must stand alone or follow '/', and must be the final character of the Topic Filter.",
+                reason: None,
             },
             StatementId::V311_4_7_1_3 => &Meta {
                 spec: Spec::V311,
@@ -2466,6 +2591,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "'+' must fill a whole topic level of the filter.",
+                reason: None,
             },
             StatementId::V311_4_7_2_1 => &Meta {
                 spec: Spec::V311,
@@ -2476,6 +2602,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Filters beginning with '#' or '+' must not match Topic Names that start with '$'.",
+                reason: None,
             },
             StatementId::V311_4_7_3_1 => &Meta {
                 spec: Spec::V311,
@@ -2486,6 +2613,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Topic Names and Topic Filters contain at least one character.",
+                reason: None,
             },
             StatementId::V311_4_7_3_2 => &Meta {
                 spec: Spec::V311,
@@ -2496,6 +2624,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Neither Topic Names nor Topic Filters may include the null character U+0000.",
+                reason: None,
             },
             StatementId::V311_4_7_3_3 => &Meta {
                 spec: Spec::V311,
@@ -2506,6 +2635,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "Topic Names and Filters must not exceed 65535 bytes once UTF-8 encoded.",
+                reason: None,
             },
             StatementId::V311_4_7_3_4 => &Meta {
                 spec: Spec::V311,
@@ -2516,6 +2646,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Subscription matching applies no normalization, modification or substitution of characters.",
+                reason: None,
             },
             StatementId::V311_4_8_0_1 => &Meta {
                 spec: Spec::V311,
@@ -2526,6 +2657,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Unless stated otherwise, a protocol violation makes the receiver close the connection it arrived on.",
+                reason: None,
             },
             StatementId::V311_4_8_0_2 => &Meta {
                 spec: Spec::V311,
@@ -2536,6 +2668,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "A transient processing error (e.g. full buffer) on an inbound packet also forces closing that connection.",
+                reason: Some("A transient error (a full internal buffer, say) is internal to the broker: a test cannot drive a broker of unknown capacity into one on purpose, nor tell the close it causes from any other close."),
             },
             StatementId::V311_6_0_0_1 => &Meta {
                 spec: Spec::V311,
@@ -2546,6 +2679,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::No,
                 description: "Over WebSocket, MQTT packets travel only in binary frames; receiving any other frame type forces connection close.",
+                reason: None,
             },
             StatementId::V311_6_0_0_2 => &Meta {
                 spec: Spec::V311,
@@ -2556,6 +2690,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::No,
                 description: "Receivers must not assume MQTT packet boundaries coincide with WebSocket frame boundaries.",
+                reason: None,
             },
             StatementId::V311_6_0_0_3 => &Meta {
                 spec: Spec::V311,
@@ -2566,6 +2701,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client lists \"mqtt\" among the WebSocket subprotocols it offers.",
+                reason: None,
             },
             StatementId::V311_6_0_0_4 => &Meta {
                 spec: Spec::V311,
@@ -2576,6 +2712,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::No,
                 description: "Server selects and returns \"mqtt\" as the WebSocket subprotocol.",
+                reason: None,
             },
             StatementId::V311_7_0_0_1 => &Meta {
                 spec: Spec::V311,
@@ -2586,6 +2723,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::No,
                 description: "A Server that also makes outbound connections to other Servers (bridge) must conform as both Client and Server.",
+                reason: None,
             },
             StatementId::V311_7_0_0_2 => &Meta {
                 spec: Spec::V311,
@@ -2596,6 +2734,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::No,
                 description: "Conformant implementations must interoperate without requiring extensions outside this specification.",
+                reason: None,
             },
             StatementId::V311_7_1_1_1 => &Meta {
                 spec: Spec::V311,
@@ -2606,6 +2745,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::No,
                 description: "A conformant Server supports at least one ordered, lossless, bidirectional byte-stream transport.",
+                reason: None,
             },
             StatementId::V311_7_1_2_1 => &Meta {
                 spec: Spec::V311,
@@ -2616,6 +2756,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "A conformant Client supports at least one ordered, lossless, bidirectional byte-stream transport.",
+                reason: None,
             },
             StatementId::V5_1_5_4_1 => &Meta {
                 spec: Spec::V5,
@@ -2626,6 +2767,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "String character data must be well-formed UTF-8 and must not encode surrogate code points U+D800..U+DFFF.",
+                reason: None,
             },
             StatementId::V5_1_5_4_2 => &Meta {
                 spec: Spec::V5,
@@ -2636,6 +2778,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A UTF-8 string must never contain an encoded null character (U+0000).",
+                reason: None,
             },
             StatementId::V5_1_5_4_3 => &Meta {
                 spec: Spec::V5,
@@ -2646,6 +2789,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A receiver must keep the byte sequence EF BB BF (U+FEFF) intact rather than skipping or stripping it.",
+                reason: None,
             },
             StatementId::V5_1_5_5_1 => &Meta {
                 spec: Spec::V5,
@@ -2656,6 +2800,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "Variable Byte Integers must be encoded using the fewest bytes that can represent the value.",
+                reason: None,
             },
             StatementId::V5_1_5_7_1 => &Meta {
                 spec: Spec::V5,
@@ -2666,6 +2811,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Name and value of a string pair must each satisfy all UTF-8 Encoded String rules.",
+                reason: None,
             },
             StatementId::V5_2_1_3_1 => &Meta {
                 spec: Spec::V5,
@@ -2676,6 +2822,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Fixed-header flag bits marked Reserved must carry exactly the values given in the flag table.",
+                reason: None,
             },
             StatementId::V5_2_2_1_2 => &Meta {
                 spec: Spec::V5,
@@ -2686,6 +2833,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A QoS 0 PUBLISH carries no Packet Identifier field.",
+                reason: None,
             },
             StatementId::V5_2_2_1_3 => &Meta {
                 spec: Spec::V5,
@@ -2696,6 +2844,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client gives each new SUBSCRIBE, UNSUBSCRIBE and QoS>0 PUBLISH a non-zero identifier not currently in use.",
+                reason: None,
             },
             StatementId::V5_2_2_1_4 => &Meta {
                 spec: Spec::V5,
@@ -2706,6 +2855,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server gives each new QoS>0 PUBLISH it sends a non-zero identifier not currently in use.",
+                reason: None,
             },
             StatementId::V5_2_2_1_5 => &Meta {
                 spec: Spec::V5,
@@ -2716,6 +2866,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "PUBACK, PUBREC, PUBREL and PUBCOMP echo the Packet Identifier of the PUBLISH they belong to.",
+                reason: None,
             },
             StatementId::V5_2_2_1_6 => &Meta {
                 spec: Spec::V5,
@@ -2726,6 +2877,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "SUBACK and UNSUBACK echo the Packet Identifier of the SUBSCRIBE or UNSUBSCRIBE they answer.",
+                reason: None,
             },
             StatementId::V5_2_2_2_1 => &Meta {
                 spec: Spec::V5,
@@ -2736,6 +2888,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "When a packet has no properties, a Property Length of zero must still be encoded.",
+                reason: None,
             },
             StatementId::V5_3_1_0_1 => &Meta {
                 spec: Spec::V5,
@@ -2746,6 +2899,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "The first packet a Client sends on a new Network Connection must be CONNECT.",
+                reason: None,
             },
             StatementId::V5_3_1_0_2 => &Meta {
                 spec: Spec::V5,
@@ -2756,6 +2910,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server treats a second CONNECT on the same connection as a Protocol Error and closes the connection.",
+                reason: None,
             },
             StatementId::V5_3_1_2_1 => &Meta {
                 spec: Spec::V5,
@@ -2766,6 +2921,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Protocol name must be \"MQTT\"; a Server refusing it may reply CONNACK 0x84 and must then close.",
+                reason: None,
             },
             StatementId::V5_3_1_2_2 => &Meta {
                 spec: Spec::V5,
@@ -2776,6 +2932,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server refusing a protocol version other than 5 may send CONNACK 0x84, then must close the connection.",
+                reason: None,
             },
             StatementId::V5_3_1_2_3 => &Meta {
                 spec: Spec::V5,
@@ -2786,6 +2943,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server must check that the reserved bit of the CONNECT flags is 0 (else Malformed Packet).",
+                reason: None,
             },
             StatementId::V5_3_1_2_4 => &Meta {
                 spec: Spec::V5,
@@ -2796,6 +2954,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "On CONNECT with Clean Start 1, both sides drop any existing Session and begin a new one.",
+                reason: None,
             },
             StatementId::V5_3_1_2_5 => &Meta {
                 spec: Spec::V5,
@@ -2806,6 +2965,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "On Clean Start 0 with an existing Session for the ClientID, Server resumes using that Session's state.",
+                reason: None,
             },
             StatementId::V5_3_1_2_6 => &Meta {
                 spec: Spec::V5,
@@ -2816,6 +2976,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "On Clean Start 0 with no existing Session for the ClientID, Server creates a fresh Session.",
+                reason: None,
             },
             StatementId::V5_3_1_2_7 => &Meta {
                 spec: Spec::V5,
@@ -2826,6 +2987,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "When Will Flag is 1, Server stores the Will Message and ties it to the Session.",
+                reason: None,
             },
             StatementId::V5_3_1_2_8 => &Meta {
                 spec: Spec::V5,
@@ -2836,6 +2998,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Will is published after the connection drops, once the Will Delay or the Session ends, unless a normal DISCONNECT or reconnection cancels it.",
+                reason: None,
             },
             StatementId::V5_3_1_2_9 => &Meta {
                 spec: Spec::V5,
@@ -2846,6 +3009,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "With Will Flag 1, CONNECT payload must include Will Properties, Will Topic and Will Payload.",
+                reason: None,
             },
             StatementId::V5_3_1_2_10 => &Meta {
                 spec: Spec::V5,
@@ -2856,6 +3020,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server deletes the stored Will after publishing it or after a DISCONNECT with reason 0x00.",
+                reason: None,
             },
             StatementId::V5_3_1_2_11 => &Meta {
                 spec: Spec::V5,
@@ -2866,6 +3031,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Will QoS bits must be 0 when the Will Flag is 0.",
+                reason: None,
             },
             StatementId::V5_3_1_2_12 => &Meta {
                 spec: Spec::V5,
@@ -2876,6 +3042,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "With Will Flag 1, Will QoS must be 0, 1 or 2 (3 is malformed).",
+                reason: None,
             },
             StatementId::V5_3_1_2_13 => &Meta {
                 spec: Spec::V5,
@@ -2886,6 +3053,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Will Retain bit must be 0 when the Will Flag is 0.",
+                reason: None,
             },
             StatementId::V5_3_1_2_14 => &Meta {
                 spec: Spec::V5,
@@ -2896,6 +3064,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "If Will Retain is 0, Server publishes the Will as a non-retained message.",
+                reason: None,
             },
             StatementId::V5_3_1_2_15 => &Meta {
                 spec: Spec::V5,
@@ -2906,6 +3075,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "If Will Retain is 1, Server publishes the Will as a retained message.",
+                reason: None,
             },
             StatementId::V5_3_1_2_16 => &Meta {
                 spec: Spec::V5,
@@ -2916,6 +3086,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "No User Name may appear in the payload when the User Name Flag is 0.",
+                reason: None,
             },
             StatementId::V5_3_1_2_17 => &Meta {
                 spec: Spec::V5,
@@ -2926,6 +3097,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "A User Name must appear in the payload when the User Name Flag is 1.",
+                reason: None,
             },
             StatementId::V5_3_1_2_18 => &Meta {
                 spec: Spec::V5,
@@ -2936,6 +3108,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "No Password may appear in the payload when the Password Flag is 0.",
+                reason: None,
             },
             StatementId::V5_3_1_2_19 => &Meta {
                 spec: Spec::V5,
@@ -2946,6 +3119,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "A Password must appear in the payload when the Password Flag is 1.",
+                reason: None,
             },
             StatementId::V5_3_1_2_20 => &Meta {
                 spec: Spec::V5,
@@ -2956,6 +3130,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "With non-zero Keep Alive and nothing else to send, Client must send PINGREQ in time.",
+                reason: None,
             },
             StatementId::V5_3_1_2_21 => &Meta {
                 spec: Spec::V5,
@@ -2966,6 +3141,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client adopts the Server Keep Alive from CONNACK in place of its own requested value.",
+                reason: None,
             },
             StatementId::V5_3_1_2_22 => &Meta {
                 spec: Spec::V5,
@@ -2976,6 +3152,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server closes a connection silent for 1.5x a non-zero Keep Alive, treating it as a network failure.",
+                reason: None,
             },
             StatementId::V5_3_1_2_23 => &Meta {
                 spec: Spec::V5,
@@ -2986,6 +3163,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "If Session Expiry Interval is above 0, both sides retain Session State after the connection closes.",
+                reason: None,
             },
             StatementId::V5_3_1_2_24 => &Meta {
                 spec: Spec::V5,
@@ -2996,6 +3174,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server never sends the Client a packet larger than the Client's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_1_2_25 => &Meta {
                 spec: Spec::V5,
@@ -3006,6 +3185,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "An over-size packet is silently dropped by the Server, which then acts as if delivery completed.",
+                reason: None,
             },
             StatementId::V5_3_1_2_26 => &Meta {
                 spec: Spec::V5,
@@ -3016,6 +3196,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server never sends a Topic Alias above the Client's Topic Alias Maximum.",
+                reason: None,
             },
             StatementId::V5_3_1_2_27 => &Meta {
                 spec: Spec::V5,
@@ -3026,6 +3207,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "If the Client's Topic Alias Maximum is 0 or absent, Server sends no Topic Aliases at all.",
+                reason: None,
             },
             StatementId::V5_3_1_2_28 => &Meta {
                 spec: Spec::V5,
@@ -3036,6 +3218,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "When Request Response Information is 0, Server omits Response Information from CONNACK.",
+                reason: None,
             },
             StatementId::V5_3_1_2_29 => &Meta {
                 spec: Spec::V5,
@@ -3046,6 +3229,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "If Request Problem Information is 0, Server sends Reason String/User Properties only on PUBLISH, CONNACK or DISCONNECT.",
+                reason: None,
             },
             StatementId::V5_3_1_2_30 => &Meta {
                 spec: Spec::V5,
@@ -3056,6 +3240,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "After CONNECT with an Authentication Method, Client may send only AUTH or DISCONNECT until CONNACK arrives.",
+                reason: None,
             },
             StatementId::V5_3_1_3_1 => &Meta {
                 spec: Spec::V5,
@@ -3066,6 +3251,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "CONNECT payload order is ClientID first, then whichever of Will Properties, Will Topic, Will Payload, User Name, Password are present.",
+                reason: None,
             },
             StatementId::V5_3_1_3_2 => &Meta {
                 spec: Spec::V5,
@@ -3076,6 +3262,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Both sides use the ClientID to locate the Session state they keep for that Client.",
+                reason: None,
             },
             StatementId::V5_3_1_3_3 => &Meta {
                 spec: Spec::V5,
@@ -3086,6 +3273,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "The ClientID field is mandatory and is always the first field of the CONNECT payload.",
+                reason: None,
             },
             StatementId::V5_3_1_3_4 => &Meta {
                 spec: Spec::V5,
@@ -3096,6 +3284,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "The ClientID is encoded as a UTF-8 Encoded String.",
+                reason: None,
             },
             StatementId::V5_3_1_3_5 => &Meta {
                 spec: Spec::V5,
@@ -3106,6 +3295,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server accepts ClientIDs of 1-23 bytes made only of digits and ASCII letters.",
+                reason: None,
             },
             StatementId::V5_3_1_3_6 => &Meta {
                 spec: Spec::V5,
@@ -3116,6 +3306,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "If Server permits a zero-length ClientID it must generate a unique ClientID for that Client.",
+                reason: None,
             },
             StatementId::V5_3_1_3_7 => &Meta {
                 spec: Spec::V5,
@@ -3126,6 +3317,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server handles the CONNECT as if the generated ClientID were supplied and returns it as Assigned Client Identifier.",
+                reason: None,
             },
             StatementId::V5_3_1_3_8 => &Meta {
                 spec: Spec::V5,
@@ -3136,6 +3328,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server rejecting a ClientID may send CONNACK 0x85 and must then close the connection.",
+                reason: None,
             },
             StatementId::V5_3_1_3_9 => &Meta {
                 spec: Spec::V5,
@@ -3146,6 +3339,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server suppresses the Will if the Session is resumed by a new connection before the Will Delay Interval ends.",
+                reason: None,
             },
             StatementId::V5_3_1_3_10 => &Meta {
                 spec: Spec::V5,
@@ -3156,6 +3350,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server keeps Will Message User Properties in their original order when publishing the Will.",
+                reason: None,
             },
             StatementId::V5_3_1_3_11 => &Meta {
                 spec: Spec::V5,
@@ -3166,6 +3361,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "The Will Topic is encoded as a UTF-8 Encoded String.",
+                reason: None,
             },
             StatementId::V5_3_1_3_12 => &Meta {
                 spec: Spec::V5,
@@ -3176,6 +3372,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "The User Name is encoded as a UTF-8 Encoded String.",
+                reason: None,
             },
             StatementId::V5_3_1_4_1 => &Meta {
                 spec: Spec::V5,
@@ -3186,6 +3383,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server checks CONNECT is well-formed per section 3.1 and closes the connection if not.",
+                reason: None,
             },
             StatementId::V5_3_1_4_2 => &Meta {
                 spec: Spec::V5,
@@ -3196,6 +3394,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "If Server's additional content, authentication or authorization checks fail it must close the connection.",
+                reason: None,
             },
             StatementId::V5_3_1_4_3 => &Meta {
                 spec: Spec::V5,
@@ -3206,6 +3405,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "On a duplicate ClientID, Server sends DISCONNECT 0x8E to the old connection and closes it.",
+                reason: None,
             },
             StatementId::V5_3_1_4_4 => &Meta {
                 spec: Spec::V5,
@@ -3216,6 +3416,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server applies the Clean Start handling of 3.1.2.4 when accepting a connection.",
+                reason: None,
             },
             StatementId::V5_3_1_4_5 => &Meta {
                 spec: Spec::V5,
@@ -3226,6 +3427,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server answers an accepted CONNECT with CONNACK carrying reason code 0x00 (Success).",
+                reason: None,
             },
             StatementId::V5_3_1_4_6 => &Meta {
                 spec: Spec::V5,
@@ -3236,6 +3438,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "After rejecting a CONNECT, Server must ignore everything the Client sent afterwards except AUTH.",
+                reason: None,
             },
             StatementId::V5_3_2_0_1 => &Meta {
                 spec: Spec::V5,
@@ -3246,6 +3449,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server sends a successful CONNACK before any other packet except AUTH.",
+                reason: None,
             },
             StatementId::V5_3_2_0_2 => &Meta {
                 spec: Spec::V5,
@@ -3256,6 +3460,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server sends at most one CONNACK per Network Connection.",
+                reason: None,
             },
             StatementId::V5_3_2_2_1 => &Meta {
                 spec: Spec::V5,
@@ -3266,6 +3471,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Only bit 0 (Session Present) of the CONNACK flags byte may be set; the other bits are zero.",
+                reason: None,
             },
             StatementId::V5_3_2_2_2 => &Meta {
                 spec: Spec::V5,
@@ -3276,6 +3482,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Accepting a Clean Start 1 connection, Server returns Session Present 0 with reason 0x00.",
+                reason: None,
             },
             StatementId::V5_3_2_2_3 => &Meta {
                 spec: Spec::V5,
@@ -3286,6 +3493,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Accepting Clean Start 0, Server sets Session Present 1 only if it holds state for the ClientID, else 0.",
+                reason: None,
             },
             StatementId::V5_3_2_2_4 => &Meta {
                 spec: Spec::V5,
@@ -3296,6 +3504,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "A Client with no Session State that gets Session Present 1 must close the connection.",
+                reason: None,
             },
             StatementId::V5_3_2_2_5 => &Meta {
                 spec: Spec::V5,
@@ -3306,6 +3515,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "A Client with Session State that gets Session Present 0 must drop its state if it stays connected.",
+                reason: None,
             },
             StatementId::V5_3_2_2_6 => &Meta {
                 spec: Spec::V5,
@@ -3316,6 +3526,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Any CONNACK with a non-zero reason code must have Session Present 0.",
+                reason: None,
             },
             StatementId::V5_3_2_2_7 => &Meta {
                 spec: Spec::V5,
@@ -3326,6 +3537,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "After sending a CONNACK with reason code 0x80 or higher, Server must close the connection.",
+                reason: None,
             },
             StatementId::V5_3_2_2_8 => &Meta {
                 spec: Spec::V5,
@@ -3336,6 +3548,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server may only use reason codes listed in the Connect Reason Code table.",
+                reason: None,
             },
             StatementId::V5_3_2_2_9 => &Meta {
                 spec: Spec::V5,
@@ -3346,6 +3559,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "A Server lacking QoS 1 or 2 support advertises its highest supported QoS via Maximum QoS.",
+                reason: None,
             },
             StatementId::V5_3_2_2_10 => &Meta {
                 spec: Spec::V5,
@@ -3356,6 +3570,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Even with limited QoS support, Server accepts SUBSCRIBE requests for QoS 0, 1 or 2.",
+                reason: None,
             },
             StatementId::V5_3_2_2_11 => &Meta {
                 spec: Spec::V5,
@@ -3366,6 +3581,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Client must not publish above the Maximum QoS the Server advertised.",
+                reason: None,
             },
             StatementId::V5_3_2_2_12 => &Meta {
                 spec: Spec::V5,
@@ -3376,6 +3592,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "Server rejects a CONNECT whose Will QoS it cannot support (ideally CONNACK 0x9B) and closes.",
+                reason: None,
             },
             StatementId::V5_3_2_2_13 => &Meta {
                 spec: Spec::V5,
@@ -3386,6 +3603,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "A Server without retain support rejects CONNECT with Will Retain 1 (ideally CONNACK 0x9A) and closes.",
+                reason: None,
             },
             StatementId::V5_3_2_2_14 => &Meta {
                 spec: Spec::V5,
@@ -3396,6 +3614,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "If Retain Available is 0, Client must not send PUBLISH with RETAIN set.",
+                reason: None,
             },
             StatementId::V5_3_2_2_15 => &Meta {
                 spec: Spec::V5,
@@ -3406,6 +3625,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Client never sends a packet larger than the Server's advertised Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_2_2_16 => &Meta {
                 spec: Spec::V5,
@@ -3416,6 +3636,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "For an empty ClientID, CONNACK carries an Assigned Client Identifier unique among current Sessions.",
+                reason: None,
             },
             StatementId::V5_3_2_2_17 => &Meta {
                 spec: Spec::V5,
@@ -3426,6 +3647,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Client never sends a Topic Alias above the Server's Topic Alias Maximum.",
+                reason: None,
             },
             StatementId::V5_3_2_2_18 => &Meta {
                 spec: Spec::V5,
@@ -3436,6 +3658,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "If Server's Topic Alias Maximum is 0 or absent, Client sends no Topic Aliases.",
+                reason: None,
             },
             StatementId::V5_3_2_2_19 => &Meta {
                 spec: Spec::V5,
@@ -3446,6 +3669,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "Server omits the CONNACK Reason String if it would push the packet over the Client's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_2_2_20 => &Meta {
                 spec: Spec::V5,
@@ -3456,6 +3680,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "Server omits CONNACK User Properties if they would push it over the Client's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_2_2_21 => &Meta {
                 spec: Spec::V5,
@@ -3466,6 +3691,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client must switch to the Server Keep Alive value returned in CONNACK.",
+                reason: None,
             },
             StatementId::V5_3_2_2_22 => &Meta {
                 spec: Spec::V5,
@@ -3476,6 +3702,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Without a Server Keep Alive in CONNACK, Server enforces the Client's requested Keep Alive.",
+                reason: None,
             },
             StatementId::V5_3_3_1_1 => &Meta {
                 spec: Spec::V5,
@@ -3486,6 +3713,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A re-delivery attempt of a PUBLISH must carry DUP=1.",
+                reason: None,
             },
             StatementId::V5_3_3_1_2 => &Meta {
                 spec: Spec::V5,
@@ -3496,6 +3724,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Every QoS 0 PUBLISH has DUP=0.",
+                reason: None,
             },
             StatementId::V5_3_3_1_3 => &Meta {
                 spec: Spec::V5,
@@ -3506,6 +3735,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "DUP on a forwarded PUBLISH reflects only whether that outgoing packet is a retransmission, not the inbound DUP.",
+                reason: None,
             },
             StatementId::V5_3_3_1_4 => &Meta {
                 spec: Spec::V5,
@@ -3516,6 +3746,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS value 3 (both QoS bits set) is forbidden in PUBLISH.",
+                reason: None,
             },
             StatementId::V5_3_3_1_5 => &Meta {
                 spec: Spec::V5,
@@ -3526,6 +3757,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A Client PUBLISH with RETAIN=1 replaces any retained message on that topic and is stored.",
+                reason: None,
             },
             StatementId::V5_3_3_1_6 => &Meta {
                 spec: Spec::V5,
@@ -3536,6 +3768,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A retained PUBLISH with empty payload is delivered normally but clears the topic's retained message.",
+                reason: None,
             },
             StatementId::V5_3_3_1_7 => &Meta {
                 spec: Spec::V5,
@@ -3546,6 +3779,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server never stores an empty-payload message as the retained message.",
+                reason: None,
             },
             StatementId::V5_3_3_1_8 => &Meta {
                 spec: Spec::V5,
@@ -3556,6 +3790,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A PUBLISH with RETAIN=0 neither becomes retained nor alters the existing retained message.",
+                reason: None,
             },
             StatementId::V5_3_3_1_9 => &Meta {
                 spec: Spec::V5,
@@ -3566,6 +3801,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Retain Handling 0: Server sends matching retained messages when the subscription is made.",
+                reason: None,
             },
             StatementId::V5_3_3_1_10 => &Meta {
                 spec: Spec::V5,
@@ -3576,6 +3812,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Retain Handling 1: send matching retained messages only if the subscription is new, not on re-subscribe.",
+                reason: None,
             },
             StatementId::V5_3_3_1_11 => &Meta {
                 spec: Spec::V5,
@@ -3586,6 +3823,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Retain Handling 2: Server sends no retained messages when the subscription is made.",
+                reason: None,
             },
             StatementId::V5_3_3_1_12 => &Meta {
                 spec: Spec::V5,
@@ -3596,6 +3834,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Retain As Published 0: Server forwards messages with RETAIN cleared regardless of publisher's flag.",
+                reason: None,
             },
             StatementId::V5_3_3_1_13 => &Meta {
                 spec: Spec::V5,
@@ -3606,6 +3845,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Retain As Published 1: Server forwards RETAIN exactly as set in the received PUBLISH.",
+                reason: None,
             },
             StatementId::V5_3_3_2_1 => &Meta {
                 spec: Spec::V5,
@@ -3616,6 +3856,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Topic Name is the first variable-header field of PUBLISH and is a UTF-8 Encoded String.",
+                reason: None,
             },
             StatementId::V5_3_3_2_2 => &Meta {
                 spec: Spec::V5,
@@ -3626,6 +3867,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A PUBLISH Topic Name may not contain wildcard characters.",
+                reason: None,
             },
             StatementId::V5_3_3_2_3 => &Meta {
                 spec: Spec::V5,
@@ -3636,6 +3878,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Topic Name delivered by Server must match the subscriber's Topic Filter per section 4.7.",
+                reason: None,
             },
             StatementId::V5_3_3_2_4 => &Meta {
                 spec: Spec::V5,
@@ -3646,6 +3889,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server forwards the Payload Format Indicator unchanged to every receiving subscriber.",
+                reason: None,
             },
             StatementId::V5_3_3_2_5 => &Meta {
                 spec: Spec::V5,
@@ -3656,6 +3900,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Once the expiry interval passes before onward delivery starts, Server drops that subscriber's copy.",
+                reason: None,
             },
             StatementId::V5_3_3_2_6 => &Meta {
                 spec: Spec::V5,
@@ -3666,6 +3911,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Forwarded PUBLISH carries the expiry interval reduced by the time the message waited in the Server.",
+                reason: None,
             },
             StatementId::V5_3_3_2_7 => &Meta {
                 spec: Spec::V5,
@@ -3676,6 +3922,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Topic Alias mappings are per connection and must not survive into a new Network Connection.",
+                reason: None,
             },
             StatementId::V5_3_3_2_8 => &Meta {
                 spec: Spec::V5,
@@ -3686,6 +3933,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Topic Alias value 0 must never be sent.",
+                reason: None,
             },
             StatementId::V5_3_3_2_9 => &Meta {
                 spec: Spec::V5,
@@ -3696,6 +3944,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Client Topic Alias values must not exceed the Server's CONNACK Topic Alias Maximum.",
+                reason: None,
             },
             StatementId::V5_3_3_2_10 => &Meta {
                 spec: Spec::V5,
@@ -3706,6 +3955,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client must accept any alias from 1 up to the Topic Alias Maximum it requested.",
+                reason: None,
             },
             StatementId::V5_3_3_2_11 => &Meta {
                 spec: Spec::V5,
@@ -3716,6 +3966,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server Topic Alias values must not exceed the Client's CONNECT Topic Alias Maximum.",
+                reason: None,
             },
             StatementId::V5_3_3_2_12 => &Meta {
                 spec: Spec::V5,
@@ -3726,6 +3977,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server must accept any alias from 1 up to the Topic Alias Maximum it announced.",
+                reason: None,
             },
             StatementId::V5_3_3_2_13 => &Meta {
                 spec: Spec::V5,
@@ -3736,6 +3988,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Response Topic is encoded as a UTF-8 Encoded String.",
+                reason: None,
             },
             StatementId::V5_3_3_2_14 => &Meta {
                 spec: Spec::V5,
@@ -3746,6 +3999,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Response Topic may not contain wildcard characters.",
+                reason: None,
             },
             StatementId::V5_3_3_2_15 => &Meta {
                 spec: Spec::V5,
@@ -3756,6 +4010,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server forwards the Response Topic unchanged to all receiving subscribers.",
+                reason: None,
             },
             StatementId::V5_3_3_2_16 => &Meta {
                 spec: Spec::V5,
@@ -3766,6 +4021,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server forwards Correlation Data unchanged to all receiving subscribers.",
+                reason: None,
             },
             StatementId::V5_3_3_2_17 => &Meta {
                 spec: Spec::V5,
@@ -3776,6 +4032,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server forwards every User Property of a PUBLISH unchanged to receiving Clients.",
+                reason: None,
             },
             StatementId::V5_3_3_2_18 => &Meta {
                 spec: Spec::V5,
@@ -3786,6 +4043,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "When forwarding, Server keeps User Properties in their original order.",
+                reason: None,
             },
             StatementId::V5_3_3_2_19 => &Meta {
                 spec: Spec::V5,
@@ -3796,6 +4054,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Content Type is encoded as a UTF-8 Encoded String.",
+                reason: None,
             },
             StatementId::V5_3_3_2_20 => &Meta {
                 spec: Spec::V5,
@@ -3806,6 +4065,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server forwards the Content Type unchanged to every receiving subscriber.",
+                reason: None,
             },
             StatementId::V5_3_3_4_1 => &Meta {
                 spec: Spec::V5,
@@ -3816,6 +4076,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A PUBLISH receiver answers with the response packet required for that QoS (none, PUBACK or PUBREC).",
+                reason: None,
             },
             StatementId::V5_3_3_4_2 => &Meta {
                 spec: Spec::V5,
@@ -3826,6 +4087,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "For overlapping subscriptions, Server delivers using the highest QoS among all matching subscriptions.",
+                reason: None,
             },
             StatementId::V5_3_3_4_3 => &Meta {
                 spec: Spec::V5,
@@ -3836,6 +4098,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Messages delivered due to overlapping subscriptions carry the Subscription Identifiers the Client assigned.",
+                reason: None,
             },
             StatementId::V5_3_3_4_4 => &Meta {
                 spec: Spec::V5,
@@ -3846,6 +4109,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A single delivered copy includes Subscription Identifiers of all matching subscriptions that have one.",
+                reason: None,
             },
             StatementId::V5_3_3_4_5 => &Meta {
                 spec: Spec::V5,
@@ -3856,6 +4120,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "When sending one copy per subscription, each copy carries that subscription's identifier, if any.",
+                reason: None,
             },
             StatementId::V5_3_3_4_6 => &Meta {
                 spec: Spec::V5,
@@ -3866,6 +4131,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "A Client-to-Server PUBLISH must contain no Subscription Identifier.",
+                reason: None,
             },
             StatementId::V5_3_3_4_7 => &Meta {
                 spec: Spec::V5,
@@ -3876,6 +4142,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Client keeps unacknowledged outgoing QoS 1/2 PUBLISHes within the Server's Receive Maximum.",
+                reason: None,
             },
             StatementId::V5_3_3_4_8 => &Meta {
                 spec: Spec::V5,
@@ -3886,6 +4153,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Hitting Receive Maximum must not delay the Client sending non-PUBLISH packets.",
+                reason: None,
             },
             StatementId::V5_3_3_4_9 => &Meta {
                 spec: Spec::V5,
@@ -3896,6 +4164,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server keeps unacknowledged outgoing QoS 1/2 PUBLISHes within the Client's Receive Maximum.",
+                reason: None,
             },
             StatementId::V5_3_3_4_10 => &Meta {
                 spec: Spec::V5,
@@ -3906,6 +4175,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "Hitting Receive Maximum must not delay the Server sending non-PUBLISH packets.",
+                reason: None,
             },
             StatementId::V5_3_4_2_1 => &Meta {
                 spec: Spec::V5,
@@ -3916,6 +4186,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A PUBACK sender uses only reason codes from the PUBACK Reason Code table.",
+                reason: None,
             },
             StatementId::V5_3_4_2_2 => &Meta {
                 spec: Spec::V5,
@@ -3926,6 +4197,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "PUBACK Reason String is omitted if it would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_4_2_3 => &Meta {
                 spec: Spec::V5,
@@ -3936,6 +4208,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "PUBACK User Properties are omitted if they would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_5_2_1 => &Meta {
                 spec: Spec::V5,
@@ -3946,6 +4219,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A PUBREC sender uses only reason codes from the PUBREC Reason Code table.",
+                reason: None,
             },
             StatementId::V5_3_5_2_2 => &Meta {
                 spec: Spec::V5,
@@ -3956,6 +4230,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "PUBREC Reason String is omitted if it would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_5_2_3 => &Meta {
                 spec: Spec::V5,
@@ -3966,6 +4241,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "PUBREC User Properties are omitted if they would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_6_1_1 => &Meta {
                 spec: Spec::V5,
@@ -3976,6 +4252,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "PUBREL fixed-header flags must be 0010; Server treats other values as malformed and closes.",
+                reason: None,
             },
             StatementId::V5_3_6_2_1 => &Meta {
                 spec: Spec::V5,
@@ -3986,6 +4263,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A PUBREL sender uses only reason codes from the PUBREL Reason Code table.",
+                reason: None,
             },
             StatementId::V5_3_6_2_2 => &Meta {
                 spec: Spec::V5,
@@ -3996,6 +4274,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "PUBREL Reason String is omitted if it would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_6_2_3 => &Meta {
                 spec: Spec::V5,
@@ -4006,6 +4285,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "PUBREL User Properties are omitted if they would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_7_2_1 => &Meta {
                 spec: Spec::V5,
@@ -4016,6 +4296,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A PUBCOMP sender uses only reason codes from the PUBCOMP Reason Code table.",
+                reason: None,
             },
             StatementId::V5_3_7_2_2 => &Meta {
                 spec: Spec::V5,
@@ -4026,6 +4307,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "PUBCOMP Reason String is omitted if it would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_7_2_3 => &Meta {
                 spec: Spec::V5,
@@ -4036,6 +4318,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "PUBCOMP User Properties are omitted if they would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_8_1_1 => &Meta {
                 spec: Spec::V5,
@@ -4046,6 +4329,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "SUBSCRIBE fixed-header flags must be 0010; Server treats other values as malformed and closes.",
+                reason: None,
             },
             StatementId::V5_3_8_3_1 => &Meta {
                 spec: Spec::V5,
@@ -4056,6 +4340,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Each Topic Filter in SUBSCRIBE is a UTF-8 Encoded String.",
+                reason: None,
             },
             StatementId::V5_3_8_3_2 => &Meta {
                 spec: Spec::V5,
@@ -4066,6 +4351,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "SUBSCRIBE must carry at least one Topic Filter plus Subscription Options pair.",
+                reason: None,
             },
             StatementId::V5_3_8_3_3 => &Meta {
                 spec: Spec::V5,
@@ -4076,6 +4362,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "With No Local set, Server must not deliver a message back to a connection with the publisher's ClientID.",
+                reason: None,
             },
             StatementId::V5_3_8_3_4 => &Meta {
                 spec: Spec::V5,
@@ -4086,6 +4373,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Setting No Local on a Shared Subscription is a Protocol Error.",
+                reason: None,
             },
             StatementId::V5_3_8_3_5 => &Meta {
                 spec: Spec::V5,
@@ -4096,6 +4384,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server treats SUBSCRIBE as malformed if reserved bits 6-7 of Subscription Options are non-zero.",
+                reason: None,
             },
             StatementId::V5_3_8_4_1 => &Meta {
                 spec: Spec::V5,
@@ -4106,6 +4395,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server answers every SUBSCRIBE with a SUBACK.",
+                reason: None,
             },
             StatementId::V5_3_8_4_2 => &Meta {
                 spec: Spec::V5,
@@ -4116,6 +4406,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "SUBACK carries the Packet Identifier of the SUBSCRIBE it acknowledges.",
+                reason: None,
             },
             StatementId::V5_3_8_4_3 => &Meta {
                 spec: Spec::V5,
@@ -4126,6 +4417,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Re-subscribing with an identical non-shared Topic Filter replaces the existing Subscription.",
+                reason: None,
             },
             StatementId::V5_3_8_4_4 => &Meta {
                 spec: Spec::V5,
@@ -4136,6 +4428,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "On replacement with Retain Handling 0, retained messages are re-sent and no messages are lost.",
+                reason: None,
             },
             StatementId::V5_3_8_4_5 => &Meta {
                 spec: Spec::V5,
@@ -4146,6 +4439,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A multi-filter SUBSCRIBE is processed like sequential SUBSCRIBEs, answered by one combined SUBACK.",
+                reason: None,
             },
             StatementId::V5_3_8_4_6 => &Meta {
                 spec: Spec::V5,
@@ -4156,6 +4450,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "SUBACK has one Reason Code per Topic Filter/Subscription Options pair.",
+                reason: None,
             },
             StatementId::V5_3_8_4_7 => &Meta {
                 spec: Spec::V5,
@@ -4166,6 +4461,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Each SUBACK Reason Code gives the granted maximum QoS or signals failure.",
+                reason: None,
             },
             StatementId::V5_3_8_4_8 => &Meta {
                 spec: Spec::V5,
@@ -4176,6 +4472,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Delivered QoS is the lower of the published QoS and the granted maximum QoS.",
+                reason: None,
             },
             StatementId::V5_3_9_2_1 => &Meta {
                 spec: Spec::V5,
@@ -4186,6 +4483,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "Server omits the SUBACK Reason String if it would exceed the Client's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_9_2_2 => &Meta {
                 spec: Spec::V5,
@@ -4196,6 +4494,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "Server omits SUBACK User Properties if they would exceed the Client's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_9_3_1 => &Meta {
                 spec: Spec::V5,
@@ -4206,6 +4505,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "SUBACK Reason Codes appear in the same order as the Topic Filters of the SUBSCRIBE.",
+                reason: None,
             },
             StatementId::V5_3_9_3_2 => &Meta {
                 spec: Spec::V5,
@@ -4216,6 +4516,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Each SUBACK entry uses a value from the Subscribe Reason Code table.",
+                reason: None,
             },
             StatementId::V5_3_10_1_1 => &Meta {
                 spec: Spec::V5,
@@ -4226,6 +4527,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "UNSUBSCRIBE fixed-header flags must be 0010; Server treats other values as malformed and closes.",
+                reason: None,
             },
             StatementId::V5_3_10_3_1 => &Meta {
                 spec: Spec::V5,
@@ -4236,6 +4538,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Topic Filters in UNSUBSCRIBE are UTF-8 Encoded Strings.",
+                reason: None,
             },
             StatementId::V5_3_10_3_2 => &Meta {
                 spec: Spec::V5,
@@ -4246,6 +4549,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "UNSUBSCRIBE must carry at least one Topic Filter.",
+                reason: None,
             },
             StatementId::V5_3_10_4_1 => &Meta {
                 spec: Spec::V5,
@@ -4256,6 +4560,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server compares unsubscribe filters literally (no wildcard matching) and deletes any exactly-equal Subscription.",
+                reason: None,
             },
             StatementId::V5_3_10_4_2 => &Meta {
                 spec: Spec::V5,
@@ -4266,6 +4571,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "After UNSUBSCRIBE, Server queues no further new matching messages for that Client.",
+                reason: None,
             },
             StatementId::V5_3_10_4_3 => &Meta {
                 spec: Spec::V5,
@@ -4276,6 +4582,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "Server finishes any QoS 1/2 deliveries on the removed filters that were already in progress.",
+                reason: None,
             },
             StatementId::V5_3_10_4_4 => &Meta {
                 spec: Spec::V5,
@@ -4286,6 +4593,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server answers every UNSUBSCRIBE with an UNSUBACK.",
+                reason: None,
             },
             StatementId::V5_3_10_4_5 => &Meta {
                 spec: Spec::V5,
@@ -4296,6 +4604,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "UNSUBACK echoes the UNSUBSCRIBE Packet Identifier and is sent even if nothing was removed.",
+                reason: None,
             },
             StatementId::V5_3_10_4_6 => &Meta {
                 spec: Spec::V5,
@@ -4306,6 +4615,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A multi-filter UNSUBSCRIBE is processed like sequential UNSUBSCRIBEs, answered by one UNSUBACK.",
+                reason: None,
             },
             StatementId::V5_3_11_2_1 => &Meta {
                 spec: Spec::V5,
@@ -4316,6 +4626,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "Server omits the UNSUBACK Reason String if it would exceed the Client's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_11_2_2 => &Meta {
                 spec: Spec::V5,
@@ -4326,6 +4637,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "Server omits UNSUBACK User Properties if they would exceed the Client's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_11_3_1 => &Meta {
                 spec: Spec::V5,
@@ -4336,6 +4648,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "UNSUBACK Reason Codes appear in the same order as the Topic Filters of the UNSUBSCRIBE.",
+                reason: None,
             },
             StatementId::V5_3_11_3_2 => &Meta {
                 spec: Spec::V5,
@@ -4346,6 +4659,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Each UNSUBACK entry uses a value from the Unsubscribe Reason Code table.",
+                reason: None,
             },
             StatementId::V5_3_12_4_1 => &Meta {
                 spec: Spec::V5,
@@ -4356,6 +4670,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server replies to each PINGREQ with a PINGRESP.",
+                reason: None,
             },
             StatementId::V5_3_14_0_1 => &Meta {
                 spec: Spec::V5,
@@ -4366,6 +4681,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server must not send DISCONNECT before it has sent a successful CONNACK (reason below 0x80).",
+                reason: None,
             },
             StatementId::V5_3_14_1_1 => &Meta {
                 spec: Spec::V5,
@@ -4376,6 +4692,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Receivers check DISCONNECT reserved flag bits are 0, otherwise respond with DISCONNECT 0x81.",
+                reason: None,
             },
             StatementId::V5_3_14_2_1 => &Meta {
                 spec: Spec::V5,
@@ -4386,6 +4703,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A DISCONNECT sender uses only reason codes from the Disconnect Reason Code table.",
+                reason: None,
             },
             StatementId::V5_3_14_2_2 => &Meta {
                 spec: Spec::V5,
@@ -4396,6 +4714,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "A Server-sent DISCONNECT must not include a Session Expiry Interval property.",
+                reason: None,
             },
             StatementId::V5_3_14_2_3 => &Meta {
                 spec: Spec::V5,
@@ -4406,6 +4725,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "DISCONNECT Reason String is omitted if it would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_14_2_4 => &Meta {
                 spec: Spec::V5,
@@ -4416,6 +4736,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "DISCONNECT User Properties are omitted if they would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_14_4_1 => &Meta {
                 spec: Spec::V5,
@@ -4426,6 +4747,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Once DISCONNECT is sent, the sender transmits nothing further on that connection.",
+                reason: None,
             },
             StatementId::V5_3_14_4_2 => &Meta {
                 spec: Spec::V5,
@@ -4436,6 +4758,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "The DISCONNECT sender must then close the Network Connection.",
+                reason: None,
             },
             StatementId::V5_3_14_4_3 => &Meta {
                 spec: Spec::V5,
@@ -4446,6 +4769,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "On DISCONNECT with reason 0x00 the Server drops the connection's Will without publishing it.",
+                reason: None,
             },
             StatementId::V5_3_15_1_1 => &Meta {
                 spec: Spec::V5,
@@ -4456,6 +4780,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "AUTH fixed-header flags must be all zero; receivers treat anything else as malformed and close.",
+                reason: None,
             },
             StatementId::V5_3_15_2_1 => &Meta {
                 spec: Spec::V5,
@@ -4466,6 +4791,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "An AUTH sender uses only reason codes from the Authenticate Reason Code table.",
+                reason: None,
             },
             StatementId::V5_3_15_2_2 => &Meta {
                 spec: Spec::V5,
@@ -4476,6 +4802,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "AUTH Reason String is omitted if it would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_3_15_2_3 => &Meta {
                 spec: Spec::V5,
@@ -4486,6 +4813,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "AUTH User Properties are omitted if they would exceed the receiver's Maximum Packet Size.",
+                reason: None,
             },
             StatementId::V5_4_1_0_1 => &Meta {
                 spec: Spec::V5,
@@ -4496,6 +4824,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "Neither side may throw away Session State while the Network Connection remains open.",
+                reason: None,
             },
             StatementId::V5_4_1_0_2 => &Meta {
                 spec: Spec::V5,
@@ -4506,6 +4835,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "After disconnect, Server deletes the Session State once the Session Expiry Interval runs out.",
+                reason: None,
             },
             StatementId::V5_4_2_1 => &Meta {
                 spec: Spec::V5,
@@ -4516,6 +4846,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::No,
                 description: "Implementations support at least one ordered, lossless, bidirectional byte-stream transport.",
+                reason: None,
             },
             StatementId::V5_4_3_1_1 => &Meta {
                 spec: Spec::V5,
@@ -4526,6 +4857,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS 0 sender transmits PUBLISH with QoS 0 and DUP 0.",
+                reason: None,
             },
             StatementId::V5_4_3_2_1 => &Meta {
                 spec: Spec::V5,
@@ -4536,6 +4868,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "QoS 1 sender allocates an unused Packet Identifier for each new message.",
+                reason: None,
             },
             StatementId::V5_4_3_2_2 => &Meta {
                 spec: Spec::V5,
@@ -4546,6 +4879,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS 1 sender sends the PUBLISH with that identifier, QoS 1 and DUP 0.",
+                reason: None,
             },
             StatementId::V5_4_3_2_3 => &Meta {
                 spec: Spec::V5,
@@ -4556,6 +4890,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "QoS 1 sender keeps the PUBLISH unacknowledged until the matching PUBACK arrives.",
+                reason: None,
             },
             StatementId::V5_4_3_2_4 => &Meta {
                 spec: Spec::V5,
@@ -4566,6 +4901,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS 1 receiver takes ownership and returns PUBACK with the PUBLISH's Packet Identifier.",
+                reason: None,
             },
             StatementId::V5_4_3_2_5 => &Meta {
                 spec: Spec::V5,
@@ -4576,6 +4912,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "After sending PUBACK, a PUBLISH reusing that identifier is a new message whatever its DUP flag.",
+                reason: None,
             },
             StatementId::V5_4_3_3_1 => &Meta {
                 spec: Spec::V5,
@@ -4586,6 +4923,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "QoS 2 sender allocates an unused Packet Identifier for each new message.",
+                reason: None,
             },
             StatementId::V5_4_3_3_2 => &Meta {
                 spec: Spec::V5,
@@ -4596,6 +4934,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS 2 sender sends the PUBLISH with that identifier, QoS 2 and DUP 0.",
+                reason: None,
             },
             StatementId::V5_4_3_3_3 => &Meta {
                 spec: Spec::V5,
@@ -4606,6 +4945,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "QoS 2 sender keeps the PUBLISH unacknowledged until the matching PUBREC arrives.",
+                reason: None,
             },
             StatementId::V5_4_3_3_4 => &Meta {
                 spec: Spec::V5,
@@ -4616,6 +4956,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "On a PUBREC below 0x80 the sender replies with PUBREL bearing the original Packet Identifier.",
+                reason: None,
             },
             StatementId::V5_4_3_3_5 => &Meta {
                 spec: Spec::V5,
@@ -4626,6 +4967,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "QoS 2 sender keeps the PUBREL unacknowledged until the matching PUBCOMP arrives.",
+                reason: None,
             },
             StatementId::V5_4_3_3_6 => &Meta {
                 spec: Spec::V5,
@@ -4636,6 +4978,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Once PUBREL has been sent, the sender must never resend the original PUBLISH.",
+                reason: None,
             },
             StatementId::V5_4_3_3_7 => &Meta {
                 spec: Spec::V5,
@@ -4646,6 +4989,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "A QoS 2 sender must not expire a message whose PUBLISH has already been transmitted.",
+                reason: None,
             },
             StatementId::V5_4_3_3_8 => &Meta {
                 spec: Spec::V5,
@@ -4656,6 +5000,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS 2 receiver takes ownership and returns PUBREC with the PUBLISH's Packet Identifier.",
+                reason: None,
             },
             StatementId::V5_4_3_3_9 => &Meta {
                 spec: Spec::V5,
@@ -4666,6 +5011,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "After a PUBREC of 0x80 or above, a later PUBLISH reusing that identifier is a new message.",
+                reason: None,
             },
             StatementId::V5_4_3_3_10 => &Meta {
                 spec: Spec::V5,
@@ -4676,6 +5022,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Before PUBREL arrives, a repeated PUBLISH with the same identifier gets PUBREC but is not delivered onward again.",
+                reason: None,
             },
             StatementId::V5_4_3_3_11 => &Meta {
                 spec: Spec::V5,
@@ -4686,6 +5033,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "QoS 2 receiver answers PUBREL with PUBCOMP carrying the same Packet Identifier.",
+                reason: None,
             },
             StatementId::V5_4_3_3_12 => &Meta {
                 spec: Spec::V5,
@@ -4696,6 +5044,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "After sending PUBCOMP, a PUBLISH reusing that identifier is a new message.",
+                reason: None,
             },
             StatementId::V5_4_3_3_13 => &Meta {
                 spec: Spec::V5,
@@ -4706,6 +5055,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "A QoS 2 receiver completes the acknowledgement flow even if it expired the message.",
+                reason: None,
             },
             StatementId::V5_4_4_0_1 => &Meta {
                 spec: Spec::V5,
@@ -4716,6 +5066,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "When resuming a session (Clean Start 0), both sides resend unacked QoS>0 PUBLISH and PUBREL with original IDs; no other resends.",
+                reason: None,
             },
             StatementId::V5_4_4_0_2 => &Meta {
                 spec: Spec::V5,
@@ -4726,6 +5077,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A PUBLISH answered by PUBACK/PUBREC of 0x80 or above counts as acknowledged and is not retransmitted.",
+                reason: None,
             },
             StatementId::V5_4_5_0_1 => &Meta {
                 spec: Spec::V5,
@@ -4736,6 +5088,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "When Server accepts ownership of a message it adds it to the Session State of every matching subscriber.",
+                reason: None,
             },
             StatementId::V5_4_5_0_2 => &Meta {
                 spec: Spec::V5,
@@ -4746,6 +5099,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client acknowledges every received PUBLISH per its QoS even if it chooses not to process it.",
+                reason: None,
             },
             StatementId::V5_4_6_0_1 => &Meta {
                 spec: Spec::V5,
@@ -4756,6 +5110,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client resends QoS 1/2 PUBLISH packets in their original sending order.",
+                reason: None,
             },
             StatementId::V5_4_6_0_2 => &Meta {
                 spec: Spec::V5,
@@ -4766,6 +5121,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client sends PUBACKs in the order the QoS 1 PUBLISHes were received.",
+                reason: None,
             },
             StatementId::V5_4_6_0_3 => &Meta {
                 spec: Spec::V5,
@@ -4776,6 +5132,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client sends PUBRECs in the order the QoS 2 PUBLISHes were received.",
+                reason: None,
             },
             StatementId::V5_4_6_0_4 => &Meta {
                 spec: Spec::V5,
@@ -4786,6 +5143,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client sends PUBRELs in the order the corresponding PUBRECs were received.",
+                reason: None,
             },
             StatementId::V5_4_6_0_5 => &Meta {
                 spec: Spec::V5,
@@ -4796,6 +5154,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "For an Ordered Topic, Server forwards messages from a given Client (same topic and QoS) in arrival order.",
+                reason: None,
             },
             StatementId::V5_4_6_0_6 => &Meta {
                 spec: Spec::V5,
@@ -4806,6 +5165,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "By default every topic is treated as Ordered for delivery on non-shared subscriptions.",
+                reason: None,
             },
             StatementId::V5_4_7_0_1 => &Meta {
                 spec: Spec::V5,
@@ -4816,6 +5176,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Wildcard characters are allowed only in Topic Filters, never inside a Topic Name.",
+                reason: None,
             },
             StatementId::V5_4_7_1_1 => &Meta {
                 spec: Spec::V5,
@@ -4826,6 +5187,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "'#' must stand alone or follow '/', and must be the final character of the Topic Filter.",
+                reason: None,
             },
             StatementId::V5_4_7_1_2 => &Meta {
                 spec: Spec::V5,
@@ -4836,6 +5198,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "'+' must fill a whole topic level of the filter.",
+                reason: None,
             },
             StatementId::V5_4_7_2_1 => &Meta {
                 spec: Spec::V5,
@@ -4846,6 +5209,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Filters beginning with '#' or '+' must not match Topic Names that start with '$'.",
+                reason: None,
             },
             StatementId::V5_4_7_3_1 => &Meta {
                 spec: Spec::V5,
@@ -4856,6 +5220,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Topic Names and Topic Filters contain at least one character.",
+                reason: None,
             },
             StatementId::V5_4_7_3_2 => &Meta {
                 spec: Spec::V5,
@@ -4866,6 +5231,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Neither Topic Names nor Topic Filters may include the null character U+0000.",
+                reason: None,
             },
             StatementId::V5_4_7_3_3 => &Meta {
                 spec: Spec::V5,
@@ -4876,6 +5242,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "Topic Names and Filters must not exceed 65,535 bytes once UTF-8 encoded.",
+                reason: None,
             },
             StatementId::V5_4_7_3_4 => &Meta {
                 spec: Spec::V5,
@@ -4886,6 +5253,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Subscription matching applies no normalization, modification or substitution of characters.",
+                reason: None,
             },
             StatementId::V5_4_8_2_1 => &Meta {
                 spec: Spec::V5,
@@ -4896,6 +5264,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "Shared Subscription filters begin with \"$share/\" and contain a ShareName of one or more characters.",
+                reason: None,
             },
             StatementId::V5_4_8_2_2 => &Meta {
                 spec: Spec::V5,
@@ -4906,6 +5275,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "ShareName excludes '/', '+' and '#' and is followed by '/' and then a Topic Filter.",
+                reason: None,
             },
             StatementId::V5_4_8_2_3 => &Meta {
                 spec: Spec::V5,
@@ -4916,6 +5286,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server delivers shared-subscription messages within the QoS granted to the chosen Client.",
+                reason: None,
             },
             StatementId::V5_4_8_2_4 => &Meta {
                 spec: Spec::V5,
@@ -4926,6 +5297,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "An interrupted QoS 2 shared delivery is completed to the same Client when it reconnects.",
+                reason: None,
             },
             StatementId::V5_4_8_2_5 => &Meta {
                 spec: Spec::V5,
@@ -4936,6 +5308,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "If that Client's Session ends before it reconnects, the in-flight QoS 2 message is not given to another subscriber.",
+                reason: None,
             },
             StatementId::V5_4_8_2_6 => &Meta {
                 spec: Spec::V5,
@@ -4946,6 +5319,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "If a shared subscriber rejects a message with PUBACK/PUBREC >= 0x80, Server discards it rather than redistributing.",
+                reason: None,
             },
             StatementId::V5_4_9_0_1 => &Meta {
                 spec: Spec::V5,
@@ -4956,6 +5330,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "Initial send quota is non-zero and no larger than the peer's Receive Maximum.",
+                reason: None,
             },
             StatementId::V5_4_9_0_2 => &Meta {
                 spec: Spec::V5,
@@ -4966,6 +5341,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "When the send quota hits zero, no further QoS>0 PUBLISH may be sent until it is replenished.",
+                reason: None,
             },
             StatementId::V5_4_9_0_3 => &Meta {
                 spec: Spec::V5,
@@ -4976,6 +5352,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "A zero send quota must not stop processing and answering all other control packets.",
+                reason: None,
             },
             StatementId::V5_4_12_0_1 => &Meta {
                 spec: Spec::V5,
@@ -4986,6 +5363,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "If Server does not support the Client's Authentication Method it may send CONNACK 0x8C/0x87 and must close.",
+                reason: None,
             },
             StatementId::V5_4_12_0_2 => &Meta {
                 spec: Spec::V5,
@@ -4996,6 +5374,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "A Server AUTH asking for more authentication data carries reason 0x18 (Continue authentication).",
+                reason: None,
             },
             StatementId::V5_4_12_0_3 => &Meta {
                 spec: Spec::V5,
@@ -5006,6 +5385,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Client's AUTH reply to a Server AUTH carries reason 0x18 (Continue authentication).",
+                reason: None,
             },
             StatementId::V5_4_12_0_4 => &Meta {
                 spec: Spec::V5,
@@ -5016,6 +5396,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Partially,
                 description: "Server rejecting authentication at any step may send CONNACK >= 0x80 and must close the connection.",
+                reason: None,
             },
             StatementId::V5_4_12_0_5 => &Meta {
                 spec: Spec::V5,
@@ -5026,6 +5407,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "All AUTH packets and a successful CONNACK repeat the exact Authentication Method from CONNECT.",
+                reason: None,
             },
             StatementId::V5_4_12_0_6 => &Meta {
                 spec: Spec::V5,
@@ -5036,6 +5418,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Without an Authentication Method in CONNECT, Server sends no AUTH and no Authentication Method in CONNACK.",
+                reason: None,
             },
             StatementId::V5_4_12_0_7 => &Meta {
                 spec: Spec::V5,
@@ -5046,6 +5429,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "Without an Authentication Method in CONNECT, Client must not send AUTH.",
+                reason: None,
             },
             StatementId::V5_4_12_1_1 => &Meta {
                 spec: Spec::V5,
@@ -5056,6 +5440,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "A re-authentication AUTH (0x19) uses the same Authentication Method as the original authentication.",
+                reason: None,
             },
             StatementId::V5_4_12_1_2 => &Meta {
                 spec: Spec::V5,
@@ -5066,6 +5451,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "On failed re-authentication the connection must be closed (DISCONNECT recommended first).",
+                reason: None,
             },
             StatementId::V5_4_13_1_1 => &Meta {
                 spec: Spec::V5,
@@ -5076,6 +5462,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::Yes,
                 description: "Server closes the connection on detecting a Malformed Packet or Protocol Error that has a defined Reason Code.",
+                reason: None,
             },
             StatementId::V5_4_13_2_1 => &Meta {
                 spec: Spec::V5,
@@ -5086,6 +5473,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Yes,
                 description: "When a CONNACK or DISCONNECT reason is 0x80 or higher the connection must close, whether or not the packet was sent.",
+                reason: None,
             },
             StatementId::V5_6_0_0_1 => &Meta {
                 spec: Spec::V5,
@@ -5096,6 +5484,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::No,
                 description: "Over WebSocket, MQTT packets travel only in binary frames; receiving any other frame type forces connection close.",
+                reason: None,
             },
             StatementId::V5_6_0_0_2 => &Meta {
                 spec: Spec::V5,
@@ -5106,6 +5495,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::No,
                 description: "Receivers must not assume MQTT packet boundaries coincide with WebSocket frame boundaries.",
+                reason: None,
             },
             StatementId::V5_6_0_0_3 => &Meta {
                 spec: Spec::V5,
@@ -5116,6 +5506,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::No,
                 description: "Client lists \"mqtt\" among the WebSocket subprotocols it offers.",
+                reason: None,
             },
             StatementId::V5_6_0_0_4 => &Meta {
                 spec: Spec::V5,
@@ -5126,6 +5517,7 @@ impl StatementId {
                 obligation: Obligation::Broker,
                 testability: Testability::No,
                 description: "Server selects and returns \"mqtt\" as the WebSocket subprotocol.",
+                reason: None,
             },
         }
     }

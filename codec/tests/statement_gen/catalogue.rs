@@ -8,7 +8,7 @@ use super::problem::{Problem, ProblemKind};
 use super::tsv;
 
 /// The columns of both catalogues, in order; the header must be exactly these.
-pub const COLUMNS: [&str; 7] = [
+pub const COLUMNS: [&str; 8] = [
     "id",
     "section",
     "title",
@@ -16,7 +16,12 @@ pub const COLUMNS: [&str; 7] = [
     "who",
     "testable_over_tcp",
     "paraphrase",
+    "reason",
 ];
+
+/// The `reason` value of a statement with no reason: every field must be non-empty, so "none"
+/// is spelled `-`.
+pub const NO_REASON: &str = "-";
 
 /// One catalogue: its file in `data/`, its specification and how many statements it tags.
 #[derive(Debug)]
@@ -77,6 +82,9 @@ pub struct Row {
     pub testability: &'static str,
     /// The paraphrase (the project's words, not the normative text).
     pub paraphrase: String,
+    /// Why a testable statement cannot be observed from the wire after all (no second client,
+    /// reconnect or provoked error reveals it); `None` for `-`.
+    pub reason: Option<String>,
 }
 
 /// Reads and validates the catalogue `source` from `text` (the contents of `file`). Returns the
@@ -128,7 +136,8 @@ pub fn parse(
 
 /// Reads and validates one data line; on failure, every problem found in it.
 fn parse_row(source: &'static Source, line: &str) -> Result<Row, Vec<ProblemKind>> {
-    let [id, section, title, area, who, testable, paraphrase] = tsv::fields(&COLUMNS, line)?;
+    let [id, section, title, area, who, testable, paraphrase, reason] =
+        tsv::fields(&COLUMNS, line)?;
     let mut problems = Vec::new();
     let obligation = lookup(&OBLIGATIONS, who).unwrap_or_else(|| {
         problems.push(ProblemKind::Who(who.to_owned()));
@@ -145,6 +154,10 @@ fn parse_row(source: &'static Source, line: &str) -> Result<Row, Vec<ProblemKind
         });
         String::new()
     });
+    let reason = (reason != NO_REASON).then(|| reason.to_owned());
+    if reason.is_some() && testability == "No" {
+        problems.push(ProblemKind::ReasonOnUntestable);
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -159,6 +172,7 @@ fn parse_row(source: &'static Source, line: &str) -> Result<Row, Vec<ProblemKind
         obligation,
         testability,
         paraphrase: paraphrase.to_owned(),
+        reason,
     })
 }
 
@@ -231,7 +245,7 @@ pub mod tests {
 
     /// A valid catalogue line.
     pub fn line(id: &str, who: &str) -> String {
-        format!("{id}\t1.2\tTitle\tArea\t{who}\tyes\tA paraphrase.")
+        format!("{id}\t1.2\tTitle\tArea\t{who}\tyes\tA paraphrase.\t-")
     }
 
     fn parse_text(source: &'static Source, lines: &[String]) -> (Vec<Row>, Vec<String>) {
@@ -258,7 +272,7 @@ pub mod tests {
 
     #[test]
     fn every_problem_of_a_line_is_reported_with_file_and_line() {
-        let bad = "MQTT-1.2\t1.2\tTitle\tArea\tserver\tmaybe\tA paraphrase.".to_owned();
+        let bad = "MQTT-1.2\t1.2\tTitle\tArea\tserver\tmaybe\tA paraphrase.\t-".to_owned();
         let (rows, problems) = parse_text(&V5, &[line("MQTT-1.2-1", "client"), bad]);
         assert_eq!(rows.len(), 1);
         assert_eq!(
@@ -299,8 +313,31 @@ pub mod tests {
         );
         assert_eq!(
             problems,
-            ["v5.tsv:3: expected 7 tab-separated fields, found 2"]
+            ["v5.tsv:3: expected 8 tab-separated fields, found 2"]
         );
+    }
+
+    #[test]
+    fn a_reason_is_read_and_refused_on_an_untestable_statement() {
+        let with_reason = "MQTT-1.2-1\t1.2\tTitle\tArea\tbroker\tpartially\tA paraphrase.\tNo \
+                           packet shows it."
+            .to_owned();
+        let untestable = "MQTT-1.2-2\t1.2\tTitle\tArea\tbroker\tno\tA paraphrase.\tWhy.".to_owned();
+        let (rows, problems) = parse_text(&V5, &[with_reason, untestable]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].reason.as_deref(), Some("No packet shows it."));
+        assert_eq!(
+            problems,
+            [
+                "v5.tsv:3: `reason` is only for testable statements (`testable_over_tcp` yes or \
+              partially); use `-` on a `no` row"
+            ]
+        );
+        let (rows, _) = parse_text(
+            &V5,
+            &[line("MQTT-1.2-1", "client"), line("MQTT-1.2-2", "both")],
+        );
+        assert!(rows.iter().all(|r| r.reason.is_none()));
     }
 
     #[test]

@@ -16,12 +16,14 @@
 //! | [`problem`] | [`Problem`]: what is wrong with the data, naming file and line |
 //!
 //! Any problem with the data (wrong header, wrong row count, duplicate id, empty field, unknown
-//! `who` / `testable_over_tcp` value, malformed id, bad pair) is reported with the file and
+//! `who` / `testable_over_tcp` value, malformed id, a `reason` on an untestable row, bad pair) is reported with the file and
 //! line; all problems are collected before giving up.
 //!
 //! # Changing the catalogue format
 //!
-//! To add a column (say `reason`): add it to [`catalogue::COLUMNS`] (the header check and the
+//! The last column, `reason`, is `-` for most rows; on a testable row it says why the statement
+//! cannot be observed from the wire after all (`mqttspec trace` lists those apart, still
+//! uncovered). To add a column: add it to [`catalogue::COLUMNS`] (the header check and the
 //! field count follow), bind it in `catalogue::parse_row`, carry it in [`catalogue::Row`] and
 //! render it in [`render`]. Regenerate *before* changing the library's `Meta` struct: the test
 //! links the library, which must still compile with the old generated file. Then add the field

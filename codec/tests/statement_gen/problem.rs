@@ -95,6 +95,13 @@ pub enum ProblemKind {
     /// The `testable_over_tcp` column holds something other than `yes`, `partially` or `no`.
     #[error("`testable_over_tcp` must be yes, partially or no, found `{0}`")]
     Testable(String),
+    /// A statement marked not testable over TCP carries a `reason`: the column explains why a
+    /// *testable* statement is not observable from the wire after all.
+    #[error(
+        "`reason` is only for testable statements (`testable_over_tcp` yes or partially); use \
+         `-` on a `no` row"
+    )]
+    ReasonOnUntestable,
     /// The id is not of the form `MQTT-<x.y.z>-<n>`.
     #[error("bad id `{id}`: {why}")]
     BadId {

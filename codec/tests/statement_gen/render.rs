@@ -113,6 +113,7 @@ fn meta(out: &mut String, rows: &[Row]) {
                 obligation: Obligation::{obligation},
                 testability: Testability::{testability},
                 description: {description},
+                reason: {reason},
             }},
 ",
             variant = row.variant,
@@ -124,6 +125,10 @@ fn meta(out: &mut String, rows: &[Row]) {
             obligation = row.obligation,
             testability = row.testability,
             description = literal(&row.paraphrase),
+            reason = row
+                .reason
+                .as_deref()
+                .map_or_else(|| "None".to_owned(), |r| format!("Some({})", literal(r))),
         );
     }
     out.push_str("        }\n    }\n\n");

@@ -682,9 +682,9 @@ fn dup_not_propagated(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// An unacknowledged QoS 1 message is sent again, DUP 1 and same Packet Identifier, when the session resumes
     QOS1_RESENT_ON_RESUME = "qos.qos1-resent-on-session-resume",
-    checks: [V5_4_4_0_1, V5_3_3_1_1, V311_4_4_0_1, V311_3_3_1_1, V311_2_3_1_4],
+    checks: [V5_4_4_0_1, V5_3_3_1_1, V5_4_3_2_3, V311_4_4_0_1, V311_3_3_1_1, V311_2_3_1_4],
     requires: [QoS1],
-    faults: [NoRedelivery],
+    faults: [NoRedelivery, ForgetSentPublish],
     tags: [Session, FromBroker],
     run: qos1_resent_on_resume,
 }
@@ -696,9 +696,9 @@ fn qos1_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A QoS 2 message without PUBREC is sent again, DUP 1 and same Packet Identifier, when the session resumes
     QOS2_RESENT_ON_RESUME = "qos.qos2-resent-on-session-resume",
-    checks: [V5_4_4_0_1, V5_3_3_1_1, V311_4_4_0_1, V311_3_3_1_1, V311_2_3_1_4],
+    checks: [V5_4_4_0_1, V5_3_3_1_1, V5_4_3_3_3, V311_4_4_0_1, V311_3_3_1_1, V311_2_3_1_4],
     requires: [QoS2],
-    faults: [NoRedelivery],
+    faults: [NoRedelivery, ForgetSentPublish],
     tags: [Session, FromBroker],
     run: qos2_resent_on_resume,
 }
@@ -810,6 +810,232 @@ fn pubrel_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
         sub.alive().await?;
         let _ = sub.disconnect().await;
         end_session(&t, "sub").await;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A PUBLISH the client refused with PUBACK or PUBREC 0x80 counts as acknowledged: it is not sent again when the session resumes
+    REFUSED_NOT_RESENT = "qos.refused-publish-not-resent-on-resume",
+    checks: [V5_4_4_0_2],
+    only: V5,
+    requires: [QoS2],
+    faults: [RetransmitRefused],
+    tags: [Session, FromBroker],
+    run: refused_not_resent,
+}
+
+/// Three messages reach a persistent subscriber: it refuses the first (QoS 1, PUBACK 0x80)
+/// and the second (QoS 2, PUBREC 0x80) and leaves the third (QoS 1) unacknowledged. When the
+/// session resumes, the third comes again (the control: the broker does retransmit on this
+/// session) and the refused two must not.
+fn refused_not_resent(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("t");
+        let mut sub = persistent(&t, "sub").connect().await?;
+        subscribe_granted(&t, &mut sub, &topic, 2).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        let mut ids = Vec::new();
+        for (payload, qos) in [("refused-1", 1), ("refused-2", 2), ("kept", 1)] {
+            publisher.publish(&topic).qos(qos).payload(payload).await?;
+            let p = sub
+                .expect_publish()
+                .topic(&topic)
+                .qos(qos)
+                .payload(payload)
+                .no_auto_ack()
+                .as_setup(Precondition::Delivery)
+                .await?;
+            let id = p.packet_id.ok_or_else(|| {
+                Failure::error("case error: a QoS 1/2 PUBLISH decoded without Packet Identifier")
+            })?;
+            ids.push(id);
+        }
+        let mut ack = PubAck::new(ids[0]);
+        ack.reason_code = ReasonCode::UnspecifiedError;
+        sub.send(&Packet::PubAck(ack)).await?;
+        let mut rec = PubRec::new(ids[1]);
+        rec.reason_code = ReasonCode::UnspecifiedError;
+        sub.send(&Packet::PubRec(rec)).await?;
+        // The PINGRESP shows both refusals were read before the connection ends.
+        sub.alive().await?;
+        sub.disconnect().await?;
+
+        let mut sub = resume(&t, "sub").await?;
+        let mut kept = false;
+        let deadline = tokio::time::Instant::now() + t.response_timeout() + QUIET;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match sub.recv(left).await {
+                Received::Packet(Packet::Publish(p)) => {
+                    sub.ack(&p).await?;
+                    let payload = String::from_utf8_lossy(&p.payload).into_owned();
+                    if payload == "kept" {
+                        kept = true;
+                        continue;
+                    }
+                    return Err(sub
+                        .unmet(
+                            "no PUBLISH of a message refused with PUBACK / PUBREC 0x80",
+                            Received::Packet(Packet::Publish(p)),
+                        )
+                        .statement(S::V5_4_4_0_2));
+                }
+                Received::Packet(_) => {}
+                Received::Timeout => break,
+                other => {
+                    return Err(sub.unmet("the resumed connection open", other));
+                }
+            }
+        }
+        t.checked();
+        t.absence_seen();
+        t.require(kept, Precondition::Control, || {
+            "the unacknowledged message \"kept\" sent again on the resumed session".to_owned()
+        })?;
+        t.control_seen();
+        sub.alive().await?;
+        let _ = sub.disconnect().await;
+        end_session(&t, "sub").await;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// After the broker refuses a QoS 2 PUBLISH with PUBREC 0x80 or above, a PUBLISH reusing its Packet Identifier is a new message: acknowledged and delivered
+    ID_REUSED_AFTER_REFUSED_PUBREC = "qos.packet-id-reused-after-refusing-pubrec-is-new-message",
+    checks: [V5_4_3_3_9],
+    only: V5,
+    requires: [QoS2],
+    faults: [RefusedQos2IdPending],
+    tags: [ToBroker],
+    run: id_reused_after_refused_pubrec,
+}
+
+/// The refusal is provoked with a PUBLISH to a `$SYS/` topic, which a broker reserves for
+/// itself (4.7.2); a broker that accepts it leaves nothing to test (INCONCLUSIVE).
+fn id_reused_after_refused_pubrec(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("n");
+        let mut sub = t.client("sub").connect().await?;
+        subscribe_granted(&t, &mut sub, &topic, 2).await?;
+        let mut c = t.client("pub").connect().await?;
+        let id = 7u16;
+        let sys = format!("$SYS/{}", t.topic("refused"));
+        c.send(&Packet::Publish(publish_packet(
+            &sys,
+            2,
+            Some(id),
+            b"refused",
+        )?))
+        .await?;
+        let first = c
+            .expect_packet(PacketType::PubRec)
+            .as_setup(Precondition::Publish)
+            .await?;
+        let refused = matches!(&first, Packet::PubRec(r) if r.reason_code.is_error());
+        if !refused {
+            c.send(&Packet::PubRel(PubRel::new(packet_id(id)?))).await?;
+            return t.inconclusive(
+                Precondition::Publish,
+                format!(
+                    "the broker accepted a QoS 2 PUBLISH to {sys:?} ({}): no refusing PUBREC to \
+                     test",
+                    summary::packet(&first, t.protocol())
+                ),
+            );
+        }
+        c.send(&Packet::Publish(publish_packet(
+            &topic,
+            2,
+            Some(id),
+            b"new",
+        )?))
+        .await?;
+        let code = expect_ack(&t, &mut c, PacketType::PubRec, id)
+            .await
+            .map_err(|f| f.statement(S::V5_4_3_3_9))?;
+        t.check(
+            !code.is_error(),
+            format!("PUBREC id={id} accepting the new message"),
+            format!("PUBREC reason {code:?}"),
+        )
+        .map_err(|f| f.statement(S::V5_4_3_3_9))?;
+        c.send(&Packet::PubRel(PubRel::new(packet_id(id)?))).await?;
+        expect_ack(&t, &mut c, PacketType::PubComp, id).await?;
+        sub.expect_publish()
+            .topic(&topic)
+            .payload("new")
+            .await
+            .map_err(|f| f.statement(S::V5_4_3_3_9))?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// 3.1.1: a PUBLISH to a $SYS/ topic, which a client is normally not authorised to write, is acknowledged as its QoS requires or the connection is closed
+    UNAUTHORISED_ACKED_OR_CLOSED = "qos.unauthorised-publish-acknowledged-or-closed",
+    checks: [V311_3_3_5_2],
+    only: V311,
+    requires: [QoS2],
+    faults: [SilentPublishDenial],
+    tags: [ToBroker],
+    run: unauthorised_acked_or_closed,
+}
+
+/// A 3.1.1 server has no way to tell a client that a PUBLISH was not authorised: it must
+/// acknowledge it normally or close the connection. Which topics a client may write is the
+/// broker's configuration; `$SYS/` is reserved for the server (4.7.2), so it is the topic most
+/// brokers refuse. A broker that authorises it must acknowledge it anyway, so the check holds
+/// either way (the case cannot see which branch the broker took).
+fn unauthorised_acked_or_closed(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut c = t.client("pub").connect().await?;
+        // The twin: the same connection's PUBLISH to an ordinary topic is acknowledged.
+        c.publish(t.topic("ok"))
+            .qos(1)
+            .payload("ok")
+            .as_twin()
+            .await?;
+        let sys = format!("$SYS/{}", t.topic("denied"));
+        for (qos, id, kind) in [
+            (1u8, 11u16, PacketType::PubAck),
+            (2, 12, PacketType::PubRec),
+        ] {
+            c.send(&Packet::Publish(publish_packet(&sys, qos, Some(id), b"x")?))
+                .await?;
+            match c.recv(c.timeout()).await {
+                Received::Packet(p) if ack_of(&p).is_some_and(|(k, i, _)| k == kind && i == id) => {
+                    t.checked();
+                    if qos == 2 {
+                        c.send(&Packet::PubRel(PubRel::new(packet_id(id)?))).await?;
+                        expect_ack(&t, &mut c, PacketType::PubComp, id).await?;
+                    }
+                }
+                Received::Closed => {
+                    t.checked();
+                    t.refusal_seen();
+                    return t.pass();
+                }
+                other => {
+                    return Err(c
+                        .unmet(
+                            &format!(
+                                "{} id={id} (the normal acknowledgement) or the connection closed",
+                                kind.name()
+                            ),
+                            other,
+                        )
+                        .statement(S::V311_3_3_5_2));
+                }
+            }
+        }
         t.pass()
     })
 }

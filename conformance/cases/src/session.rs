@@ -15,7 +15,7 @@ use mqttspec_codec::{Disconnect, Packet, ProtocolVersion, ReasonCode, StatementI
 
 use super::support::{
     end_session, expect_no_session, expect_taken_over, granted_one, keep_subscribed, leave,
-    leave_normally, persistent, resume_kept, session_present, statement, text, RawConnect,
+    leave_normally, of_run, persistent, resume_kept, session_present, statement, text, RawConnect,
     PERSISTENT_EXPIRY, QUIET,
 };
 use mqttspec_harness::case;
@@ -62,7 +62,7 @@ fn expect_resumed(t: &Ctx, c: &Client) -> Result<Option<CaseResult>, Failure> {
 case! {
     /// Clean Start / Clean Session 1 discards the stored session: its subscriptions no longer match
     CLEAN_START_DISCARDS_SUBSCRIPTIONS = "session.clean-start-discards-subscriptions",
-    checks: [V5_3_1_2_4, V5_3_2_2_2],
+    checks: [V5_3_1_2_4, V5_3_2_2_2, V5_3_1_4_4],
     requires: [QoS1],
     faults: [KeepSessionOnCleanStart],
     tags: [Session, Live, FromBroker],
@@ -128,6 +128,105 @@ fn resume_keeps_subscriptions(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         leave_normally(again).await?;
         end_session(&t, "sub").await;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// Clean Start / Clean Session 0 with a Client Identifier the broker has no session for creates a new session (Session Present 0) that is then kept
+    NEW_SESSION_WITHOUT_CLEAN_START = "session.clean-start-0-without-session-creates-one",
+    checks: [V5_3_1_2_6, V5_3_2_2_3],
+    requires: [QoS1],
+    faults: [NoNewSessionOnResume],
+    tags: [Session, Live, FromBroker],
+    run: new_session_without_clean_start,
+}
+
+fn new_session_without_clean_start(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("n");
+        // A Client Identifier of this run only: the broker cannot have a session for it.
+        let mut first = persistent(&t, "sub").connect().await?;
+        t.check(
+            !session_present(&first),
+            "CONNACK Session Present 0: no session existed for this Client Identifier",
+            "Session Present 1 for a Client Identifier never used before",
+        )
+        .map_err(|f| f.statement(statement(&t, S::V5_3_2_2_3, S::V311_3_2_2_3)))?;
+        first.subscribe(&topic).qos(1).await?;
+        leave_normally(first).await?;
+
+        // The session created by that connection outlives it: it is found again.
+        let mut again = persistent(&t, "sub").connect().await?;
+        if t.is_v5() && granted_expiry(&again, PERSISTENT_EXPIRY) == 0 {
+            return interval_not_granted(
+                &t,
+                "the broker set the Session Expiry Interval to 0 in CONNACK: no session is kept"
+                    .to_owned(),
+            );
+        }
+        t.check(
+            session_present(&again),
+            "CONNACK Session Present 1: the session created by the first Clean Start 0 \
+             connection was kept",
+            "Session Present 0: the first connection got no session that outlives it",
+        )
+        .map_err(|f| f.statement(of_run!(&t, V5_3_1_2_6)))?;
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(1).payload("kept").await?;
+        again
+            .expect_publish()
+            .topic(&topic)
+            .payload("kept")
+            .await
+            .map_err(|f| f.statement(of_run!(&t, V5_3_1_2_6)))?;
+        leave_normally(again).await?;
+        end_session(&t, "sub").await;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// 5.0: the session is kept while its connection is open, even past its Session Expiry Interval: a subscription still delivers
+    STATE_KEPT_WHILE_CONNECTED = "session.state-kept-while-connected",
+    checks: [V5_4_1_0_1],
+    only: V5,
+    requires: [QoS1],
+    faults: [ExpiryCountedFromConnect],
+    tags: [Session, Live, FromBroker],
+    run: state_kept_while_connected,
+}
+
+/// The Session Expiry Interval (1 s) counts only once the connection has closed; after
+/// twice that time on an open connection the subscription made at the start must still
+/// deliver.
+fn state_kept_while_connected(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("k");
+        let mut c = t.client("sub").session_expiry(1).connect().await?;
+        if granted_expiry(&c, 1) != 1 {
+            return interval_not_granted(
+                &t,
+                "the broker chose another Session Expiry Interval than 1 s in CONNACK".to_owned(),
+            );
+        }
+        c.subscribe(&topic).qos(1).await?;
+        for _ in 0..4 {
+            tokio::time::sleep(millis(500)).await;
+            c.alive().await?;
+        }
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(1).payload("still").await?;
+        c.expect_publish()
+            .topic(&topic)
+            .payload("still")
+            .await
+            .map_err(|f| f.statement(S::V5_4_1_0_1))?;
+        c.disconnect().await?;
         t.pass()
     })
 }
@@ -327,7 +426,7 @@ fn unacknowledged_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// 3.1.1: a Clean Session 1 session ends with its connection; a later Clean Session 0 connection finds nothing
     CLEAN_SESSION_NOT_KEPT = "session.clean-session-not-kept-after-disconnect",
-    checks: [V311_3_1_2_6, V311_3_2_2_3],
+    checks: [V311_3_1_2_6, V311_3_2_2_3, V311_3_1_4_3],
     only: V311,
     requires: [QoS1],
     faults: [KeepSessionAtExpiryZero],

@@ -18,12 +18,13 @@
 //! filter corrected) granted first; one resting on a member getting nothing has a message
 //! that must reach that member on the same connection afterwards.
 
-use mqttspec_codec::{Packet, PacketType, Publish, ReasonCode, StatementId as S};
+use mqttspec_codec::{Packet, PacketType, PubAck, PubRec, Publish, ReasonCode, StatementId as S};
 use tokio::time::Instant;
 
 use super::support::{
-    clearing_retained, control, count_payloads, expect_connection_closed, gather, granted_one,
-    list_payloads, numbered_payloads, publish_all, publish_retained, raw_subscribe, QUIET,
+    clearing_retained, control, control_after_quiet, count_payloads, end_session,
+    expect_connection_closed, gather, granted_one, list_payloads, numbered_payloads, persistent,
+    publish_all, publish_retained, raw_subscribe, resume, QUIET,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::Received;
@@ -979,5 +980,206 @@ fn v311_share_filter(t: Ctx) -> BoxFuture<'static, CaseResult> {
             (false, false) => "the filter did not match the inner topic; the broker refused to take a PUBLISH to the literal $share/... name".to_owned(),
         };
         t.informational(how)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// In-flight messages of a member (MQTT-4.8.2-4, -5, -6). In each case member `x` is alone in
+// the group when the message is published, so it is the one that gets it; member `y` joins
+// afterwards and must never see that message. The control of `y`'s absence is a message that
+// must reach `y` once `x` has left the group.
+
+/// Member `x` subscribes to `filter` at QoS 2 alone, and the messages `(payload, qos)` are
+/// published to `topic` and reach it unacknowledged (a setup step: INCONCLUSIVE otherwise).
+/// Returns them in order.
+async fn in_flight_at_member(
+    x: &mut Client,
+    publisher: &mut Client,
+    filter: &str,
+    topic: &str,
+    messages: &[(&str, u8)],
+) -> Result<Vec<Publish>, Failure> {
+    x.subscribe(filter).qos(2).await?;
+    let mut got = Vec::new();
+    for &(payload, qos) in messages {
+        publisher.publish(topic).qos(qos).payload(payload).await?;
+        got.push(
+            x.expect_publish()
+                .topic(topic)
+                .qos(qos)
+                .payload(payload)
+                .no_auto_ack()
+                .as_setup(Precondition::Delivery)
+                .await?,
+        );
+    }
+    Ok(got)
+}
+
+/// The Packet Identifier of a QoS 1/2 PUBLISH.
+fn id_of(p: &Publish) -> Result<mqttspec_codec::PacketId, Failure> {
+    p.packet_id.ok_or_else(|| {
+        Failure::error("case error: a QoS 1/2 PUBLISH decoded without Packet Identifier")
+    })
+}
+
+case! {
+    /// A message a member refuses with PUBACK / PUBREC 0x80 is discarded, not given to another member
+    REFUSED_NOT_REDISTRIBUTED = "shared.refused-message-not-given-to-another-member",
+    checks: [V5_4_8_2_6],
+    only: V5,
+    requires: [SharedSubscriptions, QoS2],
+    faults: [SharedRedistributeRefused],
+    tags: [Shared, FromBroker],
+    run: refused_not_redistributed,
+}
+
+fn refused_not_redistributed(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("r");
+        let filter = share("g", &topic);
+        let mut x = t.client("x").connect().await?;
+        let mut publisher = t.client("pub").connect().await?;
+        let got = in_flight_at_member(
+            &mut x,
+            &mut publisher,
+            &filter,
+            &topic,
+            &[("refused-1", 1), ("refused-2", 2)],
+        )
+        .await?;
+        let mut y = t.client("y").connect().await?;
+        y.subscribe(&filter).qos(2).await?;
+        let mut ack = PubAck::new(id_of(&got[0])?);
+        ack.reason_code = ReasonCode::UnspecifiedError;
+        x.send(&Packet::PubAck(ack)).await?;
+        let mut rec = PubRec::new(id_of(&got[1])?);
+        rec.reason_code = ReasonCode::UnspecifiedError;
+        x.send(&Packet::PubRec(rec)).await?;
+        x.alive().await?;
+        y.expect_no_publish()
+            .for_(QUIET)
+            .await
+            .map_err(|f| f.statement(S::V5_4_8_2_6))?;
+        // `y` is now the only member: the next message is its.
+        x.unsubscribe(&filter).await?;
+        control_after_quiet(
+            &mut publisher,
+            &mut y,
+            &topic,
+            1,
+            "control",
+            "no refused message for the other member",
+        )
+        .await
+        .map_err(|f| f.statement(S::V5_4_8_2_6))?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A QoS 2 message in flight to a member whose connection breaks is completed to that member when it reconnects, not given to another
+    QOS2_COMPLETED_TO_SAME_MEMBER = "shared.qos2-in-flight-completed-to-same-member-on-reconnect",
+    checks: [V5_4_8_2_4],
+    only: V5,
+    requires: [SharedSubscriptions, QoS2],
+    faults: [SharedRedistributeOnDisconnect],
+    tags: [Shared, Session, FromBroker],
+    run: qos2_completed_to_same_member,
+}
+
+fn qos2_completed_to_same_member(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("q");
+        let filter = share("g", &topic);
+        let mut x = persistent(&t, "x").connect().await?;
+        let mut publisher = t.client("pub").connect().await?;
+        let got = in_flight_at_member(&mut x, &mut publisher, &filter, &topic, &[("in-flight", 2)])
+            .await?;
+        let first_id = id_of(&got[0])?;
+        let mut y = t.client("y").connect().await?;
+        y.subscribe(&filter).qos(2).await?;
+        x.drop_connection();
+        y.expect_no_publish()
+            .for_(QUIET)
+            .await
+            .map_err(|f| f.statement(S::V5_4_8_2_4))?;
+        let mut x = resume(&t, "x").await?;
+        let again = x
+            .expect_publish()
+            .topic(&topic)
+            .qos(2)
+            .payload("in-flight")
+            .await
+            .map_err(|f| f.statement(S::V5_4_8_2_4))?;
+        t.check(
+            again.packet_id == Some(first_id),
+            format!(
+                "the PUBLISH sent again with Packet Identifier {}",
+                first_id.get()
+            ),
+            format!("Packet Identifier {:?}", again.packet_id.map(|id| id.get())),
+        )
+        .map_err(|f| f.statement(S::V5_4_8_2_4))?;
+        x.alive().await?;
+        x.unsubscribe(&filter).await?;
+        control_after_quiet(
+            &mut publisher,
+            &mut y,
+            &topic,
+            1,
+            "control",
+            "the in-flight message not given to the other member",
+        )
+        .await
+        .map_err(|f| f.statement(S::V5_4_8_2_4))?;
+        let _ = x.disconnect().await;
+        end_session(&t, "x").await;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A QoS 2 message in flight to a member whose session ends before it reconnects is not given to another member
+    QOS2_NOT_REDISTRIBUTED_AFTER_SESSION_END = "shared.qos2-in-flight-not-given-to-another-member-after-session-end",
+    checks: [V5_4_8_2_5],
+    only: V5,
+    requires: [SharedSubscriptions, QoS2],
+    faults: [SharedRedistributeOnSessionEnd],
+    tags: [Shared, Session, FromBroker],
+    run: qos2_not_redistributed_after_session_end,
+}
+
+fn qos2_not_redistributed_after_session_end(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("e");
+        let filter = share("g", &topic);
+        // Session Expiry Interval 0: the session ends with the connection.
+        let mut x = t.client("x").connect().await?;
+        let mut publisher = t.client("pub").connect().await?;
+        in_flight_at_member(&mut x, &mut publisher, &filter, &topic, &[("in-flight", 2)]).await?;
+        let mut y = t.client("y").connect().await?;
+        y.subscribe(&filter).qos(2).await?;
+        x.drop_connection();
+        y.expect_no_publish()
+            .for_(QUIET)
+            .await
+            .map_err(|f| f.statement(S::V5_4_8_2_5))?;
+        // `x`'s session ended, so `y` is the only member: the next message is its.
+        control_after_quiet(
+            &mut publisher,
+            &mut y,
+            &topic,
+            1,
+            "control",
+            "the in-flight message of the ended session not given to the other member",
+        )
+        .await
+        .map_err(|f| f.statement(S::V5_4_8_2_5))?;
+        t.pass()
     })
 }

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    Packet, PacketType, Properties, QoS, ReasonCode, StatementId as S, Subscribe,
+    Packet, PacketType, Properties, PubComp, PubRec, QoS, ReasonCode, StatementId as S, Subscribe,
     SubscriptionOptions, Unsubscribe,
 };
 
@@ -15,7 +15,7 @@ use super::support::{
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::summary;
-use mqttspec_harness::scenario::{BoxFuture, CaseResult, Client, Ctx, Precondition};
+use mqttspec_harness::scenario::{BoxFuture, CaseResult, Client, Ctx, Failure, Precondition};
 
 // ---------------------------------------------------------------------------------------
 
@@ -387,6 +387,66 @@ fn no_local(t: Ctx) -> BoxFuture<'static, CaseResult> {
         expect_next(&mut me, Precondition::Delivery, &topic, "other", forbidden).await?;
         me.expect_no_publish().for_(QUIET).await?;
         control_after_quiet(&mut other, &mut me, &topic, 1, "control", forbidden).await?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A QoS 2 delivery under way when its subscription is removed is still completed: the PUBREC sent after UNSUBACK gets its PUBREL
+    UNSUBSCRIBE_COMPLETES_INFLIGHT = "subscribe.unsubscribe-completes-in-flight-qos2",
+    checks: [V5_3_10_4_3],
+    requires: [QoS2],
+    faults: [UnsubscribeDropsInflight],
+    tags: [FromBroker, TopicFilter],
+    run: unsubscribe_completes_inflight,
+}
+
+fn unsubscribe_completes_inflight(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("u");
+        let mut sub = t.client("sub").connect().await?;
+        sub.subscribe(&topic).qos(2).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        publisher
+            .publish(&topic)
+            .qos(2)
+            .payload("in-flight")
+            .await?;
+        let p = sub
+            .expect_publish()
+            .topic(&topic)
+            .qos(2)
+            .payload("in-flight")
+            .no_auto_ack()
+            .as_setup(Precondition::Delivery)
+            .await?;
+        let id = p.packet_id.ok_or_else(|| {
+            Failure::error("case error: a QoS 2 PUBLISH decoded without Packet Identifier")
+        })?;
+        // The broker has started this delivery; the subscription goes before it is complete.
+        sub.unsubscribe(&topic).await?;
+        sub.send(&Packet::PubRec(PubRec::new(id))).await?;
+        let rel = sub
+            .expect_packet(PacketType::PubRel)
+            .await
+            .map_err(|f| f.statement(of_run!(&t, V5_3_10_4_3)))?;
+        let completed = match &rel {
+            Packet::PubRel(r) => r.packet_id == id && r.reason_code == ReasonCode::Success,
+            _ => false,
+        };
+        t.check(
+            completed,
+            format!(
+                "PUBREL id={} with reason 0x00: the QoS 2 delivery continues after UNSUBACK",
+                id.get()
+            ),
+            summary::packet(&rel, t.protocol()),
+        )
+        .map_err(|f| f.statement(of_run!(&t, V5_3_10_4_3)))?;
+        sub.send(&Packet::PubComp(PubComp::new(id))).await?;
+        sub.alive().await?;
         t.pass()
     })
 }

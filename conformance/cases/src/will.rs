@@ -24,15 +24,16 @@ use mqttspec_codec::{
 use tokio::time::Instant;
 
 use super::support::{
-    clearing_retained, end_session, expect_connect_refused, expect_server_end, expect_taken_over,
-    finish_retain_notes, granted_one, keep_alive_in_force, lost, no_will, raw_publish,
-    retain_flag_on_subscribe, server_end, session_present, text, topic_name, watcher, RawConnect,
-    CONTROL_WILL, WILL_QUIET,
+    clearing_retained, connect_twin, end_session, expect_connect_refused, expect_server_end,
+    expect_taken_over, finish_retain_notes, granted_one, keep_alive_in_force, lost, no_will,
+    raw_publish, retain_flag_on_subscribe, server_end, session_present, text, topic_name, watcher,
+    RawConnect, CONTROL_WILL, WILL_QUIET,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::{summary, Received};
 use mqttspec_harness::scenario::{
-    millis, secs, BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Reply, Role, Will,
+    millis, secs, BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Reply,
+    Role, Will,
 };
 
 /// The PUBLISH packets `c` receives within `window` (each acknowledged, in arrival order).
@@ -1243,4 +1244,121 @@ fn wildcard_topic_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
         }
         t.pass()
     })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// 5.0: a CONNECT whose Will needs what the broker says it lacks (Will QoS above its Maximum QoS, Will Retain without Retain Available) is refused and the connection closed
+    BEYOND_CAPABILITIES_REFUSED = "will.beyond-announced-capabilities-refused",
+    checks: [V5_3_2_2_12, V5_3_2_2_13],
+    only: V5,
+    faults: [AcceptWillAboveMaximumQos, AcceptUnsupportedWillRetain],
+    tags: [Will, ToBroker],
+    run: beyond_capabilities_refused,
+}
+
+/// What the broker lacks is read from the CONNACK of the first twin (no Maximum QoS and no
+/// Retain Available 0: UNSUPPORTED). Each refusal has its own twin: the same Will within the
+/// capabilities is accepted. Refusing is a MUST and so is the close; the reason code
+/// (0x9B, 0x9A) is a SHOULD, another error code NON-STRICT.
+fn beyond_capabilities_refused(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("will");
+        let first = connect_twin(t.client("c")).await?;
+        let properties = first
+            .connack()
+            .map(|a| a.properties.clone())
+            .unwrap_or_default();
+        first.disconnect().await?;
+        let maximum = properties.maximum_qos;
+        let no_retain = properties.retain_available == Some(false);
+        if maximum.is_none() && !no_retain {
+            return t.unsupported(
+                "the broker announces QoS 2 and retained messages: no Will beyond its \
+                 capabilities to try",
+            );
+        }
+        let mut other_codes = Vec::new();
+        if let Some(max) = maximum {
+            let within = Will::new(&topic, "within").qos(max.as_u8());
+            connect_twin(t.client("c").will(within))
+                .await?
+                .disconnect()
+                .await?;
+            let above = Will::new(&topic, "above").qos(max.as_u8() + 1);
+            refused_will(
+                &t,
+                t.client("c").will(above),
+                ReasonCode::QoSNotSupported,
+                S::V5_3_2_2_12,
+                &mut other_codes,
+            )
+            .await?;
+        }
+        if no_retain {
+            connect_twin(t.client("c").will(Will::new(&topic, "not retained")))
+                .await?
+                .disconnect()
+                .await?;
+            refused_will(
+                &t,
+                t.client("c").will(Will::new(&topic, "retained").retain()),
+                ReasonCode::RetainNotSupported,
+                S::V5_3_2_2_13,
+                &mut other_codes,
+            )
+            .await?;
+        }
+        if other_codes.is_empty() {
+            t.pass()
+        } else {
+            t.non_strict(
+                "CONNACK 0x9B (QoS not supported) / 0x9A (Retain not supported) for the Will",
+                other_codes.join("; "),
+            )
+        }
+    })
+}
+
+/// Sends the CONNECT of `builder` and expects it refused: a CONNACK with an error code and
+/// the close, or the close alone. A CONNACK with another error code than `preferred` is
+/// noted in `other_codes`.
+async fn refused_will(
+    t: &Ctx,
+    builder: ClientBuilder,
+    preferred: ReasonCode,
+    statement: S,
+    other_codes: &mut Vec<String>,
+) -> Result<(), Failure> {
+    let connect = Packet::Connect(Box::new(builder.connect_packet()?));
+    let bytes = connect
+        .encode(t.protocol())
+        .map_err(|e| Failure::error(format!("case error: {e}")))?;
+    let mut c = builder.open().await?;
+    c.send_raw(bytes).await?;
+    match c.recv(t.response_timeout()).await {
+        Received::Packet(Packet::ConnAck(ack)) if ack.reason_code.is_error() => {
+            t.checked();
+            t.refusal_seen();
+            c.expect_closed()
+                .await
+                .map_err(|f| f.statement(statement))?;
+            if ack.reason_code != preferred {
+                other_codes.push(format!("CONNACK {:?}", ack.reason_code));
+            }
+            Ok(())
+        }
+        Received::Closed => {
+            t.checked();
+            t.refusal_seen();
+            Ok(())
+        }
+        other => Err(c
+            .unmet(
+                "the CONNECT refused: CONNACK with an error code, then the close",
+                other,
+            )
+            .statement(statement)),
+    }
 }

@@ -26,8 +26,27 @@ pub struct SpecCoverage {
     pub total: AreaCoverage,
     /// Per area.
     pub areas: BTreeMap<&'static str, AreaCoverage>,
-    /// Testable statements no case cites.
+    /// Testable statements no case cites (with or without an
+    /// [`unobservable_reason`](StatementId::unobservable_reason)).
     pub uncovered: Vec<StatementId>,
+}
+
+impl SpecCoverage {
+    /// The uncovered statements with no reason to be unobservable: the ones a case is missing for.
+    pub fn without_case(&self) -> impl Iterator<Item = StatementId> + '_ {
+        self.uncovered
+            .iter()
+            .copied()
+            .filter(|s| s.unobservable_reason().is_none())
+    }
+
+    /// The uncovered statements the catalogue says cannot be observed from the wire, with the
+    /// reason. They stay in [`uncovered`](Self::uncovered) and in the denominators.
+    pub fn unobservable(&self) -> impl Iterator<Item = (StatementId, &'static str)> + '_ {
+        self.uncovered
+            .iter()
+            .filter_map(|&s| s.unobservable_reason().map(|r| (s, r)))
+    }
 }
 
 /// Computes the coverage of `spec` by `cases`.
@@ -63,17 +82,24 @@ pub fn coverage(spec: Spec, cases: &[Case]) -> SpecCoverage {
 }
 
 /// The text of `mqttspec trace`.
+///
+/// The uncovered testable statements are listed in two groups: those a case is missing for, and
+/// those the catalogue gives a reason for being unobservable from the wire (still uncovered and
+/// still counted as testable).
 pub fn render_trace(specs: &[Spec], cases: &[Case], list_uncovered: bool) -> String {
     let mut out = String::new();
     for spec in specs {
         let c = coverage(*spec, cases);
+        let unobservable = c.unobservable().count();
         out.push_str(&format!(
-            "MQTT {}: {} statements, {} testable, {} covered by cases ({} testable uncovered)\n\n",
+            "MQTT {}: {} statements, {} testable, {} covered by cases ({} testable uncovered, \
+             {} of them not observable from the wire)\n\n",
             spec.label(),
             c.total.statements,
             c.total.testable,
             c.total.covered,
-            c.uncovered.len()
+            c.uncovered.len(),
+            unobservable
         ));
         out.push_str(&format!(
             "  {:<28} {:>10} {:>9} {:>8}\n",
@@ -85,18 +111,35 @@ pub fn render_trace(specs: &[Spec], cases: &[Case], list_uncovered: bool) -> Str
                 area, a.statements, a.testable, a.covered
             ));
         }
-        if list_uncovered && !c.uncovered.is_empty() {
+        if list_uncovered && c.without_case().next().is_some() {
             out.push_str(&format!(
                 "\n  testable statements of MQTT {} with no case:\n",
                 spec.label()
             ));
-            for s in &c.uncovered {
+            for s in c.without_case() {
                 out.push_str(&format!(
                     "  {:<14} {:<9} {:<24} {}\n",
                     s.id(),
                     s.testability().as_str(),
                     s.area(),
                     s.description()
+                ));
+            }
+        }
+        if list_uncovered && unobservable > 0 {
+            out.push_str(&format!(
+                "\n  testable statements of MQTT {} with no case, not observable from the wire:\n",
+                spec.label()
+            ));
+            for (s, reason) in c.unobservable() {
+                out.push_str(&format!(
+                    "  {:<14} {:<9} {:<24} {}\n  {:<14} reason: {}\n",
+                    s.id(),
+                    s.testability().as_str(),
+                    s.area(),
+                    s.description(),
+                    "",
+                    reason
                 ));
             }
         }
@@ -145,6 +188,34 @@ mod tests {
                 assert_ne!(s.testability(), Testability::No);
                 assert!(!cases.iter().any(|k| k.statements.contains(s)), "{s}");
             }
+        }
+    }
+
+    #[test]
+    fn statements_with_a_reason_stay_uncovered_and_are_listed_apart() {
+        let cases = mqttspec_cases::all();
+        for spec in [Spec::V311, Spec::V5] {
+            let c = coverage(spec, &cases);
+            let apart: Vec<StatementId> = c.unobservable().map(|(s, _)| s).collect();
+            let missing: Vec<StatementId> = c.without_case().collect();
+            assert_eq!(apart.len() + missing.len(), c.uncovered.len());
+            assert!(apart.iter().all(|s| !missing.contains(s)));
+            let text = render_trace(&[spec], &cases, true);
+            for (s, reason) in c.unobservable() {
+                assert!(text.contains(&format!("reason: {reason}")), "{s}: {text}");
+            }
+        }
+        // Without cases every testable statement is uncovered, reason or not: the reason
+        // never moves a statement out of the denominator.
+        for spec in [Spec::V311, Spec::V5] {
+            let c = coverage(spec, &[]);
+            assert_eq!(c.uncovered.len(), c.total.testable);
+            assert_eq!(
+                c.unobservable().count(),
+                StatementId::all_of(spec)
+                    .filter(|s| s.unobservable_reason().is_some())
+                    .count()
+            );
         }
     }
 

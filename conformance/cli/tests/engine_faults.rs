@@ -27,6 +27,7 @@ const RESTRICTED_ONLY: &[&str] = &[
     "qos.maximum-qos-enforced",
     "shared.unavailable-subscribe-refused",
     "retain.refused-when-retain-unavailable",
+    "will.beyond-announced-capabilities-refused",
 ];
 
 fn config(protocols: Vec<ProtocolVersion>, faults: Vec<String>) -> RunConfig {

@@ -13,6 +13,7 @@ use mqttspec_codec::{
 use super::connection::Phase;
 use super::fault::Fault;
 use super::lenient_strings;
+use super::session::OutgoingState;
 use super::timers::TimerKey;
 use super::{Action, Broker, CloseReason, ConnectionId};
 
@@ -340,6 +341,12 @@ impl Broker {
         session.offline_since = now;
         // Whatever was sent on this connection is resent on the next one (MQTT-4.4.0-1).
         session.inflight.mark_none_sent_here();
+        if self.fault(Fault::SharedRedistributeOnDisconnect) {
+            self.redistribute_qos2_inflight(&client);
+        }
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
         let expiry = session.expiry_interval;
         if drop_will {
             session.will = None;
@@ -369,7 +376,7 @@ impl Broker {
             .sessions
             .get(client)
             .is_some_and(|s| s.connection.is_none());
-        if offline {
+        if offline || self.fault(Fault::ExpiryCountedFromConnect) {
             self.record_id(S::V5_4_1_0_2);
             self.end_session(client);
         }
@@ -391,6 +398,9 @@ impl Broker {
         if waiting_will && !(delayed && self.fault(Fault::NoWillAtSessionEnd)) {
             self.publish_will(client);
         }
+        if self.fault(Fault::SharedRedistributeOnSessionEnd) {
+            self.redistribute_qos2_inflight(client);
+        }
         if let Some(session) = self.sessions.remove(client) {
             if session
                 .inflight
@@ -405,6 +415,38 @@ impl Broker {
         self.timers
             .cancel(&TimerKey::SessionExpiry(Arc::clone(client)));
         self.queues_drained = true;
+    }
+
+    /// Faults `shared-redistribute-on-*`: the QoS 2 messages of `client` still waiting for
+    /// PUBREC leave its session and go to another member of its matching shared
+    /// subscriptions.
+    fn redistribute_qos2_inflight(&mut self, client: &Arc<str>) {
+        let Some(session) = self.sessions.get(client) else {
+            return;
+        };
+        let ids: Vec<_> = session
+            .inflight
+            .iter()
+            .filter(|e| e.state == OutgoingState::Qos2Sent)
+            .filter(|e| {
+                self.subscriptions
+                    .matches(&e.delivery.message.topic)
+                    .shared
+                    .iter()
+                    .any(|g| g.members.iter().any(|m| m.client_id == *client))
+            })
+            .map(|e| e.packet_id)
+            .collect();
+        let Some(session) = self.sessions.get_mut(client) else {
+            return;
+        };
+        let taken: Vec<_> = ids
+            .into_iter()
+            .filter_map(|id| session.inflight.remove(id))
+            .collect();
+        for entry in taken {
+            self.give_to_other_members(client, &entry.delivery);
+        }
     }
 
     /// No CONNECT, or no end of enhanced authentication, in time (3.1.4 lets the server

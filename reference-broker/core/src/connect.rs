@@ -21,6 +21,7 @@
 //! messages in flight are resent and the queue is delivered.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mqttspec_codec::{
     connect_protocol_version, packet::FixedHeader, ConnAck, Connect, FrameDecoder, MqttString,
@@ -169,7 +170,7 @@ impl Broker {
         );
         let max_qos = maximum_qos(self.config.maximum_qos);
         if let Some(will) = &connect.will {
-            if v.is_v5() && will.qos > max_qos {
+            if v.is_v5() && will.qos > max_qos && !self.fault(Fault::AcceptWillAboveMaximumQos) {
                 self.record_id(S::V5_3_2_2_12);
                 self.refuse(
                     id,
@@ -178,7 +179,11 @@ impl Broker {
                 );
                 return;
             }
-            if v.is_v5() && will.retain && !self.config.retain_available {
+            if v.is_v5()
+                && will.retain
+                && !self.config.retain_available
+                && !self.fault(Fault::AcceptUnsupportedWillRetain)
+            {
                 self.record_id(S::V5_3_2_2_13);
                 self.refuse(
                     id,
@@ -406,6 +411,14 @@ impl Broker {
             u32::MAX
         };
         let granted_expiry = requested_expiry.min(self.config.maximum_session_expiry_interval);
+        // The fault: no session to resume, so the connection is silently handled as a clean
+        // one whose session ends with it (CONNACK still shows the interval asked for).
+        let session_expiry =
+            if !connect.clean_start && !resumed && self.fault(Fault::NoNewSessionOnResume) {
+                0
+            } else {
+                granted_expiry
+            };
         let max_qos = maximum_qos(self.config.maximum_qos);
         let will = connect
             .will
@@ -417,11 +430,21 @@ impl Broker {
             self.record(v, &[], &[S::V311_3_1_2_12]);
         }
         let session = self.sessions.entry(Arc::clone(&client)).or_insert_with(|| {
-            Session::new(granted_expiry, self.meter.charge(session_bytes(&client)))
+            Session::new(session_expiry, self.meter.charge(session_bytes(&client)))
         });
-        session.expiry_interval = granted_expiry;
+        session.expiry_interval = session_expiry;
         session.connection = Some(id);
         session.will = will;
+        if session_expiry != 0
+            && session_expiry != u32::MAX
+            && self.fault(Fault::ExpiryCountedFromConnect)
+        {
+            let at = self
+                .now
+                .saturating_add(Duration::from_secs(u64::from(session_expiry)));
+            self.timers
+                .set(TimerKey::SessionExpiry(Arc::clone(&client)), at);
+        }
 
         // The connection's own state.
         let keep_alive_secs = match (v.is_v5(), self.config.server_keep_alive) {

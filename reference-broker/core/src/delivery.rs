@@ -379,6 +379,7 @@ impl Broker {
         let window = self.send_window(conn_id);
         let newest_first = self.fault(Fault::ReorderQueuedMessages);
         let reuse_packet_id = self.fault(Fault::ReusePacketId);
+        let forget_sent = self.fault(Fault::ForgetSentPublish);
         let shape = Shape {
             version,
             now: self.now,
@@ -499,6 +500,9 @@ impl Broker {
             );
             let sent = self.send(conn_id, Packet::Publish(publish));
             if let (Sent::Yes, Some(packet_id)) = (sent, packet_id) {
+                if forget_sent {
+                    continue;
+                }
                 let state = if qos == QoS::ExactlyOnce {
                     OutgoingState::Qos2Sent
                 } else {
@@ -537,6 +541,7 @@ impl Broker {
         let Some(client) = self.attached_session(conn) else {
             return;
         };
+        let keep_refused = self.fault(Fault::RetransmitRefused);
         let Some(session) = self.sessions.get_mut(&client) else {
             return;
         };
@@ -545,14 +550,47 @@ impl Broker {
             .get_mut(ack.packet_id)
             .is_some_and(|e| e.state == OutgoingState::Qos1Sent);
         if acked {
-            session.inflight.remove(ack.packet_id);
+            if ack.reason_code.is_error() && keep_refused {
+                return;
+            }
+            let removed = session.inflight.remove(ack.packet_id);
             if ack.reason_code.is_error() {
                 // Treated as acknowledged, never retransmitted nor given to another shared
                 // subscriber (MQTT-4.4.0-2, MQTT-4.8.2-6).
                 self.record_id(S::V5_4_4_0_2);
                 self.record_id(S::V5_4_8_2_6);
+                if let Some(entry) = removed {
+                    if self.fault(Fault::SharedRedistributeRefused) {
+                        self.give_to_other_members(&client, &entry.delivery);
+                    }
+                }
             }
             self.pump(&client);
+        }
+    }
+
+    /// Faults `shared-redistribute-*`: gives the message of `delivery` to another member of
+    /// every shared subscription of `client` that it matches, as if `client` had not got it.
+    pub(super) fn give_to_other_members(&mut self, client: &Arc<str>, delivery: &Delivery) {
+        let matches = self.subscriptions.matches(&delivery.message.topic);
+        let mut targets: Vec<Target> = Vec::new();
+        for group in &matches.shared {
+            if !group.members.iter().any(|m| m.client_id == *client) {
+                continue;
+            }
+            if let Some(other) = group.members.iter().find(|m| m.client_id != *client) {
+                targets.push(self.delivery_for(&delivery.message, other));
+            }
+        }
+        let mut touched: Vec<Arc<str>> = Vec::new();
+        for t in targets {
+            if let Some(session) = self.sessions.get_mut(&t.client) {
+                session.queue.push_back(t.delivery);
+                touched.push(t.client);
+            }
+        }
+        for c in touched {
+            self.pump(&c);
         }
     }
 
@@ -567,15 +605,24 @@ impl Broker {
         let Some(client) = self.attached_session(conn) else {
             return;
         };
+        let keep_refused = self.fault(Fault::RetransmitRefused);
         let Some(session) = self.sessions.get_mut(&client) else {
             return;
         };
         let state = session.inflight.get_mut(rec.packet_id).map(|e| e.state);
         match state {
             Some(OutgoingState::Qos2Sent) if rec.reason_code.is_error() => {
-                session.inflight.remove(rec.packet_id);
+                if keep_refused {
+                    return;
+                }
+                let removed = session.inflight.remove(rec.packet_id);
                 self.record_id(S::V5_4_4_0_2);
                 self.record_id(S::V5_4_8_2_6);
+                if let Some(entry) = removed {
+                    if self.fault(Fault::SharedRedistributeRefused) {
+                        self.give_to_other_members(&client, &entry.delivery);
+                    }
+                }
                 self.pump(&client);
             }
             Some(OutgoingState::Qos2Sent) | Some(OutgoingState::Released) => {

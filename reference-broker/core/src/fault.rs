@@ -77,6 +77,31 @@ faults! {
     AcceptSecondConnect = "accept-second-connect";
     /// Unacknowledged messages are not resent when a session resumes (breaks MQTT-4.4.0-1).
     NoRedelivery = "no-redelivery";
+    /// A QoS 1/2 PUBLISH sent to a client counts as acknowledged as soon as it is sent: it is
+    /// not kept in flight, so it is not sent again when the session resumes (breaks
+    /// MQTT-4.3.2-3 and MQTT-4.3.3-3 in 5.0, the same duty of MQTT-4.3.2-1 / MQTT-4.3.3-1 in
+    /// 3.1.1).
+    ForgetSentPublish = "forget-sent-publish";
+    /// A PUBLISH the client answered with PUBACK or PUBREC 0x80 or above stays
+    /// unacknowledged, so it is sent again when the session resumes (breaks MQTT-4.4.0-2).
+    RetransmitRefused = "retransmit-refused";
+    /// A message a shared-subscription member refused (PUBACK or PUBREC 0x80 or above) is
+    /// given to another member of the group (breaks MQTT-4.8.2-6).
+    SharedRedistributeRefused = "shared-redistribute-refused";
+    /// When a shared-subscription member's connection breaks, its QoS 2 messages still
+    /// waiting for PUBREC are given to another member instead of being completed to it when
+    /// it reconnects (breaks MQTT-4.8.2-4).
+    SharedRedistributeOnDisconnect = "shared-redistribute-on-disconnect";
+    /// When a shared-subscription member's session ends, its QoS 2 messages still waiting
+    /// for PUBREC are given to another member (breaks MQTT-4.8.2-5).
+    SharedRedistributeOnSessionEnd = "shared-redistribute-on-session-end";
+    /// After refusing a QoS 2 PUBLISH with PUBREC 0x80 or above, its Packet Identifier is
+    /// still taken as in use, so a new PUBLISH reusing it is treated as a duplicate and not
+    /// forwarded (breaks MQTT-4.3.3-9).
+    RefusedQos2IdPending = "refused-qos2-id-pending";
+    /// A PUBLISH from an MQTT 3.1.1 client that the server does not authorise is neither
+    /// acknowledged nor answered by closing the connection (breaks MQTT-3.3.5-2 in 3.1.1).
+    SilentPublishDenial = "silent-publish-denial";
     /// The client's Receive Maximum is ignored when sending (breaks MQTT-3.3.4-9).
     IgnoreReceiveMaximum = "ignore-receive-maximum";
     /// Packets larger than the client's Maximum Packet Size are sent anyway (breaks
@@ -120,11 +145,28 @@ faults! {
     NoRetainedClear = "no-retained-clear";
     /// User Properties are forwarded in reverse order (breaks MQTT-3.3.2-18).
     ReverseUserProperties = "reverse-user-properties";
+    /// UNSUBSCRIBE also forgets the QoS 1/2 messages in flight to the client on the removed
+    /// Topic Filter: a later PUBREC gets no PUBREL 0x00 (breaks MQTT-3.10.4-3).
+    UnsubscribeDropsInflight = "unsubscribe-drops-inflight";
     /// UNSUBSCRIBE is acknowledged but the subscription is kept (breaks MQTT-3.10.4-1).
     NoUnsubscribe = "no-unsubscribe";
     /// Clean Start / Clean Session 1 does not discard an existing session (breaks
     /// MQTT-3.1.2-4 in 5.0, MQTT-3.1.2-6 in 3.1.1).
     KeepSessionOnCleanStart = "keep-session-on-clean-start";
+    /// A Clean Start 0 CONNECT finding no session gets a session that ends with the
+    /// connection, whatever its Session Expiry Interval (3.1.1: Clean Session 0), instead of a
+    /// new session that outlives it (breaks MQTT-3.1.2-6 in 5.0, MQTT-3.1.2-4 in 3.1.1).
+    NoNewSessionOnResume = "no-new-session-on-resume";
+    /// The Session Expiry Interval is counted from CONNECT instead of from the end of the
+    /// connection: the session is discarded when it runs out even while the client is still
+    /// connected (breaks MQTT-4.1.0-1 in 5.0).
+    ExpiryCountedFromConnect = "expiry-counted-from-connect";
+    /// A CONNECT whose Will QoS is above the server's Maximum QoS is accepted (breaks
+    /// MQTT-3.2.2-12 in 5.0).
+    AcceptWillAboveMaximumQos = "accept-will-above-maximum-qos";
+    /// A CONNECT with Will Retain 1 is accepted although the server has no retained messages
+    /// (breaks MQTT-3.2.2-13 in 5.0).
+    AcceptUnsupportedWillRetain = "accept-unsupported-will-retain";
     /// Disconnected sessions never expire (breaks MQTT-4.1.0-2).
     NoSessionExpiry = "no-session-expiry";
     /// A Topic Alias above the server's Topic Alias Maximum is accepted (breaks the 0x94

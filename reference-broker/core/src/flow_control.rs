@@ -131,6 +131,12 @@ impl Broker {
                 rec.properties.reason_string = reason_string;
                 self.record_id(S::V5_4_3_3_9);
                 self.send(id, Packet::PubRec(rec));
+                if self.fault(Fault::RefusedQos2IdPending) {
+                    let client = self.connections.get(&id).and_then(|c| c.client_id.clone());
+                    if let Some(session) = client.and_then(|c| self.sessions.get_mut(&c)) {
+                        session.inbound_qos2.insert(packet_id);
+                    }
+                }
             }
         }
     }

@@ -294,7 +294,7 @@ impl Broker {
         };
         if v.is_v5() {
             self.refuse_publish(id, p.qos, pid, code, detail);
-        } else {
+        } else if !self.fault(Fault::SilentPublishDenial) {
             self.record_id(S::V311_3_3_5_2);
             self.acknowledge(id, p.qos, pid);
         }

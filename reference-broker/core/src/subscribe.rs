@@ -29,6 +29,7 @@ use super::fault::Fault;
 use super::memory::{subscription_bytes, Charge};
 use super::message::Message;
 use super::publish::maximum_qos;
+use super::session::OutgoingState;
 use super::topic;
 use super::{Broker, ConnectionId};
 
@@ -300,6 +301,9 @@ impl Broker {
             } else {
                 self.subscriptions.unsubscribe(&client, filter)
             };
+            if existed && self.fault(Fault::UnsubscribeDropsInflight) {
+                self.drop_inflight_matching(&client, filter.as_str());
+            }
             codes.push(if existed {
                 ReasonCode::Success
             } else {
@@ -345,5 +349,24 @@ impl Broker {
                 reason_codes: codes,
             }),
         );
+    }
+
+    /// Fault `unsubscribe-drops-inflight`: forgets the QoS 1/2 messages of `client` in flight
+    /// (sent, not yet acknowledged) whose topic `filter` matches, as if the UNSUBSCRIBE had
+    /// ended their delivery.
+    fn drop_inflight_matching(&mut self, client: &Arc<str>, filter: &str) {
+        let Some(session) = self.sessions.get_mut(client) else {
+            return;
+        };
+        let ids: Vec<_> = session
+            .inflight
+            .iter()
+            .filter(|e| e.state != OutgoingState::Released)
+            .filter(|e| topic::matches(filter, &e.delivery.message.topic))
+            .map(|e| e.packet_id)
+            .collect();
+        for id in ids {
+            session.inflight.remove(id);
+        }
     }
 }
