@@ -541,7 +541,7 @@ async fn retain_0_body(
 case! {
     /// A Will with Will Retain 1 is published as a retained message: a later subscriber gets it with RETAIN 1
     RETAIN_1_RETAINED = "will.retain-1-retained",
-    checks: [V5_3_1_2_15, V311_3_3_1_8],
+    checks: [V5_3_1_2_15, V311_3_1_2_17, V311_3_3_1_8],
     requires: [Retain],
     faults: [WillRetainFlipped, NoRetainDelivery],
     tags: [Will, Retained, FromBroker],
