@@ -2635,7 +2635,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "Topic Names and Filters must not exceed 65535 bytes once UTF-8 encoded.",
-                reason: None,
+                reason: Some("Every string field carries a two-byte length, so no client can encode a Topic Name or Filter longer than 65,535 bytes and a server only forwards topics it received: nothing on the wire can break the limit, and a server may refuse shorter topics for reasons of its own."),
             },
             StatementId::V311_4_7_3_4 => &Meta {
                 spec: Spec::V311,
@@ -3240,7 +3240,7 @@ impl StatementId {
                 obligation: Obligation::Client,
                 testability: Testability::Partially,
                 description: "After CONNECT with an Authentication Method, Client may send only AUTH or DISCONNECT until CONNACK arrives.",
-                reason: None,
+                reason: Some("It binds the client alone: what a server does when a client sends other packets before CONNACK is covered by the protocol-error cases, and no broker behaviour shows whether this rule holds."),
             },
             StatementId::V5_3_1_3_1 => &Meta {
                 spec: Spec::V5,
@@ -5242,7 +5242,7 @@ impl StatementId {
                 obligation: Obligation::Both,
                 testability: Testability::Partially,
                 description: "Topic Names and Filters must not exceed 65,535 bytes once UTF-8 encoded.",
-                reason: None,
+                reason: Some("Every string field carries a two-byte length, so no client can encode a Topic Name or Filter longer than 65,535 bytes and a server only forwards topics it received: nothing on the wire can break the limit, and a server may refuse shorter topics for reasons of its own."),
             },
             StatementId::V5_4_7_3_4 => &Meta {
                 spec: Spec::V5,
