@@ -1206,6 +1206,79 @@ fn puback_without_subscribers(t: Ctx) -> BoxFuture<'static, CaseResult> {
 // ---------------------------------------------------------------------------------------
 
 case! {
+    /// 5.0: a broker that refuses QoS 1 or QoS 2 PUBLISH packets as unsupported (0x9B) has announced that limit as Maximum QoS in CONNACK
+    MAXIMUM_QOS_ANNOUNCED = "qos.unsupported-qos-announced",
+    checks: [V5_3_2_2_9],
+    only: V5,
+    faults: [UnannouncedQos2Refusal],
+    tags: [ToBroker],
+    run: unsupported_qos_announced,
+}
+
+fn unsupported_qos_announced(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("q");
+        let mut c = t.client("c").connect().await?;
+        let announced = c
+            .connack()
+            .and_then(|a| a.properties.maximum_qos)
+            .unwrap_or(QoS::ExactlyOnce);
+        // Every QoS up to the announced one must be served; "QoS not supported" for one of
+        // them means the broker lacks it without having said so.
+        for (qos, id) in [(1u8, 0x3B01u16), (2, 0x3B02)] {
+            if qos > announced.as_u8() {
+                break;
+            }
+            c.send(&Packet::Publish(publish_packet(
+                &topic,
+                qos,
+                Some(id),
+                b"x",
+            )?))
+            .await?;
+            let expected = format!(
+                "PUBACK/PUBREC id={id} (QoS {qos} is within the announced Maximum QoS {})",
+                announced.as_u8()
+            );
+            let got = c.recv(t.response_timeout()).await;
+            let refused = match &got {
+                Received::Packet(Packet::PubAck(a)) if a.packet_id.get() == id => {
+                    a.reason_code == ReasonCode::QoSNotSupported
+                }
+                Received::Packet(Packet::PubRec(a)) if a.packet_id.get() == id => {
+                    if a.reason_code.is_error() {
+                        a.reason_code == ReasonCode::QoSNotSupported
+                    } else {
+                        // Complete the exchange; PUBCOMP is not what this case is about.
+                        c.send(&Packet::PubRel(PubRel::new(a.packet_id))).await?;
+                        false
+                    }
+                }
+                Received::Packet(Packet::Disconnect(d)) => {
+                    d.reason_code == ReasonCode::QoSNotSupported
+                }
+                // No answer, another packet, a silent close: nothing says why.
+                other => {
+                    return t.inconclusive(
+                        if qos == 2 {
+                            Precondition::PublishQos2
+                        } else {
+                            Precondition::Publish
+                        },
+                        format!("expected {expected}; got {}", other.describe(t.protocol())),
+                    );
+                }
+            };
+            t.check(!refused, expected, got.describe(t.protocol()))
+                .map_err(|f| f.statement(S::V5_3_2_2_9))?;
+        }
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
     /// 5.0: a broker announcing Maximum QoS below 2 accepts any requested QoS in SUBSCRIBE and disconnects a PUBLISH above it (0x9B)
     MAXIMUM_QOS_ENFORCED = "qos.maximum-qos-enforced",
     checks: [V5_3_2_2_11, V5_3_2_2_10, V5_4_13_1_1],

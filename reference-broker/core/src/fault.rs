@@ -238,6 +238,9 @@ faults! {
     /// the 0x9B Protocol Error of 3.2.2.3.4 and MQTT-4.13.1-1 in 5.0). With `maximum_qos`
     /// set below 2, that setting is announced and PUBLISH packets above it are accepted.
     UnenforcedMaximumQos = "unenforced-maximum-qos";
+    /// QoS 2 PUBLISH packets are refused with DISCONNECT 0x9B although CONNACK announces no
+    /// Maximum QoS (breaks MQTT-3.2.2-9 in 5.0: a server without QoS 2 must say so).
+    UnannouncedQos2Refusal = "unannounced-qos2-refusal";
     /// Messages queued for a session are sent newest first (breaks MQTT-4.6.0-5 in 5.0,
     /// MQTT-4.6.0-6 in 3.1.1).
     ReorderQueuedMessages = "reorder-queued-messages";

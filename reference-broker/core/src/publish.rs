@@ -54,7 +54,11 @@ impl Broker {
         let v = conn.version_or_v5();
         let client = conn.client_id.clone();
         let username = conn.username.clone();
-        let max_qos = maximum_qos(self.config.maximum_qos);
+        let max_qos = if self.faults.has(Fault::UnannouncedQos2Refusal) {
+            maximum_qos(self.config.maximum_qos).min(QoS::AtLeastOnce)
+        } else {
+            maximum_qos(self.config.maximum_qos)
+        };
 
         let mut topic_name = p.topic.clone();
         if v.is_v5() {
