@@ -366,6 +366,41 @@ fn qos2_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
 // ---------------------------------------------------------------------------------------
 
 case! {
+    /// A QoS 0 message is delivered as a QoS 0 PUBLISH with DUP 0
+    QOS0_SENT_WITH_DUP_0 = "qos.qos0-sent-with-dup-0",
+    checks: [V5_4_3_1_1, V5_3_3_1_2],
+    faults: [DupOnQos0],
+    tags: [Live, FromBroker],
+    run: qos0_sent_with_dup_0,
+}
+
+fn qos0_sent_with_dup_0(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("z");
+        let mut sub = t.client("sub").connect().await?;
+        sub.subscribe(&topic).qos(0).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(0).payload("zero").await?;
+        // A DUP 1 on QoS 0 is malformed for the strict client: FAIL at the wait already.
+        let p = sub
+            .expect_publish()
+            .topic(&topic)
+            .payload("zero")
+            .await
+            .map_err(|f| f.statement(of_run!(&t, V5_4_3_1_1)))?;
+        t.check(
+            p.qos == QoS::AtMostOnce && !p.dup,
+            "the QoS 0 message delivered as a QoS 0 PUBLISH with DUP 0",
+            summary::packet(&Packet::Publish(p.clone()), t.protocol()),
+        )
+        .map_err(|f| f.statement(of_run!(&t, V5_4_3_1_1)))?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
     /// Each subscriber gets a message at the lower of the published QoS and its granted QoS
     DELIVERED_QOS_IS_MINIMUM = "qos.delivered-qos-is-minimum-of-published-and-granted",
     checks: [V5_3_8_4_8, V5_2_2_1_2, V5_3_3_1_2],

@@ -241,6 +241,8 @@ faults! {
     /// QoS 2 PUBLISH packets are refused with DISCONNECT 0x9B although CONNACK announces no
     /// Maximum QoS (breaks MQTT-3.2.2-9 in 5.0: a server without QoS 2 must say so).
     UnannouncedQos2Refusal = "unannounced-qos2-refusal";
+    /// QoS 0 PUBLISH packets are sent with DUP 1 (breaks MQTT-4.3.1-1 and MQTT-3.3.1-2).
+    DupOnQos0 = "dup-on-qos0";
     /// Messages queued for a session are sent newest first (breaks MQTT-4.6.0-5 in 5.0,
     /// MQTT-4.6.0-6 in 3.1.1).
     ReorderQueuedMessages = "reorder-queued-messages";

@@ -17,7 +17,7 @@
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
-    MqttString, Packet, PacketType, Properties, ReasonCode, StatementId as S, TopicName,
+    MqttString, Packet, PacketType, Properties, QoS, ReasonCode, StatementId as S, TopicName,
 };
 
 use super::fault::Fault;
@@ -160,6 +160,7 @@ impl Broker {
         let bytes = match packet.encode(v) {
             Ok(b) => {
                 let b = self.auth_faults(&packet, self.connack_flags_faults(&packet, b));
+                let b = self.qos0_dup_fault(&packet, b);
                 if v.is_v5() {
                     self.publish_encoding_faults(&packet, b)
                 } else {
@@ -249,6 +250,20 @@ impl Broker {
             len /= 128;
         }
         out.extend_from_slice(&body);
+        out.freeze()
+    }
+
+    /// The fault `dup-on-qos0`: the DUP flag set on an encoded QoS 0 PUBLISH (the encoder
+    /// refuses to produce it).
+    fn qos0_dup_fault(&self, packet: &Packet, bytes: Bytes) -> Bytes {
+        let qos0 = matches!(packet, Packet::Publish(p) if p.qos == QoS::AtMostOnce);
+        if !qos0 || !self.fault(Fault::DupOnQos0) {
+            return bytes;
+        }
+        let mut out = BytesMut::from(&bytes[..]);
+        if let Some(first) = out.get_mut(0) {
+            *first |= 0x08;
+        }
         out.freeze()
     }
 
