@@ -17,6 +17,7 @@ pub mod auth;
 pub mod connect;
 pub mod disconnect;
 pub mod flow_control;
+pub mod forwarding;
 pub mod keep_alive;
 pub mod ordering;
 pub mod packet_size;
@@ -45,6 +46,7 @@ pub const MODULES: &[&str] = &[
     "keep_alive",
     "qos",
     "publish",
+    "forwarding",
     "ordering",
     "shared",
     "topic_alias",
