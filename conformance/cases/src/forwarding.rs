@@ -12,12 +12,16 @@
 //! properties unaltered (the Message Expiry Interval at most the one sent), the second with
 //! none added; both with the Subscription Identifier of the subscription. Each case names the
 //! reference-broker faults that break its path alone (`strip-properties-*`,
-//! `add-properties-*`; for the immediate Will, `drop-will-properties`).
+//! `add-properties-*`; for the immediate Will, `drop-will-properties`), and also
+//! `no-subscription-identifiers`, which breaks every path. [`crate::depth`] lists which
+//! (statement, path) cells these cases fill.
 
 use bytes::Bytes;
 use mqttspec_codec::{PayloadFormatIndicator, Properties, Publish, StatementId as S};
 
-use super::support::{clearing_retained, end_session, persistent, resume, text, topic_name};
+use super::support::{
+    clearing_retained, end_session, persistent, resume, text, topic_name, SECOND_AND_A_BIT,
+};
 use mqttspec_harness::case;
 use mqttspec_harness::scenario::{
     secs, BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Will,
@@ -53,8 +57,9 @@ fn full_properties(t: &Ctx) -> Result<Properties, Failure> {
 }
 
 /// Checks the copy of the [`FULL`] message: every property as `sent` (the Message Expiry
-/// Interval between 1 and the one sent), and the Subscription Identifier.
-fn check_full(t: &Ctx, sent: &Properties, p: &Publish) -> Result<(), Failure> {
+/// Interval between 1 and `max_expiry`: the one sent, less what the message is known to have
+/// waited), and the Subscription Identifier.
+fn check_full(t: &Ctx, sent: &Properties, p: &Publish, max_expiry: u32) -> Result<(), Failure> {
     let got = &p.properties;
     t.check_eq(
         "Payload Format Indicator",
@@ -90,8 +95,10 @@ fn check_full(t: &Ctx, sent: &Properties, p: &Publish) -> Result<(), Failure> {
     .map_err(|f| f.statement(rule))?;
     let left = got.message_expiry_interval;
     t.check(
-        left.is_some_and(|s| (1..=EXPIRY).contains(&s)),
-        format!("Message Expiry Interval between 1 and {EXPIRY} (the one sent, less the wait)"),
+        left.is_some_and(|s| (1..=max_expiry).contains(&s)),
+        format!(
+            "Message Expiry Interval between 1 and {max_expiry} ({EXPIRY} sent, less the wait)"
+        ),
         format!("Message Expiry Interval {left:?}"),
     )
     .map_err(|f| f.statement(S::V5_3_3_2_6))?;
@@ -185,7 +192,7 @@ async fn receive_and_check_both(
     p: Precondition,
 ) -> Result<(), Failure> {
     let got = receive(c, topic, FULL, p).await?;
-    check_full(t, full, &got)?;
+    check_full(t, full, &got, EXPIRY)?;
     let got = receive(c, topic, BARE, p).await?;
     check_bare(t, &got)
 }
@@ -199,7 +206,7 @@ case! {
         V5_3_3_2_20, V5_3_3_4_3],
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers],
-    faults: [StripPropertiesLive, AddPropertiesLive],
+    faults: [StripPropertiesLive, AddPropertiesLive, NoSubscriptionIdentifiers, ReverseUserProperties],
     tags: [Live, FromBroker, UserProperty, ContentType, RequestResponse],
     run: live,
 }
@@ -229,7 +236,7 @@ case! {
         V5_3_3_2_20, V5_3_3_4_3],
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers],
-    faults: [StripPropertiesQueued, AddPropertiesQueued],
+    faults: [StripPropertiesQueued, AddPropertiesQueued, NoSubscriptionIdentifiers, ReverseUserProperties],
     tags: [Queued, Session, FromBroker, UserProperty, ContentType, RequestResponse],
     run: queued,
 }
@@ -259,13 +266,14 @@ fn queued(t: Ctx) -> BoxFuture<'static, CaseResult> {
 // ---------------------------------------------------------------------------------------
 
 case! {
-    /// Retained path: retained messages sent on subscribe keep their properties, get none added, and carry the Subscription Identifier
+    /// Retained path: retained messages sent on subscribe keep their properties (the Message Expiry Interval less the time stored), get none added, and carry the Subscription Identifier
     RETAINED = "forwarding.retained-properties-unaltered",
     checks: [V5_3_3_2_4, V5_3_3_2_6, V5_3_3_2_15, V5_3_3_2_16, V5_3_3_2_17, V5_3_3_2_18,
         V5_3_3_2_20, V5_3_3_4_3],
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers, Retain],
-    faults: [StripPropertiesRetained, AddPropertiesRetained],
+    faults: [StripPropertiesRetained, AddPropertiesRetained, NoSubscriptionIdentifiers, ReverseUserProperties,
+        NoMessageExpiry],
     tags: [Retained, FromBroker, UserProperty, ContentType, RequestResponse],
     run: retained,
 }
@@ -290,6 +298,8 @@ fn retained(t: Ctx) -> BoxFuture<'static, CaseResult> {
                     .properties(properties)
                     .await?;
             }
+            // More than a second stored, in any clock granularity: the interval must show it.
+            t.wait(SECOND_AND_A_BIT).await;
             let mut sub = t.client("sub").connect().await?;
             for (topic, payload) in [(&with, FULL), (&without, BARE)] {
                 sub.subscribe(topic)
@@ -298,7 +308,7 @@ fn retained(t: Ctx) -> BoxFuture<'static, CaseResult> {
                     .await?;
                 let got = receive(&mut sub, topic, payload, Precondition::RetainedDelivery).await?;
                 if payload == FULL {
-                    check_full(&t, &full, &got)?;
+                    check_full(&t, &full, &got, EXPIRY - 1)?;
                 } else {
                     check_bare(&t, &got)?;
                 }
@@ -318,7 +328,7 @@ case! {
         V5_3_3_2_20, V5_3_3_4_3],
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers, SharedSubscriptions],
-    faults: [StripPropertiesShared, AddPropertiesShared],
+    faults: [StripPropertiesShared, AddPropertiesShared, NoSubscriptionIdentifiers, ReverseUserProperties],
     tags: [Shared, FromBroker, UserProperty, ContentType, RequestResponse],
     run: shared,
 }
@@ -380,7 +390,7 @@ async fn wills(t: &Ctx, delay: u32) -> CaseResult {
             .as_setup(Precondition::Delivery)
             .await?;
         if payload == FULL {
-            check_full(t, &full, &got)?;
+            check_full(t, &full, &got, EXPIRY)?;
         } else {
             check_bare(t, &got)?;
         }
@@ -398,7 +408,7 @@ case! {
         V5_3_3_2_20, V5_3_3_4_3],
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers],
-    faults: [DropWillProperties, AddPropertiesWill],
+    faults: [DropWillProperties, AddPropertiesWill, NoSubscriptionIdentifiers, ReverseUserProperties],
     tags: [Will, FromBroker, UserProperty, ContentType, RequestResponse],
     run: will,
 }
@@ -414,7 +424,7 @@ case! {
         V5_3_3_2_20, V5_3_3_4_3],
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers],
-    faults: [StripPropertiesDelayedWill, AddPropertiesWill],
+    faults: [StripPropertiesDelayedWill, AddPropertiesWill, NoSubscriptionIdentifiers, ReverseUserProperties],
     tags: [Will, FromBroker, UserProperty, ContentType, RequestResponse],
     run: delayed_will,
 }

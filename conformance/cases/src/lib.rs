@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod connect;
+pub mod depth;
 pub mod disconnect;
 pub mod flow_control;
 pub mod forwarding;
