@@ -339,7 +339,7 @@ fn shared(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let full = full_properties(&t)?;
         // The only member of its group: it gets every message.
         let mut sub = t.client("member").connect().await?;
-        sub.subscribe(&format!("$share/g/{topic}"))
+        sub.subscribe(format!("$share/g/{topic}"))
             .qos(1)
             .subscription_identifier(SUB_ID)
             .await?;
