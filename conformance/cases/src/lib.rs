@@ -3,7 +3,8 @@
 //! Each area module (`connect`, `qos`, `will`, ...) holds its cases, and only private
 //! helpers that no other module uses; every helper a second module needs lives in
 //! [`support`] (twins and controls, raw packets, refusals and closes, sessions, receiving,
-//! retained messages, Wills, waits), one concept per file.
+//! retained messages, Wills, waits), one concept per file. [`depth`] is no area: it maps
+//! the forwarding rules and delivery paths to the cases that check them.
 //!
 //! To add a case: write its [`case!`](mqttspec_harness::case) declaration and its function in the
 //! module of its area (its id starts with the module name). That is the only place: the
