@@ -3,7 +3,8 @@
 //! Each area module (`connect`, `qos`, `will`, ...) holds its cases, and only private
 //! helpers that no other module uses; every helper a second module needs lives in
 //! [`support`] (twins and controls, raw packets, refusals and closes, sessions, receiving,
-//! retained messages, Wills, waits), one concept per file.
+//! retained messages, Wills, waits), one concept per file. [`depth`] is no area: it maps
+//! the forwarding rules and delivery paths to the cases that check them.
 //!
 //! To add a case: write its [`case!`](mqttspec_harness::case) declaration and its function in the
 //! module of its area (its id starts with the module name). That is the only place: the
@@ -15,8 +16,10 @@
 
 pub mod auth;
 pub mod connect;
+pub mod depth;
 pub mod disconnect;
 pub mod flow_control;
+pub mod forwarding;
 pub mod keep_alive;
 pub mod ordering;
 pub mod packet_size;
@@ -47,6 +50,7 @@ pub const MODULES: &[&str] = &[
     "keep_alive",
     "qos",
     "publish",
+    "forwarding",
     "ordering",
     "shared",
     "topic_alias",

@@ -19,7 +19,7 @@
 //! | [`report`] | report.json, junit.xml, summary.md, report.html, and the comparison page |
 //! | [`baseline`] | expected non-passes per broker, and the exit-status gate |
 //! | [`repeat`] | `mqttspec run --repeat N`: verdicts that differ between repeated runs, with both transcripts |
-//! | [`trace`] | coverage of the statement registry (`mqttspec trace`, `mqttspec list`) |
+//! | [`trace`] | coverage of the statement registry (`mqttspec trace`, `mqttspec list`) and the depth table of the forwarding rules (`mqttspec trace --depth`) |
 //!
 //! The library crates are re-exported under their old module names ([`cases`], [`client`],
 //! [`scenario`], [`runner`], ...) so that tests and tools can reach everything through one

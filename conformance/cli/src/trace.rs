@@ -148,6 +148,51 @@ pub fn render_trace(specs: &[Spec], cases: &[Case], list_uncovered: bool) -> Str
     out
 }
 
+/// The text of `mqttspec trace --depth`: for each statement of the depth table
+/// ([`mqttspec_cases::depth`]) and each aspect of it, the paths with a case (the case and
+/// the fault that turns it red, `*` when that fault breaks this path only) and the paths
+/// without one.
+pub fn render_depth(cells: &[mqttspec_cases::depth::Cell]) -> String {
+    use mqttspec_cases::depth::PATHS;
+    let mut out = String::from(
+        "Depth of the MQTT 5.0 forwarding rules: which ways a message reaches a subscriber \
+         have a case (the fault that turns it red; * = that fault breaks this path only)\n",
+    );
+    let mut groups: Vec<(StatementId, &str, Vec<&mqttspec_cases::depth::Cell>)> = Vec::new();
+    for c in cells {
+        match groups.last_mut() {
+            Some((s, a, rows)) if *s == c.statement && *a == c.aspect => rows.push(c),
+            _ => groups.push((c.statement, c.aspect, vec![c])),
+        }
+    }
+    let mut last = None;
+    for (statement, aspect, rows) in groups {
+        if last != Some(statement) {
+            out.push_str(&format!("\n{}\n", statement.id()));
+            last = Some(statement);
+        }
+        out.push_str(&format!("  {aspect}\n"));
+        for c in &rows {
+            out.push_str(&format!(
+                "    {:<13} {:<50} {}{}\n",
+                c.path,
+                c.case,
+                c.fault.name(),
+                if c.path_only { " *" } else { "" }
+            ));
+        }
+        let missing: Vec<&str> = PATHS
+            .iter()
+            .copied()
+            .filter(|p| !rows.iter().any(|c| c.path == *p))
+            .collect();
+        if !missing.is_empty() {
+            out.push_str(&format!("    no case: {}\n", missing.join(", ")));
+        }
+    }
+    out
+}
+
 /// The text of `mqttspec list`.
 pub fn render_list(cases: &[Case]) -> String {
     let mut out = String::new();
@@ -217,6 +262,18 @@ mod tests {
                     .count()
             );
         }
+    }
+
+    #[test]
+    fn depth_lists_paths_with_and_without_a_case() {
+        let text = render_depth(&mqttspec_cases::depth::cells());
+        assert!(text.contains("MQTT-3.3.2-20"), "{text}");
+        assert!(
+            text.contains("forwarding.queued-properties-unaltered"),
+            "{text}"
+        );
+        assert!(text.contains("strip-properties-retained *"), "{text}");
+        assert!(text.contains("no case:"), "{text}");
     }
 
     #[test]

@@ -32,7 +32,7 @@ use mqttspec_codec::{
 };
 
 use super::fault::Fault;
-use super::message::{Delivery, Message, Shape};
+use super::message::{Delivery, Message, Shape, Tamper};
 use super::outbound::Sent;
 use super::session::{InflightEntry, OutgoingState};
 use super::subscriptions::Subscription;
@@ -94,6 +94,9 @@ impl Broker {
         for subs in matches.direct.chunk_by(|a, b| a.client_id == b.client_id) {
             self.plan_direct(message, subs, &mut targets);
         }
+        for t in &mut targets {
+            t.delivery.tamper = self.tamper_for(message, &t.client, false);
+        }
         let mut cursor_updates: Vec<(String, usize)> = Vec::new();
         let mut pending: BTreeMap<Arc<str>, usize> = BTreeMap::new();
         for t in &targets {
@@ -107,7 +110,9 @@ impl Broker {
         for group in matches.shared.iter().take(groups) {
             if self.fault(Fault::SharedDeliverAll) {
                 for member in &group.members {
-                    targets.push(self.delivery_for(message, member));
+                    let mut target = self.delivery_for(message, member);
+                    target.delivery.tamper = self.tamper_for(message, &target.client, true);
+                    targets.push(target);
                 }
                 continue;
             }
@@ -121,7 +126,8 @@ impl Broker {
                     == 1;
             let chosen =
                 self.choose_shared_member(message, &group.members, &group.filter, &pending);
-            if let Some((index, target)) = chosen {
+            if let Some((index, mut target)) = chosen {
+                target.delivery.tamper = self.tamper_for(message, &target.client, true);
                 cursor_updates.push((group.filter.as_str().to_owned(), index + 1));
                 if !lost {
                     *pending.entry(Arc::clone(&target.client)).or_default() += 1;
@@ -242,6 +248,22 @@ impl Broker {
             client: Arc::clone(&first.client_id),
             delivery: self.delivery(Arc::clone(message), qos, retain, ids),
         });
+    }
+
+    /// What the property faults of the copy's path (live, queued for a disconnected session,
+    /// or Shared Subscription) do to it; Will Messages have faults of their own.
+    fn tamper_for(&self, message: &Message, client: &str, shared: bool) -> Tamper {
+        if message.will {
+            return Tamper::None;
+        }
+        let (strip, add) = if shared {
+            (Fault::StripPropertiesShared, Fault::AddPropertiesShared)
+        } else if self.is_online(client) {
+            (Fault::StripPropertiesLive, Fault::AddPropertiesLive)
+        } else {
+            (Fault::StripPropertiesQueued, Fault::AddPropertiesQueued)
+        };
+        Tamper::of_faults(self.fault(strip), self.fault(add))
     }
 
     /// The copy of `message` for one subscription.

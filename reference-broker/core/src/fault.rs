@@ -371,6 +371,34 @@ faults! {
     /// The server's AUTH asking for more authentication data carries Reason Code 0x00
     /// instead of 0x18 Continue authentication (breaks MQTT-4.12.0-2).
     AuthContinueAsSuccess = "auth-continue-as-success";
+    /// Copies of a message sent to a connected subscriber as it is published lose their
+    /// Payload Format Indicator, Content Type, Response Topic, Correlation Data and User
+    /// Properties (breaks MQTT-3.3.2-4, -15, -16, -17 and -20 on the live path only).
+    StripPropertiesLive = "strip-properties-live";
+    /// Copies queued for a disconnected session lose those properties (breaks the same
+    /// statements on the queued path only).
+    StripPropertiesQueued = "strip-properties-queued";
+    /// Retained messages sent when a subscription is made lose those properties (breaks the
+    /// same statements on the retained path only).
+    StripPropertiesRetained = "strip-properties-retained";
+    /// Copies given to a member of a Shared Subscription lose those properties (breaks the
+    /// same statements on the shared path only).
+    StripPropertiesShared = "strip-properties-shared";
+    /// A Will published after a Will Delay Interval loses those properties (a Will without
+    /// a delay keeps them; breaks the same statements for delayed Wills only).
+    StripPropertiesDelayedWill = "strip-properties-delayed-will";
+    /// Copies sent to a connected subscriber as the message is published get a Content Type
+    /// and a Message Expiry Interval the publisher did not set (breaks MQTT-3.3.2-20 and
+    /// MQTT-3.3.2-6 on the live path only).
+    AddPropertiesLive = "add-properties-live";
+    /// The same addition on copies queued for a disconnected session.
+    AddPropertiesQueued = "add-properties-queued";
+    /// The same addition on retained messages sent when a subscription is made.
+    AddPropertiesRetained = "add-properties-retained";
+    /// The same addition on copies given to a member of a Shared Subscription.
+    AddPropertiesShared = "add-properties-shared";
+    /// The same addition on Will Messages (with or without a Will Delay Interval).
+    AddPropertiesWill = "add-properties-will";
     /// A known User Name with a wrong Password is accepted (breaks the refusal of
     /// MQTT-3.1.4-2 / MQTT-3.2.2-7 in 5.0 and MQTT-3.2.2-5 in 3.1.1).
     AcceptWrongPassword = "accept-wrong-password";

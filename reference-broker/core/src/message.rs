@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqttspec_codec::{PacketId, Properties, ProtocolVersion, Publish, QoS, TopicName};
+use mqttspec_codec::{MqttString, PacketId, Properties, ProtocolVersion, Publish, QoS, TopicName};
 
 use crate::memory::{message_bytes, owned_properties, Charge, DELIVERY_OVERHEAD};
 use crate::Broker;
@@ -30,6 +30,9 @@ pub(crate) struct Message {
     pub dup: bool,
     /// The properties forwarded to subscribers (see [`forwardable`]).
     pub properties: Properties,
+    /// Whether it is a Will Message (the faults of the live, queued and shared paths leave
+    /// Wills alone: the Will path has its own).
+    pub will: bool,
     /// The Client Identifier of the publisher (for No Local); `None` for server messages.
     pub publisher: Option<Arc<str>>,
     /// When the message expires (arrival time plus its Message Expiry Interval).
@@ -78,7 +81,64 @@ pub(crate) struct Delivery {
     pub subscription_identifiers: Vec<NonZeroU32>,
     /// The copy's own bytes, charged against the memory budget; set by `Broker::delivery`.
     pub charge: Charge,
+    /// What a path-specific fault does to this copy's properties (see [`Tamper`]).
+    pub tamper: Tamper,
 }
+
+/// What a fault of one delivery path (`strip-properties-*`, `add-properties-*`) does to the
+/// properties of a copy; [`Tamper::None`] without such a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Tamper {
+    /// The properties go out as the publisher sent them.
+    #[default]
+    None,
+    /// Payload Format Indicator, Content Type, Response Topic, Correlation Data and the User
+    /// Properties are left out.
+    Strip,
+    /// A Content Type and a Message Expiry Interval are added when the publisher set none.
+    Add,
+}
+
+impl Tamper {
+    /// The tampering of a path whose strip fault is `strip` and add fault is `add`.
+    pub fn of_faults(strip: bool, add: bool) -> Tamper {
+        if strip {
+            Tamper::Strip
+        } else if add {
+            Tamper::Add
+        } else {
+            Tamper::None
+        }
+    }
+
+    /// Applies the tampering to the properties of an outgoing message.
+    pub fn apply(self, properties: &mut Properties) {
+        match self {
+            Tamper::None => {}
+            Tamper::Strip => {
+                properties.payload_format_indicator = None;
+                properties.content_type = None;
+                properties.response_topic = None;
+                properties.correlation_data = None;
+                properties.user_properties.clear();
+            }
+            Tamper::Add => {
+                if properties.content_type.is_none() {
+                    properties.content_type = MqttString::from_static(ADDED_CONTENT_TYPE).ok();
+                }
+                properties
+                    .message_expiry_interval
+                    .get_or_insert(ADDED_EXPIRY);
+            }
+        }
+    }
+}
+
+/// The Content Type the `add-properties-*` faults put on messages that had none.
+const ADDED_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// The Message Expiry Interval the `add-properties-*` faults put on messages that had none.
+const ADDED_EXPIRY: u32 = 86_400;
 
 /// How to shape an outgoing PUBLISH beyond what the delivery says.
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +170,7 @@ impl Delivery {
             if shape.reverse_user_properties {
                 properties.user_properties.reverse();
             }
+            self.tamper.apply(&mut properties);
         }
         let qos = self.qos;
         let dup = qos != QoS::AtMostOnce && (dup || (shape.forward_dup && m.dup));
@@ -155,6 +216,7 @@ impl Broker {
             retain,
             subscription_identifiers,
             charge,
+            tamper: Tamper::None,
         }
     }
 }

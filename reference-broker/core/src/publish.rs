@@ -227,6 +227,7 @@ impl Broker {
             } else {
                 forwardable(&p.properties)
             },
+            will: false,
             publisher: client,
             expires_at,
             charge: Charge::default(),

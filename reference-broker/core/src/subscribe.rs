@@ -27,7 +27,7 @@ use super::acl::{self, Access};
 use super::delivery::Room;
 use super::fault::Fault;
 use super::memory::{subscription_bytes, Charge};
-use super::message::Message;
+use super::message::{Message, Tamper};
 use super::publish::maximum_qos;
 use super::session::OutgoingState;
 use super::topic;
@@ -250,6 +250,7 @@ impl Broker {
                     retain: true,
                     dup: false,
                     properties: r.properties.clone(),
+                    will: false,
                     publisher: None,
                     expires_at: r.expires_at(),
                     charge: Charge::default(),
@@ -264,7 +265,12 @@ impl Broker {
                 } else {
                     m.identifier.into_iter().collect()
                 };
-                deliveries.push(self.delivery(message, qos, true, ids));
+                let mut d = self.delivery(message, qos, true, ids);
+                d.tamper = Tamper::of_faults(
+                    self.fault(Fault::StripPropertiesRetained),
+                    self.fault(Fault::AddPropertiesRetained),
+                );
+                deliveries.push(d);
             }
         }
         if !deliveries.is_empty() {

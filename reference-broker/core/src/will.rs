@@ -22,7 +22,7 @@ use mqttspec_codec::{LastWill, ProtocolVersion, QoS, StatementId as S, TopicName
 
 use super::fault::Fault;
 use super::memory::{message_bytes, owned_bytes, owned_topic, Charge, Meter, WILL_OVERHEAD};
-use super::message::{forwardable, Message};
+use super::message::{forwardable, Message, Tamper};
 use super::timers::TimerKey;
 use super::Broker;
 use mqttspec_codec::Properties;
@@ -137,6 +137,11 @@ impl Broker {
         if self.fault(Fault::DropWillProperties) {
             will.properties = Properties::default();
         }
+        Tamper::of_faults(
+            will.delay > 0 && self.fault(Fault::StripPropertiesDelayedWill),
+            self.fault(Fault::AddPropertiesWill),
+        )
+        .apply(&mut will.properties);
         let v = will.version;
         self.record(
             v,
@@ -162,6 +167,7 @@ impl Broker {
             retain: will.retain,
             dup: false,
             properties: will.properties,
+            will: true,
             publisher: Some(Arc::clone(client)),
             expires_at,
             charge: Charge::default(),

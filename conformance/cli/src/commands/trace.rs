@@ -14,11 +14,23 @@ pub struct TraceArgs {
     /// Do not list the testable statements without a case.
     #[arg(long)]
     pub summary_only: bool,
+    /// Print instead the depth table: for each MQTT 5.0 forwarding rule, which delivery
+    /// paths (live, queued, retained, Will, delayed Will, shared) have a case, and the fault
+    /// that turns each red.
+    #[arg(long)]
+    pub depth: bool,
 }
 
 impl TraceArgs {
     /// Prints the coverage of the statement registry.
     pub fn run(&self) {
+        if self.depth {
+            print!(
+                "{}",
+                crate::trace::render_depth(&mqttspec_cases::depth::cells())
+            );
+            return;
+        }
         let mut specs: Vec<Spec> = self.spec.0.iter().map(|v| v.spec()).collect();
         specs.dedup();
         print!(

@@ -1,0 +1,434 @@
+//! MQTT 5.0 forwarding rules on every way a message reaches a subscriber: live (the
+//! subscriber is connected when the message is published), queued (held for a disconnected
+//! session and sent when it resumes), retained (sent when the subscription is made), a Will
+//! Message (at once, and after a Will Delay Interval) and a Shared Subscription.
+//!
+//! Brokers often handle the properties on one path only (a queue that stores the payload and
+//! topic, a retained store that forgets the Content Type, a Will built without its
+//! properties), so each path has its own case, and each case sends the same two messages:
+//! one carrying every property that travels with a message (Payload Format Indicator,
+//! Content Type, Response Topic, Correlation Data, User Properties in a deliberate order,
+//! Message Expiry Interval), and one carrying none. The first must arrive with its
+//! properties unaltered (the Message Expiry Interval at most the one sent), the second with
+//! none added; both with the Subscription Identifier of the subscription. Each case names the
+//! reference-broker faults that break its path alone (`strip-properties-*`,
+//! `add-properties-*`; for the immediate Will, `drop-will-properties`), and also
+//! `no-subscription-identifiers`, which breaks every path. [`crate::depth`] lists which
+//! (statement, path) cells these cases fill.
+
+use bytes::Bytes;
+use mqttspec_codec::{PayloadFormatIndicator, Properties, Publish, StatementId as S};
+
+use super::support::{
+    clearing_retained, end_session, persistent, resume, text, topic_name, SECOND_AND_A_BIT,
+};
+use mqttspec_harness::case;
+use mqttspec_harness::scenario::{
+    secs, BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Will,
+};
+
+/// Payload of the message that carries every property.
+const FULL: &str = "with every property";
+/// Payload of the message that carries none.
+const BARE: &str = "without properties";
+/// The Subscription Identifier of every subscription of these cases.
+const SUB_ID: u32 = 7;
+/// The Message Expiry Interval of the message with every property (seconds).
+const EXPIRY: u32 = 120;
+
+/// The properties of the [`FULL`] message; its Response Topic is under the case's prefix.
+fn full_properties(t: &Ctx) -> Result<Properties, Failure> {
+    let mut user_properties = Vec::new();
+    for (name, value) in [("z", "1"), ("a", "2"), ("z", "3"), ("m", "")] {
+        user_properties.push((
+            text(name, "User Property name")?,
+            text(value, "User Property value")?,
+        ));
+    }
+    Ok(Properties {
+        payload_format_indicator: Some(PayloadFormatIndicator::Utf8),
+        content_type: Some(text("text/plain; charset=utf-8", "Content Type")?),
+        response_topic: Some(topic_name(&t.topic("reply"))?),
+        correlation_data: Some(Bytes::from_static(&[0x00, 0xFF, 0x10, 0x80])),
+        user_properties,
+        message_expiry_interval: Some(EXPIRY),
+        ..Properties::default()
+    })
+}
+
+/// Checks the copy of the [`FULL`] message: every property as `sent` (the Message Expiry
+/// Interval between 1 and `max_expiry`: the one sent, less what the message is known to have
+/// waited), and the Subscription Identifier.
+fn check_full(t: &Ctx, sent: &Properties, p: &Publish, max_expiry: u32) -> Result<(), Failure> {
+    let got = &p.properties;
+    t.check_eq(
+        "Payload Format Indicator",
+        sent.payload_format_indicator,
+        got.payload_format_indicator,
+    )
+    .map_err(|f| f.statement(S::V5_3_3_2_4))?;
+    t.check_eq("Content Type", &sent.content_type, &got.content_type)
+        .map_err(|f| f.statement(S::V5_3_3_2_20))?;
+    t.check_eq("Response Topic", &sent.response_topic, &got.response_topic)
+        .map_err(|f| f.statement(S::V5_3_3_2_15))?;
+    t.check_eq(
+        "Correlation Data",
+        &sent.correlation_data,
+        &got.correlation_data,
+    )
+    .map_err(|f| f.statement(S::V5_3_3_2_16))?;
+    let mut sorted_sent = sent.user_properties.clone();
+    let mut sorted_got = got.user_properties.clone();
+    sorted_sent.sort();
+    sorted_got.sort();
+    // The same properties in another order break the order rule; others, the content rule.
+    let rule = if sorted_sent == sorted_got {
+        S::V5_3_3_2_18
+    } else {
+        S::V5_3_3_2_17
+    };
+    t.check_eq(
+        "User Properties",
+        &sent.user_properties,
+        &got.user_properties,
+    )
+    .map_err(|f| f.statement(rule))?;
+    let left = got.message_expiry_interval;
+    t.check(
+        left.is_some_and(|s| (1..=max_expiry).contains(&s)),
+        format!(
+            "Message Expiry Interval between 1 and {max_expiry} ({EXPIRY} sent, less the wait)"
+        ),
+        format!("Message Expiry Interval {left:?}"),
+    )
+    .map_err(|f| f.statement(S::V5_3_3_2_6))?;
+    check_subscription_id(t, p)
+}
+
+/// Checks the copy of the [`BARE`] message: no property the publisher did not send, and the
+/// Subscription Identifier.
+fn check_bare(t: &Ctx, p: &Publish) -> Result<(), Failure> {
+    let got = &p.properties;
+    t.check_eq(
+        "Payload Format Indicator (none sent)",
+        None,
+        got.payload_format_indicator,
+    )
+    .map_err(|f| f.statement(S::V5_3_3_2_4))?;
+    t.check_eq("Content Type (none sent)", None, got.content_type.as_ref())
+        .map_err(|f| f.statement(S::V5_3_3_2_20))?;
+    t.check_eq(
+        "Response Topic (none sent)",
+        None,
+        got.response_topic.as_ref(),
+    )
+    .map_err(|f| f.statement(S::V5_3_3_2_15))?;
+    t.check_eq(
+        "Correlation Data (none sent)",
+        None,
+        got.correlation_data.as_ref(),
+    )
+    .map_err(|f| f.statement(S::V5_3_3_2_16))?;
+    t.check_eq(
+        "number of User Properties (none sent)",
+        0,
+        got.user_properties.len(),
+    )
+    .map_err(|f| f.statement(S::V5_3_3_2_17))?;
+    t.check_eq(
+        "Message Expiry Interval (none sent)",
+        None,
+        got.message_expiry_interval,
+    )
+    .map_err(|f| f.statement(S::V5_3_3_2_6))?;
+    check_subscription_id(t, p)
+}
+
+/// Checks that `p` carries the Subscription Identifier of the (only) matching subscription.
+fn check_subscription_id(t: &Ctx, p: &Publish) -> Result<(), Failure> {
+    let ids: Vec<u32> = p
+        .properties
+        .subscription_identifiers
+        .iter()
+        .map(|i| i.get())
+        .collect();
+    t.check_eq("Subscription Identifiers", vec![SUB_ID], ids)
+        .map_err(|f| f.statement(S::V5_3_3_4_3))
+}
+
+/// Publishes the [`FULL`] then the [`BARE`] message to `topic` at QoS 1.
+async fn publish_both(c: &mut Client, topic: &str, full: &Properties) -> Result<(), Failure> {
+    for (payload, properties) in [(FULL, full.clone()), (BARE, Properties::default())] {
+        c.publish(topic)
+            .qos(1)
+            .payload(payload)
+            .properties(properties)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Receives the copy of `payload` on `topic` (a setup step: a copy that does not come is
+/// INCONCLUSIVE under `p`, other cases judge delivery itself).
+async fn receive(
+    c: &mut Client,
+    topic: &str,
+    payload: &str,
+    p: Precondition,
+) -> Result<Publish, Failure> {
+    c.expect_publish()
+        .topic(topic)
+        .payload(payload)
+        .as_setup(p)
+        .await
+}
+
+/// Receives the [`FULL`] then the [`BARE`] copy on `topic` and checks both.
+async fn receive_and_check_both(
+    t: &Ctx,
+    c: &mut Client,
+    topic: &str,
+    full: &Properties,
+    p: Precondition,
+) -> Result<(), Failure> {
+    let got = receive(c, topic, FULL, p).await?;
+    check_full(t, full, &got, EXPIRY)?;
+    let got = receive(c, topic, BARE, p).await?;
+    check_bare(t, &got)
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// Live path: a connected subscriber gets the properties unaltered, none added, and its Subscription Identifier
+    LIVE = "forwarding.live-properties-unaltered",
+    checks: [V5_3_3_2_4, V5_3_3_2_6, V5_3_3_2_15, V5_3_3_2_16, V5_3_3_2_17, V5_3_3_2_18,
+        V5_3_3_2_20, V5_3_3_4_3],
+    only: V5,
+    requires: [QoS1, SubscriptionIdentifiers],
+    faults: [StripPropertiesLive, AddPropertiesLive, NoSubscriptionIdentifiers, ReverseUserProperties],
+    tags: [Live, FromBroker, UserProperty, ContentType, RequestResponse],
+    run: live,
+}
+
+fn live(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("live");
+        let full = full_properties(&t)?;
+        let mut sub = t.client("sub").connect().await?;
+        sub.subscribe(&topic)
+            .qos(1)
+            .subscription_identifier(SUB_ID)
+            .await?;
+        let mut publisher = t.client("pub").connect().await?;
+        publish_both(&mut publisher, &topic, &full).await?;
+        receive_and_check_both(&t, &mut sub, &topic, &full, Precondition::Delivery).await?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// Queued path: messages held for a disconnected session keep their properties, get none added, and carry the Subscription Identifier on resume
+    QUEUED = "forwarding.queued-properties-unaltered",
+    checks: [V5_3_3_2_4, V5_3_3_2_6, V5_3_3_2_15, V5_3_3_2_16, V5_3_3_2_17, V5_3_3_2_18,
+        V5_3_3_2_20, V5_3_3_4_3],
+    only: V5,
+    requires: [QoS1, SubscriptionIdentifiers],
+    faults: [StripPropertiesQueued, AddPropertiesQueued, NoSubscriptionIdentifiers, ReverseUserProperties],
+    tags: [Queued, Session, FromBroker, UserProperty, ContentType, RequestResponse],
+    run: queued,
+}
+
+fn queued(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("queued");
+        let full = full_properties(&t)?;
+        let mut sub = persistent(&t, "sub").connect().await?;
+        sub.subscribe(&topic)
+            .qos(1)
+            .subscription_identifier(SUB_ID)
+            .await?;
+        sub.disconnect().await?;
+        let mut publisher = t.client("pub").connect().await?;
+        publish_both(&mut publisher, &topic, &full).await?;
+        let mut sub = resume(&t, "sub").await?;
+        let verdict =
+            receive_and_check_both(&t, &mut sub, &topic, &full, Precondition::Delivery).await;
+        let _ = sub.disconnect().await;
+        end_session(&t, "sub").await;
+        verdict?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// Retained path: retained messages sent on subscribe keep their properties (the Message Expiry Interval less the time stored), get none added, and carry the Subscription Identifier
+    RETAINED = "forwarding.retained-properties-unaltered",
+    checks: [V5_3_3_2_4, V5_3_3_2_6, V5_3_3_2_15, V5_3_3_2_16, V5_3_3_2_17, V5_3_3_2_18,
+        V5_3_3_2_20, V5_3_3_4_3],
+    only: V5,
+    requires: [QoS1, SubscriptionIdentifiers, Retain],
+    faults: [StripPropertiesRetained, AddPropertiesRetained, NoSubscriptionIdentifiers, ReverseUserProperties,
+        NoMessageExpiry],
+    tags: [Retained, FromBroker, UserProperty, ContentType, RequestResponse],
+    run: retained,
+}
+
+fn retained(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        // One topic per message: a topic keeps only its last retained message.
+        let with = t.topic("retained/full");
+        let without = t.topic("retained/bare");
+        clearing_retained(&t, &[with.clone(), without.clone()], async {
+            let full = full_properties(&t)?;
+            let mut publisher = t.client("pub").connect().await?;
+            for (topic, payload, properties) in [
+                (&with, FULL, full.clone()),
+                (&without, BARE, Properties::default()),
+            ] {
+                publisher
+                    .publish(topic)
+                    .qos(1)
+                    .retain()
+                    .payload(payload)
+                    .properties(properties)
+                    .await?;
+            }
+            // More than a second stored, in any clock granularity: the interval must show it.
+            t.wait(SECOND_AND_A_BIT).await;
+            let mut sub = t.client("sub").connect().await?;
+            for (topic, payload) in [(&with, FULL), (&without, BARE)] {
+                sub.subscribe(topic)
+                    .qos(1)
+                    .subscription_identifier(SUB_ID)
+                    .await?;
+                let got = receive(&mut sub, topic, payload, Precondition::RetainedDelivery).await?;
+                if payload == FULL {
+                    check_full(&t, &full, &got, EXPIRY - 1)?;
+                } else {
+                    check_bare(&t, &got)?;
+                }
+            }
+            t.pass()
+        })
+        .await
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// Shared path: a member of a Shared Subscription gets the properties unaltered, none added, and its Subscription Identifier
+    SHARED = "forwarding.shared-properties-unaltered",
+    checks: [V5_3_3_2_4, V5_3_3_2_6, V5_3_3_2_15, V5_3_3_2_16, V5_3_3_2_17, V5_3_3_2_18,
+        V5_3_3_2_20, V5_3_3_4_3],
+    only: V5,
+    requires: [QoS1, SubscriptionIdentifiers, SharedSubscriptions],
+    faults: [StripPropertiesShared, AddPropertiesShared, NoSubscriptionIdentifiers, ReverseUserProperties],
+    tags: [Shared, FromBroker, UserProperty, ContentType, RequestResponse],
+    run: shared,
+}
+
+fn shared(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("shared");
+        let full = full_properties(&t)?;
+        // The only member of its group: it gets every message.
+        let mut sub = t.client("member").connect().await?;
+        sub.subscribe(format!("$share/g/{topic}"))
+            .qos(1)
+            .subscription_identifier(SUB_ID)
+            .await?;
+        let mut publisher = t.client("pub").connect().await?;
+        publish_both(&mut publisher, &topic, &full).await?;
+        receive_and_check_both(&t, &mut sub, &topic, &full, Precondition::Delivery).await?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// The Will path, with Will Delay Interval `delay` (0: published when the connection ends):
+/// a client whose Will carries every property and one whose Will carries none lose their
+/// connections, and a subscriber checks both Wills.
+async fn wills(t: &Ctx, delay: u32) -> CaseResult {
+    let topic = t.topic("will");
+    let full = full_properties(t)?;
+    let mut watch = t.client("watch").connect().await?;
+    watch
+        .subscribe(&topic)
+        .qos(1)
+        .subscription_identifier(SUB_ID)
+        .await?;
+    let mut ended = Vec::new();
+    for (name, payload, properties) in [
+        ("full", FULL, full.clone()),
+        ("bare", BARE, Properties::default()),
+    ] {
+        let mut b = t.client(name);
+        if delay > 0 {
+            // The session outlives the delay, so the delay decides when the Will comes.
+            b = b.session_expiry(30);
+            ended.push(name);
+        }
+        // The properties first: they replace the Will Properties, Will Delay Interval included.
+        let mut will = Will::new(&topic, payload).properties(properties).qos(1);
+        if delay > 0 {
+            will = will.delay(delay);
+        }
+        let c = b.will(will).connect().await?;
+        c.drop_connection();
+        let got = watch
+            .expect_publish()
+            .topic(&topic)
+            .payload(payload)
+            .within(secs(u64::from(delay) + 3))
+            .as_setup(Precondition::Delivery)
+            .await?;
+        if payload == FULL {
+            check_full(t, &full, &got, EXPIRY)?;
+        } else {
+            check_bare(t, &got)?;
+        }
+    }
+    for name in ended {
+        end_session(t, name).await;
+    }
+    t.pass()
+}
+
+case! {
+    /// Will path: a Will published when its connection ends keeps its properties, gets none added, and carries the Subscription Identifier
+    WILL = "forwarding.will-properties-unaltered",
+    checks: [V5_3_3_2_4, V5_3_3_2_6, V5_3_3_2_15, V5_3_3_2_16, V5_3_3_2_17, V5_3_3_2_18,
+        V5_3_3_2_20, V5_3_3_4_3],
+    only: V5,
+    requires: [QoS1, SubscriptionIdentifiers],
+    faults: [DropWillProperties, AddPropertiesWill, NoSubscriptionIdentifiers, ReverseUserProperties],
+    tags: [Will, FromBroker, UserProperty, ContentType, RequestResponse],
+    run: will,
+}
+
+fn will(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move { wills(&t, 0).await })
+}
+
+case! {
+    /// Delayed Will path: a Will published after its Will Delay Interval keeps its properties, gets none added, and carries the Subscription Identifier
+    DELAYED_WILL = "forwarding.delayed-will-properties-unaltered",
+    checks: [V5_3_3_2_4, V5_3_3_2_6, V5_3_3_2_15, V5_3_3_2_16, V5_3_3_2_17, V5_3_3_2_18,
+        V5_3_3_2_20, V5_3_3_4_3],
+    only: V5,
+    requires: [QoS1, SubscriptionIdentifiers],
+    faults: [StripPropertiesDelayedWill, AddPropertiesWill, NoSubscriptionIdentifiers, ReverseUserProperties],
+    tags: [Will, FromBroker, UserProperty, ContentType, RequestResponse],
+    run: delayed_will,
+}
+
+fn delayed_will(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move { wills(&t, 1).await })
+}
