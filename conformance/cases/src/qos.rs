@@ -9,13 +9,14 @@
 use std::collections::VecDeque;
 
 use mqttspec_codec::{
-    Packet, PacketId, PacketType, PubAck, PubComp, PubRec, PubRel, Publish, QoS, RawPacket,
-    ReasonCode, StatementId as S,
+    Packet, PacketId, PacketType, Properties, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
+    RawPacket, ReasonCode, StatementId as S,
 };
 
 use super::support::{
     control, end_session, expect_connection_closed, granted, is_refusal, of_run, packet_id,
     persistent, publish_packet, receive, receive_maximum, resume, statement, QUIET,
+    SECOND_AND_A_BIT,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::{summary, Received};
@@ -359,6 +360,69 @@ fn qos2_packet_id_reusable(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .payload("second")
             .await
             .map_err(|f| f.statement(of_run!(&t, V5_4_3_3_12)))?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// 5.0: a QoS 2 message whose PUBLISH was sent is not expired afterwards: a PUBREC that comes after its Message Expiry Interval still gets PUBREL 0x00
+    QOS2_SENT_NOT_EXPIRED = "qos.qos2-sent-message-not-expired",
+    checks: [V5_4_3_3_7],
+    only: V5,
+    requires: [QoS2],
+    faults: [ExpireSentQos2],
+    tags: [Live, FromBroker],
+    run: qos2_sent_message_not_expired,
+}
+
+fn qos2_sent_message_not_expired(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("e");
+        let mut sub = t.client("sub").connect().await?;
+        sub.subscribe(&topic).qos(2).await?;
+        let mut publisher = t.client("pub").connect().await?;
+        publisher
+            .publish(&topic)
+            .qos(2)
+            .properties(Properties {
+                message_expiry_interval: Some(1),
+                ..Properties::default()
+            })
+            .payload("short-lived")
+            .await?;
+        let p = sub
+            .expect_publish()
+            .topic(&topic)
+            .qos(2)
+            .payload("short-lived")
+            .no_auto_ack()
+            .as_setup(Precondition::Delivery)
+            .await?;
+        let Some(id) = p.packet_id else {
+            return t
+                .error("a QoS 2 PUBLISH without a Packet Identifier passed the strict decoder");
+        };
+        // The message expires while its PUBREC is outstanding.
+        t.wait(SECOND_AND_A_BIT + SECOND_AND_A_BIT).await;
+        sub.send(&Packet::PubRec(PubRec::new(id))).await?;
+        let rel = sub
+            .expect_packet(PacketType::PubRel)
+            .as_check()
+            .await
+            .map_err(|f| f.statement(S::V5_4_3_3_7))?;
+        let code = match &rel {
+            Packet::PubRel(r) => r.reason_code,
+            _ => ReasonCode::UnspecifiedError,
+        };
+        t.check(
+            code == ReasonCode::Success,
+            "PUBREL 0x00: the exchange goes on although the message has expired since it was sent",
+            summary::packet(&rel, t.protocol()),
+        )
+        .map_err(|f| f.statement(S::V5_4_3_3_7))?;
+        sub.send(&Packet::PubComp(PubComp::new(id))).await?;
         t.pass()
     })
 }

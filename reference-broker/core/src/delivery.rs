@@ -632,6 +632,19 @@ impl Broker {
             return;
         };
         let state = session.inflight.get_mut(rec.packet_id).map(|e| e.state);
+        let expired_after_sending = self.faults.has(Fault::ExpireSentQos2)
+            && session
+                .inflight
+                .get_mut(rec.packet_id)
+                .is_some_and(|e| e.delivery.message.is_expired(self.now));
+        if expired_after_sending && state == Some(OutgoingState::Qos2Sent) {
+            session.inflight.remove(rec.packet_id);
+            let mut rel = PubRel::new(rec.packet_id);
+            rel.reason_code = ReasonCode::PacketIdentifierNotFound;
+            self.send(conn, Packet::PubRel(rel));
+            self.pump(&client);
+            return;
+        }
         match state {
             Some(OutgoingState::Qos2Sent) if rec.reason_code.is_error() => {
                 if keep_refused {

@@ -243,6 +243,9 @@ faults! {
     UnannouncedQos2Refusal = "unannounced-qos2-refusal";
     /// QoS 0 PUBLISH packets are sent with DUP 1 (breaks MQTT-4.3.1-1 and MQTT-3.3.1-2).
     DupOnQos0 = "dup-on-qos0";
+    /// An outgoing QoS 2 message whose expiry passed after its PUBLISH was sent is dropped:
+    /// its PUBREC is answered with PUBREL 0x92 (breaks MQTT-4.3.3-7 in 5.0).
+    ExpireSentQos2 = "expire-sent-qos2";
     /// Messages queued for a session are sent newest first (breaks MQTT-4.6.0-5 in 5.0,
     /// MQTT-4.6.0-6 in 3.1.1).
     ReorderQueuedMessages = "reorder-queued-messages";
