@@ -631,13 +631,16 @@ impl Broker {
         let Some(session) = self.sessions.get_mut(&client) else {
             return;
         };
-        let state = session.inflight.get_mut(rec.packet_id).map(|e| e.state);
-        let expired_after_sending = self.faults.has(Fault::ExpireSentQos2)
-            && session
-                .inflight
-                .get_mut(rec.packet_id)
-                .is_some_and(|e| e.delivery.message.is_expired(self.now));
-        if expired_after_sending && state == Some(OutgoingState::Qos2Sent) {
+        let (state, expired) = session
+            .inflight
+            .get_mut(rec.packet_id)
+            .map_or((None, false), |e| {
+                (Some(e.state), e.delivery.message.is_expired(self.now))
+            });
+        if expired
+            && state == Some(OutgoingState::Qos2Sent)
+            && self.faults.has(Fault::ExpireSentQos2)
+        {
             session.inflight.remove(rec.packet_id);
             let mut rel = PubRel::new(rec.packet_id);
             rel.reason_code = ReasonCode::PacketIdentifierNotFound;

@@ -16,6 +16,7 @@
 //! User Properties and is sent even when they make it too large.
 
 use bytes::{Bytes, BytesMut};
+use mqttspec_codec::writer::variable_byte_integer_len;
 use mqttspec_codec::{
     MqttString, Packet, PacketType, Properties, QoS, ReasonCode, StatementId as S, TopicName,
 };
@@ -197,11 +198,10 @@ impl Broker {
                 *first |= 0x01;
             }
         }
-        // The Reason Code follows the packet type byte and the Remaining Length (an AUTH
-        // with Remaining Length 0 has none to bend).
-        let length_bytes = bytes.iter().skip(1).position(|b| b & 0x80 == 0);
-        if let (true, Some(n)) = (reason, length_bytes) {
-            if let Some(code) = out.get_mut(n + 2) {
+        // The Reason Code opens the variable header (an AUTH with Remaining Length 0 has none
+        // to bend).
+        if let (true, Some(at)) = (reason, variable_header_start(&bytes)) {
+            if let Some(code) = out.get_mut(at) {
                 *code = ReasonCode::NotAuthorized.as_u8();
             }
         }
@@ -221,13 +221,13 @@ impl Broker {
         if !omit && !pad {
             return bytes;
         }
-        let Some(length_bytes) = bytes.iter().skip(1).position(|b| b & 0x80 == 0) else {
+        let Some(at) = variable_header_start(&bytes) else {
             return bytes;
         };
         let Some(first) = bytes.first().copied() else {
             return bytes;
         };
-        let mut body = bytes.get(length_bytes + 2..).unwrap_or_default().to_vec();
+        let mut body = bytes.get(at..).unwrap_or_default().to_vec();
         if omit {
             // Topic Name (length-prefixed), the Packet Identifier at QoS 1 and 2, then the
             // Property Length.
@@ -242,7 +242,7 @@ impl Broker {
         let digits = if pad {
             4
         } else {
-            variable_byte_integer_digits(len)
+            variable_byte_integer_len(len, "Remaining Length").unwrap_or(4)
         };
         for i in 0..digits {
             let more = if i + 1 < digits { 0x80 } else { 0 };
@@ -280,29 +280,26 @@ impl Broker {
         if self.fault(Fault::SessionPresentOnRefusal) && ack.reason_code.is_error() {
             bits |= 0x01;
         }
-        // The flags byte follows the packet type byte and the Remaining Length.
-        let Some(length_bytes) = bytes.iter().skip(1).position(|b| b & 0x80 == 0) else {
+        // The flags byte opens the variable header.
+        let Some(at) = variable_header_start(&bytes) else {
             return bytes;
         };
         if bits == 0 {
             return bytes;
         }
         let mut out = BytesMut::from(&bytes[..]);
-        if let Some(flags) = out.get_mut(length_bytes + 2) {
+        if let Some(flags) = out.get_mut(at) {
             *flags |= bits;
         }
         out.freeze()
     }
 }
 
-/// How many bytes the shortest Variable Byte Integer encoding of `n` takes.
-fn variable_byte_integer_digits(n: usize) -> usize {
-    match n {
-        0..=127 => 1,
-        128..=16_383 => 2,
-        16_384..=2_097_151 => 3,
-        _ => 4,
-    }
+/// Where the variable header of the encoded packet `bytes` starts: after the packet type
+/// byte and the Remaining Length (for the faults that bend encoded packets).
+fn variable_header_start(bytes: &[u8]) -> Option<usize> {
+    let length_bytes = bytes.iter().skip(1).position(|b| b & 0x80 == 0)?;
+    Some(length_bytes + 2)
 }
 
 /// The fault `strip-bom-from-properties`: U+FEFF taken out of the User Properties, Content
