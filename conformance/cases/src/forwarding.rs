@@ -352,7 +352,7 @@ fn shared(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         let mut publisher = t.client("pub").connect().await?;
         publish_both(&mut publisher, &topic, &full).await?;
-        receive_and_check_both(&t, &mut sub, &topic, &full, Precondition::Delivery).await?;
+        receive_and_check_both(&t, &mut sub, &topic, &full, Precondition::SharedDelivery).await?;
         t.pass()
     })
 }
@@ -394,7 +394,7 @@ async fn wills(t: &Ctx, delay: u32) -> CaseResult {
             .topic(&topic)
             .payload(payload)
             .within(secs(u64::from(delay) + 3))
-            .as_setup(Precondition::Delivery)
+            .as_setup(Precondition::WillDelivery)
             .await?;
         if payload == FULL {
             check_full(t, &full, &got, EXPIRY)?;

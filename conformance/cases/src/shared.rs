@@ -1009,7 +1009,7 @@ async fn in_flight_at_member(
                 .qos(qos)
                 .payload(payload)
                 .no_auto_ack()
-                .as_setup(Precondition::Delivery)
+                .as_setup(Precondition::SharedDelivery)
                 .await?,
         );
     }

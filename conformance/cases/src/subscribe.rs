@@ -10,8 +10,8 @@ use mqttspec_codec::{
 
 use super::support::{
     control_after_quiet, describe, expect_next, expect_refused, granted, granted_one, of_run,
-    packet_id, publishes_within, raw_subscribe, raw_unsubscribe, refusal_verdict, topic_filter,
-    QUIET,
+    packet_id, publishes_within, raw_subscribe, raw_unsubscribe, refusal_verdict,
+    subscribe_granted, topic_filter, QUIET,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::summary;
@@ -407,7 +407,7 @@ fn unsubscribe_completes_inflight(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("u");
         let mut sub = t.client("sub").connect().await?;
-        sub.subscribe(&topic).qos(2).await?;
+        subscribe_granted(&t, &mut sub, &topic, 2).await?;
         let mut publisher = t.client("pub").connect().await?;
         publisher
             .publish(&topic)

@@ -345,7 +345,7 @@ fn shared_carries_receivers_identifier(t: Ctx) -> BoxFuture<'static, CaseResult>
         publish_all(&mut publisher, &topic, &sent).await?;
         let got = gather(&t, &mut members, sent.len()).await?;
         let delivered = got.iter().map(Vec::len).sum::<usize>();
-        t.require(delivered == sent.len(), Precondition::Delivery, || {
+        t.require(delivered == sent.len(), Precondition::SharedDelivery, || {
             format!(
                 "{} messages published to the Shared Subscription; {delivered} delivered to its members",
                 sent.len()

@@ -251,6 +251,15 @@ pub enum Precondition {
     Delivery,
     /// A retained setup message was delivered to a new subscriber.
     RetainedDelivery,
+    /// A setup Will Message was published to its subscriber (what the case checks is how it
+    /// was forwarded; whether a Will is published at all is judged by the Will cases). No
+    /// cross-check: the Will cases use other Will options than the case that needs this.
+    WillDelivery,
+    /// A setup message was delivered to a member of a Shared Subscription (whether shared
+    /// subscriptions deliver at all is judged by the shared cases). No cross-check: a broker
+    /// that delivers a plain shared QoS 1 message may still not deliver a QoS 2 one, or one
+    /// to a subscription with an identifier.
+    SharedDelivery,
     /// The well-formed twin of the refused packet (same client setup, the offending field
     /// corrected) was accepted by the same broker.
     Twin,
@@ -267,7 +276,7 @@ pub enum Precondition {
 
 impl Precondition {
     /// Every precondition.
-    pub const ALL: [Precondition; 17] = [
+    pub const ALL: [Precondition; 19] = [
         Precondition::Connection,
         Precondition::Connect,
         Precondition::ConnectOptions,
@@ -280,6 +289,8 @@ impl Precondition {
         Precondition::Granted,
         Precondition::Delivery,
         Precondition::RetainedDelivery,
+        Precondition::WillDelivery,
+        Precondition::SharedDelivery,
         Precondition::Twin,
         Precondition::Control,
         Precondition::ProtocolUsable,
@@ -306,6 +317,10 @@ impl Precondition {
             }
             Precondition::Delivery => "a setup message delivered to its subscriber",
             Precondition::RetainedDelivery => "a retained setup message delivered",
+            Precondition::WillDelivery => "a setup Will Message published to its subscriber",
+            Precondition::SharedDelivery => {
+                "a setup message delivered to a member of a Shared Subscription"
+            }
             Precondition::Twin => "the well-formed twin accepted by the same broker",
             Precondition::Control => "the positive control message delivered",
             Precondition::ProtocolUsable => "a valid CONNECT of this protocol version accepted",
@@ -348,6 +363,8 @@ impl Precondition {
             Precondition::Granted => "granted",
             Precondition::Delivery => "delivery",
             Precondition::RetainedDelivery => "retained-delivery",
+            Precondition::WillDelivery => "will-delivery",
+            Precondition::SharedDelivery => "shared-delivery",
             Precondition::Twin => "twin",
             Precondition::Control => "control",
             Precondition::ProtocolUsable => "protocol-usable",

@@ -7,7 +7,7 @@
 //! | [`waits`] | [`QUIET`] (the quiet period of an absence check), [`WILL_QUIET`] (the longer one for Wills), [`SECOND_AND_A_BIT`] |
 //! | [`ids`] | [`packet_id`], [`topic_name`], [`topic_filter`], [`text`]: values a case builds (its own mistake is ERROR) |
 //! | [`statements`] | [`of_run!`]: the statement of the run's protocol that a failure is about, from its MQTT 5.0 statement and the pairing table ([`statement`] where the table has no single counterpart) |
-//! | [`granted`] | [`granted`], [`granted_one`]: the QoS a SUBACK granted |
+//! | [`granted`] | [`granted`], [`granted_one`]: the QoS a SUBACK granted; [`subscribe_granted`] |
 //! | [`properties`] | [`receive_maximum`]: property blocks several areas send |
 //! | [`raw`] | packets built by hand: [`RawConnect`], [`will_fields`], [`raw_publish`], [`publish_packet`], [`raw_subscribe`], [`raw_unsubscribe`], and [`send_connect`] (a CONNECT sent without waiting for the answer) |
 //! | [`twin`] | [`connect_twin`]: the well-formed twin of a refused CONNECT |
@@ -70,7 +70,7 @@ pub(crate) use close::{
     server_end, Ending,
 };
 pub(crate) use control::{control, control_after_quiet, expect_next, setting_up};
-pub(crate) use granted::{granted, granted_one};
+pub(crate) use granted::{granted, granted_one, subscribe_granted};
 pub(crate) use ids::{packet_id, text, topic_filter, topic_name};
 pub(crate) use keep_alive::{close_within, keep_alive_in_force, TIMED_OUT};
 pub(crate) use properties::receive_maximum;
