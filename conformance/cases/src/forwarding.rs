@@ -15,14 +15,23 @@
 //! `add-properties-*`; for the immediate Will, `drop-will-properties`), and also
 //! `no-subscription-identifiers`, which breaks every path. [`crate::depth`] lists which
 //! (statement, path) cells these cases fill.
+//!
+//! One more case is about what the server sends on, not about a path: a Response Topic
+//! with a wildcard, which no sender may put in a PUBLISH (MQTT-3.3.2-14), must be refused
+//! rather than forwarded.
 
 use bytes::Bytes;
-use mqttspec_codec::{PayloadFormatIndicator, Properties, Publish, StatementId as S};
+use mqttspec_codec::{
+    Packet, PayloadFormatIndicator, Properties, Publish, StatementId as S, Violation,
+};
+use tokio::time::Instant;
 
 use super::support::{
-    clearing_retained, end_session, persistent, resume, text, topic_name, SECOND_AND_A_BIT,
+    clearing_retained, control, end_session, lost, persistent, raw_publish, resume, text,
+    topic_name, QUIET, SECOND_AND_A_BIT,
 };
 use mqttspec_harness::case;
+use mqttspec_harness::client::Received;
 use mqttspec_harness::scenario::{
     secs, BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Will,
 };
@@ -438,4 +447,202 @@ case! {
 
 fn delayed_will(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { wills(&t, 1).await })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// 5.0: a PUBLISH whose Response Topic holds '+' or '#' is refused, or at least never sent on to a subscriber with that Response Topic
+    WILDCARD_RESPONSE_TOPIC = "forwarding.wildcard-response-topic-not-sent-on",
+    checks: [V5_3_3_2_14, V5_3_3_2_15, V5_4_5_0_1, V5_4_3_2_4],
+    only: V5,
+    requires: [QoS1],
+    faults: [ForwardWildcardResponseTopic],
+    tags: [ToBroker, FromBroker, RequestResponse, Live],
+    run: wildcard_response_topic,
+}
+
+/// A Response Topic may not hold a wildcard (MQTT-3.3.2-14): a rule for whoever sends the
+/// PUBLISH, the server forwarding one included. The server that receives such a Response
+/// Topic cannot send it on unaltered (MQTT-3.3.2-15) without breaking that rule, so it must
+/// refuse the message: PUBACK with an error code, or DISCONNECT and the close (PASS, with
+/// the well-formed twin accepted on the same connection first). Accepting it (PUBACK below
+/// 0x80) commits it to deliver the message to the matching subscriber (MQTT-4.5.0-1), and
+/// whatever it then does breaks a MUST: the wildcard Response Topic sent on (-14), another
+/// or no Response Topic sent (-15), or the message not delivered (4.5.0-1). Each wildcard
+/// ('+', '#') has a publisher connection of its own; the subscriber is the same.
+fn wildcard_response_topic(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("request");
+        let mut sub = t.client("sub").connect().await?;
+        sub.subscribe(&topic).qos(1).await?;
+        let mut answers = Vec::new();
+        for (i, wild) in ["reply/+", "reply/#"].iter().enumerate() {
+            let mut c = t.client(&format!("pub{i}")).connect().await?;
+            // The twin: the same PUBLISH with a Response Topic without wildcards, accepted
+            // and delivered with it.
+            let plain = t.topic(&format!("reply/{i}"));
+            let twin = format!("twin {i}");
+            c.publish(&topic)
+                .qos(1)
+                .properties(Properties {
+                    response_topic: Some(topic_name(&plain)?),
+                    ..Properties::default()
+                })
+                .payload(&twin)
+                .as_twin()
+                .await?;
+            sub.expect_publish()
+                .topic(&topic)
+                .payload(&twin)
+                .as_setup(Precondition::Delivery)
+                .await?;
+            let reply = t.topic(wild);
+            let mut properties = vec![0x08];
+            let len = u16::try_from(reply.len())
+                .map_err(|_| Failure::error("case error: Response Topic too long"))?;
+            properties.extend_from_slice(&len.to_be_bytes());
+            properties.extend_from_slice(reply.as_bytes());
+            let payload = format!("wildcard {i}");
+            c.send_raw(raw_publish(
+                &t,
+                0b0010,
+                &topic,
+                Some(7),
+                &properties,
+                payload.as_bytes(),
+            ))
+            .await?;
+            let answer = publish_answer(&t, &mut c, 7).await?;
+            let refused = answer != Answer::Accepted;
+            sub_after_wildcard(&t, &mut sub, &payload, &reply, refused).await?;
+            answers.push(answer);
+        }
+        // The subscriber was receiving all along: a message published now arrives.
+        let mut publisher = t.client("control").connect().await?;
+        control(&mut publisher, &mut sub, &topic, "control").await?;
+        if answers.contains(&Answer::Closed) {
+            return t.non_strict(
+                "DISCONNECT with a reason code before the close",
+                "the connection closed without DISCONNECT",
+            );
+        }
+        t.pass()
+    })
+}
+
+/// How the broker answered a PUBLISH it should refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// PUBACK below 0x80.
+    Accepted,
+    /// PUBACK 0x80 or above, or DISCONNECT with an error code and the close.
+    Refused,
+    /// The close without DISCONNECT.
+    Closed,
+}
+
+/// How the broker answered the QoS 1 PUBLISH `id` with a wildcard Response Topic on `c`. No
+/// answer is FAIL (a QoS 1 PUBLISH is acknowledged or refused, MQTT-4.3.2-4).
+async fn publish_answer(t: &Ctx, c: &mut Client, id: u16) -> Result<Answer, Failure> {
+    let expected = format!(
+        "PUBACK id={id} with an error code, or DISCONNECT with one and the close \
+         (a Response Topic with a wildcard)"
+    );
+    let deadline = Instant::now() + c.timeout();
+    loop {
+        let got = c
+            .recv(deadline.saturating_duration_since(Instant::now()))
+            .await;
+        let answer = match &got {
+            Received::Packet(Packet::PubAck(a)) if a.packet_id.get() == id => {
+                if a.reason_code.is_error() {
+                    Answer::Refused
+                } else {
+                    t.transcript().event(
+                        c.name(),
+                        format!("the PUBLISH was accepted ({:?})", a.reason_code),
+                    );
+                    Answer::Accepted
+                }
+            }
+            Received::Packet(Packet::Disconnect(d)) if d.reason_code.is_error() => Answer::Refused,
+            Received::Closed => Answer::Closed,
+            Received::Packet(Packet::PingResp) => continue,
+            // Neither taken (PUBACK) nor refused: a QoS 1 PUBLISH is answered.
+            _ => return Err(c.unmet(&expected, got).statement(S::V5_4_3_2_4)),
+        };
+        t.checked();
+        if answer != Answer::Accepted {
+            t.refusal_seen();
+        }
+        return Ok(answer);
+    }
+}
+
+/// What `sub` gets after the PUBLISH `payload` with the wildcard Response Topic `reply`,
+/// which the broker `refused` or accepted: its copy with that Response Topic is FAIL
+/// (MQTT-3.3.2-14) in any case; a copy with another Response Topic or none is FAIL
+/// (MQTT-3.3.2-15), and no copy of an accepted message is FAIL (MQTT-4.5.0-1).
+async fn sub_after_wildcard(
+    t: &Ctx,
+    sub: &mut Client,
+    payload: &str,
+    reply: &str,
+    refused: bool,
+) -> Result<(), Failure> {
+    let window = if refused { QUIET } else { t.response_timeout() };
+    let deadline = Instant::now() + window;
+    loop {
+        let got = sub
+            .recv(deadline.saturating_duration_since(Instant::now()))
+            .await;
+        match got {
+            Received::Malformed { ref error, .. }
+                if matches!(
+                    error.violation,
+                    Violation::WildcardInTopicName {
+                        field: "Response Topic"
+                    }
+                ) =>
+            {
+                return Err(sub
+                    .unmet("no PUBLISH whose Response Topic holds a wildcard", got)
+                    .statement(S::V5_3_3_2_14));
+            }
+            Received::Packet(Packet::Publish(p)) if p.payload.as_ref() == payload.as_bytes() => {
+                sub.ack(&p).await?;
+                let sent = p.properties.response_topic.as_ref().map(|r| r.as_str());
+                return Err(Failure::fail(
+                    format!(
+                        "the message refused, or sent on with its Response Topic {reply:?} \
+                         unaltered (which MQTT-3.3.2-14 forbids the server to send)"
+                    ),
+                    format!("delivered with Response Topic {sent:?}"),
+                )
+                .statement(S::V5_3_3_2_15));
+            }
+            Received::Packet(Packet::Publish(p)) => {
+                // Not this case's message (the broker may send others): acknowledge it.
+                sub.ack(&p).await?;
+            }
+            Received::Packet(_) => {}
+            Received::Timeout if refused => {
+                t.absence_seen();
+                return Ok(());
+            }
+            Received::Timeout => {
+                return Err(Failure::fail(
+                    format!(
+                        "the message the broker accepted (PUBACK below 0x80) delivered to the \
+                         matching subscriber within {} ms",
+                        window.as_millis()
+                    ),
+                    "nothing: accepted, then dropped",
+                )
+                .statement(S::V5_4_5_0_1));
+            }
+            other => return Err(lost(sub, &other)),
+        }
+    }
 }
