@@ -16,6 +16,11 @@
 //! `no-subscription-identifiers`, which breaks every path. [`crate::depth`] lists which
 //! (statement, path) cells these cases fill.
 //!
+//! The flags have cases of their own on the queued and shared paths: a message published
+//! at QoS 2 with DUP 1 and RETAIN 1 reaches a subscription granted QoS 1 without Retain As
+//! Published with DUP 0, RETAIN 0 and QoS 1, each red under a fault of that path alone
+//! (`forward-dup-*`, `retain-flag-on-forward-*`, `no-qos-downgrade-*`).
+//!
 //! One more case is about what the server sends on, not about a path: a Response Topic
 //! with a wildcard, which no sender may put in a PUBLISH (MQTT-3.3.2-14), must be refused
 //! rather than forwarded.
@@ -27,8 +32,8 @@ use mqttspec_codec::{
 use tokio::time::Instant;
 
 use super::support::{
-    clearing_retained, control, end_session, lost, persistent, raw_publish, resume, text,
-    topic_name, QUIET, SECOND_AND_A_BIT,
+    clearing_retained, control, end_session, granted_one, lost, of_run, persistent, raw_publish,
+    resume, text, topic_name, QUIET, SECOND_AND_A_BIT,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::Received;
@@ -447,6 +452,129 @@ case! {
 
 fn delayed_will(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { wills(&t, 1).await })
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Payload of the message of the flag cases: published at QoS 2 with DUP 1 and RETAIN 1.
+const FLAGS: &str = "qos 2, dup 1, retain 1";
+
+/// Publishes the [`FLAGS`] message on `topic` (QoS 2 with DUP 1, as if resent, and RETAIN 1).
+async fn publish_flags(publisher: &mut Client, topic: &str) -> Result<(), Failure> {
+    publisher
+        .publish(topic)
+        .qos(2)
+        .dup()
+        .retain()
+        .payload(FLAGS)
+        .await
+        .map(|_| ())
+}
+
+/// Checks the copy of the [`FLAGS`] message on a subscription granted QoS 1 without Retain
+/// As Published: DUP 0 (the server's first delivery of it, MQTT-3.3.1-3), RETAIN 0 (an
+/// established subscription, MQTT-3.3.1-12; 3.1.1 MQTT-3.3.1-9), QoS 1 (the lower of the
+/// published and the granted QoS, MQTT-3.8.4-8; 3.1.1 MQTT-3.8.4-6).
+fn check_flags(t: &Ctx, got: &Publish) -> Result<(), Failure> {
+    t.check(
+        !got.dup,
+        "DUP 0: the broker's first delivery of the message, whatever the publisher's DUP",
+        "DUP 1",
+    )
+    .map_err(|f| f.statement(of_run!(t, V5_3_3_1_3)))?;
+    t.check(
+        !got.retain,
+        "RETAIN 0: sent on an established subscription (without Retain As Published)",
+        "RETAIN 1",
+    )
+    .map_err(|f| f.statement(of_run!(t, V5_3_3_1_12)))?;
+    t.check(
+        got.qos.as_u8() == 1,
+        "QoS 1: the lower of the published QoS (2) and the granted one (1)",
+        format!("QoS {}", got.qos.as_u8()),
+    )
+    .map_err(|f| f.statement(of_run!(t, V5_3_8_4_8)))?;
+    Ok(())
+}
+
+/// INCONCLUSIVE unless the SUBACK `codes` granted QoS 1: the downgrade from QoS 2 is seen
+/// only then.
+fn require_granted_1(t: &Ctx, codes: &[mqttspec_codec::ReasonCode]) -> Result<(), Failure> {
+    let granted = granted_one(codes)?;
+    t.require(granted == 1, Precondition::Other, || {
+        format!("the broker granted QoS {granted} to a request for QoS 1: the case needs QoS 1")
+    })
+}
+
+case! {
+    /// Queued path: a message queued for a disconnected session is sent on resume with DUP 0, RETAIN 0 (no Retain As Published) and at the granted QoS, whatever its publisher sent
+    QUEUED_FLAGS = "forwarding.queued-dup-retain-and-qos",
+    checks: [V5_3_3_1_3, V5_3_3_1_12, V5_3_8_4_8],
+    requires: [QoS2, Retain],
+    faults: [ForwardDupQueued, RetainFlagOnForwardQueued, NoQosDowngradeQueued],
+    tags: [Queued, Session, Retained, FromBroker],
+    run: queued_flags,
+}
+
+fn queued_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("queued");
+        clearing_retained(&t, std::slice::from_ref(&topic), async {
+            let mut sub = persistent(&t, "sub").connect().await?;
+            let codes = sub.subscribe(&topic).qos(1).await?;
+            require_granted_1(&t, &codes)?;
+            sub.disconnect().await?;
+            let mut publisher = t.client("pub").connect().await?;
+            publish_flags(&mut publisher, &topic).await?;
+            let mut sub = resume(&t, "sub").await?;
+            let got = sub
+                .expect_publish()
+                .topic(&topic)
+                .payload(FLAGS)
+                .as_setup(Precondition::Delivery)
+                .await;
+            let verdict = got.and_then(|p| check_flags(&t, &p));
+            let _ = sub.disconnect().await;
+            end_session(&t, "sub").await;
+            verdict?;
+            t.pass()
+        })
+        .await
+    })
+}
+
+case! {
+    /// Shared path: a member of a Shared Subscription gets the message with DUP 0, RETAIN 0 (no Retain As Published) and at its granted QoS, whatever its publisher sent
+    SHARED_FLAGS = "forwarding.shared-dup-retain-and-qos",
+    checks: [V5_3_3_1_3, V5_3_3_1_12, V5_3_8_4_8],
+    only: V5,
+    requires: [QoS2, Retain, SharedSubscriptions],
+    faults: [ForwardDupShared, RetainFlagOnForwardShared, NoQosDowngradeShared],
+    tags: [Shared, Live, Retained, FromBroker],
+    run: shared_flags,
+}
+
+fn shared_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("shared");
+        clearing_retained(&t, std::slice::from_ref(&topic), async {
+            // The only member of its group: it gets the message.
+            let mut sub = t.client("member").connect().await?;
+            let codes = sub.subscribe(format!("$share/g/{topic}")).qos(1).await?;
+            require_granted_1(&t, &codes)?;
+            let mut publisher = t.client("pub").connect().await?;
+            publish_flags(&mut publisher, &topic).await?;
+            let got = sub
+                .expect_publish()
+                .topic(&topic)
+                .payload(FLAGS)
+                .as_setup(Precondition::Delivery)
+                .await?;
+            check_flags(&t, &got)?;
+            t.pass()
+        })
+        .await
+    })
 }
 
 // ---------------------------------------------------------------------------------------

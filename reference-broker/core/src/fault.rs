@@ -49,6 +49,11 @@ faults! {
     /// The DUP flag of an incoming PUBLISH is copied to the forwarded copies (breaks
     /// MQTT-3.3.1-3).
     ForwardDup = "forward-dup";
+    /// The same, on copies queued for a disconnected session only (the live path forwards
+    /// DUP 0).
+    ForwardDupQueued = "forward-dup-queued";
+    /// The same, on copies given to a member of a Shared Subscription only.
+    ForwardDupShared = "forward-dup-shared";
     /// Will Messages are never published.
     NoWill = "no-will";
     /// The Will Message is published even after a DISCONNECT with reason 0x00 (breaks
@@ -68,6 +73,10 @@ faults! {
     /// Forwarded messages keep the publisher's RETAIN flag whatever Retain As Published says
     /// (breaks MQTT-3.3.1-12 in 5.0, MQTT-3.3.1-9 in 3.1.1).
     RetainFlagOnForward = "retain-flag-on-forward";
+    /// The same, on copies queued for a disconnected session only.
+    RetainFlagOnForwardQueued = "retain-flag-on-forward-queued";
+    /// The same, on copies given to a member of a Shared Subscription only.
+    RetainFlagOnForwardShared = "retain-flag-on-forward-shared";
     /// No Local is ignored (breaks MQTT-3.8.3-3).
     IgnoreNoLocal = "ignore-no-local";
     /// The connection taken over gets no DISCONNECT 0x8E before it is closed (breaks
@@ -136,6 +145,10 @@ faults! {
     /// Messages are delivered at the published QoS, not the granted one (breaks MQTT-3.8.4-8
     /// in 5.0, MQTT-3.8.4-6 in 3.1.1).
     NoQosDowngrade = "no-qos-downgrade";
+    /// The same, on copies queued for a disconnected session only.
+    NoQosDowngradeQueued = "no-qos-downgrade-queued";
+    /// The same, on copies given to a member of a Shared Subscription only.
+    NoQosDowngradeShared = "no-qos-downgrade-shared";
     /// Retain Handling 1 and 2 behave like 0 (breaks MQTT-3.3.1-10 and MQTT-3.3.1-11).
     IgnoreRetainHandling = "ignore-retain-handling";
     /// Every member of a shared subscription gets every message.

@@ -83,6 +83,9 @@ pub(crate) struct Delivery {
     pub charge: Charge,
     /// What a path-specific fault does to this copy's properties (see [`Tamper`]).
     pub tamper: Tamper,
+    /// Whether a path-specific fault (`forward-dup-queued`, `forward-dup-shared`) copies the
+    /// incoming DUP flag onto this copy.
+    pub keep_dup: bool,
 }
 
 /// What a fault of one delivery path (`strip-properties-*`, `add-properties-*`) does to the
@@ -173,7 +176,8 @@ impl Delivery {
             self.tamper.apply(&mut properties);
         }
         let qos = self.qos;
-        let dup = qos != QoS::AtMostOnce && (dup || (shape.forward_dup && m.dup));
+        let dup =
+            qos != QoS::AtMostOnce && (dup || ((shape.forward_dup || self.keep_dup) && m.dup));
         Publish {
             dup,
             qos,
@@ -217,6 +221,7 @@ impl Broker {
             subscription_identifiers,
             charge,
             tamper: Tamper::None,
+            keep_dup: false,
         }
     }
 }

@@ -225,6 +225,7 @@ mod tests {
                 subscription_identifiers: Vec::new(),
                 charge: Default::default(),
                 tamper: Default::default(),
+                keep_dup: false,
             },
             state: OutgoingState::Qos1Sent,
             sent_here: true,
