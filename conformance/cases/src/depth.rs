@@ -16,7 +16,8 @@
 //! User Property order (3.3.2-18) and Subscription Identifiers (3.3.4-3) on the six paths
 //! (faults that break every path); the Message Expiry Interval decremented (3.3.2-6), DUP (3.3.1-3), RETAIN on forward (3.3.1-12, -13)
 //! and the QoS downgrade (3.8.4-8) on the paths where a case checks them (DUP, RETAIN 0 and
-//! the QoS downgrade on the queued and shared paths with faults of that path alone). Absent
+//! the QoS downgrade on the queued and shared paths, RETAIN 0 and the QoS downgrade on the
+//! delayed-Will path, with faults of that path alone). Absent
 //! cells are paths without such a case.
 
 use mqttspec_codec::StatementId as S;
@@ -210,11 +211,25 @@ const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
         Fault::RetainFlagOnForwardShared,
     ),
     (
+        S::V5_3_3_1_12,
+        "RETAIN 0 without Retain As Published",
+        "delayed will",
+        "forwarding.delayed-will-retain-and-qos",
+        Fault::RetainFlagOnForwardDelayedWill,
+    ),
+    (
         S::V5_3_8_4_8,
         "granted QoS",
         "queued",
         "forwarding.queued-dup-retain-and-qos",
         Fault::NoQosDowngradeQueued,
+    ),
+    (
+        S::V5_3_8_4_8,
+        "granted QoS",
+        "delayed will",
+        "forwarding.delayed-will-retain-and-qos",
+        Fault::NoQosDowngradeDelayedWill,
     ),
     (
         S::V5_3_8_4_8,

@@ -19,7 +19,8 @@
 //! The flags have cases of their own on the queued and shared paths: a message published
 //! at QoS 2 with DUP 1 and RETAIN 1 reaches a subscription granted QoS 1 without Retain As
 //! Published with DUP 0, RETAIN 0 and QoS 1, each red under a fault of that path alone
-//! (`forward-dup-*`, `retain-flag-on-forward-*`, `no-qos-downgrade-*`).
+//! (`forward-dup-*`, `retain-flag-on-forward-*`, `no-qos-downgrade-*`); a delayed Will with
+//! Will QoS 1 and Will Retain 1 reaches a QoS 0 subscription at QoS 0 with RETAIN 0.
 //!
 //! One more case is about what the server sends on, not about a path: a Response Topic
 //! with a wildcard, which no sender may put in a PUBLISH (MQTT-3.3.2-14), must be refused
@@ -571,6 +572,63 @@ fn shared_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .as_setup(Precondition::Delivery)
                 .await?;
             check_flags(&t, &got)?;
+            t.pass()
+        })
+        .await
+    })
+}
+
+case! {
+    /// Delayed Will path: a Will with Will QoS 1 and Will Retain 1, published after its Will Delay Interval, reaches an existing QoS 0 subscription (no Retain As Published) at QoS 0 and with RETAIN 0
+    DELAYED_WILL_FLAGS = "forwarding.delayed-will-retain-and-qos",
+    checks: [V5_3_3_1_12, V5_3_8_4_8],
+    only: V5,
+    requires: [QoS1, Retain],
+    faults: [RetainFlagOnForwardDelayedWill, NoQosDowngradeDelayedWill],
+    tags: [Will, Retained, FromBroker],
+    run: delayed_will_flags,
+}
+
+fn delayed_will_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("will");
+        clearing_retained(&t, std::slice::from_ref(&topic), async {
+            let mut watch = t.client("watch").connect().await?;
+            let granted = granted_one(&watch.subscribe(&topic).qos(0).await?)?;
+            t.require(granted == 0, Precondition::Other, || {
+                format!(
+                    "the broker granted QoS {granted} to a request for QoS 0: the case needs QoS 0"
+                )
+            })?;
+            // The session outlives the delay, so the delay decides when the Will comes.
+            let c = t
+                .client("c")
+                .session_expiry(30)
+                .will(Will::new(&topic, FLAGS).qos(1).retain().delay(1))
+                .connect()
+                .await?;
+            c.drop_connection();
+            let got = watch
+                .expect_publish()
+                .topic(&topic)
+                .payload(FLAGS)
+                .within(secs(2) + t.response_timeout())
+                .as_setup(Precondition::Delivery)
+                .await;
+            end_session(&t, "c").await;
+            let got = got?;
+            t.check(
+                !got.retain,
+                "RETAIN 0: sent on an established subscription (without Retain As Published)",
+                "RETAIN 1",
+            )
+            .map_err(|f| f.statement(S::V5_3_3_1_12))?;
+            t.check(
+                got.qos.as_u8() == 0,
+                "QoS 0: the lower of the Will QoS (1) and the granted one (0)",
+                format!("QoS {}", got.qos.as_u8()),
+            )
+            .map_err(|f| f.statement(S::V5_3_8_4_8))?;
             t.pass()
         })
         .await

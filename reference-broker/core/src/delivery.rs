@@ -269,9 +269,10 @@ impl Broker {
         Tamper::of_faults(self.fault(strip), self.fault(add))
     }
 
-    /// What the flag faults of the copy's path (queued for a disconnected session, or Shared
-    /// Subscription; a live copy has none of its own) do to it: the incoming DUP kept, RETAIN
-    /// kept without Retain As Published, the published QoS kept above the granted one.
+    /// What the flag faults of the copy's path (queued for a disconnected session, Shared
+    /// Subscription, or a Will published after its delay; a live copy has none of its own)
+    /// do to it: the incoming DUP kept, RETAIN kept without Retain As Published, the
+    /// published QoS kept above the granted one.
     fn bend_flags_for_path(
         &self,
         message: &Message,
@@ -280,6 +281,15 @@ impl Broker {
         delivery: &mut Delivery,
     ) {
         if message.will {
+            // A Will has no DUP; only the delayed-Will path has flag faults.
+            if message.delayed_will {
+                if self.fault(Fault::RetainFlagOnForwardDelayedWill) {
+                    delivery.retain = message.retain;
+                }
+                if self.fault(Fault::NoQosDowngradeDelayedWill) {
+                    delivery.qos = message.qos;
+                }
+            }
             return;
         }
         let (dup, retain, qos) = if shared {

@@ -77,6 +77,8 @@ faults! {
     RetainFlagOnForwardQueued = "retain-flag-on-forward-queued";
     /// The same, on copies given to a member of a Shared Subscription only.
     RetainFlagOnForwardShared = "retain-flag-on-forward-shared";
+    /// The same, on Will Messages published after a Will Delay Interval only.
+    RetainFlagOnForwardDelayedWill = "retain-flag-on-forward-delayed-will";
     /// No Local is ignored (breaks MQTT-3.8.3-3).
     IgnoreNoLocal = "ignore-no-local";
     /// The connection taken over gets no DISCONNECT 0x8E before it is closed (breaks
@@ -149,6 +151,8 @@ faults! {
     NoQosDowngradeQueued = "no-qos-downgrade-queued";
     /// The same, on copies given to a member of a Shared Subscription only.
     NoQosDowngradeShared = "no-qos-downgrade-shared";
+    /// The same, on Will Messages published after a Will Delay Interval only.
+    NoQosDowngradeDelayedWill = "no-qos-downgrade-delayed-will";
     /// Retain Handling 1 and 2 behave like 0 (breaks MQTT-3.3.1-10 and MQTT-3.3.1-11).
     IgnoreRetainHandling = "ignore-retain-handling";
     /// Every member of a shared subscription gets every message.

@@ -33,6 +33,9 @@ pub(crate) struct Message {
     /// Whether it is a Will Message (the faults of the live, queued and shared paths leave
     /// Wills alone: the Will path has its own).
     pub will: bool,
+    /// Whether it is a Will Message published after a Will Delay Interval (the delayed-Will
+    /// path, which has flag faults of its own).
+    pub delayed_will: bool,
     /// The Client Identifier of the publisher (for No Local); `None` for server messages.
     pub publisher: Option<Arc<str>>,
     /// When the message expires (arrival time plus its Message Expiry Interval).

@@ -228,6 +228,7 @@ impl Broker {
                 forwardable(&p.properties)
             },
             will: false,
+            delayed_will: false,
             publisher: client,
             expires_at,
             charge: Charge::default(),

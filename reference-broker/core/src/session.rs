@@ -212,6 +212,7 @@ mod tests {
             dup: false,
             properties: Properties::default(),
             will: false,
+            delayed_will: false,
             publisher: None,
             expires_at: None,
             charge: Default::default(),

@@ -256,6 +256,7 @@ impl Broker {
                     dup: false,
                     properties: r.properties.clone(),
                     will: false,
+                    delayed_will: false,
                     publisher: None,
                     expires_at: r.expires_at(),
                     charge: Charge::default(),
