@@ -15,8 +15,10 @@
 //! and nothing added (3.3.2-20 Content Type, 3.3.2-6 Message Expiry) on the six paths;
 //! User Property order (3.3.2-18) and Subscription Identifiers (3.3.4-3) on the six paths
 //! (faults that break every path); the Message Expiry Interval decremented (3.3.2-6), DUP (3.3.1-3), RETAIN on forward (3.3.1-12, -13)
-//! and the QoS downgrade (3.8.4-8) on the paths where a case checks them. Absent cells are
-//! paths without such a case.
+//! and the QoS downgrade (3.8.4-8) on the paths where a case checks them (DUP, RETAIN 0 and
+//! the QoS downgrade on the queued and shared paths, RETAIN 0 and the QoS downgrade on the
+//! delayed-Will path, with faults of that path alone). Absent
+//! cells are paths without such a case.
 
 use mqttspec_codec::StatementId as S;
 use mqttspec_codec::StatementId;
@@ -178,6 +180,66 @@ const OTHERS: &[(StatementId, &str, &str, &str, Fault)] = &[
     ),
 ];
 
+/// Cells whose fault breaks that path only: (statement, aspect, path, case, fault).
+const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
+    (
+        S::V5_3_3_1_3,
+        "DUP not propagated",
+        "queued",
+        "forwarding.queued-dup-retain-and-qos",
+        Fault::ForwardDupQueued,
+    ),
+    (
+        S::V5_3_3_1_3,
+        "DUP not propagated",
+        "shared",
+        "forwarding.shared-dup-retain-and-qos",
+        Fault::ForwardDupShared,
+    ),
+    (
+        S::V5_3_3_1_12,
+        "RETAIN 0 without Retain As Published",
+        "queued",
+        "forwarding.queued-dup-retain-and-qos",
+        Fault::RetainFlagOnForwardQueued,
+    ),
+    (
+        S::V5_3_3_1_12,
+        "RETAIN 0 without Retain As Published",
+        "shared",
+        "forwarding.shared-dup-retain-and-qos",
+        Fault::RetainFlagOnForwardShared,
+    ),
+    (
+        S::V5_3_3_1_12,
+        "RETAIN 0 without Retain As Published",
+        "delayed will",
+        "forwarding.delayed-will-retain-and-qos",
+        Fault::RetainFlagOnForwardDelayedWill,
+    ),
+    (
+        S::V5_3_8_4_8,
+        "granted QoS",
+        "queued",
+        "forwarding.queued-dup-retain-and-qos",
+        Fault::NoQosDowngradeQueued,
+    ),
+    (
+        S::V5_3_8_4_8,
+        "granted QoS",
+        "delayed will",
+        "forwarding.delayed-will-retain-and-qos",
+        Fault::NoQosDowngradeDelayedWill,
+    ),
+    (
+        S::V5_3_8_4_8,
+        "granted QoS",
+        "shared",
+        "forwarding.shared-dup-retain-and-qos",
+        Fault::NoQosDowngradeShared,
+    ),
+];
+
 /// The statements whose forwarded property the forwarding cases check unaltered.
 const UNALTERED: &[StatementId] = &[
     S::V5_3_3_2_4,
@@ -241,6 +303,16 @@ pub fn cells() -> Vec<Cell> {
             case,
             fault,
             path_only: false,
+        });
+    }
+    for &(statement, aspect, path, case, fault) in PATH_ONLY {
+        out.push(Cell {
+            statement,
+            aspect,
+            path,
+            case,
+            fault,
+            path_only: true,
         });
     }
     let rank = |p: &str| PATHS.iter().position(|x| *x == p).unwrap_or(PATHS.len());

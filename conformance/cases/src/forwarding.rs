@@ -15,14 +15,29 @@
 //! `add-properties-*`; for the immediate Will, `drop-will-properties`), and also
 //! `no-subscription-identifiers`, which breaks every path. [`crate::depth`] lists which
 //! (statement, path) cells these cases fill.
+//!
+//! The flags have cases of their own on the queued and shared paths: a message published
+//! at QoS 2 with DUP 1 and RETAIN 1 reaches a subscription granted QoS 1 without Retain As
+//! Published with DUP 0, RETAIN 0 and QoS 1, each red under a fault of that path alone
+//! (`forward-dup-*`, `retain-flag-on-forward-*`, `no-qos-downgrade-*`); a delayed Will with
+//! Will QoS 1 and Will Retain 1 reaches a QoS 0 subscription at QoS 0 with RETAIN 0.
+//!
+//! One more case is about what the server sends on, not about a path: a Response Topic
+//! with a wildcard, which no sender may put in a PUBLISH (MQTT-3.3.2-14), must be refused
+//! rather than forwarded.
 
 use bytes::Bytes;
-use mqttspec_codec::{PayloadFormatIndicator, Properties, Publish, StatementId as S};
+use mqttspec_codec::{
+    Packet, PayloadFormatIndicator, Properties, Publish, StatementId as S, Violation,
+};
+use tokio::time::Instant;
 
 use super::support::{
-    clearing_retained, end_session, persistent, resume, text, topic_name, SECOND_AND_A_BIT,
+    clearing_retained, control, end_session, granted_one, lost, of_run, persistent, raw_publish,
+    resume, text, topic_name, QUIET, SECOND_AND_A_BIT,
 };
 use mqttspec_harness::case;
+use mqttspec_harness::client::Received;
 use mqttspec_harness::scenario::{
     secs, BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Will,
 };
@@ -438,4 +453,382 @@ case! {
 
 fn delayed_will(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move { wills(&t, 1).await })
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Payload of the message of the flag cases: published at QoS 2 with DUP 1 and RETAIN 1.
+const FLAGS: &str = "qos 2, dup 1, retain 1";
+
+/// Publishes the [`FLAGS`] message on `topic` (QoS 2 with DUP 1, as if resent, and RETAIN 1).
+async fn publish_flags(publisher: &mut Client, topic: &str) -> Result<(), Failure> {
+    publisher
+        .publish(topic)
+        .qos(2)
+        .dup()
+        .retain()
+        .payload(FLAGS)
+        .await
+        .map(|_| ())
+}
+
+/// Checks the copy of the [`FLAGS`] message on a subscription granted QoS 1 without Retain
+/// As Published: DUP 0 (the server's first delivery of it, MQTT-3.3.1-3), RETAIN 0 (an
+/// established subscription, MQTT-3.3.1-12; 3.1.1 MQTT-3.3.1-9), QoS 1 (the lower of the
+/// published and the granted QoS, MQTT-3.8.4-8; 3.1.1 MQTT-3.8.4-6).
+fn check_flags(t: &Ctx, got: &Publish) -> Result<(), Failure> {
+    t.check(
+        !got.dup,
+        "DUP 0: the broker's first delivery of the message, whatever the publisher's DUP",
+        "DUP 1",
+    )
+    .map_err(|f| f.statement(of_run!(t, V5_3_3_1_3)))?;
+    t.check(
+        !got.retain,
+        "RETAIN 0: sent on an established subscription (without Retain As Published)",
+        "RETAIN 1",
+    )
+    .map_err(|f| f.statement(of_run!(t, V5_3_3_1_12)))?;
+    t.check(
+        got.qos.as_u8() == 1,
+        "QoS 1: the lower of the published QoS (2) and the granted one (1)",
+        format!("QoS {}", got.qos.as_u8()),
+    )
+    .map_err(|f| f.statement(of_run!(t, V5_3_8_4_8)))?;
+    Ok(())
+}
+
+/// INCONCLUSIVE unless the SUBACK `codes` granted QoS 1: the downgrade from QoS 2 is seen
+/// only then.
+fn require_granted_1(t: &Ctx, codes: &[mqttspec_codec::ReasonCode]) -> Result<(), Failure> {
+    let granted = granted_one(codes)?;
+    t.require(granted == 1, Precondition::Other, || {
+        format!("the broker granted QoS {granted} to a request for QoS 1: the case needs QoS 1")
+    })
+}
+
+case! {
+    /// Queued path: a message queued for a disconnected session is sent on resume with DUP 0, RETAIN 0 (no Retain As Published) and at the granted QoS, whatever its publisher sent
+    QUEUED_FLAGS = "forwarding.queued-dup-retain-and-qos",
+    checks: [V5_3_3_1_3, V5_3_3_1_12, V5_3_8_4_8],
+    requires: [QoS2, Retain],
+    faults: [ForwardDupQueued, RetainFlagOnForwardQueued, NoQosDowngradeQueued],
+    tags: [Queued, Session, Retained, FromBroker],
+    run: queued_flags,
+}
+
+fn queued_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("queued");
+        clearing_retained(&t, std::slice::from_ref(&topic), async {
+            let mut sub = persistent(&t, "sub").connect().await?;
+            let codes = sub.subscribe(&topic).qos(1).await?;
+            require_granted_1(&t, &codes)?;
+            sub.disconnect().await?;
+            let mut publisher = t.client("pub").connect().await?;
+            publish_flags(&mut publisher, &topic).await?;
+            let mut sub = resume(&t, "sub").await?;
+            let got = sub
+                .expect_publish()
+                .topic(&topic)
+                .payload(FLAGS)
+                .as_setup(Precondition::Delivery)
+                .await;
+            let verdict = got.and_then(|p| check_flags(&t, &p));
+            let _ = sub.disconnect().await;
+            end_session(&t, "sub").await;
+            verdict?;
+            t.pass()
+        })
+        .await
+    })
+}
+
+case! {
+    /// Shared path: a member of a Shared Subscription gets the message with DUP 0, RETAIN 0 (no Retain As Published) and at its granted QoS, whatever its publisher sent
+    SHARED_FLAGS = "forwarding.shared-dup-retain-and-qos",
+    checks: [V5_3_3_1_3, V5_3_3_1_12, V5_3_8_4_8],
+    only: V5,
+    requires: [QoS2, Retain, SharedSubscriptions],
+    faults: [ForwardDupShared, RetainFlagOnForwardShared, NoQosDowngradeShared],
+    tags: [Shared, Live, Retained, FromBroker],
+    run: shared_flags,
+}
+
+fn shared_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("shared");
+        clearing_retained(&t, std::slice::from_ref(&topic), async {
+            // The only member of its group: it gets the message.
+            let mut sub = t.client("member").connect().await?;
+            let codes = sub.subscribe(format!("$share/g/{topic}")).qos(1).await?;
+            require_granted_1(&t, &codes)?;
+            let mut publisher = t.client("pub").connect().await?;
+            publish_flags(&mut publisher, &topic).await?;
+            let got = sub
+                .expect_publish()
+                .topic(&topic)
+                .payload(FLAGS)
+                .as_setup(Precondition::Delivery)
+                .await?;
+            check_flags(&t, &got)?;
+            t.pass()
+        })
+        .await
+    })
+}
+
+case! {
+    /// Delayed Will path: a Will with Will QoS 1 and Will Retain 1, published after its Will Delay Interval, reaches an existing QoS 0 subscription (no Retain As Published) at QoS 0 and with RETAIN 0
+    DELAYED_WILL_FLAGS = "forwarding.delayed-will-retain-and-qos",
+    checks: [V5_3_3_1_12, V5_3_8_4_8],
+    only: V5,
+    requires: [QoS1, Retain],
+    faults: [RetainFlagOnForwardDelayedWill, NoQosDowngradeDelayedWill],
+    tags: [Will, Retained, FromBroker],
+    run: delayed_will_flags,
+}
+
+fn delayed_will_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("will");
+        clearing_retained(&t, std::slice::from_ref(&topic), async {
+            let mut watch = t.client("watch").connect().await?;
+            let granted = granted_one(&watch.subscribe(&topic).qos(0).await?)?;
+            t.require(granted == 0, Precondition::Other, || {
+                format!(
+                    "the broker granted QoS {granted} to a request for QoS 0: the case needs QoS 0"
+                )
+            })?;
+            // The session outlives the delay, so the delay decides when the Will comes.
+            let c = t
+                .client("c")
+                .session_expiry(30)
+                .will(Will::new(&topic, FLAGS).qos(1).retain().delay(1))
+                .connect()
+                .await?;
+            c.drop_connection();
+            let got = watch
+                .expect_publish()
+                .topic(&topic)
+                .payload(FLAGS)
+                .within(secs(2) + t.response_timeout())
+                .as_setup(Precondition::Delivery)
+                .await;
+            end_session(&t, "c").await;
+            let got = got?;
+            t.check(
+                !got.retain,
+                "RETAIN 0: sent on an established subscription (without Retain As Published)",
+                "RETAIN 1",
+            )
+            .map_err(|f| f.statement(S::V5_3_3_1_12))?;
+            t.check(
+                got.qos.as_u8() == 0,
+                "QoS 0: the lower of the Will QoS (1) and the granted one (0)",
+                format!("QoS {}", got.qos.as_u8()),
+            )
+            .map_err(|f| f.statement(S::V5_3_8_4_8))?;
+            t.pass()
+        })
+        .await
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// 5.0: a PUBLISH whose Response Topic holds '+' or '#' is refused, or at least never sent on to a subscriber with that Response Topic
+    WILDCARD_RESPONSE_TOPIC = "forwarding.wildcard-response-topic-not-sent-on",
+    checks: [V5_3_3_2_14, V5_3_3_2_15, V5_4_5_0_1, V5_4_3_2_4],
+    only: V5,
+    requires: [QoS1],
+    faults: [ForwardWildcardResponseTopic],
+    tags: [ToBroker, FromBroker, RequestResponse, Live],
+    run: wildcard_response_topic,
+}
+
+/// A Response Topic may not hold a wildcard (MQTT-3.3.2-14): a rule for whoever sends the
+/// PUBLISH, the server forwarding one included. The server that receives such a Response
+/// Topic cannot send it on unaltered (MQTT-3.3.2-15) without breaking that rule, so it must
+/// refuse the message: PUBACK with an error code, or DISCONNECT and the close (PASS, with
+/// the well-formed twin accepted on the same connection first). Accepting it (PUBACK below
+/// 0x80) commits it to deliver the message to the matching subscriber (MQTT-4.5.0-1), and
+/// whatever it then does breaks a MUST: the wildcard Response Topic sent on (-14), another
+/// or no Response Topic sent (-15), or the message not delivered (4.5.0-1). Each wildcard
+/// ('+', '#') has a publisher connection of its own; the subscriber is the same.
+fn wildcard_response_topic(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("request");
+        let mut sub = t.client("sub").connect().await?;
+        sub.subscribe(&topic).qos(1).await?;
+        let mut answers = Vec::new();
+        for (i, wild) in ["reply/+", "reply/#"].iter().enumerate() {
+            let mut c = t.client(&format!("pub{i}")).connect().await?;
+            // The twin: the same PUBLISH with a Response Topic without wildcards, accepted
+            // and delivered with it.
+            let plain = t.topic(&format!("reply/{i}"));
+            let twin = format!("twin {i}");
+            c.publish(&topic)
+                .qos(1)
+                .properties(Properties {
+                    response_topic: Some(topic_name(&plain)?),
+                    ..Properties::default()
+                })
+                .payload(&twin)
+                .as_twin()
+                .await?;
+            sub.expect_publish()
+                .topic(&topic)
+                .payload(&twin)
+                .as_setup(Precondition::Delivery)
+                .await?;
+            let reply = t.topic(wild);
+            let mut properties = vec![0x08];
+            let len = u16::try_from(reply.len())
+                .map_err(|_| Failure::error("case error: Response Topic too long"))?;
+            properties.extend_from_slice(&len.to_be_bytes());
+            properties.extend_from_slice(reply.as_bytes());
+            let payload = format!("wildcard {i}");
+            c.send_raw(raw_publish(
+                &t,
+                0b0010,
+                &topic,
+                Some(7),
+                &properties,
+                payload.as_bytes(),
+            ))
+            .await?;
+            let answer = publish_answer(&t, &mut c, 7).await?;
+            let refused = answer != Answer::Accepted;
+            sub_after_wildcard(&t, &mut sub, &payload, &reply, refused).await?;
+            answers.push(answer);
+        }
+        // The subscriber was receiving all along: a message published now arrives.
+        let mut publisher = t.client("control").connect().await?;
+        control(&mut publisher, &mut sub, &topic, "control").await?;
+        if answers.contains(&Answer::Closed) {
+            return t.non_strict(
+                "DISCONNECT with a reason code before the close",
+                "the connection closed without DISCONNECT",
+            );
+        }
+        t.pass()
+    })
+}
+
+/// How the broker answered a PUBLISH it should refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// PUBACK below 0x80.
+    Accepted,
+    /// PUBACK 0x80 or above, or DISCONNECT with an error code and the close.
+    Refused,
+    /// The close without DISCONNECT.
+    Closed,
+}
+
+/// How the broker answered the QoS 1 PUBLISH `id` with a wildcard Response Topic on `c`. No
+/// answer is FAIL (a QoS 1 PUBLISH is acknowledged or refused, MQTT-4.3.2-4).
+async fn publish_answer(t: &Ctx, c: &mut Client, id: u16) -> Result<Answer, Failure> {
+    let expected = format!(
+        "PUBACK id={id} with an error code, or DISCONNECT with one and the close \
+         (a Response Topic with a wildcard)"
+    );
+    let deadline = Instant::now() + c.timeout();
+    loop {
+        let got = c
+            .recv(deadline.saturating_duration_since(Instant::now()))
+            .await;
+        let answer = match &got {
+            Received::Packet(Packet::PubAck(a)) if a.packet_id.get() == id => {
+                if a.reason_code.is_error() {
+                    Answer::Refused
+                } else {
+                    t.transcript().event(
+                        c.name(),
+                        format!("the PUBLISH was accepted ({:?})", a.reason_code),
+                    );
+                    Answer::Accepted
+                }
+            }
+            Received::Packet(Packet::Disconnect(d)) if d.reason_code.is_error() => Answer::Refused,
+            Received::Closed => Answer::Closed,
+            Received::Packet(Packet::PingResp) => continue,
+            // Neither taken (PUBACK) nor refused: a QoS 1 PUBLISH is answered.
+            _ => return Err(c.unmet(&expected, got).statement(S::V5_4_3_2_4)),
+        };
+        t.checked();
+        if answer != Answer::Accepted {
+            t.refusal_seen();
+        }
+        return Ok(answer);
+    }
+}
+
+/// What `sub` gets after the PUBLISH `payload` with the wildcard Response Topic `reply`,
+/// which the broker `refused` or accepted: its copy with that Response Topic is FAIL
+/// (MQTT-3.3.2-14) in any case; a copy with another Response Topic or none is FAIL
+/// (MQTT-3.3.2-15), and no copy of an accepted message is FAIL (MQTT-4.5.0-1).
+async fn sub_after_wildcard(
+    t: &Ctx,
+    sub: &mut Client,
+    payload: &str,
+    reply: &str,
+    refused: bool,
+) -> Result<(), Failure> {
+    let window = if refused { QUIET } else { t.response_timeout() };
+    let deadline = Instant::now() + window;
+    loop {
+        let got = sub
+            .recv(deadline.saturating_duration_since(Instant::now()))
+            .await;
+        match got {
+            Received::Malformed { ref error, .. }
+                if matches!(
+                    error.violation,
+                    Violation::WildcardInTopicName {
+                        field: "Response Topic"
+                    }
+                ) =>
+            {
+                return Err(sub
+                    .unmet("no PUBLISH whose Response Topic holds a wildcard", got)
+                    .statement(S::V5_3_3_2_14));
+            }
+            Received::Packet(Packet::Publish(p)) if p.payload.as_ref() == payload.as_bytes() => {
+                sub.ack(&p).await?;
+                let sent = p.properties.response_topic.as_ref().map(|r| r.as_str());
+                return Err(Failure::fail(
+                    format!(
+                        "the message refused, or sent on with its Response Topic {reply:?} \
+                         unaltered (which MQTT-3.3.2-14 forbids the server to send)"
+                    ),
+                    format!("delivered with Response Topic {sent:?}"),
+                )
+                .statement(S::V5_3_3_2_15));
+            }
+            Received::Packet(Packet::Publish(p)) => {
+                // Not this case's message (the broker may send others): acknowledge it.
+                sub.ack(&p).await?;
+            }
+            Received::Packet(_) => {}
+            Received::Timeout if refused => {
+                t.absence_seen();
+                return Ok(());
+            }
+            Received::Timeout => {
+                return Err(Failure::fail(
+                    format!(
+                        "the message the broker accepted (PUBACK below 0x80) delivered to the \
+                         matching subscriber within {} ms",
+                        window.as_millis()
+                    ),
+                    "nothing: accepted, then dropped",
+                )
+                .statement(S::V5_4_5_0_1));
+            }
+            other => return Err(lost(sub, &other)),
+        }
+    }
 }

@@ -430,6 +430,59 @@ fn qos2_sent_message_not_expired(t: Ctx) -> BoxFuture<'static, CaseResult> {
 // ---------------------------------------------------------------------------------------
 
 case! {
+    /// 5.0: a QoS 2 message received from the client that expires before its PUBREL still has its flow completed: the PUBREL gets PUBCOMP 0x00
+    QOS2_RECEIVED_COMPLETED_AFTER_EXPIRY = "qos.qos2-received-message-completed-after-expiry",
+    checks: [V5_4_3_3_13, V5_4_3_3_11],
+    only: V5,
+    requires: [QoS2],
+    faults: [ExpireReceivedQos2],
+    tags: [ToBroker],
+    run: qos2_received_completed_after_expiry,
+}
+
+/// The client publishes at QoS 2 with Message Expiry Interval 1 and holds its PUBREL until
+/// the message has expired (over two seconds, for a broker counting whole seconds): the
+/// broker may have dropped the message by then, but not the flow, so the PUBREL gets
+/// PUBCOMP 0x00. PUBCOMP 0x92 (Packet Identifier not found) says the broker forgot the
+/// Packet Identifier it acknowledged with PUBREC.
+fn qos2_received_completed_after_expiry(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("e");
+        let mut c = t.client("pub").connect().await?;
+        let mut p = publish_packet(&topic, 2, Some(0x2B), b"short-lived")?;
+        p.properties.message_expiry_interval = Some(1);
+        c.send(&Packet::Publish(p)).await?;
+        accepted(
+            expect_ack_as(
+                &t,
+                &mut c,
+                PacketType::PubRec,
+                0x2B,
+                Role::Setup(Precondition::PublishQos2),
+            )
+            .await?,
+        )?;
+        // The message expires while the broker waits for PUBREL.
+        t.wait(SECOND_AND_A_BIT + SECOND_AND_A_BIT).await;
+        c.send(&Packet::PubRel(PubRel::new(packet_id(0x2B)?)))
+            .await?;
+        let code = expect_ack(&t, &mut c, PacketType::PubComp, 0x2B)
+            .await
+            .map_err(|f| f.statement(S::V5_4_3_3_13))?;
+        t.check(
+            code == ReasonCode::Success,
+            "PUBCOMP 0x00: the QoS 2 flow goes on although the message has expired since PUBREC",
+            format!("PUBCOMP reason code {code:?}"),
+        )
+        .map_err(|f| f.statement(S::V5_4_3_3_13))?;
+        c.alive().await?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
     /// A QoS 0 message is delivered as a QoS 0 PUBLISH with DUP 0
     QOS0_SENT_WITH_DUP_0 = "qos.qos0-sent-with-dup-0",
     checks: [V5_4_3_1_1, V5_3_3_1_2],

@@ -234,6 +234,47 @@ fn state_kept_while_connected(t: Ctx) -> BoxFuture<'static, CaseResult> {
 // ---------------------------------------------------------------------------------------
 
 case! {
+    /// A session that ends with its connection (Clean Session 1; 5.0: Session Expiry Interval 0) lasts as long as that connection: after two idle seconds its subscription still delivers
+    STATE_KEPT_FOR_THE_CONNECTION = "session.state-kept-for-the-connection",
+    checks: [V5_4_1_0_1, V311_4_1_0_1, V311_4_1_0_2],
+    requires: [QoS1],
+    faults: [DiscardSessionWhileConnected],
+    tags: [Session, Live, FromBroker],
+    run: state_kept_for_the_connection,
+}
+
+/// No interval keeps this session beyond its connection, so only the connection does: a
+/// subscription made at the start, on a connection kept open for over two seconds (PINGREQ
+/// every half second), must still deliver at the end.
+fn state_kept_for_the_connection(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("k");
+        let mut c = t
+            .client("sub")
+            .clean_start(true)
+            .session_expiry(0)
+            .connect()
+            .await?;
+        c.subscribe(&topic).qos(1).await?;
+        for _ in 0..5 {
+            tokio::time::sleep(millis(500)).await;
+            c.alive().await?;
+        }
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(1).payload("still").await?;
+        c.expect_publish()
+            .topic(&topic)
+            .payload("still")
+            .await
+            .map_err(|f| f.statement(statement(&t, S::V5_4_1_0_1, S::V311_4_1_0_2)))?;
+        c.disconnect().await?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
     /// A QoS 1 message published while the client was away is delivered when it resumes its session
     QUEUED_QOS1_DELIVERED_ON_RESUME = "session.queued-qos1-delivered-on-resume",
     checks: [V5_3_1_2_5, V5_3_1_2_23, V311_3_1_2_5, V311_3_1_2_4, V5_3_8_4_8, V311_3_8_4_6],

@@ -9,8 +9,8 @@
 //! with the marker swapped for bad bytes of the same length, so every length prefix stays
 //! right and nothing but the string's content differs.
 //!
-//! The Response Topic also may not hold a wildcard: the same steps check that rule with `+`
-//! and `#` in place of the bad bytes.
+//! (A Response Topic with a wildcard is no string rule and not malformed: the server must not
+//! send one on, which `forwarding.wildcard-response-topic-not-sent-on` checks.)
 //!
 //! Fields on an accepted connection (Topic Name, Topic Filters, User Properties, Response
 //! Topic, Content Type, a client's Reason String) expect the close, in MQTT 5.0 preferably

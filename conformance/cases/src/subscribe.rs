@@ -9,8 +9,8 @@ use mqttspec_codec::{
 };
 
 use super::support::{
-    control_after_quiet, describe, expect_next, expect_refused, granted, granted_one, of_run,
-    packet_id, publishes_within, raw_subscribe, raw_unsubscribe, refusal_verdict,
+    control_after_quiet, describe, expect_next, expect_refused, granted, granted_one, is_refusal,
+    of_run, packet_id, publishes_within, raw_subscribe, raw_unsubscribe, refusal_verdict,
     subscribe_granted, topic_filter, QUIET,
 };
 use mqttspec_harness::case;
@@ -358,6 +358,75 @@ fn overlapping_maximum_qos(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 describe(&copies, v)
             ))
         }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// 3.1.1: a server that refuses wildcard Topic Filters refuses all of them ('+', '#', both); one that grants them all is recorded
+    WILDCARDS_ALL_OR_NONE = "subscribe.wildcard-filters-refused-all-or-none",
+    checks: [V311_3_8_3_2],
+    only: V311,
+    faults: [RefusePlusWildcardOnly],
+    tags: [ToBroker, TopicFilter],
+    run: wildcards_all_or_none,
+}
+
+/// The wildcard filters of [`wildcards_all_or_none`], each with what it shows.
+const WILDCARD_FILTERS: [(&str, &str); 4] = [
+    ("w/+", "'+' as the last level"),
+    ("w/+/x", "'+' in the middle"),
+    ("w/#", "'#'"),
+    ("+/w/#", "'+' and '#'"),
+];
+
+/// A server need not support wildcards, but one that does not refuses every filter that
+/// holds one (MQTT-3.8.3-2 of 3.1.1). Each filter (all under the case's prefix) goes on a
+/// connection of its own, after a plain filter granted there (the twin). All granted: the
+/// server supports wildcards, which the rule does not bind (INFORMATIONAL). All refused
+/// (SUBACK 0x80 or the close): PASS. Some refused, some granted: FAIL. A broker refusing
+/// one of them for a reason of its own (an access rule, a limit on levels) would look the
+/// same: the filters are short and under one prefix so that such reasons do not apply.
+fn wildcards_all_or_none(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut granted_ones = Vec::new();
+        let mut refused_ones = Vec::new();
+        for (i, (filter, what)) in WILDCARD_FILTERS.iter().enumerate() {
+            let mut c = t.client(&format!("c{i}")).connect().await?;
+            c.subscribe(t.topic(&format!("plain/{i}")))
+                .as_twin()
+                .await?;
+            let shown = format!("{what} ({})", t.topic(filter));
+            match c.subscribe(t.topic(filter)).any_reason().await {
+                Ok(codes) if codes.iter().all(|r| r.is_error()) => refused_ones.push(shown),
+                Ok(_) => granted_ones.push(shown),
+                Err(f) if is_refusal(&c, &f) => {
+                    refused_ones.push(format!("{shown}: the connection closed"))
+                }
+                Err(f) => return Err(f),
+            }
+            t.checked();
+        }
+        if refused_ones.is_empty() {
+            return t.informational(format!(
+                "wildcard Topic Filters granted ({}): the server supports them, which MQTT-3.8.3-2 does not bind",
+                granted_ones.join("; ")
+            ));
+        }
+        if granted_ones.is_empty() {
+            t.refusal_seen();
+            return t.pass();
+        }
+        Err(Failure::fail(
+            "a server that refuses a wildcard Topic Filter refuses every one (no wildcard support)",
+            format!(
+                "refused: {}; granted: {}",
+                refused_ones.join("; "),
+                granted_ones.join("; ")
+            ),
+        )
+        .statement(S::V311_3_8_3_2))
     })
 }
 

@@ -26,8 +26,8 @@ use tokio::time::Instant;
 use super::support::{
     clearing_retained, connect_twin, end_session, expect_connect_refused, expect_server_end,
     expect_taken_over, finish_retain_notes, granted_one, keep_alive_in_force, lost, no_will,
-    raw_publish, retain_flag_on_subscribe, server_end, session_present, text, topic_name, watcher,
-    RawConnect, CONTROL_WILL, WILL_QUIET,
+    persistent, raw_publish, retain_flag_on_subscribe, server_end, session_present, statement,
+    text, topic_name, watcher, RawConnect, CONTROL_WILL, WILL_QUIET,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::{summary, Received};
@@ -986,6 +986,72 @@ fn published_on_takeover(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .payload("taken over")
             .await?;
         new.disconnect().await?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// A connection without a Will that takes over one with a Will does not inherit it: the old Will is published at the takeover, and not again when the new connection is lost
+    NOT_CARRIED_TO_CONNECTION_WITHOUT_WILL = "will.not-carried-to-connection-without-will",
+    checks: [V311_3_1_2_12, V311_3_1_2_10, V5_3_1_2_10],
+    faults: [KeepEarlierWill],
+    tags: [Will, Session, ClientId],
+    run: not_carried_to_connection_without_will,
+}
+
+/// The old connection (Clean Start 0, so its session is resumed by the new one) has a Will
+/// without delay; the new one, Will Flag 0, takes it over: the old Will is due at the
+/// takeover (a precondition here: `will.published-on-takeover` checks it), and once
+/// published it is gone (MQTT-3.1.2-10), so the new connection, lost abruptly, has no Will
+/// to publish (3.1.1 MQTT-3.1.2-12).
+fn not_carried_to_connection_without_will(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("will");
+        let mut watch = watcher(&t, "watch", &topic, 0).await?;
+        let mut old = persistent(&t, "c")
+            .will(Will::new(&topic, "first connection"))
+            .connect()
+            .await?;
+        let new = t.client("c").clean_start(false).connect().await?;
+        server_end(
+            &t,
+            &mut old,
+            &[ReasonCode::SessionTakenOver],
+            t.response_timeout(),
+            Role::Setup(Precondition::Other),
+        )
+        .await?;
+        watch
+            .expect_publish()
+            .topic(&topic)
+            .payload("first connection")
+            .as_setup(Precondition::Other)
+            .await?;
+        let control = t
+            .client("control")
+            .will(Will::new(&topic, CONTROL_WILL))
+            .connect()
+            .await?;
+        new.drop_connection();
+        let rule = if t.is_v5() {
+            "the Will published at the takeover gone from the session: not published again when the connection that took over (Will Flag 0) is lost"
+        } else {
+            "no Will published when the connection that took over, with Will Flag 0, is lost"
+        };
+        no_will(
+            &t,
+            &mut watch,
+            b"first connection",
+            WILL_QUIET,
+            Some(control),
+            t.response_timeout(),
+            rule,
+        )
+        .await
+        .map_err(|f| f.statement(statement(&t, S::V5_3_1_2_10, S::V311_3_1_2_12)))?;
+        end_session(&t, "c").await;
         t.pass()
     })
 }

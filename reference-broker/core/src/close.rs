@@ -376,7 +376,10 @@ impl Broker {
             .sessions
             .get(client)
             .is_some_and(|s| s.connection.is_none());
-        if offline || self.fault(Fault::ExpiryCountedFromConnect) {
+        if offline
+            || self.fault(Fault::ExpiryCountedFromConnect)
+            || self.fault(Fault::DiscardSessionWhileConnected)
+        {
             self.record_id(S::V5_4_1_0_2);
             self.end_session(client);
         }

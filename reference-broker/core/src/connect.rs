@@ -303,6 +303,14 @@ impl Broker {
             );
         }
 
+        // Fault: the Will the session holds now (that of a connection this one takes over)
+        // stays with it when this CONNECT has none.
+        let earlier_will = if connect.will.is_none() && self.fault(Fault::KeepEarlierWill) {
+            self.sessions.get(&client).and_then(|s| s.will.clone())
+        } else {
+            None
+        };
+
         // Session takeover.
         let old = self
             .sessions
@@ -434,7 +442,7 @@ impl Broker {
         });
         session.expiry_interval = session_expiry;
         session.connection = Some(id);
-        session.will = will;
+        session.will = will.or(earlier_will);
         if session_expiry != 0
             && session_expiry != u32::MAX
             && self.fault(Fault::ExpiryCountedFromConnect)
@@ -442,6 +450,12 @@ impl Broker {
             let at = self
                 .now
                 .saturating_add(Duration::from_secs(u64::from(session_expiry)));
+            self.timers
+                .set(TimerKey::SessionExpiry(Arc::clone(&client)), at);
+        }
+        if session_expiry == 0 && self.fault(Fault::DiscardSessionWhileConnected) {
+            // The sweeper's next round, a second from now, finds the session "expired".
+            let at = self.now.saturating_add(Duration::from_secs(1));
             self.timers
                 .set(TimerKey::SessionExpiry(Arc::clone(&client)), at);
         }

@@ -96,6 +96,7 @@ impl Broker {
         }
         for t in &mut targets {
             t.delivery.tamper = self.tamper_for(message, &t.client, false);
+            self.bend_flags_for_path(message, &t.client, false, &mut t.delivery);
         }
         let mut cursor_updates: Vec<(String, usize)> = Vec::new();
         let mut pending: BTreeMap<Arc<str>, usize> = BTreeMap::new();
@@ -112,6 +113,7 @@ impl Broker {
                 for member in &group.members {
                     let mut target = self.delivery_for(message, member);
                     target.delivery.tamper = self.tamper_for(message, &target.client, true);
+                    self.bend_flags_for_path(message, &target.client, true, &mut target.delivery);
                     targets.push(target);
                 }
                 continue;
@@ -128,6 +130,7 @@ impl Broker {
                 self.choose_shared_member(message, &group.members, &group.filter, &pending);
             if let Some((index, mut target)) = chosen {
                 target.delivery.tamper = self.tamper_for(message, &target.client, true);
+                self.bend_flags_for_path(message, &target.client, true, &mut target.delivery);
                 cursor_updates.push((group.filter.as_str().to_owned(), index + 1));
                 if !lost {
                     *pending.entry(Arc::clone(&target.client)).or_default() += 1;
@@ -264,6 +267,55 @@ impl Broker {
             (Fault::StripPropertiesQueued, Fault::AddPropertiesQueued)
         };
         Tamper::of_faults(self.fault(strip), self.fault(add))
+    }
+
+    /// What the flag faults of the copy's path (queued for a disconnected session, Shared
+    /// Subscription, or a Will published after its delay; a live copy has none of its own)
+    /// do to it: the incoming DUP kept, RETAIN kept without Retain As Published, the
+    /// published QoS kept above the granted one.
+    fn bend_flags_for_path(
+        &self,
+        message: &Message,
+        client: &str,
+        shared: bool,
+        delivery: &mut Delivery,
+    ) {
+        if message.will {
+            // A Will has no DUP; only the delayed-Will path has flag faults.
+            if message.delayed_will {
+                if self.fault(Fault::RetainFlagOnForwardDelayedWill) {
+                    delivery.retain = message.retain;
+                }
+                if self.fault(Fault::NoQosDowngradeDelayedWill) {
+                    delivery.qos = message.qos;
+                }
+            }
+            return;
+        }
+        let (dup, retain, qos) = if shared {
+            (
+                Fault::ForwardDupShared,
+                Fault::RetainFlagOnForwardShared,
+                Fault::NoQosDowngradeShared,
+            )
+        } else if self.is_online(client) {
+            return;
+        } else {
+            (
+                Fault::ForwardDupQueued,
+                Fault::RetainFlagOnForwardQueued,
+                Fault::NoQosDowngradeQueued,
+            )
+        };
+        if self.fault(dup) {
+            delivery.keep_dup = true;
+        }
+        if self.fault(retain) {
+            delivery.retain = message.retain;
+        }
+        if self.fault(qos) {
+            delivery.qos = message.qos;
+        }
     }
 
     /// The copy of `message` for one subscription.

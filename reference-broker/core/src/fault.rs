@@ -49,6 +49,11 @@ faults! {
     /// The DUP flag of an incoming PUBLISH is copied to the forwarded copies (breaks
     /// MQTT-3.3.1-3).
     ForwardDup = "forward-dup";
+    /// The same, on copies queued for a disconnected session only (the live path forwards
+    /// DUP 0).
+    ForwardDupQueued = "forward-dup-queued";
+    /// The same, on copies given to a member of a Shared Subscription only.
+    ForwardDupShared = "forward-dup-shared";
     /// Will Messages are never published.
     NoWill = "no-will";
     /// The Will Message is published even after a DISCONNECT with reason 0x00 (breaks
@@ -68,6 +73,12 @@ faults! {
     /// Forwarded messages keep the publisher's RETAIN flag whatever Retain As Published says
     /// (breaks MQTT-3.3.1-12 in 5.0, MQTT-3.3.1-9 in 3.1.1).
     RetainFlagOnForward = "retain-flag-on-forward";
+    /// The same, on copies queued for a disconnected session only.
+    RetainFlagOnForwardQueued = "retain-flag-on-forward-queued";
+    /// The same, on copies given to a member of a Shared Subscription only.
+    RetainFlagOnForwardShared = "retain-flag-on-forward-shared";
+    /// The same, on Will Messages published after a Will Delay Interval only.
+    RetainFlagOnForwardDelayedWill = "retain-flag-on-forward-delayed-will";
     /// No Local is ignored (breaks MQTT-3.8.3-3).
     IgnoreNoLocal = "ignore-no-local";
     /// The connection taken over gets no DISCONNECT 0x8E before it is closed (breaks
@@ -136,6 +147,12 @@ faults! {
     /// Messages are delivered at the published QoS, not the granted one (breaks MQTT-3.8.4-8
     /// in 5.0, MQTT-3.8.4-6 in 3.1.1).
     NoQosDowngrade = "no-qos-downgrade";
+    /// The same, on copies queued for a disconnected session only.
+    NoQosDowngradeQueued = "no-qos-downgrade-queued";
+    /// The same, on copies given to a member of a Shared Subscription only.
+    NoQosDowngradeShared = "no-qos-downgrade-shared";
+    /// The same, on Will Messages published after a Will Delay Interval only.
+    NoQosDowngradeDelayedWill = "no-qos-downgrade-delayed-will";
     /// Retain Handling 1 and 2 behave like 0 (breaks MQTT-3.3.1-10 and MQTT-3.3.1-11).
     IgnoreRetainHandling = "ignore-retain-handling";
     /// Every member of a shared subscription gets every message.
@@ -148,6 +165,10 @@ faults! {
     /// UNSUBSCRIBE also forgets the QoS 1/2 messages in flight to the client on the removed
     /// Topic Filter: a later PUBREC gets no PUBREL 0x00 (breaks MQTT-3.10.4-3).
     UnsubscribeDropsInflight = "unsubscribe-drops-inflight";
+    /// An MQTT 3.1.1 Topic Filter holding `+` is refused (SUBACK 0x80) as by a server
+    /// without wildcard support, while filters holding only `#` are granted (breaks
+    /// MQTT-3.8.3-2 in 3.1.1: such a server refuses every wildcard filter).
+    RefusePlusWildcardOnly = "refuse-plus-wildcard-only";
     /// UNSUBSCRIBE is acknowledged but the subscription is kept (breaks MQTT-3.10.4-1).
     NoUnsubscribe = "no-unsubscribe";
     /// Clean Start / Clean Session 1 does not discard an existing session (breaks
@@ -161,6 +182,12 @@ faults! {
     /// connection: the session is discarded when it runs out even while the client is still
     /// connected (breaks MQTT-4.1.0-1 in 5.0).
     ExpiryCountedFromConnect = "expiry-counted-from-connect";
+    /// A session that ends with its connection (Session Expiry Interval 0; 3.1.1: Clean
+    /// Session 1) is discarded a second after its CONNECT although the connection stays
+    /// open, as a session sweeper that reads the interval 0 as "expired" and skips no
+    /// connected session would: its subscriptions are gone (breaks MQTT-4.1.0-1 and -2 in
+    /// 3.1.1, MQTT-4.1.0-1 in 5.0).
+    DiscardSessionWhileConnected = "discard-session-while-connected";
     /// A CONNECT whose Will QoS is above the server's Maximum QoS is accepted (breaks
     /// MQTT-3.2.2-12 in 5.0).
     AcceptWillAboveMaximumQos = "accept-will-above-maximum-qos";
@@ -190,6 +217,11 @@ faults! {
     /// A Will still waiting for its delay is discarded when the session ends, instead of
     /// published (breaks MQTT-3.1.2-8).
     NoWillAtSessionEnd = "no-will-at-session-end";
+    /// A CONNECT without a Will (Will Flag 0) leaves the session with the Will it held
+    /// when the CONNECT arrived (that of the connection it takes over), so that Will is
+    /// published again when the new connection ends (breaks MQTT-3.1.2-12 in 3.1.1,
+    /// MQTT-3.1.2-10 in 5.0: a published Will is gone).
+    KeepEarlierWill = "keep-earlier-will";
     /// Every client DISCONNECT is handled as reason 0x00, so 0x04 and error reasons discard
     /// the Will (breaks MQTT-3.1.2-8 in 5.0).
     DisconnectAlwaysNormal = "disconnect-always-normal";
@@ -246,6 +278,10 @@ faults! {
     /// An outgoing QoS 2 message whose expiry passed after its PUBLISH was sent is dropped:
     /// its PUBREC is answered with PUBREL 0x92 (breaks MQTT-4.3.3-7 in 5.0).
     ExpireSentQos2 = "expire-sent-qos2";
+    /// An incoming QoS 2 message whose Message Expiry Interval passes before its PUBREL
+    /// arrives is forgotten with its Packet Identifier: the PUBREL gets PUBCOMP 0x92 (breaks
+    /// MQTT-4.3.3-13 in 5.0).
+    ExpireReceivedQos2 = "expire-received-qos2";
     /// Messages queued for a session are sent newest first (breaks MQTT-4.6.0-5 in 5.0,
     /// MQTT-4.6.0-6 in 3.1.1).
     ReorderQueuedMessages = "reorder-queued-messages";
@@ -433,6 +469,10 @@ faults! {
     /// The same for a Response Topic, also when it holds a wildcard (breaks MQTT-3.3.2-13
     /// with the string rules, and MQTT-3.3.2-14).
     LenientResponseTopicString = "lenient-response-topic-string";
+    /// A PUBLISH whose Response Topic holds `+` or `#` is accepted and forwarded with that
+    /// Response Topic (breaks MQTT-3.3.2-14: the server sends a Response Topic with
+    /// wildcards).
+    ForwardWildcardResponseTopic = "forward-wildcard-response-topic";
     /// The same for a Content Type (breaks MQTT-3.3.2-19 with the string rules).
     LenientContentTypeString = "lenient-content-type-string";
     /// The same for a Reason String a client sends (breaks MQTT-1.5.4-1 / -2 for it).

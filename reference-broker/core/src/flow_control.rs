@@ -36,6 +36,7 @@ impl Broker {
         if !already_holding && self.route(&message, true) {
             self.message_accepted(&message, id);
             self.acknowledge(id, ack_qos, packet_id);
+            self.note_received_expiry(id, ack_qos, packet_id, &message);
             return;
         }
         let limit = usize::from(self.config.receive_maximum);
@@ -106,6 +107,27 @@ impl Broker {
         }
     }
 
+    /// Fault `expire-received-qos2`: remembers when the incoming QoS 2 `message` just
+    /// acknowledged with PUBREC expires, so that a PUBREL arriving later finds it gone.
+    fn note_received_expiry(
+        &mut self,
+        id: ConnectionId,
+        ack_qos: QoS,
+        packet_id: PacketId,
+        message: &Message,
+    ) {
+        let Some(at) = message.expires_at else {
+            return;
+        };
+        if ack_qos != QoS::ExactlyOnce || !self.fault(Fault::ExpireReceivedQos2) {
+            return;
+        }
+        let client = self.connections.get(&id).and_then(|c| c.client_id.clone());
+        if let Some(session) = client.and_then(|c| self.sessions.get_mut(&c)) {
+            session.inbound_qos2_expiry.insert(packet_id, at);
+        }
+    }
+
     /// Sends a refusing PUBACK/PUBREC (MQTT 5.0) for a QoS 1/2 message the broker did not
     /// take; the Packet Identifier is free again at once (MQTT-4.3.3-9).
     pub(super) fn refuse_publish(
@@ -168,6 +190,7 @@ impl Broker {
             }
             self.message_accepted(&front.message, id);
             self.acknowledge(id, front.ack_qos, front.packet_id);
+            self.note_received_expiry(id, front.ack_qos, front.packet_id, &front.message);
         }
         self.held_connections.remove(&id);
         self.timers.cancel(&TimerKey::Backpressure(id));

@@ -65,6 +65,7 @@
 //! | `timers` | deadlines ([`Broker::poll_timeout`]) |
 //! | [`fault`] | named deliberate deviations for proving conformance cases can fail |
 //! | `lenient_strings` | which string fault (`lenient-…-string`) overlooks a bad UTF-8 Encoded String (or a wildcard in a Response Topic) in which field |
+//! | `wildcard_response_topic` | the fault that accepts and forwards a Response Topic with wildcards, working on the encoded bytes |
 //! | [`topic`], [`subscriptions`], [`retained`] | topic matching, the subscription tree, the retained store |
 //!
 //! # Choices the specification leaves to the server
@@ -166,6 +167,7 @@ mod session;
 mod subscribe;
 mod timers;
 mod topic_alias;
+mod wildcard_response_topic;
 mod will;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -680,7 +682,7 @@ impl Broker {
                     return;
                 }
             };
-            match frame.decode(version) {
+            match self.decode_frame(&frame, version) {
                 Ok(packet) => self.packet_decoded(id, packet),
                 Err(e) => {
                     self.decode_error(id, &e);
@@ -753,11 +755,38 @@ impl Broker {
                 header,
                 bytes: data.split_to(total),
             };
-            match frame.decode(version) {
+            match self.decode_frame(&frame, version) {
                 Ok(packet) => self.packet_decoded(id, packet),
                 Err(e) => return Taken::Malformed(e),
             }
         }
+    }
+
+    /// Decodes a frame of the connection's protocol `version`. Under the fault
+    /// `forward-wildcard-response-topic`, an MQTT 5.0 PUBLISH refused only for a wildcard in
+    /// its Response Topic is decoded with the wildcards masked (`wildcard_response_topic`).
+    fn decode_frame(&self, frame: &Frame, version: ProtocolVersion) -> Result<Packet, DecodeError> {
+        let error = match frame.decode(version) {
+            Ok(packet) => return Ok(packet),
+            Err(e) => e,
+        };
+        let wildcard = matches!(
+            error.violation,
+            mqttspec_codec::Violation::WildcardInTopicName {
+                field: "Response Topic"
+            }
+        );
+        if !(wildcard && version.is_v5() && self.fault(Fault::ForwardWildcardResponseTopic)) {
+            return Err(error);
+        }
+        let Some(bytes) = wildcard_response_topic::mask(&frame.bytes) else {
+            return Err(error);
+        };
+        let masked = Frame {
+            header: frame.header,
+            bytes,
+        };
+        masked.decode(version).map_err(|_| error)
     }
 
     /// A packet came off the connection's byte stream.

@@ -33,6 +33,9 @@ pub(crate) struct Message {
     /// Whether it is a Will Message (the faults of the live, queued and shared paths leave
     /// Wills alone: the Will path has its own).
     pub will: bool,
+    /// Whether it is a Will Message published after a Will Delay Interval (the delayed-Will
+    /// path, which has flag faults of its own).
+    pub delayed_will: bool,
     /// The Client Identifier of the publisher (for No Local); `None` for server messages.
     pub publisher: Option<Arc<str>>,
     /// When the message expires (arrival time plus its Message Expiry Interval).
@@ -83,6 +86,9 @@ pub(crate) struct Delivery {
     pub charge: Charge,
     /// What a path-specific fault does to this copy's properties (see [`Tamper`]).
     pub tamper: Tamper,
+    /// Whether a path-specific fault (`forward-dup-queued`, `forward-dup-shared`) copies the
+    /// incoming DUP flag onto this copy.
+    pub keep_dup: bool,
 }
 
 /// What a fault of one delivery path (`strip-properties-*`, `add-properties-*`) does to the
@@ -173,7 +179,8 @@ impl Delivery {
             self.tamper.apply(&mut properties);
         }
         let qos = self.qos;
-        let dup = qos != QoS::AtMostOnce && (dup || (shape.forward_dup && m.dup));
+        let dup =
+            qos != QoS::AtMostOnce && (dup || ((shape.forward_dup || self.keep_dup) && m.dup));
         Publish {
             dup,
             qos,
@@ -217,6 +224,7 @@ impl Broker {
             subscription_identifiers,
             charge,
             tamper: Tamper::None,
+            keep_dup: false,
         }
     }
 }

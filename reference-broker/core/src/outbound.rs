@@ -162,6 +162,14 @@ impl Broker {
             Ok(b) => {
                 let b = self.auth_faults(&packet, self.connack_flags_faults(&packet, b));
                 let b = self.qos0_dup_fault(&packet, b);
+                let b = if v.is_v5()
+                    && matches!(packet, Packet::Publish(_))
+                    && self.fault(Fault::ForwardWildcardResponseTopic)
+                {
+                    super::wildcard_response_topic::unmask(b)
+                } else {
+                    b
+                };
                 if v.is_v5() {
                     self.publish_encoding_faults(&packet, b)
                 } else {

@@ -228,6 +228,7 @@ impl Broker {
                 forwardable(&p.properties)
             },
             will: false,
+            delayed_will: false,
             publisher: client,
             expires_at,
             charge: Charge::default(),
@@ -365,9 +366,19 @@ impl Broker {
         let v = conn.version_or_v5();
         conn.inbound_qos2_here.remove(&rel.packet_id);
         let client = conn.client_id.clone();
+        let now = self.now;
+        let expire = self.fault(Fault::ExpireReceivedQos2);
         let known = client
             .and_then(|c| self.sessions.get_mut(&c))
-            .is_some_and(|s| s.inbound_qos2.remove(&rel.packet_id));
+            .is_some_and(|s| {
+                // Fault: the message expired while its PUBREL was awaited, and went with
+                // its Packet Identifier.
+                let expired = s
+                    .inbound_qos2_expiry
+                    .remove(&rel.packet_id)
+                    .is_some_and(|at| expire && at <= now);
+                s.inbound_qos2.remove(&rel.packet_id) && !expired
+            });
         let mut comp = PubComp::new(rel.packet_id);
         if known {
             self.record(v, &[S::V5_4_3_3_11, S::V5_4_3_3_12], &[S::V311_4_3_3_2]);

@@ -146,6 +146,9 @@ pub(crate) struct Session {
     pub inflight: Inflight,
     /// QoS 2 Packet Identifiers received from the client whose PUBREL has not arrived.
     pub inbound_qos2: BTreeSet<PacketId>,
+    /// When the incoming QoS 2 messages of `inbound_qos2` expire (core time), kept only
+    /// under the fault `expire-received-qos2`, which forgets them once they have.
+    pub inbound_qos2_expiry: BTreeMap<PacketId, std::time::Duration>,
     /// The last Packet Identifier handed out.
     last_packet_id: u16,
     /// When the client last disconnected (core time), for choosing which session to discard
@@ -167,6 +170,7 @@ impl Session {
             queue: VecDeque::new(),
             inflight: Inflight::default(),
             inbound_qos2: BTreeSet::new(),
+            inbound_qos2_expiry: BTreeMap::new(),
             last_packet_id: 0,
             offline_since: std::time::Duration::ZERO,
             charge,
@@ -208,6 +212,7 @@ mod tests {
             dup: false,
             properties: Properties::default(),
             will: false,
+            delayed_will: false,
             publisher: None,
             expires_at: None,
             charge: Default::default(),
@@ -221,6 +226,7 @@ mod tests {
                 subscription_identifiers: Vec::new(),
                 charge: Default::default(),
                 tamper: Default::default(),
+                keep_dup: false,
             },
             state: OutgoingState::Qos1Sent,
             sent_here: true,

@@ -85,6 +85,11 @@ impl Broker {
             {
                 self.record_id(S::V311_3_8_3_2);
                 Some(ReasonCode::WildcardSubscriptionsNotSupported)
+            } else if !v.is_v5()
+                && filter.contains('+')
+                && self.fault(Fault::RefusePlusWildcardOnly)
+            {
+                Some(ReasonCode::WildcardSubscriptionsNotSupported)
             } else if !acl::allowed(
                 &self.config.acl,
                 username.as_deref(),
@@ -251,6 +256,7 @@ impl Broker {
                     dup: false,
                     properties: r.properties.clone(),
                     will: false,
+                    delayed_will: false,
                     publisher: None,
                     expires_at: r.expires_at(),
                     charge: Charge::default(),

@@ -168,6 +168,7 @@ impl Broker {
             dup: false,
             properties: will.properties,
             will: true,
+            delayed_will: will.delay > 0,
             publisher: Some(Arc::clone(client)),
             expires_at,
             charge: Charge::default(),
