@@ -162,7 +162,7 @@ impl Adapter {
         let stdin = child.stdin.take();
         let (tx, rx) = mpsc::channel(MAX_QUEUED);
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(read_events(out, tx));
+            tokio::spawn(read_events(out, tx, transcript.clone()));
         }
         let stderr = Arc::new(Mutex::new(String::new()));
         if let Some(err) = child.stderr.take() {
@@ -234,10 +234,7 @@ impl Adapter {
                 self.transcript.event(NAME, "the adapter's stdout closed");
                 Some(Event::Exited)
             }
-            Ok(Some(e)) => {
-                self.transcript.event(NAME, format!("event {}", e.text()));
-                Some(e)
-            }
+            Ok(Some(e)) => Some(e),
         }
     }
 
@@ -365,7 +362,8 @@ async fn read_bounded_line<R: AsyncBufReadExt + Unpin>(
     }
 }
 
-async fn read_events(out: impl AsyncRead + Unpin, tx: mpsc::Sender<Event>) {
+/// Reads the adapter's stdout; every line is recorded in the transcript as it arrives.
+async fn read_events(out: impl AsyncRead + Unpin, tx: mpsc::Sender<Event>, transcript: Transcript) {
     let mut reader = BufReader::new(out);
     while let Some((line, too_long)) = read_bounded_line(&mut reader, MAX_LINE).await {
         let text = String::from_utf8_lossy(&line).trim().to_owned();
@@ -383,6 +381,7 @@ async fn read_events(out: impl AsyncRead + Unpin, tx: mpsc::Sender<Event>) {
                 _ => Event::Garbage(text.chars().take(200).collect()),
             }
         };
+        transcript.event(NAME, format!("event {}", event.text()));
         // A full queue drops the line: an adapter flooding stdout cannot grow memory.
         if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(event) {
             return;

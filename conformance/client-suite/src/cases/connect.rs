@@ -34,7 +34,47 @@ pub(crate) const CASES: &[ClientCase] = &[
         faults: &[Fault::PasswordFlagWithoutPassword],
         run: payload_fields,
     },
+    ClientCase {
+        id: "connect.unexpected-session-present-closes",
+        title: "a client that started clean and gets Session Present 1 closes the connection (it stays on Session Present 0, the twin)",
+        checks: &[S::V5_3_2_2_4],
+        faults: &[Fault::AcceptUnexpectedSessionPresent],
+        run: unexpected_session_present,
+    },
 ];
+
+fn unexpected_session_present(t: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let mut s = t.start().await?;
+        // The twin: Session Present 0 is taken, the connection stays.
+        let (mut conn, _) = s.open(none(), Default::default()).await?;
+        if let Ok(seen) = conn
+            .closes_within(std::time::Duration::from_millis(300))
+            .await
+        {
+            return Err(Outcome::inconclusive(
+                Precondition::Twin,
+                format!(
+                    "the client closed after Session Present 0 too (it sent {} packets)",
+                    seen.len()
+                ),
+            ));
+        }
+        s.command(json!({"cmd": "disconnect"})).await;
+        let _ = conn.closes_within(t.timing.response).await;
+        let (mut conn, _) = s.connect(json!({"clean_start": true})).await?;
+        conn.connack(true, ReasonCode::Success, Default::default())
+            .await;
+        Ok(super::expect_close(
+            &mut conn,
+            t.timing.response,
+            S::V5_3_2_2_4,
+            true,
+            "Session Present 1 on a connection that started clean",
+        )
+        .await)
+    })
+}
 
 fn first_packet(t: Ctx) -> CaseFuture {
     Box::pin(async move {

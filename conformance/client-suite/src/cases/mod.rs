@@ -3,6 +3,7 @@
 //! | file | area |
 //! |---|---|
 //! | `connect` | the CONNECT the client opens with |
+//! | `packets` | the form of PUBLISH, SUBSCRIBE, UNSUBSCRIBE and DISCONNECT the client sends |
 //! | `keep_alive` | PINGREQ within the Keep Alive, the Server Keep Alive obeyed |
 //! | `qos` | QoS 1 and QoS 2 flows in both directions, Packet Identifiers |
 //! | `session` | resending with DUP on a resumed session, nothing resent after Clean Start |
@@ -14,6 +15,7 @@ mod connect;
 mod keep_alive;
 mod limits;
 mod malformed;
+mod packets;
 mod qos;
 mod server;
 mod session;
@@ -31,6 +33,7 @@ pub fn all() -> Vec<ClientCase> {
     let mut out = Vec::new();
     out.extend_from_slice(connect::CASES);
     out.extend_from_slice(keep_alive::CASES);
+    out.extend_from_slice(packets::CASES);
     out.extend_from_slice(qos::CASES);
     out.extend_from_slice(session::CASES);
     out.extend_from_slice(malformed::CASES);

@@ -27,6 +27,13 @@ pub(crate) const CASES: &[ClientCase] = &[
         faults: &[Fault::KeepSessionOnCleanStart],
         run: clean_start,
     },
+    ClientCase {
+        id: "session.session-present-0-discards-unacknowledged",
+        title: "after reconnecting with Clean Start 0 to a server that answers Session Present 0, the message left unacknowledged is not resent",
+        checks: &[S::V5_3_2_2_5],
+        faults: &[Fault::IgnoreSessionPresent0],
+        run: session_present_0,
+    },
 ];
 
 /// Connects with Clean Start 0 (and a Session Expiry for 5.0), publishes one QoS 1 message,
@@ -117,10 +124,26 @@ fn resend(t: Ctx) -> CaseFuture {
 
 fn clean_start(t: Ctx) -> CaseFuture {
     Box::pin(async move {
+        let st = if t.version.is_v5() {
+            S::V5_3_1_2_4
+        } else {
+            S::V311_3_1_2_6
+        };
+        not_resent(t, true, st).await
+    })
+}
+
+fn session_present_0(t: Ctx) -> CaseFuture {
+    Box::pin(async move { not_resent(t, false, S::V5_3_2_2_5).await })
+}
+
+/// Leaves a message unacknowledged, reconnects with `clean_start` and Session Present 0, and
+/// checks that the old message does not come again (a new one does: the control).
+async fn not_resent(t: Ctx, clean_start: bool, st: S) -> Result<Outcome, Outcome> {
+    {
         let mut s = t.start().await?;
         leave_unacknowledged(&mut s).await?;
-        let mut conn = reconnect(&mut s, true, false).await?;
-        let st = pick(&conn, S::V5_3_1_2_4, S::V311_3_1_2_6);
+        let mut conn = reconnect(&mut s, clean_start, false).await?;
         s.expect_event("connack", Role::Setup(Precondition::Connect))
             .await?;
         // The positive control: a new message on the new session arrives.
@@ -163,5 +186,5 @@ fn clean_start(t: Ctx) -> CaseFuture {
             }
         }
         t.pass()
-    })
+    }
 }

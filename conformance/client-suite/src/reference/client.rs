@@ -261,6 +261,24 @@ impl Client {
         }
     }
 
+    /// Sends `p`, with its first byte replaced by `first` when `fault` is on.
+    fn send_with_first_byte(&mut self, p: &Packet, fault: Fault, first: u8) {
+        if !self.has(fault) {
+            self.send(p);
+            return;
+        }
+        match p.encode(self.version()) {
+            Ok(b) => {
+                let mut b = BytesMut::from(&b[..]);
+                if let Some(x) = b.first_mut() {
+                    *x = first;
+                }
+                self.send_bytes(&b);
+            }
+            Err(e) => emit(json!({"event": "error", "message": format!("cannot encode: {e}")})),
+        }
+    }
+
     fn command(&mut self, c: &Value) {
         let token = u64_field(c, "token");
         let result = match str_field(c, "cmd").unwrap_or("") {
@@ -462,11 +480,12 @@ impl Client {
         }
         let id = self.next_packet_id();
         self.pending.insert(id.get(), token);
-        self.send(&Packet::Subscribe(Subscribe {
+        let packet = Packet::Subscribe(Subscribe {
             packet_id: id,
             properties,
             filters: vec![(filter, options)],
-        }));
+        });
+        self.send_with_first_byte(&packet, Fault::SubscribeWrongFlags, 0x80);
         Ok(())
     }
 
@@ -475,11 +494,12 @@ impl Client {
             TopicFilter::new_v5(str_field(c, "topic").unwrap_or("")).map_err(|e| e.to_string())?;
         let id = self.next_packet_id();
         self.pending.insert(id.get(), token);
-        self.send(&Packet::Unsubscribe(Unsubscribe {
+        let packet = Packet::Unsubscribe(Unsubscribe {
             packet_id: id,
             properties: Properties::default(),
             filters: vec![filter],
-        }));
+        });
+        self.send_with_first_byte(&packet, Fault::UnsubscribeWrongFlags, 0xA0);
         Ok(())
     }
 
@@ -496,12 +516,24 @@ impl Client {
                 .map_err(|e| e.to_string())?;
             properties.user_properties = user_properties(p)?;
         }
+        let topic_text = str_field(c, "topic").unwrap_or("");
+        if self.has(Fault::AllowWildcardTopic)
+            && qos == QoS::AtMostOnce
+            && topic_text.contains(['+', '#'])
+        {
+            // The broken client: the Topic Name goes out as the application gave it.
+            let raw = mqttspec_codec::RawPacket::new(0x30).string(topic_text);
+            let raw = if v.is_v5() { raw.u8(0) } else { raw };
+            let raw = raw.bytes(&payload_of(c)?).build();
+            self.send_bytes(&raw);
+            emit(with_token(json!({"event": "published", "qos": 0}), token));
+            return Ok(());
+        }
         let publish = Publish {
             dup: false,
             qos,
             retain: bool_field(c, "retain").unwrap_or(false),
-            topic: TopicName::new(str_field(c, "topic").unwrap_or(""))
-                .map_err(|e| e.to_string())?,
+            topic: TopicName::new(topic_text).map_err(|e| e.to_string())?,
             packet_id: None,
             properties,
             payload: payload_of(c)?,
@@ -525,7 +557,7 @@ impl Client {
             }
         }
         if qos == QoS::AtMostOnce {
-            self.send(&Packet::Publish(publish));
+            self.send_with_first_byte(&Packet::Publish(publish), Fault::DupOnQos0, 0x38);
             emit(with_token(json!({"event": "published", "qos": 0}), token));
             return Ok(());
         }
@@ -575,8 +607,18 @@ impl Client {
             .unwrap_or(ReasonCode::Success);
         if self.conn.is_some() {
             self.send(&Packet::Disconnect(Disconnect::new(code)));
+            if self.has(Fault::PacketAfterDisconnect) {
+                self.send(&Packet::PingReq);
+            }
         }
-        self.close();
+        if self.has(Fault::NoCloseAfterDisconnect) {
+            // The broken client: the socket stays open, without pings.
+            if let Some(c) = self.conn.as_mut() {
+                c.keep_alive = 0;
+            }
+        } else {
+            self.close();
+        }
         emit(with_token(
             json!({"event": "disconnected", "by": "client"}),
             token,
@@ -700,7 +742,21 @@ impl Client {
             }
             return;
         }
+        let clean = self.conn.as_ref().is_some_and(|c| c.clean_start);
+        if ack.session_present
+            && clean
+            && self.version().is_v5()
+            && !self.has(Fault::AcceptUnexpectedSessionPresent)
+        {
+            // No Session State here, yet the server says it resumed one: close.
+            self.protocol_error(
+                ReasonCode::ProtocolError,
+                "Session Present 1 after Clean Start 1".into(),
+            );
+            return;
+        }
         let ignore_keep_alive = self.has(Fault::IgnoreServerKeepAlive);
+        let ignore_session_present_0 = self.has(Fault::IgnoreSessionPresent0);
         let ignore_max_size = self.has(Fault::IgnoreMaximumPacketSize);
         let resume;
         if let Some(c) = self.conn.as_mut() {
@@ -712,7 +768,7 @@ impl Client {
             if !ignore_max_size {
                 c.server_maximum_packet_size = p.maximum_packet_size.map(|m| m.get());
             }
-            resume = ack.session_present && !c.clean_start;
+            resume = !c.clean_start && (ack.session_present || ignore_session_present_0);
         } else {
             return;
         }

@@ -74,6 +74,22 @@ faults! {
     IgnoreMaximumPacketSize = "ignore-maximum-packet-size",
     /// Delivers a PUBLISH that uses a Topic Alias with the topic it carries (empty).
     IgnoreTopicAlias = "ignore-topic-alias",
+    /// Sends QoS 0 PUBLISH packets with DUP 1.
+    DupOnQos0 = "dup-on-qos0",
+    /// Sends SUBSCRIBE with the fixed-header flags 0000.
+    SubscribeWrongFlags = "subscribe-wrong-flags",
+    /// Sends UNSUBSCRIBE with the fixed-header flags 0000.
+    UnsubscribeWrongFlags = "unsubscribe-wrong-flags",
+    /// Leaves the connection open after sending DISCONNECT.
+    NoCloseAfterDisconnect = "no-close-after-disconnect",
+    /// Sends a PINGREQ after its DISCONNECT, then closes.
+    PacketAfterDisconnect = "packet-after-disconnect",
+    /// Stays connected when CONNACK says Session Present 1 to a Clean Start 1 connection.
+    AcceptUnexpectedSessionPresent = "accept-unexpected-session-present",
+    /// Resends its in-flight messages after a CONNACK with Session Present 0.
+    IgnoreSessionPresent0 = "ignore-session-present-0",
+    /// Publishes to a Topic Name with wildcard characters when the application asks.
+    AllowWildcardTopic = "allow-wildcard-topic",
 }
 
 impl Fault {
