@@ -238,7 +238,7 @@ impl Session {
         let within = self.ctx.timing.response;
         let Some(mut conn) = self.broker.accept(within).await else {
             return Err(self
-                .setup_wait_outcome(Precondition::Connection, "a connection")
+                .setup_wait_outcome(Precondition::Connection, "connection")
                 .await);
         };
         conn.set_version(self.version());

@@ -37,6 +37,7 @@ function userProps(list) {
 
 let client = null;
 let closing = false;
+let ended = false;
 
 function attach(c) {
   c.on('connect', (connack) => {
@@ -123,14 +124,20 @@ function connect(c) {
     if (up) props.userProperties = up;
     if (Object.keys(props).length > 0) opts.properties = props;
   }
-  if (client && client.options.protocolVersion === opts.protocolVersion && client.options.clientId === opts.clientId) {
+  // MQTT.js keeps the session state in its message stores; reconnect() replaces them with
+  // empty ones unless they are passed. An application resuming a session (Clean Start 0)
+  // passes them; one starting clean does not.
+  const same = client && client.options.protocolVersion === opts.protocolVersion && client.options.clientId === opts.clientId;
+  const stores = same && !opts.clean ? { incomingStore: client.incomingStore, outgoingStore: client.outgoingStore } : undefined;
+  if (same && !ended) {
     Object.assign(client.options, opts);
-    // reconnect() replaces the message stores with empty ones unless they are passed: pass
-    // them, so the client keeps its session state as the application would.
-    client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+    client.reconnect(stores);
     return;
   }
-  if (client) client.end(true);
+  // After end() the client object cannot reconnect: a new one, with the stores if resuming.
+  if (client && !ended) client.end(true);
+  if (stores) Object.assign(opts, stores);
+  ended = false;
   client = mqtt.connect(opts);
   attach(client);
 }
@@ -177,6 +184,7 @@ function handle(c) {
       });
     } else if (cmd === 'disconnect') {
       closing = true;
+      ended = true;
       const opts = c.reason_code ? { reasonCode: c.reason_code } : {};
       client.end(false, opts);
     } else {
