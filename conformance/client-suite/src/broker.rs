@@ -286,10 +286,10 @@ impl ServerConn {
         .await;
     }
 
-    /// Waits at most `within` for the client to close the connection, collecting what it sent
-    /// meanwhile (PINGREQs are answered). `Ok` with the packets when it closed (a malformed
-    /// packet from the client counts as closing the stream for this purpose is *not* assumed:
-    /// it is returned in the packets), `Err` with them when it stayed open.
+    /// Waits at most `within` for the client to close the connection, collecting the packets
+    /// it sent meanwhile (PINGREQs are answered): `Ok` with them when it closed, `Err` with them
+    /// when it stayed. After a malformed packet from the client the stream cannot be followed,
+    /// so only the close itself is waited for.
     pub async fn closes_within(&mut self, within: Duration) -> Result<Vec<Packet>, Vec<Packet>> {
         let deadline = Instant::now() + within;
         let mut seen = Vec::new();
