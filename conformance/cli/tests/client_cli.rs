@@ -50,6 +50,14 @@ fn reference_client_passes_with_exit_0_and_a_json_report() {
         .map(|s| s["verdict"].clone())
         .collect::<Vec<_>>();
     assert_eq!(covered, vec![serde_json::json!("PASS")]);
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&junit).expect("well-formed junit.xml");
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .count(),
+        8
+    );
     let (code, stdout) = run(&dir, "qos.qos1-received-puback", "no-puback");
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("FAIL"), "{stdout}");

@@ -1,6 +1,6 @@
 //! `mqttspec client`: the client conformance suite. mqttspec plays the broker; the library
 //! under test is driven by an adapter program (`conformance/clients/ADAPTER.md`) given as a
-//! command line. Writes `client-report.json` and `summary.md` into `--out`.
+//! command line. Writes `client-report.json`, `summary.md` and `junit.xml` into `--out`.
 //!
 //! Exit status: 0 when no case FAILed or ERRORed, 1 when one FAILed, 2 when the adapter
 //! could not be started or a case ERRORed.
@@ -106,11 +106,14 @@ impl ClientArgs {
             }
             println!("{line}");
         }
-        let written =
-            report::write_all(&results, &self.out).map_err(|source| ClientError::Write {
-                dir: self.out.clone(),
-                source,
-            })?;
+        let write_err = |source| ClientError::Write {
+            dir: self.out.clone(),
+            source,
+        };
+        let mut written = report::write_all(&results, &self.out).map_err(write_err)?;
+        let junit = self.out.join("junit.xml");
+        std::fs::write(&junit, crate::report::client_junit::render(&results)).map_err(write_err)?;
+        written.push(junit);
         let counts = report::counts(&results);
         println!(
             "{}",
