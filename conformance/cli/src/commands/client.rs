@@ -2,8 +2,9 @@
 //! under test is driven by an adapter program (`conformance/clients/ADAPTER.md`) given as a
 //! command line. Writes `client-report.json`, `summary.md` and `junit.xml` into `--out`.
 //!
-//! Exit status: 0 when no case FAILed or ERRORed, 1 when one FAILed, 2 when the adapter
-//! could not be started or a case ERRORed.
+//! Exit status: 0 when no case FAILed (beyond the `--baseline`) or ERRORed, 1 when one
+//! FAILed that the baseline does not list, 2 when the adapter could not be started or a case
+//! ERRORed.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use mqttspec_client_suite::run::{self, RunConfig};
 use mqttspec_harness::verdict::Verdict;
 
 use super::run::{parse_protocols, Protocols};
+use crate::baseline::Baseline;
 
 /// How `mqttspec client` failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +35,8 @@ pub enum ClientError {
         /// Why.
         source: std::io::Error,
     },
-    /// A case FAILed.
-    #[error("{0} case run(s) FAILED")]
+    /// A case FAILed that the baseline does not list.
+    #[error("{0} case run(s) FAILED (not in the baseline)")]
     Failed(usize),
     /// A case ERRORed (the harness could not judge it).
     #[error("{0} case run(s) in ERROR")]
@@ -62,6 +64,10 @@ pub struct ClientArgs {
     /// Where to write the reports.
     #[arg(long, default_value = "reports/clients/latest")]
     pub out: PathBuf,
+    /// Expected non-passes of this library (the TOML format of `mqttspec run --baseline`):
+    /// a FAIL listed there does not fail the run.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// List the cases and exit.
     #[arg(long)]
     pub list: bool,
@@ -85,6 +91,10 @@ impl ClientArgs {
         if self.timeout == 0 {
             return Err(ClientError::Usage("--timeout must be at least 1".into()));
         }
+        let baseline = match &self.baseline {
+            Some(p) => Baseline::load(p).map_err(ClientError::Usage)?,
+            None => Baseline::default(),
+        };
         let mut config = RunConfig::new(self.adapter.clone());
         config.protocols = self.protocol.0.clone();
         config.filters = self.filter.clone();
@@ -95,9 +105,17 @@ impl ClientArgs {
         let results = rt
             .block_on(run::run(&config, &all))
             .map_err(|e| ClientError::Harness(e.to_string()))?;
+        let mut unbaselined_fails = 0;
         for r in &results.runs {
             let o = &r.outcome;
+            let covered = baseline.covering(r.case.id, r.protocol, o.verdict);
+            if o.verdict == Verdict::Fail && covered.is_none() {
+                unbaselined_fails += 1;
+            }
             let mut line = format!("{:<13} {} [{}]", o.verdict.label(), r.case.id, r.protocol);
+            if covered.is_some() && o.verdict != Verdict::Pass {
+                line.push_str(" (baselined)");
+            }
             if let Some(s) = o.statement {
                 line.push_str(&format!(" {}", s.id()));
             }
@@ -105,6 +123,14 @@ impl ClientArgs {
                 line.push_str(&format!(": {a}"));
             }
             println!("{line}");
+            if o.verdict == Verdict::Pass {
+                if let Some(e) = baseline.about(r.case.id, r.protocol) {
+                    println!(
+                        "  note: baselined as {} but passed now; the entry can go ({})",
+                        e.verdict, e.reason
+                    );
+                }
+            }
         }
         let write_err = |source| ClientError::Write {
             dir: self.out.clone(),
@@ -126,14 +152,12 @@ impl ClientArgs {
         for p in written {
             println!("wrote {}", p.display());
         }
-        let count = |v: Verdict| {
-            results
-                .runs
-                .iter()
-                .filter(|r| r.outcome.verdict == v)
-                .count()
-        };
-        match (count(Verdict::Fail), count(Verdict::Error)) {
+        let errors = results
+            .runs
+            .iter()
+            .filter(|r| r.outcome.verdict == Verdict::Error)
+            .count();
+        match (unbaselined_fails, errors) {
             (0, 0) => Ok(()),
             (0, e) => Err(ClientError::Errors(e)),
             (f, _) => Err(ClientError::Failed(f)),
