@@ -61,6 +61,30 @@ fn reference_client_passes_with_exit_0_and_a_json_report() {
     let (code, stdout) = run(&dir, "qos.qos1-received-puback", "no-puback");
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("FAIL"), "{stdout}");
+    // The same FAIL listed in a baseline does not fail the run.
+    std::fs::create_dir_all(&dir).unwrap();
+    let baseline = dir.join("baseline.toml");
+    std::fs::write(
+        &baseline,
+        "[[expected]]\ncase = \"qos.qos1-received-puback\"\nverdict = \"FAIL\"\nreason = \"the no-puback fault\"\n",
+    )
+    .unwrap();
+    let o = Command::new(MQTTSPEC)
+        .args([
+            "client",
+            "--adapter",
+            &format!("{MQTTSPEC} reference-client"),
+        ])
+        .args(["--filter", "qos.qos1-received-puback", "--baseline"])
+        .arg(&baseline)
+        .arg("--out")
+        .arg(&dir)
+        .env("MQTTSPEC_CLIENT_FAULTS", "no-puback")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("(baselined)"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
