@@ -13,6 +13,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands::bench::{BenchArgs, BenchArgsError};
+use crate::commands::client::{ClientArgs, ClientError};
 use crate::commands::compare::{CompareError, ReportArgs};
 use crate::commands::decode::{DecodeArgs, DecodeCommandError};
 use crate::commands::fuzz::{FuzzArgs, FuzzError};
@@ -52,6 +53,12 @@ pub enum Command {
     Fuzz(FuzzArgs),
     /// Measure a broker's practical limits and choices from the wire (INFORMATIONAL).
     Probe(ProbeArgs),
+    /// Test an MQTT client library: mqttspec plays the broker, an adapter drives the library.
+    Client(ClientArgs),
+    /// Be the reference client behind the adapter protocol (stdin/stdout JSON lines; faults
+    /// in MQTTSPEC_CLIENT_FAULTS): the adapter `mqttspec client` is tested with.
+    #[command(hide = true)]
+    ReferenceClient,
 }
 
 impl Command {
@@ -67,6 +74,8 @@ impl Command {
             Command::Replay(_) => "replay",
             Command::Fuzz(_) => "fuzz",
             Command::Probe(_) => "probe",
+            Command::Client(_) => "client",
+            Command::ReferenceClient => "reference-client",
         }
     }
 }
@@ -169,6 +178,19 @@ impl From<ProbeError> for Exit {
     }
 }
 
+impl From<ClientError> for Exit {
+    fn from(e: ClientError) -> Exit {
+        let m = e.to_string();
+        match e {
+            ClientError::Usage(_) => Exit::Usage(m),
+            ClientError::Failed(_) => Exit::Failed(m),
+            ClientError::Harness(_) | ClientError::Write { .. } | ClientError::Errors(_) => {
+                Exit::Harness(m)
+            }
+        }
+    }
+}
+
 impl Cli {
     /// Runs the chosen subcommand with the process's standard streams, prints any error and
     /// returns the exit status.
@@ -192,6 +214,11 @@ impl Cli {
             Command::Replay(args) => args.run().map_err(Exit::from),
             Command::Fuzz(args) => args.run().map_err(Exit::from),
             Command::Probe(args) => args.run().map_err(Exit::from),
+            Command::Client(args) => args.run().map_err(Exit::from),
+            Command::ReferenceClient => {
+                mqttspec_client_suite::reference::client::main();
+                Ok(())
+            }
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -54,7 +54,7 @@ pub fn render(report: &Report) -> String {
 /// carry are U+FFFD), in which the characters quick-junit would silently drop become what
 /// they stand for: a line end `\r\n` or `\r` becomes `\n` (as an XML parser reads it
 /// anyway), a tab a space, a C1 control character (U+0080 to U+009F) U+FFFD.
-fn text(s: &str) -> XmlText {
+pub(super) fn text(s: &str) -> XmlText {
     let s = s
         .replace("\r\n", "\n")
         .replace('\r', "\n")

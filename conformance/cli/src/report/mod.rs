@@ -17,6 +17,7 @@
 //! | [`compare`] | the view of the comparison page, rendered by `templates/compare.html` |
 //! | `view` | view pieces both pages share: verdict badges, links to case runs, anchors |
 //! | [`junit`] | `junit.xml`, built with quick-junit |
+//! | [`client_junit`] | `junit.xml` of a client run (`mqttspec client`) |
 //! | [`limits`] | the "Practical limits" section of `report.html` and `summary.md`, as plain text |
 //! | [`markdown`] | `summary.md` |
 //! | `xml_text` | text an HTML or XML document can carry: the characters XML 1.0 cannot hold become U+FFFD |
@@ -40,6 +41,7 @@
 //! and `summary.by_precondition`. [`Report::load`] still reads schema 1 reports (published
 //! reports may be compared with new ones): the fields they lack read as absent or empty.
 
+pub mod client_junit;
 pub mod compare;
 pub mod html;
 pub mod junit;
