@@ -163,6 +163,9 @@ impl RunArgs {
             Some(p) => Baseline::load(p).map_err(RunError::Usage)?,
             None => Baseline::default(),
         };
+        // Entries for other transports do not apply to this run.
+        let baseline =
+            baseline.for_transport(broker.as_ref().map_or("mqtt", |b| b.scheme().as_str()));
         let topic_prefix = self
             .topic_prefix
             .clone()
