@@ -91,13 +91,24 @@ fn spanning(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut c = builder.open().await?;
         // The fixed header byte alone, then the Remaining Length, then the rest in two.
         let mid = 2 + (connect.len() - 2) / 2;
-        for part in [
+        let parts = [
             connect.slice(..1),
             connect.slice(1..2),
             connect.slice(2..mid),
             connect.slice(mid..),
-        ] {
-            c.send_raw(part).await?;
+        ];
+        let frames = parts.len();
+        for (i, part) in parts.into_iter().enumerate() {
+            // A broker that takes each frame for a whole packet closes the connection on the
+            // first one: the write of a later frame then fails, which is the violation.
+            if let Err(e) = c.raw().send_raw(part).await {
+                return t.fail(
+                    "the CONNECT sent over several binary frames read as one packet",
+                    format!(
+                        "the connection closed after frame {i} of {frames} of the CONNECT: {e}"
+                    ),
+                );
+            }
         }
         let ack = c.expect_packet(PacketType::ConnAck).await?;
         if let Packet::ConnAck(a) = &ack {
@@ -106,8 +117,14 @@ fn spanning(t: Ctx) -> BoxFuture<'static, CaseResult> {
             })?;
         }
         let ping = ping_bytes(&t)?;
-        c.send_raw(ping.slice(..1)).await?;
-        c.send_raw(ping.slice(1..)).await?;
+        for (i, part) in [ping.slice(..1), ping.slice(1..)].into_iter().enumerate() {
+            if let Err(e) = c.raw().send_raw(part).await {
+                return t.fail(
+                    "the PINGREQ sent over two binary frames read as one packet",
+                    format!("the connection closed after frame {i} of 2 of the PINGREQ: {e}"),
+                );
+            }
+        }
         c.expect_packet(PacketType::PingResp).await?;
         t.pass()
     })

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::Args;
 use mqttspec_codec::ProtocolVersion;
 use mqttspec_harness::address::AddressError;
+use mqttspec_harness::transport::Scheme;
 
 use super::endpoint::{self, TlsArgs};
 use mqttspec_harness::limits::{self, profile_out, Caps, LimitsConfig, LimitsReport};
@@ -116,9 +117,13 @@ impl ProbeArgs {
         let report = rt.block_on(async {
             match broker {
                 Some(addr) => {
-                    let limit = profile.response_timeout().max(Duration::from_secs(1));
-                    let info = endpoint::check(&addr, limit).await?;
-                    eprintln!("transport: {}", info.describe());
+                    // TLS and WebSocket endpoints are checked first, so that a misconfigured
+                    // one is one line (plain TCP: the probe itself says what it found).
+                    if addr.scheme() != Scheme::Tcp {
+                        let limit = profile.response_timeout().max(Duration::from_secs(1));
+                        let info = endpoint::check(&addr, limit).await?;
+                        eprintln!("transport: {}", info.describe());
+                    }
                     Ok::<_, ProbeError>(limits::probe(&addr, &config).await)
                 }
                 None => {
