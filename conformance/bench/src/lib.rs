@@ -21,7 +21,7 @@ pub mod load;
 pub mod stats;
 pub mod wire;
 
-use std::net::SocketAddr;
+use mqttspec_transport::Endpoint;
 use std::time::Duration;
 
 use mqttspec_codec::{ProtocolVersion, QoS};
@@ -46,7 +46,7 @@ pub const MAX_CLIENTS: u32 = 10_000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchConfig {
     /// The broker.
-    pub broker: SocketAddr,
+    pub broker: Endpoint,
     /// Protocol version.
     pub protocol: ProtocolVersion,
     /// Number of publishers (at least 1).
@@ -74,9 +74,9 @@ pub struct BenchConfig {
 impl BenchConfig {
     /// A run against `broker` with the defaults of the command line (one publisher, one
     /// subscriber, MQTT 5.0, QoS 1, 64-byte payload, 10 s flat out, a unique topic prefix).
-    pub fn new(broker: SocketAddr) -> BenchConfig {
+    pub fn new(broker: impl Into<Endpoint>) -> BenchConfig {
         BenchConfig {
-            broker,
+            broker: broker.into(),
             protocol: ProtocolVersion::V5,
             publishers: 1,
             subscribers: 1,

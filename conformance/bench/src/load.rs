@@ -21,8 +21,8 @@ use mqttspec_codec::{
     PubComp, PubRec, PubRel, QoS, ReasonCode, Subscribe, SubscriptionOptions, TopicFilter,
     TopicName,
 };
+use mqttspec_transport::conn::{ReadHalf as OwnedReadHalf, WriteHalf as OwnedWriteHalf};
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
@@ -93,7 +93,12 @@ pub async fn run(config: BenchConfig) -> Result<BenchResult, BenchError> {
     // Subscribers first, so nothing published is missed.
     let mut connecting = JoinSet::new();
     for index in 0..config.subscribers {
-        let (broker, v, qos, filter) = (config.broker, config.protocol, config.qos, filter.clone());
+        let (broker, v, qos, filter) = (
+            config.broker.clone(),
+            config.protocol,
+            config.qos,
+            filter.clone(),
+        );
         let client_id = format!("mb{run_id}s{index}");
         connecting.spawn(async move {
             let mut s =
@@ -111,7 +116,7 @@ pub async fn run(config: BenchConfig) -> Result<BenchResult, BenchError> {
 
     let mut connecting = JoinSet::new();
     for index in 0..config.publishers {
-        let (broker, v, qos) = (config.broker, config.protocol, config.qos);
+        let (broker, v, qos) = (config.broker.clone(), config.protocol, config.qos);
         let topic = TopicName::new(format!("{}/{index}", config.topic))
             .map_err(|e| BenchError::new("setup", format!("bad topic prefix: {e}")))?;
         let template = Template::new(&topic, qos, config.payload, v)

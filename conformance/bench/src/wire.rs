@@ -4,7 +4,6 @@
 //!
 //! Every wait here has a deadline, so a broker that stops answering is an error, never a hang.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -12,8 +11,8 @@ use mqttspec_codec::{
     encode_packet, ConnAck, Connect, Disconnect, FrameDecoder, MqttString, Packet, PacketId,
     Properties, ProtocolVersion, Publish, QoS, ReasonCode, TopicName,
 };
+use mqttspec_transport::{Conn, Endpoint};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
 use super::BenchError;
@@ -144,7 +143,7 @@ impl Template {
 pub(crate) struct Session {
     /// Who this is in error messages ("publisher 3", "subscriber 0").
     pub who: String,
-    pub stream: TcpStream,
+    pub stream: Conn,
     pub buf: BytesMut,
     pub decoder: FrameDecoder,
     pub version: ProtocolVersion,
@@ -156,17 +155,15 @@ impl Session {
     /// CONNACK, all within [`SETUP_TIMEOUT`].
     pub(crate) async fn connect(
         who: String,
-        broker: SocketAddr,
+        broker: Endpoint,
         client_id: &str,
         version: ProtocolVersion,
         max_packet_size: u32,
     ) -> Result<Session, BenchError> {
         let deadline = Instant::now() + SETUP_TIMEOUT;
-        let stream = tokio::time::timeout_at(deadline, TcpStream::connect(broker))
+        let (stream, _) = mqttspec_transport::connect(&broker, SETUP_TIMEOUT)
             .await
-            .map_err(|_| BenchError::new(&who, format!("TCP connect to {broker} timed out")))?
-            .map_err(|e| BenchError::new(&who, format!("cannot connect to {broker}: {e}")))?;
-        let _ = stream.set_nodelay(true);
+            .map_err(|e| BenchError::new(&who, format!("cannot connect: {e}")))?;
         let client_id = MqttString::new(client_id, "Client Identifier")
             .map_err(|e| BenchError::new(&who, format!("bad Client Identifier: {e}")))?;
         let connect = Connect {

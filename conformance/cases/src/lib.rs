@@ -36,6 +36,7 @@ pub(crate) mod support;
 pub mod topic_alias;
 pub mod topics;
 pub mod version;
+pub mod websocket;
 pub mod will;
 
 use mqttspec_harness::scenario::registry::CASES;
@@ -66,6 +67,7 @@ pub const MODULES: &[&str] = &[
     "topics",
     "strings",
     "version",
+    "websocket",
 ];
 
 /// Every case, in a stable order: module by module in the order of [`MODULES`] (a module

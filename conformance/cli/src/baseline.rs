@@ -6,7 +6,12 @@
 //! protocol = "5"          # "3.1.1", "5", or omitted for both
 //! verdict = "FAIL"
 //! reason = "closes without DISCONNECT 0x82; upstream issue #123"   # mandatory
+//! transports = ["ws", "wss"]   # optional: only runs over these (mqtt, mqtts, ws, wss)
 //! ```
+//!
+//! An entry with `transports` applies only to runs over one of them ([`Baseline::for_transport`]
+//! drops the others before the gate): a broker may behave differently on its WebSocket
+//! listener than on its TCP one.
 //!
 //! Gate (the exit status of `mqttspec run`): **1** whenever a FAIL is not baselined, whatever
 //! else happened; else **2** when nothing could be judged (every run INCONCLUSIVE or ERROR:
@@ -22,6 +27,9 @@ use mqttspec_codec::ProtocolVersion;
 use serde::{Deserialize, Serialize};
 
 use mqttspec_harness::verdict::Verdict;
+
+/// The transport names an entry's `transports` may use.
+const TRANSPORTS: [&str; 4] = ["mqtt", "mqtts", "ws", "wss"];
 
 /// A baseline file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -45,6 +53,10 @@ pub struct Expected {
     pub verdict: Verdict,
     /// Why (mandatory, non-empty).
     pub reason: String,
+    /// The transports (`mqtt`, `mqtts`, `ws`, `wss`) whose runs the entry applies to; all
+    /// when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transports: Vec<String>,
 }
 
 impl Expected {
@@ -76,8 +88,31 @@ impl Baseline {
                 p.parse::<ProtocolVersion>()
                     .map_err(|err| format!("entry for case `{}`: {err}", e.case))?;
             }
+            if let Some(t) = e
+                .transports
+                .iter()
+                .find(|t| !TRANSPORTS.contains(&t.as_str()))
+            {
+                return Err(format!(
+                    "entry for case `{}`: unknown transport {t:?} (use {})",
+                    e.case,
+                    TRANSPORTS.join(", ")
+                ));
+            }
         }
         Ok(b)
+    }
+
+    /// The entries that apply to a run over `transport` (`mqtt`, `mqtts`, `ws`, `wss`).
+    pub fn for_transport(&self, transport: &str) -> Baseline {
+        Baseline {
+            expected: self
+                .expected
+                .iter()
+                .filter(|e| e.transports.is_empty() || e.transports.iter().any(|t| t == transport))
+                .cloned()
+                .collect(),
+        }
     }
 
     /// The entry covering this result, if any (same case, protocol and verdict).
@@ -270,6 +305,21 @@ reason = "removed case"
             .as_deref()
             .unwrap()
             .contains("expected FAIL"));
+    }
+
+    #[test]
+    fn entries_for_other_transports_are_dropped() {
+        let b = Baseline::parse(
+            "[[expected]]\ncase = \"a\"\nverdict = \"FAIL\"\nreason = \"r\"\ntransports = [\"ws\"]\n\n\
+             [[expected]]\ncase = \"b\"\nverdict = \"FAIL\"\nreason = \"r\"\n",
+        )
+        .unwrap();
+        assert_eq!(b.for_transport("ws").expected.len(), 2);
+        assert_eq!(b.for_transport("mqtt").expected.len(), 1);
+        assert!(Baseline::parse(
+            "[[expected]]\ncase = \"a\"\nverdict = \"FAIL\"\nreason = \"r\"\ntransports = [\"http\"]\n"
+        )
+        .is_err());
     }
 
     #[test]

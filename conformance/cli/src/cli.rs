@@ -150,7 +150,9 @@ impl From<ReplayError> for Exit {
             | ReplayError::NoFiles
             | ReplayError::Scenario(_) => Exit::Usage(m),
             ReplayError::Failed { .. } => Exit::Failed(m),
-            ReplayError::Harness(_) | ReplayError::NotRun { .. } => Exit::Harness(m),
+            ReplayError::Harness(_) | ReplayError::NotRun { .. } | ReplayError::Endpoint(_) => {
+                Exit::Harness(m)
+            }
         }
     }
 }
@@ -161,7 +163,7 @@ impl From<FuzzError> for Exit {
         match e {
             FuzzError::Address(_) | FuzzError::Usage(_) => Exit::Usage(m),
             FuzzError::Findings { .. } => Exit::Failed(m),
-            FuzzError::Harness(_) => Exit::Harness(m),
+            FuzzError::Harness(_) | FuzzError::Endpoint(_) => Exit::Harness(m),
         }
     }
 }
@@ -172,6 +174,7 @@ impl From<ProbeError> for Exit {
         match e {
             ProbeError::Address(_) | ProbeError::Usage(_) => Exit::Usage(m),
             ProbeError::Harness(_)
+            | ProbeError::Endpoint(_)
             | ProbeError::Write { .. }
             | ProbeError::NothingProbed { .. } => Exit::Harness(m),
         }

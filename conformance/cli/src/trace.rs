@@ -29,6 +29,11 @@ pub struct SpecCoverage {
     /// Testable statements no case cites (with or without an
     /// [`unobservable_reason`](StatementId::unobservable_reason)).
     pub uncovered: Vec<StatementId>,
+    /// The WebSocket statements of section 6 (not testable over plain TCP, says the catalogue)
+    /// that a case cites: their cases run only over `ws://` and `wss://`.
+    /// They do not count as covered here (a static trace knows no transport); a report of a
+    /// WebSocket run shows their verdicts.
+    pub transport_only: Vec<StatementId>,
 }
 
 impl SpecCoverage {
@@ -65,10 +70,17 @@ pub fn coverage(spec: Spec, cases: &[Case]) -> SpecCoverage {
         total: AreaCoverage::default(),
         areas: BTreeMap::new(),
         uncovered: Vec::new(),
+        transport_only: Vec::new(),
     };
     for s in StatementId::all_of(spec) {
         let testable = s.testability() != Testability::No;
-        let covered = cited(s);
+        let cited = cited(s);
+        // Section 6 is judged only in WebSocket runs: cited, but not covered in general.
+        let websocket_only = cited && !testable && s.area() == "WebSocket";
+        let covered = cited && !websocket_only;
+        if websocket_only {
+            out.transport_only.push(s);
+        }
         for slot in [&mut out.total, out.areas.entry(s.area()).or_default()] {
             slot.statements += 1;
             slot.testable += usize::from(testable);
@@ -109,6 +121,18 @@ pub fn render_trace(specs: &[Spec], cases: &[Case], list_uncovered: bool) -> Str
             out.push_str(&format!(
                 "  {:<28} {:>10} {:>9} {:>8}\n",
                 area, a.statements, a.testable, a.covered
+            ));
+        }
+        if !c.transport_only.is_empty() {
+            out.push_str(&format!(
+                "\n  {} statement(s) not testable over plain TCP have cases that run only over WebSocket \
+                 (ws://, wss://), not counted above: {}\n",
+                c.transport_only.len(),
+                c.transport_only
+                    .iter()
+                    .map(|s| s.id())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         if list_uncovered && c.without_case().next().is_some() {
@@ -261,6 +285,24 @@ mod tests {
                     .filter(|s| s.unobservable_reason().is_some())
                     .count()
             );
+        }
+    }
+
+    #[test]
+    fn websocket_statements_are_listed_apart_not_covered() {
+        let cases = mqttspec_cases::all();
+        for spec in [Spec::V311, Spec::V5] {
+            let c = coverage(spec, &cases);
+            let ws: Vec<&str> = c.transport_only.iter().map(|s| s.id()).collect();
+            assert_eq!(
+                ws,
+                ["MQTT-6.0.0-1", "MQTT-6.0.0-2", "MQTT-6.0.0-4"],
+                "{spec:?}"
+            );
+            let area = &c.areas["WebSocket"];
+            assert_eq!((area.testable, area.covered), (0, 0));
+            let text = render_trace(&[spec], &cases, false);
+            assert!(text.contains("run only over WebSocket"), "{text}");
         }
     }
 

@@ -40,7 +40,7 @@ async fn no_case_passes_against_a_broken_listener() {
         for (index, case) in selected_cases().into_iter().enumerate() {
             for protocol in case.protocols().versions() {
                 let env = CaseEnv {
-                    broker: addr,
+                    broker: addr.into(),
                     protocol,
                     capabilities: caps.clone(),
                     profile: profile.clone(),

@@ -35,7 +35,7 @@ async fn run(c: Case, v: ProtocolVersion, limit: Duration) -> CaseRun {
     let mut profile = Profile::default();
     profile.limits.response_timeout_ms = Some(1000);
     let env = CaseEnv {
-        broker: broker.local_addr(),
+        broker: broker.local_addr().into(),
         protocol: v,
         capabilities: Arc::new(Capabilities::default()),
         profile: Arc::new(profile),

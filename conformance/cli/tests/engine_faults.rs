@@ -150,7 +150,15 @@ async fn the_embedded_run_leaves_no_case_unsupported() {
     let unsupported: Vec<String> = results
         .runs
         .iter()
-        .filter(|r| r.outcome.verdict == Verdict::Unsupported)
+        // The section 6 cases need a WebSocket run: the embedded broker listens on TCP only
+        // (its WebSocket listener is the second part of issue 14).
+        .filter(|r| {
+            r.outcome.verdict == Verdict::Unsupported
+                && !r
+                    .case
+                    .requires
+                    .contains(&mqttspec::profile::Capability::WebSocket)
+        })
         .map(|r| {
             format!(
                 "{} (MQTT {}): {:?}",

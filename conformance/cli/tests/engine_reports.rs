@@ -14,6 +14,7 @@ use mqttspec::probe::VersionStatus;
 use mqttspec::profile::Capabilities;
 use mqttspec::report::{Report, NOT_COVERED, SCHEMA_VERSION};
 use mqttspec::runner::{BrokerInfo, CaseRun, Pass, RestrictedInfo, RunResults};
+use mqttspec::transport::{Endpoint, TransportInfo};
 use mqttspec::verdict::{Outcome, Precondition, Verdict};
 use mqttspec_codec::{ProtocolVersion, StatementId};
 use serde_json::Value;
@@ -48,7 +49,12 @@ fn run(id: &str, protocol: ProtocolVersion, outcome: Outcome) -> CaseRun {
 fn results_of(protocols: Vec<ProtocolVersion>, runs: Vec<CaseRun>) -> RunResults {
     RunResults {
         broker: BrokerInfo {
-            address: "127.0.0.1:1883".parse().unwrap(),
+            address: Endpoint::tcp("127.0.0.1:1883".parse().unwrap()),
+            transport: TransportInfo {
+                transport: "mqtt".to_owned(),
+                endpoint: "127.0.0.1:1883".to_owned(),
+                ..TransportInfo::default()
+            },
             embedded: false,
             faults: Vec::new(),
             capabilities: Capabilities::default(),
@@ -184,7 +190,7 @@ fn report() -> Report {
 fn report_with_restricted() -> Report {
     let mut results = results();
     results.broker.restricted = Some(RestrictedInfo {
-        address: "127.0.0.1:1884".parse().unwrap(),
+        address: Endpoint::tcp("127.0.0.1:1884".parse().unwrap()),
         settings: vec!["Maximum QoS 1".to_owned()],
         capabilities: Capabilities {
             maximum_qos: 1,

@@ -24,7 +24,7 @@ async fn run_against(how: Fake) -> (RunResults, Duration) {
     let mut profile = Profile::default();
     profile.limits.response_timeout_ms = Some(500);
     let config = RunConfig {
-        broker: Some(addr),
+        broker: Some(addr.into()),
         protocols: vec![ProtocolVersion::V311, ProtocolVersion::V5],
         jobs: 32,
         case_timeout: Duration::from_secs(4),
@@ -239,7 +239,7 @@ async fn nothing_listening_is_a_run_error_at_once() {
         .local_addr()
         .unwrap();
     let config = RunConfig {
-        broker: Some(addr),
+        broker: Some(addr.into()),
         progress: Progress::Quiet,
         ..RunConfig::default()
     };

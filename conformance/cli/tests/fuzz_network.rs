@@ -267,7 +267,7 @@ fn a_broker_sending_unframeable_bytes_is_judged_and_does_not_hang_the_fuzzer() {
                     });
                 }
             });
-            let mut target = Target::external(addr, None).await.unwrap();
+            let mut target = Target::external(addr.into(), None).await.unwrap();
             let mut cfg = config(11, 5, None);
             cfg.minimize = false;
             cfg.actions = 1;

@@ -7,7 +7,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`client`] | the packet-level test client: one TCP connection, strict decoding, deadlines, transcript |
+//! | [`client`] | the packet-level test client: one connection over any transport, strict decoding, deadlines, transcript |
 //! | [`scenario`] | the DSL cases are written in: [`case!`], [`scenario::Case`], [`scenario::Ctx`], clients with expectations and roles (setup, check, twin, control), and the case registry |
 //! | [`verdict`] | PASS, FAIL, NON-STRICT, INFORMATIONAL, UNSUPPORTED, INCONCLUSIVE (with its [`verdict::Precondition`]), ERROR |
 //! | [`profile`] | broker capabilities: discovered from CONNACK, overridden by a TOML profile |
@@ -16,7 +16,8 @@
 //! | [`runner`] | runs cases × protocols concurrently with time bounds; the embedded reference broker |
 //! | [`replay`] | the replay runner: regression scenarios (TOML, `corpus/regressions/`) with the "still alive" oracle |
 //! | [`json`] | a decoded packet as a `serde_json::Value` (the shape every command shows packets in) |
-//! | [`address`] | the broker address every command takes (`HOST:PORT`) |
+//! | [`address`] | (re-exported from `mqttspec-transport`) the broker address every command takes (`host:port`, `mqtt://`, `mqtts://`, `ws://`, `wss://`), parsed in one place |
+//! | [`transport`] | (the `mqttspec-transport` crate, re-exported) beneath the client: TCP, TLS (rustls), WebSocket and WebSocket over TLS (tungstenite) as one byte stream; connection errors as one line |
 //!
 //! ## How a run works
 //!
@@ -81,7 +82,7 @@
 //! Dependencies point one way: `client` ← `scenario` ← `runner`; `verdict` and `profile` are
 //! leaves the others use; `probe`, `limits` and `replay` use `client`.
 
-pub mod address;
+pub use mqttspec_transport::address;
 pub mod client;
 pub mod json;
 pub mod limits;
@@ -90,4 +91,5 @@ pub mod profile;
 pub mod replay;
 pub mod runner;
 pub mod scenario;
+pub use mqttspec_transport as transport;
 pub mod verdict;

@@ -17,7 +17,7 @@
 //! runner runs it after every case, so a broker that stopped serving is noticed at the case
 //! after which it stopped (see [`crate::runner`]).
 
-use std::net::SocketAddr;
+use crate::transport::Endpoint;
 use std::time::Duration;
 
 use mqttspec_codec::{
@@ -143,7 +143,7 @@ fn is_other_layout_refusal(version: ProtocolVersion, bytes: &[u8]) -> bool {
 /// Probes `version` at `addr` (see the module docs). `Err` only when the TCP connection is
 /// refused or cannot be opened within the timeout.
 pub async fn probe_version(
-    addr: SocketAddr,
+    addr: &Endpoint,
     version: ProtocolVersion,
     profile: &Profile,
     client_id: &str,
@@ -157,7 +157,7 @@ pub async fn probe_version(
     }
     let mut client = TestClient::connect_with(addr, options, transcript.clone())
         .await
-        .map_err(|e| ProbeError(format!("nothing is listening at {addr}: {e}")))?;
+        .map_err(|e| ProbeError(format!("cannot connect to {addr}: {e}")))?;
     let connect = probe_connect(version, profile, client_id);
     let mut connack = None;
     let status = match client.send(&Packet::Connect(Box::new(connect))).await {
@@ -166,6 +166,14 @@ pub async fn probe_version(
         )),
         Ok(()) => {
             let got = client.recv_until(Instant::now() + timeout).await;
+            if let Received::Malformed { bytes, .. } = &got {
+                if !addr.scheme().is_tls() && bytes.starts_with(&[0x15, 0x03]) {
+                    client.close().await;
+                    return Err(ProbeError(format!(
+                        "{addr}: the broker answered the CONNECT with a TLS alert: it is a TLS port (use mqtts:// or wss://)"
+                    )));
+                }
+            }
             match got {
                 Received::Packet(Packet::ConnAck(ack))
                     if ack.reason_code == ReasonCode::Success =>
@@ -257,7 +265,7 @@ async fn ping(
 /// serves as it did when the run started (`at_start`: a broker whose version probe was
 /// [`VersionStatus::Degraded`] only has to answer the CONNECT again), else what went wrong.
 pub async fn healthy(
-    addr: SocketAddr,
+    addr: &Endpoint,
     version: ProtocolVersion,
     profile: &Profile,
     client_id: &str,
@@ -293,7 +301,7 @@ const MAX_SWEPT_TOPICS: usize = 1000;
 /// every topic that delivered one. Returns how many it cleared; best effort (a broker that
 /// refuses wildcards or retains nothing clears nothing).
 pub async fn sweep_retained(
-    addr: SocketAddr,
+    addr: &Endpoint,
     version: ProtocolVersion,
     profile: &Profile,
     client_id: &str,

@@ -26,6 +26,13 @@
 //! [limits]
 //! response_timeout_ms = 3000        # how long to wait for each required response
 //! max_packet_size = 4194304         # largest packet the test client accepts
+//!
+//! [tls]                             # for mqtts:// and wss:// addresses; --tls-* flags win
+//! ca = "certs/ca.pem"               # else the system roots (paths are relative to the working directory)
+//! cert = "certs/client.pem"         # mutual TLS, with key
+//! key = "certs/client.key"
+//! server_name = "broker.example"    # else the host of the address
+//! insecure = false                  # true: do not verify the broker's certificate (reports say so)
 //! ```
 //!
 //! A case whose [`Capability`] requirement is not met is UNSUPPORTED, with the reason. With
@@ -37,6 +44,8 @@ use std::time::Duration;
 
 use mqttspec_codec::ConnAck;
 use serde::{Deserialize, Serialize};
+
+use crate::transport::tls::TlsOptions;
 
 /// Default time to wait for each response the specification requires.
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -55,6 +64,9 @@ pub struct Profile {
     pub features: Features,
     /// Timing and size limits of the harness.
     pub limits: Limits,
+    /// TLS options for `mqtts://` and `wss://` addresses (command-line flags win).
+    #[serde(skip_serializing_if = "TlsOptions::is_unset")]
+    pub tls: TlsOptions,
 }
 
 /// User Name and Password.
@@ -172,6 +184,9 @@ pub struct Capabilities {
     pub enhanced_auth: Vec<String>,
     /// Whether the profile gives credentials.
     pub credentials: bool,
+    /// Whether the run is over WebSocket (`ws://`, `wss://`): the section 6 cases need it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub websocket: bool,
     /// Where each value came from: `connack`, `default` or `profile`, per field name.
     pub sources: std::collections::BTreeMap<String, String>,
 }
@@ -191,6 +206,7 @@ impl Default for Capabilities {
             server_keep_alive: None,
             enhanced_auth: Vec::new(),
             credentials: false,
+            websocket: false,
             sources: Default::default(),
         }
     }
@@ -351,6 +367,10 @@ impl Capabilities {
             Capability::Credentials if !self.credentials => {
                 Some("no [credentials] in the profile".to_owned())
             }
+            Capability::WebSocket if !self.websocket => Some(
+                "not a WebSocket run (the broker address is not ws:// or wss://): section 6 does not apply"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
@@ -377,6 +397,8 @@ pub enum Capability {
     EnhancedAuth(&'static str),
     /// The profile gives a User Name and Password.
     Credentials,
+    /// The run is over WebSocket (`ws://` or `wss://`).
+    WebSocket,
 }
 
 #[cfg(test)]

@@ -56,6 +56,7 @@ use crate::probe::{self, VersionStatus};
 use crate::profile::{Capabilities, Profile};
 use crate::scenario::ctx_base36;
 use crate::scenario::{Case, CaseEnv, Ctx, Observations};
+use crate::transport::{self, Endpoint, TransportInfo};
 use crate::verdict::{Outcome, Precondition, Verdict};
 
 /// How progress is shown.
@@ -72,8 +73,9 @@ pub enum Progress {
 /// What to run and how.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// The broker under test; `None` starts the reference broker in-process.
-    pub broker: Option<SocketAddr>,
+    /// The broker under test (address and transport); `None` starts the reference broker
+    /// in-process.
+    pub broker: Option<Endpoint>,
     /// Protocols to run, in order.
     pub protocols: Vec<ProtocolVersion>,
     /// Selection: a case runs if any filter matches (id prefix, area, statement id); none
@@ -296,7 +298,10 @@ pub struct CaseRun {
 #[derive(Debug, Clone)]
 pub struct BrokerInfo {
     /// Its address.
-    pub address: SocketAddr,
+    pub address: Endpoint,
+    /// The transport of the run and what it negotiated (TLS version, cipher suite, WebSocket
+    /// subprotocol), from a connection opened before the probes.
+    pub transport: TransportInfo,
     /// Whether it was the in-process reference broker.
     pub embedded: bool,
     /// Faults injected into the embedded broker.
@@ -325,7 +330,7 @@ impl BrokerInfo {
 #[derive(Debug, Clone)]
 pub struct RestrictedInfo {
     /// Its address.
-    pub address: SocketAddr,
+    pub address: Endpoint,
     /// How its settings differ from the main embedded broker's
     /// ([`capability_differences`]).
     pub settings: Vec<String>,
@@ -389,7 +394,8 @@ fn run_token() -> String {
 /// A broker the cases of one pass run against: its address, its capabilities as probed,
 /// and the embedded broker to stop afterwards, if the harness started one.
 struct Target {
-    address: SocketAddr,
+    address: Endpoint,
+    transport: TransportInfo,
     embedded: Option<RunningBroker>,
     capabilities: Arc<Capabilities>,
     notes: Vec<String>,
@@ -401,7 +407,7 @@ impl Target {
     /// probes each of `protocols` ([`probe::probe_version`]). Capabilities come from the
     /// MQTT 5.0 CONNACK when 5.0 is usable (the profile overrides them).
     async fn start(
-        external: Option<SocketAddr>,
+        external: Option<Endpoint>,
         embedded: &BrokerConfig,
         profile: &Profile,
         protocols: &[ProtocolVersion],
@@ -414,8 +420,22 @@ impl Target {
                 let b = RunningBroker::start(addr, embedded.clone())
                     .await
                     .map_err(|e| RunError(format!("cannot start the reference broker: {e}")))?;
-                (b.local_addr(), Some(b))
+                (Endpoint::tcp(b.local_addr()), Some(b))
             }
+        };
+        // One connection first, without MQTT: a misconfigured endpoint (wrong CA, TLS on a
+        // plain port, a wrong WebSocket path, nothing listening) stops the run with one line,
+        // and a good one tells the report what the transport negotiated.
+        let limit = profile.response_timeout().max(Duration::from_secs(1));
+        let transport = match transport::connect(&address, limit).await {
+            Ok((conn, info)) => {
+                conn.abort();
+                info
+            }
+            Err(e) if e.is_refused() => {
+                return Err(RunError(format!("nothing is listening at {address}: {e}")))
+            }
+            Err(e) => return Err(RunError(e.to_string())),
         };
         // On error the embedded broker is dropped, which shuts it down.
         let mut versions = Vec::new();
@@ -425,7 +445,9 @@ impl Target {
         let mut probes = JoinSet::new();
         for (i, v) in protocols.iter().copied().enumerate() {
             let (profile, id) = (profile.clone(), format!("{probe_client_id}{i}"));
-            probes.spawn(async move { (i, probe::probe_version(address, v, &profile, &id).await) });
+            let address = address.clone();
+            probes
+                .spawn(async move { (i, probe::probe_version(&address, v, &profile, &id).await) });
         }
         let mut found_all = Vec::new();
         while let Some(done) = probes.join_next().await {
@@ -454,10 +476,13 @@ impl Target {
             }
             versions.push((*v, found.status));
         }
+        let mut capabilities = capabilities.with_profile(profile);
+        capabilities.websocket = address.scheme().is_websocket();
         Ok(Target {
             address,
+            transport,
             embedded: broker,
-            capabilities: Arc::new(capabilities.with_profile(profile)),
+            capabilities: Arc::new(capabilities),
             notes,
             versions,
         })
@@ -578,7 +603,7 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
     });
 
     let main = Target::start(
-        config.broker,
+        config.broker.clone(),
         &main_config,
         &config.profile,
         &config.protocols,
@@ -590,7 +615,8 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         .into_iter()
         .map(|(_, r)| r)
         .collect();
-    let address = main.address;
+    let address = main.address.clone();
+    let transport = main.transport.clone();
     let capabilities = (*main.capabilities).clone();
     let mut notes = main.notes.clone();
     let versions = main.versions.clone();
@@ -600,7 +626,7 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
             l.profile = config.profile.clone();
             l.protocols
                 .retain(|v| versions.iter().any(|(x, s)| x == v && s.is_usable()));
-            Some(crate::limits::probe(address, &l).await)
+            Some(crate::limits::probe(&address, &l).await)
         }
         None => None,
     };
@@ -633,6 +659,7 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
     Ok(RunResults {
         broker: BrokerInfo {
             address,
+            transport,
             embedded: config.broker.is_none(),
             faults: config.faults.clone(),
             capabilities,
@@ -691,7 +718,7 @@ async fn rerun_restricted(
         }
     }
     let info = RestrictedInfo {
-        address: target.address,
+        address: target.address.clone(),
         settings: capability_differences(main_config, &config),
         capabilities: (*target.capabilities).clone(),
         notes: target.notes.clone(),
@@ -720,7 +747,7 @@ async fn run_pass(
     let mut set = JoinSet::new();
     for (index, case, protocol) in jobs {
         let env = CaseEnv {
-            broker: target.address,
+            broker: target.address.clone(),
             protocol,
             capabilities: target.capabilities.clone(),
             profile: shared.profile.clone(),
@@ -744,7 +771,7 @@ async fn run_pass(
         // `version.` cases run on a refused version) the first usable one.
         let (health_version, health_status) = target.health_version(protocol);
         let shared = shared.clone();
-        let address = target.address;
+        let address = target.address.clone();
         set.spawn(async move {
             let permit = semaphore.acquire_owned().await;
             let not_run = |outcome: Outcome| CaseRun {
@@ -772,7 +799,7 @@ async fn run_pass(
                     )))
                 }
                 _ => {
-                    match still_down(&shared, address, health_version, index, &health_status).await
+                    match still_down(&shared, &address, health_version, index, &health_status).await
                     {
                         Some(after) => not_run(Outcome::inconclusive(
                             Precondition::BrokerHealthy,
@@ -785,14 +812,14 @@ async fn run_pass(
                             if shared.health_probe {
                                 health_check(
                                     &shared,
-                                    address,
+                                    &address,
                                     &mut run,
                                     index,
                                     health_version,
                                     &health_status,
                                 )
                                 .await;
-                                sweep(&shared, address, &run, index, &prefix).await;
+                                sweep(&shared, &address, &run, index, &prefix).await;
                             }
                             run
                         }
@@ -835,7 +862,7 @@ const STOPPED_SERVING: &str = "after this case the broker stopped serving";
 /// such case is recorded in `shared` and its outcome says so.
 async fn health_check(
     shared: &Shared,
-    address: SocketAddr,
+    address: &Endpoint,
     run: &mut CaseRun,
     index: usize,
     version: ProtocolVersion,
@@ -863,7 +890,7 @@ async fn health_check(
 /// case) when the broker serves again, else the case after which it stopped.
 async fn still_down(
     shared: &Shared,
-    address: SocketAddr,
+    address: &Endpoint,
     protocol: ProtocolVersion,
     index: usize,
     at_start: &VersionStatus,
@@ -887,7 +914,7 @@ async fn still_down(
 
 /// Clears the retained messages the case left under its topic prefix (best effort: the
 /// cases clear their own; this catches what a failed case left behind).
-async fn sweep(shared: &Shared, address: SocketAddr, run: &CaseRun, index: usize, prefix: &str) {
+async fn sweep(shared: &Shared, address: &Endpoint, run: &CaseRun, index: usize, prefix: &str) {
     if shared.down.load(Ordering::SeqCst) {
         return;
     }

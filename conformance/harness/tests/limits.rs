@@ -47,7 +47,7 @@ async fn probe_broker(
         .await
         .unwrap();
     let addr = b.local_addr();
-    let report = limits::probe(addr, &config(protocols, 1000)).await;
+    let report = limits::probe(&addr.into(), &config(protocols, 1000)).await;
     (report, addr, b)
 }
 
@@ -100,7 +100,7 @@ async fn finds_the_limits_the_reference_broker_is_configured_with() {
 
     // Nothing retained is left below the prefix.
     let left = mqttspec_harness::probe::sweep_retained(
-        addr,
+        &addr.into(),
         ProtocolVersion::V5,
         &Profile::default(),
         "checkleft",
@@ -151,7 +151,7 @@ async fn a_listener_that_closes_everything_is_reported_at_once() {
     });
     let started = std::time::Instant::now();
     let report = limits::probe(
-        addr,
+        &addr.into(),
         &config(vec![ProtocolVersion::V311, ProtocolVersion::V5], 1000),
     )
     .await;
@@ -178,7 +178,7 @@ async fn a_listener_that_never_answers_is_reported_after_one_timeout() {
     });
     let started = std::time::Instant::now();
     let report = limits::probe(
-        addr,
+        &addr.into(),
         &config(vec![ProtocolVersion::V311, ProtocolVersion::V5], 200),
     )
     .await;
@@ -202,7 +202,7 @@ async fn the_overall_time_limit_bounds_a_slow_probe() {
     let mut c = config(vec![ProtocolVersion::V5], 1000);
     c.time_limit = Duration::from_millis(300);
     let started = std::time::Instant::now();
-    let report = limits::probe(b.local_addr(), &c).await;
+    let report = limits::probe(&b.local_addr().into(), &c).await;
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "{:?}",

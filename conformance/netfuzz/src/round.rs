@@ -10,7 +10,7 @@
 //! a seed gives the same traffic; only the broker's answers (and what the fuzzer does in
 //! reply) can differ between runs.
 
-use std::net::SocketAddr;
+use mqttspec_harness::transport::Endpoint;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -145,7 +145,7 @@ impl Client {
 }
 
 struct Round<'a> {
-    addr: SocketAddr,
+    addr: Endpoint,
     s: &'a RoundSettings,
     seeds: &'a Seeds,
     topics: Topics,
@@ -160,7 +160,7 @@ struct Round<'a> {
 }
 
 /// Runs one round against the broker at `addr`.
-pub async fn run_round(addr: SocketAddr, s: &RoundSettings, seeds: &Seeds) -> RoundResult {
+pub async fn run_round(addr: Endpoint, s: &RoundSettings, seeds: &Seeds) -> RoundResult {
     let mut plan = rng_for(s.seed, s.index, 0);
     let n_clients = plan.random_range(1..=s.max_clients.max(1));
     let n_actions = plan.random_range(1..=s.max_actions.max(1));
@@ -249,7 +249,7 @@ impl Round<'_> {
         }
         self.connections += 1;
         let options = ClientOptions::new(self.clients[i].name.clone(), self.v());
-        match TestClient::connect_with(self.addr, options, self.transcript.clone()).await {
+        match TestClient::connect_with(&self.addr, options, self.transcript.clone()).await {
             Ok(c) => {
                 let c_ = &mut self.clients[i];
                 c_.conn = Some(c);
@@ -719,7 +719,7 @@ impl Round<'_> {
         self.connections += 1;
         let id = client_id(self.s.seed, self.s.index, 0xfffe);
         probe(
-            self.addr,
+            self.addr.clone(),
             self.v(),
             id,
             self.s.wait,
@@ -733,7 +733,7 @@ impl Round<'_> {
 /// The liveness oracle: a fresh client connects (CONNACK 0x00) and (when `ping`) its PINGREQ
 /// is answered, each within `wait`.
 pub async fn probe(
-    addr: SocketAddr,
+    addr: Endpoint,
     v: ProtocolVersion,
     client_id: String,
     wait: Duration,

@@ -3,7 +3,7 @@
 //! and restarted by the fuzzer with a shell command (`--broker-cmd`), which is what makes
 //! a crash of a third-party broker minimisable.
 
-use std::net::SocketAddr;
+use mqttspec_harness::transport::Endpoint;
 use std::time::Duration;
 
 use mqttspec_reference_broker::shell::RunningBroker;
@@ -31,12 +31,12 @@ pub enum Target {
         /// Its configuration (faults included).
         config: mqttspec_reference_broker::Config,
         /// Where it listens now.
-        addr: SocketAddr,
+        addr: Endpoint,
     },
     /// A broker at an address.
     External {
-        /// Its address.
-        addr: SocketAddr,
+        /// Its address (and transport).
+        addr: Endpoint,
         /// The command that starts it, when the fuzzer manages it.
         command: Option<String>,
         /// The running process started by `command`.
@@ -52,7 +52,7 @@ impl Target {
         let broker = RunningBroker::start(([127, 0, 0, 1], 0).into(), config.clone())
             .await
             .map_err(|e| format!("cannot start the reference broker: {e}"))?;
-        let addr = broker.local_addr();
+        let addr = Endpoint::tcp(broker.local_addr());
         Ok(Target::Embedded {
             broker: Some(broker),
             config,
@@ -62,7 +62,7 @@ impl Target {
 
     /// A broker at `addr`; with `command`, the fuzzer starts it now (`sh -c "exec CMD"`) and
     /// restarts it when needed.
-    pub async fn external(addr: SocketAddr, command: Option<String>) -> Result<Target, String> {
+    pub async fn external(addr: Endpoint, command: Option<String>) -> Result<Target, String> {
         let mut t = Target::External {
             addr,
             command,
@@ -75,9 +75,9 @@ impl Target {
     }
 
     /// Where the broker listens.
-    pub fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> Endpoint {
         match self {
-            Target::Embedded { addr, .. } | Target::External { addr, .. } => *addr,
+            Target::Embedded { addr, .. } | Target::External { addr, .. } => addr.clone(),
         }
     }
 
@@ -158,7 +158,7 @@ impl Target {
                 let b = RunningBroker::start(([127, 0, 0, 1], 0).into(), config.clone())
                     .await
                     .map_err(|e| format!("cannot restart the reference broker: {e}"))?;
-                *addr = b.local_addr();
+                *addr = b.local_addr().into();
                 *broker = Some(b);
                 Ok(())
             }
@@ -195,7 +195,7 @@ impl Target {
         loop {
             let attempt = tokio::time::timeout(
                 Duration::from_secs(1),
-                tokio::net::TcpStream::connect(*addr),
+                tokio::net::TcpStream::connect(addr.addr()),
             );
             if matches!(attempt.await, Ok(Ok(_))) {
                 return Ok(());

@@ -9,14 +9,19 @@ use mqttspec_bench::{
     STAMP_LEN,
 };
 use mqttspec_codec::{ProtocolVersion, QoS, TopicFilter, TopicName};
-use mqttspec_harness::address::{broker_address, AddressError};
+use mqttspec_harness::address::AddressError;
+
+use super::endpoint::TlsArgs;
 
 /// Arguments of `mqttspec bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// The broker to load (HOST:PORT).
-    #[arg(long, value_name = "HOST:PORT")]
+    /// The broker to load: HOST:PORT, mqtt://, mqtts://, ws:// or wss:// (see `mqttspec run
+    /// --help`).
+    #[arg(long, value_name = "ADDRESS")]
     pub broker: String,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Protocol version of every connection.
     #[arg(long, value_name = "3.1.1|5", default_value = "5")]
     pub protocol: ProtocolVersion,
@@ -155,7 +160,9 @@ impl BenchArgs {
                 "--topic {topic:?} is not a usable prefix (no wildcards, no U+0000, not empty)"
             ));
         }
-        let broker = broker_address(Some(&self.broker))?
+        let broker = self
+            .tls
+            .endpoint(Some(&self.broker), &Default::default())?
             .ok_or_else(|| BenchArgsError::Usage("--broker: no address".to_owned()))?;
         Ok(BenchConfig {
             broker,

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use mqttspec_harness::address::{broker_address, AddressError};
+use mqttspec_harness::address::AddressError;
+
+use super::endpoint::{self, TlsArgs};
 use mqttspec_harness::client::Transcript;
 use mqttspec_netfuzz::campaign::{self, CampaignConfig};
 use mqttspec_netfuzz::finding::summary_markdown;
@@ -15,10 +17,13 @@ use mqttspec_netfuzz::{parse_protocols, round};
 /// Arguments of `mqttspec fuzz`.
 #[derive(Debug, Clone, Args)]
 pub struct FuzzArgs {
-    /// The broker under test (HOST:PORT, loopback or a lab network you own). Without it the
-    /// embedded reference broker is fuzzed.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// The broker under test (loopback or a lab network you own): HOST:PORT, mqtt://,
+    /// mqtts://, ws:// or wss:// (see `mqttspec run --help`). Without it the embedded
+    /// reference broker is fuzzed.
+    #[arg(long, value_name = "ADDRESS")]
     pub broker: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// A shell command that starts the broker listening on --broker; the fuzzer runs it,
     /// restarts it after a crash and before crash-minimisation replays, and stops it at the
     /// end.
@@ -72,9 +77,12 @@ pub struct FuzzArgs {
 /// How `mqttspec fuzz` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FuzzError {
-    /// `--broker` does not resolve.
+    /// `--broker` does not resolve, or the TLS options cannot be used.
     #[error(transparent)]
     Address(#[from] AddressError),
+    /// The broker's transport cannot be set up (refused, TLS or WebSocket handshake).
+    #[error("{0}")]
+    Endpoint(#[from] mqttspec_harness::transport::ConnectError),
     /// The arguments cannot be used together or are out of range.
     #[error("{0}")]
     Usage(String),
@@ -142,7 +150,9 @@ impl FuzzArgs {
                 .map_or(1, |d| d.as_nanos() as u64)
         });
         let config = self.config(seed)?;
-        let broker = broker_address(self.broker.as_deref())?;
+        let broker = self
+            .tls
+            .endpoint(self.broker.as_deref(), &Default::default())?;
         let corpus = self.corpus.clone().or_else(Seeds::default_corpus_dir);
         let seeds = match &corpus {
             Some(dir) => Seeds::load(dir),
@@ -164,6 +174,9 @@ impl FuzzArgs {
         let rt = tokio::runtime::Runtime::new()
             .map_err(|e| FuzzError::Harness(format!("cannot start the runtime: {e}")))?;
         let report = rt.block_on(async {
+            if let (Some(b), None) = (&broker, &self.broker_cmd) {
+                endpoint::check(b, config.wait.max(Duration::from_secs(1))).await?;
+            }
             let mut target = match broker {
                 None => Target::embedded(&self.fault).await,
                 Some(addr) => Target::external(addr, self.broker_cmd.clone()).await,

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod client;
 pub mod compare;
 pub mod decode;
+pub mod endpoint;
 pub mod fuzz;
 pub mod list;
 pub mod probe;

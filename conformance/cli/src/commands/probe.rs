@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use clap::Args;
 use mqttspec_codec::ProtocolVersion;
-use mqttspec_harness::address::{broker_address, AddressError};
+use mqttspec_harness::address::AddressError;
+use mqttspec_harness::transport::Scheme;
+
+use super::endpoint::{self, TlsArgs};
 use mqttspec_harness::limits::{self, profile_out, Caps, LimitsConfig, LimitsReport};
 use mqttspec_harness::profile::{check_topic_prefix, Profile};
 use mqttspec_harness::runner::embedded_broker_config;
@@ -21,9 +24,13 @@ use crate::commands::run::{parse_protocols, Protocols};
 /// Arguments of `mqttspec probe`.
 #[derive(Debug, Clone, Args)]
 pub struct ProbeArgs {
-    /// The broker to probe (HOST:PORT). Without it, the reference broker runs in-process.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// The broker to probe: HOST:PORT, mqtt://HOST[:PORT], mqtts://HOST[:PORT],
+    /// ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH] (path default /mqtt). Without it,
+    /// the reference broker runs in-process.
+    #[arg(long, value_name = "ADDRESS")]
     pub broker: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Protocols to probe.
     #[arg(long, value_name = "3.1.1|5|all", default_value = "all", value_parser = parse_protocols)]
     pub protocol: Protocols,
@@ -44,9 +51,12 @@ pub struct ProbeArgs {
 /// How `mqttspec probe` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
-    /// `--broker` does not resolve.
+    /// `--broker` does not resolve, or the TLS options cannot be used.
     #[error(transparent)]
     Address(#[from] AddressError),
+    /// The broker's transport cannot be set up (refused, TLS or WebSocket handshake).
+    #[error("{0}")]
+    Endpoint(#[from] mqttspec_harness::transport::ConnectError),
     /// The arguments or the profile cannot be used.
     #[error("{0}")]
     Usage(String),
@@ -75,11 +85,11 @@ impl ProbeArgs {
     /// Probes, prints the table, writes the files. Exit status 0 when something was
     /// measured, 2 when the broker could not be probed at all or a file not written.
     pub fn run(&self) -> Result<(), ProbeError> {
-        let broker = broker_address(self.broker.as_deref())?;
         let profile = match &self.profile {
             Some(p) => Profile::load(p).map_err(ProbeError::Usage)?,
             None => Profile::default(),
         };
+        let broker = self.tls.endpoint(self.broker.as_deref(), &profile.tls)?;
         if let Some(prefix) = &profile.topic_prefix {
             check_topic_prefix(prefix).map_err(ProbeError::Usage)?;
         }
@@ -106,7 +116,16 @@ impl ProbeArgs {
             .map_err(|e| ProbeError::Harness(format!("cannot start the async runtime: {e}")))?;
         let report = rt.block_on(async {
             match broker {
-                Some(addr) => Ok::<_, ProbeError>(limits::probe(addr, &config).await),
+                Some(addr) => {
+                    // TLS and WebSocket endpoints are checked first, so that a misconfigured
+                    // one is one line (plain TCP: the probe itself says what it found).
+                    if addr.scheme() != Scheme::Tcp {
+                        let limit = profile.response_timeout().max(Duration::from_secs(1));
+                        let info = endpoint::check(&addr, limit).await?;
+                        eprintln!("transport: {}", info.describe());
+                    }
+                    Ok::<_, ProbeError>(limits::probe(&addr, &config).await)
+                }
                 None => {
                     let b =
                         RunningBroker::start(([127, 0, 0, 1], 0).into(), embedded_broker_config())
@@ -116,7 +135,7 @@ impl ProbeArgs {
                                     "cannot start the reference broker: {e}"
                                 ))
                             })?;
-                    let report = limits::probe(b.local_addr(), &config).await;
+                    let report = limits::probe(&b.local_addr().into(), &config).await;
                     b.stop().await;
                     Ok(report)
                 }

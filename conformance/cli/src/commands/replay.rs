@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use mqttspec_harness::address::{broker_address, AddressError};
+use mqttspec_harness::address::AddressError;
+
+use super::endpoint::{self, TlsArgs};
 use mqttspec_harness::client::transcript::render_text;
 use mqttspec_harness::replay::{
     collect_files, load_all, replay, result_line, ReplayConfig, ScenarioError, ScenarioRun,
@@ -18,9 +20,13 @@ pub struct ReplayArgs {
     /// Scenario files, or directories (every `*.toml` inside, sorted).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// The broker under test (HOST:PORT). Without it, the reference broker runs in-process.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// The broker under test: HOST:PORT, mqtt://HOST[:PORT], mqtts://HOST[:PORT],
+    /// ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH] (path default /mqtt). Without it,
+    /// the reference broker runs in-process.
+    #[arg(long, value_name = "ADDRESS")]
     pub broker: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// How long each expectation waits, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 3)]
     pub timeout: u64,
@@ -35,9 +41,12 @@ pub struct ReplayArgs {
 /// How `mqttspec replay` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// `--broker` does not resolve.
+    /// `--broker` does not resolve, or the TLS options cannot be used.
     #[error(transparent)]
     Address(#[from] AddressError),
+    /// The broker's transport cannot be set up (refused, TLS or WebSocket handshake).
+    #[error("{0}")]
+    Endpoint(#[from] mqttspec_harness::transport::ConnectError),
     /// A scenario path cannot be read.
     #[error("{0}")]
     Files(String),
@@ -73,7 +82,9 @@ pub enum ReplayError {
 impl ReplayArgs {
     /// Replays the scenarios: exit 0 when all pass, 1 when any FAILs, 2 on a harness error.
     pub fn run(&self) -> Result<(), ReplayError> {
-        let broker = broker_address(self.broker.as_deref())?;
+        let broker = self
+            .tls
+            .endpoint(self.broker.as_deref(), &Default::default())?;
         let files = collect_files(&self.files).map_err(ReplayError::Files)?;
         if files.is_empty() {
             return Err(ReplayError::NoFiles);
@@ -86,6 +97,10 @@ impl ReplayArgs {
         };
         let rt = tokio::runtime::Runtime::new()
             .map_err(|e| ReplayError::Harness(format!("cannot start the runtime: {e}")))?;
+        if let Some(b) = &config.broker {
+            let limit = config.wait;
+            rt.block_on(endpoint::check(b, limit))?;
+        }
         let runs = rt
             .block_on(replay(&scenarios, &config))
             .map_err(ReplayError::Harness)?;

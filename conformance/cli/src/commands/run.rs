@@ -17,7 +17,9 @@ use std::time::Duration;
 use clap::Args;
 use mqttspec_codec::ProtocolVersion;
 
-use mqttspec_harness::address::{broker_address, AddressError};
+use mqttspec_harness::address::AddressError;
+
+use super::endpoint::TlsArgs;
 use mqttspec_harness::limits::LimitsConfig;
 use mqttspec_harness::profile::{check_topic_prefix, Profile};
 use mqttspec_harness::runner::{self, Pass, Progress, RunConfig};
@@ -40,7 +42,7 @@ pub(crate) fn parse_protocols(s: &str) -> Result<Protocols, String> {
 /// How `mqttspec run` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// `--broker` does not resolve.
+    /// `--broker` does not resolve, or the TLS options cannot be used.
     #[error(transparent)]
     Address(#[from] AddressError),
     /// The arguments, profile or baseline cannot be used.
@@ -74,9 +76,13 @@ pub enum RunError {
 /// Arguments of `mqttspec run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// The broker under test (HOST:PORT). Without it, the reference broker runs in-process.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// The broker under test: HOST:PORT, mqtt://HOST[:PORT], mqtts://HOST[:PORT],
+    /// ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH] (path default /mqtt). Without it,
+    /// the reference broker runs in-process.
+    #[arg(long, value_name = "ADDRESS")]
     pub broker: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Protocols to run.
     #[arg(long, value_name = "3.1.1|5|all", default_value = "all", value_parser = parse_protocols)]
     pub protocol: Protocols,
@@ -143,20 +149,23 @@ impl RunArgs {
     /// version, no judged case); else 1 with `--strict` when an unbaselined INCONCLUSIVE or
     /// ERROR exists; else 0. An unreachable broker or bad arguments are 2 at once.
     pub fn run(&self) -> Result<(), RunError> {
-        let broker = broker_address(self.broker.as_deref())?;
+        let profile = match &self.profile {
+            Some(p) => Profile::load(p).map_err(RunError::Usage)?,
+            None => Profile::default(),
+        };
+        let broker = self.tls.endpoint(self.broker.as_deref(), &profile.tls)?;
         if broker.is_some() && !self.fault.is_empty() {
             return Err(RunError::Usage(
                 "--fault needs the embedded reference broker: drop --broker".to_owned(),
             ));
         }
-        let profile = match &self.profile {
-            Some(p) => Profile::load(p).map_err(RunError::Usage)?,
-            None => Profile::default(),
-        };
         let baseline = match &self.baseline {
             Some(p) => Baseline::load(p).map_err(RunError::Usage)?,
             None => Baseline::default(),
         };
+        // Entries for other transports do not apply to this run.
+        let baseline =
+            baseline.for_transport(broker.as_ref().map_or("mqtt", |b| b.scheme().as_str()));
         let topic_prefix = self
             .topic_prefix
             .clone()
@@ -229,6 +238,7 @@ impl RunArgs {
                 .block_on(runner::run(&cases, config))
                 .map_err(|e| RunError::Run(e.to_string()))?;
             if round == 0 {
+                eprintln!("transport: {}", results.broker.transport.describe());
                 for line in version_lines(&results.broker) {
                     eprintln!("{line}");
                 }

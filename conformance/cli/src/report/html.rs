@@ -38,6 +38,7 @@ pub fn render(report: &Report) -> String {
 struct ReportPage {
     broker: XmlText,
     address: XmlText,
+    transport: XmlText,
     embedded: bool,
     protocols: XmlText,
     total: usize,
@@ -265,6 +266,7 @@ impl ReportPage {
         ReportPage {
             broker: XmlText::new(&b.name),
             address: XmlText::new(&b.address),
+            transport: XmlText::new(&b.transport.describe()),
             embedded: b.embedded,
             protocols: XmlText::new(&report.protocols.join(", ")),
             total: report.summary.total,

@@ -40,6 +40,7 @@ pub fn render(report: &Report) -> String {
         suite.set_time(Duration::from_millis(
             cases.iter().map(|c| c.duration_ms).sum(),
         ));
+        suite.add_property(("transport", report.broker.transport.describe().as_str()));
         suite.add_test_cases(cases.iter().map(|c| testcase(c, restricted.as_deref())));
         junit.add_test_suite(suite);
     }

@@ -61,6 +61,7 @@ use mqttspec_harness::client::Entry;
 use mqttspec_harness::limits::LimitsReport;
 use mqttspec_harness::profile::Capabilities;
 use mqttspec_harness::runner::{Pass, RunResults};
+use mqttspec_harness::transport::TransportInfo;
 use mqttspec_harness::verdict::{Precondition, Verdict};
 
 /// The version of the `report.json` schema; bumped when fields change (2: the INCONCLUSIVE
@@ -124,6 +125,11 @@ pub struct Broker {
     pub faults: Vec<String>,
     /// Capabilities in force.
     pub capabilities: Capabilities,
+    /// The transport of the run (`mqtt`, `mqtts`, `ws`, `wss`) and what it negotiated: TLS
+    /// version and cipher suite, whether the certificate was verified, the WebSocket
+    /// subprotocol. Empty in reports written before transports existed.
+    #[serde(default)]
+    pub transport: TransportInfo,
     /// Notes from the probe connection.
     pub notes: Vec<String>,
     /// The restricted embedded broker, when the restricted pass ran.
@@ -501,6 +507,7 @@ impl Report {
                 embedded: results.broker.embedded,
                 faults: results.broker.faults.clone(),
                 capabilities: results.broker.capabilities.clone(),
+                transport: results.broker.transport.clone(),
                 notes: results.broker.notes.clone(),
                 restricted: results
                     .broker

@@ -4,4 +4,6 @@
 #[allow(dead_code)]
 pub mod fake_broker;
 #[allow(dead_code)]
+pub mod proxy;
+#[allow(dead_code)]
 pub mod selection;

@@ -1,4 +1,6 @@
-//! The packet-level test client: one TCP connection to the broker under test.
+//! The packet-level test client: one connection to the broker under test, over any
+//! transport ([`crate::transport`]: TCP, TLS, WebSocket, WebSocket over TLS), seen as one
+//! byte stream.
 //!
 //! [`TestClient`] sends any bytes (strictly encoded packets with [`TestClient::send`], anything
 //! at all with [`TestClient::send_raw`]) and receives with a deadline
@@ -16,16 +18,17 @@
 pub mod summary;
 pub mod transcript;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{DecodeError, EncodeError, FrameDecoder, Packet, ProtocolVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
 
 pub use transcript::{Direction, Entry, Transcript};
+
+use crate::transport::ws::FrameKind;
+use crate::transport::{self, Conn, Endpoint, TransportInfo};
 
 /// The default limit on the size of one packet from the broker (whole packet, bytes).
 pub const DEFAULT_MAX_PACKET_SIZE: u32 = 4 * 1024 * 1024;
@@ -108,7 +111,7 @@ pub struct ClientOptions {
     pub version: ProtocolVersion,
     /// The largest packet accepted from the broker.
     pub max_packet_size: u32,
-    /// How long the TCP connect may take.
+    /// How long opening the connection (TCP connect, TLS and WebSocket handshakes) may take.
     pub connect_timeout: Duration,
 }
 
@@ -129,7 +132,8 @@ impl ClientOptions {
 pub struct TestClient {
     name: String,
     version: ProtocolVersion,
-    stream: Option<TcpStream>,
+    stream: Option<Conn>,
+    transport: TransportInfo,
     buf: BytesMut,
     decoder: FrameDecoder,
     transcript: Transcript,
@@ -137,48 +141,95 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    /// Opens a TCP connection to `addr` (no MQTT traffic yet) with its own transcript.
-    pub async fn connect_tcp(addr: SocketAddr, version: ProtocolVersion) -> std::io::Result<Self> {
+    /// Opens a connection to `broker` (a `SocketAddr` is plain TCP; no MQTT traffic yet)
+    /// with its own transcript.
+    pub async fn connect_tcp(
+        broker: impl Into<Endpoint>,
+        version: ProtocolVersion,
+    ) -> std::io::Result<Self> {
         Self::connect_with(
-            addr,
+            broker,
             ClientOptions::new("client", version),
             Transcript::default(),
         )
         .await
     }
 
-    /// Opens a TCP connection to `addr` recording into `transcript`.
+    /// Opens a connection to `broker` recording into `transcript`. A failure is an I/O error
+    /// whose message is one line ([`transport::ConnectError::from_io`] gets the details).
     pub async fn connect_with(
-        addr: SocketAddr,
+        broker: impl Into<Endpoint>,
         options: ClientOptions,
         transcript: Transcript,
     ) -> std::io::Result<Self> {
-        let stream = match timeout(options.connect_timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                transcript.event(&options.name, format!("TCP connect to {addr} failed: {e}"));
-                return Err(e);
-            }
-            Err(_) => {
-                transcript.event(&options.name, format!("TCP connect to {addr} timed out"));
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("TCP connect to {addr} timed out"),
-                ));
+        let endpoint = broker.into();
+        let (stream, info) = match transport::connect(&endpoint, options.connect_timeout).await {
+            Ok(c) => c,
+            Err(e) => {
+                transcript.event(&options.name, e.to_string());
+                return Err(e.into());
             }
         };
-        let _ = stream.set_nodelay(true);
-        transcript.event(&options.name, format!("TCP connected to {addr}"));
+        let how = match endpoint.scheme() {
+            transport::Scheme::Tcp => "TCP connected".to_owned(),
+            _ => format!("connected over {}", info.describe()),
+        };
+        transcript.event(&options.name, format!("{how} to {endpoint}"));
         Ok(TestClient {
             name: options.name,
             version: options.version,
             stream: Some(stream),
+            transport: info,
             buf: BytesMut::with_capacity(4096),
             decoder: FrameDecoder::new(options.version)
                 .with_max_packet_size(options.max_packet_size),
             transcript,
             ended: None,
         })
+    }
+
+    /// What the connection negotiated (transport, TLS version and cipher suite, WebSocket
+    /// subprotocol).
+    pub fn transport(&self) -> &TransportInfo {
+        &self.transport
+    }
+
+    /// Sends one WebSocket frame of `kind` (`last`: the FIN bit), recorded in the transcript
+    /// like any write. `Err` `Unsupported` when the connection is not a WebSocket.
+    pub async fn send_ws_frame(
+        &mut self,
+        kind: FrameKind,
+        bytes: impl Into<Bytes>,
+        last: bool,
+    ) -> Result<(), SendError> {
+        let bytes = bytes.into();
+        let summary = format!(
+            "WebSocket {kind:?} frame{} ({} bytes: {})",
+            if last { "" } else { " (not final)" },
+            bytes.len(),
+            describe_outgoing(&bytes, self.version)
+        );
+        self.transcript
+            .record(&self.name, Direction::Out, &bytes, summary);
+        let Some(ws) = self.stream.as_mut().and_then(Conn::websocket) else {
+            return Err(SendError::Io(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "not a WebSocket connection (or already closed)",
+            )));
+        };
+        match timeout(WRITE_TIMEOUT, ws.send_frame(kind, bytes, last)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                self.transcript
+                    .event(&self.name, format!("write failed: {e}"));
+                Err(SendError::Io(e))
+            }
+            Err(_) => {
+                self.transcript
+                    .event(&self.name, "write timed out (broker not reading)");
+                Err(SendError::Timeout)
+            }
+        }
     }
 
     /// The transcript name of this client.
@@ -232,7 +283,11 @@ impl TestClient {
                 "connection already closed",
             )));
         };
-        match timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await {
+        let written = async {
+            stream.write_all(&bytes).await?;
+            stream.flush().await
+        };
+        match timeout(WRITE_TIMEOUT, written).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 self.transcript
@@ -396,9 +451,7 @@ impl TestClient {
     /// DISCONNECT: what a crashed client looks like to the broker.
     pub fn abort(&mut self) {
         if let Some(stream) = self.stream.take() {
-            #[allow(deprecated)]
-            let _ = stream.set_linger(Some(Duration::ZERO));
-            drop(stream);
+            stream.abort();
             self.transcript.event(
                 &self.name,
                 "connection dropped by the client (no DISCONNECT)",

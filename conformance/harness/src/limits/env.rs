@@ -3,7 +3,7 @@
 //! end (retained messages set, sessions kept). Plus the few packet exchanges the probes are
 //! made of, each bounded by the response timeout.
 
-use std::net::SocketAddr;
+use crate::transport::Endpoint;
 use std::num::NonZeroU16;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -36,7 +36,7 @@ pub struct ConnectSpec {
 #[derive(Debug)]
 pub struct Env {
     /// The broker.
-    pub addr: SocketAddr,
+    pub addr: Endpoint,
     /// The version probed.
     pub version: ProtocolVersion,
     /// Credentials.
@@ -65,7 +65,7 @@ impl Env {
     /// The shared state for `version`; `token` makes Client Identifiers unique (letters
     /// and digits, at most 12).
     pub fn new(
-        addr: SocketAddr,
+        addr: Endpoint,
         version: ProtocolVersion,
         profile: Profile,
         prefix: String,
@@ -144,7 +144,7 @@ impl Env {
         if let Some(max) = self.profile.limits.max_packet_size {
             options.max_packet_size = max;
         }
-        let mut client = TestClient::connect_with(self.addr, options, Transcript::default())
+        let mut client = TestClient::connect_with(&self.addr, options, Transcript::default())
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
         let mut properties = Properties::default();

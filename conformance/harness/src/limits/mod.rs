@@ -45,8 +45,8 @@ pub mod session_expiry;
 pub mod topic_depth;
 pub mod topic_length;
 
+use crate::transport::Endpoint;
 use std::hash::{BuildHasher, Hasher};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use mqttspec_codec::ProtocolVersion;
@@ -109,7 +109,7 @@ fn random_token() -> String {
 }
 
 /// Probes the broker at `addr`. Never fails: what could not be measured says why.
-pub async fn probe(addr: SocketAddr, config: &LimitsConfig) -> LimitsReport {
+pub async fn probe(addr: &Endpoint, config: &LimitsConfig) -> LimitsReport {
     let started = Instant::now();
     let deadline = started + config.time_limit;
     let token = random_token();
@@ -123,7 +123,7 @@ pub async fn probe(addr: SocketAddr, config: &LimitsConfig) -> LimitsReport {
     let mut cleanup = Vec::new();
     for (i, version) in config.protocols.iter().enumerate() {
         let mut env = Env::new(
-            addr,
+            addr.clone(),
             *version,
             config.profile.clone(),
             prefix.clone(),

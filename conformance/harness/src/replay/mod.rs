@@ -18,7 +18,7 @@ pub mod run;
 pub mod template;
 pub mod write;
 
-use std::net::SocketAddr;
+use crate::transport::Endpoint;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ use crate::verdict::Verdict;
 #[derive(Debug, Clone)]
 pub struct ReplayConfig {
     /// The broker; `None` starts the reference broker in-process.
-    pub broker: Option<SocketAddr>,
+    pub broker: Option<Endpoint>,
     /// Faults of the embedded broker.
     pub faults: Vec<String>,
     /// How long each expectation waits.
@@ -94,7 +94,7 @@ pub async fn replay(
         return Err("--fault needs the embedded reference broker: drop --broker".to_owned());
     }
     let mut embedded = None;
-    let address = match config.broker {
+    let address = match config.broker.clone() {
         Some(a) => a,
         None => {
             let mut broker_config = crate::runner::embedded_broker_config();
@@ -107,7 +107,7 @@ pub async fn replay(
             .map_err(|e| format!("cannot start the reference broker: {e}"))?;
             let a = b.local_addr();
             embedded = Some(b);
-            a
+            Endpoint::tcp(a)
         }
     };
     let token = std::time::SystemTime::now()
@@ -118,7 +118,7 @@ pub async fn replay(
     let mut runs = Vec::with_capacity(scenarios.len());
     for (i, s) in scenarios.iter().enumerate() {
         let stem = format!("rg{token}{}", crate::scenario::ctx_base36(i as u64, 3));
-        runs.push(run_scenario(s, address, config.wait, &stem).await);
+        runs.push(run_scenario(s, address.clone(), config.wait, &stem).await);
     }
     if let Some(b) = embedded {
         b.stop().await;

@@ -1,7 +1,7 @@
 //! Running one scenario against a broker, and the "still alive" oracle.
 
+use crate::transport::Endpoint;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use mqttspec_codec::{Packet, PacketType, ProtocolVersion, ReasonCode};
@@ -28,7 +28,7 @@ pub struct ScenarioRun {
 
 struct Runner<'a> {
     scenario: &'a Scenario,
-    broker: SocketAddr,
+    broker: Endpoint,
     wait: Duration,
     id_stem: String,
     transcript: Transcript,
@@ -41,7 +41,7 @@ struct Runner<'a> {
 /// Client Identifiers unique (letters and digits only).
 pub async fn run_scenario(
     scenario: &Scenario,
-    broker: SocketAddr,
+    broker: Endpoint,
     wait: Duration,
     id_stem: &str,
 ) -> ScenarioRun {
@@ -141,12 +141,12 @@ impl Runner<'_> {
 
     async fn open(&self, name: &str) -> Result<TestClient, String> {
         TestClient::connect_with(
-            self.broker,
+            &self.broker,
             ClientOptions::new(name, self.version()),
             self.transcript.clone(),
         )
         .await
-        .map_err(|e| format!("TCP connect to {} failed: {e}", self.broker))
+        .map_err(|e| e.to_string())
     }
 
     /// Connects a fresh client, then PINGREQ must be answered by PINGRESP. When `lenient`

@@ -1,7 +1,6 @@
 //! [`Ctx`]: what a case sees of the world (protocol, names, capabilities, clients), and
 //! [`ClientBuilder`]: how a case connects a client.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,13 +16,14 @@ use super::role::Unmet;
 use super::{CaseResult, Failure, Outcome, Reply, Role};
 use crate::client::{summary, ClientOptions, Received, TestClient, Transcript};
 use crate::profile::{Capabilities, Profile};
+use crate::transport::Endpoint;
 use crate::verdict::Precondition;
 
 /// Everything the runner gives one case run.
 #[derive(Debug, Clone)]
 pub struct CaseEnv {
     /// The broker under test.
-    pub broker: SocketAddr,
+    pub broker: Endpoint,
     /// The protocol of this run.
     pub protocol: ProtocolVersion,
     /// The broker's capabilities.
@@ -100,9 +100,9 @@ impl Ctx {
         self.protocol().is_v5()
     }
 
-    /// The broker's address.
-    pub fn broker(&self) -> SocketAddr {
-        self.state.env.broker
+    /// The broker's address (and transport).
+    pub fn broker(&self) -> &Endpoint {
+        &self.state.env.broker
     }
 
     /// What the broker offers.
@@ -594,8 +594,8 @@ impl ClientBuilder {
         })
     }
 
-    /// Opens the TCP connection only (no CONNECT): for cases that send their own first
-    /// bytes. A refused TCP connection is INCONCLUSIVE (the broker is not reachable).
+    /// Opens the connection only (no CONNECT): for cases that send their own first bytes. A
+    /// connection that cannot be opened is INCONCLUSIVE (the broker is not reachable).
     pub async fn open(self) -> Result<Client, Failure> {
         let transcript = self.ctx.transcript().clone();
         let label = self.ctx.connection_label(&self.name);
@@ -607,7 +607,7 @@ impl ClientBuilder {
             .map_err(|e| {
                 Failure::inconclusive(
                     Precondition::Connection,
-                    format!("cannot open a TCP connection to the broker: {e}"),
+                    format!("cannot open a connection to the broker: {e}"),
                 )
             })?;
         let timeout = self.within.unwrap_or(self.ctx.response_timeout());
@@ -684,7 +684,7 @@ mod tests {
 
     fn ctx() -> Ctx {
         Ctx::new(CaseEnv {
-            broker: "127.0.0.1:1".parse().unwrap(),
+            broker: Endpoint::tcp("127.0.0.1:1".parse().unwrap()),
             protocol: ProtocolVersion::V5,
             capabilities: Arc::new(Capabilities::default()),
             profile: Arc::new(Profile::default()),
