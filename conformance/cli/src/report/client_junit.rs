@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use mqttspec_client_suite::run::{CaseRun, RunResults};
 use mqttspec_harness::client::transcript::render_text;
-use mqttspec_harness::verdict::Verdict;
-use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{TestCase, TestSuite};
 
-use super::junit::text;
+use super::junit::{text, verdict_status};
 
 /// Renders the JUnit XML of a client run.
 pub fn render(results: &RunResults) -> String {
@@ -62,31 +61,7 @@ fn testcase(r: &CaseRun) -> TestCase {
         message,
         render_text(&r.transcript)
     );
-    let mut out = None;
-    let status = match o.verdict {
-        Verdict::Fail | Verdict::Error => {
-            let (kind, ty) = if o.verdict == Verdict::Fail {
-                (NonSuccessKind::Failure, "FAIL")
-            } else {
-                (NonSuccessKind::Error, "ERROR")
-            };
-            let mut s = TestCaseStatus::non_success(kind);
-            s.set_type(ty)
-                .set_message(text(&message))
-                .set_description(text(&detail));
-            s
-        }
-        Verdict::Unsupported | Verdict::Inconclusive => {
-            let mut s = TestCaseStatus::skipped();
-            s.set_message(text(&format!("{}: {message}", o.verdict.label())));
-            s
-        }
-        Verdict::NonStrict | Verdict::Informational => {
-            out = Some(format!("{}: {message}", o.verdict.label()));
-            TestCaseStatus::success()
-        }
-        Verdict::Pass => TestCaseStatus::success(),
-    };
+    let (status, out) = verdict_status(o.verdict, &message, || detail);
     let mut case = TestCase::new(text(r.case.id), status);
     case.set_classname(text(&format!(
         "mqttspec.client.v{}.{}",

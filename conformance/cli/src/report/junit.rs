@@ -126,30 +126,9 @@ fn testcase(c: &CaseReport, restricted: Option<&str>) -> TestCase {
         s.set_message(text(&format!("baselined {}: {reason}", c.verdict.label())));
         s
     } else {
-        match c.verdict {
-            Verdict::Fail | Verdict::Error => {
-                let (kind, ty) = if c.verdict == Verdict::Fail {
-                    (NonSuccessKind::Failure, "FAIL")
-                } else {
-                    (NonSuccessKind::Error, "ERROR")
-                };
-                let mut s = TestCaseStatus::non_success(kind);
-                s.set_type(ty)
-                    .set_message(text(&message))
-                    .set_description(text(&detail()));
-                s
-            }
-            Verdict::Unsupported | Verdict::Inconclusive => {
-                let mut s = TestCaseStatus::skipped();
-                s.set_message(text(&format!("{}: {message}", c.verdict.label())));
-                s
-            }
-            Verdict::NonStrict | Verdict::Informational => {
-                notes.push(format!("{}: {message}", c.verdict.label()));
-                TestCaseStatus::success()
-            }
-            Verdict::Pass => TestCaseStatus::success(),
-        }
+        let (status, note) = verdict_status(c.verdict, &message, detail);
+        notes.extend(note);
+        status
     };
     let mut case = TestCase::new(text(&c.id), status);
     case.set_classname(text(&format!(
@@ -162,6 +141,40 @@ fn testcase(c: &CaseReport, restricted: Option<&str>) -> TestCase {
         case.set_system_out(text(&notes.join("\n")));
     }
     case
+}
+
+/// The JUnit status of a verdict: FAIL a `<failure>` and ERROR an `<error>` (with `detail`),
+/// UNSUPPORTED and INCONCLUSIVE `<skipped>`; NON-STRICT and INFORMATIONAL pass, with the note
+/// for `<system-out>` returned beside the status. Shared with the client run's `junit.xml`.
+pub(super) fn verdict_status(
+    verdict: Verdict,
+    message: &str,
+    detail: impl FnOnce() -> String,
+) -> (TestCaseStatus, Option<String>) {
+    match verdict {
+        Verdict::Fail | Verdict::Error => {
+            let (kind, ty) = if verdict == Verdict::Fail {
+                (NonSuccessKind::Failure, "FAIL")
+            } else {
+                (NonSuccessKind::Error, "ERROR")
+            };
+            let mut s = TestCaseStatus::non_success(kind);
+            s.set_type(ty)
+                .set_message(text(message))
+                .set_description(text(&detail()));
+            (s, None)
+        }
+        Verdict::Unsupported | Verdict::Inconclusive => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(text(&format!("{}: {message}", verdict.label())));
+            (s, None)
+        }
+        Verdict::NonStrict | Verdict::Informational => (
+            TestCaseStatus::success(),
+            Some(format!("{}: {message}", verdict.label())),
+        ),
+        Verdict::Pass => (TestCaseStatus::success(), None),
+    }
 }
 
 #[cfg(test)]
