@@ -14,7 +14,8 @@
 #              installed unless there (pinned versions, scripts/lib/brokers.sh), started and
 #              restarted by the fuzzer with the same configuration as in
 #              scripts/run-third-party.sh on 127.0.0.1:18883, fuzzed with the protocols each
-#              serves (both: `--protocol both`) -> reports/fuzz/network/NAME-VERSION/
+#              serves, one campaign per protocol version -> reports/fuzz/network/NAME-VERSION/
+#              (NAME-VERSION-v4/ and -v5/ for a broker that serves both)
 #              (not in the default list: their campaigns have not been run yet, see
 #              reports/README.md; name them to run them)
 #
@@ -87,9 +88,18 @@ for name in $OTHER_BROKERS; do
     mkdir -p "$WORK/$name"
     cmd=$(broker_command "$name" "$OTHER_PORT" "$WORK/$name")
     proto=$(broker_protocols "$name")
-    if [[ $proto == all ]]; then proto=both; fi
-    campaign "$name-$(broker_version "$name")" --protocol "$proto" \
-        --broker "127.0.0.1:$OTHER_PORT" --broker-cmd "$cmd"
+    if [[ $proto == all ]]; then
+        # One campaign per protocol version, like rumqttd's.
+        for v in 3.1.1 5; do
+            suffix=v5
+            if [[ $v == 3.1.1 ]]; then suffix=v4; fi
+            campaign "$name-$(broker_version "$name")-$suffix" --protocol "$v" \
+                --broker "127.0.0.1:$OTHER_PORT" --broker-cmd "$cmd"
+        done
+    else
+        campaign "$name-$(broker_version "$name")" --protocol "$proto" \
+            --broker "127.0.0.1:$OTHER_PORT" --broker-cmd "$cmd"
+    fi
 done
 
 exit $STATUS
