@@ -730,8 +730,11 @@ impl Round<'_> {
     }
 }
 
+/// How many PUBLISH packets the liveness probe lets pass while it waits for its PINGRESP.
+const PROBE_SKIPPED_PUBLISHES: usize = 64;
+
 /// The liveness oracle: a fresh client connects (CONNACK 0x00) and (when `ping`) its PINGREQ
-/// is answered, each within `wait`.
+/// is answered, each within `wait` (PUBLISH packets before the PINGRESP are let pass).
 pub async fn probe(
     addr: Endpoint,
     v: ProtocolVersion,
@@ -771,10 +774,19 @@ pub async fn probe(
         c.send(&Packet::PingReq)
             .await
             .map_err(|e| format!("PINGREQ not written: {e}"))?;
-        match c.recv_until(Instant::now() + wait).await {
-            Received::Packet(Packet::PingResp) | Received::Malformed { .. } => Ok(()),
-            other => Err(format!("PINGREQ answered by {}", other.describe(v))),
+        let deadline = Instant::now() + wait;
+        // A PUBLISH before the PINGRESP shows the broker alive (whether this fresh session
+        // should get any is not this oracle's question): keep waiting, a bounded number.
+        for _ in 0..PROBE_SKIPPED_PUBLISHES {
+            match c.recv_until(deadline).await {
+                Received::Packet(Packet::PingResp) | Received::Malformed { .. } => return Ok(()),
+                Received::Packet(Packet::Publish(_)) => continue,
+                other => return Err(format!("PINGREQ answered by {}", other.describe(v))),
+            }
         }
+        Err(format!(
+            "PINGREQ not answered: only PUBLISH packets ({PROBE_SKIPPED_PUBLISHES}) arrived"
+        ))
     }
     .await;
     c.abort();
@@ -784,6 +796,64 @@ pub async fn probe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fake broker: CONNACK 0x00, then `publishes` QoS 0 PUBLISH packets and, when `pong`,
+    /// a PINGRESP after the PINGREQ.
+    async fn fake_broker(publishes: usize, pong: bool) -> Endpoint {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 256];
+            let _ = s.read(&mut buf).await; // CONNECT
+            s.write_all(&[0x20, 0x02, 0x00, 0x00]).await.unwrap();
+            let _ = s.read(&mut buf).await; // PINGREQ
+            for _ in 0..publishes {
+                // QoS 0 PUBLISH, topic "t", payload "x"
+                s.write_all(&[0x30, 0x04, 0x00, 0x01, b't', b'x'])
+                    .await
+                    .unwrap();
+            }
+            if pong {
+                s.write_all(&[0xd0, 0x00]).await.unwrap();
+            }
+            let _ = s.read(&mut buf).await;
+        });
+        Endpoint::tcp(addr)
+    }
+
+    async fn probe_of(addr: Endpoint) -> Result<(), String> {
+        let transcript = Transcript::new(std::time::Instant::now());
+        probe(
+            addr,
+            ProtocolVersion::V311,
+            "probe".to_owned(),
+            Duration::from_secs(2),
+            transcript,
+            true,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn probe_lets_publish_packets_pass_before_the_pingresp() {
+        assert_eq!(probe_of(fake_broker(3, true).await).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn probe_fails_when_only_publish_packets_arrive() {
+        let err = probe_of(fake_broker(PROBE_SKIPPED_PUBLISHES + 1, false).await)
+            .await
+            .unwrap_err();
+        assert!(err.contains("PINGREQ not answered"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn probe_fails_without_pingresp() {
+        let err = probe_of(fake_broker(0, false).await).await.unwrap_err();
+        assert!(err.starts_with("PINGREQ answered by"), "{err}");
+    }
 
     #[test]
     fn client_ids_are_fixed_length_unique_and_deterministic() {
