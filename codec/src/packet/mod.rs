@@ -176,6 +176,28 @@ pub enum Packet {
     Auth(Auth),
 }
 
+/// The lengths an encode computes once and passes down to the writer: the body (the
+/// Remaining Length) and the contents of the property blocks (without their Property Length).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Lens {
+    /// The Remaining Length.
+    pub body: usize,
+    /// The packet's properties.
+    pub props: usize,
+    /// The Will Properties (CONNECT).
+    pub will_props: usize,
+}
+
+impl Lens {
+    /// A body without properties.
+    pub(crate) fn body(body: usize) -> Lens {
+        Lens {
+            body,
+            ..Lens::default()
+        }
+    }
+}
+
 /// The decode/encode contract of one packet body (the part after the fixed header).
 pub(crate) trait PacketBody: Sized {
     const TYPE: PacketType;
@@ -191,11 +213,13 @@ pub(crate) trait PacketBody: Sized {
     /// Checks that the value can be encoded for `v`.
     fn validate(&self, v: ProtocolVersion) -> Result<(), Violation>;
 
-    /// The size of the encoded body (the Remaining Length).
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation>;
+    /// The size of the encoded body (the Remaining Length), with the property lengths that
+    /// [`PacketBody::encode_body`] then writes without computing them again.
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation>;
 
-    /// Writes the body.
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation>;
+    /// Writes the body; `lens` is what [`PacketBody::body_len`] returned.
+    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion, lens: &Lens)
+        -> Result<(), Violation>;
 }
 
 /// The parsed fixed header of a packet.
@@ -376,7 +400,7 @@ impl Packet {
             version: v,
             packet_type: self.packet_type(),
         };
-        let body = self.with_body(|b| b.body_len(v)).map_err(err)?;
+        let body = self.with_body(|b| b.body_len(v)).map_err(err)?.body;
         let len = variable_byte_integer_len(body, "Remaining Length").map_err(err)?;
         Ok(1 + len + body)
     }
@@ -415,23 +439,29 @@ impl Packet {
 /// Object-safe view of [`PacketBody`] for encoding.
 trait DynBody {
     fn validate(&self, v: ProtocolVersion) -> Result<(), Violation>;
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation>;
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation>;
     fn first_byte(&self) -> u8;
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation>;
+    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion, lens: &Lens)
+        -> Result<(), Violation>;
 }
 
 impl<T: PacketBody> DynBody for T {
     fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
         PacketBody::validate(self, v)
     }
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
         PacketBody::body_len(self, v)
     }
     fn first_byte(&self) -> u8 {
         ((T::TYPE as u8) << 4) | (self.flags() & 0x0F)
     }
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
-        PacketBody::encode_body(self, dst, v)
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation> {
+        PacketBody::encode_body(self, dst, v, lens)
     }
 }
 
@@ -481,12 +511,13 @@ pub fn encode_packet(
     packet
         .with_body(|b| {
             b.validate(v)?;
-            let body_len = b.body_len(v)?;
+            let lens = b.body_len(v)?;
+            let body_len = lens.body;
             dst.reserve(5 + body_len);
             dst.put_u8(b.first_byte());
             put_variable_byte_integer(dst, body_len, "Remaining Length")?;
             let start = dst.len();
-            b.encode_body(dst, v)?;
+            b.encode_body(dst, v, &lens)?;
             debug_assert_eq!(
                 dst.len() - start,
                 body_len,
@@ -555,5 +586,19 @@ pub(crate) fn arbitrary_opt_bytes(
         Ok(Some(arbitrary_bytes(u)?))
     } else {
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13: a `Packet` stays small, so decoding and queueing move little memory.
+    /// Large and rare data (CONNECT, every property set) is boxed.
+    #[test]
+    fn packet_is_at_most_160_bytes() {
+        let size = std::mem::size_of::<Packet>();
+        println!("size_of::<Packet>() = {size}");
+        assert!(size <= 160, "size_of::<Packet>() = {size}");
     }
 }
