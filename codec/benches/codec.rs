@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mqttspec_codec::{
-    encode_packet, Connect, FrameDecoder, LastWill, MqttString, Packet, PacketId, ConnectProperties, WillProperties, SubscribeProperties,
-    ProtocolVersion, Publish, QoS, RetainHandling, Subscribe, SubscriptionOptions, TopicFilter,
-    TopicName,
+    encode_packet, Connect, ConnectProperties, FrameDecoder, LastWill, MqttString, Packet,
+    PacketId, ProtocolVersion, Publish, QoS, RetainHandling, Subscribe, SubscribeProperties,
+    SubscriptionOptions, TopicFilter, TopicName, WillProperties,
 };
 use rumqttc::mqttbytes::v4 as m4;
 use rumqttc::v5::mqttbytes::v5 as m5;

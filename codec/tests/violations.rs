@@ -8,9 +8,9 @@
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
     Auth, ConnAck, Connect, DecodeError, Disconnect, EncodeError, ErrorClass, FrameDecoder,
-    MqttString, Packet, PacketId, PacketType as T, PropertyContext as C,
-    PropertyId as P, ProtocolVersion, PubAck, Publish, QoS, RawPacket, ReasonCode,
-    StatementId as S, Subscribe, SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Violation,
+    MqttString, Packet, PacketId, PacketType as T, PropertyContext as C, PropertyId as P,
+    ProtocolVersion, PubAck, Publish, QoS, RawPacket, ReasonCode, StatementId as S, Subscribe,
+    SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Violation,
 };
 use ProtocolVersion::{V311, V5};
 

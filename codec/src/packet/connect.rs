@@ -3,9 +3,9 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{v5_only, Lens, PacketBody, PacketType};
-use crate::property::block_len;
 use crate::error::DecodeError;
-use crate::property::{ConnectProperties, WillProperties, PropertyContext, PropertySet, Props};
+use crate::property::block_len;
+use crate::property::{ConnectProperties, PropertyContext, PropertySet, Props, WillProperties};
 use crate::protocol::ProtocolVersion;
 use crate::qos::QoS;
 use crate::reader::Reader;

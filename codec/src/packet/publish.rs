@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{read_packet_id, v5_only, Lens, PacketBody, PacketType};
 use crate::property::block_len;
-use crate::property::{PublishProperties, PropertyContext, PropertySet, Props};
+use crate::property::{PropertyContext, PropertySet, Props, PublishProperties};
 use crate::protocol::ProtocolVersion;
 use crate::qos::{PacketId, QoS};
 use crate::reader::Reader;

@@ -4,7 +4,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::{read_packet_id, v5_only, Lens, PacketBody, PacketType};
 use crate::property::block_len;
-use crate::property::{UnsubscribeProperties, PropertyContext, PropertySet, Props};
+use crate::property::{PropertyContext, PropertySet, Props, UnsubscribeProperties};
 use crate::protocol::ProtocolVersion;
 use crate::qos::PacketId;
 use crate::reader::Reader;
