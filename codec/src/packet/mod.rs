@@ -218,8 +218,12 @@ pub(crate) trait PacketBody: Sized {
     fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation>;
 
     /// Writes the body; `lens` is what [`PacketBody::body_len`] returned.
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion, lens: &Lens)
-        -> Result<(), Violation>;
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation>;
 }
 
 /// The parsed fixed header of a packet.
@@ -298,6 +302,39 @@ impl FixedHeader {
         }
         Err(err(Violation::RemainingLengthTooLong))
     }
+}
+
+/// Runs `$body` with `$b` bound to the packet's body, one monomorphised copy per packet type
+/// (no dynamic dispatch, so the body's validate / length / encode inline into one another).
+macro_rules! with_body {
+    ($packet:expr, $b:ident => $body:expr) => {
+        match $packet {
+            Packet::Connect(p) => {
+                let $b: &Connect = p;
+                $body
+            }
+            Packet::ConnAck($b) => $body,
+            Packet::Publish($b) => $body,
+            Packet::PubAck($b) => $body,
+            Packet::PubRec($b) => $body,
+            Packet::PubRel($b) => $body,
+            Packet::PubComp($b) => $body,
+            Packet::Subscribe($b) => $body,
+            Packet::SubAck($b) => $body,
+            Packet::Unsubscribe($b) => $body,
+            Packet::UnsubAck($b) => $body,
+            Packet::PingReq => {
+                let $b = &PingReq;
+                $body
+            }
+            Packet::PingResp => {
+                let $b = &PingResp;
+                $body
+            }
+            Packet::Disconnect($b) => $body,
+            Packet::Auth($b) => $body,
+        }
+    };
 }
 
 impl Packet {
@@ -390,7 +427,7 @@ impl Packet {
             version: v,
             packet_type: self.packet_type(),
         };
-        self.with_body(|b| b.validate(v)).map_err(err)
+        with_body!(self, b => b.validate(v)).map_err(err)
     }
 
     /// The size of the whole encoded packet.
@@ -400,7 +437,7 @@ impl Packet {
             version: v,
             packet_type: self.packet_type(),
         };
-        let body = self.with_body(|b| b.body_len(v)).map_err(err)?.body;
+        let body = with_body!(self, b => b.body_len(v)).map_err(err)?.body;
         let len = variable_byte_integer_len(body, "Remaining Length").map_err(err)?;
         Ok(1 + len + body)
     }
@@ -411,58 +448,35 @@ impl Packet {
         encode_packet(self, v, &mut dst)?;
         Ok(dst.freeze())
     }
-
-    fn with_body<R>(
-        &self,
-        f: impl FnOnce(&dyn DynBody) -> Result<R, Violation>,
-    ) -> Result<R, Violation> {
-        match self {
-            Packet::Connect(p) => f(p.as_ref()),
-            Packet::ConnAck(p) => f(p),
-            Packet::Publish(p) => f(p),
-            Packet::PubAck(p) => f(p),
-            Packet::PubRec(p) => f(p),
-            Packet::PubRel(p) => f(p),
-            Packet::PubComp(p) => f(p),
-            Packet::Subscribe(p) => f(p),
-            Packet::SubAck(p) => f(p),
-            Packet::Unsubscribe(p) => f(p),
-            Packet::UnsubAck(p) => f(p),
-            Packet::PingReq => f(&PingReq),
-            Packet::PingResp => f(&PingResp),
-            Packet::Disconnect(p) => f(p),
-            Packet::Auth(p) => f(p),
-        }
-    }
 }
 
-/// Object-safe view of [`PacketBody`] for encoding.
-trait DynBody {
-    fn validate(&self, v: ProtocolVersion) -> Result<(), Violation>;
-    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation>;
-    fn first_byte(&self) -> u8;
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion, lens: &Lens)
-        -> Result<(), Violation>;
+/// The first byte of the fixed header of `b`.
+#[inline]
+fn first_byte<T: PacketBody>(b: &T) -> u8 {
+    ((T::TYPE as u8) << 4) | (b.flags() & 0x0F)
 }
 
-impl<T: PacketBody> DynBody for T {
-    fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
-        PacketBody::validate(self, v)
-    }
-    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
-        PacketBody::body_len(self, v)
-    }
-    fn first_byte(&self) -> u8 {
-        ((T::TYPE as u8) << 4) | (self.flags() & 0x0F)
-    }
-    fn encode_body(
-        &self,
-        dst: &mut BytesMut,
-        v: ProtocolVersion,
-        lens: &Lens,
-    ) -> Result<(), Violation> {
-        PacketBody::encode_body(self, dst, v, lens)
-    }
+/// Validates `b` and writes the whole packet, each length computed once.
+#[inline]
+fn encode_one<T: PacketBody>(
+    b: &T,
+    v: ProtocolVersion,
+    dst: &mut BytesMut,
+) -> Result<(), Violation> {
+    b.validate(v)?;
+    let lens = b.body_len(v)?;
+    let body_len = lens.body;
+    dst.reserve(5 + body_len);
+    dst.put_u8(first_byte(b));
+    put_variable_byte_integer(dst, body_len, "Remaining Length")?;
+    let start = dst.len();
+    b.encode_body(dst, v, &lens)?;
+    debug_assert_eq!(
+        dst.len() - start,
+        body_len,
+        "body_len disagrees with encode_body"
+    );
+    Ok(())
 }
 
 fn body_of<T: PacketBody>(flags: u8, r: &mut Reader, v: ProtocolVersion) -> Result<T, Violation> {
@@ -508,24 +522,7 @@ pub fn encode_packet(
         version: v,
         packet_type: packet.packet_type(),
     };
-    packet
-        .with_body(|b| {
-            b.validate(v)?;
-            let lens = b.body_len(v)?;
-            let body_len = lens.body;
-            dst.reserve(5 + body_len);
-            dst.put_u8(b.first_byte());
-            put_variable_byte_integer(dst, body_len, "Remaining Length")?;
-            let start = dst.len();
-            b.encode_body(dst, v, &lens)?;
-            debug_assert_eq!(
-                dst.len() - start,
-                body_len,
-                "body_len disagrees with encode_body"
-            );
-            Ok(())
-        })
-        .map_err(err)
+    with_body!(packet, b => encode_one(b, v, dst)).map_err(err)
 }
 
 /// Fails with [`Violation::NotInV311`] when `cond` holds and `v` is MQTT 3.1.1.
