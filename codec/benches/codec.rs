@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mqttspec_codec::{
-    encode_packet, Connect, FrameDecoder, LastWill, MqttString, Packet, PacketId, Properties,
-    ProtocolVersion, Publish, QoS, RetainHandling, Subscribe, SubscriptionOptions, TopicFilter,
-    TopicName,
+    encode_packet, Connect, ConnectProperties, FrameDecoder, LastWill, MqttString, Packet,
+    PacketId, ProtocolVersion, Publish, QoS, RetainHandling, Subscribe, SubscribeProperties,
+    SubscriptionOptions, TopicFilter, TopicName, WillProperties,
 };
 use rumqttc::mqttbytes::v4 as m4;
 use rumqttc::v5::mqttbytes::v5 as m5;
@@ -69,8 +69,8 @@ fn publish(payload_len: usize, with_user_properties: bool) -> Packet {
 /// A CONNECT with a Will Message, a User Name and a Password. In MQTT 5.0 it also carries a
 /// Session Expiry Interval and a Receive Maximum, and the Will a Will Delay Interval.
 fn connect(v: ProtocolVersion) -> Packet {
-    let mut properties = Properties::default();
-    let mut will_properties = Properties::default();
+    let mut properties = ConnectProperties::default();
+    let mut will_properties = WillProperties::default();
     if v.is_v5() {
         properties.session_expiry_interval = Some(3600);
         properties.receive_maximum = NonZeroU16::new(100);
@@ -80,12 +80,12 @@ fn connect(v: ProtocolVersion) -> Packet {
         protocol_version: v,
         clean_start: true,
         keep_alive: 60,
-        properties,
+        properties: properties.into(),
         client_id: s("mqttspec-bench-client-0001"),
         will: Some(LastWill {
             qos: QoS::AtLeastOnce,
             retain: true,
-            properties: will_properties,
+            properties: will_properties.into(),
             topic: TopicName::new("clients/mqttspec-bench-client-0001/status").unwrap(),
             payload: Bytes::from_static(b"offline: connection lost"),
         }),
@@ -110,7 +110,7 @@ const SUBSCRIBE_FILTERS: [&str; 10] = [
 /// A SUBSCRIBE with ten Topic Filters at mixed QoS. In MQTT 5.0 it also carries a
 /// Subscription Identifier and uses the v5-only subscription options on some filters.
 fn subscribe(v: ProtocolVersion) -> Packet {
-    let mut properties = Properties::default();
+    let mut properties = SubscribeProperties::default();
     if v.is_v5() {
         properties.subscription_identifiers = vec![NonZeroU32::new(42).unwrap()];
     }
@@ -133,7 +133,7 @@ fn subscribe(v: ProtocolVersion) -> Packet {
         .collect();
     Packet::Subscribe(Subscribe {
         packet_id: PacketId::new(7).unwrap(),
-        properties,
+        properties: properties.into(),
         filters,
     })
 }

@@ -23,7 +23,7 @@
 //! | [`violation`] | [`Violation`]: one variant per rule, mapped to class, reason code and statement |
 //! | [`error`] | [`DecodeError`] and [`EncodeError`] |
 //! | [`string`] | validated zero-copy strings: [`MqttString`], [`TopicName`], [`TopicFilter`] |
-//! | [`property`] | [`Properties`], [`PropertyId`] and where each property may appear |
+//! | [`property`] | the property table: [`PropertyId`], where each property may appear, the per-packet sets ([`PublishProperties`], ...) behind [`Props`], and the flat [`Properties`] view |
 //! | [`reader`] / [`writer`] | the bounded reader and the writer of the MQTT data representations |
 //! | [`packet`] | [`Packet`] and one file per control packet type |
 //! | [`frame`] | the streaming [`FrameDecoder`] over a growing buffer |
@@ -71,7 +71,12 @@ pub use packet::{
     LastWill, Packet, PacketType, PubAck, PubComp, PubRec, PubRel, Publish, RetainHandling, SubAck,
     Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
-pub use property::{PayloadFormatIndicator, Properties, PropertyContext, PropertyId};
+pub use property::{
+    AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,
+    PayloadFormatIndicator, Properties, PropertyContext, PropertyId, PropertySet, Props,
+    PublishProperties, SubAckProperties, SubscribeProperties, UnsubAckProperties,
+    UnsubscribeProperties, WillProperties,
+};
 pub use protocol::ProtocolVersion;
 pub use qos::{PacketId, QoS};
 pub use raw::RawPacket;

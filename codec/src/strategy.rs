@@ -446,6 +446,12 @@ pub fn properties(context: PropertyContext) -> impl Strategy<Value = Properties>
     )
 }
 
+/// A flat set from [`properties`] as the packet's own set type (the strategy only draws
+/// properties allowed in the context, so nothing is dropped).
+fn into_set<T: crate::property::PropertySet>(p: Properties) -> crate::property::Props<T> {
+    T::from_flat(p).unwrap_or_default().into()
+}
+
 /// [`properties`] in MQTT 5.0; always empty in MQTT 3.1.1.
 pub fn properties_for(
     context: PropertyContext,
@@ -474,7 +480,7 @@ pub fn last_will(version: ProtocolVersion) -> impl Strategy<Value = LastWill> {
         .prop_map(|(qos, retain, properties, topic, payload)| LastWill {
             qos,
             retain,
-            properties,
+            properties: into_set(properties),
             topic,
             payload,
         })
@@ -502,7 +508,7 @@ pub fn connect(version: ProtocolVersion) -> impl Strategy<Value = Connect> {
                     protocol_version: version,
                     clean_start,
                     keep_alive,
-                    properties,
+                    properties: into_set(properties),
                     client_id,
                     will,
                     username,
@@ -522,7 +528,7 @@ pub fn connack(version: ProtocolVersion) -> impl Strategy<Value = ConnAck> {
         .prop_map(|(session_present, reason_code, properties)| ConnAck {
             session_present: session_present && !reason_code.is_error(),
             reason_code,
-            properties,
+            properties: into_set(properties),
         })
 }
 
@@ -553,7 +559,7 @@ pub fn publish(version: ProtocolVersion) -> impl Strategy<Value = Publish> {
                     retain,
                     topic,
                     packet_id: acknowledged.then_some(id),
-                    properties,
+                    properties: into_set(properties),
                     payload,
                 }
             },
@@ -572,7 +578,7 @@ macro_rules! publish_ack_strategy {
                 .prop_map(|(packet_id, reason_code, properties)| $ty {
                     packet_id,
                     reason_code,
-                    properties,
+                    properties: into_set(properties),
                 })
         }
     };
@@ -621,7 +627,7 @@ pub fn subscribe(version: ProtocolVersion) -> impl Strategy<Value = Subscribe> {
     )
         .prop_map(|(packet_id, properties, filters)| Subscribe {
             packet_id,
-            properties,
+            properties: into_set(properties),
             filters,
         })
 }
@@ -635,7 +641,7 @@ pub fn suback(version: ProtocolVersion) -> impl Strategy<Value = SubAck> {
     )
         .prop_map(|(packet_id, properties, reason_codes)| SubAck {
             packet_id,
-            properties,
+            properties: into_set(properties),
             reason_codes,
         })
 }
@@ -649,7 +655,7 @@ pub fn unsubscribe(version: ProtocolVersion) -> impl Strategy<Value = Unsubscrib
     )
         .prop_map(|(packet_id, properties, filters)| Unsubscribe {
             packet_id,
-            properties,
+            properties: into_set(properties),
             filters,
         })
 }
@@ -668,7 +674,7 @@ pub fn unsuback(version: ProtocolVersion) -> impl Strategy<Value = UnsubAck> {
     )
         .prop_map(|(packet_id, properties, reason_codes)| UnsubAck {
             packet_id,
-            properties,
+            properties: into_set(properties),
             reason_codes,
         })
 }
@@ -681,7 +687,7 @@ pub fn disconnect(version: ProtocolVersion) -> impl Strategy<Value = Disconnect>
     )
         .prop_map(|(reason_code, properties)| Disconnect {
             reason_code,
-            properties,
+            properties: into_set(properties),
         })
 }
 
@@ -693,7 +699,7 @@ pub fn auth() -> impl Strategy<Value = Auth> {
     )
         .prop_map(|(reason_code, properties)| Auth {
             reason_code,
-            properties,
+            properties: into_set(properties),
         })
 }
 

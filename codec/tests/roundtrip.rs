@@ -223,36 +223,36 @@ fn v311_packets_carry_no_v5_only_data() {
             Packet::Connect(c) => {
                 assert!(c.will.as_ref().is_none_or(|w| w.properties.is_empty()));
                 assert!(c.password.is_none() || c.username.is_some());
-                (None, Some(&c.properties))
+                (None, Some(c.properties.to_properties()))
             }
             Packet::ConnAck(p) => {
                 assert!(p.reason_code.to_connect_return_code().is_some());
-                (None, Some(&p.properties))
+                (None, Some(p.properties.to_properties()))
             }
-            Packet::Publish(p) => (None, Some(&p.properties)),
-            Packet::PubAck(p) => (Some(p.reason_code), Some(&p.properties)),
-            Packet::PubRec(p) => (Some(p.reason_code), Some(&p.properties)),
-            Packet::PubRel(p) => (Some(p.reason_code), Some(&p.properties)),
-            Packet::PubComp(p) => (Some(p.reason_code), Some(&p.properties)),
+            Packet::Publish(p) => (None, Some(p.properties.to_properties())),
+            Packet::PubAck(p) => (Some(p.reason_code), Some(p.properties.to_properties())),
+            Packet::PubRec(p) => (Some(p.reason_code), Some(p.properties.to_properties())),
+            Packet::PubRel(p) => (Some(p.reason_code), Some(p.properties.to_properties())),
+            Packet::PubComp(p) => (Some(p.reason_code), Some(p.properties.to_properties())),
             Packet::Subscribe(p) => {
                 for (_, options) in &p.filters {
                     assert_eq!(options.to_byte() & !0b11, 0);
                 }
-                (None, Some(&p.properties))
+                (None, Some(p.properties.to_properties()))
             }
             Packet::SubAck(p) => {
                 assert!(p
                     .reason_codes
                     .iter()
                     .all(|c| c.is_v311_suback_return_code()));
-                (None, Some(&p.properties))
+                (None, Some(p.properties.to_properties()))
             }
-            Packet::Unsubscribe(p) => (None, Some(&p.properties)),
+            Packet::Unsubscribe(p) => (None, Some(p.properties.to_properties())),
             Packet::UnsubAck(p) => {
                 assert!(p.reason_codes.is_empty());
-                (None, Some(&p.properties))
+                (None, Some(p.properties.to_properties()))
             }
-            Packet::Disconnect(p) => (Some(p.reason_code), Some(&p.properties)),
+            Packet::Disconnect(p) => (Some(p.reason_code), Some(p.properties.to_properties())),
             Packet::PingReq | Packet::PingResp => (None, None),
             Packet::Auth(_) => panic!("AUTH generated for MQTT 3.1.1"),
         };

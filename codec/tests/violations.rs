@@ -8,9 +8,9 @@
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
     Auth, ConnAck, Connect, DecodeError, Disconnect, EncodeError, ErrorClass, FrameDecoder,
-    MqttString, Packet, PacketId, PacketType as T, Properties, PropertyContext as C,
-    PropertyId as P, ProtocolVersion, PubAck, Publish, QoS, RawPacket, ReasonCode,
-    StatementId as S, Subscribe, SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Violation,
+    MqttString, Packet, PacketId, PacketType as T, PropertyContext as C, PropertyId as P,
+    ProtocolVersion, PubAck, Publish, QoS, RawPacket, ReasonCode, StatementId as S, Subscribe,
+    SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Violation,
 };
 use ProtocolVersion::{V311, V5};
 
@@ -1802,7 +1802,7 @@ fn encoder_refuses_v5_only_data_in_v311() {
 
     let u = Packet::UnsubAck(UnsubAck {
         packet_id: id,
-        properties: Properties::default(),
+        properties: Default::default(),
         reason_codes: vec![ReasonCode::Success],
     });
     encode_refused(&u, V311, not_in_v311("UNSUBACK reason codes"));
@@ -1810,7 +1810,7 @@ fn encoder_refuses_v5_only_data_in_v311() {
     let c = Packet::ConnAck(ConnAck {
         session_present: false,
         reason_code: ReasonCode::Banned,
-        properties: Properties::default(),
+        properties: Default::default(),
     });
     encode_refused(&c, V311, not_in_v311("this CONNACK reason code"));
 
@@ -1818,7 +1818,7 @@ fn encoder_refuses_v5_only_data_in_v311() {
         protocol_version: V311,
         clean_start: true,
         keep_alive: 0,
-        properties: Properties::default(),
+        properties: Default::default(),
         client_id: mqtt_string("c"),
         will: None,
         username: None,
@@ -1833,7 +1833,7 @@ fn encoder_refuses_v5_only_data_in_v311() {
 
     let s = Packet::Subscribe(Subscribe {
         packet_id: id,
-        properties: Properties::default(),
+        properties: Default::default(),
         filters: vec![(
             TopicFilter::new("a").expect("filter"),
             SubscriptionOptions {

@@ -4,8 +4,9 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{check_reason_code, read_packet_id, read_reason_code, PacketBody, PacketType};
-use crate::property::{Properties, PropertyContext};
+use super::{check_reason_code, read_packet_id, read_reason_code, Lens, PacketBody, PacketType};
+use crate::property::block_len;
+use crate::property::{AckProperties, PropertyContext, PropertySet, Props};
 use crate::protocol::ProtocolVersion;
 use crate::qos::PacketId;
 use crate::reader::Reader;
@@ -27,7 +28,7 @@ macro_rules! publish_ack {
             /// Reason Code (MQTT 5.0; always Success in 3.1.1).
             pub reason_code: ReasonCode,
             /// Properties (MQTT 5.0).
-            pub properties: Properties,
+            pub properties: Props<AckProperties>,
         }
 
         impl $name {
@@ -36,7 +37,7 @@ macro_rules! publish_ack {
                 $name {
                     packet_id,
                     reason_code: ReasonCode::Success,
-                    properties: Properties::default(),
+                    properties: Props::none(),
                 }
             }
         }
@@ -50,7 +51,7 @@ macro_rules! publish_ack {
                 if v.is_v5() && !r.is_empty() {
                     out.reason_code = read_reason_code(r, Self::TYPE)?;
                     if !r.is_empty() {
-                        out.properties = Properties::decode(r, PropertyContext::$context)?;
+                        out.properties = AckProperties::decode(r, PropertyContext::$context)?;
                     }
                 }
                 Ok(out)
@@ -59,7 +60,7 @@ macro_rules! publish_ack {
             fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
                 if v.is_v5() {
                     check_reason_code(self.reason_code, Self::TYPE)?;
-                    self.properties.validate(PropertyContext::$context)
+                    self.properties.validate()
                 } else if self.reason_code != ReasonCode::Success {
                     Err(Violation::NotInV311 { what: "reason codes" })
                 } else if !self.properties.is_empty() {
@@ -69,24 +70,29 @@ macro_rules! publish_ack {
                 }
             }
 
-            fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
+            fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
                 if !v.is_v5() || (self.reason_code == ReasonCode::Success && self.properties.is_empty()) {
-                    Ok(2)
+                    Ok(Lens::body(2))
                 } else if self.properties.is_empty() {
-                    Ok(3)
+                    Ok(Lens::body(3))
                 } else {
-                    Ok(3 + self.properties.encoded_len()?)
+                    let props = self.properties.body_len()?;
+                    Ok(Lens { body: 3 + block_len(props)?, props, will_props: 0 })
                 }
             }
 
-            fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
+            fn encode_body(
+                &self,
+                dst: &mut BytesMut,
+                _v: ProtocolVersion,
+                lens: &Lens,
+            ) -> Result<(), Violation> {
                 dst.put_u16(self.packet_id.get());
-                let len = self.body_len(v)?;
-                if len >= 3 {
+                if lens.body >= 3 {
                     dst.put_u8(self.reason_code.as_u8());
                 }
-                if len > 3 {
-                    self.properties.encode(dst)?;
+                if lens.body > 3 {
+                    self.properties.encode_with_len(dst, lens.props)?;
                 }
                 Ok(())
             }

@@ -2,8 +2,9 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{check_reason_code, read_reason_code, PacketBody, PacketType};
-use crate::property::{Properties, PropertyContext};
+use super::{check_reason_code, read_reason_code, Lens, PacketBody, PacketType};
+use crate::property::block_len;
+use crate::property::{AuthProperties, PropertyContext, PropertySet, Props};
 use crate::protocol::ProtocolVersion;
 use crate::reader::Reader;
 use crate::reason_code::ReasonCode;
@@ -17,7 +18,7 @@ pub struct Auth {
     /// Authenticate Reason Code.
     pub reason_code: ReasonCode,
     /// AUTH properties.
-    pub properties: Properties,
+    pub properties: Props<AuthProperties>,
 }
 
 impl PacketBody for Auth {
@@ -30,7 +31,7 @@ impl PacketBody for Auth {
         let mut out = Auth::default();
         if !r.is_empty() {
             out.reason_code = read_reason_code(r, Self::TYPE)?;
-            out.properties = Properties::decode(r, PropertyContext::Auth)?;
+            out.properties = AuthProperties::decode(r, PropertyContext::Auth)?;
         }
         Ok(out)
     }
@@ -40,21 +41,31 @@ impl PacketBody for Auth {
             return Err(Violation::NotInV311 { what: "AUTH" });
         }
         check_reason_code(self.reason_code, Self::TYPE)?;
-        self.properties.validate(PropertyContext::Auth)
+        self.properties.validate()
     }
 
-    fn body_len(&self, _v: ProtocolVersion) -> Result<usize, Violation> {
+    fn body_len(&self, _v: ProtocolVersion) -> Result<Lens, Violation> {
         if self.reason_code == ReasonCode::Success && self.properties.is_empty() {
-            Ok(0)
+            Ok(Lens::body(0))
         } else {
-            Ok(1 + self.properties.encoded_len()?)
+            let props = self.properties.body_len()?;
+            Ok(Lens {
+                body: 1 + block_len(props)?,
+                props,
+                will_props: 0,
+            })
         }
     }
 
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
-        if self.body_len(v)? > 0 {
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        _v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation> {
+        if lens.body > 0 {
             dst.put_u8(self.reason_code.as_u8());
-            self.properties.encode(dst)?;
+            self.properties.encode_with_len(dst, lens.props)?;
         }
         Ok(())
     }

@@ -2,8 +2,9 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{check_reason_code, read_reason_code, v5_only, PacketBody, PacketType};
-use crate::property::{Properties, PropertyContext};
+use super::{check_reason_code, read_reason_code, v5_only, Lens, PacketBody, PacketType};
+use crate::property::block_len;
+use crate::property::{ConnAckProperties, PropertyContext, PropertySet, Props};
 use crate::protocol::ProtocolVersion;
 use crate::reader::Reader;
 use crate::reason_code::ReasonCode;
@@ -19,7 +20,7 @@ pub struct ConnAck {
     /// Connect Reason Code (or the 3.1.1 return code).
     pub reason_code: ReasonCode,
     /// CONNACK properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props<ConnAckProperties>,
 }
 
 impl PacketBody for ConnAck {
@@ -44,9 +45,9 @@ impl PacketBody for ConnAck {
             return Err(Violation::SessionPresentOnError);
         }
         let properties = if v.is_v5() {
-            Properties::decode(r, PropertyContext::ConnAck)?
+            ConnAckProperties::decode(r, PropertyContext::ConnAck)?
         } else {
-            Properties::default()
+            Props::none()
         };
         Ok(ConnAck {
             session_present,
@@ -67,22 +68,31 @@ impl PacketBody for ConnAck {
             return Err(Violation::SessionPresentOnError);
         }
         v5_only(!self.properties.is_empty(), v, "CONNACK properties")?;
-        self.properties.validate(PropertyContext::ConnAck)
+        self.properties.validate()
     }
 
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
-        Ok(2 + if v.is_v5() {
-            self.properties.encoded_len()?
-        } else {
-            0
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
+        if !v.is_v5() {
+            return Ok(Lens::body(2));
+        }
+        let props = self.properties.body_len()?;
+        Ok(Lens {
+            body: 2 + block_len(props)?,
+            props,
+            will_props: 0,
         })
     }
 
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation> {
         dst.put_u8(u8::from(self.session_present));
         if v.is_v5() {
             dst.put_u8(self.reason_code.as_u8());
-            self.properties.encode(dst)?;
+            self.properties.encode_with_len(dst, lens.props)?;
         } else {
             let code = self
                 .reason_code

@@ -2,9 +2,10 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{v5_only, PacketBody, PacketType};
+use super::{v5_only, Lens, PacketBody, PacketType};
 use crate::error::DecodeError;
-use crate::property::{Properties, PropertyContext};
+use crate::property::block_len;
+use crate::property::{ConnectProperties, PropertyContext, PropertySet, Props, WillProperties};
 use crate::protocol::ProtocolVersion;
 use crate::qos::QoS;
 use crate::reader::Reader;
@@ -21,7 +22,7 @@ pub struct LastWill {
     /// Will Retain.
     pub retain: bool,
     /// Will Properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props<WillProperties>,
     /// Will Topic (never empty).
     pub topic: TopicName,
     /// Will Payload.
@@ -42,7 +43,7 @@ pub struct Connect {
     /// Keep Alive, in seconds.
     pub keep_alive: u16,
     /// CONNECT properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props<ConnectProperties>,
     /// Client Identifier (may be empty).
     pub client_id: MqttString,
     /// The Will Message, if the Will Flag is set.
@@ -134,16 +135,16 @@ impl PacketBody for Connect {
         }
         let keep_alive = r.u16("Keep Alive")?;
         let properties = if v.is_v5() {
-            Properties::decode(r, PropertyContext::Connect)?
+            ConnectProperties::decode(r, PropertyContext::Connect)?
         } else {
-            Properties::default()
+            Props::none()
         };
         let client_id = r.string("Client Identifier")?;
         let will = if will_flag {
             let properties = if v.is_v5() {
-                Properties::decode(r, PropertyContext::Will)?
+                WillProperties::decode(r, PropertyContext::Will)?
             } else {
-                Properties::default()
+                Props::none()
             };
             let topic = TopicName::from_string(r.string("Will Topic")?, "Will Topic")?;
             if topic.is_empty() {
@@ -192,10 +193,10 @@ impl PacketBody for Connect {
             });
         }
         v5_only(!self.properties.is_empty(), v, "CONNECT properties")?;
-        self.properties.validate(PropertyContext::Connect)?;
+        self.properties.validate()?;
         if let Some(will) = &self.will {
             v5_only(!will.properties.is_empty(), v, "Will Properties")?;
-            will.properties.validate(PropertyContext::Will)?;
+            will.properties.validate()?;
             if will.topic.is_empty() {
                 return Err(Violation::EmptyTopicName {
                     field: "Will Topic",
@@ -208,15 +209,18 @@ impl PacketBody for Connect {
         Ok(())
     }
 
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
+        let mut lens = Lens::default();
         let mut len = 2 + PROTOCOL_NAME.len() + 1 + 1 + 2;
         if v.is_v5() {
-            len += self.properties.encoded_len()?;
+            lens.props = self.properties.body_len()?;
+            len += block_len(lens.props)?;
         }
         len += prefixed_len(self.client_id.len(), "Client Identifier")?;
         if let Some(will) = &self.will {
             if v.is_v5() {
-                len += will.properties.encoded_len()?;
+                lens.will_props = will.properties.body_len()?;
+                len += block_len(lens.will_props)?;
             }
             len += prefixed_len(will.topic.len(), "Will Topic")?;
             len += prefixed_len(will.payload.len(), "Will Payload")?;
@@ -227,10 +231,16 @@ impl PacketBody for Connect {
         if let Some(p) = &self.password {
             len += prefixed_len(p.len(), "Password")?;
         }
-        Ok(len)
+        lens.body = len;
+        Ok(lens)
     }
 
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation> {
         put_binary(dst, PROTOCOL_NAME, "Protocol Name")?;
         dst.put_u8(v.level());
         let mut flags = 0u8;
@@ -252,12 +262,12 @@ impl PacketBody for Connect {
         dst.put_u8(flags);
         dst.put_u16(self.keep_alive);
         if v.is_v5() {
-            self.properties.encode(dst)?;
+            self.properties.encode_with_len(dst, lens.props)?;
         }
         put_string(dst, &self.client_id, "Client Identifier")?;
         if let Some(will) = &self.will {
             if v.is_v5() {
-                will.properties.encode(dst)?;
+                will.properties.encode_with_len(dst, lens.will_props)?;
             }
             put_string(dst, will.topic.as_mqtt_str(), "Will Topic")?;
             put_binary(dst, &will.payload, "Will Payload")?;

@@ -2,8 +2,9 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{check_reason_code, read_reason_code, PacketBody, PacketType};
-use crate::property::{Properties, PropertyContext};
+use super::{check_reason_code, read_reason_code, Lens, PacketBody, PacketType};
+use crate::property::block_len;
+use crate::property::{DisconnectProperties, PropertyContext, PropertySet, Props};
 use crate::protocol::ProtocolVersion;
 use crate::reader::Reader;
 use crate::reason_code::ReasonCode;
@@ -17,7 +18,7 @@ pub struct Disconnect {
     /// Disconnect Reason Code (MQTT 5.0).
     pub reason_code: ReasonCode,
     /// DISCONNECT properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props<DisconnectProperties>,
 }
 
 impl Disconnect {
@@ -25,7 +26,7 @@ impl Disconnect {
     pub fn new(reason_code: ReasonCode) -> Self {
         Disconnect {
             reason_code,
-            properties: Properties::default(),
+            properties: Props::none(),
         }
     }
 }
@@ -38,7 +39,7 @@ impl PacketBody for Disconnect {
         if v.is_v5() && !r.is_empty() {
             out.reason_code = read_reason_code(r, Self::TYPE)?;
             if !r.is_empty() {
-                out.properties = Properties::decode(r, PropertyContext::Disconnect)?;
+                out.properties = DisconnectProperties::decode(r, PropertyContext::Disconnect)?;
             }
         }
         Ok(out)
@@ -47,7 +48,7 @@ impl PacketBody for Disconnect {
     fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
         if v.is_v5() {
             check_reason_code(self.reason_code, Self::TYPE)?;
-            self.properties.validate(PropertyContext::Disconnect)
+            self.properties.validate()
         } else if self.reason_code != ReasonCode::Success {
             Err(Violation::NotInV311 {
                 what: "DISCONNECT reason codes",
@@ -61,23 +62,32 @@ impl PacketBody for Disconnect {
         }
     }
 
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
         if !v.is_v5() || (self.reason_code == ReasonCode::Success && self.properties.is_empty()) {
-            Ok(0)
+            Ok(Lens::body(0))
         } else if self.properties.is_empty() {
-            Ok(1)
+            Ok(Lens::body(1))
         } else {
-            Ok(1 + self.properties.encoded_len()?)
+            let props = self.properties.body_len()?;
+            Ok(Lens {
+                body: 1 + block_len(props)?,
+                props,
+                will_props: 0,
+            })
         }
     }
 
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
-        let len = self.body_len(v)?;
-        if len >= 1 {
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        _v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation> {
+        if lens.body >= 1 {
             dst.put_u8(self.reason_code.as_u8());
         }
-        if len > 1 {
-            self.properties.encode(dst)?;
+        if lens.body > 1 {
+            self.properties.encode_with_len(dst, lens.props)?;
         }
         Ok(())
     }

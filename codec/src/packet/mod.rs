@@ -176,6 +176,28 @@ pub enum Packet {
     Auth(Auth),
 }
 
+/// The lengths an encode computes once and passes down to the writer: the body (the
+/// Remaining Length) and the contents of the property blocks (without their Property Length).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Lens {
+    /// The Remaining Length.
+    pub body: usize,
+    /// The packet's properties.
+    pub props: usize,
+    /// The Will Properties (CONNECT).
+    pub will_props: usize,
+}
+
+impl Lens {
+    /// A body without properties.
+    pub(crate) fn body(body: usize) -> Lens {
+        Lens {
+            body,
+            ..Lens::default()
+        }
+    }
+}
+
 /// The decode/encode contract of one packet body (the part after the fixed header).
 pub(crate) trait PacketBody: Sized {
     const TYPE: PacketType;
@@ -191,11 +213,17 @@ pub(crate) trait PacketBody: Sized {
     /// Checks that the value can be encoded for `v`.
     fn validate(&self, v: ProtocolVersion) -> Result<(), Violation>;
 
-    /// The size of the encoded body (the Remaining Length).
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation>;
+    /// The size of the encoded body (the Remaining Length), with the property lengths that
+    /// [`PacketBody::encode_body`] then writes without computing them again.
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation>;
 
-    /// Writes the body.
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation>;
+    /// Writes the body; `lens` is what [`PacketBody::body_len`] returned.
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation>;
 }
 
 /// The parsed fixed header of a packet.
@@ -274,6 +302,39 @@ impl FixedHeader {
         }
         Err(err(Violation::RemainingLengthTooLong))
     }
+}
+
+/// Runs `$body` with `$b` bound to the packet's body, one monomorphised copy per packet type
+/// (no dynamic dispatch, so the body's validate / length / encode inline into one another).
+macro_rules! with_body {
+    ($packet:expr, $b:ident => $body:expr) => {
+        match $packet {
+            Packet::Connect(p) => {
+                let $b: &Connect = p;
+                $body
+            }
+            Packet::ConnAck($b) => $body,
+            Packet::Publish($b) => $body,
+            Packet::PubAck($b) => $body,
+            Packet::PubRec($b) => $body,
+            Packet::PubRel($b) => $body,
+            Packet::PubComp($b) => $body,
+            Packet::Subscribe($b) => $body,
+            Packet::SubAck($b) => $body,
+            Packet::Unsubscribe($b) => $body,
+            Packet::UnsubAck($b) => $body,
+            Packet::PingReq => {
+                let $b = &PingReq;
+                $body
+            }
+            Packet::PingResp => {
+                let $b = &PingResp;
+                $body
+            }
+            Packet::Disconnect($b) => $body,
+            Packet::Auth($b) => $body,
+        }
+    };
 }
 
 impl Packet {
@@ -366,7 +427,7 @@ impl Packet {
             version: v,
             packet_type: self.packet_type(),
         };
-        self.with_body(|b| b.validate(v)).map_err(err)
+        with_body!(self, b => b.validate(v)).map_err(err)
     }
 
     /// The size of the whole encoded packet.
@@ -376,7 +437,7 @@ impl Packet {
             version: v,
             packet_type: self.packet_type(),
         };
-        let body = self.with_body(|b| b.body_len(v)).map_err(err)?;
+        let body = with_body!(self, b => b.body_len(v)).map_err(err)?.body;
         let len = variable_byte_integer_len(body, "Remaining Length").map_err(err)?;
         Ok(1 + len + body)
     }
@@ -387,52 +448,35 @@ impl Packet {
         encode_packet(self, v, &mut dst)?;
         Ok(dst.freeze())
     }
-
-    fn with_body<R>(
-        &self,
-        f: impl FnOnce(&dyn DynBody) -> Result<R, Violation>,
-    ) -> Result<R, Violation> {
-        match self {
-            Packet::Connect(p) => f(p.as_ref()),
-            Packet::ConnAck(p) => f(p),
-            Packet::Publish(p) => f(p),
-            Packet::PubAck(p) => f(p),
-            Packet::PubRec(p) => f(p),
-            Packet::PubRel(p) => f(p),
-            Packet::PubComp(p) => f(p),
-            Packet::Subscribe(p) => f(p),
-            Packet::SubAck(p) => f(p),
-            Packet::Unsubscribe(p) => f(p),
-            Packet::UnsubAck(p) => f(p),
-            Packet::PingReq => f(&PingReq),
-            Packet::PingResp => f(&PingResp),
-            Packet::Disconnect(p) => f(p),
-            Packet::Auth(p) => f(p),
-        }
-    }
 }
 
-/// Object-safe view of [`PacketBody`] for encoding.
-trait DynBody {
-    fn validate(&self, v: ProtocolVersion) -> Result<(), Violation>;
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation>;
-    fn first_byte(&self) -> u8;
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation>;
+/// The first byte of the fixed header of `b`.
+#[inline]
+fn first_byte<T: PacketBody>(b: &T) -> u8 {
+    ((T::TYPE as u8) << 4) | (b.flags() & 0x0F)
 }
 
-impl<T: PacketBody> DynBody for T {
-    fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
-        PacketBody::validate(self, v)
-    }
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
-        PacketBody::body_len(self, v)
-    }
-    fn first_byte(&self) -> u8 {
-        ((T::TYPE as u8) << 4) | (self.flags() & 0x0F)
-    }
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
-        PacketBody::encode_body(self, dst, v)
-    }
+/// Validates `b` and writes the whole packet, each length computed once.
+#[inline]
+fn encode_one<T: PacketBody>(
+    b: &T,
+    v: ProtocolVersion,
+    dst: &mut BytesMut,
+) -> Result<(), Violation> {
+    b.validate(v)?;
+    let lens = b.body_len(v)?;
+    let body_len = lens.body;
+    dst.reserve(5 + body_len);
+    dst.put_u8(first_byte(b));
+    put_variable_byte_integer(dst, body_len, "Remaining Length")?;
+    let start = dst.len();
+    b.encode_body(dst, v, &lens)?;
+    debug_assert_eq!(
+        dst.len() - start,
+        body_len,
+        "body_len disagrees with encode_body"
+    );
+    Ok(())
 }
 
 fn body_of<T: PacketBody>(flags: u8, r: &mut Reader, v: ProtocolVersion) -> Result<T, Violation> {
@@ -478,23 +522,7 @@ pub fn encode_packet(
         version: v,
         packet_type: packet.packet_type(),
     };
-    packet
-        .with_body(|b| {
-            b.validate(v)?;
-            let body_len = b.body_len(v)?;
-            dst.reserve(5 + body_len);
-            dst.put_u8(b.first_byte());
-            put_variable_byte_integer(dst, body_len, "Remaining Length")?;
-            let start = dst.len();
-            b.encode_body(dst, v)?;
-            debug_assert_eq!(
-                dst.len() - start,
-                body_len,
-                "body_len disagrees with encode_body"
-            );
-            Ok(())
-        })
-        .map_err(err)
+    with_body!(packet, b => encode_one(b, v, dst)).map_err(err)
 }
 
 /// Fails with [`Violation::NotInV311`] when `cond` holds and `v` is MQTT 3.1.1.
@@ -555,5 +583,19 @@ pub(crate) fn arbitrary_opt_bytes(
         Ok(Some(arbitrary_bytes(u)?))
     } else {
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13: a `Packet` stays small, so decoding and queueing move little memory.
+    /// Large and rare data (CONNECT, every property set) is boxed.
+    #[test]
+    fn packet_is_at_most_160_bytes() {
+        let size = std::mem::size_of::<Packet>();
+        println!("size_of::<Packet>() = {size}");
+        assert!(size <= 160, "size_of::<Packet>() = {size}");
     }
 }

@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 
-use super::{PacketBody, PacketType};
+use super::{Lens, PacketBody, PacketType};
 use crate::protocol::ProtocolVersion;
 use crate::reader::Reader;
 use crate::violation::Violation;
@@ -25,11 +25,16 @@ macro_rules! empty_packet {
                 Ok(())
             }
 
-            fn body_len(&self, _v: ProtocolVersion) -> Result<usize, Violation> {
-                Ok(0)
+            fn body_len(&self, _v: ProtocolVersion) -> Result<Lens, Violation> {
+                Ok(Lens::body(0))
             }
 
-            fn encode_body(&self, _dst: &mut BytesMut, _v: ProtocolVersion) -> Result<(), Violation> {
+            fn encode_body(
+                &self,
+                _dst: &mut BytesMut,
+                _v: ProtocolVersion,
+                _lens: &Lens,
+            ) -> Result<(), Violation> {
                 Ok(())
             }
         }

@@ -2,8 +2,9 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{read_packet_id, v5_only, PacketBody, PacketType};
-use crate::property::{Properties, PropertyContext};
+use super::{read_packet_id, v5_only, Lens, PacketBody, PacketType};
+use crate::property::block_len;
+use crate::property::{PropertyContext, PropertySet, Props, PublishProperties};
 use crate::protocol::ProtocolVersion;
 use crate::qos::{PacketId, QoS};
 use crate::reader::Reader;
@@ -27,7 +28,7 @@ pub struct Publish {
     /// Packet Identifier (QoS 1 and 2 only).
     pub packet_id: Option<PacketId>,
     /// PUBLISH properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props<PublishProperties>,
     /// The Application Message payload (a slice of the received frame).
     #[cfg_attr(feature = "arbitrary", arbitrary(with = crate::packet::arbitrary_bytes))]
     pub payload: Bytes,
@@ -42,7 +43,7 @@ impl Publish {
             retain: false,
             topic,
             packet_id: None,
-            properties: Properties::default(),
+            properties: Props::none(),
             payload: payload.into(),
         }
     }
@@ -68,9 +69,9 @@ impl PacketBody for Publish {
             Some(read_packet_id(r, Self::TYPE)?)
         };
         let properties = if v.is_v5() {
-            Properties::decode(r, PropertyContext::Publish)?
+            PublishProperties::decode(r, PropertyContext::Publish)?
         } else {
-            Properties::default()
+            Props::none()
         };
         if topic.is_empty() && properties.topic_alias.is_none() {
             return Err(Violation::EmptyTopicName {
@@ -113,7 +114,7 @@ impl PacketBody for Publish {
             return Err(Violation::DupWithQoS0);
         }
         v5_only(!self.properties.is_empty(), v, "PUBLISH properties")?;
-        self.properties.validate(PropertyContext::Publish)?;
+        self.properties.validate()?;
         if self.topic.is_empty() && self.properties.topic_alias.is_none() {
             return Err(Violation::EmptyTopicName {
                 field: "Topic Name",
@@ -122,24 +123,32 @@ impl PacketBody for Publish {
         Ok(())
     }
 
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
+        let mut lens = Lens::default();
         let mut len = prefixed_len(self.topic.len(), "Topic Name")?;
         if self.packet_id.is_some() {
             len += 2;
         }
         if v.is_v5() {
-            len += self.properties.encoded_len()?;
+            lens.props = self.properties.body_len()?;
+            len += block_len(lens.props)?;
         }
-        Ok(len + self.payload.len())
+        lens.body = len + self.payload.len();
+        Ok(lens)
     }
 
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation> {
         put_string(dst, self.topic.as_mqtt_str(), "Topic Name")?;
         if let Some(id) = self.packet_id {
             dst.put_u16(id.get());
         }
         if v.is_v5() {
-            self.properties.encode(dst)?;
+            self.properties.encode_with_len(dst, lens.props)?;
         }
         dst.put_slice(&self.payload);
         Ok(())

@@ -2,8 +2,11 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{check_reason_code, read_packet_id, read_reason_code, v5_only, PacketBody, PacketType};
-use crate::property::{Properties, PropertyContext};
+use super::{
+    check_reason_code, read_packet_id, read_reason_code, v5_only, Lens, PacketBody, PacketType,
+};
+use crate::property::block_len;
+use crate::property::{AckProperties, PropertyContext, PropertySet, Props};
 use crate::protocol::ProtocolVersion;
 use crate::qos::PacketId;
 use crate::reader::Reader;
@@ -18,7 +21,7 @@ pub struct SubAck {
     /// Packet Identifier of the SUBSCRIBE.
     pub packet_id: PacketId,
     /// SUBACK properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props<AckProperties>,
     /// The reason codes, one per filter.
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -29,9 +32,9 @@ impl PacketBody for SubAck {
     fn decode_body(_flags: u8, r: &mut Reader, v: ProtocolVersion) -> Result<Self, Violation> {
         let packet_id = read_packet_id(r, Self::TYPE)?;
         let properties = if v.is_v5() {
-            Properties::decode(r, PropertyContext::SubAck)?
+            AckProperties::decode(r, PropertyContext::SubAck)?
         } else {
-            Properties::default()
+            Props::none()
         };
         let mut reason_codes = Vec::with_capacity(r.remaining());
         while !r.is_empty() {
@@ -76,22 +79,29 @@ impl PacketBody for SubAck {
             }
         }
         v5_only(!self.properties.is_empty(), v, "SUBACK properties")?;
-        self.properties.validate(PropertyContext::SubAck)
+        self.properties.validate()
     }
 
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
-        let props = if v.is_v5() {
-            self.properties.encoded_len()?
-        } else {
-            0
-        };
-        Ok(2 + props + self.reason_codes.len())
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
+        let mut lens = Lens::default();
+        let mut len = 2 + self.reason_codes.len();
+        if v.is_v5() {
+            lens.props = self.properties.body_len()?;
+            len += block_len(lens.props)?;
+        }
+        lens.body = len;
+        Ok(lens)
     }
 
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation> {
         dst.put_u16(self.packet_id.get());
         if v.is_v5() {
-            self.properties.encode(dst)?;
+            self.properties.encode_with_len(dst, lens.props)?;
         }
         for code in &self.reason_codes {
             dst.put_u8(code.as_u8());

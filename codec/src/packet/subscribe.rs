@@ -2,8 +2,9 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{read_packet_id, v5_only, PacketBody, PacketType};
-use crate::property::{Properties, PropertyContext};
+use super::{read_packet_id, v5_only, Lens, PacketBody, PacketType};
+use crate::property::block_len;
+use crate::property::{PropertyContext, PropertySet, Props, SubscribeProperties};
 use crate::protocol::ProtocolVersion;
 use crate::qos::{PacketId, QoS};
 use crate::reader::Reader;
@@ -87,7 +88,7 @@ pub struct Subscribe {
     /// Packet Identifier.
     pub packet_id: PacketId,
     /// SUBSCRIBE properties (MQTT 5.0): at most one Subscription Identifier, User Properties.
-    pub properties: Properties,
+    pub properties: Props<SubscribeProperties>,
     /// The Topic Filters and their options, in order.
     pub filters: Vec<(TopicFilter, SubscriptionOptions)>,
 }
@@ -98,9 +99,9 @@ impl PacketBody for Subscribe {
     fn decode_body(_flags: u8, r: &mut Reader, v: ProtocolVersion) -> Result<Self, Violation> {
         let packet_id = read_packet_id(r, Self::TYPE)?;
         let properties = if v.is_v5() {
-            Properties::decode(r, PropertyContext::Subscribe)?
+            SubscribeProperties::decode(r, PropertyContext::Subscribe)?
         } else {
-            Properties::default()
+            Props::none()
         };
         // Each entry takes at least 4 bytes (length, one character, options); the cap keeps
         // the up-front allocation small whatever the Remaining Length claims.
@@ -135,7 +136,7 @@ impl PacketBody for Subscribe {
             });
         }
         v5_only(!self.properties.is_empty(), v, "SUBSCRIBE properties")?;
-        self.properties.validate(PropertyContext::Subscribe)?;
+        self.properties.validate()?;
         for (filter, options) in &self.filters {
             if v.is_v5() {
                 filter.check_shared()?;
@@ -153,21 +154,29 @@ impl PacketBody for Subscribe {
         Ok(())
     }
 
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
+        let mut lens = Lens::default();
         let mut len = 2;
         if v.is_v5() {
-            len += self.properties.encoded_len()?;
+            lens.props = self.properties.body_len()?;
+            len += block_len(lens.props)?;
         }
         for (filter, _) in &self.filters {
             len += prefixed_len(filter.len(), "Topic Filter")? + 1;
         }
-        Ok(len)
+        lens.body = len;
+        Ok(lens)
     }
 
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation> {
         dst.put_u16(self.packet_id.get());
         if v.is_v5() {
-            self.properties.encode(dst)?;
+            self.properties.encode_with_len(dst, lens.props)?;
         }
         for (filter, options) in &self.filters {
             put_string(dst, filter.as_mqtt_str(), "Topic Filter")?;

@@ -2,8 +2,9 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{check_reason_code, read_packet_id, read_reason_code, PacketBody, PacketType};
-use crate::property::{Properties, PropertyContext};
+use super::{check_reason_code, read_packet_id, read_reason_code, Lens, PacketBody, PacketType};
+use crate::property::block_len;
+use crate::property::{AckProperties, PropertyContext, PropertySet, Props};
 use crate::protocol::ProtocolVersion;
 use crate::qos::PacketId;
 use crate::reader::Reader;
@@ -18,7 +19,7 @@ pub struct UnsubAck {
     /// Packet Identifier of the UNSUBSCRIBE.
     pub packet_id: PacketId,
     /// UNSUBACK properties (MQTT 5.0).
-    pub properties: Properties,
+    pub properties: Props<AckProperties>,
     /// The reason codes (MQTT 5.0), one per filter.
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -30,11 +31,11 @@ impl PacketBody for UnsubAck {
         let packet_id = read_packet_id(r, Self::TYPE)?;
         let mut out = UnsubAck {
             packet_id,
-            properties: Properties::default(),
+            properties: Props::none(),
             reason_codes: Vec::new(),
         };
         if v.is_v5() {
-            out.properties = Properties::decode(r, PropertyContext::UnsubAck)?;
+            out.properties = AckProperties::decode(r, PropertyContext::UnsubAck)?;
             while !r.is_empty() {
                 out.reason_codes.push(read_reason_code(r, Self::TYPE)?);
             }
@@ -57,7 +58,7 @@ impl PacketBody for UnsubAck {
             for code in &self.reason_codes {
                 check_reason_code(*code, Self::TYPE)?;
             }
-            self.properties.validate(PropertyContext::UnsubAck)
+            self.properties.validate()
         } else if !self.reason_codes.is_empty() {
             Err(Violation::NotInV311 {
                 what: "UNSUBACK reason codes",
@@ -71,18 +72,27 @@ impl PacketBody for UnsubAck {
         }
     }
 
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
-        if v.is_v5() {
-            Ok(2 + self.properties.encoded_len()? + self.reason_codes.len())
-        } else {
-            Ok(2)
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
+        if !v.is_v5() {
+            return Ok(Lens::body(2));
         }
+        let props = self.properties.body_len()?;
+        Ok(Lens {
+            body: 2 + block_len(props)? + self.reason_codes.len(),
+            props,
+            will_props: 0,
+        })
     }
 
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation> {
         dst.put_u16(self.packet_id.get());
         if v.is_v5() {
-            self.properties.encode(dst)?;
+            self.properties.encode_with_len(dst, lens.props)?;
             for code in &self.reason_codes {
                 dst.put_u8(code.as_u8());
             }

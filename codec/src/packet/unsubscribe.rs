@@ -2,8 +2,9 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{read_packet_id, v5_only, PacketBody, PacketType};
-use crate::property::{Properties, PropertyContext};
+use super::{read_packet_id, v5_only, Lens, PacketBody, PacketType};
+use crate::property::block_len;
+use crate::property::{PropertyContext, PropertySet, Props, UnsubscribeProperties};
 use crate::protocol::ProtocolVersion;
 use crate::qos::PacketId;
 use crate::reader::Reader;
@@ -18,7 +19,7 @@ pub struct Unsubscribe {
     /// Packet Identifier.
     pub packet_id: PacketId,
     /// UNSUBSCRIBE properties (MQTT 5.0: User Properties only).
-    pub properties: Properties,
+    pub properties: Props<UnsubscribeProperties>,
     /// The Topic Filters, in order.
     pub filters: Vec<TopicFilter>,
 }
@@ -29,9 +30,9 @@ impl PacketBody for Unsubscribe {
     fn decode_body(_flags: u8, r: &mut Reader, v: ProtocolVersion) -> Result<Self, Violation> {
         let packet_id = read_packet_id(r, Self::TYPE)?;
         let properties = if v.is_v5() {
-            Properties::decode(r, PropertyContext::Unsubscribe)?
+            UnsubscribeProperties::decode(r, PropertyContext::Unsubscribe)?
         } else {
-            Properties::default()
+            Props::none()
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
@@ -65,24 +66,32 @@ impl PacketBody for Unsubscribe {
             }
         }
         v5_only(!self.properties.is_empty(), v, "UNSUBSCRIBE properties")?;
-        self.properties.validate(PropertyContext::Unsubscribe)
+        self.properties.validate()
     }
 
-    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
+    fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
+        let mut lens = Lens::default();
         let mut len = 2;
         if v.is_v5() {
-            len += self.properties.encoded_len()?;
+            lens.props = self.properties.body_len()?;
+            len += block_len(lens.props)?;
         }
         for filter in &self.filters {
             len += prefixed_len(filter.len(), "Topic Filter")?;
         }
-        Ok(len)
+        lens.body = len;
+        Ok(lens)
     }
 
-    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
+    fn encode_body(
+        &self,
+        dst: &mut BytesMut,
+        v: ProtocolVersion,
+        lens: &Lens,
+    ) -> Result<(), Violation> {
         dst.put_u16(self.packet_id.get());
         if v.is_v5() {
-            self.properties.encode(dst)?;
+            self.properties.encode_with_len(dst, lens.props)?;
         }
         for filter in &self.filters {
             put_string(dst, filter.as_mqtt_str(), "Topic Filter")?;

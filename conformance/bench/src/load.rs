@@ -17,9 +17,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use mqttspec_codec::{
-    encode_packet, FrameDecoder, Packet, PacketId, PacketType, Properties, ProtocolVersion, PubAck,
-    PubComp, PubRec, PubRel, QoS, ReasonCode, Subscribe, SubscriptionOptions, TopicFilter,
-    TopicName,
+    encode_packet, FrameDecoder, Packet, PacketId, PacketType, ProtocolVersion, PubAck, PubComp,
+    PubRec, PubRel, QoS, ReasonCode, Subscribe, SubscriptionOptions, TopicFilter, TopicName,
 };
 use mqttspec_transport::conn::{ReadHalf as OwnedReadHalf, WriteHalf as OwnedWriteHalf};
 use tokio::io::AsyncReadExt;
@@ -298,7 +297,7 @@ async fn subscribe(s: &mut Session, filter: TopicFilter, qos: QoS) -> Result<u8,
     let packet_id = PacketId::new(1).ok_or_else(|| s.error("no packet identifier"))?;
     let subscribe = Subscribe {
         packet_id,
-        properties: Properties::default(),
+        properties: Default::default(),
         filters: vec![(filter, SubscriptionOptions::qos(qos))],
     };
     s.send_packet(&Packet::Subscribe(subscribe)).await?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
     encode_packet, ConnAck, Connect, Disconnect, FrameDecoder, MqttString, Packet, PacketId,
-    Properties, ProtocolVersion, Publish, QoS, ReasonCode, TopicName,
+    ProtocolVersion, Publish, QoS, ReasonCode, TopicName,
 };
 use mqttspec_transport::{Conn, Endpoint};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -170,7 +170,7 @@ impl Session {
             protocol_version: version,
             clean_start: true,
             keep_alive: KEEP_ALIVE,
-            properties: Properties::default(),
+            properties: Default::default(),
             client_id,
             will: None,
             username: None,
@@ -184,7 +184,7 @@ impl Session {
             connack: ConnAck {
                 session_present: false,
                 reason_code: ReasonCode::Success,
-                properties: Properties::default(),
+                properties: Default::default(),
             },
             who,
         };

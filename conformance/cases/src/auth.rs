@@ -10,7 +10,7 @@
 //! its own (3.1.4).
 
 use bytes::Bytes;
-use mqttspec_codec::{Auth, MqttString, Packet, Properties, ReasonCode, StatementId as S};
+use mqttspec_codec::{Auth, ConnectProperties, MqttString, Packet, ReasonCode, StatementId as S};
 use mqttspec_reference_broker::scram::{ScramClient, ScramError, MECHANISM};
 
 use super::support::{connect_twin, expect_connection_closed, send_connect, text};
@@ -24,7 +24,7 @@ use mqttspec_harness::scenario::{
 fn auth_packet(code: ReasonCode, method: &str, data: Option<Vec<u8>>) -> Result<Packet, Failure> {
     let mut auth = Auth {
         reason_code: code,
-        properties: Properties::default(),
+        properties: Default::default(),
     };
     auth.properties.authentication_method = Some(text(method, "Authentication Method")?);
     auth.properties.authentication_data = data.map(Bytes::from);
@@ -32,11 +32,11 @@ fn auth_packet(code: ReasonCode, method: &str, data: Option<Vec<u8>>) -> Result<
 }
 
 /// CONNECT properties starting enhanced authentication with `method` and `data`.
-fn method_properties(method: &str, data: Vec<u8>) -> Result<Properties, Failure> {
-    Ok(Properties {
+fn method_properties(method: &str, data: Vec<u8>) -> Result<ConnectProperties, Failure> {
+    Ok(ConnectProperties {
         authentication_method: Some(text(method, "Authentication Method")?),
         authentication_data: Some(Bytes::from(data)),
-        ..Properties::default()
+        ..ConnectProperties::default()
     })
 }
 

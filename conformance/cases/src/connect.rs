@@ -8,7 +8,7 @@
 //! with [`connect_twin`]).
 
 use mqttspec_codec::{
-    Packet, PacketType, Properties, ProtocolVersion, PubRel, RawPacket, ReasonCode,
+    ConnectProperties, Packet, PacketType, ProtocolVersion, PubRel, RawPacket, ReasonCode,
     StatementId as S, Violation,
 };
 use tokio::time::Instant;
@@ -833,7 +833,7 @@ fn with_will(t: &Ctx) -> ClientBuilder {
 }
 
 /// The twin with these CONNECT properties.
-fn with_properties(t: &Ctx, properties: Properties) -> ClientBuilder {
+fn with_properties(t: &Ctx, properties: ConnectProperties) -> ClientBuilder {
     t.client("c").properties(properties)
 }
 
@@ -973,9 +973,9 @@ malformed_connect_case!(
     |t| (0x02, &[0x21, 0x00, 0x00], &[]),
     twin: |t| with_properties(
         t,
-        Properties {
+        ConnectProperties {
             receive_maximum: std::num::NonZeroU16::new(10),
-            ..Properties::default()
+            ..ConnectProperties::default()
         }
     )
 );
@@ -991,9 +991,9 @@ malformed_connect_case!(
     |t| (0x02, &[0x27, 0x00, 0x00, 0x00, 0x00], &[]),
     twin: |t| with_properties(
         t,
-        Properties {
+        ConnectProperties {
             maximum_packet_size: std::num::NonZeroU32::new(65_535),
-            ..Properties::default()
+            ..ConnectProperties::default()
         }
     )
 );
@@ -1013,9 +1013,9 @@ malformed_connect_case!(
     ),
     twin: |t| with_properties(
         t,
-        Properties {
+        ConnectProperties {
             session_expiry_interval: Some(10),
-            ..Properties::default()
+            ..ConnectProperties::default()
         }
     )
 );
@@ -1262,12 +1262,12 @@ fn packets_after_refused_connect_ignored(t: Ctx) -> BoxFuture<'static, CaseResul
         // A CONNECT every broker must refuse: 5.0 an Authentication Method nobody offers;
         // 3.1.1 an empty Client Identifier with Clean Session 0.
         let builder = if t.is_v5() {
-            let properties = Properties {
+            let properties = ConnectProperties {
                 authentication_method: Some(text(
                     "mqttspec-no-such-method",
                     "Authentication Method",
                 )?),
-                ..Properties::default()
+                ..ConnectProperties::default()
             };
             t.client("bad").properties(properties)
         } else {
@@ -1325,9 +1325,9 @@ async fn problem_information_on_pubcomp(
     name: &str,
     rpi: Option<bool>,
 ) -> Result<bool, Failure> {
-    let properties = Properties {
+    let properties = ConnectProperties {
         request_problem_information: rpi,
-        ..Properties::default()
+        ..ConnectProperties::default()
     };
     let mut c = t.client(name).properties(properties).connect().await?;
     let id = c.next_packet_id();
@@ -1378,9 +1378,9 @@ case! {
 fn response_information_only_when_requested(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         for (name, request) in [("absent", None), ("zero", Some(false))] {
-            let properties = Properties {
+            let properties = ConnectProperties {
                 request_response_information: request,
-                ..Properties::default()
+                ..ConnectProperties::default()
             };
             let mut c = t.client(name).properties(properties).connect().await?;
             let info = c

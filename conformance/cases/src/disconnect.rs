@@ -11,7 +11,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqttspec_codec::{Disconnect, Packet, Properties, RawPacket, ReasonCode, StatementId as S};
+use mqttspec_codec::{
+    Disconnect, DisconnectProperties, Packet, RawPacket, ReasonCode, StatementId as S,
+};
 use tokio::time::Instant;
 
 use super::support::{
@@ -257,14 +259,14 @@ fn normal_with_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .will(Will::new(&topic, CONTROL_WILL))
             .connect()
             .await?;
-        let properties = Properties {
+        let properties = DisconnectProperties {
             reason_string: Some(text("done for today", "Reason String")?),
             user_properties: vec![(text("who", "name")?, text("mqttspec", "value")?)],
-            ..Properties::default()
+            ..DisconnectProperties::default()
         };
         c.disconnect_with(Disconnect {
             reason_code: ReasonCode::Success,
-            properties,
+            properties: properties.into(),
         })
         .await?;
         no_will(

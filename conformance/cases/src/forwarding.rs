@@ -28,7 +28,8 @@
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    Packet, PayloadFormatIndicator, Properties, Publish, StatementId as S, Violation,
+    Packet, PayloadFormatIndicator, PropertyContext, Publish, PublishProperties, StatementId as S,
+    Violation, WillProperties,
 };
 use tokio::time::Instant;
 
@@ -53,7 +54,7 @@ const SUB_ID: u32 = 7;
 const EXPIRY: u32 = 120;
 
 /// The properties of the [`FULL`] message; its Response Topic is under the case's prefix.
-fn full_properties(t: &Ctx) -> Result<Properties, Failure> {
+fn full_properties(t: &Ctx) -> Result<PublishProperties, Failure> {
     let mut user_properties = Vec::new();
     for (name, value) in [("z", "1"), ("a", "2"), ("z", "3"), ("m", "")] {
         user_properties.push((
@@ -61,21 +62,26 @@ fn full_properties(t: &Ctx) -> Result<Properties, Failure> {
             text(value, "User Property value")?,
         ));
     }
-    Ok(Properties {
+    Ok(PublishProperties {
         payload_format_indicator: Some(PayloadFormatIndicator::Utf8),
         content_type: Some(text("text/plain; charset=utf-8", "Content Type")?),
         response_topic: Some(topic_name(&t.topic("reply"))?),
         correlation_data: Some(Bytes::from_static(&[0x00, 0xFF, 0x10, 0x80])),
         user_properties,
         message_expiry_interval: Some(EXPIRY),
-        ..Properties::default()
+        ..PublishProperties::default()
     })
 }
 
 /// Checks the copy of the [`FULL`] message: every property as `sent` (the Message Expiry
 /// Interval between 1 and `max_expiry`: the one sent, less what the message is known to have
 /// waited), and the Subscription Identifier.
-fn check_full(t: &Ctx, sent: &Properties, p: &Publish, max_expiry: u32) -> Result<(), Failure> {
+fn check_full(
+    t: &Ctx,
+    sent: &PublishProperties,
+    p: &Publish,
+    max_expiry: u32,
+) -> Result<(), Failure> {
     let got = &p.properties;
     t.check_eq(
         "Payload Format Indicator",
@@ -179,8 +185,12 @@ fn check_subscription_id(t: &Ctx, p: &Publish) -> Result<(), Failure> {
 }
 
 /// Publishes the [`FULL`] then the [`BARE`] message to `topic` at QoS 1.
-async fn publish_both(c: &mut Client, topic: &str, full: &Properties) -> Result<(), Failure> {
-    for (payload, properties) in [(FULL, full.clone()), (BARE, Properties::default())] {
+async fn publish_both(
+    c: &mut Client,
+    topic: &str,
+    full: &PublishProperties,
+) -> Result<(), Failure> {
+    for (payload, properties) in [(FULL, full.clone()), (BARE, PublishProperties::default())] {
         c.publish(topic)
             .qos(1)
             .payload(payload)
@@ -210,7 +220,7 @@ async fn receive_and_check_both(
     t: &Ctx,
     c: &mut Client,
     topic: &str,
-    full: &Properties,
+    full: &PublishProperties,
     p: Precondition,
 ) -> Result<(), Failure> {
     let got = receive(c, topic, FULL, p).await?;
@@ -310,7 +320,7 @@ fn retained(t: Ctx) -> BoxFuture<'static, CaseResult> {
             let mut publisher = t.client("pub").connect().await?;
             for (topic, payload, properties) in [
                 (&with, FULL, full.clone()),
-                (&without, BARE, Properties::default()),
+                (&without, BARE, PublishProperties::default()),
             ] {
                 publisher
                     .publish(topic)
@@ -389,7 +399,7 @@ async fn wills(t: &Ctx, delay: u32) -> CaseResult {
     let mut ended = Vec::new();
     for (name, payload, properties) in [
         ("full", FULL, full.clone()),
-        ("bare", BARE, Properties::default()),
+        ("bare", BARE, PublishProperties::default()),
     ] {
         let mut b = t.client(name);
         if delay > 0 {
@@ -398,6 +408,9 @@ async fn wills(t: &Ctx, delay: u32) -> CaseResult {
             ended.push(name);
         }
         // The properties first: they replace the Will Properties, Will Delay Interval included.
+        let properties =
+            WillProperties::from_properties(properties.to_properties(), PropertyContext::Will)
+                .map_err(|e| Failure::error(format!("case error: Will Properties: {e}")))?;
         let mut will = Will::new(&topic, payload).properties(properties).qos(1);
         if delay > 0 {
             will = will.delay(delay);
@@ -671,9 +684,9 @@ fn wildcard_response_topic(t: Ctx) -> BoxFuture<'static, CaseResult> {
             let twin = format!("twin {i}");
             c.publish(&topic)
                 .qos(1)
-                .properties(Properties {
+                .properties(PublishProperties {
                     response_topic: Some(topic_name(&plain)?),
-                    ..Properties::default()
+                    ..PublishProperties::default()
                 })
                 .payload(&twin)
                 .as_twin()

@@ -6,7 +6,7 @@
 use std::num::NonZeroU32;
 
 use bytes::Bytes;
-use mqttspec_codec::{Properties, Publish, RawPacket, ReasonCode, StatementId as S};
+use mqttspec_codec::{ConnectProperties, Publish, RawPacket, ReasonCode, StatementId as S};
 
 use super::support::{
     count_payloads, expect_connection_closed, gather, list_payloads, session_present, setting_up,
@@ -26,10 +26,10 @@ const SMALL: u32 = 128;
 const LARGEST_SERVER_MAXIMUM: u32 = 16 * 1024 * 1024;
 
 /// CONNECT properties declaring Maximum Packet Size `n`.
-fn maximum_packet_size(n: u32) -> Properties {
-    Properties {
+fn maximum_packet_size(n: u32) -> ConnectProperties {
+    ConnectProperties {
         maximum_packet_size: NonZeroU32::new(n),
-        ..Properties::default()
+        ..ConnectProperties::default()
     }
 }
 
@@ -168,7 +168,7 @@ fn oversized_message_not_redelivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let topic = t.topic("drop");
         let mut sub = vec![
             t.client("sub")
-                .properties(Properties {
+                .properties(ConnectProperties {
                     session_expiry_interval: Some(60),
                     ..maximum_packet_size(SMALL)
                 })

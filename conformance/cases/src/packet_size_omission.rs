@@ -30,8 +30,8 @@ use tokio::time::Instant;
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    Auth, Packet, PacketType, Properties, ProtocolVersion, PubRec, PubRel, QoS, StatementId as S,
-    Subscribe, SubscriptionOptions, Unsubscribe,
+    Auth, ConnectProperties, Packet, PacketType, ProtocolVersion, PubRec, PubRel, QoS,
+    StatementId as S, Subscribe, SubscriptionOptions, Unsubscribe,
 };
 use mqttspec_reference_broker::scram::{ScramClient, MECHANISM};
 
@@ -48,8 +48,8 @@ const SLACK: u32 = 2;
 const CONNACK_LIMIT: u32 = 30;
 
 /// CONNECT properties declaring Maximum Packet Size `n`, over `base`.
-fn with_maximum(base: Properties, n: u32) -> Properties {
-    Properties {
+fn with_maximum(base: ConnectProperties, n: u32) -> ConnectProperties {
+    ConnectProperties {
         maximum_packet_size: NonZeroU32::new(n),
         ..base
     }
@@ -73,23 +73,28 @@ fn statements(t: PacketType) -> Option<(S, S)> {
 
 /// The Reason String and User Properties count of a packet.
 fn optional_properties(p: &Packet) -> (Option<&str>, usize) {
-    let props = match p {
-        Packet::ConnAck(a) => &a.properties,
-        Packet::PubAck(a) => &a.properties,
-        Packet::PubRec(a) => &a.properties,
-        Packet::PubRel(a) => &a.properties,
-        Packet::PubComp(a) => &a.properties,
-        Packet::SubAck(a) => &a.properties,
-        Packet::UnsubAck(a) => &a.properties,
-        Packet::Disconnect(a) => &a.properties,
-        Packet::Auth(a) => &a.properties,
-        Packet::Publish(a) => &a.properties,
-        _ => return (None, 0),
-    };
-    (
-        props.reason_string.as_ref().map(|r| r.as_str()),
-        props.user_properties.len(),
-    )
+    macro_rules! counted {
+        ($props:expr) => {
+            (
+                $props.reason_string.as_ref().map(|r| r.as_str()),
+                $props.user_properties.len(),
+            )
+        };
+    }
+    match p {
+        Packet::ConnAck(a) => counted!(a.properties),
+        Packet::PubAck(a) => counted!(a.properties),
+        Packet::PubRec(a) => counted!(a.properties),
+        Packet::PubRel(a) => counted!(a.properties),
+        Packet::PubComp(a) => counted!(a.properties),
+        Packet::SubAck(a) => counted!(a.properties),
+        Packet::UnsubAck(a) => counted!(a.properties),
+        Packet::Disconnect(a) => counted!(a.properties),
+        Packet::Auth(a) => counted!(a.properties),
+        // A PUBLISH carries no Reason String.
+        Packet::Publish(a) => (None, a.properties.user_properties.len()),
+        _ => (None, 0),
+    }
 }
 
 /// The size of `p` on the wire (its strict encoding: the client decoded it strictly).
@@ -181,7 +186,7 @@ async fn learn_limit(t: &Ctx, name: &str, floor: u32) -> Result<u32, Failure> {
 /// Connects `name` declaring Maximum Packet Size `limit` (learned by [`learn_limit`]).
 async fn limited(t: &Ctx, name: &str, limit: u32) -> Result<Client, Failure> {
     t.client(name)
-        .properties(with_maximum(Properties::default(), limit))
+        .properties(with_maximum(ConnectProperties::default(), limit))
         .connect()
         .await
         .map_err(setting_up(
@@ -219,12 +224,12 @@ fn connack(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let limit = CONNACK_LIMIT;
         let properties = with_maximum(
-            Properties {
+            ConnectProperties {
                 authentication_method: Some(text(
                     "x-mqttspec-no-such-method",
                     "Authentication Method",
                 )?),
-                ..Properties::default()
+                ..ConnectProperties::default()
             },
             limit,
         );
@@ -265,7 +270,7 @@ fn sys_publish(t: &Ctx, c: &mut Client, qos: QoS) -> Result<Packet, Failure> {
         retain: false,
         topic: super::support::topic_name(&topic)?,
         packet_id: Some(c.next_packet_id()),
-        properties: Properties::default(),
+        properties: Default::default(),
         payload: Bytes::from_static(b"x"),
     };
     Ok(Packet::Publish(publish))
@@ -427,7 +432,7 @@ fn suback(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let deep = format!("{}{}", t.topic("deep"), "/d".repeat(DEEP_LEVELS));
         let subscribe = Subscribe {
             packet_id: c.next_packet_id(),
-            properties: Properties::default(),
+            properties: Default::default(),
             filters: vec![(topic_filter(&deep)?, SubscriptionOptions::default())],
         };
         c.send(&Packet::Subscribe(subscribe)).await?;
@@ -459,7 +464,7 @@ fn unsuback(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut c = limited(&t, "c", limit).await?;
         let unsubscribe = Unsubscribe {
             packet_id: c.next_packet_id(),
-            properties: Properties::default(),
+            properties: Default::default(),
             filters: vec![topic_filter(&t.topic("never-subscribed"))?],
         };
         c.send(&Packet::Unsubscribe(unsubscribe)).await?;
@@ -521,7 +526,7 @@ case! {
 
 /// Starts SCRAM-SHA-256 for client `name` (the profile's user) over the CONNECT
 /// properties `base`; returns the connection.
-async fn start_scram(t: &Ctx, name: &str, base: Properties) -> Result<Client, Failure> {
+async fn start_scram(t: &Ctx, name: &str, base: ConnectProperties) -> Result<Client, Failure> {
     let c = t
         .profile()
         .credentials
@@ -535,7 +540,7 @@ async fn start_scram(t: &Ctx, name: &str, base: Properties) -> Result<Client, Fa
         &nonce,
     )
     .map_err(|e| Failure::error(format!("case error: SCRAM client: {e}")))?;
-    let properties = Properties {
+    let properties = ConnectProperties {
         authentication_method: Some(text(MECHANISM, "Authentication Method")?),
         authentication_data: Some(Bytes::from(scram.client_first())),
         ..base
@@ -555,7 +560,7 @@ fn auth(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         // First exchange, without a limit: the size of the server's AUTH without its
         // optional properties.
-        let mut probe = start_scram(&t, "p1", Properties::default()).await?;
+        let mut probe = start_scram(&t, "p1", ConnectProperties::default()).await?;
         let deadline = Instant::now() + t.response_timeout();
         let first = match probe.recv_raw(deadline).await {
             Received::Packet(Packet::Auth(a)) => a,
@@ -575,7 +580,7 @@ fn auth(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .saturating_add(SLACK);
         // The same first step with that limit: a Reason String or User Property no longer
         // fits.
-        let base = with_maximum(Properties::default(), limit);
+        let base = with_maximum(ConnectProperties::default(), limit);
         let mut c = start_scram(&t, "p2", base)
             .await
             .map_err(|f| Role::Setup(Precondition::Other).classify(f))?;

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    Packet, PayloadFormatIndicator, Properties, Publish, ReasonCode, RetainHandling,
+    Packet, PayloadFormatIndicator, Publish, PublishProperties, ReasonCode, RetainHandling,
     StatementId as S,
 };
 use tokio::time::Instant;
@@ -296,9 +296,9 @@ fn user_properties_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 text(value, "User Property value")?,
             ));
         }
-        let properties = Properties {
+        let properties = PublishProperties {
             user_properties,
-            ..Properties::default()
+            ..PublishProperties::default()
         };
         let got = forward_with(&t, properties.clone()).await?;
         t.check_eq(
@@ -325,10 +325,10 @@ case! {
 
 fn payload_format_and_content_type(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        let properties = Properties {
+        let properties = PublishProperties {
             payload_format_indicator: Some(PayloadFormatIndicator::Utf8),
             content_type: Some(text("text/plain; charset=utf-8", "Content Type")?),
-            ..Properties::default()
+            ..PublishProperties::default()
         };
         let got = forward_with(&t, properties.clone()).await?;
         t.check_eq(
@@ -363,10 +363,10 @@ case! {
 fn response_topic_and_correlation_data(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let reply = t.topic("reply/to/me");
-        let properties = Properties {
+        let properties = PublishProperties {
             response_topic: Some(topic_name(&reply)?),
             correlation_data: Some(Bytes::from_static(&[0x00, 0x01, 0xFE, 0xFF, 0x80])),
-            ..Properties::default()
+            ..PublishProperties::default()
         };
         let got = forward_with(&t, properties.clone()).await?;
         t.check_eq(
@@ -409,9 +409,9 @@ fn message_expiry_decremented(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .publish(&topic)
             .qos(1)
             .payload("waits")
-            .properties(Properties {
+            .properties(PublishProperties {
                 message_expiry_interval: Some(30),
-                ..Properties::default()
+                ..PublishProperties::default()
             })
             .await?;
         // More than a second in the broker, in any clock granularity.
@@ -464,9 +464,9 @@ fn expired_message_not_delivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .publish(&topic)
                 .qos(1)
                 .payload(payload)
-                .properties(Properties {
+                .properties(PublishProperties {
                     message_expiry_interval: Some(expiry),
-                    ..Properties::default()
+                    ..PublishProperties::default()
                 })
                 .await?;
         }
@@ -805,14 +805,14 @@ case! {
 
 fn bom_kept_in_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        let properties = Properties {
+        let properties = PublishProperties {
             user_properties: vec![(
                 text("\u{feff}name", "User Property name")?,
                 text("val\u{feff}ue\u{feff}", "User Property value")?,
             )],
             content_type: Some(text("\u{feff}text/plain", "Content Type")?),
             response_topic: Some(topic_name(&t.topic("re\u{feff}ply"))?),
-            ..Properties::default()
+            ..PublishProperties::default()
         };
         let got = forward_with(&t, properties.clone()).await?;
         t.check_eq(
@@ -836,7 +836,7 @@ fn bom_kept_in_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
 
 /// Publishes one QoS 1 message with `properties` to a fresh subscriber and returns what the
 /// subscriber got (its delivery sets the case up: what it carries is checked).
-async fn forward_with(t: &Ctx, properties: Properties) -> Result<Publish, Failure> {
+async fn forward_with(t: &Ctx, properties: PublishProperties) -> Result<Publish, Failure> {
     let topic = t.topic("t");
     let mut sub = t.client("sub").connect().await?;
     sub.subscribe(&topic).qos(1).await?;

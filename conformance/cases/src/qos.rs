@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use mqttspec_codec::{
-    Packet, PacketId, PacketType, Properties, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
+    Packet, PacketId, PacketType, PubAck, PubComp, PubRec, PubRel, Publish, PublishProperties, QoS,
     RawPacket, ReasonCode, StatementId as S,
 };
 
@@ -386,9 +386,9 @@ fn qos2_sent_message_not_expired(t: Ctx) -> BoxFuture<'static, CaseResult> {
         publisher
             .publish(&topic)
             .qos(2)
-            .properties(Properties {
+            .properties(PublishProperties {
                 message_expiry_interval: Some(1),
-                ..Properties::default()
+                ..PublishProperties::default()
             })
             .payload("short-lived")
             .await?;

@@ -20,8 +20,8 @@
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
-    Packet, PacketType, Properties, PubRel, Publish, QoS, ReasonCode, Subscribe,
-    SubscriptionOptions, Unsubscribe,
+    ConnectProperties, Packet, PacketType, Properties, PropertyContext, PropertySet, Props, PubRel,
+    Publish, QoS, ReasonCode, Subscribe, SubscriptionOptions, Unsubscribe,
 };
 
 use mqttspec_codec::RawPacket;
@@ -213,9 +213,12 @@ impl Field {
             Field::ClientId => c.client_id(value),
             Field::WillTopic => c.will(Will::new(value, "w")),
             Field::UserName => c.credentials(value, "pw"),
-            _ => match self.properties(value) {
-                Ok(p) => c.properties(p),
-                Err(_) => c,
+            _ => match self
+                .properties(value)
+                .map(|p| ConnectProperties::from_properties(p, PropertyContext::Connect))
+            {
+                Ok(Ok(p)) => c.properties(p),
+                _ => c,
             },
         }
     }
@@ -235,12 +238,12 @@ impl Field {
                     t.topic("s")
                 })?,
                 packet_id: Some(packet_id(id)?),
-                properties,
+                properties: set(&properties)?,
                 payload: Bytes::from_static(b"x"),
             }),
             Carrier::Subscribe => Packet::Subscribe(Subscribe {
                 packet_id: packet_id(id)?,
-                properties,
+                properties: set(&properties)?,
                 filters: vec![(
                     topic_filter(&if self == Field::SubscribeFilter {
                         value.to_owned()
@@ -252,13 +255,13 @@ impl Field {
             }),
             Carrier::Unsubscribe => Packet::Unsubscribe(Unsubscribe {
                 packet_id: packet_id(id)?,
-                properties,
+                properties: set(&properties)?,
                 filters: vec![topic_filter(value)?],
             }),
             Carrier::PubRel => Packet::PubRel(PubRel {
                 packet_id: packet_id(id)?,
                 reason_code: ReasonCode::Success,
-                properties,
+                properties: set(&properties)?,
             }),
             Carrier::Connect => {
                 return Err(Failure::error(
@@ -267,6 +270,13 @@ impl Field {
             }
         })
     }
+}
+
+/// The flat `properties` as the set of the packet that carries them.
+fn set<T: PropertySet>(properties: &Properties) -> Result<Props<T>, Failure> {
+    T::from_flat(properties.clone())
+        .map(Props::from)
+        .map_err(|e| Failure::error(format!("case error: {e}")))
 }
 
 /// Markers of `len` letters, each made of one letter: the first whose bytes occur exactly
@@ -361,7 +371,7 @@ async fn open_qos2(t: &Ctx, c: &mut Client, id: u16) -> Result<(), Failure> {
         retain: false,
         topic: topic_name(&t.topic("s"))?,
         packet_id: Some(packet_id(id)?),
-        properties: Properties::default(),
+        properties: Default::default(),
         payload: Bytes::from_static(b"x"),
     };
     c.send(&Packet::Publish(publish)).await?;

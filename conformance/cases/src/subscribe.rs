@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    Packet, PacketType, Properties, PubComp, PubRec, QoS, ReasonCode, StatementId as S, Subscribe,
+    Packet, PacketType, PubComp, PubRec, QoS, ReasonCode, StatementId as S, Subscribe,
     SubscriptionOptions, Unsubscribe,
 };
 
@@ -43,7 +43,7 @@ fn suback_echoes_id_and_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let id = packet_id(0x4A3B)?;
         c.send(&Packet::Subscribe(Subscribe {
             packet_id: id,
-            properties: Properties::default(),
+            properties: Default::default(),
             filters,
         }))
         .await?;
@@ -540,7 +540,7 @@ fn unsuback_echoes_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
         // which is not what it checks.
         c.send(&Packet::Subscribe(Subscribe {
             packet_id: packet_id(0x5C2C)?,
-            properties: Properties::default(),
+            properties: Default::default(),
             filters: vec![(topic_filter(&held)?, SubscriptionOptions::default())],
         }))
         .await?;
@@ -556,7 +556,7 @@ fn unsuback_echoes_id(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let id = packet_id(0x5C2D)?;
         c.send(&Packet::Unsubscribe(Unsubscribe {
             packet_id: id,
-            properties: Properties::default(),
+            properties: Default::default(),
             filters: vec![topic_filter(&held)?, topic_filter(&never)?],
         }))
         .await?;

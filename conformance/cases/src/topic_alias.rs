@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::num::NonZeroU16;
 
-use mqttspec_codec::{Properties, Publish, ReasonCode, StatementId as S};
+use mqttspec_codec::{ConnectProperties, Publish, PublishProperties, ReasonCode, StatementId as S};
 
 use super::support::{control_after_quiet, expect_connection_closed, gather, raw_publish, QUIET};
 use mqttspec_harness::case;
@@ -15,10 +15,10 @@ use mqttspec_harness::scenario::{
 };
 
 /// PUBLISH properties with a Topic Alias.
-fn alias(value: u16) -> Properties {
-    Properties {
+fn alias(value: u16) -> PublishProperties {
+    PublishProperties {
         topic_alias: NonZeroU16::new(value),
-        ..Properties::default()
+        ..PublishProperties::default()
     }
 }
 
@@ -42,7 +42,7 @@ fn publish_with_alias<'a>(
 /// use: the same QoS 0 PUBLISH with a Topic Name, and Topic Alias `value` if given (`None`
 /// without one), followed by a PINGRESP (the broker accepted it).
 async fn alias_twin(c: &mut Client, topic: &str, value: Option<u16>) -> Result<(), Failure> {
-    let properties = value.map_or_else(Properties::default, alias);
+    let properties = value.map_or_else(PublishProperties::default, alias);
     c.publish(topic)
         .qos(0)
         .properties(properties)
@@ -428,9 +428,9 @@ fn resolve(publishes: &[Publish], max: u16) -> Result<(Vec<String>, usize), (boo
 fn within_client_maximum(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         const MAX: u16 = 2;
-        let properties = Properties {
+        let properties = ConnectProperties {
             topic_alias_maximum: Some(MAX),
-            ..Properties::default()
+            ..ConnectProperties::default()
         };
         let mut subs = vec![t.client("sub").properties(properties).connect().await?];
         let filter = format!("{}aliased/#", t.topic_prefix());

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    Disconnect, Packet, PayloadFormatIndicator, Properties, Publish, ReasonCode, StatementId as S,
+    Disconnect, Packet, PayloadFormatIndicator, Publish, ReasonCode, StatementId as S,
+    WillProperties,
 };
 use tokio::time::Instant;
 
@@ -639,7 +640,7 @@ fn user_properties_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
             ("mqttspec-b", "3"),
             ("mqttspec-c", ""),
         ];
-        let mut properties = Properties::default();
+        let mut properties = WillProperties::default();
         for (k, v) in sent {
             properties.user_properties.push((
                 text(k, "User Property name")?,
@@ -687,10 +688,10 @@ fn content_type_and_format(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("will");
         let content_type = "text/plain; charset=utf-8";
-        let properties = Properties {
+        let properties = WillProperties {
             content_type: Some(text(content_type, "Content Type")?),
             payload_format_indicator: Some(PayloadFormatIndicator::Utf8),
-            ..Properties::default()
+            ..WillProperties::default()
         };
         let mut watch = watcher(&t, "watch", &topic, 0).await?;
         let c = t
@@ -732,10 +733,10 @@ fn response_topic_and_correlation(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let reply_to = t.topic("reply");
         let correlation = Bytes::from_static(&[0x00, 0x01, 0xFE, 0xFF, b'c']);
         let response_topic = topic_name(&reply_to)?;
-        let properties = Properties {
+        let properties = WillProperties {
             response_topic: Some(response_topic),
             correlation_data: Some(correlation.clone()),
-            ..Properties::default()
+            ..WillProperties::default()
         };
         let mut watch = watcher(&t, "watch", &topic, 0).await?;
         let c = t
@@ -774,9 +775,9 @@ case! {
 fn message_expiry_forwarded(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         let topic = t.topic("will");
-        let properties = Properties {
+        let properties = WillProperties {
             message_expiry_interval: Some(120),
-            ..Properties::default()
+            ..WillProperties::default()
         };
         let mut watch = watcher(&t, "watch", &topic, 0).await?;
         let c = t

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
-    connect_protocol_version, ConnAck, Connect, DecodeError, FrameDecoder, Packet, Properties,
-    ProtocolVersion, ReasonCode,
+    connect_protocol_version, ConnAck, ConnAckProperties, Connect, DecodeError, FrameDecoder,
+    Packet, ProtocolVersion, ReasonCode,
 };
 use mqttspec_harness::client::{summary, Direction, Transcript};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -272,16 +272,21 @@ impl ServerConn {
     }
 
     /// Sends CONNACK with `code` (0 accepts) and the given properties (MQTT 5.0).
-    pub async fn connack(&mut self, session_present: bool, code: ReasonCode, props: Properties) {
+    pub async fn connack(
+        &mut self,
+        session_present: bool,
+        code: ReasonCode,
+        props: ConnAckProperties,
+    ) {
         let props = if self.version().is_v5() {
             props
         } else {
-            Properties::default()
+            ConnAckProperties::default()
         };
         self.send(&Packet::ConnAck(ConnAck {
             session_present,
             reason_code: code,
-            properties: props,
+            properties: props.into(),
         }))
         .await;
     }

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use mqttspec_codec::{Connect, Properties, ProtocolVersion, ReasonCode, StatementId};
+use mqttspec_codec::{ConnAckProperties, Connect, ProtocolVersion, ReasonCode, StatementId};
 use mqttspec_harness::client::Transcript;
 use mqttspec_harness::verdict::{Outcome, Precondition};
 use serde_json::{json, Map, Value};
@@ -275,7 +275,7 @@ impl Session {
     pub async fn open(
         &mut self,
         extra: Value,
-        props: Properties,
+        props: ConnAckProperties,
     ) -> Result<(ServerConn, Box<Connect>), Outcome> {
         let (mut conn, connect) = self.connect(extra).await?;
         conn.connack(false, ReasonCode::Success, props).await;
@@ -348,7 +348,7 @@ impl Session {
             .collect();
         conn.send(&mqttspec_codec::Packet::SubAck(mqttspec_codec::SubAck {
             packet_id: sub.packet_id,
-            properties: Properties::default(),
+            properties: Default::default(),
             reason_codes: codes,
         }))
         .await;

@@ -63,7 +63,7 @@ fn packet_fields(out: &mut Map<String, Value>, packet: &Packet, v: ProtocolVersi
             put("session_present", json!(p.session_present));
             if v5 {
                 put("reason_code", reason_code(p.reason_code, t));
-                put("properties", properties(&p.properties));
+                put("properties", properties(&p.properties.to_properties()));
             } else {
                 put("return_code", v311_connect_return_code(p.reason_code));
             }
@@ -77,7 +77,7 @@ fn packet_fields(out: &mut Map<String, Value>, packet: &Packet, v: ProtocolVersi
                 put("packet_identifier", json!(id.get()));
             }
             if v5 {
-                put("properties", properties(&p.properties));
+                put("properties", properties(&p.properties.to_properties()));
             }
             payload_fields(&mut put, "payload", &p.payload);
         }
@@ -85,7 +85,7 @@ fn packet_fields(out: &mut Map<String, Value>, packet: &Packet, v: ProtocolVersi
             &mut put,
             p.packet_id.get(),
             p.reason_code,
-            &p.properties,
+            &p.properties.to_properties(),
             t,
             v,
         ),
@@ -93,7 +93,7 @@ fn packet_fields(out: &mut Map<String, Value>, packet: &Packet, v: ProtocolVersi
             &mut put,
             p.packet_id.get(),
             p.reason_code,
-            &p.properties,
+            &p.properties.to_properties(),
             t,
             v,
         ),
@@ -101,7 +101,7 @@ fn packet_fields(out: &mut Map<String, Value>, packet: &Packet, v: ProtocolVersi
             &mut put,
             p.packet_id.get(),
             p.reason_code,
-            &p.properties,
+            &p.properties.to_properties(),
             t,
             v,
         ),
@@ -109,14 +109,14 @@ fn packet_fields(out: &mut Map<String, Value>, packet: &Packet, v: ProtocolVersi
             &mut put,
             p.packet_id.get(),
             p.reason_code,
-            &p.properties,
+            &p.properties.to_properties(),
             t,
             v,
         ),
         Packet::Subscribe(p) => {
             put("packet_identifier", json!(p.packet_id.get()));
             if v5 {
-                put("properties", properties(&p.properties));
+                put("properties", properties(&p.properties.to_properties()));
             }
             let subscriptions = p
                 .filters
@@ -128,7 +128,7 @@ fn packet_fields(out: &mut Map<String, Value>, packet: &Packet, v: ProtocolVersi
         Packet::SubAck(p) => {
             put("packet_identifier", json!(p.packet_id.get()));
             if v5 {
-                put("properties", properties(&p.properties));
+                put("properties", properties(&p.properties.to_properties()));
                 put("reason_codes", reason_codes(&p.reason_codes, t));
             } else {
                 let codes = p.reason_codes.iter().map(|c| v311_suback_return_code(*c));
@@ -138,7 +138,7 @@ fn packet_fields(out: &mut Map<String, Value>, packet: &Packet, v: ProtocolVersi
         Packet::Unsubscribe(p) => {
             put("packet_identifier", json!(p.packet_id.get()));
             if v5 {
-                put("properties", properties(&p.properties));
+                put("properties", properties(&p.properties.to_properties()));
             }
             let filters = p.filters.iter().map(|f| json!(f.as_str())).collect();
             put("topic_filters", Value::Array(filters));
@@ -146,7 +146,7 @@ fn packet_fields(out: &mut Map<String, Value>, packet: &Packet, v: ProtocolVersi
         Packet::UnsubAck(p) => {
             put("packet_identifier", json!(p.packet_id.get()));
             if v5 {
-                put("properties", properties(&p.properties));
+                put("properties", properties(&p.properties.to_properties()));
                 put("reason_codes", reason_codes(&p.reason_codes, t));
             }
         }
@@ -154,13 +154,13 @@ fn packet_fields(out: &mut Map<String, Value>, packet: &Packet, v: ProtocolVersi
         Packet::Disconnect(p) => {
             if v5 {
                 put("reason_code", reason_code(p.reason_code, t));
-                put("properties", properties(&p.properties));
+                put("properties", properties(&p.properties.to_properties()));
             }
         }
         Packet::Auth(p) => {
             // AUTH only decodes as MQTT 5.0; show it in full whatever `v` says.
             put("reason_code", reason_code(p.reason_code, t));
-            put("properties", properties(&p.properties));
+            put("properties", properties(&p.properties.to_properties()));
         }
     }
 }
@@ -174,7 +174,7 @@ fn connect_fields(put: &mut impl FnMut(&str, Value), c: &Connect, v: ProtocolVer
     put(clean, json!(c.clean_start));
     put("keep_alive", json!(c.keep_alive));
     if v5 {
-        put("properties", properties(&c.properties));
+        put("properties", properties(&c.properties.to_properties()));
     }
     put("client_identifier", json!(c.client_id.as_str()));
     if let Some(will) = &c.will {
@@ -193,7 +193,10 @@ fn last_will(will: &LastWill, v: ProtocolVersion) -> Value {
     out.insert("will_qos".into(), json!(will.qos.as_u8()));
     out.insert("will_retain".into(), json!(will.retain));
     if v.is_v5() {
-        out.insert("will_properties".into(), properties(&will.properties));
+        out.insert(
+            "will_properties".into(),
+            properties(&will.properties.to_properties()),
+        );
     }
     out.insert("will_topic".into(), json!(will.topic.as_str()));
     payload_fields(
@@ -535,7 +538,7 @@ mod tests {
     fn v311_suback_shows_return_codes_with_their_311_names() {
         let ack = SubAck {
             packet_id: id(2),
-            properties: Properties::default(),
+            properties: Default::default(),
             reason_codes: vec![ReasonCode::GrantedQoS1, ReasonCode::UnspecifiedError],
         };
         let value = packet(&Packet::SubAck(ack), ProtocolVersion::V311);
@@ -554,7 +557,7 @@ mod tests {
         let ack = mqttspec_codec::ConnAck {
             session_present: false,
             reason_code: ReasonCode::from_connect_return_code(5).unwrap(),
-            properties: Properties::default(),
+            properties: Default::default(),
         };
         let value = packet(&Packet::ConnAck(ack), ProtocolVersion::V311);
         assert_eq!(
@@ -572,7 +575,7 @@ mod tests {
         let filter = TopicFilter::new("a/+").unwrap();
         let sub = Subscribe {
             packet_id: id(1),
-            properties: Properties::default(),
+            properties: Default::default(),
             filters: vec![(filter, SubscriptionOptions::qos(QoS::ExactlyOnce))],
         };
         let v5 = packet(&Packet::Subscribe(sub.clone()), ProtocolVersion::V5);

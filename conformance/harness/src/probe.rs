@@ -20,9 +20,7 @@
 use crate::transport::Endpoint;
 use std::time::Duration;
 
-use mqttspec_codec::{
-    ConnAck, Connect, MqttString, Packet, Properties, ProtocolVersion, ReasonCode,
-};
+use mqttspec_codec::{ConnAck, Connect, MqttString, Packet, ProtocolVersion, ReasonCode};
 use tokio::time::Instant;
 
 use crate::client::{summary, ClientOptions, Received, TestClient, Transcript};
@@ -83,7 +81,7 @@ fn probe_connect(version: ProtocolVersion, profile: &Profile, client_id: &str) -
         protocol_version: version,
         clean_start: true,
         keep_alive: 30,
-        properties: Properties::default(),
+        properties: Default::default(),
         client_id: MqttString::new(client_id, "Client Identifier").unwrap_or_default(),
         will: None,
         username: profile
@@ -334,7 +332,7 @@ pub async fn sweep_retained(
     let packet_id = PacketId::new(1).ok_or_else(|| "Packet Identifier 0".to_owned())?;
     c.send(&Packet::Subscribe(Subscribe {
         packet_id,
-        properties: Properties::default(),
+        properties: Default::default(),
         filters,
     }))
     .await
@@ -371,7 +369,7 @@ pub async fn sweep_retained(
             retain: true,
             topic: name,
             packet_id: None,
-            properties: Properties::default(),
+            properties: Default::default(),
             payload: bytes::Bytes::new(),
         };
         c.send(&Packet::Publish(clear))

@@ -404,7 +404,7 @@ pub enum Capability {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mqttspec_codec::{Properties, ReasonCode};
+    use mqttspec_codec::ReasonCode;
     use std::num::NonZeroU16;
 
     #[test]
@@ -412,7 +412,7 @@ mod tests {
         let mut ack = ConnAck {
             session_present: false,
             reason_code: ReasonCode::Success,
-            properties: Properties::default(),
+            properties: Default::default(),
         };
         ack.properties.shared_subscription_available = Some(true);
         ack.properties.receive_maximum = NonZeroU16::new(10);
@@ -429,7 +429,7 @@ mod tests {
         let mut ack = ConnAck {
             session_present: false,
             reason_code: ReasonCode::Success,
-            properties: Properties::default(),
+            properties: Default::default(),
         };
         ack.properties.maximum_qos = Some(mqttspec_codec::QoS::AtLeastOnce);
         ack.properties.retain_available = Some(false);

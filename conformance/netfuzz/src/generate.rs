@@ -12,9 +12,10 @@ use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    ConnAck, Connect, Disconnect, LastWill, MqttString, Packet, PacketId, PayloadFormatIndicator,
-    Properties, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, Subscribe,
-    SubscriptionOptions, TopicFilter, TopicName, Unsubscribe,
+    ConnAck, Connect, ConnectProperties, Disconnect, LastWill, MqttString, Packet, PacketId,
+    PayloadFormatIndicator, PropertySet, ProtocolVersion, Publish, PublishProperties, QoS,
+    ReasonCode, RetainHandling, Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter,
+    TopicName, Unsubscribe, WillProperties,
 };
 use rand::RngExt;
 
@@ -186,10 +187,10 @@ fn payload(rng: &mut Rng, utf8: bool) -> Bytes {
     Bytes::from(bytes)
 }
 
-fn user_properties(rng: &mut Rng, props: &mut Properties) {
+fn user_properties(rng: &mut Rng, props: &mut impl PropertySet) {
     for i in 0..rng.random_range(0..3u32) {
         props
-            .user_properties
+            .user_properties_mut()
             .push((string(&format!("k{i}")), string("v")));
     }
 }
@@ -203,7 +204,7 @@ pub fn connect(
     clean_start: bool,
     topics: &Topics,
 ) -> Connect {
-    let mut properties = Properties::default();
+    let mut properties = ConnectProperties::default();
     if version == ProtocolVersion::V5 {
         if rng.random_bool(0.3) {
             properties.session_expiry_interval = Some(rng.random_range(0..120));
@@ -223,7 +224,7 @@ pub fn connect(
         user_properties(rng, &mut properties);
     }
     let will = if rng.random_bool(0.2) {
-        let mut wp = Properties::default();
+        let mut wp = WillProperties::default();
         if version == ProtocolVersion::V5 {
             if rng.random_bool(0.3) {
                 wp.will_delay_interval = Some(rng.random_range(0..3));
@@ -236,7 +237,7 @@ pub fn connect(
         Some(LastWill {
             qos: qos(rng, QoS::ExactlyOnce),
             retain: rng.random_bool(0.2),
-            properties: wp,
+            properties: wp.into(),
             topic: TopicName::new(topic).unwrap_or_else(|_| fallback_topic()),
             payload: payload(rng, false),
         })
@@ -247,7 +248,7 @@ pub fn connect(
         protocol_version: version,
         clean_start,
         keep_alive: *pick(rng, &[0u16, 30, 60, 60, 600, 65_535]).unwrap_or(&60),
-        properties,
+        properties: properties.into(),
         client_id: string(client_id),
         will,
         username: None,
@@ -267,7 +268,7 @@ pub fn publish(rng: &mut Rng, m: &mut SessionModel, topics: &Topics) -> Publish 
     }
     let q = qos(rng, max);
     let topic = pick(rng, &topics.names).cloned().unwrap_or_default();
-    let mut properties = Properties::default();
+    let mut properties = PublishProperties::default();
     let mut utf8 = false;
     let mut name = topic.clone();
     if m.version == ProtocolVersion::V5 {
@@ -318,7 +319,7 @@ pub fn publish(rng: &mut Rng, m: &mut SessionModel, topics: &Topics) -> Publish 
         retain: m.limits.retain_available && rng.random_bool(0.15),
         topic: TopicName::new(name).unwrap_or_else(|_| fallback_topic()),
         packet_id,
-        properties,
+        properties: properties.into(),
         payload: payload(rng, utf8),
     }
 }
@@ -364,7 +365,7 @@ pub fn subscribe(rng: &mut Rng, m: &mut SessionModel, topics: &Topics) -> Subscr
             filters.push((filter, SubscriptionOptions::default()));
         }
     }
-    let mut properties = Properties::default();
+    let mut properties = SubscribeProperties::default();
     if m.version == ProtocolVersion::V5 {
         if m.limits.subscription_ids && rng.random_bool(0.3) {
             properties
@@ -375,7 +376,7 @@ pub fn subscribe(rng: &mut Rng, m: &mut SessionModel, topics: &Topics) -> Subscr
     }
     Subscribe {
         packet_id: m.packet_id(),
-        properties,
+        properties: properties.into(),
         filters,
     }
 }
@@ -398,7 +399,7 @@ pub fn unsubscribe(rng: &mut Rng, m: &mut SessionModel, topics: &Topics) -> Unsu
     }
     Unsubscribe {
         packet_id: m.packet_id(),
-        properties: Properties::default(),
+        properties: Default::default(),
         filters,
     }
 }
@@ -411,7 +412,7 @@ pub fn disconnect(rng: &mut Rng, version: ProtocolVersion) -> Disconnect {
         } else {
             ReasonCode::Success
         },
-        properties: Properties::default(),
+        properties: Default::default(),
     }
 }
 

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use mqttspec_codec::{FrameDecoder, Packet, Properties, ProtocolVersion};
+use mqttspec_codec::{FrameDecoder, Packet, ProtocolVersion, PublishProperties};
 use tokio::time::Instant;
 
 use super::oracle::FindingKind;
@@ -298,10 +298,11 @@ fn simplifications(step: &Step, v: ProtocolVersion) -> Vec<Step> {
                 variants.push(Packet::Publish(q));
             }
             let mut q = p.clone();
-            q.properties = Properties {
+            q.properties = PublishProperties {
                 topic_alias: p.properties.topic_alias,
-                ..Properties::default()
-            };
+                ..PublishProperties::default()
+            }
+            .into();
             variants.push(Packet::Publish(q));
         }
         Packet::Subscribe(sub) => {
@@ -313,7 +314,7 @@ fn simplifications(step: &Step, v: ProtocolVersion) -> Vec<Step> {
                 }
             }
             let mut q = sub.clone();
-            q.properties = Properties::default();
+            q.properties = Default::default();
             variants.push(Packet::Subscribe(q));
         }
         Packet::Connect(c) => {
@@ -321,7 +322,7 @@ fn simplifications(step: &Step, v: ProtocolVersion) -> Vec<Step> {
             q.will = None;
             variants.push(Packet::Connect(q));
             let mut q = c.clone();
-            q.properties = Properties::default();
+            q.properties = Default::default();
             variants.push(Packet::Connect(q));
         }
         _ => {}

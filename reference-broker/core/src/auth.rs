@@ -219,7 +219,11 @@ impl Broker {
             );
             return;
         }
-        let client_final = auth.properties.authentication_data.unwrap_or_default();
+        let client_final = auth
+            .properties
+            .authentication_data
+            .clone()
+            .unwrap_or_default();
         let username = exchange.handshake.username().to_owned();
         match exchange.handshake.finish(&client_final) {
             Ok(server_final) => {
@@ -267,7 +271,11 @@ impl Broker {
             );
             return;
         }
-        let data = auth.properties.authentication_data.unwrap_or_default();
+        let data = auth
+            .properties
+            .authentication_data
+            .clone()
+            .unwrap_or_default();
         let in_progress = conn.reauth.take();
         let current_user = conn.username.clone();
         match (auth.reason_code, in_progress) {

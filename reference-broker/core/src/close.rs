@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mqttspec_codec::{
-    ConnAck, DecodeError, Disconnect, ErrorClass, MqttString, Packet, PacketType, Properties,
-    ProtocolVersion, ReasonCode, StatementId as S,
+    ConnAck, ConnAckProperties, DecodeError, Disconnect, ErrorClass, MqttString, Packet,
+    PacketType, ProtocolVersion, ReasonCode, StatementId as S,
 };
 
 use super::connection::Phase;
@@ -74,7 +74,7 @@ impl Broker {
             let connack = ConnAck {
                 session_present: false,
                 reason_code: ReasonCode::Success,
-                properties: Properties::default(),
+                properties: Default::default(),
             };
             self.send(id, Packet::ConnAck(connack));
             return;
@@ -120,7 +120,7 @@ impl Broker {
         let connack = ConnAck {
             session_present: false,
             reason_code: ReasonCode::Success,
-            properties: Properties::default(),
+            properties: Default::default(),
         };
         self.send(id, Packet::ConnAck(connack));
     }
@@ -144,7 +144,7 @@ impl Broker {
             && (v.is_v5() && code.is_allowed_in(PacketType::ConnAck)
                 || !v.is_v5() && code.to_connect_return_code().is_some());
         if send_connack {
-            let mut properties = Properties::default();
+            let mut properties = ConnAckProperties::default();
             if v.is_v5() && self.config.send_reason_strings && limits_known {
                 properties.reason_string = MqttString::new(detail.clone(), "Reason String").ok();
             }
@@ -153,7 +153,7 @@ impl Broker {
             let connack = ConnAck {
                 session_present: false,
                 reason_code: code,
-                properties,
+                properties: properties.into(),
             };
             self.record(v, &[S::V5_3_2_2_6], &[S::V311_3_2_2_4]);
             if v.is_v5() && self.fault(Fault::DisconnectBeforeConnack) {

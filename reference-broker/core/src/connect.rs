@@ -24,9 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mqttspec_codec::{
-    connect_protocol_version, packet::FixedHeader, ConnAck, Connect, FrameDecoder, MqttString,
-    Packet, PacketType, Properties, ProtocolVersion, QoS, ReasonCode, StatementId as S, Violation,
-    MAX_VARIABLE_BYTE_INTEGER,
+    connect_protocol_version, packet::FixedHeader, ConnAck, ConnAckProperties, Connect,
+    FrameDecoder, MqttString, Packet, PacketType, ProtocolVersion, QoS, ReasonCode,
+    StatementId as S, Violation, MAX_VARIABLE_BYTE_INTEGER,
 };
 
 use super::acl::{self, Access};
@@ -123,7 +123,7 @@ impl Broker {
                         let connack = ConnAck {
                             session_present: false,
                             reason_code: ReasonCode::Success,
-                            properties: Properties::default(),
+                            properties: Default::default(),
                         };
                         self.send(id, Packet::ConnAck(connack));
                         self.end_connection(
@@ -496,7 +496,7 @@ impl Broker {
                 auth,
             )
         } else {
-            Properties::default()
+            ConnAckProperties::default()
         };
         self.record(
             v,
@@ -514,7 +514,7 @@ impl Broker {
             Packet::ConnAck(ConnAck {
                 session_present,
                 reason_code: ReasonCode::Success,
-                properties,
+                properties: properties.into(),
             }),
         );
         if sent == Sent::TooLarge {
@@ -546,9 +546,9 @@ impl Broker {
         requested_expiry: u32,
         granted_expiry: u32,
         auth: Option<(String, Vec<u8>)>,
-    ) -> Properties {
+    ) -> ConnAckProperties {
         let c = &self.config;
-        let mut p = Properties::default();
+        let mut p = ConnAckProperties::default();
         if granted_expiry != requested_expiry {
             p.session_expiry_interval = Some(granted_expiry);
         }

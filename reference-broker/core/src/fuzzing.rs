@@ -35,9 +35,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::packet::connect_protocol_version;
 use mqttspec_codec::{
-    Connect, Disconnect, FrameDecoder, LastWill, MqttString, Packet, PacketId, Properties,
+    Connect, ConnectProperties, Disconnect, FrameDecoder, LastWill, MqttString, Packet, PacketId,
     ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, RetainHandling,
-    Subscribe, SubscriptionOptions, TopicFilter, TopicName, Unsubscribe,
+    Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName, Unsubscribe,
 };
 
 use crate::config::{Config, User};
@@ -752,7 +752,7 @@ impl Harness {
                         _ => RetainHandling::DoNotSend,
                     };
                 }
-                let mut properties = Properties::default();
+                let mut properties = SubscribeProperties::default();
                 if v5 && options & 0b100_0000 != 0 {
                     properties
                         .subscription_identifiers
@@ -760,13 +760,13 @@ impl Harness {
                 }
                 Packet::Subscribe(Subscribe {
                     packet_id: packet_id(id)?,
-                    properties,
+                    properties: properties.into(),
                     filters: vec![(topic_filter(filter)?, o)],
                 })
             }
             Event::Unsubscribe { filter, id, .. } => Packet::Unsubscribe(Unsubscribe {
                 packet_id: packet_id(id)?,
-                properties: Properties::default(),
+                properties: Default::default(),
                 filters: vec![topic_filter(filter)?],
             }),
             Event::Publish {
@@ -1105,13 +1105,13 @@ fn connect(v: ProtocolVersion, client: u8, flags: u8, extras: u8) -> Option<Conn
         .get(usize::from(client) % CLIENT_IDS.len())
         .copied()
         .unwrap_or("");
-    let mut properties = Properties::default();
+    let mut properties = ConnectProperties::default();
     let mut will = None;
     if flags & 0b100 != 0 {
         let mut w = LastWill {
             qos: qos_of(flags >> 3),
             retain: flags & 0b10_0000 != 0,
-            properties: Properties::default(),
+            properties: Default::default(),
             topic: TopicName::new("w").ok()?,
             payload: Bytes::from_static(b"will"),
         };
@@ -1156,7 +1156,7 @@ fn connect(v: ProtocolVersion, client: u8, flags: u8, extras: u8) -> Option<Conn
         protocol_version: v,
         clean_start: flags & 0b10 != 0,
         keep_alive: if flags & 0b100_0000 != 0 { 5 } else { 0 },
-        properties,
+        properties: properties.into(),
         client_id: MqttString::new(client_id, "Client Identifier").ok()?,
         will,
         username,

@@ -44,7 +44,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use mqttspec_codec::{MqttString, Properties, TopicFilter, TopicName};
+use mqttspec_codec::{
+    MqttString, Properties, PublishProperties, TopicFilter, TopicName, WillProperties,
+};
 
 use crate::Broker;
 
@@ -135,15 +137,53 @@ impl PartialEq for Charge {
 
 impl Eq for Charge {}
 
+/// The properties that travel with a message and hold heap: those of a PUBLISH or of a Will.
+pub(crate) trait MessageProperties {
+    /// Content Type, Response Topic, Correlation Data and the User Properties.
+    #[allow(clippy::type_complexity)]
+    fn variable_parts(
+        &self,
+    ) -> (
+        Option<&MqttString>,
+        Option<&TopicName>,
+        Option<&Bytes>,
+        &[(MqttString, MqttString)],
+    );
+}
+
+macro_rules! message_properties {
+    ($($t:ty),*) => {$(
+        impl MessageProperties for $t {
+            fn variable_parts(
+                &self,
+            ) -> (
+                Option<&MqttString>,
+                Option<&TopicName>,
+                Option<&Bytes>,
+                &[(MqttString, MqttString)],
+            ) {
+                (
+                    self.content_type.as_ref(),
+                    self.response_topic.as_ref(),
+                    self.correlation_data.as_ref(),
+                    &self.user_properties,
+                )
+            }
+        }
+    )*};
+}
+
+message_properties!(PublishProperties, WillProperties);
+
 /// The heap held by the variable-length properties that travel with a message.
-pub(crate) fn properties_bytes(p: &Properties) -> usize {
+pub(crate) fn properties_bytes(p: &impl MessageProperties) -> usize {
+    let (content_type, response_topic, correlation_data, user_properties) = p.variable_parts();
     let strings = [
-        p.content_type.as_ref().map_or(0, MqttString::len),
-        p.response_topic.as_ref().map_or(0, TopicName::len),
-        p.correlation_data.as_ref().map_or(0, Bytes::len),
+        content_type.map_or(0, MqttString::len),
+        response_topic.map_or(0, TopicName::len),
+        correlation_data.map_or(0, Bytes::len),
     ];
-    let users: usize = p
-        .user_properties
+    let users: usize = user_properties
         .iter()
         .map(|(k, v)| k.len() + v.len() + USER_PROPERTY_OVERHEAD)
         .sum();
@@ -151,12 +191,20 @@ pub(crate) fn properties_bytes(p: &Properties) -> usize {
 }
 
 /// What one Application Message (topic, payload, properties) is charged.
-pub(crate) fn message_bytes(topic: &TopicName, payload: &Bytes, properties: &Properties) -> usize {
+pub(crate) fn message_bytes(
+    topic: &TopicName,
+    payload: &Bytes,
+    properties: &impl MessageProperties,
+) -> usize {
     MESSAGE_OVERHEAD + topic.len() + payload.len() + properties_bytes(properties)
 }
 
 /// What a retained message is charged: the message, its trie path and its index entry.
-pub(crate) fn retained_bytes(topic: &TopicName, payload: &Bytes, properties: &Properties) -> usize {
+pub(crate) fn retained_bytes(
+    topic: &TopicName,
+    payload: &Bytes,
+    properties: &PublishProperties,
+) -> usize {
     let levels = topic.split('/').count();
     RETAINED_OVERHEAD
         + 2 * topic.len()
@@ -203,8 +251,8 @@ pub(crate) fn owned_filter(f: &TopicFilter) -> TopicFilter {
 /// A copy of the properties that travel with a message (Payload Format Indicator, Message
 /// Expiry Interval, Content Type, Response Topic, Correlation Data, User Properties in their
 /// order), owning their bytes.
-pub(crate) fn owned_properties(p: &Properties) -> Properties {
-    Properties {
+pub(crate) fn owned_properties(p: &Properties) -> PublishProperties {
+    PublishProperties {
         payload_format_indicator: p.payload_format_indicator,
         message_expiry_interval: p.message_expiry_interval,
         content_type: p
@@ -223,7 +271,7 @@ pub(crate) fn owned_properties(p: &Properties) -> Properties {
                 )
             })
             .collect(),
-        ..Properties::default()
+        ..PublishProperties::default()
     }
 }
 
@@ -335,7 +383,7 @@ mod tests {
 
     #[test]
     fn properties_are_charged_for_their_variable_parts() {
-        let mut p = Properties::default();
+        let mut p = PublishProperties::default();
         let empty = properties_bytes(&p);
         p.correlation_data = Some(Bytes::from_static(&[0; 100]));
         p.user_properties.push((

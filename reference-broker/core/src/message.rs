@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqttspec_codec::{MqttString, PacketId, Properties, ProtocolVersion, Publish, QoS, TopicName};
+use mqttspec_codec::{
+    MqttString, PacketId, Properties, ProtocolVersion, Publish, PublishProperties, QoS, TopicName,
+};
 
 use crate::memory::{message_bytes, owned_properties, Charge, DELIVERY_OVERHEAD};
 use crate::Broker;
@@ -29,7 +31,7 @@ pub(crate) struct Message {
     /// The DUP flag it arrived with; only the `forward-dup` fault looks at it.
     pub dup: bool,
     /// The properties forwarded to subscribers (see [`forwardable`]).
-    pub properties: Properties,
+    pub properties: PublishProperties,
     /// Whether it is a Will Message (the faults of the live, queued and shared paths leave
     /// Wills alone: the Will path has its own).
     pub will: bool,
@@ -67,7 +69,7 @@ impl Message {
 /// Topic, Correlation Data and the User Properties in their order (MQTT-3.3.2-4, -15, -16,
 /// -17, -18, -20). Topic Alias and Subscription Identifiers are per hop and are dropped. The
 /// copy owns its bytes (it outlives the packet; see [`crate::memory`]).
-pub(crate) fn forwardable(p: &Properties) -> Properties {
+pub(crate) fn forwardable(p: &Properties) -> PublishProperties {
     owned_properties(p)
 }
 
@@ -118,7 +120,7 @@ impl Tamper {
     }
 
     /// Applies the tampering to the properties of an outgoing message.
-    pub fn apply(self, properties: &mut Properties) {
+    pub fn apply(self, properties: &mut PublishProperties) {
         match self {
             Tamper::None => {}
             Tamper::Strip => {
@@ -166,7 +168,7 @@ impl Delivery {
     /// (MQTT-3.3.1-1, MQTT-3.3.1-3); MQTT 3.1.1 receivers get no properties.
     pub fn to_publish(&self, packet_id: Option<PacketId>, dup: bool, shape: Shape) -> Publish {
         let m = &self.message;
-        let mut properties = Properties::default();
+        let mut properties = PublishProperties::default();
         if shape.version.is_v5() {
             properties = m.properties.clone();
             if !shape.keep_expiry {
@@ -191,7 +193,7 @@ impl Delivery {
             } else {
                 packet_id
             },
-            properties,
+            properties: properties.into(),
             payload: m.payload.clone(),
         }
     }

@@ -18,7 +18,7 @@
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::writer::variable_byte_integer_len;
 use mqttspec_codec::{
-    MqttString, Packet, PacketType, Properties, QoS, ReasonCode, StatementId as S, TopicName,
+    MqttString, Packet, PacketType, PublishProperties, QoS, ReasonCode, StatementId as S, TopicName,
 };
 
 use super::fault::Fault;
@@ -35,18 +35,33 @@ pub(super) enum Sent {
     No,
 }
 
+/// The Reason String and User Properties of a packet that may carry them.
+struct ProblemProperties<'a> {
+    reason_string: &'a mut Option<MqttString>,
+    user_properties: &'a mut Vec<(MqttString, MqttString)>,
+}
+
 /// The properties of a packet that may carry a Reason String or User Properties, if any.
-fn problem_properties(packet: &mut Packet) -> Option<&mut Properties> {
+fn problem_properties(packet: &mut Packet) -> Option<ProblemProperties<'_>> {
+    macro_rules! of {
+        ($p:expr) => {{
+            let p = &mut *$p.properties;
+            Some(ProblemProperties {
+                reason_string: &mut p.reason_string,
+                user_properties: &mut p.user_properties,
+            })
+        }};
+    }
     match packet {
-        Packet::PubAck(p) => Some(&mut p.properties),
-        Packet::PubRec(p) => Some(&mut p.properties),
-        Packet::PubRel(p) => Some(&mut p.properties),
-        Packet::PubComp(p) => Some(&mut p.properties),
-        Packet::SubAck(p) => Some(&mut p.properties),
-        Packet::UnsubAck(p) => Some(&mut p.properties),
-        Packet::Auth(p) => Some(&mut p.properties),
-        Packet::ConnAck(p) => Some(&mut p.properties),
-        Packet::Disconnect(p) => Some(&mut p.properties),
+        Packet::PubAck(p) => of!(p),
+        Packet::PubRec(p) => of!(p),
+        Packet::PubRel(p) => of!(p),
+        Packet::PubComp(p) => of!(p),
+        Packet::SubAck(p) => of!(p),
+        Packet::UnsubAck(p) => of!(p),
+        Packet::Auth(p) => of!(p),
+        Packet::ConnAck(p) => of!(p),
+        Packet::Disconnect(p) => of!(p),
         _ => None,
     }
 }
@@ -103,7 +118,7 @@ impl Broker {
                 PacketType::ConnAck | PacketType::Disconnect | PacketType::Auth
             ) {
                 if let Some(p) = problem_properties(&mut packet) {
-                    p.reason_string = MqttString::new("fault: reason-string-always", "").ok();
+                    *p.reason_string = MqttString::new("fault: reason-string-always", "").ok();
                 }
             }
         } else if v.is_v5() && !limits.request_problem_information {
@@ -111,7 +126,7 @@ impl Broker {
             if !matches!(t, PacketType::ConnAck | PacketType::Disconnect) {
                 if let Some(p) = problem_properties(&mut packet) {
                     if p.reason_string.is_some() || !p.user_properties.is_empty() {
-                        p.reason_string = None;
+                        *p.reason_string = None;
                         p.user_properties.clear();
                         self.record_id(S::V5_3_1_2_29);
                     }
@@ -139,7 +154,7 @@ impl Broker {
             // Fault: sent as built, Reason String and User Properties included.
         } else if len > max {
             if let Some(p) = problem_properties(&mut packet) {
-                p.reason_string = None;
+                *p.reason_string = None;
                 len = packet.encoded_len(v).unwrap_or(usize::MAX);
                 if len > max {
                     if let Some(p) = problem_properties(&mut packet) {
@@ -223,8 +238,7 @@ impl Broker {
         let Packet::Publish(p) = packet else {
             return bytes;
         };
-        let omit =
-            self.fault(Fault::OmitEmptyPropertyLength) && p.properties == Properties::default();
+        let omit = self.fault(Fault::OmitEmptyPropertyLength) && p.properties.is_empty();
         let pad = self.fault(Fault::NonMinimalRemainingLength);
         if !omit && !pad {
             return bytes;
@@ -312,7 +326,7 @@ fn variable_header_start(bytes: &[u8]) -> Option<usize> {
 
 /// The fault `strip-bom-from-properties`: U+FEFF taken out of the User Properties, Content
 /// Type and Response Topic.
-fn strip_bom(p: &mut Properties) {
+fn strip_bom(p: &mut PublishProperties) {
     let strip = |s: &MqttString| {
         MqttString::new(s.as_str().replace('\u{feff}', ""), "string").unwrap_or_else(|_| s.clone())
     };

@@ -220,12 +220,12 @@ impl Broker {
             retain: p.retain && self.config.retain_available,
             dup: p.dup,
             properties: if self.fault(Fault::DropMessageProperties) {
-                mqttspec_codec::Properties {
+                mqttspec_codec::PublishProperties {
                     message_expiry_interval: p.properties.message_expiry_interval,
                     ..Default::default()
                 }
             } else {
-                forwardable(&p.properties)
+                forwardable(&p.properties.to_properties())
             },
             will: false,
             delayed_will: false,

@@ -52,7 +52,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqttspec_codec::{Properties, QoS, StatementId, TopicName};
+use mqttspec_codec::{PublishProperties, QoS, StatementId, TopicName};
 
 use super::topic::{LEVEL_SEPARATOR, MULTI_LEVEL_WILDCARD, SINGLE_LEVEL_WILDCARD};
 
@@ -79,7 +79,7 @@ pub struct RetainedMessage {
     /// The QoS it was published with.
     pub qos: QoS,
     /// The PUBLISH properties as received (MQTT 5.0); the core adjusts them when forwarding.
-    pub properties: Properties,
+    pub properties: PublishProperties,
     /// When it was stored (core time).
     pub stored_at: Duration,
     /// Its Message Expiry Interval in seconds, counted from `stored_at`; `None` never expires.
@@ -92,7 +92,7 @@ impl RetainedMessage {
         topic: TopicName,
         payload: Bytes,
         qos: QoS,
-        properties: Properties,
+        properties: PublishProperties,
         now: Duration,
     ) -> Self {
         let message_expiry = properties.message_expiry_interval;
@@ -424,15 +424,15 @@ mod tests {
             TopicName::new(topic).unwrap(),
             Bytes::from_static(payload.as_bytes()),
             QoS::AtLeastOnce,
-            Properties::default(),
+            PublishProperties::default(),
             Duration::ZERO,
         )
     }
 
     fn expiring(topic: &str, stored_at: u64, secs: u32) -> RetainedMessage {
-        let properties = Properties {
+        let properties = PublishProperties {
             message_expiry_interval: Some(secs),
-            ..Properties::default()
+            ..PublishProperties::default()
         };
         RetainedMessage::new(
             TopicName::new(topic).unwrap(),

@@ -197,7 +197,7 @@ mod tests {
     use std::sync::Arc;
 
     use bytes::Bytes;
-    use mqttspec_codec::{Properties, QoS, TopicName};
+    use mqttspec_codec::{QoS, TopicName};
 
     use super::*;
     use crate::memory::Charge;
@@ -210,7 +210,7 @@ mod tests {
             qos: QoS::AtLeastOnce,
             retain: false,
             dup: false,
-            properties: Properties::default(),
+            properties: Default::default(),
             will: false,
             delayed_will: false,
             publisher: None,

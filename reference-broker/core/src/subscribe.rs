@@ -19,8 +19,8 @@
 use std::sync::Arc;
 
 use mqttspec_codec::{
-    Packet, Properties, ProtocolVersion, QoS, ReasonCode, RetainHandling, StatementId as S, SubAck,
-    Subscribe, TopicFilter, UnsubAck, Unsubscribe,
+    AckProperties, Packet, ProtocolVersion, QoS, ReasonCode, RetainHandling, StatementId as S,
+    SubAck, Subscribe, TopicFilter, UnsubAck, Unsubscribe,
 };
 
 use super::acl::{self, Access};
@@ -192,7 +192,7 @@ impl Broker {
                 S::V311_2_3_1_7,
             ],
         );
-        let mut properties = Properties::default();
+        let mut properties = AckProperties::default();
         if v.is_v5() && codes.iter().any(|c| c.is_error()) {
             properties.reason_string =
                 self.reason_string("one or more topic filters of this SUBSCRIBE were refused");
@@ -205,7 +205,7 @@ impl Broker {
                 } else {
                     s.packet_id
                 },
-                properties,
+                properties: properties.into(),
                 reason_codes: codes,
             }),
         );
@@ -344,7 +344,7 @@ impl Broker {
         if !v.is_v5() {
             codes.clear();
         }
-        let mut properties = Properties::default();
+        let mut properties = AckProperties::default();
         if codes.contains(&ReasonCode::NoSubscriptionExisted) {
             properties.reason_string =
                 self.reason_string("no subscription existed for one or more topic filters");
@@ -357,7 +357,7 @@ impl Broker {
                 } else {
                     u.packet_id
                 },
-                properties,
+                properties: properties.into(),
                 reason_codes: codes,
             }),
         );

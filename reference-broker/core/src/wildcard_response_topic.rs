@@ -147,11 +147,14 @@ mod tests {
         };
         assert_eq!(p.qos, QoS::AtLeastOnce);
         assert_eq!(
-            p.properties.response_topic.unwrap().as_str(),
+            p.properties.response_topic.clone().unwrap().as_str(),
             "reply/\u{1}/x/\u{2}"
         );
         // The Correlation Data keeps its wildcard bytes: only the Response Topic is touched.
-        assert_eq!(p.properties.correlation_data.unwrap().as_ref(), b"+#");
+        assert_eq!(
+            p.properties.correlation_data.clone().unwrap().as_ref(),
+            b"+#"
+        );
         assert_eq!(unmask(masked), original);
     }
 

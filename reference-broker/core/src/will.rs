@@ -25,7 +25,7 @@ use super::memory::{message_bytes, owned_bytes, owned_topic, Charge, Meter, WILL
 use super::message::{forwardable, Message, Tamper};
 use super::timers::TimerKey;
 use super::Broker;
-use mqttspec_codec::Properties;
+use mqttspec_codec::PublishProperties;
 
 /// A stored Will Message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub(crate) struct Will {
     /// Will Retain.
     pub retain: bool,
     /// The Will Properties forwarded with the message.
-    pub properties: Properties,
+    pub properties: PublishProperties,
     /// Will Delay Interval, seconds (0 for 3.1.1).
     pub delay: u32,
     /// The protocol version of the connection that declared it (for traceability).
@@ -52,7 +52,7 @@ impl Will {
     /// The Will of a CONNECT, owning copies of its bytes (it outlives the packet) and
     /// charged to `meter`.
     pub fn from_connect(w: &LastWill, v: ProtocolVersion, maximum_qos: QoS, meter: &Meter) -> Will {
-        let properties = forwardable(&w.properties);
+        let properties = forwardable(&w.properties.to_properties());
         let charge = meter.charge(Will::bytes(w));
         Will {
             topic: owned_topic(&w.topic),
@@ -68,7 +68,7 @@ impl Will {
 
     /// What the Will of `w` is charged against the memory budget.
     pub fn bytes(w: &LastWill) -> usize {
-        WILL_OVERHEAD + message_bytes(&w.topic, &w.payload, &w.properties)
+        WILL_OVERHEAD + message_bytes(&w.topic, &w.payload, &*w.properties)
     }
 }
 
@@ -135,7 +135,7 @@ impl Broker {
             will.retain = !will.retain;
         }
         if self.fault(Fault::DropWillProperties) {
-            will.properties = Properties::default();
+            will.properties = PublishProperties::default();
         }
         Tamper::of_faults(
             will.delay > 0 && self.fault(Fault::StripPropertiesDelayedWill),

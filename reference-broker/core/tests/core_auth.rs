@@ -52,7 +52,7 @@ fn run_scram(sim: &mut Sim, password: &str) -> (ConnectionId, Packet) {
         Some(Packet::Auth(a)) => {
             assert_eq!(a.reason_code, ReasonCode::ContinueAuthentication);
             assert_eq!(a.properties.authentication_method, Some(s(MECHANISM)));
-            a.properties.authentication_data.unwrap()
+            a.properties.authentication_data.clone().unwrap()
         }
         other => panic!("expected AUTH 0x18, got {other:?}"),
     };
@@ -156,7 +156,7 @@ fn reauthentication_succeeds_with_auth_0x00_while_other_packets_flow() {
     sim.send(c, Packet::PingReq);
     assert_eq!(sim.take(c), vec![Packet::PingResp]);
     let client_final = client
-        .handle_server_first(&server_first.properties.authentication_data.unwrap())
+        .handle_server_first(&server_first.properties.authentication_data.clone().unwrap())
         .unwrap();
     sim.send(
         c,
@@ -165,7 +165,7 @@ fn reauthentication_succeeds_with_auth_0x00_while_other_packets_flow() {
     let done = expect_auth(&mut sim, c);
     assert_eq!(done.reason_code, ReasonCode::Success);
     client
-        .handle_server_final(&done.properties.authentication_data.unwrap())
+        .handle_server_final(&done.properties.authentication_data.clone().unwrap())
         .unwrap();
     assert!(!sim.is_closed(c));
 }
@@ -181,7 +181,7 @@ fn a_failed_reauthentication_disconnects() {
     );
     let server_first = expect_auth(&mut sim, c);
     let client_final = client
-        .handle_server_first(&server_first.properties.authentication_data.unwrap())
+        .handle_server_first(&server_first.properties.authentication_data.clone().unwrap())
         .unwrap();
     sim.send(
         c,
@@ -215,7 +215,7 @@ fn the_exchange_is_deterministic_for_a_given_seed() {
         let client = ScramClient::new("alice", "wonderland", "fixed").unwrap();
         let (_, first) = sim.try_connect(scram_connect(&client, "a"));
         match first {
-            Some(Packet::Auth(a)) => a.properties.authentication_data.unwrap(),
+            Some(Packet::Auth(a)) => a.properties.authentication_data.clone().unwrap(),
             other => panic!("{other:?}"),
         }
     };

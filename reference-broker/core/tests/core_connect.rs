@@ -6,9 +6,7 @@ mod common;
 use common::*;
 use mqttspec_broker_core::config::User;
 use mqttspec_broker_core::{CloseReason, Config};
-use mqttspec_codec::{
-    Packet, PacketType, Properties, QoS, RawPacket, ReasonCode, StatementId, SubAck,
-};
+use mqttspec_codec::{Packet, PacketType, QoS, RawPacket, ReasonCode, StatementId, SubAck};
 
 #[test]
 fn a_valid_connect_is_answered_with_connack_success_and_no_session() {
@@ -161,6 +159,7 @@ fn an_empty_client_id_gets_an_assigned_identifier_in_v5() {
     let assigned = ack
         .properties
         .assigned_client_identifier
+        .clone()
         .expect("Assigned Client Identifier");
     assert!(!assigned.is_empty());
     assert!(sim.broker.has_session(assigned.as_str()));
@@ -210,7 +209,7 @@ fn packets_only_a_server_sends_are_protocol_errors() {
             Packet::PingResp,
             Packet::SubAck(SubAck {
                 packet_id: pid(1),
-                properties: Properties::default(),
+                properties: Default::default(),
                 reason_codes: vec![ReasonCode::Success],
             }),
         ] {
@@ -329,7 +328,10 @@ fn response_information_is_sent_only_when_requested() {
     c.properties.request_response_information = Some(true);
     let (_, ack) = sim.connect_with(c);
     assert_eq!(
-        ack.properties.response_information.map(|s| s.to_string()),
+        ack.properties
+            .response_information
+            .as_ref()
+            .map(|s| s.to_string()),
         Some("reply/b".to_owned())
     );
 }

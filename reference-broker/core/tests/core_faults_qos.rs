@@ -6,7 +6,7 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use mqttspec_codec::{Packet, PayloadFormatIndicator, Properties, PubRel, QoS, RawPacket};
+use mqttspec_codec::{Packet, PayloadFormatIndicator, PubRel, PublishProperties, QoS, RawPacket};
 
 /// A raw QoS 0 PUBLISH with DUP 1 (MQTT 5.0 layout when `v5`).
 fn dup_qos0_publish(v5: bool) -> Bytes {
@@ -88,13 +88,14 @@ fn drop_message_properties_forwards_only_the_expiry_interval() {
     sim.subscribe(sub, "t", QoS::AtMostOnce);
     let p = sim.connect(V5, "pub");
     let mut m = publish("t", QoS::AtMostOnce, "x");
-    m.properties = Properties {
+    m.properties = PublishProperties {
         payload_format_indicator: Some(PayloadFormatIndicator::Utf8),
         content_type: Some(s("text/plain")),
         message_expiry_interval: Some(60),
         user_properties: vec![(s("k"), s("v"))],
-        ..Properties::default()
-    };
+        ..PublishProperties::default()
+    }
+    .into();
     sim.publish_msg(p, m);
     let got = sim.take_publishes(sub);
     assert_eq!(got.len(), 1);

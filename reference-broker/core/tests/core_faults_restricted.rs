@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use mqttspec_broker_core::Config;
-use mqttspec_codec::{Packet, Properties, QoS, Subscribe};
+use mqttspec_codec::{Packet, QoS, Subscribe};
 
 /// A broker with Maximum QoS 1, Retain Available 0, Shared Subscription Available 0 and
 /// Server Keep Alive 2, with `fault` if given.
@@ -66,7 +66,7 @@ fn unenforced_shared_subscription_available_grants_a_shared_subscription_althoug
             c,
             Packet::Subscribe(Subscribe {
                 packet_id,
-                properties: Properties::default(),
+                properties: Default::default(),
                 filters: vec![(filter("$share/g/t"), opts(QoS::AtMostOnce))],
             }),
         );

@@ -5,9 +5,7 @@
 mod common;
 
 use common::*;
-use mqttspec_codec::{
-    Packet, Properties, QoS, RawPacket, SubscriptionOptions, UnsubAck, Unsubscribe,
-};
+use mqttspec_codec::{Packet, QoS, RawPacket, SubscriptionOptions, UnsubAck, Unsubscribe};
 
 #[test]
 fn ignore_malformed_subscribe_keeps_the_connection_open() {
@@ -38,7 +36,7 @@ fn wrong_subscribe_ack_id_answers_with_another_packet_identifier() {
         c,
         Packet::Subscribe(mqttspec_codec::Subscribe {
             packet_id: pid(7),
-            properties: Properties::default(),
+            properties: Default::default(),
             filters: vec![(filter("t"), opts(QoS::AtMostOnce))],
         }),
     );
@@ -50,7 +48,7 @@ fn wrong_subscribe_ack_id_answers_with_another_packet_identifier() {
         c,
         Packet::Unsubscribe(Unsubscribe {
             packet_id: pid(9),
-            properties: Properties::default(),
+            properties: Default::default(),
             filters: vec![filter("t")],
         }),
     );

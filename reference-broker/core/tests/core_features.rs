@@ -250,7 +250,7 @@ fn subscribing_with_an_absent_capability_is_a_protocol_error_in_v5() {
         let mut sim = Sim::new(config);
         let c = sim.connect(V5, "a");
         let packet_id = sim.next_id(c);
-        let mut properties = mqttspec_codec::Properties::default();
+        let mut properties = mqttspec_codec::SubscribeProperties::default();
         if let Some(id) = id {
             properties
                 .subscription_identifiers
@@ -260,7 +260,7 @@ fn subscribing_with_an_absent_capability_is_a_protocol_error_in_v5() {
             c,
             Packet::Subscribe(mqttspec_codec::Subscribe {
                 packet_id,
-                properties,
+                properties: properties.into(),
                 filters: vec![(filter(f), opts(QoS::AtMostOnce))],
             }),
         );

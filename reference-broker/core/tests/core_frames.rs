@@ -17,7 +17,7 @@ use mqttspec_broker_core::fault::Fault;
 use mqttspec_broker_core::fuzzing::fuzz_config;
 use mqttspec_broker_core::{Action, Broker, ConnectionId};
 use mqttspec_codec::{
-    Connect, Disconnect, MqttString, Packet, PacketId, Properties, ProtocolVersion, PubAck,
+    Connect, ConnectProperties, Disconnect, MqttString, Packet, PacketId, ProtocolVersion, PubAck,
     PubComp, PubRec, PubRel, Publish, QoS, Subscribe, SubscriptionOptions, TopicFilter, TopicName,
 };
 use proptest::prelude::*;
@@ -128,7 +128,7 @@ fn encode(token: &Token, v: ProtocolVersion) -> Vec<u8> {
             keep_alive,
             receive_maximum,
         } => {
-            let mut properties = Properties::default();
+            let mut properties = ConnectProperties::default();
             if v.is_v5() {
                 properties.receive_maximum = NonZeroU16::new(*receive_maximum);
             }
@@ -136,7 +136,7 @@ fn encode(token: &Token, v: ProtocolVersion) -> Vec<u8> {
                 protocol_version: v,
                 clean_start: *clean_start,
                 keep_alive: if *keep_alive { 5 } else { 0 },
-                properties,
+                properties: properties.into(),
                 client_id: s(CLIENT_IDS[*client]),
                 will: None,
                 username: None,
@@ -150,7 +150,7 @@ fn encode(token: &Token, v: ProtocolVersion) -> Vec<u8> {
             };
             Packet::Subscribe(Subscribe {
                 packet_id: pid(*id),
-                properties: Properties::default(),
+                properties: Default::default(),
                 filters: vec![(
                     TopicFilter::new(FILTERS[*filter]).expect("valid filter"),
                     options,

@@ -213,6 +213,7 @@ async fn first_assigned_id(args: &[&str]) -> String {
     connack
         .properties
         .assigned_client_identifier
+        .clone()
         .expect("an assigned Client Identifier")
         .as_str()
         .to_owned()

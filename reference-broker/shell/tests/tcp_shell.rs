@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
-    LastWill, Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode, StatementId,
-    Subscribe, SubscriptionOptions,
+    LastWill, Packet, ProtocolVersion, Publish, QoS, ReasonCode, StatementId, Subscribe,
+    SubscriptionOptions,
 };
 use mqttspec_reference_broker::Config;
 use tcp_support::*;
@@ -105,7 +105,7 @@ fn connect_subscribe_publish(v: ProtocolVersion, id: &str, t: &str) -> Vec<u8> {
     out.extend_from_slice(&encode(
         &Packet::Subscribe(Subscribe {
             packet_id: pid(1),
-            properties: Properties::default(),
+            properties: Default::default(),
             filters: vec![(filter(t), SubscriptionOptions::qos(QoS::AtLeastOnce))],
         }),
         v,
@@ -262,7 +262,7 @@ async fn a_client_closing_its_socket_without_disconnect_has_its_will_published()
         connect.will = Some(LastWill {
             qos: QoS::AtLeastOnce,
             retain: false,
-            properties: Properties::default(),
+            properties: Default::default(),
             topic: topic(&t),
             payload: Bytes::from_static(b"gone"),
         });

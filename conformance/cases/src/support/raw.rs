@@ -4,7 +4,7 @@
 //! client's own steps (`t.client(..).connect()`, `c.publish(..)`, `c.subscribe(..)`).
 
 use bytes::Bytes;
-use mqttspec_codec::{Packet, Properties, Publish, QoS, RawPacket};
+use mqttspec_codec::{Packet, Publish, QoS, RawPacket};
 
 use super::{packet_id, topic_name};
 use mqttspec_harness::scenario::{Client, ClientBuilder, Ctx, Failure};
@@ -172,7 +172,7 @@ pub(crate) fn publish_packet(
         retain: false,
         topic: topic_name(topic)?,
         packet_id: id.map(packet_id).transpose()?,
-        properties: Properties::default(),
+        properties: Default::default(),
         payload: Bytes::copy_from_slice(payload),
     })
 }

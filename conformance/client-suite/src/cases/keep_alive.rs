@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use mqttspec_codec::{Packet, Properties, StatementId as S};
+use mqttspec_codec::{ConnAckProperties, Packet, StatementId as S};
 use mqttspec_harness::verdict::Outcome;
 use serde_json::json;
 
@@ -37,7 +37,7 @@ const KEEP_ALIVE: u16 = 2;
 async fn pings_in_time(
     t: &Ctx,
     requested: u16,
-    props: Properties,
+    props: ConnAckProperties,
     statement: S,
 ) -> Result<Outcome, Outcome> {
     let mut s = t.start().await?;
@@ -79,15 +79,15 @@ fn pingreq(t: Ctx) -> CaseFuture {
         } else {
             S::V311_3_1_2_23
         };
-        pings_in_time(&t, KEEP_ALIVE, Properties::default(), st).await
+        pings_in_time(&t, KEEP_ALIVE, ConnAckProperties::default(), st).await
     })
 }
 
 fn server_keep_alive(t: Ctx) -> CaseFuture {
     Box::pin(async move {
-        let props = Properties {
+        let props = ConnAckProperties {
             server_keep_alive: Some(KEEP_ALIVE),
-            ..Properties::default()
+            ..ConnAckProperties::default()
         };
         pings_in_time(&t, 60, props, S::V5_3_1_2_21).await
     })

@@ -4,7 +4,9 @@
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::Duration;
 
-use mqttspec_codec::{Packet, Properties, PubAck, Publish, RawPacket, StatementId as S, TopicName};
+use mqttspec_codec::{
+    ConnAckProperties, Packet, PubAck, Publish, RawPacket, StatementId as S, TopicName,
+};
 use mqttspec_harness::verdict::{Outcome, Precondition};
 use serde_json::json;
 
@@ -40,9 +42,9 @@ pub(crate) const CASES: &[ClientCase] = &[
 fn receive_maximum(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let props = Properties {
+        let props = ConnAckProperties {
             receive_maximum: NonZeroU16::new(1),
-            ..Properties::default()
+            ..ConnAckProperties::default()
         };
         let (mut conn, _) = s.open(none(), props).await?;
         for n in ["one", "two"] {
@@ -93,9 +95,9 @@ fn receive_maximum(t: Ctx) -> CaseFuture {
 fn maximum_packet_size(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let props = Properties {
+        let props = ConnAckProperties {
             maximum_packet_size: NonZeroU32::new(64),
-            ..Properties::default()
+            ..ConnAckProperties::default()
         };
         let (mut conn, _) = s.open(none(), props).await?;
         let big = "x".repeat(200);
@@ -141,7 +143,10 @@ fn topic_alias(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
         let (mut conn, _) = s
-            .open(json!({"topic_alias_maximum": 5}), Properties::default())
+            .open(
+                json!({"topic_alias_maximum": 5}),
+                ConnAckProperties::default(),
+            )
             .await?;
         s.subscribe(&mut conn, "mqttspec/in/#", 0).await?;
         let named =

@@ -11,7 +11,8 @@
 //! client that closes on everything does not pass; a twin not taken is INCONCLUSIVE.
 
 use mqttspec_codec::{
-    Packet, PacketId, Properties, PubRel, Publish, QoS, RawPacket, StatementId as S, TopicName,
+    ConnAckProperties, Packet, PacketId, PubRel, Publish, QoS, RawPacket, StatementId as S,
+    TopicName,
 };
 use mqttspec_harness::verdict::{Outcome, Precondition};
 
@@ -63,7 +64,7 @@ const TOPIC: &str = "mqttspec/in/ok";
 /// Opens, subscribes to `mqttspec/in/#` and has a well-formed QoS 0 PUBLISH delivered.
 async fn open_with_twin(t: &Ctx) -> Result<(Session, ServerConn), Outcome> {
     let mut s = t.start().await?;
-    let (mut conn, _) = s.open(none(), Properties::default()).await?;
+    let (mut conn, _) = s.open(none(), ConnAckProperties::default()).await?;
     s.subscribe(&mut conn, "mqttspec/in/#", 1).await?;
     let topic = TopicName::new(TOPIC).map_err(|e| Outcome::error(e.to_string()))?;
     conn.send(&Packet::Publish(Publish::new(topic, &b"twin"[..])))

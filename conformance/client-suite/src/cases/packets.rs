@@ -2,7 +2,7 @@
 //! and disconnects: fixed-header flags, DUP on QoS 0, Topic Names without wildcards, nothing
 //! after DISCONNECT.
 
-use mqttspec_codec::{Packet, Properties, QoS, StatementId as S, Violation};
+use mqttspec_codec::{ConnAckProperties, Packet, QoS, StatementId as S, Violation};
 use mqttspec_harness::verdict::{Outcome, Precondition};
 use serde_json::json;
 
@@ -45,7 +45,7 @@ pub(crate) const CASES: &[ClientCase] = &[
 fn qos0_dup(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        let (mut conn, _) = s.open(none(), ConnAckProperties::default()).await?;
         let st = pick(&conn, S::V5_3_3_1_2, S::V311_3_3_1_2);
         s.command(json!({"cmd": "publish", "topic": "mqttspec/q0", "payload": "zero", "qos": 0}))
             .await;
@@ -69,7 +69,7 @@ fn qos0_dup(t: Ctx) -> CaseFuture {
 fn sub_flags(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        let (mut conn, _) = s.open(none(), ConnAckProperties::default()).await?;
         let within = t.timing.response;
         for (cmd, st) in [
             ("subscribe", pick(&conn, S::V5_3_8_1_1, S::V311_3_8_1_1)),
@@ -81,7 +81,7 @@ fn sub_flags(t: Ctx) -> CaseFuture {
                 Received::Packet(Packet::Subscribe(sub)) => {
                     conn.send(&Packet::SubAck(mqttspec_codec::SubAck {
                         packet_id: sub.packet_id,
-                        properties: Properties::default(),
+                        properties: Default::default(),
                         reason_codes: vec![mqttspec_codec::ReasonCode::Success],
                     }))
                     .await;
@@ -96,7 +96,7 @@ fn sub_flags(t: Ctx) -> CaseFuture {
                     };
                     conn.send(&Packet::UnsubAck(mqttspec_codec::UnsubAck {
                         packet_id: u.packet_id,
-                        properties: Properties::default(),
+                        properties: Default::default(),
                         reason_codes: codes,
                     }))
                     .await;
@@ -125,7 +125,7 @@ fn sub_flags(t: Ctx) -> CaseFuture {
 fn wildcard_topic(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        let (mut conn, _) = s.open(none(), ConnAckProperties::default()).await?;
         let st = pick(&conn, S::V5_3_3_2_2, S::V311_3_3_2_2);
         s.command(json!({"cmd": "publish", "topic": "mqttspec/+/w", "payload": "wild", "qos": 0}))
             .await;
@@ -171,7 +171,7 @@ fn wildcard_topic(t: Ctx) -> CaseFuture {
 fn after_disconnect(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        let (mut conn, _) = s.open(none(), ConnAckProperties::default()).await?;
         let (nothing_s, close_s) = if t.version.is_v5() {
             (S::V5_3_14_4_1, S::V5_3_14_4_2)
         } else {

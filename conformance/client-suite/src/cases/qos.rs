@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use mqttspec_codec::{
-    Packet, PacketId, Properties, PubComp, PubRec, PubRel, Publish, QoS, StatementId as S,
+    ConnAckProperties, Packet, PacketId, PubComp, PubRec, PubRel, Publish, QoS, StatementId as S,
     TopicName, Violation,
 };
 use mqttspec_harness::verdict::{Outcome, Precondition};
@@ -71,7 +71,7 @@ pub(crate) const CASES: &[ClientCase] = &[
 fn qos1_out(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        let (mut conn, _) = s.open(none(), ConnAckProperties::default()).await?;
         let within = t.timing.response;
         let dup_s = pick(&conn, S::V5_4_3_2_2, S::V311_4_3_2_1);
         let id_s = pick(&conn, S::V5_2_2_1_3, S::V311_2_3_1_2);
@@ -122,7 +122,7 @@ fn qos1_out(t: Ctx) -> CaseFuture {
 fn qos2_out(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        let (mut conn, _) = s.open(none(), ConnAckProperties::default()).await?;
         let within = t.timing.response;
         let dup_s = pick(&conn, S::V5_4_3_3_2, S::V311_4_3_3_1);
         let rel_s = pick(&conn, S::V5_4_3_3_4, S::V311_4_3_3_1);
@@ -182,7 +182,7 @@ fn publish(id: u16, qos: QoS, payload: &str) -> Result<Publish, Outcome> {
 fn qos1_in(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        let (mut conn, _) = s.open(none(), ConnAckProperties::default()).await?;
         s.subscribe(&mut conn, "mqttspec/in/#", 1).await?;
         let within = t.timing.response;
         let ack_s = pick(&conn, S::V5_4_3_2_4, S::V311_4_3_2_2);
@@ -208,7 +208,7 @@ fn qos1_in(t: Ctx) -> CaseFuture {
 fn qos2_in(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        let (mut conn, _) = s.open(none(), ConnAckProperties::default()).await?;
         s.subscribe(&mut conn, "mqttspec/in/#", 2).await?;
         let within = t.timing.response;
         let rec_s = pick(&conn, S::V5_4_3_3_8, S::V311_4_3_3_2);

@@ -1,7 +1,7 @@
 //! What the server ends: a CONNACK refusing the connection and a server DISCONNECT, both with a
 //! Reason Code of 0x80 or above, after which the Network Connection must be closed (5.0).
 
-use mqttspec_codec::{Disconnect, Packet, Properties, ReasonCode, StatementId as S};
+use mqttspec_codec::{ConnAckProperties, Disconnect, Packet, ReasonCode, StatementId as S};
 use mqttspec_harness::verdict::Outcome;
 
 use super::expect_close;
@@ -30,8 +30,12 @@ fn connack_refusal(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
         let (mut conn, _) = s.connect(none()).await?;
-        conn.connack(false, ReasonCode::NotAuthorized, Properties::default())
-            .await;
+        conn.connack(
+            false,
+            ReasonCode::NotAuthorized,
+            ConnAckProperties::default(),
+        )
+        .await;
         let o = expect_close(
             &mut conn,
             t.timing.response,
@@ -62,7 +66,7 @@ fn connack_refusal(t: Ctx) -> CaseFuture {
 fn server_disconnect(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        let (mut conn, _) = s.open(none(), ConnAckProperties::default()).await?;
         conn.send(&Packet::Disconnect(Disconnect::new(ReasonCode::ServerBusy)))
             .await;
         let o = expect_close(

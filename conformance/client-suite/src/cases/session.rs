@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mqttspec_codec::{Packet, Properties, QoS, ReasonCode, StatementId as S};
+use mqttspec_codec::{ConnAckProperties, Packet, QoS, ReasonCode, StatementId as S};
 use mqttspec_harness::verdict::{Outcome, Precondition};
 use serde_json::json;
 
@@ -43,7 +43,7 @@ async fn leave_unacknowledged(s: &mut Session) -> Result<mqttspec_codec::Publish
     let (mut conn, _) = s
         .open(
             json!({"clean_start": false, "session_expiry": 300}),
-            Properties::default(),
+            ConnAckProperties::default(),
         )
         .await?;
     s.command(json!({"cmd": "publish", "topic": "mqttspec/s", "payload": "kept", "qos": 1}))
@@ -75,8 +75,12 @@ async fn reconnect(
     let (mut conn, _) = s
         .connect(json!({"clean_start": clean_start, "session_expiry": 300}))
         .await?;
-    conn.connack(session_present, ReasonCode::Success, Properties::default())
-        .await;
+    conn.connack(
+        session_present,
+        ReasonCode::Success,
+        ConnAckProperties::default(),
+    )
+    .await;
     Ok(conn)
 }
 

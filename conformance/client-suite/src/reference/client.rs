@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
-    Connect, DecodeError, Disconnect, FrameDecoder, LastWill, MqttString, Packet, PacketId,
-    Properties, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode,
-    RetainHandling, Subscribe, SubscriptionOptions, TopicFilter, TopicName, Unsubscribe,
+    Connect, ConnectProperties, DecodeError, Disconnect, FrameDecoder, LastWill, MqttString,
+    Packet, PacketId, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, PublishProperties,
+    QoS, ReasonCode, RetainHandling, Subscribe, SubscribeProperties, SubscriptionOptions,
+    TopicFilter, TopicName, Unsubscribe,
 };
 use serde_json::{json, Map, Value};
 
@@ -315,7 +316,7 @@ impl Client {
         let clean_start = bool_field(c, "clean_start").unwrap_or(true);
         let keep_alive =
             u16::try_from(u64_field(c, "keep_alive").unwrap_or(60)).map_err(|e| e.to_string())?;
-        let mut props = Properties::default();
+        let mut props = ConnectProperties::default();
         if version.is_v5() {
             props.session_expiry_interval = u64_field(c, "session_expiry")
                 .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
@@ -335,7 +336,7 @@ impl Client {
             Some(w) => Some(LastWill {
                 qos: qos_of(w, "qos")?,
                 retain: bool_field(w, "retain").unwrap_or(false),
-                properties: Properties::default(),
+                properties: Default::default(),
                 topic: TopicName::new(str_field(w, "topic").unwrap_or(""))
                     .map_err(|e| e.to_string())?,
                 payload: payload_of(w)?,
@@ -346,7 +347,7 @@ impl Client {
             protocol_version: version,
             clean_start,
             keep_alive,
-            properties: props,
+            properties: props.into(),
             client_id: MqttString::new(
                 str_field(c, "client_id").unwrap_or(""),
                 "Client Identifier",
@@ -420,7 +421,7 @@ impl Client {
         if self.has(Fault::SubscribeBeforeConnect) {
             let early = Packet::Subscribe(Subscribe {
                 packet_id: id_one(),
-                properties: Properties::default(),
+                properties: Default::default(),
                 filters: vec![(
                     TopicFilter::new("early").map_err(|e| e.to_string())?,
                     SubscriptionOptions::default(),
@@ -461,7 +462,7 @@ impl Client {
         }
         .map_err(|e| e.to_string())?;
         let mut options = SubscriptionOptions::qos(qos_of(c, "qos")?);
-        let mut properties = Properties::default();
+        let mut properties = SubscribeProperties::default();
         if v.is_v5() {
             options.no_local = bool_field(c, "no_local").unwrap_or(false);
             options.retain_as_published = bool_field(c, "retain_as_published").unwrap_or(false);
@@ -482,7 +483,7 @@ impl Client {
         self.pending.insert(id.get(), token);
         let packet = Packet::Subscribe(Subscribe {
             packet_id: id,
-            properties,
+            properties: properties.into(),
             filters: vec![(filter, options)],
         });
         self.send_with_first_byte(&packet, Fault::SubscribeWrongFlags, 0x80);
@@ -496,7 +497,7 @@ impl Client {
         self.pending.insert(id.get(), token);
         let packet = Packet::Unsubscribe(Unsubscribe {
             packet_id: id,
-            properties: Properties::default(),
+            properties: Default::default(),
             filters: vec![filter],
         });
         self.send_with_first_byte(&packet, Fault::UnsubscribeWrongFlags, 0xA0);
@@ -506,7 +507,7 @@ impl Client {
     fn publish(&mut self, c: &Value, token: Option<u64>) -> Result<(), String> {
         let v = self.version();
         let qos = qos_of(c, "qos")?;
-        let mut properties = Properties::default();
+        let mut properties = PublishProperties::default();
         if let (true, Some(p)) = (v.is_v5(), c.get("properties")) {
             properties.message_expiry_interval =
                 u64_field(p, "message_expiry").and_then(|x| u32::try_from(x).ok());
@@ -535,7 +536,7 @@ impl Client {
             retain: bool_field(c, "retain").unwrap_or(false),
             topic: TopicName::new(topic_text).map_err(|e| e.to_string())?,
             packet_id: None,
-            properties,
+            properties: properties.into(),
             payload: payload_of(c)?,
         };
         if let (Some(max), false) = (

@@ -35,7 +35,7 @@ pub fn packet(packet: &Packet, v: ProtocolVersion) -> String {
             if c.password.is_some() {
                 s.push_str(" password=***");
             }
-            push_props(&mut s, &c.properties);
+            push_props(&mut s, &c.properties.to_properties());
         }
         Packet::ConnAck(c) => {
             s.push_str(&format!(
@@ -43,7 +43,7 @@ pub fn packet(packet: &Packet, v: ProtocolVersion) -> String {
                 u8::from(c.session_present),
                 code(c.reason_code, t, v)
             ));
-            push_props(&mut s, &c.properties);
+            push_props(&mut s, &c.properties.to_properties());
         }
         Packet::Publish(p) => {
             s.push_str(&format!(" qos={}", p.qos.as_u8()));
@@ -61,13 +61,13 @@ pub fn packet(packet: &Packet, v: ProtocolVersion) -> String {
                 p.topic.as_str(),
                 payload(&p.payload)
             ));
-            push_props(&mut s, &p.properties);
+            push_props(&mut s, &p.properties.to_properties());
         }
         Packet::PubAck(a) => ack(
             &mut s,
             a.packet_id.get(),
             a.reason_code,
-            &a.properties,
+            &a.properties.to_properties(),
             t,
             v,
         ),
@@ -75,7 +75,7 @@ pub fn packet(packet: &Packet, v: ProtocolVersion) -> String {
             &mut s,
             a.packet_id.get(),
             a.reason_code,
-            &a.properties,
+            &a.properties.to_properties(),
             t,
             v,
         ),
@@ -83,7 +83,7 @@ pub fn packet(packet: &Packet, v: ProtocolVersion) -> String {
             &mut s,
             a.packet_id.get(),
             a.reason_code,
-            &a.properties,
+            &a.properties.to_properties(),
             t,
             v,
         ),
@@ -91,7 +91,7 @@ pub fn packet(packet: &Packet, v: ProtocolVersion) -> String {
             &mut s,
             a.packet_id.get(),
             a.reason_code,
-            &a.properties,
+            &a.properties.to_properties(),
             t,
             v,
         ),
@@ -109,21 +109,21 @@ pub fn packet(packet: &Packet, v: ProtocolVersion) -> String {
                 }
                 s.push(')');
             }
-            push_props(&mut s, &p.properties);
+            push_props(&mut s, &p.properties.to_properties());
         }
         Packet::SubAck(p) => {
             s.push_str(&format!(" id={} codes=[", p.packet_id));
             let codes: Vec<String> = p.reason_codes.iter().map(|c| code(*c, t, v)).collect();
             s.push_str(&codes.join(", "));
             s.push(']');
-            push_props(&mut s, &p.properties);
+            push_props(&mut s, &p.properties.to_properties());
         }
         Packet::Unsubscribe(p) => {
             s.push_str(&format!(" id={}", p.packet_id));
             for f in &p.filters {
                 s.push_str(&format!(" {:?}", f.as_str()));
             }
-            push_props(&mut s, &p.properties);
+            push_props(&mut s, &p.properties.to_properties());
         }
         Packet::UnsubAck(p) => {
             s.push_str(&format!(" id={}", p.packet_id));
@@ -131,7 +131,7 @@ pub fn packet(packet: &Packet, v: ProtocolVersion) -> String {
                 let codes: Vec<String> = p.reason_codes.iter().map(|c| code(*c, t, v)).collect();
                 s.push_str(&format!(" codes=[{}]", codes.join(", ")));
             }
-            push_props(&mut s, &p.properties);
+            push_props(&mut s, &p.properties.to_properties());
         }
         Packet::PingReq | Packet::PingResp => {}
         Packet::Disconnect(d) => {
@@ -139,12 +139,12 @@ pub fn packet(packet: &Packet, v: ProtocolVersion) -> String {
                 s.push(' ');
                 s.push_str(&code(d.reason_code, t, v));
             }
-            push_props(&mut s, &d.properties);
+            push_props(&mut s, &d.properties.to_properties());
         }
         Packet::Auth(a) => {
             s.push(' ');
             s.push_str(&code(a.reason_code, t, v));
-            push_props(&mut s, &a.properties);
+            push_props(&mut s, &a.properties.to_properties());
         }
     }
     s

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    ConnAck, Connect, Disconnect, MqttString, Packet, PacketId, Properties, ProtocolVersion,
+    ConnAck, Connect, ConnectProperties, Disconnect, MqttString, Packet, PacketId, ProtocolVersion,
     PubAck, Publish, QoS, Subscribe, SubscriptionOptions, TopicFilter, TopicName,
 };
 use tokio::time::Instant;
@@ -147,7 +147,7 @@ impl Env {
         let mut client = TestClient::connect_with(&self.addr, options, Transcript::default())
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
-        let mut properties = Properties::default();
+        let mut properties = ConnectProperties::default();
         if self.version.is_v5() {
             properties.session_expiry_interval = spec.session_expiry;
             properties.receive_maximum = spec.receive_maximum.and_then(NonZeroU16::new);
@@ -157,7 +157,7 @@ impl Env {
             protocol_version: self.version,
             clean_start: spec.clean_start,
             keep_alive: 60,
-            properties,
+            properties: properties.into(),
             client_id: MqttString::new(spec.client_id.clone(), "Client Identifier")
                 .map_err(|e| format!("Client Identifier: {e}"))?,
             will: None,
@@ -204,7 +204,7 @@ impl Env {
         client
             .send(&Packet::Subscribe(Subscribe {
                 packet_id,
-                properties: Properties::default(),
+                properties: Default::default(),
                 filters: vec![(filter, SubscriptionOptions::qos(qos))],
             }))
             .await
@@ -243,7 +243,7 @@ impl Env {
             retain,
             topic: TopicName::new(topic.to_owned()).map_err(|e| format!("topic: {e}"))?,
             packet_id: Some(packet_id),
-            properties: Properties::default(),
+            properties: Default::default(),
             payload,
         };
         client
@@ -286,7 +286,7 @@ impl Env {
             retain,
             topic: TopicName::new(topic.to_owned()).map_err(|e| format!("topic: {e}"))?,
             packet_id: None,
-            properties: Properties::default(),
+            properties: Default::default(),
             payload,
         };
         client

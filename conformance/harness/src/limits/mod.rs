@@ -141,7 +141,7 @@ pub async fn probe(addr: &Endpoint, config: &LimitsConfig) -> LimitsReport {
             Ok(Ok((client, ack))) => {
                 env.bye(client).await;
                 if version.is_v5() {
-                    v.connack = crate::json::properties(&ack.properties);
+                    v.connack = crate::json::properties(&ack.properties.to_properties());
                     env.wildcards = ack.properties.wildcard_subscription_available != Some(false);
                 }
                 run_probes(&env, config, deadline, &mut v.findings).await;

@@ -3,7 +3,7 @@
 //! Session Expiry Interval property of CONNACK. Then it ends the session at once: DISCONNECT
 //! with Session Expiry Interval 0, and a Clean Start connection that keeps nothing.
 
-use mqttspec_codec::{Disconnect, Packet, Properties, ReasonCode};
+use mqttspec_codec::{Disconnect, DisconnectProperties, Packet, ReasonCode};
 
 use super::env::{ConnectSpec, Env};
 use super::report::{Finding, Measure};
@@ -21,14 +21,14 @@ pub async fn probe(env: &Env) -> Finding {
     let (value, detail) = match env.connect(&spec).await {
         Ok((mut client, ack)) => {
             let granted = ack.properties.session_expiry_interval;
-            let properties = Properties {
+            let properties = DisconnectProperties {
                 session_expiry_interval: Some(0),
-                ..Properties::default()
+                ..Default::default()
             };
             let _ = client
                 .send(&Packet::Disconnect(Disconnect {
                     reason_code: ReasonCode::Success,
-                    properties,
+                    properties: properties.into(),
                 }))
                 .await;
             client.close().await;

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    ConnAck, Disconnect, Packet, PacketId, PacketType, Properties, ProtocolVersion, PubAck,
-    PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
-    SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Unsubscribe,
+    ConnAck, Disconnect, Packet, PacketId, PacketType, ProtocolVersion, PubAck, PubComp, PubRec,
+    PubRel, Publish, PublishProperties, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
+    SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Unsubscribe,
+    UnsubscribeProperties,
 };
 use tokio::time::Instant;
 
@@ -264,7 +265,7 @@ impl Client {
             retain: false,
             dup: false,
             payload: Bytes::new(),
-            properties: Properties::default(),
+            properties: Default::default(),
             any_reason: false,
             within: None,
             role: None,
@@ -278,7 +279,7 @@ impl Client {
         SubscribeBuilder {
             filters: vec![(filter.into(), SubscriptionOptions::default())],
             bad_qos: None,
-            properties: Properties::default(),
+            properties: Default::default(),
             any_reason: false,
             within: None,
             role: None,
@@ -291,7 +292,7 @@ impl Client {
     pub fn unsubscribe(&mut self, filter: impl Into<String>) -> UnsubscribeBuilder<'_> {
         UnsubscribeBuilder {
             filters: vec![filter.into()],
-            properties: Properties::default(),
+            properties: Default::default(),
             within: None,
             role: None,
             client: self,
@@ -458,7 +459,7 @@ pub struct PublishBuilder<'a> {
     retain: bool,
     dup: bool,
     payload: Bytes,
-    properties: Properties,
+    properties: PublishProperties,
     any_reason: bool,
     within: Option<Duration>,
     role: Option<Role>,
@@ -497,7 +498,7 @@ impl<'a> PublishBuilder<'a> {
         self
     }
     /// PUBLISH properties (MQTT 5.0).
-    pub fn properties(mut self, properties: Properties) -> Self {
+    pub fn properties(mut self, properties: PublishProperties) -> Self {
         self.properties = properties;
         self
     }
@@ -542,7 +543,7 @@ impl<'a> PublishBuilder<'a> {
             retain: self.retain,
             topic,
             packet_id,
-            properties: self.properties,
+            properties: self.properties.into(),
             payload: self.payload,
         };
         c.send(&Packet::Publish(publish)).await?;
@@ -621,7 +622,7 @@ pub struct SubscribeBuilder<'a> {
     client: &'a mut Client,
     filters: Vec<(String, SubscriptionOptions)>,
     bad_qos: Option<u8>,
-    properties: Properties,
+    properties: SubscribeProperties,
     any_reason: bool,
     within: Option<Duration>,
     role: Option<Role>,
@@ -677,7 +678,7 @@ impl<'a> SubscribeBuilder<'a> {
         self
     }
     /// SUBSCRIBE properties (MQTT 5.0).
-    pub fn properties(mut self, properties: Properties) -> Self {
+    pub fn properties(mut self, properties: SubscribeProperties) -> Self {
         self.properties = properties;
         self
     }
@@ -727,7 +728,7 @@ impl<'a> SubscribeBuilder<'a> {
         let count = filters.len();
         c.send(&Packet::Subscribe(Subscribe {
             packet_id: id,
-            properties: self.properties,
+            properties: self.properties.into(),
             filters,
         }))
         .await?;
@@ -774,7 +775,7 @@ impl<'a> IntoFuture for SubscribeBuilder<'a> {
 pub struct UnsubscribeBuilder<'a> {
     client: &'a mut Client,
     filters: Vec<String>,
-    properties: Properties,
+    properties: UnsubscribeProperties,
     within: Option<Duration>,
     role: Option<Role>,
 }
@@ -786,7 +787,7 @@ impl<'a> UnsubscribeBuilder<'a> {
         self
     }
     /// UNSUBSCRIBE properties (MQTT 5.0).
-    pub fn properties(mut self, properties: Properties) -> Self {
+    pub fn properties(mut self, properties: UnsubscribeProperties) -> Self {
         self.properties = properties;
         self
     }
@@ -821,7 +822,7 @@ impl<'a> UnsubscribeBuilder<'a> {
         let id = c.next_packet_id();
         c.send(&Packet::Unsubscribe(Unsubscribe {
             packet_id: id,
-            properties: self.properties,
+            properties: self.properties.into(),
             filters,
         }))
         .await?;

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    Connect, LastWill, MqttString, Packet, Properties, ProtocolVersion, QoS, ReasonCode, TopicName,
+    Connect, ConnectProperties, LastWill, MqttString, Packet, ProtocolVersion, QoS, ReasonCode,
+    TopicName, WillProperties,
 };
 use tokio::time::Instant;
 
@@ -376,7 +377,7 @@ pub struct Will {
     payload: Bytes,
     qos: u8,
     retain: bool,
-    properties: Properties,
+    properties: WillProperties,
 }
 
 impl Will {
@@ -387,7 +388,7 @@ impl Will {
             payload: Bytes::copy_from_slice(payload.as_ref()),
             qos: 0,
             retain: false,
-            properties: Properties::default(),
+            properties: Default::default(),
         }
     }
 
@@ -410,7 +411,7 @@ impl Will {
     }
 
     /// Will Properties (MQTT 5.0).
-    pub fn properties(mut self, properties: Properties) -> Self {
+    pub fn properties(mut self, properties: WillProperties) -> Self {
         self.properties = properties;
         self
     }
@@ -419,7 +420,7 @@ impl Will {
         Ok(LastWill {
             qos: qos(self.qos)?,
             retain: self.retain,
-            properties: self.properties,
+            properties: self.properties.into(),
             topic: TopicName::new(self.topic.clone()).map_err(|e| {
                 Failure::error(format!("case error: Will Topic {:?}: {e}", self.topic))
             })?,
@@ -442,7 +443,7 @@ pub struct ClientBuilder {
     client_id: String,
     clean_start: bool,
     keep_alive: u16,
-    properties: Properties,
+    properties: ConnectProperties,
     will: Option<Will>,
     username: Option<String>,
     password: Option<Bytes>,
@@ -477,7 +478,7 @@ impl ClientBuilder {
             name: name.to_owned(),
             clean_start: true,
             keep_alive: 60,
-            properties: Properties::default(),
+            properties: Default::default(),
             will: None,
             username,
             password,
@@ -529,7 +530,7 @@ impl ClientBuilder {
     }
 
     /// CONNECT properties (MQTT 5.0), replacing any set before.
-    pub fn properties(mut self, properties: Properties) -> Self {
+    pub fn properties(mut self, properties: ConnectProperties) -> Self {
         self.custom = true;
         self.properties = properties;
         self
@@ -580,7 +581,7 @@ impl ClientBuilder {
             protocol_version: self.version,
             clean_start: self.clean_start,
             keep_alive: self.keep_alive,
-            properties: self.properties.clone(),
+            properties: self.properties.clone().into(),
             client_id: MqttString::new(self.client_id.clone(), "Client Identifier")
                 .map_err(|e| err("Client Identifier", e))?,
             will: self.will.clone().map(Will::build).transpose()?,

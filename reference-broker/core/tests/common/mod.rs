@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use mqttspec_broker_core::{Action, Broker, CloseReason, Config, ConnectionId};
 use mqttspec_codec::{
-    ConnAck, Connect, Disconnect, LastWill, MqttString, Packet, PacketId, Properties,
-    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe,
+    ConnAck, Connect, Disconnect, LastWill, MqttString, Packet, PacketId, ProtocolVersion, PubAck,
+    PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscribeProperties,
     SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Unsubscribe,
 };
 
@@ -58,7 +58,7 @@ pub fn connect_packet(v: ProtocolVersion, client_id: &str) -> Connect {
         protocol_version: v,
         clean_start: true,
         keep_alive: 0,
-        properties: Properties::default(),
+        properties: Default::default(),
         client_id: s(client_id),
         will: None,
         username: None,
@@ -71,7 +71,7 @@ pub fn will(t: &str, payload: &str, qos: QoS, retain: bool) -> LastWill {
     LastWill {
         qos,
         retain,
-        properties: Properties::default(),
+        properties: Default::default(),
         topic: topic(t),
         payload: Bytes::copy_from_slice(payload.as_bytes()),
     }
@@ -85,7 +85,7 @@ pub fn publish(t: &str, qos: QoS, payload: &str) -> Publish {
         retain: false,
         topic: topic(t),
         packet_id: None,
-        properties: Properties::default(),
+        properties: Default::default(),
         payload: Bytes::copy_from_slice(payload.as_bytes()),
     }
 }
@@ -267,7 +267,7 @@ impl Sim {
         id: Option<u32>,
     ) -> ReasonCode {
         let packet_id = self.next_id(c);
-        let mut properties = Properties::default();
+        let mut properties = SubscribeProperties::default();
         if let Some(id) = id {
             properties
                 .subscription_identifiers
@@ -277,7 +277,7 @@ impl Sim {
             c,
             Packet::Subscribe(Subscribe {
                 packet_id,
-                properties,
+                properties: properties.into(),
                 filters: vec![(filter(f), o)],
             }),
         );
@@ -314,7 +314,7 @@ impl Sim {
             c,
             Packet::Unsubscribe(Unsubscribe {
                 packet_id,
-                properties: Properties::default(),
+                properties: Default::default(),
                 filters: vec![filter(f)],
             }),
         );

@@ -72,7 +72,7 @@ pub fn connect_packet(version: ProtocolVersion, client_id: &str) -> Connect {
         protocol_version: version,
         clean_start: true,
         keep_alive: 0,
-        properties: Properties::default(),
+        properties: Default::default(),
         client_id: string(client_id),
         will: None,
         username: None,
@@ -244,7 +244,7 @@ impl TestClient {
         let packet_id = self.next_packet_id();
         let subscribe = Subscribe {
             packet_id,
-            properties: Properties::default(),
+            properties: Default::default(),
             filters: vec![(filter(topic_filter), SubscriptionOptions::qos(qos))],
         };
         self.send(&Packet::Subscribe(subscribe)).await;

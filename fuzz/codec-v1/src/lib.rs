@@ -1,0 +1,89 @@
+//! # mqttspec-codec-v1: a FROZEN copy of the codec before issue 13 (commit 01262f1)
+//!
+//! Used only by the `decode_diff` fuzz target, which checks that the rewritten decoder
+//! (per-packet property sets) decodes every input to the same packet, or refuses it with the
+//! same violation, as this one. Do not change it; remove it (with `decode_diff`) once the
+//! differential runs have been clean long enough (issue 13).
+//!
+//! Original crate documentation follows.
+//!
+//! # mqttspec-codec
+//!
+//! A strict, spec-faithful codec for every MQTT 3.1.1 and MQTT 5.0 control packet.
+//!
+//! One packet model serves both protocol versions: [`Packet`] has one variant per control
+//! packet type (all fifteen, AUTH included), and the MQTT 5.0-only data (properties, reason
+//! codes other than success) lives in fields that must stay empty when encoding for 3.1.1 —
+//! trying to encode such data as 3.1.1 is an [`EncodeError`], never silent loss.
+//!
+//! Every rejection is a [`DecodeError`] that says *why*: the [`Violation`] (one variant per
+//! rule), whether it makes the packet malformed or is a protocol error ([`ErrorClass`]), the
+//! MQTT 5.0 [`ReasonCode`] it maps to, and the normative [`StatementId`] it breaks where the
+//! specification tags one.
+//!
+//! ## Layout
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`protocol`] | [`ProtocolVersion`] |
+//! | [`qos`] | [`QoS`] and [`PacketId`] (a non-zero Packet Identifier) |
+//! | [`reason_code`] | [`ReasonCode`] and the per-packet sets of allowed codes |
+//! | [`statement`] | the typed registry of normative statements of both specs; its enum is generated from `data/*.tsv` into the committed `statement/generated.rs` (kept current by `tests/statements_current.rs`) |
+//! | [`violation`] | [`Violation`]: one variant per rule, mapped to class, reason code and statement |
+//! | [`error`] | [`DecodeError`] and [`EncodeError`] |
+//! | [`string`] | validated zero-copy strings: [`MqttString`], [`TopicName`], [`TopicFilter`] |
+//! | [`property`] | [`Properties`], [`PropertyId`] and where each property may appear |
+//! | [`reader`] / [`writer`] | the bounded reader and the writer of the MQTT data representations |
+//! | [`packet`] | [`Packet`] and one file per control packet type |
+//! | [`frame`] | the streaming [`FrameDecoder`] over a growing buffer |
+//! | [`raw`] | [`RawPacket`]: a builder for arbitrary (also deliberately malformed) byte sequences |
+//!
+//! Decoding is zero-copy: strings and payloads are [`bytes::Bytes`] slices of the frame.
+//! Nothing reachable from input panics: the crate denies `unwrap`, `expect`, indexing and
+//! `panic!` outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
+pub mod error;
+pub mod frame;
+pub mod packet;
+pub mod property;
+pub mod protocol;
+pub mod qos;
+pub mod raw;
+pub mod reader;
+pub mod reason_code;
+pub mod statement;
+pub mod string;
+pub mod violation;
+pub mod writer;
+
+pub use error::{DecodeError, EncodeError, ErrorClass};
+pub use frame::FrameDecoder;
+pub use packet::{
+    connect_protocol_version, decode_packet, encode_packet, Auth, ConnAck, Connect, Disconnect,
+    LastWill, Packet, PacketType, PubAck, PubComp, PubRec, PubRel, Publish, RetainHandling, SubAck,
+    Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
+};
+pub use property::{PayloadFormatIndicator, Properties, PropertyContext, PropertyId};
+pub use protocol::ProtocolVersion;
+pub use qos::{PacketId, QoS};
+pub use raw::RawPacket;
+pub use reason_code::ReasonCode;
+pub use statement::{Obligation, Spec, StatementId, Testability};
+pub use string::{MqttString, TopicFilter, TopicName};
+pub use violation::Violation;
+
+/// The largest value a Variable Byte Integer can hold (268,435,455), which is also the
+/// largest Remaining Length of a packet.
+pub const MAX_VARIABLE_BYTE_INTEGER: u32 = 268_435_455;

@@ -1,0 +1,147 @@
+//! PUBLISH: an Application Message.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::{read_packet_id, v5_only, PacketBody, PacketType};
+use crate::property::{Properties, PropertyContext};
+use crate::protocol::ProtocolVersion;
+use crate::qos::{PacketId, QoS};
+use crate::reader::Reader;
+use crate::string::TopicName;
+use crate::violation::Violation;
+use crate::writer::{prefixed_len, put_string};
+
+/// PUBLISH. `packet_id` is present exactly when `qos` is 1 or 2 (checked when encoding).
+/// The Topic Name may be empty only in MQTT 5.0 with a Topic Alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Publish {
+    /// DUP flag.
+    pub dup: bool,
+    /// QoS level.
+    pub qos: QoS,
+    /// RETAIN flag.
+    pub retain: bool,
+    /// Topic Name.
+    pub topic: TopicName,
+    /// Packet Identifier (QoS 1 and 2 only).
+    pub packet_id: Option<PacketId>,
+    /// PUBLISH properties (MQTT 5.0).
+    pub properties: Properties,
+    /// The Application Message payload (a slice of the received frame).
+    #[cfg_attr(feature = "arbitrary", arbitrary(with = crate::packet::arbitrary_bytes))]
+    pub payload: Bytes,
+}
+
+impl Publish {
+    /// A QoS 0 PUBLISH of `payload` to `topic`, without flags or properties.
+    pub fn new(topic: TopicName, payload: impl Into<Bytes>) -> Self {
+        Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic,
+            packet_id: None,
+            properties: Properties::default(),
+            payload: payload.into(),
+        }
+    }
+}
+
+impl PacketBody for Publish {
+    const TYPE: PacketType = PacketType::Publish;
+
+    fn decode_body(flags: u8, r: &mut Reader, v: ProtocolVersion) -> Result<Self, Violation> {
+        // The fixed-header parser already refused QoS 3 and DUP with QoS 0.
+        let dup = flags & 0b1000 != 0;
+        let qos = QoS::from_u8((flags >> 1) & 0b11).ok_or(Violation::InvalidQoS {
+            field: "PUBLISH QoS",
+        })?;
+        if qos == QoS::AtMostOnce && dup {
+            return Err(Violation::DupWithQoS0);
+        }
+        let retain = flags & 0b0001 != 0;
+        let topic = TopicName::from_string(r.string("Topic Name")?, "Topic Name")?;
+        let packet_id = if qos == QoS::AtMostOnce {
+            None
+        } else {
+            Some(read_packet_id(r, Self::TYPE)?)
+        };
+        let properties = if v.is_v5() {
+            Properties::decode(r, PropertyContext::Publish)?
+        } else {
+            Properties::default()
+        };
+        if topic.is_empty() && properties.topic_alias.is_none() {
+            return Err(Violation::EmptyTopicName {
+                field: "Topic Name",
+            });
+        }
+        let payload = r.rest();
+        Ok(Publish {
+            dup,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            properties,
+            payload,
+        })
+    }
+
+    fn flags(&self) -> u8 {
+        (u8::from(self.dup) << 3) | (self.qos.as_u8() << 1) | u8::from(self.retain)
+    }
+
+    fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
+        match (self.qos, self.packet_id) {
+            (QoS::AtMostOnce, Some(_)) => {
+                return Err(Violation::PublishPacketIdentifier {
+                    qos: 0,
+                    problem: "must not have a Packet Identifier",
+                })
+            }
+            (QoS::AtLeastOnce | QoS::ExactlyOnce, None) => {
+                return Err(Violation::PublishPacketIdentifier {
+                    qos: self.qos.as_u8(),
+                    problem: "needs a Packet Identifier",
+                })
+            }
+            _ => {}
+        }
+        if self.dup && self.qos == QoS::AtMostOnce {
+            return Err(Violation::DupWithQoS0);
+        }
+        v5_only(!self.properties.is_empty(), v, "PUBLISH properties")?;
+        self.properties.validate(PropertyContext::Publish)?;
+        if self.topic.is_empty() && self.properties.topic_alias.is_none() {
+            return Err(Violation::EmptyTopicName {
+                field: "Topic Name",
+            });
+        }
+        Ok(())
+    }
+
+    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
+        let mut len = prefixed_len(self.topic.len(), "Topic Name")?;
+        if self.packet_id.is_some() {
+            len += 2;
+        }
+        if v.is_v5() {
+            len += self.properties.encoded_len()?;
+        }
+        Ok(len + self.payload.len())
+    }
+
+    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
+        put_string(dst, self.topic.as_mqtt_str(), "Topic Name")?;
+        if let Some(id) = self.packet_id {
+            dst.put_u16(id.get());
+        }
+        if v.is_v5() {
+            self.properties.encode(dst)?;
+        }
+        dst.put_slice(&self.payload);
+        Ok(())
+    }
+}

@@ -1,0 +1,178 @@
+//! SUBSCRIBE: the subscribe request, and its Subscription Options.
+
+use bytes::{BufMut, BytesMut};
+
+use super::{read_packet_id, v5_only, PacketBody, PacketType};
+use crate::property::{Properties, PropertyContext};
+use crate::protocol::ProtocolVersion;
+use crate::qos::{PacketId, QoS};
+use crate::reader::Reader;
+use crate::string::TopicFilter;
+use crate::violation::Violation;
+use crate::writer::{prefixed_len, put_string};
+
+/// Retain Handling: when retained messages are sent for a new subscription (MQTT 5.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum RetainHandling {
+    /// 0: send retained messages when the subscription is made.
+    #[default]
+    SendOnSubscribe = 0,
+    /// 1: send them only if the subscription did not exist before.
+    SendIfNew = 1,
+    /// 2: do not send retained messages.
+    DoNotSend = 2,
+}
+
+/// The Subscription Options byte. In MQTT 3.1.1 only `qos` exists (the other fields must
+/// keep their defaults to encode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct SubscriptionOptions {
+    /// Maximum QoS.
+    pub qos: QoS,
+    /// No Local (MQTT 5.0).
+    pub no_local: bool,
+    /// Retain As Published (MQTT 5.0).
+    pub retain_as_published: bool,
+    /// Retain Handling (MQTT 5.0).
+    pub retain_handling: RetainHandling,
+}
+
+impl SubscriptionOptions {
+    /// Options with this QoS and the other fields at their defaults.
+    pub fn qos(qos: QoS) -> Self {
+        SubscriptionOptions {
+            qos,
+            ..Default::default()
+        }
+    }
+
+    /// Parses the options byte for `v`.
+    pub fn from_byte(b: u8, v: ProtocolVersion) -> Result<Self, Violation> {
+        let reserved = if v.is_v5() { 0b1100_0000 } else { 0b1111_1100 };
+        if b & reserved != 0 {
+            return Err(Violation::SubscriptionOptionsReservedBits { options: b });
+        }
+        let qos = QoS::from_u8(b & 0b11).ok_or(Violation::InvalidQoS {
+            field: "Requested QoS",
+        })?;
+        let retain_handling = match (b >> 4) & 0b11 {
+            0 => RetainHandling::SendOnSubscribe,
+            1 => RetainHandling::SendIfNew,
+            2 => RetainHandling::DoNotSend,
+            _ => return Err(Violation::InvalidRetainHandling),
+        };
+        Ok(SubscriptionOptions {
+            qos,
+            no_local: b & 0b0100 != 0,
+            retain_as_published: b & 0b1000 != 0,
+            retain_handling,
+        })
+    }
+
+    /// The options byte.
+    pub fn to_byte(self) -> u8 {
+        self.qos.as_u8()
+            | (u8::from(self.no_local) << 2)
+            | (u8::from(self.retain_as_published) << 3)
+            | ((self.retain_handling as u8) << 4)
+    }
+}
+
+/// SUBSCRIBE: at least one Topic Filter with its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Subscribe {
+    /// Packet Identifier.
+    pub packet_id: PacketId,
+    /// SUBSCRIBE properties (MQTT 5.0): at most one Subscription Identifier, User Properties.
+    pub properties: Properties,
+    /// The Topic Filters and their options, in order.
+    pub filters: Vec<(TopicFilter, SubscriptionOptions)>,
+}
+
+impl PacketBody for Subscribe {
+    const TYPE: PacketType = PacketType::Subscribe;
+
+    fn decode_body(_flags: u8, r: &mut Reader, v: ProtocolVersion) -> Result<Self, Violation> {
+        let packet_id = read_packet_id(r, Self::TYPE)?;
+        let properties = if v.is_v5() {
+            Properties::decode(r, PropertyContext::Subscribe)?
+        } else {
+            Properties::default()
+        };
+        // Each entry takes at least 4 bytes (length, one character, options); the cap keeps
+        // the up-front allocation small whatever the Remaining Length claims.
+        let mut filters = Vec::with_capacity((r.remaining() / 4).min(16));
+        while !r.is_empty() {
+            let filter = TopicFilter::from_string(r.string("Topic Filter")?)?;
+            let options = SubscriptionOptions::from_byte(r.u8("Subscription Options")?, v)?;
+            if v.is_v5() {
+                filter.check_shared()?;
+                if options.no_local && filter.shared_parts().is_some() {
+                    return Err(Violation::NoLocalOnSharedSubscription);
+                }
+            }
+            filters.push((filter, options));
+        }
+        if filters.is_empty() {
+            return Err(Violation::NoTopicFilters {
+                packet_type: Self::TYPE,
+            });
+        }
+        Ok(Subscribe {
+            packet_id,
+            properties,
+            filters,
+        })
+    }
+
+    fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
+        if self.filters.is_empty() {
+            return Err(Violation::NoTopicFilters {
+                packet_type: Self::TYPE,
+            });
+        }
+        v5_only(!self.properties.is_empty(), v, "SUBSCRIBE properties")?;
+        self.properties.validate(PropertyContext::Subscribe)?;
+        for (filter, options) in &self.filters {
+            if v.is_v5() {
+                filter.check_shared()?;
+                if options.no_local && filter.shared_parts().is_some() {
+                    return Err(Violation::NoLocalOnSharedSubscription);
+                }
+            } else {
+                v5_only(
+                    options.to_byte() & !0b11 != 0,
+                    v,
+                    "subscription options other than QoS",
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn body_len(&self, v: ProtocolVersion) -> Result<usize, Violation> {
+        let mut len = 2;
+        if v.is_v5() {
+            len += self.properties.encoded_len()?;
+        }
+        for (filter, _) in &self.filters {
+            len += prefixed_len(filter.len(), "Topic Filter")? + 1;
+        }
+        Ok(len)
+    }
+
+    fn encode_body(&self, dst: &mut BytesMut, v: ProtocolVersion) -> Result<(), Violation> {
+        dst.put_u16(self.packet_id.get());
+        if v.is_v5() {
+            self.properties.encode(dst)?;
+        }
+        for (filter, options) in &self.filters {
+            put_string(dst, filter.as_mqtt_str(), "Topic Filter")?;
+            dst.put_u8(options.to_byte());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,471 @@
+//! Validated, zero-copy strings: [`MqttString`] (a UTF-8 Encoded String), [`TopicName`] and
+//! [`TopicFilter`].
+//!
+//! Each wraps a [`bytestring::ByteString`], which shares the frame's [`bytes::Bytes`], so a
+//! decoded string is a slice of the received packet, never a copy.
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::violation::Violation;
+
+/// A UTF-8 Encoded String: well-formed UTF-8 (so no surrogates), no U+0000, at most 65,535
+/// bytes. A leading U+FEFF is kept as it is.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct MqttString(ByteString);
+
+impl MqttString {
+    /// The longest string the two-byte length prefix can describe.
+    pub const MAX_LEN: usize = 65_535;
+
+    /// A validated string. `field` names the field in the error.
+    pub fn new(s: impl Into<String>, field: &'static str) -> Result<Self, Violation> {
+        let s: String = s.into();
+        Self::check(&s, field)?;
+        Ok(MqttString(ByteString::from(s)))
+    }
+
+    /// A string from a `'static` literal (validated).
+    pub fn from_static(s: &'static str) -> Result<Self, Violation> {
+        Self::check(s, "string")?;
+        Ok(MqttString(ByteString::from_static(s)))
+    }
+
+    /// A string from received bytes, without copying them.
+    pub fn from_bytes(bytes: Bytes, field: &'static str) -> Result<Self, Violation> {
+        let s = ByteString::try_from(bytes).map_err(|_| Violation::InvalidUtf8 { field })?;
+        Self::check(&s, field)?;
+        Ok(MqttString(s))
+    }
+
+    fn check(s: &str, field: &'static str) -> Result<(), Violation> {
+        if s.len() > Self::MAX_LEN {
+            return Err(Violation::FieldTooLong {
+                field,
+                len: s.len(),
+            });
+        }
+        if contains_any(s.as_bytes(), |b| b == 0) {
+            return Err(Violation::NullCharacter { field });
+        }
+        Ok(())
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The underlying bytes (shared, not copied).
+    pub fn as_bytes(&self) -> &Bytes {
+        self.0.as_bytes()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Deref for MqttString {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for MqttString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for MqttString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<&str> for MqttString {
+    type Error = Violation;
+    fn try_from(s: &str) -> Result<Self, Violation> {
+        MqttString::new(s, "string")
+    }
+}
+
+impl TryFrom<String> for MqttString {
+    type Error = Violation;
+    fn try_from(s: String) -> Result<Self, Violation> {
+        MqttString::new(s, "string")
+    }
+}
+
+/// A Topic Name: a UTF-8 Encoded String without the wildcard characters `+` and `#`.
+///
+/// It may be empty at this level: MQTT 5.0 allows an empty Topic Name in PUBLISH when a Topic
+/// Alias is present, so the emptiness rule is checked where the name is used.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct TopicName(MqttString);
+
+impl TopicName {
+    /// A validated Topic Name.
+    pub fn new(s: impl Into<String>) -> Result<Self, Violation> {
+        Self::from_string(MqttString::new(s, "Topic Name")?, "Topic Name")
+    }
+
+    /// A Topic Name from a validated string; `field` names it in the error.
+    pub fn from_string(s: MqttString, field: &'static str) -> Result<Self, Violation> {
+        if contains_any(s.as_bytes(), |b| b == b'+' || b == b'#') {
+            return Err(Violation::WildcardInTopicName { field });
+        }
+        Ok(TopicName(s))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// As a plain UTF-8 Encoded String.
+    pub fn as_mqtt_str(&self) -> &MqttString {
+        &self.0
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl std::ops::Deref for TopicName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for TopicName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for TopicName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<&str> for TopicName {
+    type Error = Violation;
+    fn try_from(s: &str) -> Result<Self, Violation> {
+        TopicName::new(s)
+    }
+}
+
+/// A Topic Filter: non-empty, `#` only as the whole last level, `+` only as a whole level.
+///
+/// The shared-subscription syntax (`$share/{ShareName}/{filter}`) is an MQTT 5.0 rule and is
+/// checked by [`TopicFilter::check_shared`], which the v5 decoder applies.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicFilter(MqttString);
+
+/// The prefix that marks a shared subscription in MQTT 5.0.
+pub const SHARED_PREFIX: &str = "$share/";
+
+impl TopicFilter {
+    /// A validated Topic Filter (wildcard rules only; see [`TopicFilter::check_shared`]).
+    pub fn new(s: impl Into<String>) -> Result<Self, Violation> {
+        Self::from_string(MqttString::new(s, "Topic Filter")?)
+    }
+
+    /// A Topic Filter from a validated string.
+    pub fn from_string(s: MqttString) -> Result<Self, Violation> {
+        check_filter(s.as_str())?;
+        Ok(TopicFilter(s))
+    }
+
+    /// A validated MQTT 5.0 Topic Filter: wildcard rules and shared-subscription syntax.
+    pub fn new_v5(s: impl Into<String>) -> Result<Self, Violation> {
+        let f = Self::new(s)?;
+        f.check_shared()?;
+        Ok(f)
+    }
+
+    /// Checks the MQTT 5.0 shared-subscription syntax if the filter starts with `$share/`.
+    pub fn check_shared(&self) -> Result<(), Violation> {
+        let s = self.as_str();
+        let Some(rest) = s.strip_prefix(SHARED_PREFIX) else {
+            if s == "$share" {
+                return Err(shared_error(s, "ShareName is empty"));
+            }
+            return Ok(());
+        };
+        let (share_name, filter) = match rest.split_once('/') {
+            Some(parts) => parts,
+            None => (rest, ""),
+        };
+        if share_name.is_empty() {
+            return Err(shared_error(s, "ShareName is empty"));
+        }
+        if share_name.contains(['+', '#']) {
+            return Err(shared_error(s, "ShareName contains a wildcard"));
+        }
+        if !rest.contains('/') {
+            return Err(shared_error(
+                s,
+                "ShareName is not followed by '/' and a topic filter",
+            ));
+        }
+        if filter.is_empty() {
+            return Err(shared_error(s, "topic filter after the ShareName is empty"));
+        }
+        Ok(())
+    }
+
+    /// For a shared subscription (`$share/{ShareName}/{filter}`), the ShareName and the filter.
+    pub fn shared_parts(&self) -> Option<(&str, &str)> {
+        let rest = self.as_str().strip_prefix(SHARED_PREFIX)?;
+        let (name, filter) = rest.split_once('/')?;
+        if name.is_empty() || filter.is_empty() {
+            return None;
+        }
+        Some((name, filter))
+    }
+
+    /// Whether the filter contains `+` or `#` (in its topic part, for a shared subscription).
+    pub fn has_wildcards(&self) -> bool {
+        let f = self.shared_parts().map_or(self.as_str(), |(_, f)| f);
+        f.contains(['+', '#'])
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// As a plain UTF-8 Encoded String.
+    pub fn as_mqtt_str(&self) -> &MqttString {
+        &self.0
+    }
+}
+
+/// Whether any byte matches. Without an early exit the loop vectorises, which makes the
+/// common case (no match: a valid string) several times faster than `any` or `memchr` on the
+/// short strings MQTT carries.
+#[inline]
+fn contains_any(bytes: &[u8], matches: impl Fn(u8) -> bool) -> bool {
+    bytes.iter().fold(false, |found, b| found | matches(*b))
+}
+
+fn shared_error(filter: &str, problem: &'static str) -> Violation {
+    Violation::InvalidSharedSubscription {
+        filter: filter.to_owned(),
+        problem,
+    }
+}
+
+fn check_filter(s: &str) -> Result<(), Violation> {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() {
+        return Err(Violation::EmptyTopicFilter);
+    }
+    // Byte-wise: '/', '#' and '+' are ASCII, and no byte of a multi-byte UTF-8 sequence can
+    // equal an ASCII byte, so this is the same check as on characters. A filter without
+    // wildcards needs one vectorised pass; otherwise one pass over the levels, checking each
+    // level when it ends: '#' must be the whole last level, '+' a whole level.
+    if !contains_any(bytes, |b| b == b'#' || b == b'+') {
+        return Ok(());
+    }
+    let (mut level_len, mut has_hash, mut has_plus) = (0usize, false, false);
+    let mut rest = bytes.iter();
+    loop {
+        let next = rest.next();
+        if let Some(&b) = next.filter(|b| **b != b'/') {
+            level_len += 1;
+            has_hash |= b == b'#';
+            has_plus |= b == b'+';
+            continue;
+        }
+        let last = next.is_none();
+        if has_hash && (level_len != 1 || !last) {
+            return Err(Violation::MultiLevelWildcardPlacement {
+                filter: s.to_owned(),
+            });
+        }
+        if has_plus && level_len != 1 {
+            return Err(Violation::SingleLevelWildcardPlacement {
+                filter: s.to_owned(),
+            });
+        }
+        if last {
+            return Ok(());
+        }
+        (level_len, has_hash, has_plus) = (0, false, false);
+    }
+}
+
+impl std::ops::Deref for TopicFilter {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for TopicFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for TopicFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<&str> for TopicFilter {
+    type Error = Violation;
+    fn try_from(s: &str) -> Result<Self, Violation> {
+        TopicFilter::new(s)
+    }
+}
+
+#[cfg(feature = "arbitrary")]
+mod arbitrary_impls {
+    use super::*;
+    use arbitrary::{Arbitrary, Result, Unstructured};
+
+    fn text(u: &mut Unstructured<'_>, exclude: &[char]) -> Result<String> {
+        let s: String = u.arbitrary()?;
+        let mut s: String = s
+            .chars()
+            .filter(|c| *c != '\0' && !exclude.contains(c))
+            .collect();
+        while s.len() > 512 {
+            s.pop();
+        }
+        Ok(s)
+    }
+
+    impl<'a> Arbitrary<'a> for MqttString {
+        fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+            MqttString::new(text(u, &[])?, "string").map_err(|_| arbitrary::Error::IncorrectFormat)
+        }
+    }
+
+    impl<'a> Arbitrary<'a> for TopicName {
+        fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+            let mut s = text(u, &['+', '#'])?;
+            if s.is_empty() {
+                s.push('t');
+            }
+            TopicName::new(s).map_err(|_| arbitrary::Error::IncorrectFormat)
+        }
+    }
+
+    impl<'a> Arbitrary<'a> for TopicFilter {
+        fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+            let levels = u.int_in_range(1..=5)?;
+            let mut parts = Vec::new();
+            for i in 0..levels {
+                let part = match u.int_in_range(0..=5)? {
+                    0 => "+".to_owned(),
+                    1 if i + 1 == levels => "#".to_owned(),
+                    _ => text(u, &['+', '#', '/'])?,
+                };
+                parts.push(part);
+            }
+            let mut s = parts.join("/");
+            if s.starts_with("$share") {
+                s.insert(0, 'x');
+            }
+            TopicFilter::new(s).map_err(|_| arbitrary::Error::IncorrectFormat)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_follow_the_wildcard_rules() {
+        for ok in [
+            "#", "+", "a/#", "a/+/b", "+/+", "/", "a//b", "$SYS/#", "sport/+",
+        ] {
+            assert!(TopicFilter::new(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(TopicFilter::new(""), Err(Violation::EmptyTopicFilter));
+        for bad in ["a#", "a/#/b", "#/", "a/b#"] {
+            assert!(matches!(
+                TopicFilter::new(bad),
+                Err(Violation::MultiLevelWildcardPlacement { .. })
+            ));
+        }
+        for bad in ["a+", "+a/b", "a/b+/c"] {
+            assert!(matches!(
+                TopicFilter::new(bad),
+                Err(Violation::SingleLevelWildcardPlacement { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn shared_subscription_syntax_is_checked() {
+        assert!(TopicFilter::new_v5("$share/g/a/#").is_ok());
+        assert!(TopicFilter::new_v5("$share/g/#").is_ok());
+        for bad in [
+            "$share//a",
+            "$share/g",
+            "$share/g/",
+            "$share/+/a",
+            "$share/g#/a",
+            "$share",
+        ] {
+            assert!(
+                matches!(
+                    TopicFilter::new(bad).and_then(|f| f.check_shared().map(|_| f)),
+                    Err(Violation::InvalidSharedSubscription { .. })
+                        | Err(Violation::MultiLevelWildcardPlacement { .. })
+                        | Err(Violation::SingleLevelWildcardPlacement { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let f = TopicFilter::new_v5("$share/g/a/+").unwrap();
+        assert_eq!(f.shared_parts(), Some(("g", "a/+")));
+        assert!(f.has_wildcards());
+    }
+
+    #[test]
+    fn strings_reject_null_and_keep_bom() {
+        assert_eq!(
+            MqttString::new("a\0b", "x"),
+            Err(Violation::NullCharacter { field: "x" })
+        );
+        let bom = MqttString::from_bytes(Bytes::from_static(b"\xEF\xBB\xBFa"), "x").unwrap();
+        assert_eq!(bom.as_str(), "\u{FEFF}a");
+        assert_eq!(
+            MqttString::from_bytes(Bytes::from_static(b"\xED\xA0\x80"), "x"),
+            Err(Violation::InvalidUtf8 { field: "x" })
+        );
+    }
+
+    #[test]
+    fn topic_names_reject_wildcards() {
+        assert!(TopicName::new("a/b").is_ok());
+        assert!(TopicName::new("a/+").is_err());
+        assert!(TopicName::new("#").is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! Writing the MQTT data representations, with the length checks encoding needs.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::string::MqttString;
+use crate::violation::Violation;
+use crate::MAX_VARIABLE_BYTE_INTEGER;
+
+/// The number of bytes a Variable Byte Integer of this value takes (1..=4), or an error if the
+/// value does not fit one.
+pub fn variable_byte_integer_len(value: usize, field: &'static str) -> Result<usize, Violation> {
+    match value {
+        0..=127 => Ok(1),
+        128..=16_383 => Ok(2),
+        16_384..=2_097_151 => Ok(3),
+        2_097_152..=268_435_455 => Ok(4),
+        _ => Err(Violation::VariableByteIntegerOverflow {
+            field,
+            value: value as u64,
+        }),
+    }
+}
+
+/// Writes a Variable Byte Integer (minimal form).
+pub fn put_variable_byte_integer(
+    dst: &mut BytesMut,
+    value: usize,
+    field: &'static str,
+) -> Result<(), Violation> {
+    if value > MAX_VARIABLE_BYTE_INTEGER as usize {
+        return Err(Violation::VariableByteIntegerOverflow {
+            field,
+            value: value as u64,
+        });
+    }
+    let mut v = value;
+    loop {
+        let mut byte = (v % 128) as u8;
+        v /= 128;
+        if v > 0 {
+            byte |= 0x80;
+        }
+        dst.put_u8(byte);
+        if v == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// The encoded size of Binary Data or a UTF-8 Encoded String of `len` bytes.
+pub fn prefixed_len(len: usize, field: &'static str) -> Result<usize, Violation> {
+    if len > usize::from(u16::MAX) {
+        return Err(Violation::FieldTooLong { field, len });
+    }
+    Ok(2 + len)
+}
+
+/// Writes Binary Data (two-byte length, then the bytes).
+pub fn put_binary(dst: &mut BytesMut, data: &[u8], field: &'static str) -> Result<(), Violation> {
+    let len = u16::try_from(data.len()).map_err(|_| Violation::FieldTooLong {
+        field,
+        len: data.len(),
+    })?;
+    dst.put_u16(len);
+    dst.put_slice(data);
+    Ok(())
+}
+
+/// Writes a UTF-8 Encoded String.
+pub fn put_string(
+    dst: &mut BytesMut,
+    s: &MqttString,
+    field: &'static str,
+) -> Result<(), Violation> {
+    put_binary(dst, s.as_bytes(), field)
+}
+
+/// Writes raw bytes (a payload).
+pub fn put_bytes(dst: &mut BytesMut, data: &Bytes) {
+    dst.put_slice(data);
+}
