@@ -116,7 +116,10 @@ pub(crate) fn user_properties(c: &Map<String, Value>) -> Vec<(String, String)> {
             l.iter()
                 .filter_map(|p| {
                     let p = p.as_array()?;
-                    Some((p.first()?.as_str()?.to_owned(), p.get(1)?.as_str()?.to_owned()))
+                    Some((
+                        p.first()?.as_str()?.to_owned(),
+                        p.get(1)?.as_str()?.to_owned(),
+                    ))
                 })
                 .collect()
         })
@@ -168,7 +171,10 @@ async fn main() {
         let c = match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(m)) => m,
             _ => {
-                emit(json!({"event": "error", "message": "bad command: not a JSON object"}), None);
+                emit(
+                    json!({"event": "error", "message": "bad command: not a JSON object"}),
+                    None,
+                );
                 continue;
             }
         };

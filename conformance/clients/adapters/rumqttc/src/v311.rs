@@ -36,7 +36,10 @@ fn options(c: &Map<String, Value>, token: Option<u64>) -> Option<MqttOptions> {
     let clean = bool_of(c, "clean_start", true);
     if client_id.is_empty() && !clean {
         // MqttOptions::set_clean_session asserts a Client Identifier when it is false.
-        emit_unsupported("connect.clean_start (rumqttc: Clean Session 0 needs a Client Identifier)", token);
+        emit_unsupported(
+            "connect.clean_start (rumqttc: Clean Session 0 needs a Client Identifier)",
+            token,
+        );
         return None;
     }
     let host = str_of(c, "host").unwrap_or("127.0.0.1");
@@ -219,17 +222,11 @@ fn handle(ev: Event, shared: &Shared, connect_token: &mut Option<u64>) -> bool {
         }
         Event::Incoming(Packet::PubAck(a)) => {
             let token = lock(shared).inflight.remove(&a.pkid).flatten();
-            emit(
-                json!({"event": "published", "qos": 1}),
-                token,
-            );
+            emit(json!({"event": "published", "qos": 1}), token);
         }
         Event::Incoming(Packet::PubComp(a)) => {
             let token = lock(shared).inflight.remove(&a.pkid).flatten();
-            emit(
-                json!({"event": "published", "qos": 2}),
-                token,
-            );
+            emit(json!({"event": "published", "qos": 2}), token);
         }
         Event::Incoming(Packet::SubAck(a)) => {
             let token = lock(shared).subs.remove(&a.pkid).flatten();

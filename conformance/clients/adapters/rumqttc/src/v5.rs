@@ -170,8 +170,13 @@ impl Driver {
                             content_type: str_of(p, "content_type").map(str::to_owned),
                             ..Default::default()
                         };
-                        self.client
-                            .try_publish_with_properties(topic, qos(q), retain, payload, props)
+                        self.client.try_publish_with_properties(
+                            topic,
+                            qos(q),
+                            retain,
+                            payload,
+                            props,
+                        )
                     }
                     _ => self.client.try_publish(topic, qos(q), retain, payload),
                 };
