@@ -14,20 +14,29 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 adapters="$root/conformance/clients/adapters"
 want() { [ -z "$WANT" ] || [[ " $WANT " == *" $1 "* ]]; }
 WANT="$*"
+# An adapter named on the command line that cannot be installed makes the script fail.
+failed=0
+missing() { echo "$1" >&2; [ -z "$WANT" ] || failed=1; }
 
 if want paho && command -v python3 >/dev/null; then
+    if ! python3 -c 'import ensurepip, venv' 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        # Debian ships venv/ensurepip separately.
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq python3-venv >/dev/null 2>&1 \
+            || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
+    fi
     python3 -m venv "$adapters/paho/venv"
     "$adapters/paho/venv/bin/pip" install --quiet --disable-pip-version-check -r "$adapters/paho/requirements.txt"
     echo "paho-mqtt: $("$adapters/paho/venv/bin/python" -c 'import paho.mqtt; print(paho.mqtt.__version__)')"
 elif want paho; then
-    echo "python3 not found: the paho-mqtt adapter is not installed" >&2
+    missing "python3 not found: the paho-mqtt adapter is not installed"
 fi
 
 if want mqttjs && command -v npm >/dev/null; then
     (cd "$adapters/mqttjs" && npm install --silent --no-audit --no-fund)
     echo "mqtt (MQTT.js): $(node -p "require('$adapters/mqttjs/node_modules/mqtt/package.json').version")"
 elif want mqttjs; then
-    echo "npm not found: the MQTT.js adapter is not installed" >&2
+    missing "npm not found: the MQTT.js adapter is not installed"
 fi
 
 if want mosquitto; then
@@ -42,7 +51,7 @@ if want mosquitto; then
             "$adapters/mosquitto/mosquitto_adapter.c" -lmosquitto
         echo "libmosquitto: $(echo | "$adapters/mosquitto/build/mosquitto_adapter" | head -1)"
     else
-        echo "cc or libmosquitto-dev (mosquitto.h) not found: the libmosquitto adapter is not installed" >&2
+        missing "cc or libmosquitto-dev (mosquitto.h) not found: the libmosquitto adapter is not installed"
     fi
 fi
 
@@ -52,6 +61,7 @@ if want rumqttc; then
             --target-dir "$adapters/rumqttc/target"
         echo "rumqttc: $(echo | "$adapters/rumqttc/target/debug/mqttspec-rumqttc-adapter" | head -1)"
     else
-        echo "cargo not found: the rumqttc adapter is not installed" >&2
+        missing "cargo not found: the rumqttc adapter is not installed"
     fi
 fi
+exit "$failed"
