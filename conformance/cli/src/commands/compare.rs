@@ -64,11 +64,13 @@ impl ReportArgs {
             match (i, client) {
                 (0, false) => return Ok(None),
                 (_, true) => out.extend(value),
-                (_, false) => return Err(CompareError::Input(format!(
+                (_, false) => {
+                    return Err(CompareError::Input(format!(
                     "{} is not a client report, but {} is: compare brokers or clients, not both",
                     p.display(),
                     self.compare[0].display()
-                ))),
+                )))
+                }
             }
         }
         Ok(Some(out))
