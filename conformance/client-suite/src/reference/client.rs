@@ -81,6 +81,9 @@ struct Client {
     /// QoS 1 Packet Identifiers acknowledged on this connection (kept only under the
     /// `drop-repeated-qos1-id` fault).
     acked_qos1: HashSet<u16>,
+    /// The server's Topic Aliases of all connections (kept only under the
+    /// `keep-topic-aliases` fault).
+    kept_aliases: HashMap<u16, TopicName>,
     /// Pending SUBSCRIBE / UNSUBSCRIBE tokens by Packet Identifier.
     pending: HashMap<u16, Option<u64>>,
 }
@@ -147,6 +150,7 @@ pub fn main() {
         queued: VecDeque::new(),
         incoming_qos2: HashSet::new(),
         acked_qos1: HashSet::new(),
+        kept_aliases: HashMap::new(),
         pending: HashMap::new(),
     };
     loop {
@@ -419,7 +423,11 @@ impl Client {
             clean_start,
             server_receive_maximum: u16::MAX,
             server_maximum_packet_size: None,
-            aliases: HashMap::new(),
+            aliases: if self.has(Fault::KeepTopicAliases) {
+                self.kept_aliases.clone()
+            } else {
+                HashMap::new()
+            },
         });
         if self.has(Fault::SubscribeBeforeConnect) {
             let early = Packet::Subscribe(Subscribe {
@@ -824,6 +832,9 @@ impl Client {
                     }
                 } else {
                     c.aliases.insert(alias.get(), publish.topic.clone());
+                    if self.faults.contains(&Fault::KeepTopicAliases) {
+                        self.kept_aliases.insert(alias.get(), publish.topic.clone());
+                    }
                 }
             }
         }

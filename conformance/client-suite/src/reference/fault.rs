@@ -99,6 +99,8 @@ faults! {
     /// Keeps a message the server acknowledged with an error Reason Code in flight and
     /// resends it on a resumed session.
     ResendAfterErrorAck = "resend-after-error-ack",
+    /// Keeps the server's Topic Aliases of one connection for the next.
+    KeepTopicAliases = "keep-topic-aliases",
 }
 
 impl Fault {
