@@ -40,7 +40,7 @@ fn reference_client_passes_with_exit_0_and_a_json_report() {
     assert_eq!(report["schema"], "mqttspec-client-report/1");
     assert_eq!(report["library"]["library"], "mqttspec-reference-client");
     let cases = report["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 8, "four qos cases on both versions");
+    assert_eq!(cases.len(), 12, "six qos cases on both versions");
     assert!(cases.iter().all(|c| c["verdict"] == "PASS"), "{stdout}");
     let covered = report["statements"]
         .as_array()
@@ -56,8 +56,10 @@ fn reference_client_passes_with_exit_0_and_a_json_report() {
         doc.descendants()
             .filter(|n| n.has_tag_name("testcase"))
             .count(),
-        8
+        12
     );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("qos.qos1-received-puback"));
     let (code, stdout) = run(&dir, "qos.qos1-received-puback", "no-puback");
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("FAIL"), "{stdout}");
@@ -85,6 +87,12 @@ fn reference_client_passes_with_exit_0_and_a_json_report() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("(baselined)"), "{stdout}");
+    // The JSON says which baseline and why.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("client-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["cases"][0]["baselined"], "the no-puback fault");
+    assert!(report["baseline"].as_str().is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

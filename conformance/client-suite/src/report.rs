@@ -1,6 +1,8 @@
 //! The reports of a client run, written into one folder: `client-report.json` (everything:
 //! library, every case run with its transcript, the traceability of the client-side and
-//! both-sides statements) and `summary.md`.
+//! both-sides statements) and `summary.md`. A run checked against a baseline carries the
+//! baseline's file and, on every case run an entry of it covers, that entry's reason
+//! (`baselined`): see [`Marks`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,23 @@ pub const SCHEMA: &str = "mqttspec-client-report/1";
 
 /// The verdict of a statement no case covers.
 pub const NOT_COVERED: &str = "NOT COVERED";
+
+/// What a baseline said about a run: the file, and per case run (in the order of
+/// [`RunResults::runs`]) the reason of the entry that covers its non-pass, if one does.
+#[derive(Debug, Clone, Default)]
+pub struct Marks {
+    /// The baseline file the run was checked against.
+    pub baseline: Option<String>,
+    /// Per case run: the covering entry's reason.
+    pub reasons: Vec<Option<String>>,
+}
+
+impl Marks {
+    /// The reason the baseline gives for run number `i`, if it covers it.
+    pub fn reason(&self, i: usize) -> Option<&str> {
+        self.reasons.get(i).and_then(|r| r.as_deref())
+    }
+}
 
 /// Counts of verdicts.
 pub fn counts(results: &RunResults) -> BTreeMap<&'static str, usize> {
@@ -61,11 +80,12 @@ pub fn traceability(results: &RunResults) -> Vec<Value> {
 }
 
 /// The whole JSON report.
-pub fn to_json(results: &RunResults) -> Value {
+pub fn to_json(results: &RunResults, marks: &Marks) -> Value {
     let cases: Vec<Value> = results
         .runs
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let o = &r.outcome;
             json!({
                 "id": r.case.id,
@@ -78,6 +98,7 @@ pub fn to_json(results: &RunResults) -> Value {
                 "precondition": o.precondition.map(|p| p.name()),
                 "statements": r.case.checks_for(r.protocol).iter().map(|s| s.id()).collect::<Vec<_>>(),
                 "duration_ms": u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
+                "baselined": marks.reason(i),
                 "transcript": r.transcript,
             })
         })
@@ -87,6 +108,7 @@ pub fn to_json(results: &RunResults) -> Value {
         "tool": {"name": "mqttspec", "version": env!("CARGO_PKG_VERSION")},
         "library": results.library,
         "adapter": results.adapter,
+        "baseline": marks.baseline,
         "summary": counts(results),
         "cases": cases,
         "statements": traceability(results),
@@ -94,7 +116,7 @@ pub fn to_json(results: &RunResults) -> Value {
 }
 
 /// The Markdown summary.
-pub fn to_markdown(results: &RunResults) -> String {
+pub fn to_markdown(results: &RunResults, marks: &Marks) -> String {
     let lib = |k: &str| {
         results
             .library
@@ -112,9 +134,18 @@ pub fn to_markdown(results: &RunResults) -> String {
     for (v, n) in counts(results) {
         s.push_str(&format!("- {v}: {n}\n"));
     }
+    if let Some(b) = &marks.baseline {
+        s.push_str(&format!(
+            "\nBaseline: `{b}` (a baselined verdict is marked)\n"
+        ));
+    }
     s.push_str("\n| case | protocol | verdict | statement | detail |\n|---|---|---|---|---|\n");
-    for r in &results.runs {
+    for (i, r) in results.runs.iter().enumerate() {
         let o = &r.outcome;
+        let verdict = match marks.reason(i) {
+            Some(_) => format!("{} (baselined)", o.verdict),
+            None => o.verdict.to_string(),
+        };
         let detail = match (&o.expected, &o.actual) {
             (Some(e), Some(a)) => format!("expected {e}; got {a}"),
             (None, Some(a)) => a.clone(),
@@ -124,7 +155,7 @@ pub fn to_markdown(results: &RunResults) -> String {
             "| {} | {} | {} | {} | {} |\n",
             r.case.id,
             r.protocol,
-            o.verdict,
+            verdict,
             o.statement.map_or("", |st| st.id()),
             detail.replace('|', "\\|").replace('\n', " ")
         ));
@@ -139,12 +170,13 @@ pub fn to_markdown(results: &RunResults) -> String {
 }
 
 /// Writes `client-report.json` and `summary.md` into `dir`.
-pub fn write_all(results: &RunResults, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub fn write_all(results: &RunResults, marks: &Marks, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let json_path = dir.join("client-report.json");
-    let text = serde_json::to_string_pretty(&to_json(results)).map_err(std::io::Error::other)?;
+    let text =
+        serde_json::to_string_pretty(&to_json(results, marks)).map_err(std::io::Error::other)?;
     std::fs::write(&json_path, text)?;
     let md_path = dir.join("summary.md");
-    std::fs::write(&md_path, to_markdown(results))?;
+    std::fs::write(&md_path, to_markdown(results, marks))?;
     Ok(vec![json_path, md_path])
 }

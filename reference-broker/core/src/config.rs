@@ -106,6 +106,10 @@ pub struct Config {
     /// (MQTT 5.0; always subject to Request Problem Information and Maximum Packet Size).
     /// Default yes.
     pub send_reason_strings: bool,
+    /// Whether the broker gives the Topic Names of the PUBLISH packets it sends an MQTT 5.0
+    /// client Topic Aliases, within the Topic Alias Maximum that client declared (the spec
+    /// lets a server choose; clients must understand them). Default no.
+    pub assign_topic_aliases: bool,
     /// Seed for everything the core derives that would otherwise be random (assigned client
     /// identifiers, SCRAM nonces and salts), so runs are reproducible. The core never draws
     /// one itself: when absent (the default) it uses 0 (see [`Config::core_seed`]), and the
@@ -249,6 +253,7 @@ impl Default for Config {
             hold_publishers_for_offline_sessions: false,
             allow_publish_to_sys: false,
             send_reason_strings: true,
+            assign_topic_aliases: false,
             seed: None,
             scram_iterations: 4096,
             faults: Vec::new(),

@@ -11,6 +11,7 @@ use bytes::BytesMut;
 use mqttspec_codec::{Connect, FrameDecoder, PacketId, ProtocolVersion};
 
 use super::message::Message;
+use super::outbound_alias::OutboundAliases;
 use super::topic_alias::InboundAliases;
 
 /// An enhanced authentication exchange in progress (the `auth` module drives it).
@@ -57,7 +58,8 @@ pub(crate) struct ClientLimits {
     pub receive_maximum: u16,
     /// Maximum Packet Size (`u32::MAX` when absent: only the protocol's own limit).
     pub maximum_packet_size: u32,
-    /// Topic Alias Maximum (0 when absent); the broker never sends aliases.
+    /// Topic Alias Maximum (0 when absent); the broker sends aliases only with
+    /// `assign_topic_aliases`, and within this.
     pub topic_alias_maximum: u16,
     /// Request Problem Information (1 when absent).
     pub request_problem_information: bool,
@@ -122,6 +124,9 @@ pub(crate) struct Connection {
     pub reauth: Option<Box<AuthExchange>>,
     /// Inbound Topic Alias mapping (MQTT 5.0), never carried to another connection.
     pub aliases: InboundAliases,
+    /// Outbound Topic Alias mapping (MQTT 5.0, only with `assign_topic_aliases`), never
+    /// carried to another connection.
+    pub outbound_aliases: OutboundAliases,
     /// QoS 2 Packet Identifiers received on this connection whose PUBREL has not arrived
     /// (with `held`, the unacknowledged publications counted against our Receive Maximum).
     pub inbound_qos2_here: BTreeSet<PacketId>,
@@ -150,6 +155,7 @@ impl Connection {
             auth_method: None,
             reauth: None,
             aliases: InboundAliases::default(),
+            outbound_aliases: OutboundAliases::default(),
             inbound_qos2_here: BTreeSet::new(),
             held: VecDeque::new(),
             paused: false,

@@ -61,6 +61,7 @@
 //! | `close` | protocol violations and the end of connections and sessions |
 //! | `outbound` | encoding, Maximum Packet Size and problem-information rules for what is sent |
 //! | `topic_alias` | the inbound Topic Alias mapping |
+//! | `outbound_alias` | Topic Aliases the broker assigns to its own PUBLISH packets ([`Config::assign_topic_aliases`], off by default) |
 //! | `acl` | access rules |
 //! | `timers` | deadlines ([`Broker::poll_timeout`]) |
 //! | [`fault`] | named deliberate deviations for proving conformance cases can fail |
@@ -76,8 +77,9 @@
 //! - QoS 0 messages for offline sessions are dropped unless [`Config::queue_qos0_offline`].
 //! - Shared subscriptions: round robin among the members that are connected and have room,
 //!   else among the others; a message is never redistributed once sent (MQTT-4.8.2-5/-6).
-//! - Topic aliases are accepted from clients up to [`Config::topic_alias_maximum`] and never
-//!   sent to them.
+//! - Topic aliases are accepted from clients up to [`Config::topic_alias_maximum`]; they are
+//!   sent to clients only with [`Config::assign_topic_aliases`] (within the client's Topic
+//!   Alias Maximum, at most 64 per connection).
 //! - Publishing to `$SYS...` topics is refused like an access-rule denial unless
 //!   [`Config::allow_publish_to_sys`]; other `$` topics are ordinary.
 //! - Access-rule denial of a PUBLISH: MQTT 5.0 PUBACK/PUBREC 0x87; MQTT 3.1.1 acknowledges
@@ -111,7 +113,8 @@
 //! - subscriptions per session: [`Config::max_subscriptions_per_session`];
 //! - topic levels per Topic Name / Filter: [`Config::max_topic_levels`] (a server limit:
 //!   MQTT 5.0 DISCONNECT 0x90 / SUBACK 0x8F, MQTT 3.1.1 close / SUBACK 0x80);
-//! - inbound Topic Aliases: [`Config::topic_alias_maximum`];
+//! - inbound Topic Aliases: [`Config::topic_alias_maximum`]; outbound ones: 64 per
+//!   connection;
 //! - bytes sent and not yet flushed by the caller: [`Config::max_unflushed_bytes`] (PUBLISH
 //!   only; acknowledgements are never held back, MQTT-3.3.4-10).
 //!
@@ -162,6 +165,7 @@ mod lenient_strings;
 mod memory;
 mod message;
 mod outbound;
+mod outbound_alias;
 mod publish;
 mod session;
 mod subscribe;

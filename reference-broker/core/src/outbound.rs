@@ -9,6 +9,11 @@
 //!   MQTT-3.4.2-2, -3, ... for each acknowledgement type); a PUBLISH that does not fit is
 //!   dropped and counts as delivered (MQTT-3.1.2-25).
 //!
+//! With [`Config::assign_topic_aliases`](crate::Config::assign_topic_aliases) a PUBLISH to
+//! an MQTT 5.0 client gets a Topic Alias within the client's Topic Alias Maximum (see
+//! `outbound_alias`); a new alias is recorded only once the packet is queued, so a PUBLISH
+//! dropped as too large leaves no mapping the client never saw.
+//!
 //! The client's limits are recorded as soon as its CONNECT is decoded, so they hold for a
 //! refusing CONNACK and for the AUTH exchange too; a CONNACK answering a CONNECT that could
 //! not be decoded carries no Reason String (the limit is unknown). Under the
@@ -22,6 +27,7 @@ use mqttspec_codec::{
 };
 
 use super::fault::Fault;
+use super::outbound_alias::AliasUse;
 use super::{Action, Broker, ConnectionId};
 
 /// What happened to a packet handed to [`Broker::send`].
@@ -104,6 +110,27 @@ impl Broker {
         if v.is_v5() && self.fault(Fault::SendTopicAliases) {
             if let Packet::Publish(p) = &mut packet {
                 p.properties.topic_alias = std::num::NonZeroU16::new(u16::MAX);
+            }
+        }
+        let mut new_alias = None;
+        if v.is_v5() && self.config.assign_topic_aliases {
+            if let (Packet::Publish(p), Some(conn)) = (&mut packet, self.connections.get(&id)) {
+                if p.properties.topic_alias.is_none() {
+                    match conn
+                        .outbound_aliases
+                        .lookup(&p.topic, limits.topic_alias_maximum)
+                    {
+                        AliasUse::Known(a) => {
+                            p.properties.topic_alias = std::num::NonZeroU16::new(a);
+                            p.topic = TopicName::default();
+                        }
+                        AliasUse::New(a) => {
+                            p.properties.topic_alias = std::num::NonZeroU16::new(a);
+                            new_alias = Some((p.topic.clone(), a));
+                        }
+                        AliasUse::None => {}
+                    }
+                }
             }
         }
         if v.is_v5() && self.fault(Fault::StripBomFromProperties) {
@@ -198,6 +225,9 @@ impl Broker {
         };
         if let Some(conn) = self.connections.get_mut(&id) {
             conn.unflushed = conn.unflushed.saturating_add(bytes.len());
+            if let Some((topic, alias)) = new_alias {
+                conn.outbound_aliases.commit(topic, alias);
+            }
         }
         self.push(Action::Send {
             conn: id,

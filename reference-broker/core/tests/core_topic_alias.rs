@@ -1,5 +1,6 @@
 //! Topic Aliases (MQTT 5.0): inbound mapping, its limits and errors, per-connection scope;
-//! the broker never sends aliases.
+//! the broker sends aliases only with `assign_topic_aliases`, within the client's Topic Alias
+//! Maximum and per connection.
 
 mod common;
 
@@ -127,4 +128,88 @@ fn the_broker_never_sends_aliases_even_when_the_client_accepts_them() {
     assert!(got
         .iter()
         .all(|p| p.topic.as_str() == "t" && p.properties.topic_alias.is_none()));
+}
+
+/// A MQTT 5.0 subscriber to `t/+` that allows `maximum` Topic Aliases.
+fn alias_subscriber(sim: &mut Sim, maximum: Option<u16>) -> mqttspec_broker_core::ConnectionId {
+    let mut connect = connect_packet(V5, "sub");
+    connect.properties.topic_alias_maximum = maximum;
+    let (sub, _) = sim.connect_with(connect);
+    sim.subscribe(sub, "t/+", QoS::AtMostOnce);
+    sub
+}
+
+fn topics_and_aliases(got: &[mqttspec_codec::Publish]) -> Vec<(String, Option<u16>)> {
+    got.iter()
+        .map(|p| {
+            (
+                p.topic.as_str().to_owned(),
+                p.properties.topic_alias.map(|a| a.get()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn with_assign_topic_aliases_outgoing_publishes_use_aliases_within_the_client_maximum() {
+    let mut sim = Sim::new(Config {
+        assign_topic_aliases: true,
+        ..Config::default()
+    });
+    let sub = alias_subscriber(&mut sim, Some(1));
+    let c = sim.connect(V5, "pub");
+    for (t, payload) in [("t/a", "1"), ("t/a", "2"), ("t/b", "3"), ("t/b", "4")] {
+        sim.publish(c, t, QoS::AtMostOnce, payload);
+    }
+    let got = sim.take_publishes(sub);
+    assert_eq!(
+        topics_and_aliases(&got),
+        vec![
+            ("t/a".to_owned(), Some(1)),
+            (String::new(), Some(1)),
+            // The client allows one alias: the second topic goes without.
+            ("t/b".to_owned(), None),
+            ("t/b".to_owned(), None),
+        ]
+    );
+}
+
+#[test]
+fn no_aliases_are_sent_by_default_or_to_a_client_that_allows_none() {
+    for (assign, maximum) in [(false, Some(5)), (true, None), (true, Some(0))] {
+        let mut sim = Sim::new(Config {
+            assign_topic_aliases: assign,
+            ..Config::default()
+        });
+        let sub = alias_subscriber(&mut sim, maximum);
+        let c = sim.connect(V5, "pub");
+        sim.publish(c, "t/a", QoS::AtMostOnce, "1");
+        sim.publish(c, "t/a", QoS::AtMostOnce, "2");
+        let got = sim.take_publishes(sub);
+        assert_eq!(
+            topics_and_aliases(&got),
+            vec![("t/a".to_owned(), None), ("t/a".to_owned(), None)],
+            "assign {assign}, client maximum {maximum:?}"
+        );
+    }
+}
+
+#[test]
+fn assigned_aliases_start_afresh_on_a_new_connection() {
+    let mut sim = Sim::new(Config {
+        assign_topic_aliases: true,
+        ..Config::default()
+    });
+    let sub = alias_subscriber(&mut sim, Some(4));
+    let c = sim.connect(V5, "pub");
+    sim.publish(c, "t/a", QoS::AtMostOnce, "1");
+    sim.publish(c, "t/a", QoS::AtMostOnce, "2");
+    assert_eq!(sim.take_publishes(sub).len(), 2);
+    sim.drop_connection(sub);
+    let sub = alias_subscriber(&mut sim, Some(4));
+    sim.publish(c, "t/a", QoS::AtMostOnce, "3");
+    assert_eq!(
+        topics_and_aliases(&sim.take_publishes(sub)),
+        vec![("t/a".to_owned(), Some(1))]
+    );
 }

@@ -38,6 +38,10 @@ pub struct Cli {
     /// Topic Alias Maximum of the server.
     #[arg(long)]
     pub topic_alias_maximum: Option<u16>,
+    /// Give the Topic Names of the PUBLISH packets sent to MQTT 5.0 clients Topic Aliases,
+    /// within each client's Topic Alias Maximum (`assign_topic_aliases`; off by default).
+    #[arg(long)]
+    pub assign_topic_aliases: bool,
     /// Wildcard Subscription Available.
     #[arg(long)]
     pub wildcard_subscription_available: Option<bool>,
@@ -133,6 +137,9 @@ impl Cli {
         }
         if let Some(v) = self.topic_alias_maximum {
             c.topic_alias_maximum = v;
+        }
+        if self.assign_topic_aliases {
+            c.assign_topic_aliases = true;
         }
         if let Some(v) = self.wildcard_subscription_available {
             c.wildcard_subscription_available = v;

@@ -1,6 +1,7 @@
 //! `mqttspec client`: the client conformance suite. mqttspec plays the broker; the library
 //! under test is driven by an adapter program (`conformance/clients/ADAPTER.md`) given as a
-//! command line. Writes `client-report.json`, `summary.md` and `junit.xml` into `--out`.
+//! command line. Writes `client-report.json`, `summary.md`, `report.html` and `junit.xml` into
+//! `--out`; with `--baseline` every case run the baseline covers is marked in them.
 //!
 //! Exit status: 0 when no case FAILed (beyond the `--baseline`) or ERRORed, 1 when one
 //! FAILed that the baseline does not list, 2 when the adapter could not be started or a case
@@ -106,9 +107,18 @@ impl ClientArgs {
             .block_on(run::run(&config, &all))
             .map_err(|e| ClientError::Harness(e.to_string()))?;
         let mut unbaselined_fails = 0;
+        let mut marks = report::Marks {
+            baseline: self.baseline.as_ref().map(|p| p.display().to_string()),
+            reasons: Vec::new(),
+        };
         for r in &results.runs {
             let o = &r.outcome;
             let covered = baseline.covering(r.case.id, r.protocol, o.verdict);
+            marks.reasons.push(
+                covered
+                    .filter(|_| o.verdict != Verdict::Pass)
+                    .map(|e| e.reason.clone()),
+            );
             if o.verdict == Verdict::Fail && covered.is_none() {
                 unbaselined_fails += 1;
             }
@@ -136,7 +146,11 @@ impl ClientArgs {
             dir: self.out.clone(),
             source,
         };
-        let mut written = report::write_all(&results, &self.out).map_err(write_err)?;
+        let mut written = report::write_all(&results, &marks, &self.out).map_err(write_err)?;
+        let html = self.out.join("report.html");
+        let page = crate::report::client_html::render(&report::to_json(&results, &marks));
+        std::fs::write(&html, page).map_err(write_err)?;
+        written.push(html);
         let junit = self.out.join("junit.xml");
         std::fs::write(&junit, crate::report::client_junit::render(&results)).map_err(write_err)?;
         written.push(junit);

@@ -17,6 +17,8 @@
 //! | [`compare`] | the view of the comparison page, rendered by `templates/compare.html` |
 //! | `view` | view pieces both pages share: verdict badges, links to case runs, anchors |
 //! | [`junit`] | `junit.xml`, built with quick-junit |
+//! | [`client_html`] | `report.html` of a client run (`mqttspec client`), rendered by `templates/client-report.html` |
+//! | [`client_compare`] | the comparison page of several client runs, rendered by `templates/client-compare.html` |
 //! | [`client_junit`] | `junit.xml` of a client run (`mqttspec client`) |
 //! | [`limits`] | the "Practical limits" section of `report.html` and `summary.md`, as plain text |
 //! | [`markdown`] | `summary.md` |
@@ -41,6 +43,8 @@
 //! and `summary.by_precondition`. [`Report::load`] still reads schema 1 reports (published
 //! reports may be compared with new ones): the fields they lack read as absent or empty.
 
+pub mod client_compare;
+pub mod client_html;
 pub mod client_junit;
 pub mod compare;
 pub mod html;

@@ -37,6 +37,13 @@ pub(crate) const CASES: &[ClientCase] = &[
         faults: &[Fault::IgnoreTopicAlias],
         run: topic_alias,
     },
+    ClientCase {
+        id: "limits.topic-alias-ends-with-connection",
+        title: "a Topic Alias the server set on one connection means nothing on the next: a PUBLISH using only that alias is not delivered on the old topic",
+        checks: &[S::V5_3_3_2_7],
+        faults: &[Fault::KeepTopicAliases],
+        run: topic_alias_per_connection,
+    },
 ];
 
 fn receive_maximum(t: Ctx) -> CaseFuture {
@@ -182,5 +189,60 @@ fn topic_alias(t: Ctx) -> CaseFuture {
             )
             .statement(S::V5_3_3_2_10)),
         }
+    })
+}
+
+fn topic_alias_per_connection(t: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let mut s = t.start().await?;
+        let within = t.timing.response;
+        let (mut conn, _) = s
+            .open(json!({"topic_alias_maximum": 5}), Properties::default())
+            .await?;
+        s.subscribe(&mut conn, "mqttspec/in/#", 0).await?;
+        let named =
+            TopicName::new("mqttspec/in/alias").map_err(|e| Outcome::error(e.to_string()))?;
+        let mut first = Publish::new(named, &b"one"[..]);
+        first.properties.topic_alias = NonZeroU16::new(3);
+        conn.send(&Packet::Publish(first)).await;
+        s.expect_event("message", Role::Setup(Precondition::Delivery))
+            .await?;
+        conn.close().await;
+        s.expect_event("disconnected", Role::Setup(Precondition::Connection))
+            .await?;
+        let (mut conn, _) = s
+            .open(json!({"topic_alias_maximum": 5}), Properties::default())
+            .await?;
+        s.subscribe(&mut conn, "mqttspec/in/#", 0).await?;
+        // Topic Name empty, Topic Alias 3 (property 0x23): no alias 3 on this connection.
+        let stale = RawPacket::new(0x30)
+            .u16(0)
+            .properties(&[0x23, 0x00, 0x03])
+            .bytes(b"two")
+            .build();
+        conn.send_raw(
+            &stale,
+            "PUBLISH topic=\"\" Topic Alias 3 (set on the previous connection) payload=\"two\"",
+        )
+        .await;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match s.adapter.wait_for("message", left).await {
+                crate::adapter::Wait::Got(e)
+                    if e.get("topic").and_then(|v| v.as_str()) == Some("mqttspec/in/alias") =>
+                {
+                    return Err(Outcome::fail(
+                        "the alias of the previous connection not applied (no mapping for Topic Alias 3 on this one)",
+                        "the message was delivered on mqttspec/in/alias",
+                    )
+                    .statement(S::V5_3_3_2_7))
+                }
+                crate::adapter::Wait::Got(_) => {}
+                crate::adapter::Wait::Unsupported(w) => return Err(crate::case::unsupported(&w)),
+                crate::adapter::Wait::Exited | crate::adapter::Wait::Timeout => break,
+            }
+        }
+        t.pass()
     })
 }

@@ -10,8 +10,9 @@ use mqttspec_harness::verdict::{Outcome, Precondition};
 use serde_json::json;
 
 use super::{expect_publish, pick};
+use crate::adapter::Wait;
 use crate::broker::Received;
-use crate::case::{none, CaseFuture, ClientCase, Ctx, Role};
+use crate::case::{none, unsupported, CaseFuture, ClientCase, Ctx, Role};
 use crate::reference::Fault;
 
 pub(crate) const CASES: &[ClientCase] = &[
@@ -65,6 +66,20 @@ pub(crate) const CASES: &[ClientCase] = &[
         ],
         faults: &[Fault::NoPubrec, Fault::NoPubcomp],
         run: qos2_in,
+    },
+    ClientCase {
+        id: "qos.qos1-identifier-reused-after-puback",
+        title: "after the client acknowledged a QoS 1 message, a PUBLISH with the same Packet Identifier (DUP 1, other payload) is a new message and reaches the application",
+        checks: &[S::V5_4_3_2_5, S::V311_4_3_2_2],
+        faults: &[Fault::DropRepeatedQos1Id],
+        run: qos1_id_reused,
+    },
+    ClientCase {
+        id: "qos.qos2-identifier-reused-after-pubcomp",
+        title: "after the client completed a QoS 2 message with PUBCOMP, a PUBLISH with the same Packet Identifier is a new message and reaches the application",
+        checks: &[S::V5_4_3_3_12, S::V5_4_3_3_8, S::V311_4_3_3_2],
+        faults: &[Fault::KeepQos2IdAfterPubcomp],
+        run: qos2_id_reused,
     },
 ];
 
@@ -262,6 +277,138 @@ fn qos2_in(t: Ctx) -> CaseFuture {
             )
             .statement(once_s));
         }
+        t.pass()
+    })
+}
+
+/// Waits for the application to be given the message with `payload` (other messages are
+/// skipped); when it does not come, the outcome `role` gives for a missed step.
+async fn expect_message_with(
+    s: &mut crate::case::Session,
+    payload: &str,
+    within: Duration,
+    role: Role,
+    why: &str,
+) -> Result<(), Outcome> {
+    let deadline = tokio::time::Instant::now() + within;
+    let expected = format!("the message {payload:?} delivered to the application ({why})");
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match s.adapter.wait_for("message", left).await {
+            Wait::Got(e) if e.get("payload").and_then(|v| v.as_str()) == Some(payload) => {
+                return Ok(())
+            }
+            Wait::Got(_) => {}
+            Wait::Unsupported(w) => return Err(unsupported(&w)),
+            Wait::Exited => return Err(role.missed(expected, "the adapter exited")),
+            Wait::Timeout => {
+                return Err(role.missed(expected, format!("not delivered within {within:?}")))
+            }
+        }
+    }
+}
+
+fn qos1_id_reused(t: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let mut s = t.start().await?;
+        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        s.subscribe(&mut conn, "mqttspec/in/#", 1).await?;
+        let within = t.timing.response;
+        let new_s = pick(&conn, S::V5_4_3_2_5, S::V311_4_3_2_2);
+        let id = 0x0101;
+        conn.send(&Packet::Publish(publish(id, QoS::AtLeastOnce, "first")?))
+            .await;
+        match conn.recv_skipping_pings(within).await {
+            Received::Packet(Packet::PubAck(a)) if a.packet_id.get() == id => {}
+            other => {
+                return Err(Outcome::inconclusive(
+                    Precondition::Delivery,
+                    format!(
+                        "no PUBACK for the first QoS 1 message: {}",
+                        other.describe(conn.version())
+                    ),
+                ))
+            }
+        }
+        let first = Role::Setup(Precondition::Delivery);
+        expect_message_with(&mut s, "first", within, first, "the first message").await?;
+        // The identifier is free again once PUBACK went out: whatever its DUP flag, this is
+        // another Application Message.
+        let second = Publish {
+            dup: true,
+            ..publish(id, QoS::AtLeastOnce, "second")?
+        };
+        conn.send(&Packet::Publish(second)).await;
+        expect_message_with(
+            &mut s,
+            "second",
+            within,
+            Role::Check(new_s),
+            "a new message: its Packet Identifier was acknowledged before",
+        )
+        .await?;
+        t.pass()
+    })
+}
+
+fn qos2_id_reused(t: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let mut s = t.start().await?;
+        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        s.subscribe(&mut conn, "mqttspec/in/#", 2).await?;
+        let within = t.timing.response;
+        let new_s = pick(&conn, S::V5_4_3_3_12, S::V311_4_3_3_2);
+        let id = 0x0202;
+        let Some(pid) = PacketId::new(id) else {
+            return Err(Outcome::error("identifier 0"));
+        };
+        conn.send(&Packet::Publish(publish(id, QoS::ExactlyOnce, "first")?))
+            .await;
+        let setup = |what: &str, other: Received, conn: &crate::broker::ServerConn| {
+            Outcome::inconclusive(
+                Precondition::Delivery,
+                format!(
+                    "the first QoS 2 exchange did not complete: no {what}: {}",
+                    other.describe(conn.version())
+                ),
+            )
+        };
+        match conn.recv_skipping_pings(within).await {
+            Received::Packet(Packet::PubRec(r)) if r.packet_id.get() == id => {}
+            other => return Err(setup("PUBREC", other, &conn)),
+        }
+        conn.send(&Packet::PubRel(PubRel::new(pid))).await;
+        match conn.recv_skipping_pings(within).await {
+            Received::Packet(Packet::PubComp(c)) if c.packet_id.get() == id => {}
+            other => return Err(setup("PUBCOMP", other, &conn)),
+        }
+        let first = Role::Setup(Precondition::Delivery);
+        expect_message_with(&mut s, "first", within, first, "the first message").await?;
+        conn.send(&Packet::Publish(publish(id, QoS::ExactlyOnce, "second")?))
+            .await;
+        // Complete this exchange too: a client may deliver a QoS 2 message only on PUBREL
+        // (4.3.3, Method B).
+        match conn.recv_skipping_pings(within).await {
+            Received::Packet(Packet::PubRec(r)) if r.packet_id.get() == id => {
+                conn.send(&Packet::PubRel(PubRel::new(pid))).await;
+                let _ = conn.recv_skipping_pings(within).await;
+            }
+            other => {
+                return Err(Outcome::fail(
+                    format!("PUBREC with Packet Identifier {id} for the new message"),
+                    other.describe(conn.version()),
+                )
+                .statement(pick(&conn, S::V5_4_3_3_8, S::V311_4_3_3_2)))
+            }
+        }
+        expect_message_with(
+            &mut s,
+            "second",
+            within,
+            Role::Check(new_s),
+            "a new message: its Packet Identifier was completed with PUBCOMP before",
+        )
+        .await?;
         t.pass()
     })
 }

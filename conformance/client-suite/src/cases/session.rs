@@ -34,6 +34,13 @@ pub(crate) const CASES: &[ClientCase] = &[
         faults: &[Fault::IgnoreSessionPresent0],
         run: session_present_0,
     },
+    ClientCase {
+        id: "session.error-puback-not-resent",
+        title: "a QoS 1 message the server answered with PUBACK 0x87 (Not authorized) counts as acknowledged: it is not resent on the resumed session",
+        checks: &[S::V5_4_4_0_2],
+        faults: &[Fault::ResendAfterErrorAck],
+        run: error_ack_not_resent,
+    },
 ];
 
 /// Connects with Clean Start 0 (and a Session Expiry for 5.0), publishes one QoS 1 message,
@@ -139,6 +146,93 @@ fn clean_start(t: Ctx) -> CaseFuture {
 
 fn session_present_0(t: Ctx) -> CaseFuture {
     Box::pin(async move { not_resent(t, false, S::V5_3_2_2_5).await })
+}
+
+fn error_ack_not_resent(t: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let mut s = t.start().await?;
+        let within = t.timing.response;
+        let (mut conn, _) = s
+            .open(
+                json!({"clean_start": false, "session_expiry": 300}),
+                Properties::default(),
+            )
+            .await?;
+        s.command(json!({"cmd": "publish", "topic": "mqttspec/s", "payload": "refused", "qos": 1}))
+            .await;
+        let p = expect_publish(
+            &mut conn,
+            within,
+            Role::Setup(Precondition::Publish),
+            "the QoS 1 PUBLISH",
+        )
+        .await?;
+        let Some(id) = p.packet_id.filter(|_| p.qos == QoS::AtLeastOnce) else {
+            return Err(Outcome::inconclusive(
+                Precondition::Publish,
+                format!("the message went out with QoS {}", p.qos.as_u8()),
+            ));
+        };
+        conn.send(&Packet::PubAck(mqttspec_codec::PubAck {
+            reason_code: ReasonCode::NotAuthorized,
+            ..mqttspec_codec::PubAck::new(id)
+        }))
+        .await;
+        // Give the library the PUBACK before the connection goes (it may or may not tell the
+        // application about the refusal).
+        let _ = s
+            .adapter
+            .wait_for_any(&["published", "error"], Duration::from_millis(500))
+            .await;
+        conn.close().await;
+        s.expect_event("disconnected", Role::Setup(Precondition::Connection))
+            .await?;
+        let mut conn = reconnect(&mut s, false, true).await?;
+        // The positive control: a new message on the resumed session arrives.
+        s.command(json!({"cmd": "publish", "topic": "mqttspec/s", "payload": "new", "qos": 1}))
+            .await;
+        let fail = |when: &str| {
+            Outcome::fail(
+                "the PUBLISH answered with PUBACK 0x87 not sent again",
+                format!("it was resent {when}"),
+            )
+            .statement(S::V5_4_4_0_2)
+        };
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match conn.recv_skipping_pings(left).await {
+                Received::Packet(Packet::Publish(p)) if &p.payload[..] == b"refused" => {
+                    return Err(fail("on the resumed session"))
+                }
+                Received::Packet(Packet::Publish(p)) if &p.payload[..] == b"new" => {
+                    if let Some(id) = p.packet_id {
+                        conn.send(&Packet::PubAck(mqttspec_codec::PubAck::new(id)))
+                            .await;
+                    }
+                    break;
+                }
+                Received::Packet(_) => {}
+                other => {
+                    return Err(Outcome::inconclusive(
+                        Precondition::Control,
+                        format!(
+                            "the new message did not arrive: {}",
+                            other.describe(conn.version())
+                        ),
+                    ))
+                }
+            }
+        }
+        if let Received::Packet(Packet::Publish(p)) =
+            conn.recv_skipping_pings(Duration::from_millis(300)).await
+        {
+            if &p.payload[..] == b"refused" {
+                return Err(fail("after the new message"));
+            }
+        }
+        t.pass()
+    })
 }
 
 /// Leaves a message unacknowledged, reconnects with `clean_start` and Session Present 0, and

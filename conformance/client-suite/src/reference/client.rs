@@ -79,6 +79,12 @@ struct Client {
     queued: VecDeque<(Publish, Option<u64>)>,
     /// QoS 2 Packet Identifiers received and not yet released.
     incoming_qos2: HashSet<u16>,
+    /// QoS 1 Packet Identifiers acknowledged on this connection (kept only under the
+    /// `drop-repeated-qos1-id` fault).
+    acked_qos1: HashSet<u16>,
+    /// The server's Topic Aliases of all connections (kept only under the
+    /// `keep-topic-aliases` fault).
+    kept_aliases: HashMap<u16, TopicName>,
     /// Pending SUBSCRIBE / UNSUBSCRIBE tokens by Packet Identifier.
     pending: HashMap<u16, Option<u64>>,
 }
@@ -144,6 +150,8 @@ pub fn main() {
         order: Vec::new(),
         queued: VecDeque::new(),
         incoming_qos2: HashSet::new(),
+        acked_qos1: HashSet::new(),
+        kept_aliases: HashMap::new(),
         pending: HashMap::new(),
     };
     loop {
@@ -416,7 +424,11 @@ impl Client {
             clean_start,
             server_receive_maximum: u16::MAX,
             server_maximum_packet_size: None,
-            aliases: HashMap::new(),
+            aliases: if self.has(Fault::KeepTopicAliases) {
+                self.kept_aliases.clone()
+            } else {
+                HashMap::new()
+            },
         });
         if self.has(Fault::SubscribeBeforeConnect) {
             let early = Packet::Subscribe(Subscribe {
@@ -669,7 +681,9 @@ impl Client {
                 self.acked(comp.packet_id, comp.reason_code, 2);
             }
             Packet::PubRel(rel) if connected => {
-                self.incoming_qos2.remove(&rel.packet_id.get());
+                if !self.has(Fault::KeepQos2IdAfterPubcomp) {
+                    self.incoming_qos2.remove(&rel.packet_id.get());
+                }
                 if !self.has(Fault::NoPubcomp) {
                     self.send(&Packet::PubComp(PubComp::new(rel.packet_id)));
                 }
@@ -819,13 +833,24 @@ impl Client {
                     }
                 } else {
                     c.aliases.insert(alias.get(), publish.topic.clone());
+                    if self.faults.contains(&Fault::KeepTopicAliases) {
+                        self.kept_aliases.insert(alias.get(), publish.topic.clone());
+                    }
                 }
             }
         }
         let deliver = match (publish.qos, publish.packet_id) {
             (QoS::ExactlyOnce, Some(id)) => self.incoming_qos2.insert(id.get()),
+            (QoS::AtLeastOnce, Some(id)) if self.has(Fault::DropRepeatedQos1Id) => {
+                !(self.acked_qos1.contains(&id.get()) && publish.dup)
+            }
             _ => true,
         };
+        if let (QoS::AtLeastOnce, Some(id)) = (publish.qos, publish.packet_id) {
+            if self.has(Fault::DropRepeatedQos1Id) {
+                self.acked_qos1.insert(id.get());
+            }
+        }
         if deliver {
             emit(message_event(&publish));
         }
@@ -869,6 +894,9 @@ impl Client {
     }
 
     fn acked(&mut self, id: PacketId, code: ReasonCode, qos: u8) {
+        if code.is_error() && self.has(Fault::ResendAfterErrorAck) {
+            return;
+        }
         if let Some(m) = self.inflight.remove(&id.get()) {
             self.order.retain(|x| *x != id.get());
             emit(with_token(

@@ -90,6 +90,17 @@ faults! {
     IgnoreSessionPresent0 = "ignore-session-present-0",
     /// Publishes to a Topic Name with wildcard characters when the application asks.
     AllowWildcardTopic = "allow-wildcard-topic",
+    /// Drops a QoS 1 PUBLISH with DUP 1 whose Packet Identifier it has already acknowledged
+    /// (still answering PUBACK), as if it were the same message again.
+    DropRepeatedQos1Id = "drop-repeated-qos1-id",
+    /// Keeps a received QoS 2 Packet Identifier after PUBCOMP, so a later PUBLISH reusing it
+    /// is taken for a duplicate and not delivered.
+    KeepQos2IdAfterPubcomp = "keep-qos2-id-after-pubcomp",
+    /// Keeps a message the server acknowledged with an error Reason Code in flight and
+    /// resends it on a resumed session.
+    ResendAfterErrorAck = "resend-after-error-ack",
+    /// Keeps the server's Topic Aliases of one connection for the next.
+    KeepTopicAliases = "keep-topic-aliases",
 }
 
 impl Fault {
