@@ -197,7 +197,7 @@ fn topic_alias_per_connection(t: Ctx) -> CaseFuture {
         let mut s = t.start().await?;
         let within = t.timing.response;
         let (mut conn, _) = s
-            .open(json!({"topic_alias_maximum": 5}), Properties::default())
+            .open(json!({"topic_alias_maximum": 5}), Default::default())
             .await?;
         s.subscribe(&mut conn, "mqttspec/in/#", 0).await?;
         let named =
@@ -211,7 +211,7 @@ fn topic_alias_per_connection(t: Ctx) -> CaseFuture {
         s.expect_event("disconnected", Role::Setup(Precondition::Connection))
             .await?;
         let (mut conn, _) = s
-            .open(json!({"topic_alias_maximum": 5}), Properties::default())
+            .open(json!({"topic_alias_maximum": 5}), Default::default())
             .await?;
         s.subscribe(&mut conn, "mqttspec/in/#", 0).await?;
         // Topic Name empty, Topic Alias 3 (property 0x23): no alias 3 on this connection.

@@ -311,7 +311,7 @@ async fn expect_message_with(
 fn qos1_id_reused(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        let (mut conn, _) = s.open(none(), Default::default()).await?;
         s.subscribe(&mut conn, "mqttspec/in/#", 1).await?;
         let within = t.timing.response;
         let new_s = pick(&conn, S::V5_4_3_2_5, S::V311_4_3_2_2);
@@ -354,7 +354,7 @@ fn qos1_id_reused(t: Ctx) -> CaseFuture {
 fn qos2_id_reused(t: Ctx) -> CaseFuture {
     Box::pin(async move {
         let mut s = t.start().await?;
-        let (mut conn, _) = s.open(none(), Properties::default()).await?;
+        let (mut conn, _) = s.open(none(), Default::default()).await?;
         s.subscribe(&mut conn, "mqttspec/in/#", 2).await?;
         let within = t.timing.response;
         let new_s = pick(&conn, S::V5_4_3_3_12, S::V311_4_3_3_2);

@@ -155,7 +155,7 @@ fn error_ack_not_resent(t: Ctx) -> CaseFuture {
         let (mut conn, _) = s
             .open(
                 json!({"clean_start": false, "session_expiry": 300}),
-                Properties::default(),
+                Default::default(),
             )
             .await?;
         s.command(json!({"cmd": "publish", "topic": "mqttspec/s", "payload": "refused", "qos": 1}))
