@@ -486,6 +486,18 @@ faults! {
     /// U+FEFF is removed from the User Properties, Content Type and Response Topic of the
     /// PUBLISH packets sent to MQTT 5.0 clients (breaks MQTT-1.5.4-3 for those fields).
     StripBomFromProperties = "strip-bom-from-properties";
+    /// WebSocket listeners (shell): the payload of a text frame is taken as MQTT bytes
+    /// instead of closing the connection (breaks MQTT-6.0.0-1).
+    WsAcceptTextFrame = "ws-accept-text-frame";
+    /// WebSocket listeners (shell): a binary frame that ends inside a packet closes the
+    /// connection, as if every frame had to end on a packet boundary (breaks MQTT-6.0.0-2).
+    WsRefuseSplitPacket = "ws-refuse-split-packet";
+    /// WebSocket listeners (shell): a binary frame holding more than one packet closes the
+    /// connection, as if every frame had to hold exactly one (breaks MQTT-6.0.0-2).
+    WsRefuseSharedFrame = "ws-refuse-shared-frame";
+    /// WebSocket listeners (shell): the handshake response selects no subprotocol although
+    /// the client offered `mqtt` (breaks MQTT-6.0.0-4).
+    WsNoSubprotocol = "ws-no-subprotocol";
 }
 
 impl fmt::Display for Fault {
