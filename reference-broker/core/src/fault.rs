@@ -7,6 +7,10 @@
 //! unknown name is a configuration error. With no faults (the default) the broker follows the
 //! specifications.
 //!
+//! The `ws-` faults bend the WebSocket transport (section 6), which the shell
+//! (`mqttspec-reference-broker`) handles: they are listed here all the same, so that this
+//! enum stays the one list of faults, and the shell reads them from the same configuration.
+//!
 //! The names, their parsing and [`Faults`] are always compiled; the behaviour is not. Without
 //! the crate feature `faults` ([`COMPILED_IN`] is `false`), [`Faults::has`] is a constant
 //! `false`, so every fault branch of the core compiles out, and configuring a fault is

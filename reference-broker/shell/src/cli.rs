@@ -324,6 +324,34 @@ mod tests {
     }
 
     #[test]
+    fn listeners_come_from_flags_or_the_file() {
+        let settings =
+            |args: &[&str]| Cli::parse_from([&["reference-broker"], args].concat()).settings();
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.listeners.len(), 1);
+        assert_eq!(s.listeners[0].to_string(), "mqtt://127.0.0.1:1883");
+        assert!(s.tls.is_none());
+        let s = settings(&["--listen", "127.0.0.1:0", "--listen", "ws://127.0.0.1:0"]).unwrap();
+        assert_eq!(s.listeners.len(), 2);
+        // A TLS listener needs a certificate and key.
+        let e = settings(&["--listen", "mqtts://127.0.0.1:0"]).unwrap_err();
+        assert!(e.to_string().contains("--tls-cert"), "{e}");
+        assert!(
+            Cli::try_parse_from(["reference-broker", "--listen", "http://127.0.0.1:0"]).is_err()
+        );
+        let path = std::env::temp_dir().join(format!("cli-listeners-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "maximum_qos = 1\n[[listener]]\naddress = \"ws://127.0.0.1:0/x\"\n",
+        )
+        .unwrap();
+        let s = settings(&["--config", path.to_str().unwrap()]).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(s.config.maximum_qos, 1);
+        assert_eq!(s.listeners[0].path, "/x");
+    }
+
+    #[test]
     fn maximum_qos_3_is_refused() {
         assert!(Cli::try_parse_from(["reference-broker", "--maximum-qos", "3"]).is_err());
     }
