@@ -265,6 +265,11 @@ hex = "c0 00"
 repeat = 3
 
 [[step]]
+send = "b"
+hex = "82 02 c0 00"
+ws_wire = true
+
+[[step]]
 close = "b"
 
 [[step]]
