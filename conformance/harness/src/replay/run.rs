@@ -255,6 +255,11 @@ impl Runner<'_> {
                 if *or_closed && c.is_ended() {
                     return Ok(());
                 }
+                if *ws_wire && !c.transport().transport.starts_with("ws") {
+                    return Err(Outcome::error(
+                        "a `ws_wire` step needs a WebSocket broker (ws:// or wss://)",
+                    ));
+                }
                 let result = if *ws_wire {
                     let mut all = Vec::with_capacity(bytes.len() * *repeat as usize);
                     for _ in 0..*repeat {
