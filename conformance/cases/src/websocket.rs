@@ -9,10 +9,10 @@
 //! frame, so splitting a packet over two writes makes it span two frames and joining two
 //! packets in one write puts them in one frame.
 //!
-//! The reference broker has no WebSocket listener yet, so no reference-broker fault can turn
-//! these red; `conformance/cli/tests/transports.rs` proves each one FAILs against an in-test
-//! WebSocket proxy broken in the matching way (text frames forwarded, one packet per frame,
-//! no subprotocol selected).
+//! Each names a fault of the reference broker's WebSocket listener that breaks its rule
+//! (`engine_faults` runs them against the embedded broker over `ws://`);
+//! `conformance/cli/tests/transports.rs` also proves them against an in-test WebSocket proxy
+//! broken in the matching way.
 
 use bytes::Bytes;
 use mqttspec_codec::{Packet, PacketType, Publish, TopicName};
@@ -28,7 +28,7 @@ case! {
     TEXT_FRAME = "websocket.text-frame-closes",
     checks: [V5_6_0_0_1],
     requires: [WebSocket],
-    unfaultable: "the reference broker has no WebSocket listener yet; proven red against in-test WebSocket proxies broken the matching way (tests/transports.rs)",
+    faults: [WsAcceptTextFrame],
     tags: [ToBroker, Live],
     run: text_frame,
 }
@@ -77,7 +77,7 @@ case! {
     SPANNING = "websocket.packet-spans-frames",
     checks: [V5_6_0_0_2],
     requires: [WebSocket],
-    unfaultable: "the reference broker has no WebSocket listener yet; proven red against in-test WebSocket proxies broken the matching way (tests/transports.rs)",
+    faults: [WsRefuseSplitPacket],
     tags: [ToBroker],
     run: spanning,
 }
@@ -135,7 +135,7 @@ case! {
     SHARED_FRAME = "websocket.packets-share-frame",
     checks: [V5_6_0_0_2],
     requires: [WebSocket],
-    unfaultable: "the reference broker has no WebSocket listener yet; proven red against in-test WebSocket proxies broken the matching way (tests/transports.rs)",
+    faults: [WsRefuseSharedFrame],
     tags: [ToBroker],
     run: shared_frame,
 }
@@ -163,7 +163,7 @@ case! {
     SUBPROTOCOL_SELECTED = "websocket.subprotocol-selected",
     checks: [V5_6_0_0_4],
     requires: [WebSocket],
-    unfaultable: "the reference broker has no WebSocket listener yet; proven red against in-test WebSocket proxies broken the matching way (tests/transports.rs)",
+    faults: [WsNoSubprotocol],
     tags: [FromBroker],
     run: subprotocol,
 }

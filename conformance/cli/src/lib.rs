@@ -39,7 +39,7 @@ pub mod trace;
 pub use mqttspec_bench as bench;
 pub use mqttspec_cases as cases;
 pub use mqttspec_harness::{
-    address, case, client, json, limits, probe, profile, replay, runner, scenario, transport,
-    verdict,
+    address, case, client, embedded, json, limits, probe, profile, replay, runner, scenario,
+    transport, verdict,
 };
 pub use mqttspec_netfuzz as fuzz;

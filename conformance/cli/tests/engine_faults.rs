@@ -15,6 +15,7 @@ use std::time::Duration;
 use mqttspec::cases;
 use mqttspec::profile::Profile;
 use mqttspec::runner::{self, Pass, Progress, RunConfig, RunResults};
+use mqttspec::transport::Scheme;
 use mqttspec::verdict::Verdict;
 use mqttspec_codec::ProtocolVersion;
 use support::selection::{filtered, selected_cases};
@@ -50,13 +51,23 @@ async fn run(id: &str, protocols: Vec<ProtocolVersion>, faults: Vec<String>) -> 
     run_with(id, config(protocols, faults)).await
 }
 
-async fn run_with(id: &str, config: RunConfig) -> RunResults {
+async fn run_with(id: &str, mut config: RunConfig) -> RunResults {
     let all = cases::all();
     let selected: Vec<_> = all.iter().filter(|c| c.id == id).copied().collect();
     assert_eq!(selected.len(), 1, "case {id} exists");
+    if needs_websocket(&selected[0]) {
+        config.embedded_transport = Scheme::Ws;
+    }
     runner::run(&selected, config)
         .await
         .expect("the embedded broker starts")
+}
+
+/// Whether a case needs a WebSocket run (section 6): those run against the embedded broker's
+/// WebSocket listener.
+fn needs_websocket(case: &mqttspec::scenario::Case) -> bool {
+    case.requires
+        .contains(&mqttspec::profile::Capability::WebSocket)
 }
 
 /// The healthy main job, run once for the tests that look at it.
@@ -150,15 +161,9 @@ async fn the_embedded_run_leaves_no_case_unsupported() {
     let unsupported: Vec<String> = results
         .runs
         .iter()
-        // The section 6 cases need a WebSocket run: the embedded broker listens on TCP only
-        // (its WebSocket listener is the second part of issue 14).
-        .filter(|r| {
-            r.outcome.verdict == Verdict::Unsupported
-                && !r
-                    .case
-                    .requires
-                    .contains(&mqttspec::profile::Capability::WebSocket)
-        })
+        // The section 6 cases need a WebSocket run: they are judged by
+        // `the_websocket_cases_pass_over_the_embedded_websocket_listener`.
+        .filter(|r| r.outcome.verdict == Verdict::Unsupported && !needs_websocket(&r.case))
         .map(|r| {
             format!(
                 "{} (MQTT {}): {:?}",
@@ -255,4 +260,36 @@ async fn cases_judged_on_the_restricted_broker_fail_there_with_each_fault_they_n
         "cases that did not FAIL on the restricted broker under their fault:\n{}",
         problems.join("\n")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_cases_pass_over_the_embedded_websocket_listener() {
+    let cases: Vec<_> = selected_cases()
+        .into_iter()
+        .filter(needs_websocket)
+        .collect();
+    if cases.is_empty() && filtered() {
+        return;
+    }
+    assert!(!cases.is_empty(), "no WebSocket case");
+    for transport in [Scheme::Ws, Scheme::Wss] {
+        let mut c = config(vec![ProtocolVersion::V311, ProtocolVersion::V5], Vec::new());
+        c.embedded_transport = transport;
+        let results = runner::run(&cases, c)
+            .await
+            .expect("the embedded broker starts");
+        assert_eq!(results.broker.transport.transport, transport.as_str());
+        assert_eq!(results.runs.len(), cases.len() * 2);
+        for r in &results.runs {
+            assert_eq!(
+                r.outcome.verdict,
+                Verdict::Pass,
+                "{} (MQTT {}) over {}: {:?}",
+                r.case.id,
+                r.protocol,
+                transport.as_str(),
+                r.outcome
+            );
+        }
+    }
 }

@@ -290,3 +290,57 @@ fn a_broker_sending_unframeable_bytes_is_judged_and_does_not_hang_the_fuzzer() {
         report.findings
     );
 }
+
+#[test]
+fn websocket_frame_mutations_leave_the_reference_broker_serving() {
+    use mqttspec_reference_broker::listeners::{ListenerKind, ListenerSpec};
+    use mqttspec_reference_broker::shell::RunningBroker;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let report = rt.block_on(async {
+        let spec = ListenerSpec {
+            kind: ListenerKind::Ws,
+            addr: ([127, 0, 0, 1], 0).into(),
+            path: "/mqtt".to_owned(),
+        };
+        let broker = RunningBroker::start_listeners(
+            &[spec],
+            None,
+            mqttspec::runner::embedded_broker_config(),
+        )
+        .await
+        .unwrap();
+        let url = format!("ws://{}/mqtt", broker.local_addr());
+        let endpoint = mqttspec::address::broker_address(Some(&url), &Default::default())
+            .unwrap()
+            .unwrap();
+        // The rounds write hand-built frames beneath the WebSocket layer.
+        let mut wire_steps = 0;
+        for index in 0..10 {
+            let settings = RoundSettings {
+                seed: 14,
+                index,
+                version: ProtocolVersion::V5,
+                max_clients: 3,
+                max_actions: 25,
+                wait: Duration::from_secs(1),
+            };
+            let r = round::run_round(endpoint.clone(), &settings, &seeds()).await;
+            assert!(r.not_serving.is_none(), "{:?}", r.not_serving);
+            wire_steps += r
+                .log
+                .iter()
+                .filter(|l| matches!(l.step, Step::Send { ws_wire: true, .. }))
+                .count();
+        }
+        assert!(wire_steps > 0, "no WebSocket frame mutation in 10 rounds");
+        let mut target = Target::external(endpoint, None).await.unwrap();
+        let mut cfg = config(14, 40, None);
+        cfg.minimize = false;
+        let report = campaign::run(&mut target, &cfg, &seeds()).await;
+        target.shutdown().await;
+        broker.stop().await;
+        report
+    });
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert!(report.totals.rounds >= 40, "{:?}", report.totals);
+}

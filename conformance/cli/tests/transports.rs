@@ -1,12 +1,16 @@
 //! Transports: the cases over TLS, WebSocket and WebSocket over TLS, against the embedded
-//! reference broker behind an in-test terminating proxy (the broker itself speaks TCP only),
-//! and against Mosquitto's own TLS and WebSocket listeners when `mosquitto` is installed.
+//! reference broker behind an in-test terminating proxy, against the reference broker's own
+//! TLS and WebSocket listeners, and against Mosquitto's own TLS and WebSocket listeners when
+//! `mosquitto` is installed.
 //!
 //! - A cross-section of about 20 cases gives the same verdicts over every transport as over
 //!   plain TCP (the transport is beneath the test client: cases run unchanged).
 //! - The `websocket.` cases PASS against a conforming WebSocket front end and FAIL against
-//!   one broken the matching way (their fault proof: the reference broker has no WebSocket
-//!   listener yet).
+//!   one broken the matching way (a proof independent of the reference broker's own
+//!   WebSocket faults, which `engine_faults` checks).
+//! - The same cross-section over the reference broker's own TLS, WebSocket and secure
+//!   WebSocket listeners (`RunConfig::embedded_transport`, `mqttspec run --transport`);
+//!   `--insecure` is said in the reports.
 //! - A misconfigured or unreachable endpoint is exit status 2 and one line, without a hang.
 //!
 //! Certificates are generated at test time (rcgen); no private key is committed.
@@ -26,7 +30,7 @@ use mqttspec::profile::{Capabilities, Profile};
 use mqttspec::runner::{self, run_case, Progress, RunConfig, RunResults};
 use mqttspec::scenario::{Case, CaseEnv};
 use mqttspec::transport::tls::TlsOptions;
-use mqttspec::transport::Endpoint;
+use mqttspec::transport::{Endpoint, Scheme};
 use mqttspec::verdict::Verdict;
 use mqttspec_codec::ProtocolVersion;
 use mqttspec_reference_broker::shell::RunningBroker;
@@ -567,4 +571,82 @@ async fn mosquitto_over_tls_and_websocket() {
         assert_ne!(r.outcome.verdict, Verdict::Error, "{}", r.case.id);
         assert_ne!(r.outcome.verdict, Verdict::Unsupported, "{}", r.case.id);
     }
+}
+
+fn embedded_run_config(transport: Scheme) -> RunConfig {
+    let mut profile = Profile::default();
+    profile.limits.response_timeout_ms = Some(2000);
+    RunConfig {
+        embedded_transport: transport,
+        jobs: 8,
+        progress: Progress::Quiet,
+        restricted_pass: false,
+        profile,
+        ..RunConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_section_over_the_reference_brokers_own_tls_and_websocket_listeners() {
+    let cases = cross_section();
+    let tcp = runner::run(&cases, embedded_run_config(Scheme::Tcp))
+        .await
+        .expect("the run starts");
+    assert!(tcp.runs.iter().any(|r| r.outcome.verdict == Verdict::Pass));
+    for (scheme, label) in [
+        (Scheme::Tls, "TLS listener"),
+        (Scheme::Ws, "WebSocket listener"),
+        (Scheme::Wss, "secure WebSocket listener"),
+    ] {
+        let r = runner::run(&cases, embedded_run_config(scheme))
+            .await
+            .expect("the run starts");
+        let t = &r.broker.transport;
+        assert_eq!(t.transport, scheme.as_str());
+        assert!(r.broker.embedded);
+        assert_eq!(t.tls_version.is_some(), scheme.is_tls(), "{t:?}");
+        assert_eq!(
+            t.ws_subprotocol.as_deref(),
+            scheme.is_websocket().then_some("mqtt"),
+            "{t:?}"
+        );
+        assert_same(label, &tcp, &r);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_is_said_in_the_report() {
+    let broker =
+        mqttspec::embedded::EmbeddedBroker::start(runner::embedded_broker_config(), Scheme::Tls)
+            .await
+            .unwrap();
+    let url = format!("mqtts://127.0.0.1:{}", broker.endpoint().addr().port());
+    // Where `mqttspec_run` has the reports written.
+    let out = std::env::temp_dir().join("mqttspec-transport-out");
+    let args: Vec<String> = ["--broker", &url, "--insecure"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let (code, stderr, _) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        mqttspec_run(&args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+    let transport_line = stderr
+        .lines()
+        .find(|l| l.starts_with("transport:"))
+        .unwrap_or_default();
+    assert!(
+        transport_line.contains("mqtts") && transport_line.contains("INSECURE"),
+        "{stderr}"
+    );
+    for file in ["junit.xml", "report.html"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(text.contains("INSECURE"), "{file} does not say INSECURE");
+    }
+    let json = std::fs::read_to_string(out.join("report.json")).unwrap();
+    assert!(json.contains("\"insecure\": true"), "report.json");
+    broker.stop().await;
 }

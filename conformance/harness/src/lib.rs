@@ -84,6 +84,7 @@
 
 pub use mqttspec_transport::address;
 pub mod client;
+pub mod embedded;
 pub mod json;
 pub mod limits;
 pub mod probe;

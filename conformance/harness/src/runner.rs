@@ -36,14 +36,13 @@
 //!
 //! Each case runs in its own task: a case that panics is ERROR and does not stop the run.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::embedded::EmbeddedBroker;
 use indicatif::{ProgressBar, ProgressStyle};
 use mqttspec_codec::ProtocolVersion;
-use mqttspec_reference_broker::shell::RunningBroker;
 use mqttspec_reference_broker::Config as BrokerConfig;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
@@ -56,7 +55,7 @@ use crate::probe::{self, VersionStatus};
 use crate::profile::{Capabilities, Profile};
 use crate::scenario::ctx_base36;
 use crate::scenario::{Case, CaseEnv, Ctx, Observations};
-use crate::transport::{self, Endpoint, TransportInfo};
+use crate::transport::{self, Endpoint, Scheme, TransportInfo};
 use crate::verdict::{Outcome, Precondition, Verdict};
 
 /// How progress is shown.
@@ -94,6 +93,9 @@ pub struct RunConfig {
     pub faults: Vec<String>,
     /// Settings of the embedded broker (faults are added to them).
     pub embedded_config: BrokerConfig,
+    /// The transport of the embedded brokers (plain TCP by default; TLS and WebSocket use
+    /// the reference broker's own listeners, see [`crate::embedded`]).
+    pub embedded_transport: Scheme,
     /// Embedded broker only: rerun the case runs UNSUPPORTED on it against a second embedded
     /// broker with [`restricted_broker_config`] of `embedded_config` (see the module docs).
     pub restricted_pass: bool,
@@ -121,6 +123,7 @@ impl Default for RunConfig {
             profile: Profile::default(),
             faults: Vec::new(),
             embedded_config: embedded_broker_config(),
+            embedded_transport: Scheme::Tcp,
             restricted_pass: true,
             progress: Progress::Auto,
             topic_prefix: DEFAULT_TOPIC_PREFIX.to_owned(),
@@ -396,10 +399,13 @@ fn run_token() -> String {
 struct Target {
     address: Endpoint,
     transport: TransportInfo,
-    embedded: Option<RunningBroker>,
+    embedded: Option<EmbeddedBroker>,
     capabilities: Arc<Capabilities>,
     notes: Vec<String>,
     versions: Vec<(ProtocolVersion, VersionStatus)>,
+    /// Whether a health probe after each case can tell anything (not when every connection
+    /// fails its WebSocket handshake).
+    health: bool,
 }
 
 impl Target {
@@ -409,6 +415,7 @@ impl Target {
     async fn start(
         external: Option<Endpoint>,
         embedded: &BrokerConfig,
+        embedded_transport: Scheme,
         profile: &Profile,
         protocols: &[ProtocolVersion],
         probe_client_id: &str,
@@ -416,11 +423,10 @@ impl Target {
         let (address, broker) = match external {
             Some(a) => (a, None),
             None => {
-                let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-                let b = RunningBroker::start(addr, embedded.clone())
+                let b = EmbeddedBroker::start(embedded.clone(), embedded_transport)
                     .await
-                    .map_err(|e| RunError(format!("cannot start the reference broker: {e}")))?;
-                (Endpoint::tcp(b.local_addr()), Some(b))
+                    .map_err(RunError)?;
+                (b.endpoint().clone(), Some(b))
             }
         };
         // One connection first, without MQTT: a misconfigured endpoint (wrong CA, TLS on a
@@ -434,6 +440,19 @@ impl Target {
             }
             Err(e) if e.is_refused() => {
                 return Err(RunError(format!("nothing is listening at {address}: {e}")))
+            }
+            // A WebSocket server that selects no `mqtt` subprotocol breaks MQTT-6.0.0-4: that
+            // is a verdict (websocket.subprotocol-selected FAILs), not a setup problem. Every
+            // connection fails the same way, so nothing is probed and the other cases end
+            // INCONCLUSIVE.
+            Err(transport::ConnectError::Ws {
+                failure: transport::WsFailure::Subprotocol,
+                reason,
+                ..
+            }) => {
+                return Ok(Target::without_subprotocol(
+                    address, broker, profile, protocols, &reason,
+                ))
             }
             Err(e) => return Err(RunError(e.to_string())),
         };
@@ -485,7 +504,40 @@ impl Target {
             capabilities: Arc::new(capabilities),
             notes,
             versions,
+            health: true,
         })
+    }
+
+    /// A WebSocket broker whose handshake selects no `mqtt` subprotocol: the cases run
+    /// (unprobed) so that the one checking the subprotocol gives its verdict.
+    fn without_subprotocol(
+        address: Endpoint,
+        embedded: Option<EmbeddedBroker>,
+        profile: &Profile,
+        protocols: &[ProtocolVersion],
+        reason: &str,
+    ) -> Target {
+        let why = format!("every WebSocket handshake fails: {reason}");
+        let mut capabilities = Capabilities::default().with_profile(profile);
+        capabilities.websocket = true;
+        Target {
+            transport: TransportInfo {
+                transport: address.scheme().as_str().to_owned(),
+                endpoint: address.to_string(),
+                ..TransportInfo::default()
+            },
+            address,
+            embedded,
+            capabilities: Arc::new(capabilities),
+            notes: vec![format!(
+                "{why}: the cases run unprobed; all but websocket.subprotocol-selected will be INCONCLUSIVE"
+            )],
+            versions: protocols
+                .iter()
+                .map(|v| (*v, VersionStatus::Degraded(why.clone())))
+                .collect(),
+            health: false,
+        }
     }
 
     /// The version a health probe after a case of `v` uses, and what the probe found for it
@@ -528,6 +580,8 @@ struct Shared {
     topic_prefix: String,
     health_probe: bool,
     protocols: Vec<ProtocolVersion>,
+    /// The transport of the embedded brokers.
+    embedded_transport: Scheme,
     /// Set once a health probe failed: the case after which the broker stopped serving.
     unhealthy: std::sync::Mutex<Option<String>>,
     /// The index (in its pass) of the case after which the broker stopped serving.
@@ -597,6 +651,7 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         topic_prefix: config.topic_prefix.trim_end_matches('/').to_owned(),
         health_probe: config.health_probe,
         protocols: config.protocols.clone(),
+        embedded_transport: config.embedded_transport,
         unhealthy: std::sync::Mutex::new(None),
         culprit: std::sync::Mutex::new(None),
         down: std::sync::atomic::AtomicBool::new(false),
@@ -605,6 +660,7 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
     let main = Target::start(
         config.broker.clone(),
         &main_config,
+        config.embedded_transport,
         &config.profile,
         &config.protocols,
         &format!("ms{token}probe"),
@@ -699,6 +755,7 @@ async fn rerun_restricted(
     let target = Target::start(
         None,
         &config,
+        shared.embedded_transport,
         &shared.profile,
         &shared.protocols,
         &format!("ms{}prob2", shared.token),
@@ -772,6 +829,7 @@ async fn run_pass(
         let (health_version, health_status) = target.health_version(protocol);
         let shared = shared.clone();
         let address = target.address.clone();
+        let health = target.health;
         set.spawn(async move {
             let permit = semaphore.acquire_owned().await;
             let not_run = |outcome: Outcome| CaseRun {
@@ -809,7 +867,7 @@ async fn run_pass(
                             let deadline = (Instant::now() + case_timeout).min(run_deadline);
                             let prefix = env.topic_prefix.clone();
                             let mut run = run_case(case, env, deadline).await;
-                            if shared.health_probe {
+                            if shared.health_probe && health {
                                 health_check(
                                     &shared,
                                     &address,

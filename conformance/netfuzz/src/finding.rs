@@ -124,6 +124,7 @@ pub fn tail(
                     bytes: vec![0xc0, 0x00],
                     repeat: 1,
                     or_closed: true,
+                    ws_wire: false,
                 },
                 Step::Expect {
                     client: client.to_owned(),

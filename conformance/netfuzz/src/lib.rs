@@ -7,7 +7,8 @@
 //! A campaign is a sequence of rounds ([`round`]). In each round a few clients connect with
 //! valid CONNECTs and subscribe, then a random sequence of actions mixes valid packets for
 //! their state ([`generate`]), mutated packets ([`mutate`]), seeds from the project corpus
-//! ([`seeds`]), split writes, bursts, reconnects and closes. The [`oracle`]s judge the
+//! ([`seeds`]), split writes, bursts, reconnects and closes; over WebSocket also hand-built
+//! frames broken at the frame layer ([`ws_frame`]). The [`oracle`]s judge the
 //! broker's answers as they arrive and, after the round, whether a fresh client is still
 //! served. Each new finding is minimised ([`minimize`]: fewest clients, steps, bytes) with the
 //! replay runner as the test, and written as a scenario file that `mqttspec replay`
@@ -31,6 +32,7 @@
 //! | [`minimize`] | delta debugging of a finding with replays |
 //! | [`finding`] | findings, reproducer files, `summary.json` / `summary.md` |
 //! | [`target`] | embedded broker, external broker, `--broker-cmd` restarts |
+//! | [`ws_frame`] | WebSocket frame-layer mutations (`ws://` and `wss://` targets only) |
 
 pub mod campaign;
 pub mod finding;
@@ -41,6 +43,7 @@ pub mod oracle;
 pub mod round;
 pub mod seeds;
 pub mod target;
+pub mod ws_frame;
 
 use mqttspec_codec::ProtocolVersion;
 

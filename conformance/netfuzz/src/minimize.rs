@@ -155,7 +155,12 @@ pub async fn minimize(
             break;
         }
         let frames = match &steps[i].step {
-            Step::Send { bytes, .. } => split_frames(bytes, version),
+            // Hand-built WebSocket frames are not MQTT packets.
+            Step::Send {
+                bytes,
+                ws_wire: false,
+                ..
+            } => split_frames(bytes, version),
             _ => None,
         };
         if let Some(mut frames) = frames {
@@ -481,6 +486,7 @@ mod tests {
                 bytes: vec![0xc0, 0x00],
                 repeat: 1,
                 or_closed: true,
+                ws_wire: false,
             })
         };
         let out = normalize(&[

@@ -25,6 +25,7 @@ use super::generate::{self, Limits, SessionModel, Topics};
 use super::mutate;
 use super::oracle::{Breach, FindingKind, Watch};
 use super::seeds::Seeds;
+use super::ws_frame;
 use super::Rng;
 use mqttspec_harness::client::{summary, ClientOptions, Entry, Received, TestClient, Transcript};
 use mqttspec_harness::replay::template::CLIENT_ID_LEN;
@@ -409,6 +410,7 @@ impl Round<'_> {
                     bytes,
                     repeat: 1,
                     or_closed: true,
+                    ws_wire: false,
                 },
                 note: Some(note),
             });
@@ -545,6 +547,11 @@ impl Round<'_> {
             }
             return;
         }
+        // WebSocket targets only (no extra draw otherwise, so TCP rounds are unchanged).
+        if self.addr.scheme().is_websocket() && rng.random_bool(0.15) {
+            self.send_ws_frames(rng, i).await;
+            return;
+        }
         match rng.random_range(0..100u32) {
             0..=44 => {
                 let p = generate::any(rng, &mut self.clients[i].model, &self.topics);
@@ -611,6 +618,47 @@ impl Round<'_> {
                 self.connect_valid(rng, i, clean).await;
             }
         }
+    }
+
+    /// A packet (mutated or not) in hand-built WebSocket frames broken at the frame layer,
+    /// written beneath client `i`'s WebSocket layer.
+    async fn send_ws_frames(&mut self, rng: &mut Rng, i: usize) {
+        let v = self.v();
+        let (base, origin) = self.base_packet(rng, i);
+        let (packet, origin) = if rng.random_bool(0.3) {
+            let other = self.any_seed(rng).unwrap_or_default();
+            let (bytes, ops) = mutate::mutate(rng, &base, &self.seeds.tokens, &other);
+            (bytes, format!("mutated {origin} ({ops})"))
+        } else {
+            (base, origin.to_owned())
+        };
+        let (wire, frames) = ws_frame::mutate(rng, &packet);
+        let note = format!(
+            "WebSocket frames: {frames}; around {origin}: {}",
+            describe(&packet, v)
+        );
+        let Some(conn) = self.clients[i].conn.as_mut() else {
+            return;
+        };
+        if conn.is_ended() || conn.send_ws_wire(wire.clone()).await.is_err() {
+            return;
+        }
+        self.packets_sent += 1;
+        self.bytes_sent += wire.len() as u64;
+        // What the broker makes of these bytes is not a strictly framed MQTT stream any more.
+        let c = &mut self.clients[i];
+        c.framed = false;
+        c.id_clean = false;
+        self.log.push(LoggedStep {
+            step: Step::Send {
+                client: self.clients[i].name.clone(),
+                bytes: wire,
+                repeat: 1,
+                or_closed: true,
+                ws_wire: true,
+            },
+            note: Some(note),
+        });
     }
 
     /// A packet to mutate: a generated one (on a copy of the model) or a corpus seed.

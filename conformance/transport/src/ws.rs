@@ -154,6 +154,19 @@ impl WsBytes {
     }
 }
 
+impl WsBytes {
+    /// Writes `wire` beneath the WebSocket layer, as it is: hand-built frames (unmasked, with
+    /// reserved bits, lengths that lie, ...) for the fuzzer. What tungstenite had queued is
+    /// flushed first, so the bytes never land inside one of its frames.
+    pub async fn send_wire(&mut self, wire: &[u8]) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.ws.flush().await.map_err(io_err)?;
+        let base = self.ws.get_mut();
+        base.write_all(wire).await?;
+        base.flush().await
+    }
+}
+
 impl AsyncRead for WsBytes {
     fn poll_read(
         mut self: Pin<&mut Self>,

@@ -239,6 +239,16 @@ impl Broker {
                 return;
             }
         }
+        // A verified client certificate names the user: the CONNECT's credentials are not
+        // checked (the transport authenticated the client).
+        if let Some(user) = self
+            .connections
+            .get(&id)
+            .and_then(|c| c.certificate_user.clone())
+        {
+            self.accept_connect(id, connect, Some(user), None);
+            return;
+        }
         if let Err(code) = self.check_password(&connect) {
             self.record(v, &[S::V5_3_1_4_2], &[]);
             self.refuse(id, code, "authentication failed");

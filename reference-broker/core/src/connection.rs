@@ -108,6 +108,10 @@ pub(crate) struct Connection {
     pub client_id: Option<Arc<str>>,
     /// The User Name it authenticated as (for access rules).
     pub username: Option<String>,
+    /// The User Name the transport vouches for (the subject of a verified TLS client
+    /// certificate, see [`Broker::set_certificate_user`](crate::Broker::set_certificate_user)):
+    /// it replaces the CONNECT's User Name and Password check.
+    pub certificate_user: Option<String>,
     /// The Keep Alive period, already multiplied by 1.5; `None` when Keep Alive is 0.
     pub keep_alive: Option<Duration>,
     /// The client's limits, recorded as soon as CONNECT is decoded so that a refusal, the
@@ -148,6 +152,7 @@ impl Connection {
             input: BytesMut::new(),
             client_id: None,
             username: None,
+            certificate_user: None,
             keep_alive: None,
             limits: ClientLimits::default(),
             limits_known: false,

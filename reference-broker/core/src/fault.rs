@@ -7,6 +7,10 @@
 //! unknown name is a configuration error. With no faults (the default) the broker follows the
 //! specifications.
 //!
+//! The `ws-` faults bend the WebSocket transport (section 6), which the shell
+//! (`mqttspec-reference-broker`) handles: they are listed here all the same, so that this
+//! enum stays the one list of faults, and the shell reads them from the same configuration.
+//!
 //! The names, their parsing and [`Faults`] are always compiled; the behaviour is not. Without
 //! the crate feature `faults` ([`COMPILED_IN`] is `false`), [`Faults::has`] is a constant
 //! `false`, so every fault branch of the core compiles out, and configuring a fault is
@@ -486,6 +490,18 @@ faults! {
     /// U+FEFF is removed from the User Properties, Content Type and Response Topic of the
     /// PUBLISH packets sent to MQTT 5.0 clients (breaks MQTT-1.5.4-3 for those fields).
     StripBomFromProperties = "strip-bom-from-properties";
+    /// WebSocket listeners (shell): the payload of a text frame is taken as MQTT bytes
+    /// instead of closing the connection (breaks MQTT-6.0.0-1).
+    WsAcceptTextFrame = "ws-accept-text-frame";
+    /// WebSocket listeners (shell): a binary frame that ends inside a packet closes the
+    /// connection, as if every frame had to end on a packet boundary (breaks MQTT-6.0.0-2).
+    WsRefuseSplitPacket = "ws-refuse-split-packet";
+    /// WebSocket listeners (shell): a binary frame holding more than one packet closes the
+    /// connection, as if every frame had to hold exactly one (breaks MQTT-6.0.0-2).
+    WsRefuseSharedFrame = "ws-refuse-shared-frame";
+    /// WebSocket listeners (shell): the handshake response selects no subprotocol although
+    /// the client offered `mqtt` (breaks MQTT-6.0.0-4).
+    WsNoSubprotocol = "ws-no-subprotocol";
 }
 
 impl fmt::Display for Fault {

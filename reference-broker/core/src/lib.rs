@@ -395,6 +395,17 @@ impl Broker {
         self.settle();
     }
 
+    /// The transport authenticated the client of `conn` as `username` (the subject of a
+    /// verified TLS client certificate). Its CONNECT is then accepted as that user without
+    /// looking at the User Name and Password it carries; enhanced authentication (MQTT 5.0
+    /// Authentication Method) still runs as usual. Call it right after
+    /// [`Broker::connection_opened`].
+    pub fn set_certificate_user(&mut self, conn: ConnectionId, username: String) {
+        if let Some(c) = self.connections.get_mut(&conn) {
+            c.certificate_user = Some(username);
+        }
+    }
+
     /// Bytes arrived on a connection. The core frames and decodes them itself (so it can
     /// answer malformed input, Maximum Packet Size and the protocol version of CONNECT).
     pub fn bytes_received(&mut self, conn: ConnectionId, bytes: &[u8], now: Duration) {

@@ -1,25 +1,51 @@
 //! Command-line flags of the `reference-broker` binary. Flags override the TOML file given
 //! with `--config`, which overrides the defaults of [`Config`].
 //!
+//! Listeners: `--listen` (repeatable) takes `host:port` or a URL (`mqtt://`, `mqtts://`,
+//! `ws://host:port/path`, `wss://`, see [`crate::listeners`]); given, it replaces the file's
+//! `[[listener]]` tables; with neither, the broker listens on `127.0.0.1:1883`. The TLS flags
+//! override the fields of the file's `[tls]` table one by one.
+//!
 //! The seed of the core ([`Config::seed`]) comes from `--seed`, else from the file, else from
 //! the operating system's random source: the core draws no randomness itself, and a broker
 //! whose assigned Client Identifiers and SCRAM salts and nonces are predictable is only wanted
 //! when asked for.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+use serde::Deserialize;
 
 use crate::config::{Config, InvalidConfig, User};
+use crate::listeners::{BadListener, ListenerFile, ListenerSpec, TlsServerOptions};
+use crate::tls::{TlsServer, TlsServerError};
 
 /// A spec-faithful MQTT 3.1.1 and 5.0 broker (the mqttspec reference broker).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "reference-broker", version)]
 pub struct Cli {
-    /// Address to listen on (use a loopback address for tests).
-    #[arg(long, default_value = "127.0.0.1:1883")]
-    pub listen: SocketAddr,
+    /// Where to listen (repeatable): `host:port` or `mqtt://host:port` (TCP),
+    /// `mqtts://host:port` (TLS), `ws://host:port/path`, `wss://host:port/path` (WebSocket,
+    /// path `/mqtt` by default). Default `127.0.0.1:1883`. Use loopback addresses for tests.
+    #[arg(long = "listen", value_name = "ADDRESS")]
+    pub listen: Vec<ListenerSpec>,
+    /// PEM file of the server certificate chain (TLS listeners).
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the server's private key (TLS listeners).
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// PEM file of the CAs client certificates must chain to: clients are asked for a
+    /// certificate, and one that does not verify fails the handshake.
+    #[arg(long)]
+    pub tls_client_ca: Option<PathBuf>,
+    /// With --tls-client-ca: clients may also connect without a certificate.
+    #[arg(long)]
+    pub tls_client_cert_optional: bool,
+    /// With --tls-client-ca: a verified client certificate's subject Common Name is the
+    /// user name (the CONNECT's User Name and Password are then not checked).
+    #[arg(long)]
+    pub tls_cert_cn_as_username: bool,
     /// TOML file with settings (see `Config`); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -85,6 +111,12 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
+    /// A listener address is invalid.
+    #[error(transparent)]
+    Listener(#[from] BadListener),
+    /// The TLS settings cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsServerError),
     /// The TOML file is invalid.
     #[error("invalid configuration in {path}: {source}")]
     Parse {
@@ -104,21 +136,82 @@ pub enum ConfigError {
     NoRandomSeed(getrandom::Error),
 }
 
+/// Everything the flags and the file describe.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The core's configuration.
+    pub config: Config,
+    /// Where to listen.
+    pub listeners: Vec<ListenerSpec>,
+    /// The TLS settings, when a TLS listener needs them.
+    pub tls: Option<TlsServer>,
+}
+
+/// The default listener.
+const DEFAULT_LISTEN: &str = "127.0.0.1:1883";
+
 impl Cli {
     /// The configuration these flags describe.
     pub fn config(&self) -> Result<Config, ConfigError> {
-        let mut c = match &self.config {
+        self.core_config().map(|(c, _)| c)
+    }
+
+    /// The configuration, listeners and TLS settings these flags describe.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let (config, file) = self.core_config()?;
+        let mut listeners = self.listen.clone();
+        if listeners.is_empty() {
+            for entry in &file.listener {
+                listeners.push(entry.address.parse()?);
+            }
+        }
+        if listeners.is_empty() {
+            listeners.push(DEFAULT_LISTEN.parse()?);
+        }
+        let f = file.tls;
+        let options = TlsServerOptions {
+            cert: self.tls_cert.clone().or(f.cert),
+            key: self.tls_key.clone().or(f.key),
+            client_ca: self.tls_client_ca.clone().or(f.client_ca),
+            client_cert_optional: self.tls_client_cert_optional || f.client_cert_optional,
+            cert_cn_as_username: self.tls_cert_cn_as_username || f.cert_cn_as_username,
+        };
+        let tls = if listeners.iter().any(|l| l.kind.is_tls()) {
+            Some(TlsServer::from_options(&options)?)
+        } else {
+            None
+        };
+        Ok(Settings {
+            config,
+            listeners,
+            tls,
+        })
+    }
+
+    /// The core's configuration, and the listener part of the file.
+    fn core_config(&self) -> Result<(Config, ListenerFile), ConfigError> {
+        let (mut c, file) = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                     path: path.clone(),
                     source,
                 })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                let parse = |source| ConfigError::Parse {
                     path: path.clone(),
                     source,
-                })?
+                };
+                // The `[[listener]]` and `[tls]` tables are the shell's; the rest is the core's.
+                let mut table: toml::Table = toml::from_str(&text).map_err(parse)?;
+                let mut listeners = toml::Table::new();
+                for key in ["listener", "tls"] {
+                    if let Some(v) = table.remove(key) {
+                        listeners.insert(key.to_owned(), v);
+                    }
+                }
+                let file = ListenerFile::deserialize(listeners).map_err(parse)?;
+                (Config::deserialize(table).map_err(parse)?, file)
             }
-            None => Config::default(),
+            None => (Config::default(), ListenerFile::default()),
         };
         if let Some(v) = self.maximum_qos {
             c.maximum_qos = v;
@@ -173,7 +266,7 @@ impl Cli {
             c.seed = Some(random_seed().map_err(ConfigError::NoRandomSeed)?);
         }
         c.validate()?;
-        Ok(c)
+        Ok((c, file))
     }
 }
 
@@ -235,6 +328,34 @@ mod tests {
     fn a_bad_user_flag_is_an_error() {
         let cli = Cli::parse_from(["reference-broker", "--user", "nocolon"]);
         assert!(cli.config().is_err());
+    }
+
+    #[test]
+    fn listeners_come_from_flags_or_the_file() {
+        let settings =
+            |args: &[&str]| Cli::parse_from([&["reference-broker"], args].concat()).settings();
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.listeners.len(), 1);
+        assert_eq!(s.listeners[0].to_string(), "mqtt://127.0.0.1:1883");
+        assert!(s.tls.is_none());
+        let s = settings(&["--listen", "127.0.0.1:0", "--listen", "ws://127.0.0.1:0"]).unwrap();
+        assert_eq!(s.listeners.len(), 2);
+        // A TLS listener needs a certificate and key.
+        let e = settings(&["--listen", "mqtts://127.0.0.1:0"]).unwrap_err();
+        assert!(e.to_string().contains("--tls-cert"), "{e}");
+        assert!(
+            Cli::try_parse_from(["reference-broker", "--listen", "http://127.0.0.1:0"]).is_err()
+        );
+        let path = std::env::temp_dir().join(format!("cli-listeners-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "maximum_qos = 1\n[[listener]]\naddress = \"ws://127.0.0.1:0/x\"\n",
+        )
+        .unwrap();
+        let s = settings(&["--config", path.to_str().unwrap()]).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(s.config.maximum_qos, 1);
+        assert_eq!(s.listeners[0].path, "/x");
     }
 
     #[test]

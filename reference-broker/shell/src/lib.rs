@@ -10,6 +10,8 @@
 //! |---|---|
 //! | [`shell`] | the tokio shell: sockets and timers, no protocol decisions; one broker task reads, feeds the core and writes (its docs describe the data path) |
 //! | [`cli`] | the flags of the `reference-broker` binary, the configuration file, the random seed |
+//! | [`listeners`] | listener addresses (`host:port`, `mqtt://`, `mqtts://`, `ws://`, `wss://`) and the TLS settings, from flags or the `[[listener]]` / `[tls]` tables of the file |
+//! | [`tls`] | the server's rustls configuration and the user name of a client certificate |
 //! | [`scram`] | the core's SCRAM-SHA-256, plus [`scram::random_nonce`] from the OS random source |
 //! | [`config`], [`core`], [`fuzzing`] | re-exported from the core crate, so paths such as `mqttspec_reference_broker::core::fault::Fault` keep working |
 //!
@@ -24,8 +26,10 @@
 //! binary without fault injection, a workspace-wide build (which includes mqttspec) one with it.
 
 pub mod cli;
+pub mod listeners;
 pub mod scram;
 pub mod shell;
+pub mod tls;
 
 /// The sans-IO broker core (the whole `mqttspec-broker-core` crate).
 pub use mqttspec_broker_core as core;

@@ -1,7 +1,9 @@
-//! `reference-broker`: runs the mqttspec reference broker on a TCP address.
+//! `reference-broker`: runs the mqttspec reference broker on its listeners (TCP, TLS,
+//! WebSocket, WebSocket over TLS).
 
 use clap::Parser;
 use mqttspec_reference_broker::cli::Cli;
+use mqttspec_reference_broker::listeners::ListenerKind;
 use mqttspec_reference_broker::shell;
 use tracing_subscriber::EnvFilter;
 
@@ -18,28 +20,36 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let config = match cli.config() {
-        Ok(c) => c,
+    let settings = match cli.settings() {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("reference-broker: {e}");
             return std::process::ExitCode::from(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(cli.listen).await {
-        Ok(l) => l,
+    let bound = match shell::bind(&settings.listeners, settings.tls.as_ref()).await {
+        Ok(b) => b,
         Err(e) => {
-            eprintln!("reference-broker: cannot listen on {}: {e}", cli.listen);
+            eprintln!("reference-broker: {e}");
             return std::process::ExitCode::from(2);
         }
     };
     // Installed before "listening" is logged: a signal sent as soon as that line appears
     // must find the handler, not the default action (which kills the process).
     let shutdown = shutdown_signal();
-    // The bound address, so `--listen 127.0.0.1:0` reports the port it got.
-    let address = listener.local_addr().unwrap_or(cli.listen);
+    let config = settings.config;
+    // The bound addresses, so `--listen 127.0.0.1:0` reports the port it got. A plain TCP
+    // listener is logged as `host:port`, as before listeners had schemes.
+    for b in &bound {
+        match b.spec.kind {
+            ListenerKind::Tcp => {
+                tracing::info!(address = %b.spec.addr, seed = config.core_seed(), "listening")
+            }
+            _ => tracing::info!(address = %b.spec, seed = config.core_seed(), "listening"),
+        }
+    }
     // The seed reproduces the assigned Client Identifiers and SCRAM salts and nonces.
-    tracing::info!(%address, seed = config.core_seed(), "listening");
-    shell::serve(listener, config, shutdown).await;
+    shell::serve_listeners(bound, settings.tls, config, shutdown).await;
     std::process::ExitCode::SUCCESS
 }
 

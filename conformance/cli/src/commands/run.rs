@@ -23,6 +23,7 @@ use super::endpoint::TlsArgs;
 use mqttspec_harness::limits::LimitsConfig;
 use mqttspec_harness::profile::{check_topic_prefix, Profile};
 use mqttspec_harness::runner::{self, Pass, Progress, RunConfig};
+use mqttspec_harness::transport::Scheme;
 use mqttspec_harness::verdict::Verdict;
 
 use crate::baseline::Baseline;
@@ -114,6 +115,11 @@ pub struct RunArgs {
     /// Start the embedded reference broker with this fault (repeatable; no --broker).
     #[arg(long, value_name = "NAME")]
     pub fault: Vec<String>,
+    /// Embedded broker only: the transport of the embedded reference broker: mqtt (plain
+    /// TCP, the default), mqtts (TLS with a throwaway CA), ws or wss (WebSocket at /mqtt;
+    /// the websocket. cases need ws or wss).
+    #[arg(long, value_name = "SCHEME", value_parser = parse_transport, conflicts_with = "broker")]
+    pub transport: Option<Scheme>,
     /// Embedded broker only: do not rerun the cases UNSUPPORTED on its default settings
     /// against a second, restricted embedded broker (Maximum QoS 1, Retain Available 0,
     /// Shared Subscription Available 0, a Server Keep Alive).
@@ -143,6 +149,17 @@ pub struct RunArgs {
     pub repeat: u32,
 }
 
+/// `--transport`: a URL scheme (or its plain name).
+fn parse_transport(s: &str) -> Result<Scheme, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "mqtt" | "tcp" => Ok(Scheme::Tcp),
+        "mqtts" | "tls" => Ok(Scheme::Tls),
+        "ws" | "websocket" => Ok(Scheme::Ws),
+        "wss" => Ok(Scheme::Wss),
+        _ => Err(format!("`{s}`: expected mqtt, mqtts, ws or wss")),
+    }
+}
+
 impl RunArgs {
     /// Runs the suite and writes the reports. Exit status: 1 when an unbaselined FAIL exists
     /// (whatever else happened); else 2 when nothing could be judged (no usable protocol
@@ -164,8 +181,10 @@ impl RunArgs {
             None => Baseline::default(),
         };
         // Entries for other transports do not apply to this run.
-        let baseline =
-            baseline.for_transport(broker.as_ref().map_or("mqtt", |b| b.scheme().as_str()));
+        let transport = broker
+            .as_ref()
+            .map_or(self.transport.unwrap_or(Scheme::Tcp), |b| b.scheme());
+        let baseline = baseline.for_transport(transport.as_str());
         let topic_prefix = self
             .topic_prefix
             .clone()
@@ -208,6 +227,7 @@ impl RunArgs {
             profile,
             faults: self.fault.clone(),
             restricted_pass: !self.no_restricted,
+            embedded_transport: self.transport.unwrap_or(Scheme::Tcp),
             progress: if self.quiet {
                 Progress::Quiet
             } else if self.plain {

@@ -1,6 +1,6 @@
 //! Test certificates (rcgen, generated at test time) and a small terminating proxy that puts
-//! TLS, WebSocket or both in front of a plain-TCP broker (the embedded reference broker has
-//! only TCP). Its WebSocket side follows section 6 ([`WsMode::Conforming`]) or breaks one rule
+//! TLS, WebSocket or both in front of a plain-TCP broker (an implementation of the transports
+//! independent of the reference broker's own listeners). Its WebSocket side follows section 6 ([`WsMode::Conforming`]) or breaks one rule
 //! of it, to prove the `websocket.` cases red.
 
 use std::net::SocketAddr;

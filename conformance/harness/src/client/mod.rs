@@ -232,6 +232,35 @@ impl TestClient {
         }
     }
 
+    /// Writes `wire` beneath the WebSocket layer as it is (hand-built frames, see
+    /// [`WsBytes::send_wire`](crate::transport::ws::WsBytes::send_wire)), recorded in the
+    /// transcript. `Err` `Unsupported` when the connection is not a WebSocket.
+    pub async fn send_ws_wire(&mut self, wire: impl Into<Bytes>) -> Result<(), SendError> {
+        let wire = wire.into();
+        let summary = format!("WebSocket wire bytes ({} bytes, raw frames)", wire.len());
+        self.transcript
+            .record(&self.name, Direction::Out, &wire, summary);
+        let Some(ws) = self.stream.as_mut().and_then(Conn::websocket) else {
+            return Err(SendError::Io(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "not a WebSocket connection (or already closed)",
+            )));
+        };
+        match timeout(WRITE_TIMEOUT, ws.send_wire(&wire)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                self.transcript
+                    .event(&self.name, format!("write failed: {e}"));
+                Err(SendError::Io(e))
+            }
+            Err(_) => {
+                self.transcript
+                    .event(&self.name, "write timed out (broker not reading)");
+                Err(SendError::Timeout)
+            }
+        }
+    }
+
     /// The transcript name of this client.
     pub fn name(&self) -> &str {
         &self.name

@@ -72,6 +72,9 @@ pub enum Step {
         /// Whether a connection already closed by the broker skips the write instead of
         /// failing the scenario.
         or_closed: bool,
+        /// The bytes are WebSocket wire bytes (hand-built frames), written beneath the
+        /// WebSocket layer (`ws_wire = true`; WebSocket runs only).
+        ws_wire: bool,
     },
     /// Close the client's TCP connection.
     Close {
@@ -210,6 +213,7 @@ struct RawStep {
     or_disconnect: Option<Vec<u8>>,
     ms: Option<u64>,
     or_closed: Option<bool>,
+    ws_wire: Option<bool>,
     any_version: Option<bool>,
     filters: Option<Vec<RawFilter>>,
     topic_alias_maximum: Option<u16>,
@@ -371,6 +375,7 @@ fn present_keys(s: &RawStep) -> Vec<&'static str> {
         ("or_disconnect", s.or_disconnect.is_some()),
         ("ms", s.ms.is_some()),
         ("or_closed", s.or_closed.is_some()),
+        ("ws_wire", s.ws_wire.is_some()),
         ("any_version", s.any_version.is_some()),
         ("filters", s.filters.is_some()),
         ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
@@ -437,6 +442,7 @@ fn convert_step(
     };
     if let Some(client) = s.connect {
         unused(&[
+            ("ws_wire", s.ws_wire.is_some()),
             ("client", s.client.is_some()),
             ("repeat", s.repeat.is_some()),
             ("reasons", s.reasons.is_some()),
@@ -511,8 +517,10 @@ fn convert_step(
             bytes,
             repeat,
             or_closed: s.or_closed.unwrap_or(false),
+            ws_wire: s.ws_wire.unwrap_or(false),
         });
     }
+    unused(&[("ws_wire", s.ws_wire.is_some())])?;
     if let Some(client) = s.close {
         unused(&common)?;
         unused(&[("or_closed", s.or_closed.is_some())])?;

@@ -249,12 +249,24 @@ impl Runner<'_> {
                 bytes,
                 repeat,
                 or_closed,
+                ws_wire,
             } => {
                 let c = self.client(client)?;
                 if *or_closed && c.is_ended() {
                     return Ok(());
                 }
-                let result = if *repeat > 1 {
+                if *ws_wire && !c.transport().transport.starts_with("ws") {
+                    return Err(Outcome::error(
+                        "a `ws_wire` step needs a WebSocket broker (ws:// or wss://)",
+                    ));
+                }
+                let result = if *ws_wire {
+                    let mut all = Vec::with_capacity(bytes.len() * *repeat as usize);
+                    for _ in 0..*repeat {
+                        all.extend_from_slice(bytes);
+                    }
+                    c.send_ws_wire(all).await
+                } else if *repeat > 1 {
                     // One write of all copies: the transcript keeps one entry.
                     let mut all = Vec::with_capacity(bytes.len() * *repeat as usize);
                     for _ in 0..*repeat {

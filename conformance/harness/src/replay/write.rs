@@ -67,6 +67,7 @@ fn write_step(out: &mut String, step: &Step) {
             bytes,
             repeat,
             or_closed,
+            ws_wire,
         } => {
             let _ = writeln!(out, "send = {}", quote(client));
             let _ = writeln!(out, "hex = {}", hex_value(bytes, &[]));
@@ -75,6 +76,9 @@ fn write_step(out: &mut String, step: &Step) {
             }
             if *or_closed {
                 out.push_str("or_closed = true\n");
+            }
+            if *ws_wire {
+                out.push_str("ws_wire = true\n");
             }
         }
         Step::Close { client } => {
@@ -259,6 +263,11 @@ or_closed = true
 send = "b"
 hex = "c0 00"
 repeat = 3
+
+[[step]]
+send = "b"
+hex = "82 02 c0 00"
+ws_wire = true
 
 [[step]]
 close = "b"

@@ -20,14 +20,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::debug;
 
 use super::connection::Connection;
+use super::listener::Incoming;
 use super::output::Written;
 use super::reader::Read;
 use super::readiness::{Direction, Readiness};
+use super::socket::Socket;
 use crate::config::Config;
 use crate::core::{Action, Broker, ConnectionId};
 
@@ -107,17 +108,23 @@ impl Shell {
     }
 
     /// Takes a new connection from the accept task.
-    pub(super) fn open(&mut self, stream: TcpStream) {
+    pub(super) fn open(&mut self, incoming: Incoming) {
+        let Incoming { socket, user } = incoming;
         let id = ConnectionId(self.next_id);
         self.next_id += 1;
-        if let Err(e) = stream.set_nodelay(true) {
-            debug!(?id, error = %e, "cannot set TCP_NODELAY");
+        if let Socket::Tcp(stream) = &socket {
+            if let Err(e) = stream.set_nodelay(true) {
+                debug!(?id, error = %e, "cannot set TCP_NODELAY");
+            }
         }
         self.conns.insert(
             id,
-            Connection::new(id, stream, self.max_packet_size, &self.readiness),
+            Connection::new(id, socket, self.max_packet_size, &self.readiness),
         );
         self.core.connection_opened(id, self.now());
+        if let Some(user) = user {
+            self.core.set_certificate_user(id, user);
+        }
         self.queue_read(id);
     }
 

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::output::{Output, Written};
 use super::reader::{FrameReader, Read};
 use super::readiness::{socket_waker, Direction, Readiness};
+use super::socket::{RawSocket, Socket};
 use crate::core::ConnectionId;
 
 /// How often a read or write is retried when the socket turned ready again while it was
@@ -22,7 +22,7 @@ const RETRIES: usize = 4;
 /// A client connection (see the module docs).
 #[derive(Debug)]
 pub(super) struct Connection {
-    stream: TcpStream,
+    stream: Socket,
     pub(super) reader: FrameReader,
     pub(super) output: Output,
     read_waker: Waker,
@@ -47,7 +47,7 @@ pub(super) struct Connection {
 impl Connection {
     pub(super) fn new(
         id: ConnectionId,
-        stream: TcpStream,
+        stream: Socket,
         max_packet_size: u32,
         readiness: &Arc<Readiness>,
     ) -> Self {
@@ -77,49 +77,79 @@ impl Connection {
     /// Reads once, adding the whole packets read to `frames`. When there is nothing to
     /// read, the read waker is armed.
     pub(super) fn read(&mut self, frames: &mut Vec<Bytes>) -> Read {
-        for _ in 0..RETRIES {
-            match self.reader.read(&self.stream, frames) {
-                Read::WouldBlock => {
-                    let mut cx = Context::from_waker(&self.read_waker);
-                    match self.stream.poll_read_ready(&mut cx) {
-                        Poll::Pending => return Read::WouldBlock,
-                        Poll::Ready(Ok(())) => {}
-                        Poll::Ready(Err(_)) => return Read::Closed,
-                    }
-                }
-                other => return other,
-            }
+        match &self.stream {
+            Socket::Tcp(s) => read(s, &mut self.reader, &self.read_waker, frames),
+            #[cfg(unix)]
+            Socket::Pipe(s) => read(s, &mut self.reader, &self.read_waker, frames),
         }
-        // Still ready: come back later.
-        Read::Data
     }
 
     /// Writes what is queued. When the socket is full, the write waker is armed.
     pub(super) fn write(&mut self) -> Written {
-        for _ in 0..RETRIES {
-            match self.output.write_to(&self.stream) {
-                Written::WouldBlock => {
-                    let mut cx = Context::from_waker(&self.write_waker);
-                    match self.stream.poll_write_ready(&mut cx) {
-                        Poll::Pending => {
-                            self.write_armed = true;
-                            return Written::WouldBlock;
-                        }
-                        Poll::Ready(Ok(())) => {}
-                        Poll::Ready(Err(_)) => return Written::Failed,
-                    }
-                }
-                other => return other,
-            }
+        let armed = &mut self.write_armed;
+        match &self.stream {
+            Socket::Tcp(s) => write(s, &mut self.output, &self.write_waker, armed),
+            #[cfg(unix)]
+            Socket::Pipe(s) => write(s, &mut self.output, &self.write_waker, armed),
         }
-        // Still ready: the broker task comes back to it.
-        Written::WouldBlock
     }
 
     /// Closes the socket after everything written: end of stream (FIN) to the peer, then
     /// the socket is released.
     pub(super) fn shut_down(self) -> io::Result<()> {
-        let stream = self.stream.into_std()?;
-        stream.shutdown(std::net::Shutdown::Write)
+        self.stream.shut_down()
     }
+}
+
+/// Reads once from `stream` (see [`Connection::read`]).
+#[inline]
+fn read<S: RawSocket>(
+    stream: &S,
+    reader: &mut FrameReader,
+    waker: &Waker,
+    frames: &mut Vec<Bytes>,
+) -> Read {
+    for _ in 0..RETRIES {
+        match reader.read(stream, frames) {
+            Read::WouldBlock => {
+                let mut cx = Context::from_waker(waker);
+                match stream.poll_read_ready(&mut cx) {
+                    Poll::Pending => return Read::WouldBlock,
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => return Read::Closed,
+                }
+            }
+            other => return other,
+        }
+    }
+    // Still ready: come back later.
+    Read::Data
+}
+
+/// Writes what is queued to `stream` (see [`Connection::write`]).
+#[inline]
+fn write<S: RawSocket>(
+    stream: &S,
+    output: &mut Output,
+    waker: &Waker,
+    write_armed: &mut bool,
+) -> Written {
+    for _ in 0..RETRIES {
+        match output.write_to(stream) {
+            Written::WouldBlock => {
+                let mut cx = Context::from_waker(waker);
+                match stream.poll_write_ready(&mut cx) {
+                    Poll::Pending => {
+                        *write_armed = true;
+                        return Written::WouldBlock;
+                    }
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => return Written::Failed,
+                }
+            }
+            other => return other,
+        }
+    }
+    // Still ready: the broker task comes back to it.
+    Written::WouldBlock
 }

@@ -1,4 +1,5 @@
-//! The tokio shell: sockets, timers and nothing else. It accepts TCP connections, hands what
+//! The tokio shell: sockets, timers and nothing else. It accepts connections on its
+//! listeners (plain TCP, TLS, WebSocket, WebSocket over TLS: see [`crate::listeners`]), hands what
 //! it reads to the sans-IO [`Broker`](crate::core::Broker) core with the current time, and
 //! carries out the [`Action`](crate::core::Action)s the core returns. It makes no protocol
 //! decisions.
@@ -30,6 +31,13 @@
 //! everything; a lower median latency at a fixed rate than the multi-threaded runtime, the
 //! same flat-out throughput). Embedded ([`RunningBroker`], [`serve`]) it runs on whatever
 //! runtime the caller has.
+//!
+//! # TLS and WebSocket
+//!
+//! Connections on TLS and WebSocket listeners take another way in (`relay`): a task per
+//! connection does the handshakes and the framing and passes the bytes through a Unix socket
+//! pair, whose other end the broker task owns like a TCP socket (`socket`). Everything above
+//! applies to it unchanged; the plain TCP path is untouched by it.
 //!
 //! # Flushed
 //!
@@ -66,7 +74,10 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `listener` | the accept task |
+//! | `listener` | the accept task of a plain TCP listener, and [`Incoming`](listener::Incoming), what every accept path hands the broker task |
+//! | `relay` | the TLS and WebSocket listeners: accept task, handshakes, a relay task per connection |
+//! | `websocket` | the WebSocket upgrade and frame relay (section 6), and the WebSocket faults |
+//! | `socket` | a connection's socket: TCP, or the pipe to a relay task |
 //! | `broker_task` | the broker task: the turn, reading, writing, "flushed", carrying out actions |
 //! | `connection` | one connection: socket, reader, output queue, wakers, state |
 //! | `reader` | reading a socket and cutting whole packets out of the input |
@@ -79,6 +90,10 @@ mod listener;
 mod output;
 mod reader;
 mod readiness;
+#[cfg(unix)]
+mod relay;
+mod socket;
+mod websocket;
 
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
@@ -92,6 +107,9 @@ use tokio::time::Instant;
 use tracing::info;
 
 use crate::config::Config;
+use crate::core::fault::Faults;
+use crate::listeners::{ListenerKind, ListenerSpec};
+use crate::tls::TlsServer;
 use broker_task::Shell;
 use listener::{accept_loop, ACCEPT_QUEUE};
 use readiness::Readiness;
@@ -105,33 +123,135 @@ const NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
 /// A broker running on a tokio runtime; stop it with [`RunningBroker::stop`].
 #[derive(Debug)]
 pub struct RunningBroker {
-    local_addr: SocketAddr,
+    listeners: Vec<ListenerSpec>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
 
+/// Why the broker could not start listening.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {listener}: {source}")]
+    Bind {
+        /// The listener.
+        listener: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A TLS listener without TLS settings.
+    #[error(
+        "{listener}: a TLS listener needs a server certificate and key (--tls-cert, --tls-key)"
+    )]
+    NoTls {
+        /// The listener.
+        listener: String,
+    },
+    /// TLS and WebSocket listeners need Unix socket pairs.
+    #[error("{listener}: TLS and WebSocket listeners are only available on Unix")]
+    Unsupported {
+        /// The listener.
+        listener: String,
+    },
+    /// No listener at all.
+    #[error("no listener given")]
+    NoListener,
+}
+
+impl From<StartError> for std::io::Error {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Bind { source, .. } => source,
+            other => std::io::Error::other(other.to_string()),
+        }
+    }
+}
+
+/// A listener bound to its socket, ready to serve.
+#[derive(Debug)]
+pub struct BoundListener {
+    /// The listener, with the address it got (the port of a `:0` bind).
+    pub spec: ListenerSpec,
+    listener: TcpListener,
+}
+
+/// Binds every listener of `specs`; TLS listeners need `tls`.
+pub async fn bind(
+    specs: &[ListenerSpec],
+    tls: Option<&TlsServer>,
+) -> Result<Vec<BoundListener>, StartError> {
+    if specs.is_empty() {
+        return Err(StartError::NoListener);
+    }
+    let mut bound = Vec::new();
+    for spec in specs {
+        if spec.kind.is_tls() && tls.is_none() {
+            return Err(StartError::NoTls {
+                listener: spec.to_string(),
+            });
+        }
+        if cfg!(not(unix)) && spec.kind != ListenerKind::Tcp {
+            return Err(StartError::Unsupported {
+                listener: spec.to_string(),
+            });
+        }
+        let listener = TcpListener::bind(spec.addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                listener: spec.to_string(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            listener: spec.to_string(),
+            source,
+        })?;
+        bound.push(BoundListener {
+            spec: spec.with_addr(addr),
+            listener,
+        });
+    }
+    Ok(bound)
+}
+
 impl RunningBroker {
-    /// Binds `addr` and starts serving with `config`.
+    /// Binds `addr` (plain TCP) and starts serving with `config`.
     pub async fn start(addr: SocketAddr, config: Config) -> std::io::Result<RunningBroker> {
-        let listener = TcpListener::bind(addr).await?;
-        let local_addr = listener.local_addr()?;
+        Ok(RunningBroker::start_listeners(&[ListenerSpec::tcp(addr)], None, config).await?)
+    }
+
+    /// Binds every listener of `specs` (TLS listeners use `tls`) and starts serving with
+    /// `config`.
+    pub async fn start_listeners(
+        specs: &[ListenerSpec],
+        tls: Option<TlsServer>,
+        config: Config,
+    ) -> Result<RunningBroker, StartError> {
+        let bound = bind(specs, tls.as_ref()).await?;
+        let listeners = bound.iter().map(|b| b.spec.clone()).collect();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(async move {
-            serve(listener, config, async {
+            serve_listeners(bound, tls, config, async {
                 let _ = rx.await;
             })
             .await;
         });
         Ok(RunningBroker {
-            local_addr,
+            listeners,
             shutdown: Some(tx),
             task,
         })
     }
 
-    /// The address it listens on.
+    /// The address of its first listener.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.listeners
+            .first()
+            .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |l| l.addr)
+    }
+
+    /// Its listeners, with the addresses they got.
+    pub fn listeners(&self) -> &[ListenerSpec] {
+        &self.listeners
     }
 
     /// Shuts down cleanly (DISCONNECT 0x8B to v5 clients, then close) and waits for it.
@@ -143,11 +263,77 @@ impl RunningBroker {
     }
 }
 
-/// Serves MQTT on `listener` until `shutdown` completes.
+/// Serves MQTT on `listener` (plain TCP) until `shutdown` completes.
 pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) {
+    let spec = ListenerSpec::tcp(
+        listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+    );
+    serve_listeners(
+        vec![BoundListener { spec, listener }],
+        None,
+        config,
+        shutdown,
+    )
+    .await;
+}
+
+/// The largest WebSocket message taken from a client: room for a packet of the server's
+/// Maximum Packet Size, within 1 to 16 MiB.
+fn max_ws_message(config: &Config) -> usize {
+    (config.maximum_packet_size as usize)
+        .saturating_add(16)
+        .clamp(1 << 20, 16 << 20)
+}
+
+/// Starts the accept task of `bound`.
+fn start_accepting(
+    bound: BoundListener,
+    tls: Option<&TlsServer>,
+    config: &Config,
+    accepted: mpsc::Sender<listener::Incoming>,
+) -> JoinHandle<()> {
+    let BoundListener { spec, listener } = bound;
+    if spec.kind == ListenerKind::Tcp {
+        return tokio::spawn(accept_loop(listener, accepted));
+    }
+    #[cfg(unix)]
+    {
+        let faults = Faults::parse(&config.faults).unwrap_or_default();
+        let ws = spec.kind.is_websocket().then(|| websocket::WsSettings {
+            path: spec.path.clone(),
+            faults: websocket::WsFaults::from(&faults),
+            max_message: max_ws_message(config),
+        });
+        let relayed = relay::Relayed {
+            tls: tls.filter(|_| spec.kind.is_tls()).cloned(),
+            ws,
+        };
+        tokio::spawn(relay::accept_loop(listener, relayed, accepted))
+    }
+    #[cfg(not(unix))]
+    {
+        // `bind` refuses these listeners off Unix.
+        let _ = (tls, config, listener, accepted);
+        tokio::spawn(async {})
+    }
+}
+
+/// Serves MQTT on every listener of `bound` until `shutdown` completes.
+pub async fn serve_listeners(
+    bound: Vec<BoundListener>,
+    tls: Option<TlsServer>,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) {
     let readiness = Arc::new(Readiness::default());
     let (accepted_tx, mut accepted) = mpsc::channel(ACCEPT_QUEUE);
-    let accept = tokio::spawn(accept_loop(listener, accepted_tx));
+    let accept: Vec<JoinHandle<()>> = bound
+        .into_iter()
+        .map(|b| start_accepting(b, tls.as_ref(), &config, accepted_tx.clone()))
+        .collect();
+    drop(accepted_tx);
     let mut shell = Shell::new(config, Arc::clone(&readiness));
     let timer = tokio::time::sleep(NO_DEADLINE);
     tokio::pin!(timer);
@@ -194,7 +380,11 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
         shell.turn();
     }
     info!("shutting down");
-    accept.abort();
+    for task in &accept {
+        task.abort();
+    }
+    // Relay tasks still in a handshake find the channel closed.
+    drop(accepted);
     shell.shut_down();
     // Let the last output (DISCONNECT 0x8B) be written, within a grace period.
     let grace = tokio::time::sleep(SHUTDOWN_GRACE);

@@ -12,7 +12,8 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 
 use bytes::{Buf, Bytes};
-use tokio::net::TcpStream;
+
+use super::socket::RawSocket;
 
 /// How many queued packets one vectored write takes at most.
 const MAX_SLICES: usize = 64;
@@ -55,7 +56,8 @@ impl Output {
     }
 
     /// Writes as much as the socket takes, oldest first.
-    pub(super) fn write_to(&mut self, stream: &TcpStream) -> Written {
+    #[inline]
+    pub(super) fn write_to<S: RawSocket>(&mut self, stream: &S) -> Written {
         while !self.queue.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
             let mut count = 0;

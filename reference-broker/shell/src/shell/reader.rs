@@ -14,7 +14,8 @@ use std::io;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::Interest;
-use tokio::net::TcpStream;
+
+use super::socket::RawSocket;
 
 /// How many bytes one read asks the socket for (at least).
 const READ_CHUNK: usize = 16 * 1024;
@@ -55,7 +56,8 @@ impl FrameReader {
     /// A read that did not fill the room offered emptied the socket: tokio is told so (its
     /// readiness for the socket is cleared, unless the socket reported new input meanwhile),
     /// which saves the read that would only find nothing, as tokio's own `poll_read` does.
-    pub(super) fn read(&mut self, stream: &TcpStream, frames: &mut Vec<Bytes>) -> Read {
+    #[inline]
+    pub(super) fn read<S: RawSocket>(&mut self, stream: &S, frames: &mut Vec<Bytes>) -> Read {
         // Room for a chunk; a partial packet's buffer grows by doubling, never by what its
         // header claims.
         self.buf.reserve(READ_CHUNK.max(self.buf.len()));
