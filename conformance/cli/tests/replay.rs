@@ -353,12 +353,16 @@ fn third_party_fuzz_findings_pass_against_the_reference_broker() {
                 .collect()
         })
         .unwrap_or_default();
-    let files = replay::collect_files(&dirs).expect("findings readable");
     assert!(
-        !files.is_empty(),
+        !dirs.is_empty(),
         "no published findings under {}",
         root.display()
     );
-    let scenarios = replay::load_all(&files).unwrap_or_else(|e| panic!("invalid finding: {e}"));
-    assert_all_pass(&scenarios);
+    // One campaign at a time: finding ids are unique within a campaign (kind, version, seed,
+    // round), and two brokers fuzzed with the same seed can have the same one.
+    for dir in &dirs {
+        let files = replay::collect_files(std::slice::from_ref(dir)).expect("findings readable");
+        let scenarios = replay::load_all(&files).unwrap_or_else(|e| panic!("invalid finding: {e}"));
+        assert_all_pass(&scenarios);
+    }
 }
