@@ -281,7 +281,9 @@ impl Broker {
         delivery: &mut Delivery,
     ) {
         if message.will {
-            // A Will has no DUP; only the delayed-Will path has flag faults.
+            // A Will has no DUP of its own: it is set only under `dup-on-will` /
+            // `dup-on-delayed-will`, and then sent.
+            delivery.keep_dup = message.dup;
             if message.delayed_will {
                 if self.fault(Fault::RetainFlagOnForwardDelayedWill) {
                     delivery.retain = message.retain;

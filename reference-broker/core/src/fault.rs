@@ -54,6 +54,15 @@ faults! {
     ForwardDupQueued = "forward-dup-queued";
     /// The same, on copies given to a member of a Shared Subscription only.
     ForwardDupShared = "forward-dup-shared";
+    /// A retained message sent when a subscription is made goes out with DUP 1 at QoS 1 or
+    /// 2, though it is the first time it is sent (breaks MQTT-3.3.1-3 on the retained path
+    /// only).
+    DupOnRetained = "dup-on-retained";
+    /// A Will Message published at once (no Will Delay Interval) goes out with DUP 1 at QoS
+    /// 1 or 2 on its first delivery (breaks MQTT-3.3.1-3 on the immediate-Will path only).
+    DupOnWill = "dup-on-will";
+    /// The same for a Will Message published after its Will Delay Interval only.
+    DupOnDelayedWill = "dup-on-delayed-will";
     /// Will Messages are never published.
     NoWill = "no-will";
     /// The Will Message is published even after a DISCONNECT with reason 0x00 (breaks

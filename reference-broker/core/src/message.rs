@@ -86,7 +86,8 @@ pub(crate) struct Delivery {
     pub charge: Charge,
     /// What a path-specific fault does to this copy's properties (see [`Tamper`]).
     pub tamper: Tamper,
-    /// Whether a path-specific fault (`forward-dup-queued`, `forward-dup-shared`) copies the
+    /// Whether a path-specific fault (`forward-dup-queued`, `forward-dup-shared`,
+    /// `dup-on-retained`, `dup-on-will`, `dup-on-delayed-will`) copies the
     /// incoming DUP flag onto this copy.
     pub keep_dup: bool,
 }
