@@ -298,6 +298,7 @@ impl Round<'_> {
                 client_id_slots: slots,
                 keep_alive: 60,
                 same_id_as: None,
+                maximum_packet_size: None,
             },
             note: Some(note),
         });
@@ -338,6 +339,7 @@ impl Round<'_> {
                 client_id_slots: Vec::new(),
                 keep_alive: 60,
                 same_id_as: None,
+                maximum_packet_size: None,
             },
             note: Some(note),
         });
