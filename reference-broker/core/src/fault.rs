@@ -127,6 +127,15 @@ faults! {
     /// Packets larger than the client's Maximum Packet Size are sent anyway (breaks
     /// MQTT-3.1.2-24).
     IgnoreMaximumPacketSize = "ignore-maximum-packet-size";
+    /// The same, for copies queued for a disconnected session only (breaks MQTT-3.1.2-24 on
+    /// the queued path only).
+    IgnoreMaximumPacketSizeQueued = "ignore-maximum-packet-size-queued";
+    /// The same, for retained messages sent when a subscription is made only.
+    IgnoreMaximumPacketSizeRetained = "ignore-maximum-packet-size-retained";
+    /// The same, for Will Messages published at once (no Will Delay Interval) only.
+    IgnoreMaximumPacketSizeWill = "ignore-maximum-packet-size-will";
+    /// The same, for copies given to a member of a Shared Subscription only.
+    IgnoreMaximumPacketSizeShared = "ignore-maximum-packet-size-shared";
     /// A packet other than PUBLISH keeps its Reason String and User Properties even when they
     /// make it larger than the client's Maximum Packet Size, and is sent so (breaks
     /// MQTT-3.2.2-19, -20, MQTT-3.4.2-2, -3, MQTT-3.5.2-2, -3, MQTT-3.6.2-2, -3,

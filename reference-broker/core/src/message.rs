@@ -90,6 +90,9 @@ pub(crate) struct Delivery {
     /// `dup-on-retained`, `dup-on-will`, `dup-on-delayed-will`) copies the
     /// incoming DUP flag onto this copy.
     pub keep_dup: bool,
+    /// Whether a path-specific fault (`ignore-maximum-packet-size-queued`, `-retained`,
+    /// `-will`, `-shared`) sends this copy whatever the client's Maximum Packet Size.
+    pub oversize: bool,
 }
 
 /// What a fault of one delivery path (`strip-properties-*`, `add-properties-*`) does to the
@@ -226,6 +229,7 @@ impl Broker {
             charge,
             tamper: Tamper::None,
             keep_dup: false,
+            oversize: false,
         }
     }
 }

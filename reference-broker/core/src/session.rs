@@ -227,6 +227,7 @@ mod tests {
                 charge: Default::default(),
                 tamper: Default::default(),
                 keep_dup: false,
+                oversize: false,
             },
             state: OutgoingState::Qos1Sent,
             sent_here: true,

@@ -274,6 +274,7 @@ impl Broker {
                 };
                 let mut d = self.delivery(message, qos, true, ids);
                 d.keep_dup = self.fault(Fault::DupOnRetained);
+                d.oversize = self.fault(Fault::IgnoreMaximumPacketSizeRetained);
                 d.tamper = Tamper::of_faults(
                     self.fault(Fault::StripPropertiesRetained),
                     self.fault(Fault::AddPropertiesRetained),
