@@ -15,8 +15,13 @@
 //! Fields on an accepted connection (Topic Name, Topic Filters, User Properties, Response
 //! Topic, Content Type, a client's Reason String) expect the close, in MQTT 5.0 preferably
 //! after DISCONNECT (NON-STRICT without it); CONNECT fields (Client Identifier, Will Topic,
-//! User Name, User Properties) expect the close without CONNACK in 3.1.1 (MQTT-3.1.4-1) and
-//! the close, possibly after a CONNACK with an error code, in 5.0.
+//! User Name, User Properties, and the Content Type, Response Topic and User Properties of
+//! the Will Properties) expect the close without CONNACK in 3.1.1 (MQTT-3.1.4-1) and the
+//! close, possibly after a CONNACK with an error code, in 5.0.
+//!
+//! (The Authentication Method has no case: its well-formed twin, a method with the marker in
+//! it, is a method no server offers, so the server refuses the twin as well and a refusal of
+//! the bad one shows nothing.)
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
@@ -128,6 +133,14 @@ enum Field {
     ResponseTopic,
     ContentType,
     ReasonString,
+    /// The Content Type of the Will Properties.
+    WillContentType,
+    /// The Response Topic of the Will Properties.
+    WillResponseTopic,
+    /// A User Property name of the Will Properties.
+    WillUserPropertyName,
+    /// A User Property value of the Will Properties.
+    WillUserPropertyValue,
 }
 
 impl Field {
@@ -136,7 +149,13 @@ impl Field {
             Field::TopicName | Field::ResponseTopic | Field::ContentType => Carrier::Publish,
             Field::SubscribeFilter => Carrier::Subscribe,
             Field::UnsubscribeFilter => Carrier::Unsubscribe,
-            Field::ClientId | Field::WillTopic | Field::UserName => Carrier::Connect,
+            Field::ClientId
+            | Field::WillTopic
+            | Field::UserName
+            | Field::WillContentType
+            | Field::WillResponseTopic
+            | Field::WillUserPropertyName
+            | Field::WillUserPropertyValue => Carrier::Connect,
             Field::UserPropertyName(c) | Field::UserPropertyValue(c) => c,
             Field::ReasonString => Carrier::PubRel,
         }
@@ -161,6 +180,10 @@ impl Field {
             Field::ResponseTopic => "Response Topic",
             Field::ContentType => "Content Type",
             Field::ReasonString => "Reason String",
+            Field::WillContentType => "Will Properties' Content Type",
+            Field::WillResponseTopic => "Will Properties' Response Topic",
+            Field::WillUserPropertyName => "Will Properties' User Property name",
+            Field::WillUserPropertyValue => "Will Properties' User Property value",
         };
         format!("the {field} of a {packet}")
     }
@@ -168,7 +191,7 @@ impl Field {
     /// The well-formed value the marker goes into (ASCII).
     fn base(self, t: &Ctx, marker_len: usize) -> String {
         match self {
-            Field::TopicName | Field::ResponseTopic => t.topic("s"),
+            Field::TopicName | Field::ResponseTopic | Field::WillResponseTopic => t.topic("s"),
             Field::SubscribeFilter | Field::UnsubscribeFilter => t.topic("f"),
             Field::WillTopic => t.topic("will"),
             // Letters and digits, at most 23 with the marker: every broker must take it
@@ -179,9 +202,9 @@ impl Field {
                 id
             }
             Field::UserName => "user".to_owned(),
-            Field::UserPropertyName(_) => "key".to_owned(),
-            Field::UserPropertyValue(_) => "value".to_owned(),
-            Field::ContentType => "text/plain".to_owned(),
+            Field::UserPropertyName(_) | Field::WillUserPropertyName => "key".to_owned(),
+            Field::UserPropertyValue(_) | Field::WillUserPropertyValue => "value".to_owned(),
+            Field::ContentType | Field::WillContentType => "text/plain".to_owned(),
             Field::ReasonString => "done".to_owned(),
         }
     }
@@ -190,16 +213,20 @@ impl Field {
     fn properties(self, value: &str) -> Result<Properties, Failure> {
         let mut p = Properties::default();
         match self {
-            Field::UserPropertyName(_) => {
+            Field::UserPropertyName(_) | Field::WillUserPropertyName => {
                 p.user_properties =
                     vec![(text(value, "User Property")?, text("v", "User Property")?)];
             }
-            Field::UserPropertyValue(_) => {
+            Field::UserPropertyValue(_) | Field::WillUserPropertyValue => {
                 p.user_properties =
                     vec![(text("k", "User Property")?, text(value, "User Property")?)];
             }
-            Field::ResponseTopic => p.response_topic = Some(topic_name(value)?),
-            Field::ContentType => p.content_type = Some(text(value, "Content Type")?),
+            Field::ResponseTopic | Field::WillResponseTopic => {
+                p.response_topic = Some(topic_name(value)?)
+            }
+            Field::ContentType | Field::WillContentType => {
+                p.content_type = Some(text(value, "Content Type")?)
+            }
             Field::ReasonString => p.reason_string = Some(text(value, "Reason String")?),
             _ => {}
         }
@@ -213,6 +240,16 @@ impl Field {
             Field::ClientId => c.client_id(value),
             Field::WillTopic => c.will(Will::new(value, "w")),
             Field::UserName => c.credentials(value, "pw"),
+            Field::WillContentType
+            | Field::WillResponseTopic
+            | Field::WillUserPropertyName
+            | Field::WillUserPropertyValue => {
+                let will = Will::new(t.topic("will"), "w");
+                match self.properties(value) {
+                    Ok(p) => c.will(will.properties(p)),
+                    Err(_) => c.will(will),
+                }
+            }
             _ => match self.properties(value) {
                 Ok(p) => c.properties(p),
                 Err(_) => c,
@@ -504,14 +541,15 @@ async fn refused(t: Ctx, fields: &[Field], bads: &[Bad]) -> CaseResult {
 /// A case: `bads` in each of `fields` must be refused.
 macro_rules! string_case {
     ($name:ident, $run:ident, $id:literal, $title:literal, only: $only:ident,
-     checks: [$($s:ident),+ $(,)?], fault: $fault:ident, tags: [$($tag:ident),* $(,)?],
+     checks: [$($s:ident),+ $(,)?], fault: $fault:ident $(, also: [$($also:ident),+ $(,)?])?,
+     tags: [$($tag:ident),* $(,)?],
      fields: [$($field:expr),+ $(,)?], bads: $bads:expr) => {
         case! {
             #[doc = $title]
             $name = $id,
             checks: [$($s),+],
             only: $only,
-            faults: [$fault],
+            faults: [$fault $($(, $also)+)?],
             tags: [$($tag),*],
             run: $run,
         }
@@ -816,5 +854,44 @@ string_case!(
     fault: LenientReasonStringString,
     tags: [ToBroker, ReasonString],
     fields: [Field::ReasonString],
+    bads: NULL
+);
+
+// ---------------------------------------------------------------------------------------
+// MQTT 5.0 Will Properties: strings the server keeps and sends on later, in the Will.
+
+string_case!(
+    WILL_PROPERTIES_ILL_FORMED, will_properties_ill_formed,
+    "string.will-properties-ill-formed-utf8-refused",
+    "5.0: a CONNECT whose Will Properties hold ill-formed UTF-8 in the Content Type, the Response Topic or a User Property name or value (at its start, middle or end) is refused",
+    only: V5,
+    checks: [V5_1_5_4_1, V5_1_5_7_1, V5_3_1_4_1],
+    fault: LenientWillPropertiesString,
+    also: [LenientUserPropertyNameString, LenientUserPropertyValueString],
+    tags: [ToBroker, Will, ContentType, RequestResponse, UserProperty],
+    fields: [
+        Field::WillContentType,
+        Field::WillResponseTopic,
+        Field::WillUserPropertyName,
+        Field::WillUserPropertyValue,
+    ],
+    bads: ILL_FORMED
+);
+
+string_case!(
+    WILL_PROPERTIES_NULL, will_properties_null,
+    "string.will-properties-null-character-refused",
+    "5.0: a CONNECT whose Will Properties hold U+0000 in the Content Type, the Response Topic or a User Property name or value (at its start, middle or end) is refused",
+    only: V5,
+    checks: [V5_1_5_4_2, V5_1_5_7_1, V5_3_1_4_1],
+    fault: LenientWillPropertiesString,
+    also: [LenientUserPropertyNameString, LenientUserPropertyValueString],
+    tags: [ToBroker, Will, ContentType, RequestResponse, UserProperty],
+    fields: [
+        Field::WillContentType,
+        Field::WillResponseTopic,
+        Field::WillUserPropertyName,
+        Field::WillUserPropertyValue,
+    ],
     bads: NULL
 );

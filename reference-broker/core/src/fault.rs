@@ -495,6 +495,10 @@ faults! {
     LenientContentTypeString = "lenient-content-type-string";
     /// The same for a Reason String a client sends (breaks MQTT-1.5.4-1 / -2 for it).
     LenientReasonStringString = "lenient-reason-string-string";
+    /// The same for the Content Type and Response Topic of a CONNECT's Will Properties (breaks
+    /// MQTT-1.5.4-1 / -2 for those fields only; the Will's User Properties are the User
+    /// Property faults').
+    LenientWillPropertiesString = "lenient-will-properties-string";
     /// Every PUBLISH sent to an MQTT 5.0 client has its Remaining Length in four bytes
     /// whatever its value (breaks MQTT-1.5.5-1: the shortest form).
     NonMinimalRemainingLength = "non-minimal-remaining-length";
