@@ -346,6 +346,22 @@ const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
 /// breaks that field only).
 const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
     (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "Client Identifier",
+        "string.client-id-bom-kept",
+        Fault::StripBomFromClientId,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "User Name",
+        "string.user-name-bom-kept",
+        Fault::StripBomFromUserName,
+        true,
+    ),
+    (
         S::V5_1_5_4_1,
         "ill-formed refused",
         "Will Content Type",

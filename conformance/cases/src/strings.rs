@@ -32,12 +32,12 @@ use mqttspec_codec::{
 use mqttspec_codec::RawPacket;
 
 use super::support::{
-    connect_twin, expect_connect_refused, expect_refused, packet_id, refusal_verdict, text,
-    topic_filter, topic_name, RawConnect, Refused,
+    connect_twin, expect_connect_refused, expect_refused, of_run, packet_id, refusal_verdict,
+    server_end, text, topic_filter, topic_name, RawConnect, Refused,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::scenario::{
-    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Will,
+    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Reply, Will,
 };
 
 /// One kind of bad string content.
@@ -895,3 +895,152 @@ string_case!(
     ],
     bads: NULL
 );
+
+// ---------------------------------------------------------------------------------------
+// U+FEFF kept (MQTT-1.5.4-3 / MQTT-1.5.3-3) in the CONNECT fields that name something: an
+// identifier or a name with U+FEFF in it is another identifier or name than the one without.
+
+/// U+FEFF, ZERO WIDTH NO-BREAK SPACE.
+const BOM: &str = "\u{feff}";
+
+/// `f` with the position it happened at put before what was expected.
+fn at_position(mut f: Failure, what: &str, at: At) -> Failure {
+    let step = format!("{what} with U+FEFF {}", at.name());
+    f.0.expected = Some(match f.0.expected.take() {
+        Some(e) => format!("{step}: {e}"),
+        None => step,
+    });
+    f
+}
+
+case! {
+    /// U+FEFF in a Client Identifier (at its start, middle or end) is kept: a connection with the same identifier without it is another client and takes nothing over
+    CLIENT_ID_BOM_KEPT = "string.client-id-bom-kept",
+    checks: [V5_1_5_4_3],
+    faults: [StripBomFromClientId],
+    tags: [ToBroker, ClientId, Session],
+    run: client_id_bom_kept,
+}
+
+fn client_id_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        for (i, at) in POSITIONS.into_iter().enumerate() {
+            // At most 23 bytes with the three of U+FEFF.
+            let mut plain = t.client_id(&format!("k{i}"));
+            plain.truncate(20);
+            let with = at.place(&plain, BOM);
+            // A server may refuse an identifier beyond letters and digits (MQTT-3.1.3-5).
+            let mut first = t
+                .client(&format!("with{i}"))
+                .client_id(&with)
+                .as_setup(Precondition::ConnectOptions)
+                .connect()
+                .await?;
+            first.alive().as_setup(Precondition::Ping).await?;
+            let second = t
+                .client(&format!("plain{i}"))
+                .client_id(&plain)
+                .connect()
+                .await?;
+            // Had U+FEFF been stripped, the second connection took the first one over.
+            first
+                .alive()
+                .await
+                .map_err(|f| f.statement(of_run!(&t, V5_1_5_4_3)))
+                .map_err(|mut f| {
+                    f.0.expected = Some(format!(
+                        "Client Identifier with U+FEFF {}: the connection not taken over by one whose identifier lacks only the U+FEFF ({})",
+                        at.name(),
+                        f.0.expected.take().unwrap_or_default()
+                    ));
+                    f
+                })?;
+            t.absence_seen();
+            // The control: the same identifier, U+FEFF included, does take the first over.
+            let third = t
+                .client(&format!("again{i}"))
+                .client_id(&with)
+                .connect()
+                .await?;
+            server_end(
+                &t,
+                &mut first,
+                &[ReasonCode::SessionTakenOver],
+                t.response_timeout(),
+                mqttspec_harness::scenario::Role::CONTROL,
+            )
+            .await
+            .map_err(|f| at_position(f, "a second connection with the identifier", at))?;
+            let _ = second.disconnect().await;
+            let _ = third.disconnect().await;
+        }
+        t.pass()
+    })
+}
+
+case! {
+    /// U+FEFF in a User Name (at its start, middle or end) is kept: with the known user's password it is refused like any other unknown User Name, not taken for the known one
+    USER_NAME_BOM_KEPT = "string.user-name-bom-kept",
+    checks: [V5_1_5_4_3],
+    requires: [Credentials],
+    faults: [StripBomFromUserName],
+    tags: [ToBroker, Credentials],
+    run: user_name_bom_kept,
+}
+
+/// The replies to a CONNECT whose credentials may be refused.
+const CREDENTIAL_REPLIES: &[Reply] = &[
+    Reply::ConnAck(ReasonCode::Success),
+    Reply::ConnAckError,
+    Reply::Closed,
+];
+
+fn user_name_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let Some(credentials) = t.profile().credentials.clone() else {
+            return t.unsupported("no [credentials] in the profile");
+        };
+        let user = credentials.username.clone();
+        let password = credentials.password.clone().unwrap_or_default();
+        connect_twin(t.client("c")).await?.disconnect().await?;
+        for at in POSITIONS {
+            // The control: the same User Name with a letter inserted instead of U+FEFF is an
+            // unknown user; the broker must refuse it, else it lets any User Name in and the
+            // case shows nothing.
+            let (c, reply) = t
+                .client("c")
+                .credentials(&at.place(&user, "Q"), password.clone())
+                .connect_expect(CREDENTIAL_REPLIES)
+                .await?;
+            if reply == Reply::ConnAck(ReasonCode::Success) {
+                let _ = c.disconnect().await;
+                return t.inconclusive(
+                    Precondition::Control,
+                    format!(
+                        "the broker accepted the unknown User Name {:?} with the profile's password: it does not check User Names, so one with U+FEFF shows nothing",
+                        at.place(&user, "Q")
+                    ),
+                );
+            }
+            t.control_seen();
+            let with = at.place(&user, BOM);
+            let (c, reply) = t
+                .client("c")
+                .credentials(&with, password.clone())
+                .connect_expect(CREDENTIAL_REPLIES)
+                .await?;
+            if reply == Reply::ConnAck(ReasonCode::Success) {
+                let _ = c.disconnect().await;
+            }
+            t.check(
+                reply != Reply::ConnAck(ReasonCode::Success),
+                "refused like any unknown User Name (U+FEFF makes it another name)",
+                "accepted with the known user's password: U+FEFF was stripped or skipped",
+            )
+            .map_err(|f| f.statement(of_run!(&t, V5_1_5_4_3)))
+            .map_err(|f| at_position(f, "the User Name", at))?;
+            t.absence_seen();
+        }
+        t.pass()
+    })
+}

@@ -499,6 +499,12 @@ faults! {
     /// MQTT-1.5.4-1 / -2 for those fields only; the Will's User Properties are the User
     /// Property faults').
     LenientWillPropertiesString = "lenient-will-properties-string";
+    /// U+FEFF is removed from the Client Identifier of CONNECT before it is used (breaks
+    /// MQTT-1.5.4-3 / MQTT-1.5.3-3 for that field only).
+    StripBomFromClientId = "strip-bom-from-client-id";
+    /// U+FEFF is removed from the User Name of CONNECT before the credentials are checked
+    /// (breaks MQTT-1.5.4-3 / MQTT-1.5.3-3 for that field only).
+    StripBomFromUserName = "strip-bom-from-user-name";
     /// Every PUBLISH sent to an MQTT 5.0 client has its Remaining Length in four bytes
     /// whatever its value (breaks MQTT-1.5.5-1: the shortest form).
     NonMinimalRemainingLength = "non-minimal-remaining-length";
