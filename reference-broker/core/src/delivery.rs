@@ -287,6 +287,9 @@ impl Broker {
             if !message.delayed_will && self.fault(Fault::IgnoreMaximumPacketSizeWill) {
                 delivery.oversize = true;
             }
+            if !message.delayed_will && self.fault(Fault::IgnoreReceiveMaximumWill) {
+                delivery.beyond_quota = true;
+            }
             if message.delayed_will {
                 if self.fault(Fault::RetainFlagOnForwardDelayedWill) {
                     delivery.retain = message.retain;
@@ -297,12 +300,13 @@ impl Broker {
             }
             return;
         }
-        let (dup, retain, qos, size) = if shared {
+        let (dup, retain, qos, size, quota) = if shared {
             (
                 Fault::ForwardDupShared,
                 Fault::RetainFlagOnForwardShared,
                 Fault::NoQosDowngradeShared,
                 Fault::IgnoreMaximumPacketSizeShared,
+                Fault::IgnoreReceiveMaximumShared,
             )
         } else if self.is_online(client) {
             return;
@@ -312,10 +316,14 @@ impl Broker {
                 Fault::RetainFlagOnForwardQueued,
                 Fault::NoQosDowngradeQueued,
                 Fault::IgnoreMaximumPacketSizeQueued,
+                Fault::IgnoreReceiveMaximumQueued,
             )
         };
         if self.fault(size) {
             delivery.oversize = true;
+        }
+        if self.fault(quota) {
+            delivery.beyond_quota = true;
         }
         if self.fault(dup) {
             delivery.keep_dup = true;
@@ -548,7 +556,7 @@ impl Broker {
                 continue;
             }
             let qos = front.qos;
-            if qos != QoS::AtMostOnce && used >= window {
+            if qos != QoS::AtMostOnce && used >= window && !front.beyond_quota {
                 self.record(version, &[S::V5_3_3_4_9, S::V5_4_9_0_2], &[]);
                 return;
             }

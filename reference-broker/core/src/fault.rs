@@ -124,6 +124,15 @@ faults! {
     SilentPublishDenial = "silent-publish-denial";
     /// The client's Receive Maximum is ignored when sending (breaks MQTT-3.3.4-9).
     IgnoreReceiveMaximum = "ignore-receive-maximum";
+    /// The same, for copies queued for a disconnected session only (breaks MQTT-3.3.4-9 on
+    /// the queued path only).
+    IgnoreReceiveMaximumQueued = "ignore-receive-maximum-queued";
+    /// The same, for retained messages sent when a subscription is made only.
+    IgnoreReceiveMaximumRetained = "ignore-receive-maximum-retained";
+    /// The same, for Will Messages published at once (no Will Delay Interval) only.
+    IgnoreReceiveMaximumWill = "ignore-receive-maximum-will";
+    /// The same, for copies given to a member of a Shared Subscription only.
+    IgnoreReceiveMaximumShared = "ignore-receive-maximum-shared";
     /// Packets larger than the client's Maximum Packet Size are sent anyway (breaks
     /// MQTT-3.1.2-24).
     IgnoreMaximumPacketSize = "ignore-maximum-packet-size";

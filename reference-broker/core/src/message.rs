@@ -93,6 +93,9 @@ pub(crate) struct Delivery {
     /// Whether a path-specific fault (`ignore-maximum-packet-size-queued`, `-retained`,
     /// `-will`, `-shared`) sends this copy whatever the client's Maximum Packet Size.
     pub oversize: bool,
+    /// Whether a path-specific fault (`ignore-receive-maximum-queued`, `-retained`, `-will`,
+    /// `-shared`) sends this copy whatever the client's Receive Maximum.
+    pub beyond_quota: bool,
 }
 
 /// What a fault of one delivery path (`strip-properties-*`, `add-properties-*`) does to the
@@ -230,6 +233,7 @@ impl Broker {
             tamper: Tamper::None,
             keep_dup: false,
             oversize: false,
+            beyond_quota: false,
         }
     }
 }

@@ -228,6 +228,7 @@ mod tests {
                 tamper: Default::default(),
                 keep_dup: false,
                 oversize: false,
+                beyond_quota: false,
             },
             state: OutgoingState::Qos1Sent,
             sent_here: true,

@@ -275,6 +275,7 @@ impl Broker {
                 let mut d = self.delivery(message, qos, true, ids);
                 d.keep_dup = self.fault(Fault::DupOnRetained);
                 d.oversize = self.fault(Fault::IgnoreMaximumPacketSizeRetained);
+                d.beyond_quota = self.fault(Fault::IgnoreReceiveMaximumRetained);
                 d.tamper = Tamper::of_faults(
                     self.fault(Fault::StripPropertiesRetained),
                     self.fault(Fault::AddPropertiesRetained),
