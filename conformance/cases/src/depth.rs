@@ -25,10 +25,12 @@
 //! with faults of that path alone).
 //!
 //! Strings: ill-formed UTF-8 (1.5.4-1) and U+0000 (1.5.4-2) refused, U+FEFF kept (1.5.4-3),
-//! per field; the `lenient-…-string` faults each leave one field unchecked. Limits: Maximum
-//! Packet Size (3.1.2-24; 3.2.2-15), Receive Maximum (3.3.4-9; 3.3.4-7) and Topic Alias
-//! Maximum (3.1.2-26; 3.2.2-17) in both directions. Absent cells are places without such a
-//! case.
+//! per field; the `lenient-…-string` faults each leave one field unchecked (the User
+//! Property faults cover the Will's User Properties too). Limits: Maximum Packet Size
+//! (3.1.2-24; 3.2.2-15), Receive Maximum (3.3.4-9; 3.3.4-7) and Topic Alias Maximum
+//! (3.1.2-26; 3.2.2-17) in both directions; the client's Maximum Packet Size and Receive
+//! Maximum also on the queued, retained, Will and shared paths, with faults of one path
+//! each. Absent cells are places without such a case.
 
 use mqttspec_codec::StatementId as S;
 use mqttspec_codec::StatementId;

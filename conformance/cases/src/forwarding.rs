@@ -20,7 +20,11 @@
 //! at QoS 2 with DUP 1 and RETAIN 1 reaches a subscription granted QoS 1 without Retain As
 //! Published with DUP 0, RETAIN 0 and QoS 1, each red under a fault of that path alone
 //! (`forward-dup-*`, `retain-flag-on-forward-*`, `no-qos-downgrade-*`); a delayed Will with
-//! Will QoS 1 and Will Retain 1 reaches a QoS 0 subscription at QoS 0 with RETAIN 0.
+//! Will QoS 1 and Will Retain 1 reaches a QoS 0 subscription at QoS 0 with RETAIN 0. DUP on
+//! the retained and Will paths has cases of its own (`forwarding.retained-dup`,
+//! `forwarding.will-dup`): the server's first sending of a retained message or a Will has
+//! DUP 0, each red under a fault of that path (`dup-on-retained`, `dup-on-will`,
+//! `dup-on-delayed-will`).
 //!
 //! One more case is about what the server sends on, not about a path: a Response Topic
 //! with a wildcard, which no sender may put in a PUBLISH (MQTT-3.3.2-14), must be refused
