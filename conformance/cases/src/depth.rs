@@ -28,9 +28,9 @@
 //! per field; the `lenient-…-string` faults each leave one field unchecked (the User
 //! Property faults cover the Will's User Properties too). Limits: Maximum Packet Size
 //! (3.1.2-24; 3.2.2-15), Receive Maximum (3.3.4-9; 3.3.4-7) and Topic Alias Maximum
-//! (3.1.2-26; 3.2.2-17) in both directions; the client's Maximum Packet Size and Receive
-//! Maximum also on the queued, retained, Will and shared paths, with faults of one path
-//! each. Absent cells are places without such a case.
+//! (3.1.2-26, -27; 3.2.2-17) in both directions; the client's Maximum Packet Size, Receive
+//! Maximum and Topic Alias Maximum 0 (3.1.2-27) also on the queued, retained, Will and shared
+//! paths, with faults of one path each. Absent cells are places without such a case.
 
 use mqttspec_codec::StatementId as S;
 use mqttspec_codec::StatementId;
@@ -675,6 +675,51 @@ const LIMITS: &[(Table, StatementId, &str, &str, &str, Fault, bool)] = &[
         "shared",
         "size.client-maximum-on-every-path",
         Fault::IgnoreMaximumPacketSizeShared,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "live",
+        "alias.none-sent-when-client-accepts-none",
+        Fault::SendTopicAliases,
+        false,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "queued",
+        "alias.none-sent-on-every-path",
+        Fault::SendTopicAliasesQueued,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "retained",
+        "alias.none-sent-on-every-path",
+        Fault::SendTopicAliasesRetained,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "will",
+        "alias.none-sent-on-every-path",
+        Fault::SendTopicAliasesWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "shared",
+        "alias.none-sent-on-every-path",
+        Fault::SendTopicAliasesShared,
         true,
     ),
     (

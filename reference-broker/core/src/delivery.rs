@@ -290,6 +290,9 @@ impl Broker {
             if !message.delayed_will && self.fault(Fault::IgnoreReceiveMaximumWill) {
                 delivery.beyond_quota = true;
             }
+            if !message.delayed_will && self.fault(Fault::SendTopicAliasesWill) {
+                delivery.alias = true;
+            }
             if message.delayed_will {
                 if self.fault(Fault::RetainFlagOnForwardDelayedWill) {
                     delivery.retain = message.retain;
@@ -300,13 +303,14 @@ impl Broker {
             }
             return;
         }
-        let (dup, retain, qos, size, quota) = if shared {
+        let (dup, retain, qos, size, quota, alias) = if shared {
             (
                 Fault::ForwardDupShared,
                 Fault::RetainFlagOnForwardShared,
                 Fault::NoQosDowngradeShared,
                 Fault::IgnoreMaximumPacketSizeShared,
                 Fault::IgnoreReceiveMaximumShared,
+                Fault::SendTopicAliasesShared,
             )
         } else if self.is_online(client) {
             return;
@@ -317,8 +321,12 @@ impl Broker {
                 Fault::NoQosDowngradeQueued,
                 Fault::IgnoreMaximumPacketSizeQueued,
                 Fault::IgnoreReceiveMaximumQueued,
+                Fault::SendTopicAliasesQueued,
             )
         };
+        if self.fault(alias) {
+            delivery.alias = true;
+        }
         if self.fault(size) {
             delivery.oversize = true;
         }

@@ -424,6 +424,15 @@ faults! {
     /// Name), whatever the client's Topic Alias Maximum (breaks MQTT-3.1.2-26, -27 and
     /// MQTT-3.3.2-11).
     SendTopicAliases = "send-topic-aliases";
+    /// The same, on copies queued for a disconnected session only (breaks MQTT-3.1.2-26, -27
+    /// on the queued path only).
+    SendTopicAliasesQueued = "send-topic-aliases-queued";
+    /// The same, on retained messages sent when a subscription is made only.
+    SendTopicAliasesRetained = "send-topic-aliases-retained";
+    /// The same, on Will Messages published at once (no Will Delay Interval) only.
+    SendTopicAliasesWill = "send-topic-aliases-will";
+    /// The same, on copies given to a member of a Shared Subscription only.
+    SendTopicAliasesShared = "send-topic-aliases-shared";
     /// The server's own Receive Maximum is not enforced: an MQTT 5.0 client may leave any
     /// number of QoS 1/2 PUBLISH packets unacknowledged (breaks the 0x93 Protocol Error of
     /// 3.3.4 and MQTT-4.13.1-1).

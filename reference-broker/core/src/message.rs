@@ -96,6 +96,9 @@ pub(crate) struct Delivery {
     /// Whether a path-specific fault (`ignore-receive-maximum-queued`, `-retained`, `-will`,
     /// `-shared`) sends this copy whatever the client's Receive Maximum.
     pub beyond_quota: bool,
+    /// Whether a path-specific fault (`send-topic-aliases-queued`, `-retained`, `-will`,
+    /// `-shared`) gives this copy Topic Alias 65535 whatever the client's Topic Alias Maximum.
+    pub alias: bool,
 }
 
 /// What a fault of one delivery path (`strip-properties-*`, `add-properties-*`) does to the
@@ -184,6 +187,9 @@ impl Delivery {
                 properties.user_properties.reverse();
             }
             self.tamper.apply(&mut properties);
+            if self.alias {
+                properties.topic_alias = std::num::NonZeroU16::new(u16::MAX);
+            }
         }
         let qos = self.qos;
         let dup =
@@ -234,6 +240,7 @@ impl Broker {
             keep_dup: false,
             oversize: false,
             beyond_quota: false,
+            alias: false,
         }
     }
 }

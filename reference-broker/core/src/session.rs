@@ -229,6 +229,7 @@ mod tests {
                 keep_dup: false,
                 oversize: false,
                 beyond_quota: false,
+                alias: false,
             },
             state: OutgoingState::Qos1Sent,
             sent_here: true,

@@ -276,6 +276,7 @@ impl Broker {
                 d.keep_dup = self.fault(Fault::DupOnRetained);
                 d.oversize = self.fault(Fault::IgnoreMaximumPacketSizeRetained);
                 d.beyond_quota = self.fault(Fault::IgnoreReceiveMaximumRetained);
+                d.alias = self.fault(Fault::SendTopicAliasesRetained);
                 d.tamper = Tamper::of_faults(
                     self.fault(Fault::StripPropertiesRetained),
                     self.fault(Fault::AddPropertiesRetained),
