@@ -1,24 +1,36 @@
-//! The depth table: for the MQTT 5.0 forwarding rules, which ways a message reaches a
-//! subscriber ([`PATHS`]) have a case checking the rule there, and which reference-broker
-//! fault proves that case can fail (`mqttspec trace --depth` prints it).
+//! The depth tables: for rules that apply in several places, which places have a case
+//! checking the rule there, and which reference-broker fault proves that case can fail
+//! (`mqttspec trace --depth` prints them). There are four [`Table`]s: the MQTT 5.0
+//! forwarding rules by way a message reaches a subscriber ([`PATHS`]), the string rules by
+//! string field a server reads ([`FIELDS`]), the client's limits the server honours when it
+//! sends (by path, [`PATHS`]), and the server's own limits it enforces on what it receives.
 //!
 //! A statement counts as covered once one case cites it, but brokers often break a
-//! forwarding rule on one path only. A [`Cell`] says: on this path, for this aspect of the
-//! statement, this case checks it and FAILs under this fault (the case names the fault, so
-//! `engine_faults` proves it; a test below checks the case exists, cites the statement and
-//! names the fault). [`Cell::path_only`] tells whether that fault breaks only this path of
-//! the table: only then does the cell show that a broker breaking the rule on this path
-//! alone is caught by the case's own proof. A cell whose fault breaks every path still means
-//! the case checks the rule on that path, but its red was not proven for that path alone.
+//! rule on one path (or in one field) only. A [`Cell`] says: in this table, on this path,
+//! for this aspect of the statement, this case checks it and FAILs under this fault (the
+//! case names the fault, so `engine_faults` proves it; a test below checks the case exists,
+//! cites the statement and names the fault). [`Cell::path_only`] tells whether that fault
+//! breaks only this path (or field) of its table: only then does the cell show that a
+//! broker breaking the rule there alone is caught by the case's own proof. A cell whose
+//! fault breaks every path still means the case checks the rule on that path, but its red
+//! was not proven for that path alone.
 //!
-//! What is in the table: the properties forwarded unaltered (3.3.2-4, -15, -16, -17, -20)
-//! and nothing added (3.3.2-20 Content Type, 3.3.2-6 Message Expiry) on the six paths;
-//! User Property order (3.3.2-18) and Subscription Identifiers (3.3.4-3) on the six paths
-//! (faults that break every path); the Message Expiry Interval decremented (3.3.2-6), DUP (3.3.1-3), RETAIN on forward (3.3.1-12, -13)
-//! and the QoS downgrade (3.8.4-8) on the paths where a case checks them (DUP, RETAIN 0 and
-//! the QoS downgrade on the queued and shared paths, RETAIN 0 and the QoS downgrade on the
-//! delayed-Will path, with faults of that path alone). Absent
-//! cells are paths without such a case.
+//! Forwarding: the properties forwarded unaltered (3.3.2-4, -15, -16, -17, -20) and nothing
+//! added (3.3.2-20 Content Type, 3.3.2-6 Message Expiry) on the six paths; User Property
+//! order (3.3.2-18) and Subscription Identifiers (3.3.4-3) on the six paths (faults that
+//! break every path); the Message Expiry Interval decremented (3.3.2-6), DUP (3.3.1-3),
+//! RETAIN on forward (3.3.1-12, -13) and the QoS downgrade (3.8.4-8) on the paths where a
+//! case checks them (DUP on the queued, retained, Will, delayed-Will and shared paths; RETAIN
+//! 0 and the QoS downgrade on the queued and shared paths, and on the delayed-Will path,
+//! with faults of that path alone).
+//!
+//! Strings: ill-formed UTF-8 (1.5.4-1) and U+0000 (1.5.4-2) refused, U+FEFF kept (1.5.4-3),
+//! per field; the `lenient-…-string` faults each leave one field unchecked (the User
+//! Property faults cover the Will's User Properties too). Limits: Maximum Packet Size
+//! (3.1.2-24; 3.2.2-15), Receive Maximum (3.3.4-9; 3.3.4-7) and Topic Alias Maximum
+//! (3.1.2-26, -27; 3.2.2-17) in both directions; the client's Maximum Packet Size, Receive
+//! Maximum and Topic Alias Maximum 0 (3.1.2-27) also on the queued, retained, Will and shared
+//! paths, with faults of one path each. Absent cells are places without such a case.
 
 use mqttspec_codec::StatementId as S;
 use mqttspec_codec::StatementId;
@@ -34,20 +46,91 @@ pub const PATHS: &[&str] = &[
     "shared",
 ];
 
-/// One (statement, aspect, path) cell that has a case.
+/// The string fields a server reads, in the order the strings table prints them.
+pub const FIELDS: &[&str] = &[
+    "Topic Name",
+    "SUBSCRIBE filter",
+    "UNSUBSCRIBE filter",
+    "Client Identifier",
+    "Will Topic",
+    "User Name",
+    "User Property name",
+    "User Property value",
+    "Response Topic",
+    "Content Type",
+    "Reason String",
+    "Will Content Type",
+    "Will Response Topic",
+    "Will User Property",
+    "Authentication Method",
+];
+
+/// The one column of the table of the server's own limits: what a client sends.
+pub const RECEIVED: &[&str] = &["from the client"];
+
+/// One depth table: what its rows are about and what its columns are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// MQTT 5.0 forwarding rules, by way a message reaches a subscriber.
+    Forwarding,
+    /// The string rules, by string field.
+    Strings,
+    /// The client's limits the server honours when it sends, by way a message reaches the
+    /// client.
+    ClientLimits,
+    /// The server's own limits, enforced on what it receives.
+    ServerLimits,
+}
+
+impl Table {
+    /// Every table, in the order they are printed.
+    pub const ALL: [Table; 4] = [
+        Table::Forwarding,
+        Table::Strings,
+        Table::ClientLimits,
+        Table::ServerLimits,
+    ];
+
+    /// The heading of the table.
+    pub fn title(self) -> &'static str {
+        match self {
+            Table::Forwarding => {
+                "MQTT 5.0 forwarding rules: which ways a message reaches a subscriber have a case"
+            }
+            Table::Strings => "String rules: which string fields a server reads have a case",
+            Table::ClientLimits => {
+                "The client's limits, honoured by the server: on which ways a message reaches the client a case checks them"
+            }
+            Table::ServerLimits => "The server's own limits, enforced on what a client sends",
+        }
+    }
+
+    /// The columns: paths or fields.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Forwarding | Table::ClientLimits => PATHS,
+            Table::Strings => FIELDS,
+            Table::ServerLimits => RECEIVED,
+        }
+    }
+}
+
+/// One (table, statement, aspect, path or field) cell that has a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cell {
+    /// The table it belongs to.
+    pub table: Table,
     /// The statement.
     pub statement: StatementId,
     /// What of the statement is checked (e.g. "unaltered", "none added").
     pub aspect: &'static str,
-    /// One of [`PATHS`].
+    /// One of the table's [`Table::columns`] (a path or a field).
     pub path: &'static str,
     /// The id of the case.
     pub case: &'static str,
     /// A fault the case names that turns it red.
     pub fault: Fault,
-    /// Whether `fault` breaks this path only (see the module docs).
+    /// Whether `fault` breaks this path (or field) only (see the module docs).
     pub path_only: bool,
 }
 
@@ -197,6 +280,27 @@ const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
         Fault::ForwardDupShared,
     ),
     (
+        S::V5_3_3_1_3,
+        "DUP not propagated",
+        "retained",
+        "forwarding.retained-dup",
+        Fault::DupOnRetained,
+    ),
+    (
+        S::V5_3_3_1_3,
+        "DUP not propagated",
+        "will",
+        "forwarding.will-dup",
+        Fault::DupOnWill,
+    ),
+    (
+        S::V5_3_3_1_3,
+        "DUP not propagated",
+        "delayed will",
+        "forwarding.will-dup",
+        Fault::DupOnDelayedWill,
+    ),
+    (
         S::V5_3_3_1_12,
         "RETAIN 0 without Retain As Published",
         "queued",
@@ -240,6 +344,467 @@ const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
     ),
 ];
 
+/// Cells of the strings table: (statement, aspect, field, case, fault, whether the fault
+/// breaks that field only).
+const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "Client Identifier",
+        "string.client-id-bom-kept",
+        Fault::StripBomFromClientId,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "User Name",
+        "string.user-name-bom-kept",
+        Fault::StripBomFromUserName,
+        true,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "Will Content Type",
+        "string.will-properties-ill-formed-utf8-refused",
+        Fault::LenientWillPropertiesString,
+        false,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "Will Content Type",
+        "string.will-properties-null-character-refused",
+        Fault::LenientWillPropertiesString,
+        false,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "Will Response Topic",
+        "string.will-properties-ill-formed-utf8-refused",
+        Fault::LenientWillPropertiesString,
+        false,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "Will Response Topic",
+        "string.will-properties-null-character-refused",
+        Fault::LenientWillPropertiesString,
+        false,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "Will User Property",
+        "string.will-properties-ill-formed-utf8-refused",
+        Fault::LenientUserPropertyNameString,
+        false,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "Will User Property",
+        "string.will-properties-null-character-refused",
+        Fault::LenientUserPropertyNameString,
+        false,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "Topic Name",
+        "string.topic-name-ill-formed-utf8-refused",
+        Fault::LenientTopicNameString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "Topic Name",
+        "string.topic-name-null-character-refused",
+        Fault::LenientTopicNameString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "Topic Name",
+        "topic.zero-width-no-break-space-kept",
+        Fault::NormaliseTopicNames,
+        false,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "SUBSCRIBE filter",
+        "string.subscribe-filter-ill-formed-utf8-refused",
+        Fault::LenientSubscribeFilterString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "SUBSCRIBE filter",
+        "string.subscribe-filter-null-character-refused",
+        Fault::LenientSubscribeFilterString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "UNSUBSCRIBE filter",
+        "string.unsubscribe-filter-ill-formed-utf8-refused",
+        Fault::LenientUnsubscribeFilterString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "UNSUBSCRIBE filter",
+        "string.unsubscribe-filter-null-character-refused",
+        Fault::LenientUnsubscribeFilterString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "Client Identifier",
+        "string.client-id-ill-formed-utf8-refused",
+        Fault::LenientClientIdString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "Client Identifier",
+        "string.client-id-null-character-refused",
+        Fault::LenientClientIdString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "Will Topic",
+        "string.will-topic-ill-formed-utf8-refused",
+        Fault::LenientWillTopicString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "Will Topic",
+        "string.will-topic-null-character-refused",
+        Fault::LenientWillTopicString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "User Name",
+        "string.user-name-ill-formed-utf8-refused",
+        Fault::LenientUserNameString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "User Name",
+        "string.user-name-null-character-refused",
+        Fault::LenientUserNameString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "User Property name",
+        "string.user-property-name-ill-formed-utf8-refused",
+        Fault::LenientUserPropertyNameString,
+        false,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "User Property name",
+        "string.user-property-name-null-character-refused",
+        Fault::LenientUserPropertyNameString,
+        false,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "User Property name",
+        "publish.bom-kept-in-forwarded-properties",
+        Fault::StripBomFromProperties,
+        false,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "User Property value",
+        "string.user-property-value-ill-formed-utf8-refused",
+        Fault::LenientUserPropertyValueString,
+        false,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "User Property value",
+        "string.user-property-value-null-character-refused",
+        Fault::LenientUserPropertyValueString,
+        false,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "User Property value",
+        "publish.bom-kept-in-forwarded-properties",
+        Fault::StripBomFromProperties,
+        false,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "Response Topic",
+        "string.response-topic-ill-formed-utf8-refused",
+        Fault::LenientResponseTopicString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "Response Topic",
+        "string.response-topic-null-character-refused",
+        Fault::LenientResponseTopicString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "Response Topic",
+        "publish.bom-kept-in-forwarded-properties",
+        Fault::StripBomFromProperties,
+        false,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "Content Type",
+        "string.content-type-ill-formed-utf8-refused",
+        Fault::LenientContentTypeString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "Content Type",
+        "string.content-type-null-character-refused",
+        Fault::LenientContentTypeString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "Content Type",
+        "publish.bom-kept-in-forwarded-properties",
+        Fault::StripBomFromProperties,
+        false,
+    ),
+    (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "Reason String",
+        "string.client-reason-string-ill-formed-utf8-refused",
+        Fault::LenientReasonStringString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "Reason String",
+        "string.client-reason-string-null-character-refused",
+        Fault::LenientReasonStringString,
+        true,
+    ),
+];
+
+/// Cells of the two limits tables: (table, statement, aspect, path, case, fault, whether the
+/// fault breaks that path only).
+const LIMITS: &[(Table, StatementId, &str, &str, &str, Fault, bool)] = &[
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_24,
+        "Maximum Packet Size",
+        "live",
+        "size.client-maximum-respected",
+        Fault::IgnoreMaximumPacketSize,
+        false,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_24,
+        "Maximum Packet Size",
+        "queued",
+        "size.client-maximum-on-every-path",
+        Fault::IgnoreMaximumPacketSizeQueued,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_24,
+        "Maximum Packet Size",
+        "retained",
+        "size.client-maximum-on-every-path",
+        Fault::IgnoreMaximumPacketSizeRetained,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_24,
+        "Maximum Packet Size",
+        "will",
+        "size.client-maximum-on-every-path",
+        Fault::IgnoreMaximumPacketSizeWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_24,
+        "Maximum Packet Size",
+        "shared",
+        "size.client-maximum-on-every-path",
+        Fault::IgnoreMaximumPacketSizeShared,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "live",
+        "alias.none-sent-when-client-accepts-none",
+        Fault::SendTopicAliases,
+        false,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "queued",
+        "alias.none-sent-on-every-path",
+        Fault::SendTopicAliasesQueued,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "retained",
+        "alias.none-sent-on-every-path",
+        Fault::SendTopicAliasesRetained,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "will",
+        "alias.none-sent-on-every-path",
+        Fault::SendTopicAliasesWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "shared",
+        "alias.none-sent-on-every-path",
+        Fault::SendTopicAliasesShared,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_4_9,
+        "Receive Maximum",
+        "queued",
+        "flow.client-receive-maximum-on-every-path",
+        Fault::IgnoreReceiveMaximumQueued,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_4_9,
+        "Receive Maximum",
+        "retained",
+        "flow.client-receive-maximum-on-every-path",
+        Fault::IgnoreReceiveMaximumRetained,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_4_9,
+        "Receive Maximum",
+        "will",
+        "flow.client-receive-maximum-on-every-path",
+        Fault::IgnoreReceiveMaximumWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_4_9,
+        "Receive Maximum",
+        "shared",
+        "flow.client-receive-maximum-on-every-path",
+        Fault::IgnoreReceiveMaximumShared,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_4_9,
+        "Receive Maximum",
+        "live",
+        "flow.client-receive-maximum-respected",
+        Fault::IgnoreReceiveMaximum,
+        false,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_26,
+        "Topic Alias Maximum",
+        "live",
+        "alias.within-client-maximum",
+        Fault::SendTopicAliases,
+        false,
+    ),
+    (
+        Table::ServerLimits,
+        S::V5_3_2_2_15,
+        "Maximum Packet Size",
+        "from the client",
+        "size.server-maximum-enforced",
+        Fault::UnenforcedMaximumPacketSize,
+        true,
+    ),
+    (
+        Table::ServerLimits,
+        S::V5_3_3_4_7,
+        "Receive Maximum",
+        "from the client",
+        "flow.server-receive-maximum-enforced",
+        Fault::UnenforcedReceiveMaximum,
+        true,
+    ),
+    (
+        Table::ServerLimits,
+        S::V5_3_2_2_17,
+        "Topic Alias Maximum",
+        "from the client",
+        "alias.above-maximum-is-invalid",
+        Fault::AcceptInvalidTopicAlias,
+        true,
+    ),
+];
+
 /// The statements whose forwarded property the forwarding cases check unaltered.
 const UNALTERED: &[StatementId] = &[
     S::V5_3_3_2_4,
@@ -254,12 +819,14 @@ const UNALTERED: &[StatementId] = &[
 /// only NON-STRICT: MQTT-3.3.2-6 speaks of a received value.)
 const NONE_ADDED: &[StatementId] = &[S::V5_3_3_2_20];
 
-/// Every cell, grouped by statement (in specification order) then aspect, paths in the order of [`PATHS`].
+/// Every cell, grouped by table, then statement (in specification order), then aspect; paths
+/// (or fields) in the order of the table's columns.
 pub fn cells() -> Vec<Cell> {
     let mut out = Vec::new();
     for &(path, case, strip, strip_only, add, add_only) in FORWARDING {
         for &statement in UNALTERED {
             out.push(Cell {
+                table: Table::Forwarding,
                 statement,
                 aspect: "unaltered",
                 path,
@@ -270,6 +837,7 @@ pub fn cells() -> Vec<Cell> {
         }
         for &statement in NONE_ADDED {
             out.push(Cell {
+                table: Table::Forwarding,
                 statement,
                 aspect: "none added",
                 path,
@@ -279,6 +847,7 @@ pub fn cells() -> Vec<Cell> {
             });
         }
         out.push(Cell {
+            table: Table::Forwarding,
             statement: S::V5_3_3_2_18,
             aspect: "order kept",
             path,
@@ -287,6 +856,7 @@ pub fn cells() -> Vec<Cell> {
             path_only: false,
         });
         out.push(Cell {
+            table: Table::Forwarding,
             statement: S::V5_3_3_4_3,
             aspect: "identifier sent",
             path,
@@ -297,6 +867,7 @@ pub fn cells() -> Vec<Cell> {
     }
     for &(statement, aspect, path, case, fault) in OTHERS {
         out.push(Cell {
+            table: Table::Forwarding,
             statement,
             aspect,
             path,
@@ -307,6 +878,7 @@ pub fn cells() -> Vec<Cell> {
     }
     for &(statement, aspect, path, case, fault) in PATH_ONLY {
         out.push(Cell {
+            table: Table::Forwarding,
             statement,
             aspect,
             path,
@@ -315,12 +887,41 @@ pub fn cells() -> Vec<Cell> {
             path_only: true,
         });
     }
-    let rank = |p: &str| PATHS.iter().position(|x| *x == p).unwrap_or(PATHS.len());
+    for &(statement, aspect, path, case, fault, path_only) in STRINGS {
+        out.push(Cell {
+            table: Table::Strings,
+            statement,
+            aspect,
+            path,
+            case,
+            fault,
+            path_only,
+        });
+    }
+    for &(table, statement, aspect, path, case, fault, path_only) in LIMITS {
+        out.push(Cell {
+            table,
+            statement,
+            aspect,
+            path,
+            case,
+            fault,
+            path_only,
+        });
+    }
+    let rank = |c: &Cell| {
+        let columns = c.table.columns();
+        columns
+            .iter()
+            .position(|x| *x == c.path)
+            .unwrap_or(columns.len())
+    };
     out.sort_by(|a, b| {
-        (a.statement, a.aspect, rank(a.path), a.case).cmp(&(
+        (a.table, a.statement, a.aspect, rank(a), a.case).cmp(&(
+            b.table,
             b.statement,
             b.aspect,
-            rank(b.path),
+            rank(b),
             b.case,
         ))
     });
@@ -335,7 +936,10 @@ mod tests {
     fn every_cell_names_a_case_that_cites_its_statement_and_names_its_fault() {
         let cases = crate::all();
         for cell in cells() {
-            assert!(PATHS.contains(&cell.path), "{cell:?}: unknown path");
+            assert!(
+                cell.table.columns().contains(&cell.path),
+                "{cell:?}: unknown path or field"
+            );
             let case = cases
                 .iter()
                 .find(|c| c.id == cell.case)
@@ -353,12 +957,12 @@ mod tests {
 
     #[test]
     fn path_only_faults_are_named_by_one_path() {
-        // A fault marked path_only must appear on no other path of the table.
+        // A fault marked path_only must appear on no other path of its table.
         let all = cells();
         for cell in all.iter().filter(|c| c.path_only) {
             assert!(
                 all.iter()
-                    .filter(|o| o.fault == cell.fault)
+                    .filter(|o| o.fault == cell.fault && o.table == cell.table)
                     .all(|o| o.path == cell.path),
                 "{cell:?}"
             );

@@ -11,11 +11,14 @@ use mqttspec_codec::{
 use tokio::time::Instant;
 
 use super::support::{
-    expect_connection_closed, numbered_payloads, publish_all, publish_packet, receive_maximum,
+    clearing_retained, expect_connection_closed, numbered_payloads, publish_all, publish_packet,
+    receive_maximum, session_present,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::Received;
-use mqttspec_harness::scenario::{millis, BoxFuture, CaseResult, Ctx, Failure, Precondition, Role};
+use mqttspec_harness::scenario::{
+    millis, BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Role, Will,
+};
 
 /// The largest server Receive Maximum this module tries to exceed (each message is a
 /// packet and a round trip).
@@ -104,63 +107,204 @@ fn client_receive_maximum_respected(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let mut publisher = t.client("pub").connect().await?;
         let sent = numbered_payloads(6);
         publish_all(&mut publisher, &topic, &sent).await?;
-        // Take what comes without acknowledging; when the broker goes quiet, acknowledge
-        // the oldest message, which gives it one more unit of quota.
-        let mut unacked: VecDeque<Publish> = VecDeque::new();
-        let mut received = Vec::new();
-        let deadline = Instant::now() + t.response_timeout() * 3;
-        while received.len() < sent.len() {
-            if Instant::now() > deadline {
-                // Delivering at all is not what this case checks.
-                let p = if received.is_empty() {
-                    Precondition::Delivery
-                } else {
-                    Precondition::Other
-                };
-                return t.inconclusive(
-                    p,
-                    format!(
-                        "all {} messages delivered as acknowledgements free the quota: {} received",
-                        sent.len(),
-                        received.len()
-                    ),
-                );
-            }
-            match sub.recv(millis(150)).await {
-                Received::Packet(Packet::Publish(p)) => {
-                    received.push(String::from_utf8_lossy(&p.payload).into_owned());
-                    if p.qos != QoS::AtMostOnce {
-                        unacked.push_back(p);
-                    }
-                    t.check(
-                        unacked.len() <= MAX,
-                        format!("at most {MAX} unacknowledged QoS 1 PUBLISH packets"),
-                        format!("{} unacknowledged", unacked.len()),
-                    )
-                    .map_err(|f| f.statement(S::V5_3_3_4_9))?;
-                }
-                Received::Timeout => {
-                    if let Some(p) = unacked.pop_front() {
-                        sub.ack(&p).await?;
-                    }
-                }
-                got @ (Received::Closed | Received::Packet(Packet::Disconnect(_))) => {
-                    return Err(Role::Setup(Precondition::Connection)
-                        .classify(sub.unmet("PUBLISH (the connection open)", got)))
-                }
-                Received::Packet(_) => {}
-                other => return Err(sub.unmet("PUBLISH (the connection open)", other)),
-            }
-        }
-        for p in unacked {
-            sub.ack(&p).await?;
-        }
-        received.sort();
-        t.require(received == sent, Precondition::Other, || {
-            format!("each message delivered once: {sent:?} published, {received:?} received")
-        })?;
+        quota_kept(&t, &mut sub, &sent, MAX).await?;
         t.pass()
     })
+}
+
+/// Takes the messages `sent` as they come on `sub`, without acknowledging; when the broker
+/// goes quiet, acknowledges the oldest, which gives it one more unit of quota. FAIL as soon
+/// as more than `max` QoS 1 PUBLISH packets are unacknowledged (MQTT-3.3.4-9); INCONCLUSIVE
+/// unless each message arrives once.
+async fn quota_kept(t: &Ctx, sub: &mut Client, sent: &[String], max: usize) -> Result<(), Failure> {
+    // Take what comes without acknowledging; when the broker goes quiet, acknowledge
+    // the oldest message, which gives it one more unit of quota.
+    let mut unacked: VecDeque<Publish> = VecDeque::new();
+    let mut received = Vec::new();
+    let deadline = Instant::now() + t.response_timeout() * 3;
+    while received.len() < sent.len() {
+        if Instant::now() > deadline {
+            // Delivering at all is not what this case checks.
+            let p = if received.is_empty() {
+                Precondition::Delivery
+            } else {
+                Precondition::Other
+            };
+            return Err(Failure::inconclusive(
+                p,
+                format!(
+                    "all {} messages delivered as acknowledgements free the quota: {} received",
+                    sent.len(),
+                    received.len()
+                ),
+            ));
+        }
+        match sub.recv(millis(150)).await {
+            Received::Packet(Packet::Publish(p)) => {
+                received.push(String::from_utf8_lossy(&p.payload).into_owned());
+                if p.qos != QoS::AtMostOnce {
+                    unacked.push_back(p);
+                }
+                t.check(
+                    unacked.len() <= max,
+                    format!("at most {max} unacknowledged QoS 1 PUBLISH packets"),
+                    format!("{} unacknowledged", unacked.len()),
+                )
+                .map_err(|f| f.statement(S::V5_3_3_4_9))?;
+            }
+            Received::Timeout => {
+                if let Some(p) = unacked.pop_front() {
+                    sub.ack(&p).await?;
+                }
+            }
+            got @ (Received::Closed | Received::Packet(Packet::Disconnect(_))) => {
+                return Err(Role::Setup(Precondition::Connection)
+                    .classify(sub.unmet("PUBLISH (the connection open)", got)))
+            }
+            Received::Packet(_) => {}
+            other => return Err(sub.unmet("PUBLISH (the connection open)", other)),
+        }
+    }
+    for p in unacked {
+        sub.ack(&p).await?;
+    }
+    received.sort();
+    t.require(received == sent, Precondition::Other, || {
+        format!("each message delivered once: {sent:?} published, {received:?} received")
+    })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// The Receive Maximum of the limited clients of the paths case.
+const PATH_MAX: usize = 1;
+
+/// How many messages each path of the paths case sends.
+const PATH_MESSAGES: usize = 3;
+
+/// `f` with the path it happened on put before what was expected.
+fn on_path(mut f: Failure, path: &str) -> Failure {
+    f.0.expected = Some(match f.0.expected.take() {
+        Some(e) => format!("{path} path: {e}"),
+        None => format!("{path} path"),
+    });
+    f
+}
+
+case! {
+    /// The client's Receive Maximum (1) holds on every way messages reach it: messages queued for its session, retained messages sent on subscribe, Will Messages and messages for a Shared Subscription member come one unacknowledged QoS 1 PUBLISH at a time
+    CLIENT_RECEIVE_MAXIMUM_ON_EVERY_PATH = "flow.client-receive-maximum-on-every-path",
+    checks: [V5_3_3_4_9, V5_4_9_0_1],
+    only: V5,
+    requires: [QoS1, Retain, SharedSubscriptions],
+    faults: [IgnoreReceiveMaximumQueued, IgnoreReceiveMaximumRetained,
+        IgnoreReceiveMaximumWill, IgnoreReceiveMaximumShared],
+    tags: [Queued, Session, Retained, Will, Shared, FromBroker],
+    run: client_receive_maximum_on_every_path,
+}
+
+fn client_receive_maximum_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let sent = numbered_payloads(PATH_MESSAGES);
+        quota_queued(&t, &sent)
+            .await
+            .map_err(|f| on_path(f, "queued"))?;
+        let retained: Vec<String> = sent
+            .iter()
+            .map(|p| t.topic(&format!("rm/retained/{p}")))
+            .collect();
+        clearing_retained(&t, &retained, async {
+            quota_retained(&t, &sent, &retained)
+                .await
+                .map_err(|f| on_path(f, "retained"))?;
+            t.pass()
+        })
+        .await?;
+        quota_will(&t, &sent)
+            .await
+            .map_err(|f| on_path(f, "Will"))?;
+        quota_shared(&t, &sent)
+            .await
+            .map_err(|f| on_path(f, "shared"))?;
+        t.pass()
+    })
+}
+
+/// A client declaring Receive Maximum [`PATH_MAX`].
+async fn limited(t: &Ctx, name: &str) -> Result<Client, Failure> {
+    t.client(name)
+        .properties(receive_maximum(PATH_MAX as u16))
+        .connect()
+        .await
+}
+
+/// Queued: the session is offline while the messages are published.
+async fn quota_queued(t: &Ctx, sent: &[String]) -> Result<(), Failure> {
+    let topic = t.topic("rm/queued");
+    let mut sub = t
+        .client("q-sub")
+        .properties(receive_maximum(PATH_MAX as u16))
+        .session_expiry(60)
+        .connect()
+        .await?;
+    sub.subscribe(&topic).qos(1).await?;
+    sub.disconnect().await?;
+    let mut publisher = t.client("q-pub").connect().await?;
+    publish_all(&mut publisher, &topic, sent).await?;
+    let mut sub = t
+        .client("q-sub")
+        .properties(receive_maximum(PATH_MAX as u16))
+        .clean_start(false)
+        .session_expiry(0)
+        .connect()
+        .await?;
+    t.require(session_present(&sub), Precondition::Other, || {
+        "the session resumed: CONNACK Session Present 0".to_owned()
+    })?;
+    quota_kept(t, &mut sub, sent, PATH_MAX).await
+}
+
+/// Retained: one retained message per topic, then one subscription to all of them.
+async fn quota_retained(t: &Ctx, sent: &[String], topics: &[String]) -> Result<(), Failure> {
+    let mut publisher = t.client("r-pub").connect().await?;
+    for (topic, payload) in topics.iter().zip(sent) {
+        publisher
+            .publish(topic)
+            .qos(1)
+            .retain()
+            .payload(payload.as_str())
+            .await?;
+    }
+    let mut sub = limited(t, "r-sub").await?;
+    sub.subscribe(t.topic("rm/retained/+")).qos(1).await?;
+    quota_kept(t, &mut sub, sent, PATH_MAX).await
+}
+
+/// Will: one connection per message ends without DISCONNECT, its Will at QoS 1.
+async fn quota_will(t: &Ctx, sent: &[String]) -> Result<(), Failure> {
+    let topic = t.topic("rm/will");
+    let mut sub = limited(t, "w-sub").await?;
+    sub.subscribe(&topic).qos(1).await?;
+    for (i, payload) in sent.iter().enumerate() {
+        let c = t
+            .client(&format!("w{i}"))
+            .will(Will::new(&topic, payload.as_str()).qos(1))
+            .connect()
+            .await?;
+        c.drop_connection();
+    }
+    quota_kept(t, &mut sub, sent, PATH_MAX).await
+}
+
+/// Shared: the limited client is the only member of its group.
+async fn quota_shared(t: &Ctx, sent: &[String]) -> Result<(), Failure> {
+    let topic = t.topic("rm/shared");
+    let mut sub = limited(t, "s-sub").await?;
+    sub.subscribe(format!("$share/g/{topic}")).qos(1).await?;
+    let mut publisher = t.client("s-pub").connect().await?;
+    publish_all(&mut publisher, &topic, sent).await?;
+    quota_kept(t, &mut sub, sent, PATH_MAX).await
 }
 
 // ---------------------------------------------------------------------------------------

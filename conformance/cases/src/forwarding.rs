@@ -20,7 +20,11 @@
 //! at QoS 2 with DUP 1 and RETAIN 1 reaches a subscription granted QoS 1 without Retain As
 //! Published with DUP 0, RETAIN 0 and QoS 1, each red under a fault of that path alone
 //! (`forward-dup-*`, `retain-flag-on-forward-*`, `no-qos-downgrade-*`); a delayed Will with
-//! Will QoS 1 and Will Retain 1 reaches a QoS 0 subscription at QoS 0 with RETAIN 0.
+//! Will QoS 1 and Will Retain 1 reaches a QoS 0 subscription at QoS 0 with RETAIN 0. DUP on
+//! the retained and Will paths has cases of its own (`forwarding.retained-dup`,
+//! `forwarding.will-dup`): the server's first sending of a retained message or a Will has
+//! DUP 0, each red under a fault of that path (`dup-on-retained`, `dup-on-will`,
+//! `dup-on-delayed-will`).
 //!
 //! One more case is about what the server sends on, not about a path: a Response Topic
 //! with a wildcard, which no sender may put in a PUBLISH (MQTT-3.3.2-14), must be refused
@@ -645,6 +649,117 @@ fn delayed_will_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
             t.pass()
         })
         .await
+    })
+}
+
+/// Checks DUP 0 on `got`, the server's first sending of its message (MQTT-3.3.1-3; in 3.1.1
+/// the same statement): `path` says how it reached the subscriber.
+fn check_first_dup(t: &Ctx, got: &Publish, path: &str) -> Result<(), Failure> {
+    t.check(
+        !got.dup,
+        format!("DUP 0: the broker's first sending of the {path}"),
+        "DUP 1",
+    )
+    .map_err(|f| f.statement(of_run!(t, V5_3_3_1_3)))
+}
+
+case! {
+    /// Retained path: a retained message published at QoS 1 with DUP 1 reaches a new QoS 1 subscription with DUP 0, the server's first sending of it
+    RETAINED_DUP = "forwarding.retained-dup",
+    checks: [V5_3_3_1_3],
+    requires: [QoS1, Retain],
+    faults: [DupOnRetained],
+    tags: [Retained, FromBroker],
+    run: retained_dup,
+}
+
+fn retained_dup(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("retained-dup");
+        clearing_retained(&t, std::slice::from_ref(&topic), async {
+            let mut publisher = t.client("pub").connect().await?;
+            publisher
+                .publish(&topic)
+                .qos(1)
+                .dup()
+                .retain()
+                .payload(FLAGS)
+                .await?;
+            let mut sub = t.client("sub").connect().await?;
+            let codes = sub.subscribe(&topic).qos(1).await?;
+            require_granted_1(&t, &codes)?;
+            let got = sub
+                .expect_publish()
+                .topic(&topic)
+                .payload(FLAGS)
+                .as_setup(Precondition::RetainedDelivery)
+                .await?;
+            t.require(got.qos.as_u8() == 1, Precondition::RetainedDelivery, || {
+                format!(
+                    "the retained message arrived at QoS {}: DUP is judged at QoS 1 only",
+                    got.qos.as_u8()
+                )
+            })?;
+            check_first_dup(&t, &got, "retained message")?;
+            t.pass()
+        })
+        .await
+    })
+}
+
+case! {
+    /// Will path: a Will with Will QoS 1 reaches a QoS 1 subscription with DUP 0 when its connection ends, and (5.0) also when it is published after a Will Delay Interval
+    WILL_DUP = "forwarding.will-dup",
+    checks: [V5_3_3_1_3],
+    requires: [QoS1],
+    faults: [DupOnWill, DupOnDelayedWill @ V5],
+    tags: [Will, FromBroker],
+    run: will_dup,
+}
+
+fn will_dup(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("will-dup");
+        let mut watch = t.client("watch").connect().await?;
+        let codes = watch.subscribe(&topic).qos(1).await?;
+        require_granted_1(&t, &codes)?;
+        let delays: &[u32] = if t.is_v5() { &[0, 1] } else { &[0] };
+        for &delay in delays {
+            let name = if delay == 0 { "now" } else { "delayed" };
+            let mut will = Will::new(&topic, name).qos(1);
+            let mut b = t.client(name);
+            if delay > 0 {
+                // The session outlives the delay, so the delay decides when the Will comes.
+                will = will.delay(delay);
+                b = b.session_expiry(30);
+            }
+            let c = b.will(will).connect().await?;
+            c.drop_connection();
+            let got = watch
+                .expect_publish()
+                .topic(&topic)
+                .payload(name)
+                .within(secs(u64::from(delay) + 3))
+                .as_setup(Precondition::WillDelivery)
+                .await;
+            if delay > 0 {
+                end_session(&t, name).await;
+            }
+            let got = got?;
+            t.require(got.qos.as_u8() == 1, Precondition::WillDelivery, || {
+                format!(
+                    "the Will arrived at QoS {}: DUP is judged at QoS 1 only",
+                    got.qos.as_u8()
+                )
+            })?;
+            let path = if delay == 0 {
+                "Will Message"
+            } else {
+                "Will Message published after its delay"
+            };
+            check_first_dup(&t, &got, path)?;
+        }
+        t.pass()
     })
 }
 

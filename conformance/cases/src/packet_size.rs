@@ -9,13 +9,13 @@ use bytes::Bytes;
 use mqttspec_codec::{ConnectProperties, Publish, RawPacket, ReasonCode, StatementId as S};
 
 use super::support::{
-    count_payloads, expect_connection_closed, gather, list_payloads, session_present, setting_up,
-    QUIET,
+    clearing_retained, count_payloads, expect_connection_closed, gather, list_payloads,
+    session_present, setting_up, QUIET,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::Received;
 use mqttspec_harness::scenario::{
-    BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Role, Verdict,
+    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Role, Verdict, Will,
 };
 
 /// The small Maximum Packet Size the limited clients declare.
@@ -220,6 +220,153 @@ fn oversized_message_not_redelivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
 }
 
 // ---------------------------------------------------------------------------------------
+
+/// A limited client of the paths case: declares [`SMALL`] and refuses larger packets itself.
+fn limited(t: &Ctx, name: &str) -> ClientBuilder {
+    t.client(name)
+        .properties(maximum_packet_size(SMALL))
+        .max_packet_size(SMALL)
+}
+
+/// The big message then the small one, each delivered to an unlimited watcher first (the
+/// large message exists on this path), then only the small one to `sub` (`path` names the
+/// path in failures).
+async fn small_only_on(
+    t: &Ctx,
+    path: &str,
+    watcher: &mut Client,
+    sub: Client,
+) -> Result<(), Failure> {
+    delivered_to_unlimited(t, std::slice::from_mut(watcher))
+        .await
+        .map_err(|f| on_path(f, path))?;
+    small_only(t, &mut [sub], S::V5_3_1_2_24)
+        .await
+        .map_err(|f| on_path(f, path))?;
+    Ok(())
+}
+
+/// `f` with the path it happened on put before what was expected.
+fn on_path(mut f: Failure, path: &str) -> Failure {
+    f.0.expected = Some(match f.0.expected.take() {
+        Some(e) => format!("{path} path: {e}"),
+        None => format!("{path} path"),
+    });
+    f
+}
+
+case! {
+    /// The client's Maximum Packet Size holds on every way a message reaches it: a message too large for it is not sent when queued for its session, retained, published as a Will or given to it as a Shared Subscription member, while a small one is
+    CLIENT_MAXIMUM_ON_EVERY_PATH = "size.client-maximum-on-every-path",
+    checks: [V5_3_1_2_24, V5_3_1_2_25],
+    only: V5,
+    requires: [QoS1, Retain, SharedSubscriptions],
+    faults: [IgnoreMaximumPacketSizeQueued, IgnoreMaximumPacketSizeRetained,
+        IgnoreMaximumPacketSizeWill, IgnoreMaximumPacketSizeShared],
+    tags: [Queued, Session, Retained, Will, Shared, FromBroker],
+    run: client_maximum_on_every_path,
+}
+
+fn client_maximum_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        queued_path(&t).await?;
+        let retained = [
+            t.topic("size/retained/a-big"),
+            t.topic("size/retained/b-small"),
+        ];
+        clearing_retained(&t, &retained, retained_path(&t, &retained)).await?;
+        will_path(&t).await?;
+        shared_path(&t).await?;
+        t.pass()
+    })
+}
+
+/// Queued: the limited subscriber's session is offline when both messages are published.
+async fn queued_path(t: &Ctx) -> Result<(), Failure> {
+    let topic = t.topic("size/queued");
+    let mut watcher = t.client("q-watch").connect().await?;
+    watcher.subscribe(&topic).qos(1).await?;
+    let mut sub = limited(t, "q-sub")
+        .clean_start(true)
+        .session_expiry(60)
+        .connect()
+        .await?;
+    sub.subscribe(&topic).qos(1).await?;
+    sub.disconnect().await?;
+    let mut publisher = t.client("q-pub").connect().await?;
+    publish_big_then_small(&mut publisher, &topic).await?;
+    let sub = limited(t, "q-sub")
+        .clean_start(false)
+        .session_expiry(0)
+        .connect()
+        .await?;
+    t.require(session_present(&sub), Precondition::Other, || {
+        "the session resumed: CONNACK Session Present 0".to_owned()
+    })?;
+    small_only_on(t, "queued", &mut watcher, sub).await
+}
+
+/// Retained: both messages retained (the large one on the topic that sorts first), then the
+/// limited client subscribes to a filter matching both.
+async fn retained_path(t: &Ctx, topics: &[String; 2]) -> CaseResult {
+    let [big, small] = topics;
+    let mut publisher = t.client("r-pub").connect().await?;
+    publisher
+        .publish(big)
+        .qos(1)
+        .retain()
+        .payload(big_payload())
+        .await
+        .map_err(setting_up("the large message accepted"))?;
+    publisher
+        .publish(small)
+        .qos(1)
+        .retain()
+        .payload("small")
+        .await?;
+    // One filter for both, so the large message (if sent) comes before the small one and
+    // not in the middle of a second SUBSCRIBE.
+    let filter = t.topic("size/retained/+");
+    let mut watcher = t.client("r-watch").connect().await?;
+    watcher.subscribe(&filter).qos(1).await?;
+    let mut sub = limited(t, "r-sub").connect().await?;
+    sub.subscribe(&filter).qos(1).await?;
+    small_only_on(t, "retained", &mut watcher, sub).await?;
+    t.pass()
+}
+
+/// Will: two connections with a Will each (the large one's connection ends first) end
+/// without DISCONNECT.
+async fn will_path(t: &Ctx) -> Result<(), Failure> {
+    let topic = t.topic("size/will");
+    let mut watcher = t.client("w-watch").connect().await?;
+    watcher.subscribe(&topic).qos(1).await?;
+    let mut sub = limited(t, "w-sub").connect().await?;
+    sub.subscribe(&topic).qos(1).await?;
+    for (name, payload) in [("w-big", big_payload()), ("w-small", "small".to_owned())] {
+        let c = t
+            .client(name)
+            .will(Will::new(&topic, payload).qos(1))
+            .connect()
+            .await?;
+        c.drop_connection();
+        // The Wills are published in the order their connections end.
+        t.wait(std::time::Duration::from_millis(200)).await;
+    }
+    small_only_on(t, "Will", &mut watcher, sub).await
+}
+
+/// Shared: the limited client is the only member of its group.
+async fn shared_path(t: &Ctx) -> Result<(), Failure> {
+    let topic = t.topic("size/shared");
+    let mut watcher = t.client("s-watch").connect().await?;
+    watcher.subscribe(&topic).qos(1).await?;
+    let mut sub = limited(t, "s-sub").connect().await?;
+    sub.subscribe(format!("$share/g/{topic}")).qos(1).await?;
+    let mut publisher = t.client("s-pub").connect().await?;
+    publish_big_then_small(&mut publisher, &topic).await?;
+    small_only_on(t, "shared", &mut watcher, sub).await
+}
 
 case! {
     /// A packet just larger than the server's announced Maximum Packet Size is a Protocol Error (DISCONNECT 0x95 first)

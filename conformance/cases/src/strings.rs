@@ -15,24 +15,29 @@
 //! Fields on an accepted connection (Topic Name, Topic Filters, User Properties, Response
 //! Topic, Content Type, a client's Reason String) expect the close, in MQTT 5.0 preferably
 //! after DISCONNECT (NON-STRICT without it); CONNECT fields (Client Identifier, Will Topic,
-//! User Name, User Properties) expect the close without CONNACK in 3.1.1 (MQTT-3.1.4-1) and
-//! the close, possibly after a CONNACK with an error code, in 5.0.
+//! User Name, User Properties, and the Content Type, Response Topic and User Properties of
+//! the Will Properties) expect the close without CONNACK in 3.1.1 (MQTT-3.1.4-1) and the
+//! close, possibly after a CONNACK with an error code, in 5.0.
+//!
+//! (The Authentication Method has no case: its well-formed twin, a method with the marker in
+//! it, is a method no server offers, so the server refuses the twin as well and a refusal of
+//! the bad one shows nothing.)
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
     ConnectProperties, Packet, PacketType, Properties, PropertyContext, PropertySet, Props, PubRel,
-    Publish, QoS, ReasonCode, Subscribe, SubscriptionOptions, Unsubscribe,
+    Publish, QoS, ReasonCode, Subscribe, SubscriptionOptions, Unsubscribe, WillProperties,
 };
 
 use mqttspec_codec::RawPacket;
 
 use super::support::{
-    connect_twin, expect_connect_refused, expect_refused, packet_id, refusal_verdict, text,
-    topic_filter, topic_name, RawConnect, Refused,
+    connect_twin, expect_connect_refused, expect_refused, of_run, packet_id, refusal_verdict,
+    server_end, text, topic_filter, topic_name, RawConnect, Refused,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::scenario::{
-    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Will,
+    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Reply, Will,
 };
 
 /// One kind of bad string content.
@@ -128,6 +133,14 @@ enum Field {
     ResponseTopic,
     ContentType,
     ReasonString,
+    /// The Content Type of the Will Properties.
+    WillContentType,
+    /// The Response Topic of the Will Properties.
+    WillResponseTopic,
+    /// A User Property name of the Will Properties.
+    WillUserPropertyName,
+    /// A User Property value of the Will Properties.
+    WillUserPropertyValue,
 }
 
 impl Field {
@@ -136,7 +149,13 @@ impl Field {
             Field::TopicName | Field::ResponseTopic | Field::ContentType => Carrier::Publish,
             Field::SubscribeFilter => Carrier::Subscribe,
             Field::UnsubscribeFilter => Carrier::Unsubscribe,
-            Field::ClientId | Field::WillTopic | Field::UserName => Carrier::Connect,
+            Field::ClientId
+            | Field::WillTopic
+            | Field::UserName
+            | Field::WillContentType
+            | Field::WillResponseTopic
+            | Field::WillUserPropertyName
+            | Field::WillUserPropertyValue => Carrier::Connect,
             Field::UserPropertyName(c) | Field::UserPropertyValue(c) => c,
             Field::ReasonString => Carrier::PubRel,
         }
@@ -161,6 +180,10 @@ impl Field {
             Field::ResponseTopic => "Response Topic",
             Field::ContentType => "Content Type",
             Field::ReasonString => "Reason String",
+            Field::WillContentType => "Will Properties' Content Type",
+            Field::WillResponseTopic => "Will Properties' Response Topic",
+            Field::WillUserPropertyName => "Will Properties' User Property name",
+            Field::WillUserPropertyValue => "Will Properties' User Property value",
         };
         format!("the {field} of a {packet}")
     }
@@ -168,7 +191,7 @@ impl Field {
     /// The well-formed value the marker goes into (ASCII).
     fn base(self, t: &Ctx, marker_len: usize) -> String {
         match self {
-            Field::TopicName | Field::ResponseTopic => t.topic("s"),
+            Field::TopicName | Field::ResponseTopic | Field::WillResponseTopic => t.topic("s"),
             Field::SubscribeFilter | Field::UnsubscribeFilter => t.topic("f"),
             Field::WillTopic => t.topic("will"),
             // Letters and digits, at most 23 with the marker: every broker must take it
@@ -179,9 +202,9 @@ impl Field {
                 id
             }
             Field::UserName => "user".to_owned(),
-            Field::UserPropertyName(_) => "key".to_owned(),
-            Field::UserPropertyValue(_) => "value".to_owned(),
-            Field::ContentType => "text/plain".to_owned(),
+            Field::UserPropertyName(_) | Field::WillUserPropertyName => "key".to_owned(),
+            Field::UserPropertyValue(_) | Field::WillUserPropertyValue => "value".to_owned(),
+            Field::ContentType | Field::WillContentType => "text/plain".to_owned(),
             Field::ReasonString => "done".to_owned(),
         }
     }
@@ -190,16 +213,20 @@ impl Field {
     fn properties(self, value: &str) -> Result<Properties, Failure> {
         let mut p = Properties::default();
         match self {
-            Field::UserPropertyName(_) => {
+            Field::UserPropertyName(_) | Field::WillUserPropertyName => {
                 p.user_properties =
                     vec![(text(value, "User Property")?, text("v", "User Property")?)];
             }
-            Field::UserPropertyValue(_) => {
+            Field::UserPropertyValue(_) | Field::WillUserPropertyValue => {
                 p.user_properties =
                     vec![(text("k", "User Property")?, text(value, "User Property")?)];
             }
-            Field::ResponseTopic => p.response_topic = Some(topic_name(value)?),
-            Field::ContentType => p.content_type = Some(text(value, "Content Type")?),
+            Field::ResponseTopic | Field::WillResponseTopic => {
+                p.response_topic = Some(topic_name(value)?)
+            }
+            Field::ContentType | Field::WillContentType => {
+                p.content_type = Some(text(value, "Content Type")?)
+            }
             Field::ReasonString => p.reason_string = Some(text(value, "Reason String")?),
             _ => {}
         }
@@ -213,6 +240,19 @@ impl Field {
             Field::ClientId => c.client_id(value),
             Field::WillTopic => c.will(Will::new(value, "w")),
             Field::UserName => c.credentials(value, "pw"),
+            Field::WillContentType
+            | Field::WillResponseTopic
+            | Field::WillUserPropertyName
+            | Field::WillUserPropertyValue => {
+                let will = Will::new(t.topic("will"), "w");
+                match self
+                    .properties(value)
+                    .map(|p| WillProperties::from_properties(p, PropertyContext::Will))
+                {
+                    Ok(Ok(p)) => c.will(will.properties(p)),
+                    _ => c.will(will),
+                }
+            }
             _ => match self
                 .properties(value)
                 .map(|p| ConnectProperties::from_properties(p, PropertyContext::Connect))
@@ -514,14 +554,15 @@ async fn refused(t: Ctx, fields: &[Field], bads: &[Bad]) -> CaseResult {
 /// A case: `bads` in each of `fields` must be refused.
 macro_rules! string_case {
     ($name:ident, $run:ident, $id:literal, $title:literal, only: $only:ident,
-     checks: [$($s:ident),+ $(,)?], fault: $fault:ident, tags: [$($tag:ident),* $(,)?],
+     checks: [$($s:ident),+ $(,)?], fault: $fault:ident $(, also: [$($also:ident),+ $(,)?])?,
+     tags: [$($tag:ident),* $(,)?],
      fields: [$($field:expr),+ $(,)?], bads: $bads:expr) => {
         case! {
             #[doc = $title]
             $name = $id,
             checks: [$($s),+],
             only: $only,
-            faults: [$fault],
+            faults: [$fault $($(, $also)+)?],
             tags: [$($tag),*],
             run: $run,
         }
@@ -828,3 +869,191 @@ string_case!(
     fields: [Field::ReasonString],
     bads: NULL
 );
+
+// ---------------------------------------------------------------------------------------
+// MQTT 5.0 Will Properties: strings the server keeps and sends on later, in the Will.
+
+string_case!(
+    WILL_PROPERTIES_ILL_FORMED, will_properties_ill_formed,
+    "string.will-properties-ill-formed-utf8-refused",
+    "5.0: a CONNECT whose Will Properties hold ill-formed UTF-8 in the Content Type, the Response Topic or a User Property name or value (at its start, middle or end) is refused",
+    only: V5,
+    checks: [V5_1_5_4_1, V5_1_5_7_1, V5_3_1_4_1],
+    fault: LenientWillPropertiesString,
+    also: [LenientUserPropertyNameString, LenientUserPropertyValueString],
+    tags: [ToBroker, Will, ContentType, RequestResponse, UserProperty],
+    fields: [
+        Field::WillContentType,
+        Field::WillResponseTopic,
+        Field::WillUserPropertyName,
+        Field::WillUserPropertyValue,
+    ],
+    bads: ILL_FORMED
+);
+
+string_case!(
+    WILL_PROPERTIES_NULL, will_properties_null,
+    "string.will-properties-null-character-refused",
+    "5.0: a CONNECT whose Will Properties hold U+0000 in the Content Type, the Response Topic or a User Property name or value (at its start, middle or end) is refused",
+    only: V5,
+    checks: [V5_1_5_4_2, V5_1_5_7_1, V5_3_1_4_1],
+    fault: LenientWillPropertiesString,
+    also: [LenientUserPropertyNameString, LenientUserPropertyValueString],
+    tags: [ToBroker, Will, ContentType, RequestResponse, UserProperty],
+    fields: [
+        Field::WillContentType,
+        Field::WillResponseTopic,
+        Field::WillUserPropertyName,
+        Field::WillUserPropertyValue,
+    ],
+    bads: NULL
+);
+
+// ---------------------------------------------------------------------------------------
+// U+FEFF kept (MQTT-1.5.4-3 / MQTT-1.5.3-3) in the CONNECT fields that name something: an
+// identifier or a name with U+FEFF in it is another identifier or name than the one without.
+
+/// U+FEFF, ZERO WIDTH NO-BREAK SPACE.
+const BOM: &str = "\u{feff}";
+
+/// `f` with the position it happened at put before what was expected.
+fn at_position(mut f: Failure, what: &str, at: At) -> Failure {
+    let step = format!("{what} with U+FEFF {}", at.name());
+    f.0.expected = Some(match f.0.expected.take() {
+        Some(e) => format!("{step}: {e}"),
+        None => step,
+    });
+    f
+}
+
+case! {
+    /// U+FEFF in a Client Identifier (at its start, middle or end) is kept: a connection with the same identifier without it is another client and takes nothing over
+    CLIENT_ID_BOM_KEPT = "string.client-id-bom-kept",
+    checks: [V5_1_5_4_3],
+    faults: [StripBomFromClientId],
+    tags: [ToBroker, ClientId, Session],
+    run: client_id_bom_kept,
+}
+
+fn client_id_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        for (i, at) in POSITIONS.into_iter().enumerate() {
+            // At most 23 bytes with the three of U+FEFF.
+            let mut plain = t.client_id(&format!("k{i}"));
+            plain.truncate(20);
+            let with = at.place(&plain, BOM);
+            // A server may refuse an identifier beyond letters and digits (MQTT-3.1.3-5).
+            let mut first = t
+                .client(&format!("with{i}"))
+                .client_id(&with)
+                .as_setup(Precondition::ConnectOptions)
+                .connect()
+                .await?;
+            first.alive().as_setup(Precondition::Ping).await?;
+            let second = t
+                .client(&format!("plain{i}"))
+                .client_id(&plain)
+                .connect()
+                .await?;
+            // Had U+FEFF been stripped, the second connection took the first one over.
+            first
+                .alive()
+                .await
+                .map_err(|f| f.statement(of_run!(&t, V5_1_5_4_3)))
+                .map_err(|mut f| {
+                    f.0.expected = Some(format!(
+                        "Client Identifier with U+FEFF {}: the connection not taken over by one whose identifier lacks only the U+FEFF ({})",
+                        at.name(),
+                        f.0.expected.take().unwrap_or_default()
+                    ));
+                    f
+                })?;
+            t.absence_seen();
+            // The control: the same identifier, U+FEFF included, does take the first over.
+            let third = t
+                .client(&format!("again{i}"))
+                .client_id(&with)
+                .connect()
+                .await?;
+            server_end(
+                &t,
+                &mut first,
+                &[ReasonCode::SessionTakenOver],
+                t.response_timeout(),
+                mqttspec_harness::scenario::Role::CONTROL,
+            )
+            .await
+            .map_err(|f| at_position(f, "a second connection with the identifier", at))?;
+            let _ = second.disconnect().await;
+            let _ = third.disconnect().await;
+        }
+        t.pass()
+    })
+}
+
+case! {
+    /// U+FEFF in a User Name (at its start, middle or end) is kept: with the known user's password it is refused like any other unknown User Name, not taken for the known one
+    USER_NAME_BOM_KEPT = "string.user-name-bom-kept",
+    checks: [V5_1_5_4_3],
+    requires: [Credentials],
+    faults: [StripBomFromUserName],
+    tags: [ToBroker, Credentials],
+    run: user_name_bom_kept,
+}
+
+/// The replies to a CONNECT whose credentials may be refused.
+const CREDENTIAL_REPLIES: &[Reply] = &[
+    Reply::ConnAck(ReasonCode::Success),
+    Reply::ConnAckError,
+    Reply::Closed,
+];
+
+fn user_name_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let Some(credentials) = t.profile().credentials.clone() else {
+            return t.unsupported("no [credentials] in the profile");
+        };
+        let user = credentials.username.clone();
+        let password = credentials.password.clone().unwrap_or_default();
+        connect_twin(t.client("c")).await?.disconnect().await?;
+        for at in POSITIONS {
+            // The control: the same User Name with a letter inserted instead of U+FEFF is an
+            // unknown user; the broker must refuse it, else it lets any User Name in and the
+            // case shows nothing.
+            let (c, reply) = t
+                .client("c")
+                .credentials(&at.place(&user, "Q"), password.clone())
+                .connect_expect(CREDENTIAL_REPLIES)
+                .await?;
+            if reply == Reply::ConnAck(ReasonCode::Success) {
+                let _ = c.disconnect().await;
+                return t.inconclusive(
+                    Precondition::Control,
+                    format!(
+                        "the broker accepted the unknown User Name {:?} with the profile's password: it does not check User Names, so one with U+FEFF shows nothing",
+                        at.place(&user, "Q")
+                    ),
+                );
+            }
+            t.control_seen();
+            let with = at.place(&user, BOM);
+            let (c, reply) = t
+                .client("c")
+                .credentials(&with, password.clone())
+                .connect_expect(CREDENTIAL_REPLIES)
+                .await?;
+            if reply == Reply::ConnAck(ReasonCode::Success) {
+                let _ = c.disconnect().await;
+            }
+            t.check(
+                reply != Reply::ConnAck(ReasonCode::Success),
+                "refused like any unknown User Name (U+FEFF makes it another name)",
+                "accepted with the known user's password: U+FEFF was stripped or skipped",
+            )
+            .map_err(|f| f.statement(of_run!(&t, V5_1_5_4_3)))
+            .map_err(|f| at_position(f, "the User Name", at))?;
+            t.absence_seen();
+        }
+        t.pass()
+    })
+}

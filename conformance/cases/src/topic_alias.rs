@@ -382,6 +382,110 @@ fn none_sent_when_client_accepts_none(t: Ctx) -> BoxFuture<'static, CaseResult> 
 // ---------------------------------------------------------------------------------------
 
 case! {
+    /// A client that declares no Topic Alias Maximum gets no Topic Alias on any way a message reaches it: queued for its session, retained, as a Will, as a Shared Subscription member
+    NONE_SENT_ON_EVERY_PATH = "alias.none-sent-on-every-path",
+    checks: [V5_3_1_2_27],
+    only: V5,
+    requires: [QoS1, Retain, SharedSubscriptions],
+    faults: [SendTopicAliasesQueued, SendTopicAliasesRetained, SendTopicAliasesWill,
+        SendTopicAliasesShared],
+    tags: [Queued, Session, Retained, Will, Shared, FromBroker, TopicName],
+    run: none_sent_on_every_path,
+}
+
+/// Checks that `p`, received on `path`, has its Topic Name and no Topic Alias.
+fn no_alias(t: &Ctx, p: &Publish, path: &str) -> Result<(), Failure> {
+    t.check(
+        p.properties.topic_alias.is_none() && !p.topic.is_empty(),
+        format!("{path} path: a PUBLISH with its Topic Name and no Topic Alias"),
+        format!(
+            "Topic Name {:?}, Topic Alias {:?}",
+            p.topic.as_str(),
+            p.properties.topic_alias
+        ),
+    )
+    .map_err(|f| f.statement(S::V5_3_1_2_27))
+}
+
+fn none_sent_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        // Queued: the session is offline when the message is published.
+        let topic = t.topic("alias/queued");
+        let mut sub = t.client("q-sub").session_expiry(60).connect().await?;
+        sub.subscribe(&topic).qos(1).await?;
+        sub.disconnect().await?;
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(1).payload("queued").await?;
+        let mut sub = t
+            .client("q-sub")
+            .clean_start(false)
+            .session_expiry(0)
+            .connect()
+            .await?;
+        let got = sub
+            .expect_publish()
+            .topic(&topic)
+            .as_setup(Precondition::Delivery)
+            .await?;
+        no_alias(&t, &got, "queued")?;
+        // Retained: sent when the subscription is made.
+        let retained = t.topic("alias/retained");
+        let verdict =
+            super::support::clearing_retained(&t, std::slice::from_ref(&retained), async {
+                publisher
+                    .publish(&retained)
+                    .qos(1)
+                    .retain()
+                    .payload("retained")
+                    .await?;
+                let mut sub = t.client("r-sub").connect().await?;
+                sub.subscribe(&retained).qos(1).await?;
+                let got = sub
+                    .expect_publish()
+                    .topic(&retained)
+                    .as_setup(Precondition::RetainedDelivery)
+                    .await?;
+                no_alias(&t, &got, "retained")?;
+                t.pass()
+            })
+            .await?;
+        if verdict.verdict != mqttspec_harness::verdict::Verdict::Pass {
+            return Ok(verdict);
+        }
+        // Will: published when its connection ends without DISCONNECT.
+        let will = t.topic("alias/will");
+        let mut sub = t.client("w-sub").connect().await?;
+        sub.subscribe(&will).qos(1).await?;
+        let c = t
+            .client("w")
+            .will(mqttspec_harness::scenario::Will::new(&will, "will").qos(1))
+            .connect()
+            .await?;
+        c.drop_connection();
+        let got = sub
+            .expect_publish()
+            .topic(&will)
+            .as_setup(Precondition::WillDelivery)
+            .await?;
+        no_alias(&t, &got, "Will")?;
+        // Shared: the only member of its group.
+        let shared = t.topic("alias/shared");
+        let mut sub = t.client("s-sub").connect().await?;
+        sub.subscribe(format!("$share/g/{shared}")).qos(1).await?;
+        publisher.publish(&shared).qos(1).payload("shared").await?;
+        let got = sub
+            .expect_publish()
+            .topic(&shared)
+            .as_setup(Precondition::SharedDelivery)
+            .await?;
+        no_alias(&t, &got, "shared")?;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
     /// Topic Aliases the broker sends stay within the client's Topic Alias Maximum and are set before use
     WITHIN_CLIENT_MAXIMUM = "alias.within-client-maximum",
     checks: [V5_3_1_2_26, V5_3_3_2_11],

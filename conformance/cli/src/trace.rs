@@ -174,46 +174,54 @@ pub fn render_trace(specs: &[Spec], cases: &[Case], list_uncovered: bool) -> Str
     out
 }
 
-/// The text of `mqttspec trace --depth`: for each statement of the depth table
-/// ([`mqttspec_cases::depth`]) and each aspect of it, the paths with a case (the case and
-/// the fault that turns it red, `*` when that fault breaks this path only) and the paths
+/// The text of `mqttspec trace --depth`: for each table of [`mqttspec_cases::depth`], each
+/// statement and each aspect of it, the paths (or fields) with a case (the case and the
+/// fault that turns it red, `*` when that fault breaks this path or field only) and those
 /// without one.
 pub fn render_depth(cells: &[mqttspec_cases::depth::Cell]) -> String {
-    use mqttspec_cases::depth::PATHS;
+    use mqttspec_cases::depth::{Cell, Table};
     let mut out = String::from(
-        "Depth of the MQTT 5.0 forwarding rules: which ways a message reaches a subscriber \
-         have a case (the fault that turns it red; * = that fault breaks this path only)\n",
+        "Depth: where a rule applies in several places, which places have a case (the fault \
+         that turns it red; * = that fault breaks this place only)\n",
     );
-    let mut groups: Vec<(StatementId, &str, Vec<&mqttspec_cases::depth::Cell>)> = Vec::new();
-    for c in cells {
-        match groups.last_mut() {
-            Some((s, a, rows)) if *s == c.statement && *a == c.aspect => rows.push(c),
-            _ => groups.push((c.statement, c.aspect, vec![c])),
+    for table in Table::ALL {
+        let mine: Vec<&Cell> = cells.iter().filter(|c| c.table == table).collect();
+        if mine.is_empty() {
+            continue;
         }
-    }
-    let mut last = None;
-    for (statement, aspect, rows) in groups {
-        if last != Some(statement) {
-            out.push_str(&format!("\n{}\n", statement.id()));
-            last = Some(statement);
+        out.push_str(&format!("\n== {}\n", table.title()));
+        let mut groups: Vec<(StatementId, &str, Vec<&Cell>)> = Vec::new();
+        for c in mine {
+            match groups.last_mut() {
+                Some((s, a, rows)) if *s == c.statement && *a == c.aspect => rows.push(c),
+                _ => groups.push((c.statement, c.aspect, vec![c])),
+            }
         }
-        out.push_str(&format!("  {aspect}\n"));
-        for c in &rows {
-            out.push_str(&format!(
-                "    {:<13} {:<50} {}{}\n",
-                c.path,
-                c.case,
-                c.fault.name(),
-                if c.path_only { " *" } else { "" }
-            ));
-        }
-        let missing: Vec<&str> = PATHS
-            .iter()
-            .copied()
-            .filter(|p| !rows.iter().any(|c| c.path == *p))
-            .collect();
-        if !missing.is_empty() {
-            out.push_str(&format!("    no case: {}\n", missing.join(", ")));
+        let mut last = None;
+        for (statement, aspect, rows) in groups {
+            if last != Some(statement) {
+                out.push_str(&format!("\n{}\n", statement.id()));
+                last = Some(statement);
+            }
+            out.push_str(&format!("  {aspect}\n"));
+            for c in &rows {
+                out.push_str(&format!(
+                    "    {:<22} {:<52} {}{}\n",
+                    c.path,
+                    c.case,
+                    c.fault.name(),
+                    if c.path_only { " *" } else { "" }
+                ));
+            }
+            let missing: Vec<&str> = table
+                .columns()
+                .iter()
+                .copied()
+                .filter(|p| !rows.iter().any(|c| c.path == *p))
+                .collect();
+            if !missing.is_empty() {
+                out.push_str(&format!("    no case: {}\n", missing.join(", ")));
+            }
         }
     }
     out
@@ -318,6 +326,9 @@ mod tests {
         );
         assert!(text.contains("strip-properties-retained *"), "{text}");
         assert!(text.contains("no case:"), "{text}");
+        assert!(text.contains("String rules"), "{text}");
+        assert!(text.contains("dup-on-retained *"), "{text}");
+        assert!(text.contains("lenient-client-id-string *"), "{text}");
     }
 
     #[test]

@@ -190,6 +190,35 @@ fn advisory_scenarios_fail_under_the_faults_that_break_their_rules() {
     }
 }
 
+/// The reproducers of bugs the suite found in third-party brokers, each red under the fault
+/// that puts the bug into the reference broker.
+#[test]
+fn third_party_report_scenarios_fail_under_the_faults_that_break_their_rules() {
+    let table: [(&str, &[&str]); 4] = [
+        (
+            "oversized-reason-string",
+            &["ejabberd-23-01-puback-reason-string-beyond-maximum-packet-size"],
+        ),
+        (
+            "no-message-expiry",
+            &["rmqtt-0-24-0-retained-expiry-not-counted-down"],
+        ),
+        (
+            "add-properties-live",
+            &["rmqtt-0-24-0-expiry-added-to-message-without-one"],
+        ),
+        (
+            "lenient-topic-name-string",
+            &["null-in-topic-name-v311-accepted-by-several-brokers"],
+        ),
+    ];
+    for (fault, ids) in table {
+        for (id, verdict) in verdicts_with_fault(fault, ids) {
+            assert_eq!(verdict, Verdict::Fail, "{id} under {fault}");
+        }
+    }
+}
+
 fn parse_error(text: &str) -> String {
     Scenario::parse(Path::new("bad.toml"), text)
         .expect_err("must be refused")
@@ -234,6 +263,22 @@ fn malformed_scenario_files_are_refused_with_the_file_and_the_reason() {
         (
             format!("{HEAD}[[step]]\nconnect = \"a\"\n[[step]]\nexpect = \"packet\"\npacket = \"HELLO\"\n"),
             "unknown packet type `HELLO`",
+        ),
+        (
+            format!("{HEAD}[[step]]\nconnect = \"a\"\nmaximum_packet_size = 0\n"),
+            "`maximum_packet_size` must be at least 1",
+        ),
+        (
+            format!("{HEAD}[[step]]\nconnect = \"a\"\n[[step]]\nexpect = \"closed\"\nabsent = [\"properties\"]\n"),
+            "`absent` does not apply",
+        ),
+        (
+            format!("{HEAD}[[step]]\nconnect = \"a\"\n[[step]]\nexpect = \"packet\"\npacket = \"PUBLISH\"\nabsent = [\"properties..x\"]\n"),
+            "`absent` holds dotted paths",
+        ),
+        (
+            format!("{HEAD}[[step]]\nconnect = \"a\"\n[[step]]\nexpect = \"packet\"\npacket = \"PUBLISH\"\nat_most = 3\n"),
+            "`at_most` is a table",
         ),
     ];
     for (text, fragment) in cases {
@@ -324,6 +369,55 @@ fn alternative_fields_pass_when_one_matches_and_fail_when_none_does() {
     assert_eq!(verdict_of(&ok).0, Verdict::Pass);
     let bad = scenario(r#"[{ packet_identifier = 9 }, { packet_identifier = 8 }]"#);
     let (verdict, actual) = verdict_of(&bad);
+    assert_eq!(verdict, Verdict::Fail, "{actual:?}");
+}
+
+#[test]
+fn absent_and_at_most_judge_the_packet_s_json_form() {
+    // A SUBACK for Packet Identifier 7 has no properties.
+    let scenario = |extra: &str| {
+        format!(
+            "{HEAD}[[step]]\nconnect = \"a\"\n[[step]]\nsend = \"a\"\nhex = \"82 {{len}} 00 07 00 {{u16:1}} 'x' 01\"\n\
+             [[step]]\nexpect = \"packet\"\npacket = \"SUBACK\"\n{extra}\n"
+        )
+    };
+    assert_eq!(
+        verdict_of(&scenario("absent = [\"properties.reason_string\"]")).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict_of(&scenario("absent = [\"packet_identifier\"]")).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict_of(&scenario("at_most = { packet_identifier = 7 }")).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict_of(&scenario("at_most = { packet_identifier = 6 }")).0,
+        Verdict::Fail
+    );
+    // A bound on a value the packet does not have is not met.
+    assert_eq!(
+        verdict_of(&scenario("at_most = { properties = { x = 1 } }")).0,
+        Verdict::Fail
+    );
+}
+
+#[test]
+fn the_runner_s_connect_declares_the_client_s_maximum_packet_size() {
+    // A QoS 1 PUBLISH to a `$SYS` topic is refused by the reference broker with PUBACK 0x87
+    // and a Reason String, which it leaves out when the client's Maximum Packet Size (in the
+    // runner's CONNECT) would not hold it.
+    let scenario = |maximum: u32| {
+        format!(
+            "{HEAD}[[step]]\nconnect = \"a\"\nmaximum_packet_size = {maximum}\n[[step]]\nsend = \"a\"\n\
+             hex = \"32 {{len}} {{u16:6}} '$SYS/x' {{u16:1}} 00 'x'\"\n[[step]]\nexpect = \"packet\"\n\
+             packet = \"PUBACK\"\nabsent = [\"properties.reason_string\"]\n"
+        )
+    };
+    assert_eq!(verdict_of(&scenario(20)).0, Verdict::Pass);
+    let (verdict, actual) = verdict_of(&scenario(1000));
     assert_eq!(verdict, Verdict::Fail, "{actual:?}");
 }
 

@@ -134,6 +134,8 @@ pub fn tail(
                         or_closed: true,
                         skip_others: true,
                         or_disconnect: Vec::new(),
+                        absent: Vec::new(),
+                        at_most: None,
                     },
                 },
             ]

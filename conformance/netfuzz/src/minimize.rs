@@ -478,6 +478,7 @@ mod tests {
                 client_id_slots: Vec::new(),
                 keep_alive: 60,
                 same_id_as: None,
+                maximum_packet_size: None,
             })
         };
         let send = |c: &str| {
@@ -522,6 +523,7 @@ mod simplify_tests {
             client_id_slots: vec![15],
             keep_alive: 60,
             same_id_as: None,
+            maximum_packet_size: None,
         };
         let simpler = simplifications(&step, ProtocolVersion::V5);
         assert!(!simpler.is_empty());

@@ -299,6 +299,7 @@ impl Round<'_> {
                 client_id_slots: slots,
                 keep_alive: 60,
                 same_id_as: None,
+                maximum_packet_size: None,
             },
             note: Some(note),
         });
@@ -339,6 +340,7 @@ impl Round<'_> {
                 client_id_slots: Vec::new(),
                 keep_alive: 60,
                 same_id_as: None,
+                maximum_packet_size: None,
             },
             note: Some(note),
         });

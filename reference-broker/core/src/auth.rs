@@ -126,11 +126,16 @@ impl Broker {
                     };
                 }
                 let password = connect.password.as_deref().unwrap_or_default();
+                let name = if self.fault(Fault::StripBomFromUserName) {
+                    name.as_str().replace('\u{feff}', "")
+                } else {
+                    name.as_str().to_owned()
+                };
                 let ok = self
                     .config
                     .users
                     .iter()
-                    .any(|u| u.username == name.as_str() && u.password.as_bytes() == password);
+                    .any(|u| u.username == name && u.password.as_bytes() == password);
                 if ok || self.fault(Fault::AcceptWrongPassword) {
                     Ok(())
                 } else {

@@ -303,6 +303,9 @@ impl Broker {
             .then(|| self.assign_client_id());
         let client: Arc<str> = match &assigned {
             Some(a) => Arc::clone(a),
+            None if self.fault(Fault::StripBomFromClientId) => {
+                Arc::from(connect.client_id.as_str().replace('\u{feff}', "").as_str())
+            }
             None => Arc::from(connect.client_id.as_str()),
         };
         if assigned.is_some() {

@@ -281,7 +281,18 @@ impl Broker {
         delivery: &mut Delivery,
     ) {
         if message.will {
-            // A Will has no DUP; only the delayed-Will path has flag faults.
+            // A Will has no DUP of its own: it is set only under `dup-on-will` /
+            // `dup-on-delayed-will`, and then sent.
+            delivery.keep_dup = message.dup;
+            if !message.delayed_will && self.fault(Fault::IgnoreMaximumPacketSizeWill) {
+                delivery.oversize = true;
+            }
+            if !message.delayed_will && self.fault(Fault::IgnoreReceiveMaximumWill) {
+                delivery.beyond_quota = true;
+            }
+            if !message.delayed_will && self.fault(Fault::SendTopicAliasesWill) {
+                delivery.alias = true;
+            }
             if message.delayed_will {
                 if self.fault(Fault::RetainFlagOnForwardDelayedWill) {
                     delivery.retain = message.retain;
@@ -292,11 +303,14 @@ impl Broker {
             }
             return;
         }
-        let (dup, retain, qos) = if shared {
+        let (dup, retain, qos, size, quota, alias) = if shared {
             (
                 Fault::ForwardDupShared,
                 Fault::RetainFlagOnForwardShared,
                 Fault::NoQosDowngradeShared,
+                Fault::IgnoreMaximumPacketSizeShared,
+                Fault::IgnoreReceiveMaximumShared,
+                Fault::SendTopicAliasesShared,
             )
         } else if self.is_online(client) {
             return;
@@ -305,8 +319,20 @@ impl Broker {
                 Fault::ForwardDupQueued,
                 Fault::RetainFlagOnForwardQueued,
                 Fault::NoQosDowngradeQueued,
+                Fault::IgnoreMaximumPacketSizeQueued,
+                Fault::IgnoreReceiveMaximumQueued,
+                Fault::SendTopicAliasesQueued,
             )
         };
+        if self.fault(alias) {
+            delivery.alias = true;
+        }
+        if self.fault(size) {
+            delivery.oversize = true;
+        }
+        if self.fault(quota) {
+            delivery.beyond_quota = true;
+        }
         if self.fault(dup) {
             delivery.keep_dup = true;
         }
@@ -489,12 +515,13 @@ impl Broker {
                 continue;
             };
             let publish = entry.delivery.to_publish(Some(id), true, shape);
+            let oversize = entry.delivery.oversize;
             self.record(
                 version,
                 &[S::V5_3_3_1_1, S::V5_4_4_0_1],
                 &[S::V311_3_3_1_1, S::V311_4_4_0_1, S::V311_2_3_1_3],
             );
-            match self.send(conn_id, Packet::Publish(publish)) {
+            match self.send_sized(conn_id, Packet::Publish(publish), oversize) {
                 Sent::Yes => {
                     if let Some(s) = self.sessions.get_mut(client) {
                         s.inflight.mark_sent_here(id);
@@ -537,7 +564,7 @@ impl Broker {
                 continue;
             }
             let qos = front.qos;
-            if qos != QoS::AtMostOnce && used >= window {
+            if qos != QoS::AtMostOnce && used >= window && !front.beyond_quota {
                 self.record(version, &[S::V5_3_3_4_9, S::V5_4_9_0_2], &[]);
                 return;
             }
@@ -572,7 +599,7 @@ impl Broker {
                 &[S::V5_3_3_1_3, S::V5_2_2_1_4],
                 &[S::V311_3_3_1_3, S::V311_2_3_1_4],
             );
-            let sent = self.send(conn_id, Packet::Publish(publish));
+            let sent = self.send_sized(conn_id, Packet::Publish(publish), delivery.oversize);
             if let (Sent::Yes, Some(packet_id)) = (sent, packet_id) {
                 if forget_sent {
                     continue;

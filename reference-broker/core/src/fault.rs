@@ -58,6 +58,15 @@ faults! {
     ForwardDupQueued = "forward-dup-queued";
     /// The same, on copies given to a member of a Shared Subscription only.
     ForwardDupShared = "forward-dup-shared";
+    /// A retained message sent when a subscription is made goes out with DUP 1 at QoS 1 or
+    /// 2, though it is the first time it is sent (breaks MQTT-3.3.1-3 on the retained path
+    /// only).
+    DupOnRetained = "dup-on-retained";
+    /// A Will Message published at once (no Will Delay Interval) goes out with DUP 1 at QoS
+    /// 1 or 2 on its first delivery (breaks MQTT-3.3.1-3 on the immediate-Will path only).
+    DupOnWill = "dup-on-will";
+    /// The same for a Will Message published after its Will Delay Interval only.
+    DupOnDelayedWill = "dup-on-delayed-will";
     /// Will Messages are never published.
     NoWill = "no-will";
     /// The Will Message is published even after a DISCONNECT with reason 0x00 (breaks
@@ -119,9 +128,27 @@ faults! {
     SilentPublishDenial = "silent-publish-denial";
     /// The client's Receive Maximum is ignored when sending (breaks MQTT-3.3.4-9).
     IgnoreReceiveMaximum = "ignore-receive-maximum";
+    /// The same, for copies queued for a disconnected session only (breaks MQTT-3.3.4-9 on
+    /// the queued path only).
+    IgnoreReceiveMaximumQueued = "ignore-receive-maximum-queued";
+    /// The same, for retained messages sent when a subscription is made only.
+    IgnoreReceiveMaximumRetained = "ignore-receive-maximum-retained";
+    /// The same, for Will Messages published at once (no Will Delay Interval) only.
+    IgnoreReceiveMaximumWill = "ignore-receive-maximum-will";
+    /// The same, for copies given to a member of a Shared Subscription only.
+    IgnoreReceiveMaximumShared = "ignore-receive-maximum-shared";
     /// Packets larger than the client's Maximum Packet Size are sent anyway (breaks
     /// MQTT-3.1.2-24).
     IgnoreMaximumPacketSize = "ignore-maximum-packet-size";
+    /// The same, for copies queued for a disconnected session only (breaks MQTT-3.1.2-24 on
+    /// the queued path only).
+    IgnoreMaximumPacketSizeQueued = "ignore-maximum-packet-size-queued";
+    /// The same, for retained messages sent when a subscription is made only.
+    IgnoreMaximumPacketSizeRetained = "ignore-maximum-packet-size-retained";
+    /// The same, for Will Messages published at once (no Will Delay Interval) only.
+    IgnoreMaximumPacketSizeWill = "ignore-maximum-packet-size-will";
+    /// The same, for copies given to a member of a Shared Subscription only.
+    IgnoreMaximumPacketSizeShared = "ignore-maximum-packet-size-shared";
     /// A packet other than PUBLISH keeps its Reason String and User Properties even when they
     /// make it larger than the client's Maximum Packet Size, and is sent so (breaks
     /// MQTT-3.2.2-19, -20, MQTT-3.4.2-2, -3, MQTT-3.5.2-2, -3, MQTT-3.6.2-2, -3,
@@ -401,6 +428,15 @@ faults! {
     /// Name), whatever the client's Topic Alias Maximum (breaks MQTT-3.1.2-26, -27 and
     /// MQTT-3.3.2-11).
     SendTopicAliases = "send-topic-aliases";
+    /// The same, on copies queued for a disconnected session only (breaks MQTT-3.1.2-26, -27
+    /// on the queued path only).
+    SendTopicAliasesQueued = "send-topic-aliases-queued";
+    /// The same, on retained messages sent when a subscription is made only.
+    SendTopicAliasesRetained = "send-topic-aliases-retained";
+    /// The same, on Will Messages published at once (no Will Delay Interval) only.
+    SendTopicAliasesWill = "send-topic-aliases-will";
+    /// The same, on copies given to a member of a Shared Subscription only.
+    SendTopicAliasesShared = "send-topic-aliases-shared";
     /// The server's own Receive Maximum is not enforced: an MQTT 5.0 client may leave any
     /// number of QoS 1/2 PUBLISH packets unacknowledged (breaks the 0x93 Protocol Error of
     /// 3.3.4 and MQTT-4.13.1-1).
@@ -481,6 +517,16 @@ faults! {
     LenientContentTypeString = "lenient-content-type-string";
     /// The same for a Reason String a client sends (breaks MQTT-1.5.4-1 / -2 for it).
     LenientReasonStringString = "lenient-reason-string-string";
+    /// The same for the Content Type and Response Topic of a CONNECT's Will Properties (breaks
+    /// MQTT-1.5.4-1 / -2 for those fields only; the Will's User Properties are the User
+    /// Property faults').
+    LenientWillPropertiesString = "lenient-will-properties-string";
+    /// U+FEFF is removed from the Client Identifier of CONNECT before it is used (breaks
+    /// MQTT-1.5.4-3 / MQTT-1.5.3-3 for that field only).
+    StripBomFromClientId = "strip-bom-from-client-id";
+    /// U+FEFF is removed from the User Name of CONNECT before the credentials are checked
+    /// (breaks MQTT-1.5.4-3 / MQTT-1.5.3-3 for that field only).
+    StripBomFromUserName = "strip-bom-from-user-name";
     /// Every PUBLISH sent to an MQTT 5.0 client has its Remaining Length in four bytes
     /// whatever its value (breaks MQTT-1.5.5-1: the shortest form).
     NonMinimalRemainingLength = "non-minimal-remaining-length";

@@ -31,6 +31,10 @@ pub(super) fn fault_for(packet_type: Option<PacketType>, violation: &Violation) 
         ("Client Identifier", PacketType::Connect) => Fault::LenientClientIdString,
         ("Will Topic", PacketType::Connect) => Fault::LenientWillTopicString,
         ("User Name", PacketType::Connect) => Fault::LenientUserNameString,
+        // In a CONNECT only the Will Properties carry these two.
+        ("Content Type" | "Response Topic", PacketType::Connect) => {
+            Fault::LenientWillPropertiesString
+        }
         ("User Property name", _) => Fault::LenientUserPropertyNameString,
         ("User Property value", _) => Fault::LenientUserPropertyValueString,
         ("Response Topic", _) => Fault::LenientResponseTopicString,
@@ -66,6 +70,14 @@ mod tests {
             None
         );
         assert_eq!(fault_for(None, &bad("Topic Name")), None);
+        assert_eq!(
+            fault_for(Some(PacketType::Connect), &bad("Content Type")),
+            Some(Fault::LenientWillPropertiesString)
+        );
+        assert_eq!(
+            fault_for(Some(PacketType::Publish), &bad("Content Type")),
+            Some(Fault::LenientContentTypeString)
+        );
         assert_eq!(
             fault_for(Some(PacketType::Publish), &bad("Authentication Method")),
             None

@@ -88,9 +88,19 @@ pub(crate) struct Delivery {
     pub charge: Charge,
     /// What a path-specific fault does to this copy's properties (see [`Tamper`]).
     pub tamper: Tamper,
-    /// Whether a path-specific fault (`forward-dup-queued`, `forward-dup-shared`) copies the
+    /// Whether a path-specific fault (`forward-dup-queued`, `forward-dup-shared`,
+    /// `dup-on-retained`, `dup-on-will`, `dup-on-delayed-will`) copies the
     /// incoming DUP flag onto this copy.
     pub keep_dup: bool,
+    /// Whether a path-specific fault (`ignore-maximum-packet-size-queued`, `-retained`,
+    /// `-will`, `-shared`) sends this copy whatever the client's Maximum Packet Size.
+    pub oversize: bool,
+    /// Whether a path-specific fault (`ignore-receive-maximum-queued`, `-retained`, `-will`,
+    /// `-shared`) sends this copy whatever the client's Receive Maximum.
+    pub beyond_quota: bool,
+    /// Whether a path-specific fault (`send-topic-aliases-queued`, `-retained`, `-will`,
+    /// `-shared`) gives this copy Topic Alias 65535 whatever the client's Topic Alias Maximum.
+    pub alias: bool,
 }
 
 /// What a fault of one delivery path (`strip-properties-*`, `add-properties-*`) does to the
@@ -179,6 +189,9 @@ impl Delivery {
                 properties.user_properties.reverse();
             }
             self.tamper.apply(&mut properties);
+            if self.alias {
+                properties.topic_alias = std::num::NonZeroU16::new(u16::MAX);
+            }
         }
         let qos = self.qos;
         let dup =
@@ -227,6 +240,9 @@ impl Broker {
             charge,
             tamper: Tamper::None,
             keep_dup: false,
+            oversize: false,
+            beyond_quota: false,
+            alias: false,
         }
     }
 }

@@ -101,7 +101,19 @@ impl Broker {
     }
 
     /// Encodes and queues `packet` for `id` (see the module docs).
-    pub(super) fn send(&mut self, id: ConnectionId, mut packet: Packet) -> Sent {
+    pub(super) fn send(&mut self, id: ConnectionId, packet: Packet) -> Sent {
+        self.send_sized(id, packet, false)
+    }
+
+    /// [`Broker::send`], but with `oversize` (set only by the path faults
+    /// `ignore-maximum-packet-size-*`) the packet goes out whatever the client's Maximum
+    /// Packet Size.
+    pub(super) fn send_sized(
+        &mut self,
+        id: ConnectionId,
+        mut packet: Packet,
+        oversize: bool,
+    ) -> Sent {
         let Some(conn) = self.connections.get(&id) else {
             return Sent::No;
         };
@@ -160,7 +172,7 @@ impl Broker {
                 }
             }
         }
-        let max = if v.is_v5() && !self.fault(Fault::IgnoreMaximumPacketSize) {
+        let max = if v.is_v5() && !oversize && !self.fault(Fault::IgnoreMaximumPacketSize) {
             limits.maximum_packet_size as usize
         } else {
             usize::MAX

@@ -253,7 +253,8 @@ impl Broker {
                     payload: r.payload.clone(),
                     qos: r.qos,
                     retain: true,
-                    dup: false,
+                    // Only the `dup-on-retained` fault marks a first delivery as a resend.
+                    dup: self.fault(Fault::DupOnRetained),
                     properties: r.properties.clone(),
                     will: false,
                     delayed_will: false,
@@ -272,6 +273,10 @@ impl Broker {
                     m.identifier.into_iter().collect()
                 };
                 let mut d = self.delivery(message, qos, true, ids);
+                d.keep_dup = self.fault(Fault::DupOnRetained);
+                d.oversize = self.fault(Fault::IgnoreMaximumPacketSizeRetained);
+                d.beyond_quota = self.fault(Fault::IgnoreReceiveMaximumRetained);
+                d.alias = self.fault(Fault::SendTopicAliasesRetained);
                 d.tamper = Tamper::of_faults(
                     self.fault(Fault::StripPropertiesRetained),
                     self.fault(Fault::AddPropertiesRetained),

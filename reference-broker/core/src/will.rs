@@ -165,7 +165,13 @@ impl Broker {
             payload: will.payload,
             qos: will.qos,
             retain: will.retain,
-            dup: false,
+            // Only the `dup-on-will` / `dup-on-delayed-will` faults mark the Will's first
+            // delivery as a resend.
+            dup: if will.delay == 0 {
+                self.fault(Fault::DupOnWill)
+            } else {
+                self.fault(Fault::DupOnDelayedWill)
+            },
             properties: will.properties,
             will: true,
             delayed_will: will.delay > 0,

@@ -60,6 +60,10 @@ pub enum Step {
         /// The scenario client whose Client Identifier the `{cid}` slots take (`None`: this
         /// client's own). Two connections with one identifier make a session takeover.
         same_id_as: Option<String>,
+        /// (5.0) The Maximum Packet Size this client declares: the runner's CONNECT carries
+        /// it, a raw CONNECT must carry it itself; either way a larger packet from the broker
+        /// is malformed for this client (MQTT-3.1.2-24) and meets no expectation.
+        maximum_packet_size: Option<u32>,
     },
     /// Send bytes, `repeat` times.
     Send {
@@ -123,6 +127,12 @@ pub enum Expectation {
         skip_others: bool,
         /// (5.0) A DISCONNECT with one of these reason codes, then the close, passes too.
         or_disconnect: Vec<u8>,
+        /// Dotted paths into the packet's JSON form (`properties.message_expiry_interval`)
+        /// that must not be there.
+        absent: Vec<String>,
+        /// Upper bounds: a table shaped like the JSON form whose numbers are the highest
+        /// values allowed (the value must be there).
+        at_most: Option<serde_json::Value>,
     },
     /// Nothing arrives for `duration` (a close is accepted when `or_closed`).
     NoPacket {
@@ -219,6 +229,9 @@ struct RawStep {
     topic_alias_maximum: Option<u16>,
     skip_others: Option<bool>,
     same_id_as: Option<String>,
+    maximum_packet_size: Option<u32>,
+    absent: Option<Vec<String>>,
+    at_most: Option<toml::Value>,
     wait: Option<u64>,
     #[serde(rename = "loop")]
     loop_times: Option<u32>,
@@ -381,6 +394,9 @@ fn present_keys(s: &RawStep) -> Vec<&'static str> {
         ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
         ("skip_others", s.skip_others.is_some()),
         ("same_id_as", s.same_id_as.is_some()),
+        ("maximum_packet_size", s.maximum_packet_size.is_some()),
+        ("absent", s.absent.is_some()),
+        ("at_most", s.at_most.is_some()),
         ("wait", s.wait.is_some()),
         ("loop", s.loop_times.is_some()),
         ("steps", s.steps.is_some()),
@@ -456,9 +472,14 @@ fn convert_step(
             ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
             ("skip_others", s.skip_others.is_some()),
             ("or_disconnect", s.or_disconnect.is_some()),
+            ("absent", s.absent.is_some()),
+            ("at_most", s.at_most.is_some()),
         ])?;
         if client.is_empty() {
             return Err("empty client name".to_owned());
+        }
+        if s.maximum_packet_size == Some(0) {
+            return Err("`maximum_packet_size` must be at least 1".to_owned());
         }
         if !known.contains(&client) {
             known.push(client.clone());
@@ -483,6 +504,7 @@ fn convert_step(
             client_id_slots,
             keep_alive: s.keep_alive.unwrap_or(60),
             same_id_as: s.same_id_as,
+            maximum_packet_size: s.maximum_packet_size,
         });
     }
     let common = [
@@ -499,6 +521,9 @@ fn convert_step(
         ("skip_others", s.skip_others.is_some()),
         ("or_disconnect", s.or_disconnect.is_some()),
         ("same_id_as", s.same_id_as.is_some()),
+        ("maximum_packet_size", s.maximum_packet_size.is_some()),
+        ("absent", s.absent.is_some()),
+        ("at_most", s.at_most.is_some()),
     ];
     if let Some(client) = s.send {
         unused(&common)?;
@@ -534,6 +559,7 @@ fn convert_step(
         ("repeat", s.repeat.is_some()),
         ("keep_alive", s.keep_alive.is_some()),
         ("same_id_as", s.same_id_as.is_some()),
+        ("maximum_packet_size", s.maximum_packet_size.is_some()),
     ])?;
     let client = match s.client.or_else(|| last.clone()) {
         Some(c) => c,
@@ -553,6 +579,8 @@ fn convert_step(
             ("topic_alias_maximum", s.topic_alias_maximum.is_some()),
             ("skip_others", s.skip_others.is_some()),
             ("or_disconnect", s.or_disconnect.is_some()),
+            ("absent", s.absent.is_some()),
+            ("at_most", s.at_most.is_some()),
         ];
         match given
             .iter()
@@ -586,6 +614,8 @@ fn convert_step(
                 "or_closed",
                 "skip_others",
                 "or_disconnect",
+                "absent",
+                "at_most",
             ])?;
             let name = s.packet.as_deref().ok_or("`expect = \"packet\"` needs `packet`")?;
             let packet_type = PacketType::ALL
@@ -602,12 +632,25 @@ fn convert_step(
                 Some(_) => return Err("`fields` is a table or an array of tables".to_owned()),
                 None => None,
             };
+            let at_most = match &s.at_most {
+                Some(t @ toml::Value::Table(_)) => {
+                    Some(serde_json::to_value(t).map_err(|e| format!("`at_most`: {e}"))?)
+                }
+                Some(_) => return Err("`at_most` is a table".to_owned()),
+                None => None,
+            };
+            let absent = s.absent.clone().unwrap_or_default();
+            if absent.iter().any(|p| p.is_empty() || p.split('.').any(str::is_empty)) {
+                return Err("`absent` holds dotted paths like `properties.content_type`".to_owned());
+            }
             Expectation::Packet {
                 packet_type,
                 fields,
                 or_closed: s.or_closed.unwrap_or(false),
                 skip_others: s.skip_others.unwrap_or(false),
                 or_disconnect: s.or_disconnect.clone().unwrap_or_default(),
+                absent,
+                at_most,
             }
         }
         "no-packet" => {

@@ -119,7 +119,8 @@ impl Runner<'_> {
             .or_insert_with(|| client_id_for(stem, name))
     }
 
-    fn default_connect(&self, client_id: &str, keep_alive: u16) -> Vec<u8> {
+    /// The runner's CONNECT; in 5.0 with the Maximum Packet Size property when `maximum`.
+    fn default_connect(&self, client_id: &str, keep_alive: u16, maximum: Option<u32>) -> Vec<u8> {
         let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T'];
         body.push(match self.version() {
             ProtocolVersion::V311 => 4,
@@ -128,7 +129,14 @@ impl Runner<'_> {
         body.push(0x02); // Clean Start / Clean Session
         body.extend_from_slice(&keep_alive.to_be_bytes());
         if self.version() == ProtocolVersion::V5 {
-            body.push(0x00); // no properties
+            match maximum {
+                Some(m) => {
+                    body.push(0x05); // Property Length
+                    body.push(0x27); // Maximum Packet Size
+                    body.extend_from_slice(&m.to_be_bytes());
+                }
+                None => body.push(0x00), // no properties
+            }
         }
         let id = client_id.as_bytes();
         body.extend_from_slice(&(id.len() as u16).to_be_bytes());
@@ -139,23 +147,25 @@ impl Runner<'_> {
         packet
     }
 
-    async fn open(&self, name: &str) -> Result<TestClient, String> {
-        TestClient::connect_with(
-            &self.broker,
-            ClientOptions::new(name, self.version()),
-            self.transcript.clone(),
-        )
-        .await
-        .map_err(|e| e.to_string())
+    /// A connection for client `name`; packets from the broker larger than `maximum` are
+    /// malformed for it.
+    async fn open(&self, name: &str, maximum: Option<u32>) -> Result<TestClient, String> {
+        let mut options = ClientOptions::new(name, self.version());
+        if let Some(m) = maximum {
+            options.max_packet_size = m;
+        }
+        TestClient::connect_with(&self.broker, options, self.transcript.clone())
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Connects a fresh client, then PINGREQ must be answered by PINGRESP. When `lenient`
     /// (the check before the scenario, which only asks whether the broker is up), any answer
     /// to the CONNECT is enough, malformed or not: the scenario's own steps judge the rest.
     async fn still_alive(&mut self, name: &str, lenient: bool) -> Result<(), String> {
-        let mut c = self.open(name).await?;
+        let mut c = self.open(name, None).await?;
         let id = self.client_id();
-        let connect = self.default_connect(&id, 60);
+        let connect = self.default_connect(&id, 60, None);
         let result = async {
             c.send_raw(connect).await.map_err(|e| e.to_string())?;
             let deadline = Instant::now() + self.wait;
@@ -206,11 +216,15 @@ impl Runner<'_> {
                 client_id_slots,
                 keep_alive,
                 same_id_as,
+                maximum_packet_size,
             } => {
                 if let Some(mut old) = self.clients.remove(client) {
                     old.abort();
                 }
-                let mut c = self.open(client).await.map_err(Outcome::error)?;
+                let mut c = self
+                    .open(client, *maximum_packet_size)
+                    .await
+                    .map_err(Outcome::error)?;
                 match raw {
                     Some(bytes) => {
                         let mut bytes = bytes.clone();
@@ -225,7 +239,7 @@ impl Runner<'_> {
                     }
                     None => {
                         let id = self.client_id();
-                        c.send_raw(self.default_connect(&id, *keep_alive))
+                        c.send_raw(self.default_connect(&id, *keep_alive, *maximum_packet_size))
                             .await
                             .map_err(|e| Outcome::error(format!("sending CONNECT: {e}")))?;
                         let deadline = Instant::now() + self.wait;
@@ -378,6 +392,8 @@ async fn expect(
             or_closed,
             skip_others,
             or_disconnect,
+            absent,
+            at_most,
         } => {
             let mut what = match fields {
                 Some(serde_json::Value::Array(alts)) => {
@@ -387,6 +403,12 @@ async fn expect(
                 Some(f) => format!("{} with {f}", packet_type.name()),
                 None => packet_type.name().to_owned(),
             };
+            if !absent.is_empty() {
+                what.push_str(&format!(", without {}", absent.join(", ")));
+            }
+            if let Some(m) = at_most {
+                what.push_str(&format!(", at most {m}"));
+            }
             if !or_disconnect.is_empty() {
                 what.push_str(&format!(
                     ", or DISCONNECT {} then the close",
@@ -440,7 +462,8 @@ async fn expect(
                         }
                         Some(f) => contains(&json, f),
                         None => true,
-                    };
+                    } && !absent.iter().any(|path| has_path(&json, path))
+                        && at_most.as_ref().is_none_or(|m| within(&json, m));
                     if matched {
                         Ok(())
                     } else {
@@ -630,6 +653,35 @@ async fn disconnect_then_close(
         }
         Received::Timeout => Err(Outcome::fail(expected, "nothing (connection left open)")),
         other => Err(Outcome::fail(expected, other.describe(v))),
+    }
+}
+
+/// Whether the dotted `path` (`properties.content_type`) leads to a value in `json`.
+pub fn has_path(json: &serde_json::Value, path: &str) -> bool {
+    let mut at = json;
+    for key in path.split('.') {
+        match at.get(key) {
+            Some(next) => at = next,
+            None => return false,
+        }
+    }
+    !at.is_null()
+}
+
+/// Whether every number of `bounds` (a table shaped like `actual`) is met by a number at the
+/// same place in `actual` no greater than it; other values of `bounds` must be contained as
+/// by [`contains`].
+pub fn within(actual: &serde_json::Value, bounds: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (actual, bounds) {
+        (Value::Object(a), Value::Object(b)) => b
+            .iter()
+            .all(|(k, bv)| a.get(k).is_some_and(|av| within(av, bv))),
+        (Value::Number(a), Value::Number(b)) => match (a.as_f64(), b.as_f64()) {
+            (Some(a), Some(b)) => a <= b,
+            _ => false,
+        },
+        (a, b) => contains(a, b),
     }
 }
 

@@ -47,10 +47,14 @@ fn write_step(out: &mut String, step: &Step) {
             client_id_slots,
             keep_alive,
             same_id_as,
+            maximum_packet_size,
         } => {
             let _ = writeln!(out, "connect = {}", quote(client));
             if let Some(other) = same_id_as {
                 let _ = writeln!(out, "same_id_as = {}", quote(other));
+            }
+            if let Some(max) = maximum_packet_size {
+                let _ = writeln!(out, "maximum_packet_size = {max}");
             }
             match raw {
                 Some(bytes) => {
@@ -124,6 +128,8 @@ fn write_expectation(out: &mut String, client: &str, e: &Expectation) {
             or_closed,
             skip_others,
             or_disconnect,
+            absent,
+            at_most,
         } => {
             let _ = writeln!(out, "packet = {}", quote(packet_type.name()));
             if let Some(f) = fields {
@@ -139,6 +145,15 @@ fn write_expectation(out: &mut String, client: &str, e: &Expectation) {
             }
             if !or_disconnect.is_empty() {
                 let _ = writeln!(out, "or_disconnect = {}", codes(or_disconnect));
+            }
+            if !absent.is_empty() {
+                let paths: Vec<String> = absent.iter().map(|p| quote(p)).collect();
+                let _ = writeln!(out, "absent = [{}]", paths.join(", "));
+            }
+            if let Some(m) = at_most {
+                if let Ok(value) = toml::Value::try_from(m) {
+                    let _ = writeln!(out, "at_most = {value}");
+                }
             }
         }
         Expectation::NoPacket {
