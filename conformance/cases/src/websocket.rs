@@ -26,7 +26,7 @@ use mqttspec_harness::transport::{ConnectError, WsFailure};
 case! {
     /// A PUBLISH sent in a WebSocket text frame gets the connection closed, where the same PUBLISH in a binary frame is delivered
     TEXT_FRAME = "websocket.text-frame-closes",
-    checks: [V5_6_0_0_1],
+    checks: [V5_6_0_0_1, V311_6_0_0_1],
     requires: [WebSocket],
     faults: [WsAcceptTextFrame],
     tags: [ToBroker, Live],
@@ -75,7 +75,7 @@ fn text_frame(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A CONNECT and a PINGREQ each split over several binary frames are read as whole packets (CONNACK, then PINGRESP)
     SPANNING = "websocket.packet-spans-frames",
-    checks: [V5_6_0_0_2],
+    checks: [V5_6_0_0_2, V311_6_0_0_2],
     requires: [WebSocket],
     faults: [WsRefuseSplitPacket],
     tags: [ToBroker],
@@ -133,7 +133,7 @@ fn spanning(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// A CONNECT and two PINGREQs in one binary frame are all read: CONNACK and two PINGRESPs come back
     SHARED_FRAME = "websocket.packets-share-frame",
-    checks: [V5_6_0_0_2],
+    checks: [V5_6_0_0_2, V311_6_0_0_2],
     requires: [WebSocket],
     faults: [WsRefuseSharedFrame],
     tags: [ToBroker],
@@ -161,7 +161,7 @@ fn shared_frame(t: Ctx) -> BoxFuture<'static, CaseResult> {
 case! {
     /// The WebSocket handshake response selects the "mqtt" subprotocol the client offered
     SUBPROTOCOL_SELECTED = "websocket.subprotocol-selected",
-    checks: [V5_6_0_0_4],
+    checks: [V5_6_0_0_4, V311_6_0_0_4],
     requires: [WebSocket],
     faults: [WsNoSubprotocol],
     tags: [FromBroker],
