@@ -19,17 +19,18 @@ pub fn server_may_send(t: PacketType, v: ProtocolVersion) -> bool {
     }
 }
 
-/// Whether Topic Filter `filter` (a shared subscription's `$share/NAME/` prefix removed)
-/// matches Topic Name `topic`.
+/// Whether Topic Filter `filter` may match Topic Name `topic`: as written, or, for a
+/// `$share/NAME/...` filter, by the filter after its share prefix. Both readings count, so the
+/// oracles never accuse wrongly: MQTT 3.1.1 has no shared subscriptions (`$share/g/a` is an
+/// ordinary filter there, though many brokers share it as an extension), and a 5.0 broker may
+/// refuse a malformed share such as `$share//a` rather than treat it as shared.
 pub fn filter_matches(filter: &str, topic: &str) -> bool {
-    let filter = match filter.strip_prefix("$share/") {
-        Some(rest) => match rest.split_once('/') {
-            Some((_, f)) => f,
-            None => return false,
-        },
-        None => filter,
-    };
-    mqttspec_reference_broker::core::topic::matches(filter, topic)
+    use mqttspec_reference_broker::core::topic::matches;
+    let shared = filter
+        .strip_prefix("$share/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(_, f)| matches(f, topic));
+    shared || matches(filter, topic)
 }
 
 /// The highest QoS asked for by the `(filter, qos)` subscriptions matching `topic`; `None`
@@ -75,6 +76,10 @@ mod tests {
         assert_eq!(allowed_qos(&f, "a/b/c"), Some(0));
         assert_eq!(allowed_qos(&f, "b"), None);
         assert!(!filter_matches("$share/g", "g"));
+        // As an ordinary filter (MQTT 3.1.1, or a share a broker did not take as one).
+        assert!(filter_matches("$share//a", "$share//a"));
+        assert!(filter_matches("$share/g/a", "$share/g/a"));
+        assert!(!filter_matches("$share/g/a", "$share/g/b"));
     }
 
     #[test]
