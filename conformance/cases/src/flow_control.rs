@@ -11,8 +11,8 @@ use mqttspec_codec::{
 use tokio::time::Instant;
 
 use super::support::{
-    clearing_retained, expect_connection_closed, numbered_payloads, publish_all, publish_packet,
-    receive_maximum, session_present,
+    clearing_retained, expect_connection_closed, numbered_payloads, on_path, publish_all,
+    publish_packet, receive_maximum, session_present,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::Received;
@@ -182,15 +182,6 @@ const PATH_MAX: usize = 1;
 
 /// How many messages each path of the paths case sends.
 const PATH_MESSAGES: usize = 3;
-
-/// `f` with the path it happened on put before what was expected.
-fn on_path(mut f: Failure, path: &str) -> Failure {
-    f.0.expected = Some(match f.0.expected.take() {
-        Some(e) => format!("{path} path: {e}"),
-        None => format!("{path} path"),
-    });
-    f
-}
 
 case! {
     /// The client's Receive Maximum (1) holds on every way messages reach it: messages queued for its session, retained messages sent on subscribe, Will Messages and messages for a Shared Subscription member come one unacknowledged QoS 1 PUBLISH at a time

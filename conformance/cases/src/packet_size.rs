@@ -9,7 +9,7 @@ use bytes::Bytes;
 use mqttspec_codec::{ConnectProperties, Publish, RawPacket, ReasonCode, StatementId as S};
 
 use super::support::{
-    clearing_retained, count_payloads, expect_connection_closed, gather, list_payloads,
+    clearing_retained, count_payloads, expect_connection_closed, gather, list_payloads, on_path,
     session_present, setting_up, QUIET,
 };
 use mqttspec_harness::case;
@@ -244,15 +244,6 @@ async fn small_only_on(
         .await
         .map_err(|f| on_path(f, path))?;
     Ok(())
-}
-
-/// `f` with the path it happened on put before what was expected.
-fn on_path(mut f: Failure, path: &str) -> Failure {
-    f.0.expected = Some(match f.0.expected.take() {
-        Some(e) => format!("{path} path: {e}"),
-        None => format!("{path} path"),
-    });
-    f
 }
 
 case! {

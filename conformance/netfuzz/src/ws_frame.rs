@@ -83,19 +83,12 @@ fn overlong_remaining_length(rng: &mut Rng, packet: &[u8]) -> (Vec<u8>, usize) {
         _ => 268_435_455,
     };
     let first = packet.first().copied().unwrap_or(0x30);
+    let mut header = bytes::BytesMut::new();
+    // Every claim is within the Variable Byte Integer range (at most 268,435,455).
+    let _ =
+        mqttspec_codec::writer::put_variable_byte_integer(&mut header, claim, "Remaining Length");
     let mut out = vec![first];
-    let mut n = claim;
-    loop {
-        let mut b = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if n == 0 {
-            break;
-        }
-    }
+    out.extend_from_slice(&header);
     let header = packet.get(1..).map_or(0, |rest| {
         rest.iter().take(4).position(|b| b & 0x80 == 0).unwrap_or(0) + 2
     });

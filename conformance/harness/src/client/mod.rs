@@ -217,19 +217,8 @@ impl TestClient {
                 "not a WebSocket connection (or already closed)",
             )));
         };
-        match timeout(WRITE_TIMEOUT, ws.send_frame(kind, bytes, last)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                self.transcript
-                    .event(&self.name, format!("write failed: {e}"));
-                Err(SendError::Io(e))
-            }
-            Err(_) => {
-                self.transcript
-                    .event(&self.name, "write timed out (broker not reading)");
-                Err(SendError::Timeout)
-            }
-        }
+        let outcome = timeout(WRITE_TIMEOUT, ws.send_frame(kind, bytes, last)).await;
+        self.write_outcome(outcome)
     }
 
     /// Writes `wire` beneath the WebSocket layer as it is (hand-built frames, see
@@ -246,19 +235,8 @@ impl TestClient {
                 "not a WebSocket connection (or already closed)",
             )));
         };
-        match timeout(WRITE_TIMEOUT, ws.send_wire(&wire)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                self.transcript
-                    .event(&self.name, format!("write failed: {e}"));
-                Err(SendError::Io(e))
-            }
-            Err(_) => {
-                self.transcript
-                    .event(&self.name, "write timed out (broker not reading)");
-                Err(SendError::Timeout)
-            }
-        }
+        let outcome = timeout(WRITE_TIMEOUT, ws.send_wire(&wire)).await;
+        self.write_outcome(outcome)
     }
 
     /// The transcript name of this client.
@@ -316,7 +294,17 @@ impl TestClient {
             stream.write_all(&bytes).await?;
             stream.flush().await
         };
-        match timeout(WRITE_TIMEOUT, written).await {
+        let outcome = timeout(WRITE_TIMEOUT, written).await;
+        self.write_outcome(outcome)
+    }
+
+    /// The result of a write bounded by [`WRITE_TIMEOUT`], with a failure or a timeout recorded
+    /// in the transcript.
+    fn write_outcome(
+        &self,
+        outcome: Result<std::io::Result<()>, tokio::time::error::Elapsed>,
+    ) -> Result<(), SendError> {
+        match outcome {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 self.transcript
