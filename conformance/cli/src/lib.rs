@@ -20,6 +20,7 @@
 //! | [`report`] | report.json, junit.xml, summary.md, report.html, and the comparison page |
 //! | [`baseline`] | expected non-passes per broker, and the exit-status gate |
 //! | [`repeat`] | `mqttspec run --repeat N`: verdicts that differ between repeated runs, with both transcripts |
+//! | [`console`] | printing to stdout that stops quietly when the reader has gone (`mqttspec trace \| head`) |
 //! | [`trace`] | coverage of the statement registry (`mqttspec trace`, `mqttspec list`) and the depth table of the forwarding rules (`mqttspec trace --depth`) |
 //!
 //! The library crates are re-exported under their old module names ([`cases`], [`client`],
@@ -32,6 +33,7 @@
 pub mod baseline;
 pub mod cli;
 pub mod commands;
+pub mod console;
 pub mod repeat;
 pub mod report;
 pub mod trace;

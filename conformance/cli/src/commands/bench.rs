@@ -190,7 +190,7 @@ impl BenchArgs {
             .build()
             .map_err(BenchArgsError::Runtime)?;
         let result = rt.block_on(run(config)).map_err(BenchArgsError::Run)?;
-        print!("{}", result.table());
+        crate::out!("{}", result.table());
         if let Some(path) = &self.json {
             let text =
                 serde_json::to_string_pretty(&result.to_json()).map_err(BenchArgsError::Json)?;

@@ -85,7 +85,7 @@ impl ClientArgs {
                     .iter()
                     .map(|s| format!("{} ({})", s.id(), s.spec()))
                     .collect();
-                println!("{}  {}\n    {}", c.id, c.title, ids.join(", "));
+                crate::outln!("{}  {}\n    {}", c.id, c.title, ids.join(", "));
             }
             return Ok(());
         }
@@ -132,12 +132,13 @@ impl ClientArgs {
             if let Some(a) = &o.actual {
                 line.push_str(&format!(": {a}"));
             }
-            println!("{line}");
+            crate::outln!("{line}");
             if o.verdict == Verdict::Pass {
                 if let Some(e) = baseline.about(r.case.id, r.protocol) {
-                    println!(
+                    crate::outln!(
                         "  note: baselined as {} but passed now; the entry can go ({})",
-                        e.verdict, e.reason
+                        e.verdict,
+                        e.reason
                     );
                 }
             }
@@ -155,7 +156,7 @@ impl ClientArgs {
         std::fs::write(&junit, crate::report::client_junit::render(&results)).map_err(write_err)?;
         written.push(junit);
         let counts = report::counts(&results);
-        println!(
+        crate::outln!(
             "{}",
             counts
                 .iter()
@@ -164,7 +165,7 @@ impl ClientArgs {
                 .join(", ")
         );
         for p in written {
-            println!("wrote {}", p.display());
+            crate::outln!("wrote {}", p.display());
         }
         let errors = results
             .runs

@@ -47,7 +47,7 @@ impl ReportArgs {
             path: self.out.clone(),
             source: e,
         })?;
-        println!("wrote {}", self.out.display());
+        crate::outln!("wrote {}", self.out.display());
         Ok(())
     }
 

@@ -202,11 +202,11 @@ impl FuzzArgs {
             target.shutdown().await;
             Ok(report)
         })?;
-        print!(
+        crate::out!(
             "{}",
             summary_markdown(&report.header, &report.totals, &report.findings)
         );
-        println!("\nReports: {}", self.out.display());
+        crate::outln!("\nReports: {}", self.out.display());
         if report.findings.is_empty() {
             Ok(())
         } else {

@@ -15,6 +15,6 @@ impl ListArgs {
     /// Prints the cases with their statements.
     pub fn run(&self) {
         let cases = runner::select(&mqttspec_cases::all(), &self.filter);
-        print!("{}", crate::trace::render_list(&cases));
+        crate::out!("{}", crate::trace::render_list(&cases));
     }
 }

@@ -141,7 +141,7 @@ impl ProbeArgs {
                 }
             }
         })?;
-        print!("{}", console(&report));
+        crate::out!("{}", console(&report));
         if let Some(path) = &self.json {
             let text = serde_json::to_string_pretty(&report)
                 .map_err(|e| ProbeError::Harness(e.to_string()))?;
@@ -149,7 +149,7 @@ impl ProbeArgs {
                 path: path.clone(),
                 source,
             })?;
-            println!("wrote {}", path.display());
+            crate::outln!("wrote {}", path.display());
         }
         if let Some(path) = &self.profile_out {
             let text = profile_out::render(&report, &profile).map_err(ProbeError::Harness)?;
@@ -157,7 +157,7 @@ impl ProbeArgs {
                 path: path.clone(),
                 source,
             })?;
-            println!("wrote {}", path.display());
+            crate::outln!("wrote {}", path.display());
         }
         if report.versions.iter().all(|v| v.unusable.is_some()) {
             return Err(ProbeError::NothingProbed {

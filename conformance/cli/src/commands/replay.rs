@@ -105,9 +105,9 @@ impl ReplayArgs {
             .block_on(replay(&scenarios, &config))
             .map_err(ReplayError::Harness)?;
         for run in &runs {
-            println!("{}", result_line(run));
+            crate::outln!("{}", result_line(run));
             if self.transcript && run.outcome.verdict != Verdict::Pass {
-                println!("{}", render_text(&run.transcript));
+                crate::outln!("{}", render_text(&run.transcript));
             }
         }
         summarize(&runs)

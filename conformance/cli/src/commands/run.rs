@@ -275,7 +275,7 @@ impl RunArgs {
             dir: self.out.clone(),
             source: e,
         })?;
-        print!("{}", console_summary(report));
+        crate::out!("{}", console_summary(report));
         if reports.len() > 1 {
             let repeat = crate::repeat::compare(&reports);
             written.extend(repeat.write_all(&self.out).map_err(|e| RunError::Write {
@@ -283,12 +283,12 @@ impl RunArgs {
                 dir: self.out.clone(),
                 source: e,
             })?);
-            print!("{}", repeat.console());
+            crate::out!("{}", repeat.console());
         }
         for p in written {
-            println!("wrote {}", p.display());
+            crate::outln!("wrote {}", p.display());
         }
-        println!("{}", last_line(report, self.strict));
+        crate::outln!("{}", last_line(report, self.strict));
         let code = if codes.contains(&1) {
             1
         } else if codes.iter().all(|c| *c == 2) {

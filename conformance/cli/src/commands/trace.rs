@@ -25,7 +25,7 @@ impl TraceArgs {
     /// Prints the coverage of the statement registry.
     pub fn run(&self) {
         if self.depth {
-            print!(
+            crate::out!(
                 "{}",
                 crate::trace::render_depth(&mqttspec_cases::depth::cells())
             );
@@ -33,7 +33,7 @@ impl TraceArgs {
         }
         let mut specs: Vec<Spec> = self.spec.0.iter().map(|v| v.spec()).collect();
         specs.dedup();
-        print!(
+        crate::out!(
             "{}",
             crate::trace::render_trace(&specs, &mqttspec_cases::all(), !self.summary_only)
         );
