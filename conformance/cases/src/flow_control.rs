@@ -251,7 +251,7 @@ async fn quota_queued(t: &Ctx, sent: &[String]) -> Result<(), Failure> {
         .connect()
         .await?;
     t.require(session_present(&sub), Precondition::Other, || {
-        "the session resumed: CONNACK Session Present 0".to_owned()
+        "the session was not resumed: CONNACK Session Present 0".to_owned()
     })?;
     quota_kept(t, &mut sub, sent, PATH_MAX).await
 }

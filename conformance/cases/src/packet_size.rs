@@ -195,7 +195,7 @@ fn oversized_message_not_redelivered(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .connect()
             .await?;
         t.require(session_present(&again), Precondition::Other, || {
-            "the session resumed: CONNACK Session Present 0".to_owned()
+            "the session was not resumed: CONNACK Session Present 0".to_owned()
         })?;
         // Had the broker kept the large message, it would come before the queued one.
         let next = again
@@ -292,7 +292,7 @@ async fn queued_path(t: &Ctx) -> Result<(), Failure> {
         .connect()
         .await?;
     t.require(session_present(&sub), Precondition::Other, || {
-        "the session resumed: CONNACK Session Present 0".to_owned()
+        "the session was not resumed: CONNACK Session Present 0".to_owned()
     })?;
     small_only_on(t, "queued", &mut watcher, sub).await
 }

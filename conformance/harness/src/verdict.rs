@@ -255,6 +255,11 @@ pub enum Precondition {
     /// was forwarded; whether a Will is published at all is judged by the Will cases). No
     /// cross-check: the Will cases use other Will options than the case that needs this.
     WillDelivery,
+    /// A message queued for a disconnected session was delivered when the session resumed
+    /// (whether a broker queues at all is judged by the session cases). No cross-check: a
+    /// broker that queues a plain QoS 1 message may still drop one whose properties or size
+    /// the case needs.
+    QueuedDelivery,
     /// A setup message was delivered to a member of a Shared Subscription (whether shared
     /// subscriptions deliver at all is judged by the shared cases). No cross-check: a broker
     /// that delivers a plain shared QoS 1 message may still not deliver a QoS 2 one, or one
@@ -276,7 +281,7 @@ pub enum Precondition {
 
 impl Precondition {
     /// Every precondition.
-    pub const ALL: [Precondition; 19] = [
+    pub const ALL: [Precondition; 20] = [
         Precondition::Connection,
         Precondition::Connect,
         Precondition::ConnectOptions,
@@ -290,6 +295,7 @@ impl Precondition {
         Precondition::Delivery,
         Precondition::RetainedDelivery,
         Precondition::WillDelivery,
+        Precondition::QueuedDelivery,
         Precondition::SharedDelivery,
         Precondition::Twin,
         Precondition::Control,
@@ -318,6 +324,9 @@ impl Precondition {
             Precondition::Delivery => "a setup message delivered to its subscriber",
             Precondition::RetainedDelivery => "a retained setup message delivered",
             Precondition::WillDelivery => "a setup Will Message published to its subscriber",
+            Precondition::QueuedDelivery => {
+                "a message queued for the offline session delivered when it resumed"
+            }
             Precondition::SharedDelivery => {
                 "a setup message delivered to a member of a Shared Subscription"
             }
@@ -364,6 +373,7 @@ impl Precondition {
             Precondition::Delivery => "delivery",
             Precondition::RetainedDelivery => "retained-delivery",
             Precondition::WillDelivery => "will-delivery",
+            Precondition::QueuedDelivery => "queued-delivery",
             Precondition::SharedDelivery => "shared-delivery",
             Precondition::Twin => "twin",
             Precondition::Control => "control",

@@ -34,7 +34,8 @@ pub(crate) fn session_present(c: &Client) -> bool {
 pub(crate) async fn resume(t: &Ctx, name: &str) -> Result<Client, Failure> {
     let c = persistent(t, name).connect().await?;
     t.require(session_present(&c), Precondition::Other, || {
-        "the session resumed: CONNACK Session Present 1 expected, got Session Present 0".to_owned()
+        "the session was not resumed: CONNACK Session Present 1 expected, got Session Present 0"
+            .to_owned()
     })?;
     Ok(c)
 }

@@ -77,6 +77,25 @@ impl Received {
             Received::Timeout => "nothing".to_owned(),
         }
     }
+
+    /// The Topic Name bytes of a malformed PUBLISH, as far as they can be read from the kept
+    /// bytes (fixed header, then a two-byte length and the name): for a `#` subscriber that
+    /// must tell another test's malformed message from its own.
+    pub fn malformed_publish_topic(&self) -> Option<&[u8]> {
+        let Received::Malformed { bytes, .. } = self else {
+            return None;
+        };
+        if bytes.first()? >> 4 != 3 {
+            return None;
+        }
+        // The Remaining Length: at most four bytes, the last without the continuation bit.
+        let header = 1 + bytes.iter().skip(1).take(4).position(|b| b & 0x80 == 0)? + 1;
+        let len = usize::from(u16::from_be_bytes([
+            *bytes.get(header)?,
+            *bytes.get(header + 1)?,
+        ]));
+        bytes.get(header + 2..header + 2 + len)
+    }
 }
 
 /// Why a send failed.
@@ -490,5 +509,37 @@ fn describe_outgoing(bytes: &Bytes, v: ProtocolVersion) -> String {
             ),
             _ => format!("raw bytes ({} bytes; not valid: {e})", bytes.len()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn malformed(b: &'static [u8]) -> Received {
+        let error = Packet::decode(Bytes::from_static(b), ProtocolVersion::V311)
+            .expect_err("malformed on purpose");
+        Received::Malformed {
+            error,
+            bytes: Bytes::from_static(b),
+        }
+    }
+
+    #[test]
+    fn the_topic_of_a_malformed_publish_is_read_from_its_bytes() {
+        // QoS 0 with DUP set (malformed), topic "a/b".
+        let m = malformed(&[0x38, 0x06, 0x00, 0x03, b'a', b'/', b'b', b'x']);
+        assert_eq!(m.malformed_publish_topic(), Some(&b"a/b"[..]));
+        // A two-byte Remaining Length (the bytes kept end early).
+        let m = malformed(&[0x38, 0x80, 0x01, 0x00, 0x01, b'z']);
+        assert_eq!(m.malformed_publish_topic(), Some(&b"z"[..]));
+        // Not a PUBLISH; cut short before the end of the name; not malformed at all.
+        assert_eq!(
+            malformed(&[0x92, 0x03, 0x00]).malformed_publish_topic(),
+            None
+        );
+        let m = malformed(&[0x38, 0x05, 0x00, 0x09, b'a']);
+        assert_eq!(m.malformed_publish_topic(), None);
+        assert_eq!(Received::Timeout.malformed_publish_topic(), None);
     }
 }

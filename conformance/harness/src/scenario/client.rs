@@ -88,6 +88,12 @@ impl Client {
         self.timeout
     }
 
+    /// Whether the connection underneath has ended (closed, or broken by input that could
+    /// not be framed).
+    pub fn raw_ended(&self) -> bool {
+        self.inner.is_ended()
+    }
+
     /// The case-local name.
     pub fn name(&self) -> &str {
         &self.name
