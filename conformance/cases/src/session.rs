@@ -609,6 +609,58 @@ fn expiry_kept_within_interval(t: Ctx) -> BoxFuture<'static, CaseResult> {
 // ---------------------------------------------------------------------------------------
 
 case! {
+    /// 5.0: a session begun with Clean Start 1 and a Session Expiry Interval outlives its connection like any other: the interval, not Clean Start, decides
+    CLEAN_START_SESSION_KEPT = "session.clean-start-1-session-kept-for-its-expiry",
+    checks: [V5_3_1_2_23, V5_3_1_2_5, V5_3_2_2_3],
+    only: V5,
+    requires: [QoS1],
+    faults: [CleanStartSessionNotKept, DiscardSessionOnDisconnect],
+    tags: [Session, Live, FromBroker],
+    run: clean_start_session_kept,
+}
+
+fn clean_start_session_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("k");
+        // Clean Start 1: a new session, which is to outlive the connection.
+        let mut first = t
+            .client("sub")
+            .session_expiry(PERSISTENT_EXPIRY)
+            .connect()
+            .await?;
+        let granted = granted_expiry(&first, PERSISTENT_EXPIRY);
+        if granted < 2 {
+            return interval_not_granted(
+                &t,
+                format!(
+                    "the broker granted a Session Expiry Interval of {granted} s instead of {PERSISTENT_EXPIRY} s"
+                ),
+            );
+        }
+        first.subscribe(&topic).qos(1).await?;
+        leave_normally(first).await?;
+        // Back at once with Clean Start 0 (and the same interval).
+        let mut back = persistent(&t, "sub").connect().await?;
+        t.check(
+            session_present(&back),
+            format!(
+                "Session Present 1: the session begun with Clean Start 1 kept for its {granted} s interval"
+            ),
+            "Session Present 0: the session ended with its connection",
+        )?;
+        // Its subscription came back with it.
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(1).payload("kept").await?;
+        back.expect_publish().topic(&topic).payload("kept").await?;
+        leave_normally(back).await?;
+        end_session(&t, "sub").await;
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
     /// 5.0: a session whose Session Expiry Interval (1 s) has passed is discarded
     EXPIRY_ENDS_AFTER_INTERVAL = "session.expiry-ends-after-interval",
     checks: [V5_4_1_0_2, V5_3_2_2_3],

@@ -435,7 +435,9 @@ impl Broker {
         // The fault: no session to resume, so the connection is silently handled as a clean
         // one whose session ends with it (CONNACK still shows the interval asked for).
         let session_expiry =
-            if !connect.clean_start && !resumed && self.fault(Fault::NoNewSessionOnResume) {
+            if (!connect.clean_start && !resumed && self.fault(Fault::NoNewSessionOnResume))
+                || (connect.clean_start && self.fault(Fault::CleanStartSessionNotKept))
+            {
                 0
             } else {
                 granted_expiry

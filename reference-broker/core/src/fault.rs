@@ -209,6 +209,10 @@ faults! {
     /// connection, whatever its Session Expiry Interval (3.1.1: Clean Session 0), instead of a
     /// new session that outlives it (breaks MQTT-3.1.2-6 in 5.0, MQTT-3.1.2-4 in 3.1.1).
     NoNewSessionOnResume = "no-new-session-on-resume";
+    /// 5.0: a session begun with Clean Start 1 ends with its connection, whatever its Session
+    /// Expiry Interval (CONNACK still shows the interval asked for) (breaks MQTT-3.1.2-23:
+    /// the interval, not the Clean Start of the connection, decides how long a session lives).
+    CleanStartSessionNotKept = "clean-start-session-not-kept";
     /// The Session Expiry Interval is counted from CONNECT instead of from the end of the
     /// connection: the session is discarded when it runs out even while the client is still
     /// connected (breaks MQTT-4.1.0-1 in 5.0).
