@@ -233,9 +233,12 @@ async fn limited(t: &Ctx, name: &str) -> Result<Client, Failure> {
 /// Queued: the session is offline while the messages are published.
 async fn quota_queued(t: &Ctx, sent: &[String]) -> Result<(), Failure> {
     let topic = t.topic("rm/queued");
+    // Clean Start 0 creates the session: whether a Clean Start 1 session outlives its
+    // connection is session.clean-start-1-session-kept-for-its-expiry's question.
     let mut sub = t
         .client("q-sub")
         .properties(receive_maximum(PATH_MAX as u16))
+        .clean_start(false)
         .session_expiry(60)
         .connect()
         .await?;

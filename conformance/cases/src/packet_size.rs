@@ -277,8 +277,10 @@ async fn queued_path(t: &Ctx) -> Result<(), Failure> {
     let topic = t.topic("size/queued");
     let mut watcher = t.client("q-watch").connect().await?;
     watcher.subscribe(&topic).qos(1).await?;
+    // Clean Start 0 creates the session: whether a Clean Start 1 session outlives its
+    // connection is session.clean-start-1-session-kept-for-its-expiry's question.
     let mut sub = limited(t, "q-sub")
-        .clean_start(true)
+        .clean_start(false)
         .session_expiry(60)
         .connect()
         .await?;

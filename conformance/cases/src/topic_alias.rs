@@ -411,7 +411,14 @@ fn none_sent_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         // Queued: the session is offline when the message is published.
         let topic = t.topic("alias/queued");
-        let mut sub = t.client("q-sub").session_expiry(60).connect().await?;
+        // Clean Start 0 creates the session: whether a Clean Start 1 session outlives its
+        // connection is session.clean-start-1-session-kept-for-its-expiry's question.
+        let mut sub = t
+            .client("q-sub")
+            .clean_start(false)
+            .session_expiry(60)
+            .connect()
+            .await?;
         sub.subscribe(&topic).qos(1).await?;
         sub.disconnect().await?;
         let mut publisher = t.client("pub").connect().await?;
