@@ -20,6 +20,7 @@ use mqttspec_codec::{
 use rand::RngExt;
 
 use super::Rng;
+use mqttspec_harness::profile::Credentials;
 
 /// What the broker allows, from its CONNACK (MQTT 5.0 properties; 3.1.1 has no limits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,13 +197,16 @@ fn user_properties(rng: &mut Rng, props: &mut impl PropertySet) {
 }
 
 /// A CONNECT for a fuzz client: the given Client Identifier and Clean Start, random Keep
-/// Alive, and (5.0) random valid properties and sometimes a Will.
+/// Alive, and (5.0) random valid properties and sometimes a Will; with `login`'s User Name
+/// and Password when given (no random draw depends on them, so a seed makes the same
+/// choices with or without credentials).
 pub fn connect(
     rng: &mut Rng,
     version: ProtocolVersion,
     client_id: &str,
     clean_start: bool,
     topics: &Topics,
+    login: Option<&Credentials>,
 ) -> Connect {
     let mut properties = ConnectProperties::default();
     if version == ProtocolVersion::V5 {
@@ -251,8 +255,8 @@ pub fn connect(
         properties: properties.into(),
         client_id: string(client_id),
         will,
-        username: None,
-        password: None,
+        username: login.map(|c| string(&c.username)),
+        password: login.and_then(|c| c.password.as_ref().map(|p| Bytes::from(p.clone()))),
     }
 }
 
