@@ -29,8 +29,9 @@
 //! Property faults cover the Will's User Properties too). Limits: Maximum Packet Size
 //! (3.1.2-24; 3.2.2-15), Receive Maximum (3.3.4-9; 3.3.4-7) and Topic Alias Maximum
 //! (3.1.2-26, -27; 3.2.2-17) in both directions; the client's Maximum Packet Size, Receive
-//! Maximum and Topic Alias Maximum 0 (3.1.2-27) also on the queued, retained, Will and shared
-//! paths, with faults of one path each. Absent cells are places without such a case.
+//! Maximum, Topic Alias Maximum 0 (3.1.2-27) and a Topic Alias Maximum above 0 (3.1.2-26)
+//! on every path (live, queued, retained, Will, delayed Will, shared), with faults of one
+//! path each. Absent cells are places without such a case.
 
 use mqttspec_codec::StatementId as S;
 use mqttspec_codec::StatementId;
@@ -638,8 +639,8 @@ const LIMITS: &[(Table, StatementId, &str, &str, &str, Fault, bool)] = &[
         "Maximum Packet Size",
         "live",
         "size.client-maximum-respected",
-        Fault::IgnoreMaximumPacketSize,
-        false,
+        Fault::IgnoreMaximumPacketSizeLive,
+        true,
     ),
     (
         Table::ClientLimits,
@@ -683,8 +684,8 @@ const LIMITS: &[(Table, StatementId, &str, &str, &str, Fault, bool)] = &[
         "Topic Alias Maximum 0: none sent",
         "live",
         "alias.none-sent-when-client-accepts-none",
-        Fault::SendTopicAliases,
-        false,
+        Fault::SendTopicAliasesLive,
+        true,
     ),
     (
         Table::ClientLimits,
@@ -764,8 +765,8 @@ const LIMITS: &[(Table, StatementId, &str, &str, &str, Fault, bool)] = &[
         "Receive Maximum",
         "live",
         "flow.client-receive-maximum-respected",
-        Fault::IgnoreReceiveMaximum,
-        false,
+        Fault::IgnoreReceiveMaximumLive,
+        true,
     ),
     (
         Table::ClientLimits,
@@ -773,8 +774,89 @@ const LIMITS: &[(Table, StatementId, &str, &str, &str, Fault, bool)] = &[
         "Topic Alias Maximum",
         "live",
         "alias.within-client-maximum",
-        Fault::SendTopicAliases,
-        false,
+        Fault::SendTopicAliasesLive,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_24,
+        "Maximum Packet Size",
+        "delayed will",
+        "size.client-maximum-on-every-path",
+        Fault::IgnoreMaximumPacketSizeDelayedWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "delayed will",
+        "alias.none-sent-on-every-path",
+        Fault::SendTopicAliasesDelayedWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_4_9,
+        "Receive Maximum",
+        "delayed will",
+        "flow.client-receive-maximum-on-every-path",
+        Fault::IgnoreReceiveMaximumDelayedWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_26,
+        "Topic Alias Maximum",
+        "queued",
+        "alias.within-client-maximum-on-every-path",
+        Fault::SendTopicAliasesQueued,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_26,
+        "Topic Alias Maximum",
+        "retained",
+        "alias.within-client-maximum-on-every-path",
+        Fault::SendTopicAliasesRetained,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_26,
+        "Topic Alias Maximum",
+        "will",
+        "alias.within-client-maximum-on-every-path",
+        Fault::SendTopicAliasesWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_26,
+        "Topic Alias Maximum",
+        "delayed will",
+        "alias.within-client-maximum-on-every-path",
+        Fault::SendTopicAliasesDelayedWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_26,
+        "Topic Alias Maximum",
+        "shared",
+        "alias.within-client-maximum-on-every-path",
+        Fault::SendTopicAliasesShared,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_2_7,
+        "Topic Alias mappings per connection",
+        "queued",
+        "alias.server-mapping-ends-with-connection",
+        Fault::TopicAliasFromOldConnection,
+        true,
     ),
     (
         Table::ServerLimits,
