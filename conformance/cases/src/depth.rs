@@ -21,8 +21,9 @@
 //! break every path); the Message Expiry Interval decremented (3.3.2-6), DUP (3.3.1-3),
 //! RETAIN on forward (3.3.1-12, -13) and the QoS downgrade (3.8.4-8) on the paths where a
 //! case checks them (DUP on the queued, retained, Will, delayed-Will and shared paths; RETAIN
-//! 0 and the QoS downgrade on the queued and shared paths, and on the delayed-Will path,
-//! with faults of that path alone).
+//! 0 and the QoS downgrade on the queued and shared paths, and on the delayed-Will path;
+//! RETAIN kept with Retain As Published (3.3.1-13) on the queued, Will, delayed-Will and
+//! shared paths; each with faults of that path alone).
 //!
 //! Strings: ill-formed UTF-8 (1.5.4-1) and U+0000 (1.5.4-2) refused, U+FEFF kept (1.5.4-3),
 //! per field; the `lenient-…-string` faults each leave one field unchecked (the User
@@ -343,6 +344,34 @@ const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
         "forwarding.shared-dup-retain-and-qos",
         Fault::NoQosDowngradeShared,
     ),
+    (
+        S::V5_3_3_1_13,
+        "RETAIN kept with Retain As Published",
+        "queued",
+        "retain.retain-as-published-on-every-path",
+        Fault::IgnoreRetainAsPublishedQueued,
+    ),
+    (
+        S::V5_3_3_1_13,
+        "RETAIN kept with Retain As Published",
+        "will",
+        "retain.retain-as-published-on-every-path",
+        Fault::IgnoreRetainAsPublishedWill,
+    ),
+    (
+        S::V5_3_3_1_13,
+        "RETAIN kept with Retain As Published",
+        "delayed will",
+        "retain.retain-as-published-on-every-path",
+        Fault::IgnoreRetainAsPublishedDelayedWill,
+    ),
+    (
+        S::V5_3_3_1_13,
+        "RETAIN kept with Retain As Published",
+        "shared",
+        "retain.retain-as-published-on-every-path",
+        Fault::IgnoreRetainAsPublishedShared,
+    ),
 ];
 
 /// Cells of the strings table: (statement, aspect, field, case, fault, whether the fault
@@ -396,6 +425,10 @@ const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
         Fault::LenientWillPropertiesString,
         false,
     ),
+    // The Will's User Properties share the fault of the CONNECT's: the codec reports a bad
+    // string in either as the same field ("User Property name" / "value", packet CONNECT), so
+    // the broker cannot bend its answer for one block alone without a codec change (naming
+    // the Will Properties' fields apart).
     (
         S::V5_1_5_4_1,
         "ill-formed refused",

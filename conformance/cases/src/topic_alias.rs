@@ -426,7 +426,11 @@ async fn delayed_will_to(t: &Ctx, topic: &str, alias_max: Option<u16>) -> Result
     let c = t
         .client("dw")
         .session_expiry(30)
-        .will(mqttspec_harness::scenario::Will::new(&topic, "delayed").qos(1).delay(1))
+        .will(
+            mqttspec_harness::scenario::Will::new(&topic, "delayed")
+                .qos(1)
+                .delay(1),
+        )
         .connect()
         .await?;
     c.drop_connection();
@@ -618,7 +622,9 @@ fn alias_within(t: &Ctx, p: &Publish, path: &str) -> Result<(), Failure> {
     let alias = p.properties.topic_alias.map(NonZeroU16::get);
     t.check(
         alias.is_none_or(|a| a <= PATH_ALIAS_MAX),
-        format!("{path} path: no Topic Alias, or one from 1 to the client's maximum {PATH_ALIAS_MAX}"),
+        format!(
+            "{path} path: no Topic Alias, or one from 1 to the client's maximum {PATH_ALIAS_MAX}"
+        ),
         format!("Topic Alias {}", alias.unwrap_or(0)),
     )
     .map_err(|f| f.statement(S::V5_3_1_2_26))

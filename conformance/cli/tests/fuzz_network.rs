@@ -385,7 +385,10 @@ fn a_campaign_with_credentials_logs_in_and_its_reproducers_too() {
     });
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
     assert!(report.totals.packets_received > 50, "{:?}", report.totals);
-    assert_eq!(report.header.login.as_deref(), Some(login().username.as_str()));
+    assert_eq!(
+        report.header.login.as_deref(),
+        Some(login().username.as_str())
+    );
 
     // Without credentials the same broker refuses every client: the probe says so.
     let mut anonymous = config(11, 2, None);
@@ -432,7 +435,10 @@ fn a_campaign_with_credentials_logs_in_and_its_reproducers_too() {
     assert_eq!(scenario.credentials, Some(login()));
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("Login:"), "{summary}");
-    assert!(!summary.contains(login().password.unwrap().as_str()), "{summary}");
+    assert!(
+        !summary.contains(login().password.unwrap().as_str()),
+        "{summary}"
+    );
 
     // Replayed against the login broker: FAIL with the fault, PASS without; with the
     // credentials taken out, the runner's own first CONNECT is refused (ERROR).
@@ -445,9 +451,7 @@ fn a_campaign_with_credentials_logs_in_and_its_reproducers_too() {
             .await
             .unwrap();
             let config = ReplayConfig {
-                broker: Some(mqttspec::transport::Endpoint::tcp(
-                    broker.local_addr(),
-                )),
+                broker: Some(mqttspec::transport::Endpoint::tcp(broker.local_addr())),
                 wait: Duration::from_secs(2),
                 ..ReplayConfig::default()
             };

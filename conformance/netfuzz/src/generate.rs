@@ -441,10 +441,37 @@ mod tests {
         let topics = Topics::new("fz/r1");
         for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
             let mut rng = Rng::seed_from_u64(9);
-            let c = connect(&mut rng, v, "fzabcdefghij", true, &topics);
+            let c = connect(&mut rng, v, "fzabcdefghij", true, &topics, None);
             Packet::Connect(Box::new(c))
                 .encode(v)
                 .expect("CONNECT encodes");
+            // With credentials: the same random choices, plus the User Name and Password.
+            let login = Credentials {
+                username: "fuzz-user".to_owned(),
+                password: Some("fuzz-password".to_owned()),
+            };
+            let plain = connect(
+                &mut Rng::seed_from_u64(3),
+                v,
+                "fzabcdefghij",
+                true,
+                &topics,
+                None,
+            );
+            let c = connect(
+                &mut Rng::seed_from_u64(3),
+                v,
+                "fzabcdefghij",
+                true,
+                &topics,
+                Some(&login),
+            );
+            assert_eq!(c.username.as_ref().map(|u| u.as_str()), Some("fuzz-user"));
+            assert_eq!(c.password.as_deref(), Some(&b"fuzz-password"[..]));
+            assert_eq!((c.keep_alive, &c.will), (plain.keep_alive, &plain.will));
+            Packet::Connect(Box::new(c))
+                .encode(v)
+                .expect("CONNECT with credentials encodes");
             let mut m = SessionModel::new(v);
             m.limits.topic_alias_maximum = 4;
             for _ in 0..2000 {

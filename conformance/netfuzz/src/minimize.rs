@@ -21,9 +21,9 @@ use tokio::time::Instant;
 use super::oracle::FindingKind;
 use super::round::LoggedStep;
 use super::target::Target;
+use mqttspec_harness::profile::Credentials;
 use mqttspec_harness::replay::template::CLIENT_ID_LEN;
 use mqttspec_harness::replay::{run_scenario, Scenario, Step};
-use mqttspec_harness::profile::Credentials;
 use mqttspec_harness::verdict::Verdict;
 
 /// Limits of one minimisation.

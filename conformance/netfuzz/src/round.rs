@@ -825,7 +825,8 @@ pub async fn probe(
         properties: Default::default(),
         client_id: mqttspec_codec::MqttString::new(client_id, "probe").unwrap_or_default(),
         will: None,
-        username: login.map(|c| mqttspec_codec::MqttString::new(&c.username, "probe").unwrap_or_default()),
+        username: login
+            .map(|c| mqttspec_codec::MqttString::new(&c.username, "probe").unwrap_or_default()),
         password: login.and_then(|c| c.password.as_ref().map(|p| bytes::Bytes::from(p.clone()))),
     };
     let result = async {

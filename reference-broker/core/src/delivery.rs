@@ -294,6 +294,15 @@ impl Broker {
             if !message.delayed_will && self.fault(Fault::SendTopicAliasesWill) {
                 delivery.alias = true;
             }
+            // RETAIN is 1 on a forwarded copy only through Retain As Published.
+            let rap = if message.delayed_will {
+                Fault::IgnoreRetainAsPublishedDelayedWill
+            } else {
+                Fault::IgnoreRetainAsPublishedWill
+            };
+            if self.fault(rap) {
+                delivery.retain = false;
+            }
             if message.delayed_will {
                 if self.fault(Fault::IgnoreMaximumPacketSizeDelayedWill) {
                     delivery.oversize = true;
@@ -346,6 +355,15 @@ impl Broker {
         };
         if !shared && self.fault(Fault::TopicAliasFromOldConnection) {
             delivery.stale_alias = true;
+        }
+        // RETAIN is 1 on a forwarded copy only through Retain As Published.
+        let rap = if shared {
+            Fault::IgnoreRetainAsPublishedShared
+        } else {
+            Fault::IgnoreRetainAsPublishedQueued
+        };
+        if self.fault(rap) {
+            delivery.retain = false;
         }
         if self.fault(alias) {
             delivery.alias = true;

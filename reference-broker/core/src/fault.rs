@@ -403,6 +403,15 @@ faults! {
     /// Retain As Published is ignored: forwarded messages always have RETAIN 0 (breaks
     /// MQTT-3.3.1-13).
     IgnoreRetainAsPublished = "ignore-retain-as-published";
+    /// The same, on copies queued for a disconnected session only (breaks MQTT-3.3.1-13 on
+    /// the queued path only).
+    IgnoreRetainAsPublishedQueued = "ignore-retain-as-published-queued";
+    /// The same, on Will Messages published at once (no Will Delay Interval) only.
+    IgnoreRetainAsPublishedWill = "ignore-retain-as-published-will";
+    /// The same, on Will Messages published after their Will Delay Interval only.
+    IgnoreRetainAsPublishedDelayedWill = "ignore-retain-as-published-delayed-will";
+    /// The same, on copies given to a member of a Shared Subscription only.
+    IgnoreRetainAsPublishedShared = "ignore-retain-as-published-shared";
     /// A `+` level in a Topic Filter does not match an empty topic level (`a/+/b` misses
     /// `a//b`; breaks MQTT-4.5.0-1 with the matching of 4.7.1.3).
     PlusSkipsEmptyLevels = "plus-skips-empty-levels";

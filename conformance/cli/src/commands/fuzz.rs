@@ -8,8 +8,8 @@ use mqttspec_harness::address::AddressError;
 
 use super::endpoint::{self, TlsArgs};
 use super::login::LoginArgs;
-use mqttspec_harness::profile::Credentials;
 use mqttspec_harness::client::Transcript;
+use mqttspec_harness::profile::Credentials;
 use mqttspec_netfuzz::campaign::{self, CampaignConfig};
 use mqttspec_netfuzz::finding::summary_markdown;
 use mqttspec_netfuzz::seeds::Seeds;

@@ -29,7 +29,9 @@ pub fn to_toml(scenario: &Scenario, notes: &[Option<String>]) -> String {
     let _ = writeln!(out, "statements = [{}]", statements.join(", "));
     let _ = writeln!(out, "expect = {}", quote_multiline(&scenario.expect));
     if let Some(c) = &scenario.credentials {
-        out.push_str("\n# The runner's own CONNECTs log in with these (so do the recorded ones).\n");
+        out.push_str(
+            "\n# The runner's own CONNECTs log in with these (so do the recorded ones).\n",
+        );
         out.push_str("[credentials]\n");
         let _ = writeln!(out, "username = {}", quote(&c.username));
         if let Some(p) = &c.password {
