@@ -88,17 +88,22 @@ for name in $OTHER_BROKERS; do
     mkdir -p "$WORK/$name"
     cmd=$(broker_command "$name" "$OTHER_PORT" "$WORK/$name")
     proto=$(broker_protocols "$name")
+    # A broker that refuses anonymous clients (ejabberd) has a profile with credentials:
+    # the fuzz clients, the liveness probe and the reproducers log in with them.
+    login=()
+    profile=$(broker_profile "$name")
+    if [[ -n $profile ]]; then login=(--profile "$(realpath --relative-to=. "$profile")"); fi
     if [[ $proto == all ]]; then
         # One campaign per protocol version, like rumqttd's.
         for v in 3.1.1 5; do
             suffix=v5
             if [[ $v == 3.1.1 ]]; then suffix=v4; fi
             campaign "$name-$(broker_version "$name")-$suffix" --protocol "$v" \
-                --broker "127.0.0.1:$OTHER_PORT" --broker-cmd "$cmd"
+                --broker "127.0.0.1:$OTHER_PORT" --broker-cmd "$cmd" "${login[@]}"
         done
     else
         campaign "$name-$(broker_version "$name")" --protocol "$proto" \
-            --broker "127.0.0.1:$OTHER_PORT" --broker-cmd "$cmd"
+            --broker "127.0.0.1:$OTHER_PORT" --broker-cmd "$cmd" "${login[@]}"
     fi
 done
 

@@ -21,16 +21,18 @@
 //! break every path); the Message Expiry Interval decremented (3.3.2-6), DUP (3.3.1-3),
 //! RETAIN on forward (3.3.1-12, -13) and the QoS downgrade (3.8.4-8) on the paths where a
 //! case checks them (DUP on the queued, retained, Will, delayed-Will and shared paths; RETAIN
-//! 0 and the QoS downgrade on the queued and shared paths, and on the delayed-Will path,
-//! with faults of that path alone).
+//! 0 and the QoS downgrade on the queued and shared paths, and on the delayed-Will path;
+//! RETAIN kept with Retain As Published (3.3.1-13) on the queued, Will, delayed-Will and
+//! shared paths; each with faults of that path alone).
 //!
 //! Strings: ill-formed UTF-8 (1.5.4-1) and U+0000 (1.5.4-2) refused, U+FEFF kept (1.5.4-3),
 //! per field; the `lenient-…-string` faults each leave one field unchecked (the User
 //! Property faults cover the Will's User Properties too). Limits: Maximum Packet Size
 //! (3.1.2-24; 3.2.2-15), Receive Maximum (3.3.4-9; 3.3.4-7) and Topic Alias Maximum
 //! (3.1.2-26, -27; 3.2.2-17) in both directions; the client's Maximum Packet Size, Receive
-//! Maximum and Topic Alias Maximum 0 (3.1.2-27) also on the queued, retained, Will and shared
-//! paths, with faults of one path each. Absent cells are places without such a case.
+//! Maximum, Topic Alias Maximum 0 (3.1.2-27) and a Topic Alias Maximum above 0 (3.1.2-26)
+//! on every path (live, queued, retained, Will, delayed Will, shared), with faults of one
+//! path each. Absent cells are places without such a case.
 
 use mqttspec_codec::StatementId as S;
 use mqttspec_codec::StatementId;
@@ -342,6 +344,34 @@ const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
         "forwarding.shared-dup-retain-and-qos",
         Fault::NoQosDowngradeShared,
     ),
+    (
+        S::V5_3_3_1_13,
+        "RETAIN kept with Retain As Published",
+        "queued",
+        "retain.retain-as-published-on-every-path",
+        Fault::IgnoreRetainAsPublishedQueued,
+    ),
+    (
+        S::V5_3_3_1_13,
+        "RETAIN kept with Retain As Published",
+        "will",
+        "retain.retain-as-published-on-every-path",
+        Fault::IgnoreRetainAsPublishedWill,
+    ),
+    (
+        S::V5_3_3_1_13,
+        "RETAIN kept with Retain As Published",
+        "delayed will",
+        "retain.retain-as-published-on-every-path",
+        Fault::IgnoreRetainAsPublishedDelayedWill,
+    ),
+    (
+        S::V5_3_3_1_13,
+        "RETAIN kept with Retain As Published",
+        "shared",
+        "retain.retain-as-published-on-every-path",
+        Fault::IgnoreRetainAsPublishedShared,
+    ),
 ];
 
 /// Cells of the strings table: (statement, aspect, field, case, fault, whether the fault
@@ -395,6 +425,10 @@ const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
         Fault::LenientWillPropertiesString,
         false,
     ),
+    // The Will's User Properties share the fault of the CONNECT's: the codec reports a bad
+    // string in either as the same field ("User Property name" / "value", packet CONNECT), so
+    // the broker cannot bend its answer for one block alone without a codec change (naming
+    // the Will Properties' fields apart).
     (
         S::V5_1_5_4_1,
         "ill-formed refused",
@@ -638,8 +672,8 @@ const LIMITS: &[(Table, StatementId, &str, &str, &str, Fault, bool)] = &[
         "Maximum Packet Size",
         "live",
         "size.client-maximum-respected",
-        Fault::IgnoreMaximumPacketSize,
-        false,
+        Fault::IgnoreMaximumPacketSizeLive,
+        true,
     ),
     (
         Table::ClientLimits,
@@ -683,8 +717,8 @@ const LIMITS: &[(Table, StatementId, &str, &str, &str, Fault, bool)] = &[
         "Topic Alias Maximum 0: none sent",
         "live",
         "alias.none-sent-when-client-accepts-none",
-        Fault::SendTopicAliases,
-        false,
+        Fault::SendTopicAliasesLive,
+        true,
     ),
     (
         Table::ClientLimits,
@@ -764,8 +798,8 @@ const LIMITS: &[(Table, StatementId, &str, &str, &str, Fault, bool)] = &[
         "Receive Maximum",
         "live",
         "flow.client-receive-maximum-respected",
-        Fault::IgnoreReceiveMaximum,
-        false,
+        Fault::IgnoreReceiveMaximumLive,
+        true,
     ),
     (
         Table::ClientLimits,
@@ -773,8 +807,89 @@ const LIMITS: &[(Table, StatementId, &str, &str, &str, Fault, bool)] = &[
         "Topic Alias Maximum",
         "live",
         "alias.within-client-maximum",
-        Fault::SendTopicAliases,
-        false,
+        Fault::SendTopicAliasesLive,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_24,
+        "Maximum Packet Size",
+        "delayed will",
+        "size.client-maximum-on-every-path",
+        Fault::IgnoreMaximumPacketSizeDelayedWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_27,
+        "Topic Alias Maximum 0: none sent",
+        "delayed will",
+        "alias.none-sent-on-every-path",
+        Fault::SendTopicAliasesDelayedWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_4_9,
+        "Receive Maximum",
+        "delayed will",
+        "flow.client-receive-maximum-on-every-path",
+        Fault::IgnoreReceiveMaximumDelayedWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_26,
+        "Topic Alias Maximum",
+        "queued",
+        "alias.within-client-maximum-on-every-path",
+        Fault::SendTopicAliasesQueued,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_26,
+        "Topic Alias Maximum",
+        "retained",
+        "alias.within-client-maximum-on-every-path",
+        Fault::SendTopicAliasesRetained,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_26,
+        "Topic Alias Maximum",
+        "will",
+        "alias.within-client-maximum-on-every-path",
+        Fault::SendTopicAliasesWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_26,
+        "Topic Alias Maximum",
+        "delayed will",
+        "alias.within-client-maximum-on-every-path",
+        Fault::SendTopicAliasesDelayedWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_1_2_26,
+        "Topic Alias Maximum",
+        "shared",
+        "alias.within-client-maximum-on-every-path",
+        Fault::SendTopicAliasesShared,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_2_7,
+        "Topic Alias mappings per connection",
+        "queued",
+        "alias.server-mapping-ends-with-connection",
+        Fault::TopicAliasFromOldConnection,
+        true,
     ),
     (
         Table::ServerLimits,

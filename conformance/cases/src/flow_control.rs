@@ -11,8 +11,8 @@ use mqttspec_codec::{
 use tokio::time::Instant;
 
 use super::support::{
-    clearing_retained, expect_connection_closed, numbered_payloads, on_path, publish_all,
-    publish_packet, receive_maximum, session_present,
+    clearing_retained, end_session, expect_connection_closed, numbered_payloads, on_path,
+    publish_all, publish_packet, receive_maximum, session_present,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::Received;
@@ -89,7 +89,7 @@ case! {
     checks: [V5_3_3_4_9, V5_4_9_0_1, V5_4_9_0_2],
     only: V5,
     requires: [QoS1],
-    faults: [IgnoreReceiveMaximum],
+    faults: [IgnoreReceiveMaximum, IgnoreReceiveMaximumLive],
     tags: [Live, FromBroker],
     run: client_receive_maximum_respected,
 }
@@ -184,13 +184,13 @@ const PATH_MAX: usize = 1;
 const PATH_MESSAGES: usize = 3;
 
 case! {
-    /// The client's Receive Maximum (1) holds on every way messages reach it: messages queued for its session, retained messages sent on subscribe, Will Messages and messages for a Shared Subscription member come one unacknowledged QoS 1 PUBLISH at a time
+    /// The client's Receive Maximum (1) holds on every way messages reach it: messages queued for its session, retained messages sent on subscribe, Will Messages (at once or after their Will Delay Interval) and messages for a Shared Subscription member come one unacknowledged QoS 1 PUBLISH at a time
     CLIENT_RECEIVE_MAXIMUM_ON_EVERY_PATH = "flow.client-receive-maximum-on-every-path",
     checks: [V5_3_3_4_9, V5_4_9_0_1],
     only: V5,
     requires: [QoS1, Retain, SharedSubscriptions],
     faults: [IgnoreReceiveMaximumQueued, IgnoreReceiveMaximumRetained,
-        IgnoreReceiveMaximumWill, IgnoreReceiveMaximumShared],
+        IgnoreReceiveMaximumWill, IgnoreReceiveMaximumDelayedWill, IgnoreReceiveMaximumShared],
     tags: [Queued, Session, Retained, Will, Shared, FromBroker],
     run: client_receive_maximum_on_every_path,
 }
@@ -212,9 +212,12 @@ fn client_receive_maximum_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult
             t.pass()
         })
         .await?;
-        quota_will(&t, &sent)
+        quota_will(&t, &sent, false)
             .await
             .map_err(|f| on_path(f, "Will"))?;
+        quota_will(&t, &sent, true)
+            .await
+            .map_err(|f| on_path(f, "delayed Will"))?;
         quota_shared(&t, &sent)
             .await
             .map_err(|f| on_path(f, "shared"))?;
@@ -275,20 +278,35 @@ async fn quota_retained(t: &Ctx, sent: &[String], topics: &[String]) -> Result<(
     quota_kept(t, &mut sub, sent, PATH_MAX).await
 }
 
-/// Will: one connection per message ends without DISCONNECT, its Will at QoS 1.
-async fn quota_will(t: &Ctx, sent: &[String]) -> Result<(), Failure> {
-    let topic = t.topic("rm/will");
-    let mut sub = limited(t, "w-sub").await?;
+/// Will: one connection per message ends without DISCONNECT, its Will at QoS 1; when
+/// `delayed`, with a Will Delay Interval of 1 s and a session that outlives it, so the
+/// broker publishes the Wills later, from its timer.
+async fn quota_will(t: &Ctx, sent: &[String], delayed: bool) -> Result<(), Failure> {
+    let key = if delayed { "dw" } else { "w" };
+    let topic = t.topic(&format!("rm/{key}"));
+    let mut sub = limited(t, &format!("{key}-sub")).await?;
     sub.subscribe(&topic).qos(1).await?;
-    for (i, payload) in sent.iter().enumerate() {
-        let c = t
-            .client(&format!("w{i}"))
-            .will(Will::new(&topic, payload.as_str()).qos(1))
-            .connect()
-            .await?;
+    let names: Vec<String> = (0..sent.len()).map(|i| format!("{key}{i}")).collect();
+    for (name, payload) in names.iter().zip(sent) {
+        let mut will = Will::new(&topic, payload.as_str()).qos(1);
+        let mut client = t.client(name);
+        if delayed {
+            will = will.delay(1);
+            client = client.session_expiry(30);
+        }
+        let c = client.will(will).connect().await?;
         c.drop_connection();
     }
-    quota_kept(t, &mut sub, sent, PATH_MAX).await
+    if delayed {
+        t.wait(std::time::Duration::from_millis(1100)).await;
+    }
+    let result = quota_kept(t, &mut sub, sent, PATH_MAX).await;
+    if delayed {
+        for name in &names {
+            end_session(t, name).await;
+        }
+    }
+    result
 }
 
 /// Shared: the limited client is the only member of its group.

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use mqttspec_codec::{ConnectProperties, Publish, RawPacket, ReasonCode, StatementId as S};
 
 use super::support::{
-    clearing_retained, count_payloads, expect_connection_closed, gather, list_payloads, on_path,
-    session_present, setting_up, QUIET,
+    clearing_retained, count_payloads, end_session, expect_connection_closed, gather,
+    list_payloads, on_path, session_present, setting_up, QUIET,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::Received;
@@ -46,7 +46,7 @@ case! {
     checks: [V5_3_1_2_24, V5_3_1_2_25],
     only: V5,
     requires: [QoS1],
-    faults: [IgnoreMaximumPacketSize],
+    faults: [IgnoreMaximumPacketSize, IgnoreMaximumPacketSizeLive],
     tags: [Live, FromBroker],
     run: client_maximum_respected,
 }
@@ -247,13 +247,14 @@ async fn small_only_on(
 }
 
 case! {
-    /// The client's Maximum Packet Size holds on every way a message reaches it: a message too large for it is not sent when queued for its session, retained, published as a Will or given to it as a Shared Subscription member, while a small one is
+    /// The client's Maximum Packet Size holds on every way a message reaches it: a message too large for it is not sent when queued for its session, retained, published as a Will (at once or after its Will Delay Interval) or given to it as a Shared Subscription member, while a small one is
     CLIENT_MAXIMUM_ON_EVERY_PATH = "size.client-maximum-on-every-path",
     checks: [V5_3_1_2_24, V5_3_1_2_25],
     only: V5,
     requires: [QoS1, Retain, SharedSubscriptions],
     faults: [IgnoreMaximumPacketSizeQueued, IgnoreMaximumPacketSizeRetained,
-        IgnoreMaximumPacketSizeWill, IgnoreMaximumPacketSizeShared],
+        IgnoreMaximumPacketSizeWill, IgnoreMaximumPacketSizeDelayedWill,
+        IgnoreMaximumPacketSizeShared],
     tags: [Queued, Session, Retained, Will, Shared, FromBroker],
     run: client_maximum_on_every_path,
 }
@@ -266,7 +267,8 @@ fn client_maximum_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
             t.topic("size/retained/b-small"),
         ];
         clearing_retained(&t, &retained, retained_path(&t, &retained)).await?;
-        will_path(&t).await?;
+        will_path(&t, false).await?;
+        will_path(&t, true).await?;
         shared_path(&t).await?;
         t.pass()
     })
@@ -329,24 +331,43 @@ async fn retained_path(t: &Ctx, topics: &[String; 2]) -> CaseResult {
 }
 
 /// Will: two connections with a Will each (the large one's connection ends first) end
-/// without DISCONNECT.
-async fn will_path(t: &Ctx) -> Result<(), Failure> {
-    let topic = t.topic("size/will");
-    let mut watcher = t.client("w-watch").connect().await?;
+/// without DISCONNECT. When `delayed`, each Will has a Will Delay Interval of 1 s (and a
+/// session that outlives it), so the broker publishes them later, from its timer.
+async fn will_path(t: &Ctx, delayed: bool) -> Result<(), Failure> {
+    let (key, path) = if delayed {
+        ("dw", "delayed Will")
+    } else {
+        ("w", "Will")
+    };
+    let topic = t.topic(&format!("size/{key}"));
+    let mut watcher = t.client(&format!("{key}-watch")).connect().await?;
     watcher.subscribe(&topic).qos(1).await?;
-    let mut sub = limited(t, "w-sub").connect().await?;
+    let mut sub = limited(t, &format!("{key}-sub")).connect().await?;
     sub.subscribe(&topic).qos(1).await?;
-    for (name, payload) in [("w-big", big_payload()), ("w-small", "small".to_owned())] {
-        let c = t
-            .client(name)
-            .will(Will::new(&topic, payload).qos(1))
-            .connect()
-            .await?;
+    let names = [format!("{key}-big"), format!("{key}-small")];
+    for (name, payload) in names.iter().zip([big_payload(), "small".to_owned()]) {
+        let mut will = Will::new(&topic, payload).qos(1);
+        let mut client = t.client(name);
+        if delayed {
+            will = will.delay(1);
+            client = client.session_expiry(30);
+        }
+        let c = client.will(will).connect().await?;
         c.drop_connection();
         // The Wills are published in the order their connections end.
         t.wait(std::time::Duration::from_millis(200)).await;
     }
-    small_only_on(t, "Will", &mut watcher, sub).await
+    if delayed {
+        // Both delays have run out (the small Will's last).
+        t.wait(std::time::Duration::from_millis(1100)).await;
+    }
+    let result = small_only_on(t, path, &mut watcher, sub).await;
+    if delayed {
+        for name in &names {
+            end_session(t, name).await;
+        }
+    }
+    result
 }
 
 /// Shared: the limited client is the only member of its group.

@@ -12,13 +12,13 @@
 use mqttspec_codec::{Packet, Publish, ReasonCode, RetainHandling, StatementId as S};
 
 use super::support::{
-    clearing_retained, describe, expect_connection_closed, expect_next, finish_retain_notes,
-    granted_one, of_run, payloads, publish_packet, publish_retained, publishes_within,
-    retain_flag_on_subscribe, QUIET,
+    clearing_retained, describe, end_session, expect_connection_closed, expect_next,
+    finish_retain_notes, granted_one, of_run, on_path, payloads, publish_packet, publish_retained,
+    publishes_within, retain_flag_on_subscribe, QUIET,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::summary;
-use mqttspec_harness::scenario::{BoxFuture, CaseResult, Client, Ctx, Failure, Precondition};
+use mqttspec_harness::scenario::{BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, Will};
 
 /// The positive control of a retained message not sent: `sub` subscribes, on the same
 /// connection, to `topic`, which holds the retained message `payload`, and its next PUBLISH
@@ -323,6 +323,88 @@ fn retain_as_published(t: Ctx) -> BoxFuture<'static, CaseResult> {
             expect_forwarded(&t, &mut sub, &topic, "retained", true, S::V5_3_3_1_13).await?;
             publisher.publish(&topic).qos(1).payload("plain").await?;
             expect_forwarded(&t, &mut sub, &topic, "plain", false, S::V5_3_3_1_13).await?;
+            t.pass()
+        })
+        .await
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// Retain As Published keeps RETAIN 1 on every way a retained-flagged message is forwarded besides the live one: queued for an offline session, a Will published at once or after its Will Delay Interval, a Shared Subscription member
+    RETAIN_AS_PUBLISHED_ON_EVERY_PATH = "retain.retain-as-published-on-every-path",
+    checks: [V5_3_3_1_13],
+    only: V5,
+    requires: [Retain, QoS1, SharedSubscriptions],
+    faults: [IgnoreRetainAsPublishedQueued, IgnoreRetainAsPublishedWill,
+        IgnoreRetainAsPublishedDelayedWill, IgnoreRetainAsPublishedShared],
+    tags: [Queued, Session, Will, Shared, FromBroker],
+    run: retain_as_published_on_every_path,
+}
+
+fn retain_as_published_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topics = [
+            t.topic("rap/queued"),
+            t.topic("rap/will"),
+            t.topic("rap/delayed-will"),
+            t.topic("rap/shared"),
+        ];
+        clearing_retained(&t, &topics, async {
+            let [queued, will, delayed, shared] = &topics;
+            let stmt = S::V5_3_3_1_13;
+            // Queued: the session is offline when the retained-flagged message is published.
+            let mut sub = t.client("q-sub").session_expiry(60).connect().await?;
+            sub.subscribe(queued).qos(1).retain_as_published().await?;
+            sub.disconnect().await?;
+            let mut publisher = t.client("pub").connect().await?;
+            publish_retained(&mut publisher, queued, "queued").await?;
+            let mut sub = t
+                .client("q-sub")
+                .clean_start(false)
+                .session_expiry(0)
+                .connect()
+                .await?;
+            expect_forwarded(&t, &mut sub, queued, "queued", true, stmt)
+                .await
+                .map_err(|f| on_path(f, "queued"))?;
+            // Will, at once and after a Will Delay Interval of 1 s (the session outlives it).
+            for (topic, delayed_will) in [(will, false), (delayed, true)] {
+                let (path, name) = if delayed_will {
+                    ("delayed Will", "dw")
+                } else {
+                    ("Will", "w")
+                };
+                let mut sub = t.client(&format!("{name}-sub")).connect().await?;
+                sub.subscribe(topic).qos(1).retain_as_published().await?;
+                let mut w = Will::new(topic, path).qos(1).retain();
+                let mut client = t.client(name);
+                if delayed_will {
+                    w = w.delay(1);
+                    client = client.session_expiry(30);
+                }
+                let c = client.will(w).connect().await?;
+                c.drop_connection();
+                if delayed_will {
+                    t.wait(std::time::Duration::from_millis(1100)).await;
+                }
+                let got = expect_forwarded(&t, &mut sub, topic, path, true, stmt).await;
+                if delayed_will {
+                    end_session(&t, name).await;
+                }
+                got.map_err(|f| on_path(f, path))?;
+            }
+            // Shared: the only member of its group.
+            let mut sub = t.client("s-sub").connect().await?;
+            sub.subscribe(format!("$share/g/{shared}"))
+                .qos(1)
+                .retain_as_published()
+                .await?;
+            publish_retained(&mut publisher, shared, "shared").await?;
+            expect_forwarded(&t, &mut sub, shared, "shared", true, stmt)
+                .await
+                .map_err(|f| on_path(f, "shared"))?;
             t.pass()
         })
         .await

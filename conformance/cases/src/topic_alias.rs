@@ -8,7 +8,9 @@ use std::num::NonZeroU16;
 
 use mqttspec_codec::{ConnectProperties, Publish, PublishProperties, ReasonCode, StatementId as S};
 
-use super::support::{control_after_quiet, expect_connection_closed, gather, raw_publish, QUIET};
+use super::support::{
+    control_after_quiet, expect_connection_closed, gather, raw_publish, session_present, QUIET,
+};
 use mqttspec_harness::case;
 use mqttspec_harness::scenario::{
     BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, PublishBuilder,
@@ -341,7 +343,7 @@ case! {
     checks: [V5_3_1_2_27, V5_3_3_2_11],
     only: V5,
     requires: [QoS1],
-    faults: [SendTopicAliases],
+    faults: [SendTopicAliases, SendTopicAliasesLive],
     tags: [Live, FromBroker, TopicName],
     run: none_sent_when_client_accepts_none,
 }
@@ -382,13 +384,13 @@ fn none_sent_when_client_accepts_none(t: Ctx) -> BoxFuture<'static, CaseResult> 
 // ---------------------------------------------------------------------------------------
 
 case! {
-    /// A client that declares no Topic Alias Maximum gets no Topic Alias on any way a message reaches it: queued for its session, retained, as a Will, as a Shared Subscription member
+    /// A client that declares no Topic Alias Maximum gets no Topic Alias on any way a message reaches it: queued for its session, retained, as a Will (at once or after its Will Delay Interval), as a Shared Subscription member
     NONE_SENT_ON_EVERY_PATH = "alias.none-sent-on-every-path",
     checks: [V5_3_1_2_27],
     only: V5,
     requires: [QoS1, Retain, SharedSubscriptions],
     faults: [SendTopicAliasesQueued, SendTopicAliasesRetained, SendTopicAliasesWill,
-        SendTopicAliasesShared],
+        SendTopicAliasesDelayedWill, SendTopicAliasesShared],
     tags: [Queued, Session, Retained, Will, Shared, FromBroker, TopicName],
     run: none_sent_on_every_path,
 }
@@ -405,6 +407,41 @@ fn no_alias(t: &Ctx, p: &Publish, path: &str) -> Result<(), Failure> {
         ),
     )
     .map_err(|f| f.statement(S::V5_3_1_2_27))
+}
+
+/// A Will with a Will Delay Interval of 1 s (and a session that outlives it) published to
+/// `topic` when its connection ends without DISCONNECT, received by a subscriber declaring
+/// `alias_max` as its Topic Alias Maximum (none when `None`).
+async fn delayed_will_to(t: &Ctx, topic: &str, alias_max: Option<u16>) -> Result<Publish, Failure> {
+    let topic = t.topic(topic);
+    let mut builder = t.client("dw-sub");
+    if let Some(max) = alias_max {
+        builder = builder.properties(ConnectProperties {
+            topic_alias_maximum: Some(max),
+            ..ConnectProperties::default()
+        });
+    }
+    let mut sub = builder.connect().await?;
+    sub.subscribe(&topic).qos(1).await?;
+    let c = t
+        .client("dw")
+        .session_expiry(30)
+        .will(
+            mqttspec_harness::scenario::Will::new(&topic, "delayed")
+                .qos(1)
+                .delay(1),
+        )
+        .connect()
+        .await?;
+    c.drop_connection();
+    let got = sub
+        .expect_publish()
+        .topic(&topic)
+        .within(std::time::Duration::from_secs(1) + t.response_timeout())
+        .as_setup(Precondition::WillDelivery)
+        .await;
+    super::support::end_session(t, "dw").await;
+    got
 }
 
 fn none_sent_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
@@ -475,6 +512,9 @@ fn none_sent_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .as_setup(Precondition::WillDelivery)
             .await?;
         no_alias(&t, &got, "Will")?;
+        // Delayed Will: published 1 s after its connection ended (the session outlives it).
+        let got = delayed_will_to(&t, "alias/delayed-will", None).await?;
+        no_alias(&t, &got, "delayed Will")?;
         // Shared: the only member of its group.
         let shared = t.topic("alias/shared");
         let mut sub = t.client("s-sub").connect().await?;
@@ -490,6 +530,210 @@ fn none_sent_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
     })
 }
 
+case! {
+    /// Topic Alias mappings are per connection in the broker's direction too: a message queued for a session that accepts Topic Aliases, delivered when it resumes on a new connection, carries its Topic Name or an alias set on that new connection, never one of the previous connection
+    SERVER_MAPPING_ENDS_WITH_CONNECTION = "alias.server-mapping-ends-with-connection",
+    checks: [V5_3_3_2_7, V5_3_1_2_26],
+    only: V5,
+    requires: [QoS1],
+    faults: [TopicAliasFromOldConnection],
+    tags: [Queued, Session, FromBroker, TopicName],
+    run: server_mapping_ends_with_connection,
+}
+
+fn server_mapping_ends_with_connection(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let topic = t.topic("alias-conn");
+        let mut subs = vec![
+            t.client("sub")
+                .properties(alias_max_properties())
+                .session_expiry(60)
+                .connect()
+                .await?,
+        ];
+        subs[0].subscribe(&topic).qos(1).await?;
+        // A live message first: the broker may give the topic an alias on this connection.
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(1).payload("live").await?;
+        let got = gather(&t, &mut subs, 1).await?;
+        t.require(!got[0].is_empty(), Precondition::Delivery, || {
+            "the live message delivered".to_owned()
+        })?;
+        let Some(sub) = subs.pop() else {
+            return t.error("case error: no subscriber");
+        };
+        sub.disconnect().await?;
+        publisher.publish(&topic).qos(1).payload("queued").await?;
+        let mut subs = vec![
+            t.client("sub")
+                .properties(alias_max_properties())
+                .clean_start(false)
+                .session_expiry(0)
+                .connect()
+                .await?,
+        ];
+        t.require(session_present(&subs[0]), Precondition::Other, || {
+            "the session resumed: CONNACK Session Present 0".to_owned()
+        })?;
+        let got = gather(&t, &mut subs, 1).await?;
+        t.require(!got[0].is_empty(), Precondition::Delivery, || {
+            "the queued message delivered when the session resumed".to_owned()
+        })?;
+        // Resolved from an empty mapping: what the new connection set is all there is.
+        match resolve(&got[0], PATH_ALIAS_MAX) {
+            Ok((names, _)) => t.check(
+                names.iter().all(|n| *n == topic),
+                format!("the queued message on `{topic}`"),
+                format!("Topic Names {names:?}"),
+            ),
+            Err((true, actual)) => Err(Failure::fail(
+                format!("Topic Aliases from 1 to the client's maximum {PATH_ALIAS_MAX}"),
+                actual,
+            )
+            .statement(S::V5_3_1_2_26)),
+            Err((false, actual)) => Err(Failure::fail(
+                "each Topic Alias used alone set on the new connection first (no mapping of the old connection carried over)",
+                actual,
+            )
+            .statement(S::V5_3_3_2_7)),
+        }?;
+        t.pass()
+    })
+}
+
+case! {
+    /// A client that declares a Topic Alias Maximum of 2 gets no Topic Alias above 2 on any way a message reaches it besides the live one: queued for its session, retained, as a Will (at once or after its Will Delay Interval), as a Shared Subscription member
+    WITHIN_CLIENT_MAXIMUM_ON_EVERY_PATH = "alias.within-client-maximum-on-every-path",
+    checks: [V5_3_1_2_26, V5_3_3_2_11],
+    only: V5,
+    requires: [QoS1, Retain, SharedSubscriptions],
+    faults: [SendTopicAliasesQueued, SendTopicAliasesRetained, SendTopicAliasesWill,
+        SendTopicAliasesDelayedWill, SendTopicAliasesShared],
+    tags: [Queued, Session, Retained, Will, Shared, FromBroker, TopicName],
+    run: within_client_maximum_on_every_path,
+}
+
+/// The Topic Alias Maximum the clients of [`WITHIN_CLIENT_MAXIMUM_ON_EVERY_PATH`] declare.
+const PATH_ALIAS_MAX: u16 = 2;
+
+fn alias_max_properties() -> ConnectProperties {
+    ConnectProperties {
+        topic_alias_maximum: Some(PATH_ALIAS_MAX),
+        ..ConnectProperties::default()
+    }
+}
+
+/// Checks that `p`, received on `path` by a client declaring [`PATH_ALIAS_MAX`], has no Topic
+/// Alias or one from 1 to that maximum.
+fn alias_within(t: &Ctx, p: &Publish, path: &str) -> Result<(), Failure> {
+    let alias = p.properties.topic_alias.map(NonZeroU16::get);
+    t.check(
+        alias.is_none_or(|a| a <= PATH_ALIAS_MAX),
+        format!(
+            "{path} path: no Topic Alias, or one from 1 to the client's maximum {PATH_ALIAS_MAX}"
+        ),
+        format!("Topic Alias {}", alias.unwrap_or(0)),
+    )
+    .map_err(|f| f.statement(S::V5_3_1_2_26))
+}
+
+fn within_client_maximum_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        // Queued: the session is offline when the message is published.
+        let topic = t.topic("alias-max/queued");
+        let mut sub = t
+            .client("q-sub")
+            .properties(alias_max_properties())
+            .session_expiry(60)
+            .connect()
+            .await?;
+        sub.subscribe(&topic).qos(1).await?;
+        sub.disconnect().await?;
+        let mut publisher = t.client("pub").connect().await?;
+        publisher.publish(&topic).qos(1).payload("queued").await?;
+        let mut sub = t
+            .client("q-sub")
+            .properties(alias_max_properties())
+            .clean_start(false)
+            .session_expiry(0)
+            .connect()
+            .await?;
+        let got = sub
+            .expect_publish()
+            .topic(&topic)
+            .as_setup(Precondition::Delivery)
+            .await?;
+        alias_within(&t, &got, "queued")?;
+        // Retained: sent when the subscription is made.
+        let retained = t.topic("alias-max/retained");
+        let verdict =
+            super::support::clearing_retained(&t, std::slice::from_ref(&retained), async {
+                publisher
+                    .publish(&retained)
+                    .qos(1)
+                    .retain()
+                    .payload("retained")
+                    .await?;
+                let mut sub = t
+                    .client("r-sub")
+                    .properties(alias_max_properties())
+                    .connect()
+                    .await?;
+                sub.subscribe(&retained).qos(1).await?;
+                let got = sub
+                    .expect_publish()
+                    .topic(&retained)
+                    .as_setup(Precondition::RetainedDelivery)
+                    .await?;
+                alias_within(&t, &got, "retained")?;
+                t.pass()
+            })
+            .await?;
+        if verdict.verdict != mqttspec_harness::verdict::Verdict::Pass {
+            return Ok(verdict);
+        }
+        // Will: published when its connection ends without DISCONNECT.
+        let will = t.topic("alias-max/will");
+        let mut sub = t
+            .client("w-sub")
+            .properties(alias_max_properties())
+            .connect()
+            .await?;
+        sub.subscribe(&will).qos(1).await?;
+        let c = t
+            .client("w")
+            .will(mqttspec_harness::scenario::Will::new(&will, "will").qos(1))
+            .connect()
+            .await?;
+        c.drop_connection();
+        let got = sub
+            .expect_publish()
+            .topic(&will)
+            .as_setup(Precondition::WillDelivery)
+            .await?;
+        alias_within(&t, &got, "Will")?;
+        // Delayed Will.
+        let got = delayed_will_to(&t, "alias-max/delayed-will", Some(PATH_ALIAS_MAX)).await?;
+        alias_within(&t, &got, "delayed Will")?;
+        // Shared: the only member of its group.
+        let shared = t.topic("alias-max/shared");
+        let mut sub = t
+            .client("s-sub")
+            .properties(alias_max_properties())
+            .connect()
+            .await?;
+        sub.subscribe(format!("$share/g/{shared}")).qos(1).await?;
+        publisher.publish(&shared).qos(1).payload("shared").await?;
+        let got = sub
+            .expect_publish()
+            .topic(&shared)
+            .as_setup(Precondition::SharedDelivery)
+            .await?;
+        alias_within(&t, &got, "shared")?;
+        t.pass()
+    })
+}
+
 // ---------------------------------------------------------------------------------------
 
 case! {
@@ -498,7 +742,7 @@ case! {
     checks: [V5_3_1_2_26, V5_3_3_2_11],
     only: V5,
     requires: [QoS1],
-    faults: [SendTopicAliases],
+    faults: [SendTopicAliases, SendTopicAliasesLive],
     tags: [Live, FromBroker, TopicName],
     run: within_client_maximum,
 }

@@ -148,7 +148,8 @@ impl From<ReplayError> for Exit {
             ReplayError::Address(_)
             | ReplayError::Files(_)
             | ReplayError::NoFiles
-            | ReplayError::Scenario(_) => Exit::Usage(m),
+            | ReplayError::Scenario(_)
+            | ReplayError::Usage(_) => Exit::Usage(m),
             ReplayError::Failed { .. } => Exit::Failed(m),
             ReplayError::Harness(_) | ReplayError::NotRun { .. } | ReplayError::Endpoint(_) => {
                 Exit::Harness(m)

@@ -33,6 +33,7 @@ fn config(seed: u64, rounds: u64, out: Option<PathBuf>) -> CampaignConfig {
         out,
         command: "test".to_owned(),
         progress: false,
+        credentials: None,
     }
 }
 
@@ -163,6 +164,7 @@ fn the_same_seed_makes_the_same_setup_traffic() {
                     max_clients: 4,
                     max_actions: 30,
                     wait: Duration::from_secs(2),
+                    credentials: None,
                 };
                 let r = round::run_round(target.addr(), &s, &seeds).await;
                 target.shutdown().await;
@@ -323,6 +325,7 @@ fn websocket_frame_mutations_leave_the_reference_broker_serving() {
                 max_clients: 3,
                 max_actions: 25,
                 wait: Duration::from_secs(1),
+                credentials: None,
             };
             let r = round::run_round(endpoint.clone(), &settings, &seeds()).await;
             assert!(r.not_serving.is_none(), "{:?}", r.not_serving);
@@ -343,4 +346,188 @@ fn websocket_frame_mutations_leave_the_reference_broker_serving() {
     });
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     assert!(report.totals.rounds >= 40, "{:?}", report.totals);
+}
+
+/// A broker that refuses clients without a User Name and Password (like ejabberd's
+/// mod_mqtt): the reference broker with `require_authentication` and one user.
+fn login_broker_config(faults: &[&str]) -> mqttspec_reference_broker::Config {
+    let mut config = mqttspec::runner::embedded_broker_config();
+    config.require_authentication = true;
+    config.faults = faults.iter().map(|f| f.to_string()).collect();
+    config
+}
+
+fn login() -> mqttspec::profile::Credentials {
+    let (username, password) = mqttspec::runner::EMBEDDED_USER;
+    mqttspec::profile::Credentials {
+        username: username.to_owned(),
+        password: Some(password.to_owned()),
+    }
+}
+
+/// With credentials, the fuzz clients and the liveness probe log in: a clean campaign
+/// against a broker that wants a password finds nothing and gets answers; without them every
+/// round ends with the probe refused. A finding's reproducer records the credentials, so
+/// that its replay logs in the same way (and without them cannot even start).
+#[test]
+fn a_campaign_with_credentials_logs_in_and_its_reproducers_too() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let seeds = seeds();
+    let mut cfg = config(11, 20, None);
+    cfg.credentials = Some(login());
+    let report = rt.block_on(async {
+        let mut target = Target::embedded_with(login_broker_config(&[]))
+            .await
+            .unwrap();
+        let report = campaign::run(&mut target, &cfg, &seeds).await;
+        target.shutdown().await;
+        report
+    });
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    assert!(report.totals.packets_received > 50, "{:?}", report.totals);
+    assert_eq!(
+        report.header.login.as_deref(),
+        Some(login().username.as_str())
+    );
+
+    // Without credentials the same broker refuses every client: the probe says so.
+    let mut anonymous = config(11, 2, None);
+    anonymous.minimize = false;
+    let report = rt.block_on(async {
+        let mut target = Target::embedded_with(login_broker_config(&[]))
+            .await
+            .unwrap();
+        let report = campaign::run(&mut target, &anonymous, &seeds).await;
+        target.shutdown().await;
+        report
+    });
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::NotServing),
+        "{:#?}",
+        report.findings
+    );
+
+    // A finding against the login broker with a fault: its reproducer has the credentials.
+    let out = temp_dir("login");
+    let mut cfg = config(3, 5, Some(out.clone()));
+    cfg.credentials = Some(login());
+    let report = rt.block_on(async {
+        let mut target = Target::embedded_with(login_broker_config(&["no-pingresp"]))
+            .await
+            .unwrap();
+        let report = campaign::run(&mut target, &cfg, &seeds).await;
+        target.shutdown().await;
+        report
+    });
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::PingUnanswered)
+        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    assert_eq!(f.reproduced, Some(true), "{f:?}");
+    let file = f.file.clone().expect("reproducer written");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("[credentials]"), "{text}");
+    let scenario = Scenario::load(&file).unwrap();
+    assert_eq!(scenario.credentials, Some(login()));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("Login:"), "{summary}");
+    assert!(
+        !summary.contains(login().password.unwrap().as_str()),
+        "{summary}"
+    );
+
+    // Replayed against the login broker: FAIL with the fault, PASS without; with the
+    // credentials taken out, the runner's own first CONNECT is refused (ERROR).
+    let replay_against = |faults: &[&str], scenario: &Scenario| {
+        rt.block_on(async {
+            let broker = mqttspec_reference_broker::shell::RunningBroker::start(
+                ([127, 0, 0, 1], 0).into(),
+                login_broker_config(faults),
+            )
+            .await
+            .unwrap();
+            let config = ReplayConfig {
+                broker: Some(mqttspec::transport::Endpoint::tcp(broker.local_addr())),
+                wait: Duration::from_secs(2),
+                ..ReplayConfig::default()
+            };
+            let runs = replay::replay(std::slice::from_ref(scenario), &config)
+                .await
+                .unwrap();
+            broker.stop().await;
+            runs[0].outcome.verdict
+        })
+    };
+    assert_eq!(replay_against(&["no-pingresp"], &scenario), Verdict::Fail);
+    assert_eq!(replay_against(&[], &scenario), Verdict::Pass);
+    let mut anonymous = scenario.clone();
+    anonymous.credentials = None;
+    assert_eq!(replay_against(&[], &anonymous), Verdict::Error);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `mqttspec fuzz --profile` and `--username/--password` reach the CONNECTs; without them
+/// the broker that wants a login is reported as not serving before fuzzing (exit 2).
+#[test]
+fn the_command_line_takes_a_profile_or_a_user_name() {
+    let bin = env!("CARGO_BIN_EXE_mqttspec");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let broker = rt
+        .block_on(mqttspec_reference_broker::shell::RunningBroker::start(
+            ([127, 0, 0, 1], 0).into(),
+            login_broker_config(&[]),
+        ))
+        .unwrap();
+    let addr = broker.local_addr().to_string();
+    let out = temp_dir("cli-login");
+    std::fs::create_dir_all(&out).unwrap();
+    let profile = out.join("profile.toml");
+    let (user, password) = mqttspec::runner::EMBEDDED_USER;
+    std::fs::write(
+        &profile,
+        format!("[credentials]\nusername = \"{user}\"\npassword = \"{password}\"\n"),
+    )
+    .unwrap();
+    let fuzz = |extra: &[&str]| {
+        std::process::Command::new(bin)
+            .args(["fuzz", "--rounds", "4", "--seed", "2", "-q", "--wait", "1"])
+            .args(["--broker", &addr, "--out"])
+            .arg(out.join("run"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let with_profile = fuzz(&["--profile", profile.to_str().unwrap()]);
+    assert_eq!(
+        with_profile.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&with_profile.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["login_user_name"], user);
+    assert!(summary["command"].as_str().unwrap().contains("--profile"));
+    let with_flags = fuzz(&["--username", user, "--password", password]);
+    assert_eq!(
+        with_flags.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&with_flags.stderr)
+    );
+    let summary = std::fs::read_to_string(out.join("run/summary.json")).unwrap();
+    assert!(!summary.contains(password), "{summary}");
+    let without = fuzz(&[]);
+    assert_eq!(without.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&without.stderr).contains("does not serve a client"),
+        "{}",
+        String::from_utf8_lossy(&without.stderr)
+    );
+    rt.block_on(broker.stop());
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -51,6 +51,9 @@ pub struct CampaignConfig {
     pub command: String,
     /// Print progress on stderr.
     pub progress: bool,
+    /// The User Name and Password the fuzz clients and the liveness probe log in with
+    /// (`--profile`, `--username`); the reproducers record them for `mqttspec replay`.
+    pub credentials: Option<mqttspec_harness::profile::Credentials>,
 }
 
 /// What a campaign produced.
@@ -74,6 +77,7 @@ pub async fn run(target: &mut Target, cfg: &CampaignConfig, seeds: &Seeds) -> Ca
         command: cfg.command.clone(),
         protocols: cfg.protocols.clone(),
         stopped: None,
+        login: cfg.credentials.as_ref().map(|c| c.username.clone()),
     };
     let mut totals = Totals::default();
     let mut findings: Vec<Finding> = Vec::new();
@@ -96,6 +100,7 @@ pub async fn run(target: &mut Target, cfg: &CampaignConfig, seeds: &Seeds) -> Ca
             max_clients: cfg.clients,
             max_actions: cfg.actions,
             wait: cfg.wait,
+            credentials: cfg.credentials.clone(),
         };
         let result = round::run_round(target.addr(), &settings, seeds).await;
         totals.rounds += 1;
@@ -238,6 +243,7 @@ async fn probe_again(target: &Target, settings: &RoundSettings) -> Result<(), St
         settings.wait * 2,
         transcript,
         true,
+        settings.credentials.as_ref(),
     )
     .await
 }
@@ -297,6 +303,7 @@ async fn handle_finding(
             steps.clone(),
             n.tail.clone(),
             budget,
+            cfg.credentials.clone(),
         )
         .await;
         f.reproduced = Some(m.reproduced);
@@ -319,7 +326,8 @@ async fn handle_finding(
     }
     f.minimized = Size::of(&steps);
     if let Some(out) = &cfg.out {
-        let scenario = finding::scenario(&f, &target.label(), &steps, &n.tail);
+        let mut scenario = finding::scenario(&f, &target.label(), &steps, &n.tail);
+        scenario.credentials = cfg.credentials.clone();
         let notes: Vec<Option<String>> = steps
             .iter()
             .map(|l| l.note.clone())

@@ -179,6 +179,7 @@ pub fn scenario(finding: &Finding, broker: &str, steps: &[LoggedStep], tail: &[S
             finding.detail
         ),
         statements: finding.statement.into_iter().collect(),
+        credentials: None,
         steps: all,
     }
 }
@@ -269,6 +270,9 @@ pub struct Header {
     pub protocols: Vec<ProtocolVersion>,
     /// Why the campaign ended before its duration, if it did.
     pub stopped: Option<String>,
+    /// The User Name the clients logged in with, if any (the password is not reported; the
+    /// reproducers hold it, since a replay must log in the same way).
+    pub login: Option<String>,
 }
 
 /// The JSON report.
@@ -281,6 +285,7 @@ pub fn summary_json(h: &Header, t: &Totals, findings: &[Finding]) -> serde_json:
         "command": h.command,
         "protocols": h.protocols.iter().map(|v| v.label()).collect::<Vec<_>>(),
         "stopped_early": h.stopped,
+        "login_user_name": h.login,
         "rounds": t.rounds,
         "packets_sent": t.packets_sent,
         "bytes_sent": t.bytes_sent,
@@ -322,6 +327,11 @@ pub fn summary_markdown(h: &Header, t: &Totals, findings: &[Finding]) -> String 
     s.push_str(&format!("- Command: `{}`\n", h.command));
     let protocols: Vec<&str> = h.protocols.iter().map(|v| v.label()).collect();
     s.push_str(&format!("- Protocols: {}\n", protocols.join(", ")));
+    if let Some(user) = &h.login {
+        s.push_str(&format!(
+            "- Login: every generated CONNECT and the liveness probe carry User Name `{user}` and the password; the reproducers record them (`[credentials]`)\n"
+        ));
+    }
     s.push_str(&format!(
         "- Fuzzing time: {:.0} s ({:.0} s more minimising)\n",
         t.fuzzing.as_secs_f64(),

@@ -20,6 +20,7 @@ use mqttspec_codec::{
 use rand::RngExt;
 
 use super::Rng;
+use mqttspec_harness::profile::Credentials;
 
 /// What the broker allows, from its CONNACK (MQTT 5.0 properties; 3.1.1 has no limits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,13 +197,16 @@ fn user_properties(rng: &mut Rng, props: &mut impl PropertySet) {
 }
 
 /// A CONNECT for a fuzz client: the given Client Identifier and Clean Start, random Keep
-/// Alive, and (5.0) random valid properties and sometimes a Will.
+/// Alive, and (5.0) random valid properties and sometimes a Will; with `login`'s User Name
+/// and Password when given (no random draw depends on them, so a seed makes the same
+/// choices with or without credentials).
 pub fn connect(
     rng: &mut Rng,
     version: ProtocolVersion,
     client_id: &str,
     clean_start: bool,
     topics: &Topics,
+    login: Option<&Credentials>,
 ) -> Connect {
     let mut properties = ConnectProperties::default();
     if version == ProtocolVersion::V5 {
@@ -251,8 +255,8 @@ pub fn connect(
         properties: properties.into(),
         client_id: string(client_id),
         will,
-        username: None,
-        password: None,
+        username: login.map(|c| string(&c.username)),
+        password: login.and_then(|c| c.password.as_ref().map(|p| Bytes::from(p.clone()))),
     }
 }
 
@@ -437,10 +441,37 @@ mod tests {
         let topics = Topics::new("fz/r1");
         for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
             let mut rng = Rng::seed_from_u64(9);
-            let c = connect(&mut rng, v, "fzabcdefghij", true, &topics);
+            let c = connect(&mut rng, v, "fzabcdefghij", true, &topics, None);
             Packet::Connect(Box::new(c))
                 .encode(v)
                 .expect("CONNECT encodes");
+            // With credentials: the same random choices, plus the User Name and Password.
+            let login = Credentials {
+                username: "fuzz-user".to_owned(),
+                password: Some("fuzz-password".to_owned()),
+            };
+            let plain = connect(
+                &mut Rng::seed_from_u64(3),
+                v,
+                "fzabcdefghij",
+                true,
+                &topics,
+                None,
+            );
+            let c = connect(
+                &mut Rng::seed_from_u64(3),
+                v,
+                "fzabcdefghij",
+                true,
+                &topics,
+                Some(&login),
+            );
+            assert_eq!(c.username.as_ref().map(|u| u.as_str()), Some("fuzz-user"));
+            assert_eq!(c.password.as_deref(), Some(&b"fuzz-password"[..]));
+            assert_eq!((c.keep_alive, &c.will), (plain.keep_alive, &plain.will));
+            Packet::Connect(Box::new(c))
+                .encode(v)
+                .expect("CONNECT with credentials encodes");
             let mut m = SessionModel::new(v);
             m.limits.topic_alias_maximum = 4;
             for _ in 0..2000 {

@@ -15,6 +15,13 @@
 //! reproduces ([`finding`]). [`target`] starts or restarts the broker; [`campaign`] runs the
 //! loop and writes the report.
 //!
+//! Credentials (`mqttspec fuzz --profile` / `--username`, for a broker that refuses anonymous
+//! clients): every CONNECT generated to be accepted carries the User Name and Password, the
+//! CONNECTs the mutator damages start from one that carries them (so a mutation may keep,
+//! damage or drop them), corpus CONNECTs are sent as they are, and the liveness probe logs in
+//! too. The reproducers record the credentials (`[credentials]`), so that the replay runner's
+//! own CONNECTs log in the same way.
+//!
 //! Determinism: every action draws its random choices from a generator seeded by (seed,
 //! round, action), so a seed always makes the same choices. What is actually written also
 //! depends on the broker's answers (a connection the broker closed is reconnected rather than

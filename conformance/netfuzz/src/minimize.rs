@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use super::oracle::FindingKind;
 use super::round::LoggedStep;
 use super::target::Target;
+use mqttspec_harness::profile::Credentials;
 use mqttspec_harness::replay::template::CLIENT_ID_LEN;
 use mqttspec_harness::replay::{run_scenario, Scenario, Step};
 use mqttspec_harness::verdict::Verdict;
@@ -57,6 +58,7 @@ struct Shrinker<'a> {
     version: ProtocolVersion,
     tail: Vec<Step>,
     budget: Budget,
+    credentials: Option<Credentials>,
     trials: usize,
     expected: Option<String>,
     failure: Option<(String, String)>,
@@ -71,6 +73,7 @@ pub async fn minimize(
     steps: Vec<LoggedStep>,
     tail: Vec<Step>,
     budget: Budget,
+    credentials: Option<Credentials>,
 ) -> Minimized {
     let mut s = Shrinker {
         target,
@@ -78,6 +81,7 @@ pub async fn minimize(
         version,
         tail,
         budget,
+        credentials,
         trials: 0,
         expected: None,
         failure: None,
@@ -423,6 +427,7 @@ impl Shrinker<'_> {
             protocol: self.version,
             expect: String::new(),
             statements: Vec::new(),
+            credentials: self.credentials.clone(),
             steps: all,
         };
         self.trials += 1;

@@ -28,6 +28,7 @@ use super::seeds::Seeds;
 use super::ws_frame;
 use super::Rng;
 use mqttspec_harness::client::{summary, ClientOptions, Entry, Received, TestClient, Transcript};
+use mqttspec_harness::profile::Credentials;
 use mqttspec_harness::replay::template::CLIENT_ID_LEN;
 use mqttspec_harness::replay::Step;
 
@@ -46,6 +47,9 @@ pub struct RoundSettings {
     pub max_actions: usize,
     /// How long an answer may take (CONNACK, PINGRESP, the liveness probe).
     pub wait: Duration,
+    /// The User Name and Password of every generated CONNECT and of the liveness probe
+    /// (`--profile`, `--username`); mutated CONNECTs start from a CONNECT carrying them.
+    pub credentials: Option<Credentials>,
 }
 
 /// One logged write, as a replay step with a comment.
@@ -268,7 +272,14 @@ impl Round<'_> {
     /// Connects client `i` with a valid generated CONNECT and waits for the CONNACK.
     async fn connect_valid(&mut self, rng: &mut Rng, i: usize, clean_start: bool) {
         let v = self.v();
-        let connect = generate::connect(rng, v, &self.clients[i].id, clean_start, &self.topics);
+        let connect = generate::connect(
+            rng,
+            v,
+            &self.clients[i].id,
+            clean_start,
+            &self.topics,
+            self.s.credentials.as_ref(),
+        );
         let alias_max = connect.properties.topic_alias_maximum.or(Some(0));
         let packet = Packet::Connect(Box::new(connect));
         let Ok(bytes) = packet.encode(v) else { return };
@@ -695,7 +706,14 @@ impl Round<'_> {
         let connects: Vec<&Vec<u8>> = seeds.iter().filter(|s| s.first() == Some(&0x10)).collect();
         let choice = rng.random_range(0..10u32);
         if choice < 5 || seeds.is_empty() {
-            let c = generate::connect(rng, v, &self.clients[i].id, true, &self.topics);
+            let c = generate::connect(
+                rng,
+                v,
+                &self.clients[i].id,
+                true,
+                &self.topics,
+                self.s.credentials.as_ref(),
+            );
             let base = Packet::Connect(Box::new(c))
                 .encode(v)
                 .map(|b| b.to_vec())
@@ -775,6 +793,7 @@ impl Round<'_> {
             self.s.wait,
             self.transcript.clone(),
             true,
+            self.s.credentials.as_ref(),
         )
         .await
     }
@@ -783,8 +802,9 @@ impl Round<'_> {
 /// How many PUBLISH packets the liveness probe lets pass while it waits for its PINGRESP.
 const PROBE_SKIPPED_PUBLISHES: usize = 64;
 
-/// The liveness oracle: a fresh client connects (CONNACK 0x00) and (when `ping`) its PINGREQ
-/// is answered, each within `wait` (PUBLISH packets before the PINGRESP are let pass).
+/// The liveness oracle: a fresh client connects (CONNACK 0x00; with `login`'s User Name and
+/// Password when given) and (when `ping`) its PINGREQ is answered, each within `wait`
+/// (PUBLISH packets before the PINGRESP are let pass).
 pub async fn probe(
     addr: Endpoint,
     v: ProtocolVersion,
@@ -792,6 +812,7 @@ pub async fn probe(
     wait: Duration,
     transcript: Transcript,
     ping: bool,
+    login: Option<&Credentials>,
 ) -> Result<(), String> {
     let options = ClientOptions::new("probe", v);
     let mut c = TestClient::connect_with(addr, options, transcript)
@@ -804,8 +825,9 @@ pub async fn probe(
         properties: Default::default(),
         client_id: mqttspec_codec::MqttString::new(client_id, "probe").unwrap_or_default(),
         will: None,
-        username: None,
-        password: None,
+        username: login
+            .map(|c| mqttspec_codec::MqttString::new(&c.username, "probe").unwrap_or_default()),
+        password: login.and_then(|c| c.password.as_ref().map(|p| bytes::Bytes::from(p.clone()))),
     };
     let result = async {
         c.send(&Packet::Connect(Box::new(connect)))
@@ -882,6 +904,7 @@ mod tests {
             Duration::from_secs(2),
             transcript,
             true,
+            None,
         )
         .await
     }

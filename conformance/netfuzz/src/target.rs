@@ -49,6 +49,14 @@ impl Target {
     pub async fn embedded(faults: &[String]) -> Result<Target, String> {
         let mut config = mqttspec_harness::runner::embedded_broker_config();
         config.faults.extend(faults.iter().cloned());
+        Target::embedded_with(config).await
+    }
+
+    /// Starts the reference broker with `config` (a broker that requires a login, say) on a
+    /// free loopback port.
+    pub async fn embedded_with(
+        config: mqttspec_reference_broker::Config,
+    ) -> Result<Target, String> {
         let broker = RunningBroker::start(([127, 0, 0, 1], 0).into(), config.clone())
             .await
             .map_err(|e| format!("cannot start the reference broker: {e}"))?;

@@ -269,10 +269,11 @@ impl Broker {
         Tamper::of_faults(self.fault(strip), self.fault(add))
     }
 
-    /// What the flag faults of the copy's path (queued for a disconnected session, Shared
-    /// Subscription, or a Will published after its delay; a live copy has none of its own)
-    /// do to it: the incoming DUP kept, RETAIN kept without Retain As Published, the
-    /// published QoS kept above the granted one.
+    /// What the flag and limit faults of the copy's path (queued for a disconnected session,
+    /// Shared Subscription, a Will published at once or after its delay; a live copy has
+    /// limit faults only) do to it: the incoming DUP kept, RETAIN kept without Retain As
+    /// Published, the published QoS kept above the granted one, the client's Maximum Packet
+    /// Size, Receive Maximum or Topic Alias Maximum ignored.
     fn bend_flags_for_path(
         &self,
         message: &Message,
@@ -293,7 +294,25 @@ impl Broker {
             if !message.delayed_will && self.fault(Fault::SendTopicAliasesWill) {
                 delivery.alias = true;
             }
+            // RETAIN is 1 on a forwarded copy only through Retain As Published.
+            let rap = if message.delayed_will {
+                Fault::IgnoreRetainAsPublishedDelayedWill
+            } else {
+                Fault::IgnoreRetainAsPublishedWill
+            };
+            if self.fault(rap) {
+                delivery.retain = false;
+            }
             if message.delayed_will {
+                if self.fault(Fault::IgnoreMaximumPacketSizeDelayedWill) {
+                    delivery.oversize = true;
+                }
+                if self.fault(Fault::IgnoreReceiveMaximumDelayedWill) {
+                    delivery.beyond_quota = true;
+                }
+                if self.fault(Fault::SendTopicAliasesDelayedWill) {
+                    delivery.alias = true;
+                }
                 if self.fault(Fault::RetainFlagOnForwardDelayedWill) {
                     delivery.retain = message.retain;
                 }
@@ -313,6 +332,16 @@ impl Broker {
                 Fault::SendTopicAliasesShared,
             )
         } else if self.is_online(client) {
+            // The live path has no flag faults of its own, but limit faults.
+            if self.fault(Fault::IgnoreMaximumPacketSizeLive) {
+                delivery.oversize = true;
+            }
+            if self.fault(Fault::IgnoreReceiveMaximumLive) {
+                delivery.beyond_quota = true;
+            }
+            if self.fault(Fault::SendTopicAliasesLive) {
+                delivery.alias = true;
+            }
             return;
         } else {
             (
@@ -324,6 +353,18 @@ impl Broker {
                 Fault::SendTopicAliasesQueued,
             )
         };
+        if !shared && self.fault(Fault::TopicAliasFromOldConnection) {
+            delivery.stale_alias = true;
+        }
+        // RETAIN is 1 on a forwarded copy only through Retain As Published.
+        let rap = if shared {
+            Fault::IgnoreRetainAsPublishedShared
+        } else {
+            Fault::IgnoreRetainAsPublishedQueued
+        };
+        if self.fault(rap) {
+            delivery.retain = false;
+        }
         if self.fault(alias) {
             delivery.alias = true;
         }
@@ -476,6 +517,7 @@ impl Broker {
         let Some(version) = conn.version else {
             return;
         };
+        let aliases_accepted = conn.limits.topic_alias_maximum > 0;
         let window = self.send_window(conn_id);
         let newest_first = self.fault(Fault::ReorderQueuedMessages);
         let reuse_packet_id = self.fault(Fault::ReusePacketId);
@@ -486,6 +528,7 @@ impl Broker {
             keep_expiry: self.fault(Fault::NoMessageExpiry),
             forward_dup: self.fault(Fault::ForwardDup),
             reverse_user_properties: self.fault(Fault::ReverseUserProperties),
+            aliases_accepted,
         };
         let Some(session) = self.sessions.get(client) else {
             return;

@@ -128,6 +128,9 @@ faults! {
     SilentPublishDenial = "silent-publish-denial";
     /// The client's Receive Maximum is ignored when sending (breaks MQTT-3.3.4-9).
     IgnoreReceiveMaximum = "ignore-receive-maximum";
+    /// The same, for copies of messages forwarded to a connected subscriber (not a Shared
+    /// Subscription member) only: breaks MQTT-3.3.4-9 on the live path only.
+    IgnoreReceiveMaximumLive = "ignore-receive-maximum-live";
     /// The same, for copies queued for a disconnected session only (breaks MQTT-3.3.4-9 on
     /// the queued path only).
     IgnoreReceiveMaximumQueued = "ignore-receive-maximum-queued";
@@ -135,11 +138,16 @@ faults! {
     IgnoreReceiveMaximumRetained = "ignore-receive-maximum-retained";
     /// The same, for Will Messages published at once (no Will Delay Interval) only.
     IgnoreReceiveMaximumWill = "ignore-receive-maximum-will";
+    /// The same, for Will Messages published after their Will Delay Interval only.
+    IgnoreReceiveMaximumDelayedWill = "ignore-receive-maximum-delayed-will";
     /// The same, for copies given to a member of a Shared Subscription only.
     IgnoreReceiveMaximumShared = "ignore-receive-maximum-shared";
     /// Packets larger than the client's Maximum Packet Size are sent anyway (breaks
     /// MQTT-3.1.2-24).
     IgnoreMaximumPacketSize = "ignore-maximum-packet-size";
+    /// The same, for PUBLISH copies forwarded to a connected subscriber (not a Shared
+    /// Subscription member) only: breaks MQTT-3.1.2-24 on the live path only.
+    IgnoreMaximumPacketSizeLive = "ignore-maximum-packet-size-live";
     /// The same, for copies queued for a disconnected session only (breaks MQTT-3.1.2-24 on
     /// the queued path only).
     IgnoreMaximumPacketSizeQueued = "ignore-maximum-packet-size-queued";
@@ -147,6 +155,8 @@ faults! {
     IgnoreMaximumPacketSizeRetained = "ignore-maximum-packet-size-retained";
     /// The same, for Will Messages published at once (no Will Delay Interval) only.
     IgnoreMaximumPacketSizeWill = "ignore-maximum-packet-size-will";
+    /// The same, for Will Messages published after their Will Delay Interval only.
+    IgnoreMaximumPacketSizeDelayedWill = "ignore-maximum-packet-size-delayed-will";
     /// The same, for copies given to a member of a Shared Subscription only.
     IgnoreMaximumPacketSizeShared = "ignore-maximum-packet-size-shared";
     /// A packet other than PUBLISH keeps its Reason String and User Properties even when they
@@ -397,6 +407,15 @@ faults! {
     /// Retain As Published is ignored: forwarded messages always have RETAIN 0 (breaks
     /// MQTT-3.3.1-13).
     IgnoreRetainAsPublished = "ignore-retain-as-published";
+    /// The same, on copies queued for a disconnected session only (breaks MQTT-3.3.1-13 on
+    /// the queued path only).
+    IgnoreRetainAsPublishedQueued = "ignore-retain-as-published-queued";
+    /// The same, on Will Messages published at once (no Will Delay Interval) only.
+    IgnoreRetainAsPublishedWill = "ignore-retain-as-published-will";
+    /// The same, on Will Messages published after their Will Delay Interval only.
+    IgnoreRetainAsPublishedDelayedWill = "ignore-retain-as-published-delayed-will";
+    /// The same, on copies given to a member of a Shared Subscription only.
+    IgnoreRetainAsPublishedShared = "ignore-retain-as-published-shared";
     /// A `+` level in a Topic Filter does not match an empty topic level (`a/+/b` misses
     /// `a//b`; breaks MQTT-4.5.0-1 with the matching of 4.7.1.3).
     PlusSkipsEmptyLevels = "plus-skips-empty-levels";
@@ -432,6 +451,9 @@ faults! {
     /// Name), whatever the client's Topic Alias Maximum (breaks MQTT-3.1.2-26, -27 and
     /// MQTT-3.3.2-11).
     SendTopicAliases = "send-topic-aliases";
+    /// The same, on copies forwarded to a connected subscriber (not a Shared Subscription
+    /// member) only (breaks MQTT-3.1.2-26, -27 on the live path only).
+    SendTopicAliasesLive = "send-topic-aliases-live";
     /// The same, on copies queued for a disconnected session only (breaks MQTT-3.1.2-26, -27
     /// on the queued path only).
     SendTopicAliasesQueued = "send-topic-aliases-queued";
@@ -439,8 +461,15 @@ faults! {
     SendTopicAliasesRetained = "send-topic-aliases-retained";
     /// The same, on Will Messages published at once (no Will Delay Interval) only.
     SendTopicAliasesWill = "send-topic-aliases-will";
+    /// The same, on Will Messages published after their Will Delay Interval only.
+    SendTopicAliasesDelayedWill = "send-topic-aliases-delayed-will";
     /// The same, on copies given to a member of a Shared Subscription only.
     SendTopicAliasesShared = "send-topic-aliases-shared";
+    /// Copies queued for a disconnected session are sent, once it resumes on a new
+    /// connection, with Topic Alias 1 and an empty Topic Name, as if a Topic Alias mapping
+    /// of its previous connection still held (to clients that accept Topic Aliases only;
+    /// breaks MQTT-3.3.2-7).
+    TopicAliasFromOldConnection = "topic-alias-from-old-connection";
     /// The server's own Receive Maximum is not enforced: an MQTT 5.0 client may leave any
     /// number of QoS 1/2 PUBLISH packets unacknowledged (breaks the 0x93 Protocol Error of
     /// 3.3.4 and MQTT-4.13.1-1).

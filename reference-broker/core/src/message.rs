@@ -101,6 +101,10 @@ pub(crate) struct Delivery {
     /// Whether a path-specific fault (`send-topic-aliases-queued`, `-retained`, `-will`,
     /// `-shared`) gives this copy Topic Alias 65535 whatever the client's Topic Alias Maximum.
     pub alias: bool,
+    /// Whether the fault `topic-alias-from-old-connection` sends this queued copy as if a
+    /// Topic Alias mapping of the session's previous connection still held: Topic Alias 1
+    /// and an empty Topic Name, never set on the connection it goes out on.
+    pub stale_alias: bool,
 }
 
 /// What a fault of one delivery path (`strip-properties-*`, `add-properties-*`) does to the
@@ -171,6 +175,9 @@ pub(crate) struct Shape {
     pub forward_dup: bool,
     /// `reverse-user-properties` fault.
     pub reverse_user_properties: bool,
+    /// Whether the receiving client accepts Topic Aliases (Topic Alias Maximum of 1 or more):
+    /// only then does [`Delivery::stale_alias`] act (its fault breaks MQTT-3.3.2-7 alone).
+    pub aliases_accepted: bool,
 }
 
 impl Delivery {
@@ -193,6 +200,10 @@ impl Delivery {
                 properties.topic_alias = std::num::NonZeroU16::new(u16::MAX);
             }
         }
+        let stale_alias = shape.version.is_v5() && self.stale_alias && shape.aliases_accepted;
+        if stale_alias {
+            properties.topic_alias = std::num::NonZeroU16::new(1);
+        }
         let qos = self.qos;
         let dup =
             qos != QoS::AtMostOnce && (dup || ((shape.forward_dup || self.keep_dup) && m.dup));
@@ -200,7 +211,11 @@ impl Delivery {
             dup,
             qos,
             retain: self.retain,
-            topic: m.topic.clone(),
+            topic: if stale_alias {
+                TopicName::default()
+            } else {
+                m.topic.clone()
+            },
             packet_id: if qos == QoS::AtMostOnce {
                 None
             } else {
@@ -243,6 +258,7 @@ impl Broker {
             oversize: false,
             beyond_quota: false,
             alias: false,
+            stale_alias: false,
         }
     }
 }

@@ -230,6 +230,7 @@ mod tests {
                 oversize: false,
                 beyond_quota: false,
                 alias: false,
+                stale_alias: false,
             },
             state: OutgoingState::Qos1Sent,
             sent_here: true,

@@ -7,7 +7,9 @@ use clap::Args;
 use mqttspec_harness::address::AddressError;
 
 use super::endpoint::{self, TlsArgs};
+use super::login::LoginArgs;
 use mqttspec_harness::client::Transcript;
+use mqttspec_harness::profile::Credentials;
 use mqttspec_netfuzz::campaign::{self, CampaignConfig};
 use mqttspec_netfuzz::finding::summary_markdown;
 use mqttspec_netfuzz::seeds::Seeds;
@@ -24,6 +26,10 @@ pub struct FuzzArgs {
     pub broker: Option<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Credentials: every CONNECT the fuzzer generates to be accepted, the mutated CONNECTs
+    /// before mutation, and the liveness probe carry them; the reproducers record them.
+    #[command(flatten)]
+    pub login: LoginArgs,
     /// A shell command that starts the broker listening on --broker; the fuzzer runs it,
     /// restarts it after a crash and before crash-minimisation replays, and stops it at the
     /// end.
@@ -101,7 +107,11 @@ pub enum FuzzError {
 
 impl FuzzArgs {
     /// The campaign settings these arguments describe.
-    pub fn config(&self, seed: u64) -> Result<CampaignConfig, FuzzError> {
+    pub fn config(
+        &self,
+        seed: u64,
+        credentials: Option<Credentials>,
+    ) -> Result<CampaignConfig, FuzzError> {
         let protocols = parse_protocols(&self.protocol)
             .map_err(|e| FuzzError::Usage(format!("--protocol {}: {e}", self.protocol)))?;
         if self.clients == 0 || self.clients > 64 {
@@ -120,6 +130,7 @@ impl FuzzArgs {
         for f in &self.fault {
             command.push_str(&format!(" --fault {f}"));
         }
+        command.push_str(&self.login.command_line());
         Ok(CampaignConfig {
             seed,
             duration: Duration::from_secs(self.duration),
@@ -134,6 +145,7 @@ impl FuzzArgs {
             out: Some(self.out.clone()),
             command,
             progress: !self.quiet,
+            credentials,
         })
     }
 
@@ -149,10 +161,9 @@ impl FuzzArgs {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64)
         });
-        let config = self.config(seed)?;
-        let broker = self
-            .tls
-            .endpoint(self.broker.as_deref(), &Default::default())?;
+        let (profile, credentials) = self.login.load().map_err(FuzzError::Usage)?;
+        let config = self.config(seed, credentials)?;
+        let broker = self.tls.endpoint(self.broker.as_deref(), &profile.tls)?;
         let corpus = self.corpus.clone().or_else(Seeds::default_corpus_dir);
         let seeds = match &corpus {
             Some(dir) => Seeds::load(dir),
@@ -190,6 +201,7 @@ impl FuzzArgs {
                 config.wait,
                 Transcript::default(),
                 false,
+                config.credentials.as_ref(),
             )
             .await;
             if let Err(e) = alive {

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod endpoint;
 pub mod fuzz;
 pub mod list;
+pub mod login;
 pub mod probe;
 pub mod replay;
 pub mod run;

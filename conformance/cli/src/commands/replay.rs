@@ -8,6 +8,7 @@ use clap::Args;
 use mqttspec_harness::address::AddressError;
 
 use super::endpoint::{self, TlsArgs};
+use super::login::LoginArgs;
 use mqttspec_harness::client::transcript::render_text;
 use mqttspec_harness::replay::{
     collect_files, load_all, replay, result_line, ReplayConfig, ScenarioError, ScenarioRun,
@@ -27,6 +28,8 @@ pub struct ReplayArgs {
     pub broker: Option<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
+    #[command(flatten)]
+    pub login: LoginArgs,
     /// How long each expectation waits, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 3)]
     pub timeout: u64,
@@ -47,6 +50,9 @@ pub enum ReplayError {
     /// The broker's transport cannot be set up (refused, TLS or WebSocket handshake).
     #[error("{0}")]
     Endpoint(#[from] mqttspec_harness::transport::ConnectError),
+    /// The profile cannot be read.
+    #[error("{0}")]
+    Usage(String),
     /// A scenario path cannot be read.
     #[error("{0}")]
     Files(String),
@@ -82,9 +88,8 @@ pub enum ReplayError {
 impl ReplayArgs {
     /// Replays the scenarios: exit 0 when all pass, 1 when any FAILs, 2 on a harness error.
     pub fn run(&self) -> Result<(), ReplayError> {
-        let broker = self
-            .tls
-            .endpoint(self.broker.as_deref(), &Default::default())?;
+        let (profile, credentials) = self.login.load().map_err(ReplayError::Usage)?;
+        let broker = self.tls.endpoint(self.broker.as_deref(), &profile.tls)?;
         let files = collect_files(&self.files).map_err(ReplayError::Files)?;
         if files.is_empty() {
             return Err(ReplayError::NoFiles);
@@ -94,6 +99,7 @@ impl ReplayArgs {
             broker,
             faults: self.fault.clone(),
             wait: Duration::from_secs(self.timeout.max(1)),
+            credentials,
         };
         let rt = tokio::runtime::Runtime::new()
             .map_err(|e| ReplayError::Harness(format!("cannot start the runtime: {e}")))?;

@@ -21,7 +21,7 @@ use mqttspec_harness::address::AddressError;
 
 use super::endpoint::TlsArgs;
 use mqttspec_harness::limits::LimitsConfig;
-use mqttspec_harness::profile::{check_topic_prefix, Profile};
+use mqttspec_harness::profile::check_topic_prefix;
 use mqttspec_harness::runner::{self, Pass, Progress, RunConfig};
 use mqttspec_harness::transport::Scheme;
 use mqttspec_harness::verdict::Verdict;
@@ -166,10 +166,8 @@ impl RunArgs {
     /// version, no judged case); else 1 with `--strict` when an unbaselined INCONCLUSIVE or
     /// ERROR exists; else 0. An unreachable broker or bad arguments are 2 at once.
     pub fn run(&self) -> Result<(), RunError> {
-        let profile = match &self.profile {
-            Some(p) => Profile::load(p).map_err(RunError::Usage)?,
-            None => Profile::default(),
-        };
+        let profile =
+            super::login::load_profile(self.profile.as_deref()).map_err(RunError::Usage)?;
         let broker = self.tls.endpoint(self.broker.as_deref(), &profile.tls)?;
         if broker.is_some() && !self.fault.is_empty() {
             return Err(RunError::Usage(

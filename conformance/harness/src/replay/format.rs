@@ -7,6 +7,7 @@ use mqttspec_codec::{PacketType, ProtocolVersion, Spec, StatementId};
 use serde::Deserialize;
 
 use super::template;
+use crate::profile::Credentials;
 
 /// The most steps a scenario may have, and the most times one `send` may repeat.
 pub const MAX_STEPS: usize = 1000;
@@ -37,6 +38,11 @@ pub struct Scenario {
     pub expect: String,
     /// The normative statements the scenario checks.
     pub statements: Vec<StatementId>,
+    /// The User Name and Password of the runner's own CONNECTs (the setup `connect` steps
+    /// without `hex`, the checks before and after the steps), when the scenario was recorded
+    /// against a broker that wants them (a fuzz finding); `mqttspec replay --profile` /
+    /// `--username` override them.
+    pub credentials: Option<Credentials>,
     /// The steps, in order.
     pub steps: Vec<Step>,
 }
@@ -201,6 +207,7 @@ struct RawScenario {
     expect: String,
     #[serde(default)]
     statements: Vec<String>,
+    credentials: Option<Credentials>,
     #[serde(default)]
     step: Vec<RawStep>,
 }
@@ -322,6 +329,7 @@ impl Scenario {
             protocol,
             expect: raw.expect,
             statements,
+            credentials: raw.credentials,
             steps,
         })
     }

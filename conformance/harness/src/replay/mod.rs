@@ -11,6 +11,10 @@
 //! Verdicts: PASS; FAIL (an expectation or the "still alive" check not met, with Expected /
 //! Actual and the transcript); ERROR (the harness could not run the scenario: the broker
 //! unreachable before it started, a setup CONNECT refused).
+//!
+//! Credentials: the runner's own CONNECTs (setup `connect` steps without `hex`, the checks
+//! before and after) carry the scenario's `[credentials]` (a fuzz finding recorded against a
+//! broker that wants a password), or [`ReplayConfig::credentials`], which wins.
 
 pub mod delivery;
 pub mod format;
@@ -18,6 +22,7 @@ pub mod run;
 pub mod template;
 pub mod write;
 
+use crate::profile::Credentials;
 use crate::transport::Endpoint;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,6 +41,9 @@ pub struct ReplayConfig {
     pub faults: Vec<String>,
     /// How long each expectation waits.
     pub wait: Duration,
+    /// The User Name and Password of the runner's own CONNECTs (`--profile`, `--username`):
+    /// when set, they replace the ones a scenario records.
+    pub credentials: Option<Credentials>,
 }
 
 impl Default for ReplayConfig {
@@ -44,6 +52,7 @@ impl Default for ReplayConfig {
             broker: None,
             faults: Vec::new(),
             wait: Duration::from_secs(3),
+            credentials: None,
         }
     }
 }
@@ -118,7 +127,15 @@ pub async fn replay(
     let mut runs = Vec::with_capacity(scenarios.len());
     for (i, s) in scenarios.iter().enumerate() {
         let stem = format!("rg{token}{}", crate::scenario::ctx_base36(i as u64, 3));
-        runs.push(run_scenario(s, address.clone(), config.wait, &stem).await);
+        let run = match &config.credentials {
+            Some(login) => {
+                let mut s = s.clone();
+                s.credentials = Some(login.clone());
+                run_scenario(&s, address.clone(), config.wait, &stem).await
+            }
+            None => run_scenario(s, address.clone(), config.wait, &stem).await,
+        };
+        runs.push(run);
     }
     if let Some(b) = embedded {
         b.stop().await;

@@ -119,14 +119,23 @@ impl Runner<'_> {
             .or_insert_with(|| client_id_for(stem, name))
     }
 
-    /// The runner's CONNECT; in 5.0 with the Maximum Packet Size property when `maximum`.
+    /// The runner's CONNECT; in 5.0 with the Maximum Packet Size property when `maximum`;
+    /// with the scenario's User Name and Password when it has them.
     fn default_connect(&self, client_id: &str, keep_alive: u16, maximum: Option<u32>) -> Vec<u8> {
+        let login = self.scenario.credentials.as_ref();
         let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T'];
         body.push(match self.version() {
             ProtocolVersion::V311 => 4,
             ProtocolVersion::V5 => 5,
         });
-        body.push(0x02); // Clean Start / Clean Session
+        let mut flags = 0x02; // Clean Start / Clean Session
+        if let Some(c) = login {
+            flags |= 0x80; // User Name Flag
+            if c.password.is_some() {
+                flags |= 0x40; // Password Flag
+            }
+        }
+        body.push(flags);
         body.extend_from_slice(&keep_alive.to_be_bytes());
         if self.version() == ProtocolVersion::V5 {
             match maximum {
@@ -138,9 +147,13 @@ impl Runner<'_> {
                 None => body.push(0x00), // no properties
             }
         }
-        let id = client_id.as_bytes();
-        body.extend_from_slice(&(id.len() as u16).to_be_bytes());
-        body.extend_from_slice(id);
+        push_field(&mut body, client_id.as_bytes());
+        if let Some(c) = login {
+            push_field(&mut body, c.username.as_bytes());
+            if let Some(p) = &c.password {
+                push_field(&mut body, p.as_bytes());
+            }
+        }
         let mut packet = vec![0x10];
         packet.extend(template::variable_byte_integer(body.len()).unwrap_or_default());
         packet.extend(body);
@@ -318,6 +331,14 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+/// Appends a two-byte length and `bytes` (a UTF-8 string or Binary Data field); a field
+/// longer than 65,535 bytes is cut there (the profile's credentials are short).
+fn push_field(body: &mut Vec<u8>, bytes: &[u8]) {
+    let bytes = &bytes[..bytes.len().min(usize::from(u16::MAX))];
+    body.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+    body.extend_from_slice(bytes);
 }
 
 /// Whether a write error means the broker had closed (or reset) the connection.

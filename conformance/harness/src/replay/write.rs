@@ -28,6 +28,16 @@ pub fn to_toml(scenario: &Scenario, notes: &[Option<String>]) -> String {
     let statements: Vec<String> = scenario.statements.iter().map(|s| quote(s.id())).collect();
     let _ = writeln!(out, "statements = [{}]", statements.join(", "));
     let _ = writeln!(out, "expect = {}", quote_multiline(&scenario.expect));
+    if let Some(c) = &scenario.credentials {
+        out.push_str(
+            "\n# The runner's own CONNECTs log in with these (so do the recorded ones).\n",
+        );
+        out.push_str("[credentials]\n");
+        let _ = writeln!(out, "username = {}", quote(&c.username));
+        if let Some(p) = &c.password {
+            let _ = writeln!(out, "password = {}", quote(p));
+        }
+    }
     for (i, step) in scenario.steps.iter().enumerate() {
         out.push('\n');
         if let Some(Some(note)) = notes.get(i) {
@@ -261,6 +271,10 @@ statements = ["MQTT-3.3.2-3"]
 expect = """Line one.
 Line two."""
 
+[credentials]
+username = "fuzz \"user\""
+password = "secret"
+
 [[step]]
 connect = "a"
 hex = "10 {len} 00 04 'MQTT' 05 02 00 3c 00 {u16:12} {cid}"
@@ -339,6 +353,11 @@ reasons = [0x81]
         assert_eq!(back.title, original.title);
         assert_eq!(back.expect, original.expect);
         assert_eq!(back.statements, original.statements);
+        assert_eq!(back.credentials, original.credentials);
+        assert_eq!(
+            original.credentials.as_ref().map(|c| c.username.as_str()),
+            Some("fuzz \"user\"")
+        );
         assert!(text.contains("{cid}"), "{text}");
         assert!(text.contains("[00]*40"), "{text}");
         assert!(text.contains("# CONNECT with a note"), "{text}");
