@@ -157,6 +157,11 @@ pub struct TestClient {
     decoder: FrameDecoder,
     transcript: Transcript,
     ended: Option<Received>,
+    /// Whether a packet with a bad fixed header but a readable length is skipped as one
+    /// malformed frame instead of ending the stream ([`TestClient::keep_in_step`]).
+    in_step: bool,
+    /// The largest packet accepted from the broker.
+    max_packet_size: usize,
 }
 
 impl TestClient {
@@ -204,7 +209,17 @@ impl TestClient {
                 .with_max_packet_size(options.max_packet_size),
             transcript,
             ended: None,
+            in_step: false,
+            max_packet_size: options.max_packet_size as usize,
         })
+    }
+
+    /// After a packet whose fixed header is invalid (e.g. a QoS 0 PUBLISH with DUP set) but
+    /// whose Remaining Length can be read and has arrived whole, go on with the packets
+    /// after it instead of ending the stream there. For a subscriber that sees other tests'
+    /// messages (`#`), which must be able to pass over a broker fault that is not its own.
+    pub fn keep_in_step(&mut self) {
+        self.in_step = true;
     }
 
     /// What the connection negotiated (transport, TLS version and cipher suite, WebSocket
@@ -413,6 +428,30 @@ impl TestClient {
                 }
             }),
             Ok(None) => None,
+            Err(error) if self.in_step && !error.is_incomplete() => {
+                match frame_len(&self.buf) {
+                    // Not all there yet: wait for the rest (bounded by the packet limit).
+                    Some(n) if n <= self.max_packet_size && n > self.buf.len() => None,
+                    Some(n) if n <= self.max_packet_size => {
+                        let frame = self.buf.split_to(n).freeze();
+                        let kept = frame.slice(..n.min(MALFORMED_KEPT));
+                        self.transcript.record(
+                            &self.name,
+                            Direction::In,
+                            &kept,
+                            format!("MALFORMED: {error}"),
+                        );
+                        Some(Received::Malformed { error, bytes: kept })
+                    }
+                    _ => {
+                        let kept = self
+                            .buf
+                            .split_to(self.buf.len().min(MALFORMED_KEPT))
+                            .freeze();
+                        Some(self.malformed(error, kept))
+                    }
+                }
+            }
             Err(error) => {
                 let kept = self
                     .buf
@@ -512,9 +551,73 @@ fn describe_outgoing(bytes: &Bytes, v: ProtocolVersion) -> String {
     }
 }
 
+/// The length of the packet at the front of `buf` (fixed header included), when its Remaining
+/// Length has arrived and is a valid Variable Byte Integer.
+fn frame_len(buf: &[u8]) -> Option<usize> {
+    let mut remaining = 0usize;
+    for i in 0..4 {
+        let byte = *buf.get(1 + i)?;
+        remaining |= usize::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some(2 + i + remaining);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A listener that sends `bytes` to the first client and keeps the connection open.
+    async fn sending(bytes: &'static [u8]) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                let _ = s.write_all(bytes).await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        });
+        addr
+    }
+
+    // A QoS 0 PUBLISH with DUP set (a bad fixed header, 8 bytes long), then a valid PINGRESP.
+    const BAD_THEN_GOOD: &[u8] = &[0x38, 0x06, 0x00, 0x03, b'a', b'/', b'b', b'x', 0xD0, 0x00];
+
+    #[tokio::test]
+    async fn a_bad_fixed_header_ends_the_stream_unless_kept_in_step() {
+        let deadline = || Instant::now() + Duration::from_secs(2);
+        let mut c = TestClient::connect_tcp(sending(BAD_THEN_GOOD).await, ProtocolVersion::V311)
+            .await
+            .expect("connect");
+        assert!(matches!(
+            c.recv_until(deadline()).await,
+            Received::Malformed { .. }
+        ));
+        assert!(c.is_ended());
+        let mut c = TestClient::connect_tcp(sending(BAD_THEN_GOOD).await, ProtocolVersion::V311)
+            .await
+            .expect("connect");
+        c.keep_in_step();
+        let first = c.recv_until(deadline()).await;
+        assert_eq!(first.malformed_publish_topic(), Some(&b"a/b"[..]));
+        assert!(!c.is_ended());
+        assert!(matches!(
+            c.recv_until(deadline()).await,
+            Received::Packet(Packet::PingResp)
+        ));
+    }
+
+    #[test]
+    fn a_whole_frame_is_measured_by_its_remaining_length() {
+        assert_eq!(frame_len(&[0x38, 0x02, 0x00, 0x00, 0xC0]), Some(4));
+        assert_eq!(frame_len(&[0x38, 0x03, 0x00]), Some(5));
+        assert_eq!(frame_len(&[0x38, 0x80]), None);
+        assert_eq!(frame_len(&[0x38, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]), None);
+    }
 
     fn malformed(b: &'static [u8]) -> Received {
         let error = Packet::decode(Bytes::from_static(b), ProtocolVersion::V311)

@@ -88,6 +88,12 @@ impl Client {
         self.timeout
     }
 
+    /// See [`TestClient::keep_in_step`]: a packet with a bad fixed header but a readable
+    /// length is passed over as one malformed frame.
+    pub fn keep_in_step(&mut self) {
+        self.inner.keep_in_step();
+    }
+
     /// Whether the connection underneath has ended (closed, or broken by input that could
     /// not be framed).
     pub fn raw_ended(&self) -> bool {
