@@ -13,7 +13,7 @@ use super::support::{
 };
 use mqttspec_harness::case;
 use mqttspec_harness::scenario::{
-    BoxFuture, CaseResult, Client, Ctx, Failure, Precondition, PublishBuilder,
+    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, PublishBuilder,
 };
 
 /// PUBLISH properties with a Topic Alias.
@@ -414,14 +414,7 @@ fn no_alias(t: &Ctx, p: &Publish, path: &str) -> Result<(), Failure> {
 /// `alias_max` as its Topic Alias Maximum (none when `None`).
 async fn delayed_will_to(t: &Ctx, topic: &str, alias_max: Option<u16>) -> Result<Publish, Failure> {
     let topic = t.topic(topic);
-    let mut builder = t.client("dw-sub");
-    if let Some(max) = alias_max {
-        builder = builder.properties(ConnectProperties {
-            topic_alias_maximum: Some(max),
-            ..ConnectProperties::default()
-        });
-    }
-    let mut sub = builder.connect().await?;
+    let mut sub = receiver(t, "dw-sub", alias_max).connect().await?;
     sub.subscribe(&topic).qos(1).await?;
     let c = t
         .client("dw")
@@ -445,89 +438,109 @@ async fn delayed_will_to(t: &Ctx, topic: &str, alias_max: Option<u16>) -> Result
 }
 
 fn none_sent_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
-    Box::pin(async move {
-        // Queued: the session is offline when the message is published.
-        let topic = t.topic("alias/queued");
-        // Clean Start 0 creates the session: whether a Clean Start 1 session outlives its
-        // connection is session.clean-start-1-session-kept-for-its-expiry's question.
-        let mut sub = t
-            .client("q-sub")
-            .clean_start(false)
-            .session_expiry(60)
-            .connect()
+    Box::pin(async move { on_every_path(&t, "alias", None, no_alias).await })
+}
+
+/// A client declaring `alias_max` as its Topic Alias Maximum (none: the property left out,
+/// that is 0).
+fn receiver(t: &Ctx, name: &str, alias_max: Option<u16>) -> ClientBuilder {
+    let builder = t.client(name);
+    match alias_max {
+        Some(max) => builder.properties(ConnectProperties {
+            topic_alias_maximum: Some(max),
+            ..ConnectProperties::default()
+        }),
+        None => builder,
+    }
+}
+
+/// Sends a message to a client declaring `alias_max` on each way besides the live one
+/// (queued for its session, retained, Will, delayed Will, Shared Subscription), topics under
+/// `level`, and judges each with `check` (the message, the path's name).
+async fn on_every_path(
+    t: &Ctx,
+    level: &str,
+    alias_max: Option<u16>,
+    check: fn(&Ctx, &Publish, &str) -> Result<(), Failure>,
+) -> CaseResult {
+    // Queued: the session is offline when the message is published.
+    let topic = t.topic(&format!("{level}/queued"));
+    // Clean Start 0 creates the session: whether a Clean Start 1 session outlives its
+    // connection is session.clean-start-1-session-kept-for-its-expiry's question.
+    let mut sub = receiver(t, "q-sub", alias_max)
+        .clean_start(false)
+        .session_expiry(60)
+        .connect()
+        .await?;
+    sub.subscribe(&topic).qos(1).await?;
+    sub.disconnect().await?;
+    let mut publisher = t.client("pub").connect().await?;
+    publisher.publish(&topic).qos(1).payload("queued").await?;
+    let mut sub = receiver(t, "q-sub", alias_max)
+        .clean_start(false)
+        .session_expiry(0)
+        .connect()
+        .await?;
+    let got = sub
+        .expect_publish()
+        .topic(&topic)
+        .as_setup(Precondition::QueuedDelivery)
+        .await?;
+    check(t, &got, "queued")?;
+    // Retained: sent when the subscription is made.
+    let retained = t.topic(&format!("{level}/retained"));
+    let verdict = super::support::clearing_retained(t, std::slice::from_ref(&retained), async {
+        publisher
+            .publish(&retained)
+            .qos(1)
+            .retain()
+            .payload("retained")
             .await?;
-        sub.subscribe(&topic).qos(1).await?;
-        sub.disconnect().await?;
-        let mut publisher = t.client("pub").connect().await?;
-        publisher.publish(&topic).qos(1).payload("queued").await?;
-        let mut sub = t
-            .client("q-sub")
-            .clean_start(false)
-            .session_expiry(0)
-            .connect()
-            .await?;
+        let mut sub = receiver(t, "r-sub", alias_max).connect().await?;
+        sub.subscribe(&retained).qos(1).await?;
         let got = sub
             .expect_publish()
-            .topic(&topic)
-            .as_setup(Precondition::QueuedDelivery)
+            .topic(&retained)
+            .as_setup(Precondition::RetainedDelivery)
             .await?;
-        no_alias(&t, &got, "queued")?;
-        // Retained: sent when the subscription is made.
-        let retained = t.topic("alias/retained");
-        let verdict =
-            super::support::clearing_retained(&t, std::slice::from_ref(&retained), async {
-                publisher
-                    .publish(&retained)
-                    .qos(1)
-                    .retain()
-                    .payload("retained")
-                    .await?;
-                let mut sub = t.client("r-sub").connect().await?;
-                sub.subscribe(&retained).qos(1).await?;
-                let got = sub
-                    .expect_publish()
-                    .topic(&retained)
-                    .as_setup(Precondition::RetainedDelivery)
-                    .await?;
-                no_alias(&t, &got, "retained")?;
-                t.pass()
-            })
-            .await?;
-        if verdict.verdict != mqttspec_harness::verdict::Verdict::Pass {
-            return Ok(verdict);
-        }
-        // Will: published when its connection ends without DISCONNECT.
-        let will = t.topic("alias/will");
-        let mut sub = t.client("w-sub").connect().await?;
-        sub.subscribe(&will).qos(1).await?;
-        let c = t
-            .client("w")
-            .will(mqttspec_harness::scenario::Will::new(&will, "will").qos(1))
-            .connect()
-            .await?;
-        c.drop_connection();
-        let got = sub
-            .expect_publish()
-            .topic(&will)
-            .as_setup(Precondition::WillDelivery)
-            .await?;
-        no_alias(&t, &got, "Will")?;
-        // Delayed Will: published 1 s after its connection ended (the session outlives it).
-        let got = delayed_will_to(&t, "alias/delayed-will", None).await?;
-        no_alias(&t, &got, "delayed Will")?;
-        // Shared: the only member of its group.
-        let shared = t.topic("alias/shared");
-        let mut sub = t.client("s-sub").connect().await?;
-        sub.subscribe(format!("$share/g/{shared}")).qos(1).await?;
-        publisher.publish(&shared).qos(1).payload("shared").await?;
-        let got = sub
-            .expect_publish()
-            .topic(&shared)
-            .as_setup(Precondition::SharedDelivery)
-            .await?;
-        no_alias(&t, &got, "shared")?;
+        check(t, &got, "retained")?;
         t.pass()
     })
+    .await?;
+    if verdict.verdict != mqttspec_harness::verdict::Verdict::Pass {
+        return Ok(verdict);
+    }
+    // Will: published when its connection ends without DISCONNECT.
+    let will = t.topic(&format!("{level}/will"));
+    let mut sub = receiver(t, "w-sub", alias_max).connect().await?;
+    sub.subscribe(&will).qos(1).await?;
+    let c = t
+        .client("w")
+        .will(mqttspec_harness::scenario::Will::new(&will, "will").qos(1))
+        .connect()
+        .await?;
+    c.drop_connection();
+    let got = sub
+        .expect_publish()
+        .topic(&will)
+        .as_setup(Precondition::WillDelivery)
+        .await?;
+    check(t, &got, "Will")?;
+    // Delayed Will: published 1 s after its connection ended (the session outlives it).
+    let got = delayed_will_to(t, &format!("{level}/delayed-will"), alias_max).await?;
+    check(t, &got, "delayed Will")?;
+    // Shared: the only member of its group.
+    let shared = t.topic(&format!("{level}/shared"));
+    let mut sub = receiver(t, "s-sub", alias_max).connect().await?;
+    sub.subscribe(format!("$share/g/{shared}")).qos(1).await?;
+    publisher.publish(&shared).qos(1).payload("shared").await?;
+    let got = sub
+        .expect_publish()
+        .topic(&shared)
+        .as_setup(Precondition::SharedDelivery)
+        .await?;
+    check(t, &got, "shared")?;
+    t.pass()
 }
 
 case! {
@@ -546,8 +559,7 @@ fn server_mapping_ends_with_connection(t: Ctx) -> BoxFuture<'static, CaseResult>
         let topic = t.topic("alias-conn");
         let mut subs = vec![
             // Clean Start 0 creates the session (see session.clean-start-1-session-kept-for-its-expiry).
-            t.client("sub")
-                .properties(alias_max_properties())
+            receiver(&t, "sub", Some(PATH_ALIAS_MAX))
                 .clean_start(false)
                 .session_expiry(60)
                 .connect()
@@ -567,8 +579,7 @@ fn server_mapping_ends_with_connection(t: Ctx) -> BoxFuture<'static, CaseResult>
         sub.disconnect().await?;
         publisher.publish(&topic).qos(1).payload("queued").await?;
         let mut subs = vec![
-            t.client("sub")
-                .properties(alias_max_properties())
+            receiver(&t, "sub", Some(PATH_ALIAS_MAX))
                 .clean_start(false)
                 .session_expiry(0)
                 .connect()
@@ -624,13 +635,6 @@ case! {
 /// The Topic Alias Maximum the clients of [`WITHIN_CLIENT_MAXIMUM_ON_EVERY_PATH`] declare.
 const PATH_ALIAS_MAX: u16 = 2;
 
-fn alias_max_properties() -> ConnectProperties {
-    ConnectProperties {
-        topic_alias_maximum: Some(PATH_ALIAS_MAX),
-        ..ConnectProperties::default()
-    }
-}
-
 /// Checks that `p`, received on `path` by a client declaring [`PATH_ALIAS_MAX`], has no Topic
 /// Alias or one from 1 to that maximum.
 fn alias_within(t: &Ctx, p: &Publish, path: &str) -> Result<(), Failure> {
@@ -646,100 +650,9 @@ fn alias_within(t: &Ctx, p: &Publish, path: &str) -> Result<(), Failure> {
 }
 
 fn within_client_maximum_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
-    Box::pin(async move {
-        // Queued: the session is offline when the message is published.
-        let topic = t.topic("alias-max/queued");
-        let mut sub = t
-            .client("q-sub")
-            .properties(alias_max_properties())
-            .session_expiry(60)
-            .connect()
-            .await?;
-        sub.subscribe(&topic).qos(1).await?;
-        sub.disconnect().await?;
-        let mut publisher = t.client("pub").connect().await?;
-        publisher.publish(&topic).qos(1).payload("queued").await?;
-        let mut sub = t
-            .client("q-sub")
-            .properties(alias_max_properties())
-            .clean_start(false)
-            .session_expiry(0)
-            .connect()
-            .await?;
-        let got = sub
-            .expect_publish()
-            .topic(&topic)
-            .as_setup(Precondition::Delivery)
-            .await?;
-        alias_within(&t, &got, "queued")?;
-        // Retained: sent when the subscription is made.
-        let retained = t.topic("alias-max/retained");
-        let verdict =
-            super::support::clearing_retained(&t, std::slice::from_ref(&retained), async {
-                publisher
-                    .publish(&retained)
-                    .qos(1)
-                    .retain()
-                    .payload("retained")
-                    .await?;
-                let mut sub = t
-                    .client("r-sub")
-                    .properties(alias_max_properties())
-                    .connect()
-                    .await?;
-                sub.subscribe(&retained).qos(1).await?;
-                let got = sub
-                    .expect_publish()
-                    .topic(&retained)
-                    .as_setup(Precondition::RetainedDelivery)
-                    .await?;
-                alias_within(&t, &got, "retained")?;
-                t.pass()
-            })
-            .await?;
-        if verdict.verdict != mqttspec_harness::verdict::Verdict::Pass {
-            return Ok(verdict);
-        }
-        // Will: published when its connection ends without DISCONNECT.
-        let will = t.topic("alias-max/will");
-        let mut sub = t
-            .client("w-sub")
-            .properties(alias_max_properties())
-            .connect()
-            .await?;
-        sub.subscribe(&will).qos(1).await?;
-        let c = t
-            .client("w")
-            .will(mqttspec_harness::scenario::Will::new(&will, "will").qos(1))
-            .connect()
-            .await?;
-        c.drop_connection();
-        let got = sub
-            .expect_publish()
-            .topic(&will)
-            .as_setup(Precondition::WillDelivery)
-            .await?;
-        alias_within(&t, &got, "Will")?;
-        // Delayed Will.
-        let got = delayed_will_to(&t, "alias-max/delayed-will", Some(PATH_ALIAS_MAX)).await?;
-        alias_within(&t, &got, "delayed Will")?;
-        // Shared: the only member of its group.
-        let shared = t.topic("alias-max/shared");
-        let mut sub = t
-            .client("s-sub")
-            .properties(alias_max_properties())
-            .connect()
-            .await?;
-        sub.subscribe(format!("$share/g/{shared}")).qos(1).await?;
-        publisher.publish(&shared).qos(1).payload("shared").await?;
-        let got = sub
-            .expect_publish()
-            .topic(&shared)
-            .as_setup(Precondition::SharedDelivery)
-            .await?;
-        alias_within(&t, &got, "shared")?;
-        t.pass()
-    })
+    Box::pin(
+        async move { on_every_path(&t, "alias-max", Some(PATH_ALIAS_MAX), alias_within).await },
+    )
 }
 
 // ---------------------------------------------------------------------------------------
