@@ -32,12 +32,14 @@ pub(crate) const CASES: &[ClientCase] = &[ClientCase {
 const METHOD: &str = "MQTTSPEC-CHALLENGE";
 
 fn auth_packet(code: ReasonCode, data: &'static [u8]) -> Result<Packet, Outcome> {
-    let mut props = AuthProperties::default();
-    props.authentication_method = Some(
-        MqttString::new(METHOD, "Authentication Method")
-            .map_err(|e| Outcome::error(e.to_string()))?,
-    );
-    props.authentication_data = Some(bytes::Bytes::from_static(data));
+    let props = AuthProperties {
+        authentication_method: Some(
+            MqttString::new(METHOD, "Authentication Method")
+                .map_err(|e| Outcome::error(e.to_string()))?,
+        ),
+        authentication_data: Some(bytes::Bytes::from_static(data)),
+        ..AuthProperties::default()
+    };
     Ok(Packet::Auth(Auth {
         reason_code: code,
         properties: props.into(),
@@ -123,11 +125,13 @@ fn challenge(t: Ctx) -> CaseFuture {
             )
             .statement(S::V5_4_12_0_5));
         }
-        let mut props = ConnAckProperties::default();
-        props.authentication_method = Some(
-            MqttString::new(METHOD, "Authentication Method")
-                .map_err(|e| Outcome::error(e.to_string()))?,
-        );
+        let props = ConnAckProperties {
+            authentication_method: Some(
+                MqttString::new(METHOD, "Authentication Method")
+                    .map_err(|e| Outcome::error(e.to_string()))?,
+            ),
+            ..ConnAckProperties::default()
+        };
         conn.connack(false, ReasonCode::Success, props).await;
         s.expect_event("connack", Role::Setup(Precondition::Connect))
             .await?;

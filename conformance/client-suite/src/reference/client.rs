@@ -682,10 +682,13 @@ impl Client {
         } else {
             ReasonCode::ContinueAuthentication
         };
-        let mut props = AuthProperties::default();
-        props.authentication_method =
-            Some(MqttString::new(&method, "Authentication Method").map_err(|e| e.to_string())?);
-        props.authentication_data = data;
+        let props = AuthProperties {
+            authentication_method: Some(
+                MqttString::new(&method, "Authentication Method").map_err(|e| e.to_string())?,
+            ),
+            authentication_data: data,
+            ..AuthProperties::default()
+        };
         if self.has(Fault::PingDuringAuth) {
             self.send_bytes(&[0xC0, 0x00]);
         }
