@@ -142,3 +142,43 @@ fn real_library_adapters_run_when_installed() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn reference_client_passes_over_tls_websocket_and_websocket_over_tls() {
+    for transport in ["mqtts", "ws", "wss"] {
+        let dir = std::env::temp_dir().join(format!(
+            "mqttspec-client-{transport}-{}",
+            std::process::id()
+        ));
+        let o = Command::new(MQTTSPEC)
+            .args([
+                "client",
+                "--adapter",
+                &format!("{MQTTSPEC} reference-client"),
+                "--transport",
+                transport,
+                "--filter",
+                "qos.qos1-received-puback",
+                "--filter",
+                "websocket.mqtt-subprotocol",
+                "--out",
+            ])
+            .arg(&dir)
+            .env("MQTTSPEC_CLIENT_FAULTS", "")
+            .output()
+            .expect("run mqttspec");
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{transport}: {stdout}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("client-report.json")).unwrap())
+                .unwrap();
+        assert_eq!(report["transport"], transport);
+        let cases = report["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 4, "{transport}: {stdout}");
+        assert!(
+            cases.iter().all(|c| c["verdict"] == "PASS"),
+            "{transport}: {stdout}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -18,9 +18,13 @@ use mqttspec_codec::{
     Packet, ProtocolVersion, ReasonCode,
 };
 use mqttspec_harness::client::{summary, Direction, Transcript};
+use mqttspec_harness::transport::Scheme;
+use mqttspec_reference_broker::shell::{HandshakeError, Terminator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::time::{timeout, Instant};
+
+use crate::transport::{self, Relay, Wire};
 
 /// The largest packet the scripted broker accepts from a client (whole packet).
 pub const MAX_PACKET_SIZE: u32 = 1024 * 1024;
@@ -30,20 +34,45 @@ pub const MAX_PACKET_SIZE: u32 = 1024 * 1024;
 pub struct ScriptedBroker {
     listener: TcpListener,
     addr: SocketAddr,
+    scheme: Scheme,
+    terminator: Option<Terminator>,
     transcript: Transcript,
     accepted: usize,
+    handshake_error: Option<HandshakeError>,
+}
+
+/// Why [`ScriptedBroker::accept_checked`] has no connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptFailure {
+    /// The client opened no connection in time (or accept failed).
+    NoConnection,
+    /// It did, and its TLS or WebSocket handshake failed.
+    Handshake(HandshakeError),
 }
 
 impl ScriptedBroker {
-    /// Listens on a fresh loopback port.
+    /// Listens on a fresh loopback port over plain TCP.
     pub async fn bind(transcript: Transcript) -> std::io::Result<Self> {
+        ScriptedBroker::bind_over(transcript, Scheme::Tcp, None).await
+    }
+
+    /// Listens on a fresh loopback port; connections are accepted over `scheme`, whose TLS
+    /// and WebSocket layers `terminator` does (`None` for plain TCP).
+    pub async fn bind_over(
+        transcript: Transcript,
+        scheme: Scheme,
+        terminator: Option<Terminator>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         Ok(ScriptedBroker {
             listener,
             addr,
+            scheme,
+            terminator,
             transcript,
             accepted: 0,
+            handshake_error: None,
         })
     }
 
@@ -52,33 +81,64 @@ impl ScriptedBroker {
         self.addr
     }
 
-    /// Waits at most `within` for the client to open a connection.
+    /// The transport connections are accepted over.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The last TLS or WebSocket handshake that failed.
+    pub fn handshake_error(&self) -> Option<&HandshakeError> {
+        self.handshake_error.as_ref()
+    }
+
+    /// Waits at most `within` for the client to open a connection (and finish its TLS and
+    /// WebSocket handshakes).
     pub async fn accept(&mut self, within: Duration) -> Option<ServerConn> {
-        match timeout(within, self.listener.accept()).await {
-            Ok(Ok((stream, _))) => {
-                self.accepted += 1;
-                let name = format!("conn{}", self.accepted);
-                self.transcript.event(&name, "client connected");
-                Some(ServerConn {
-                    stream,
-                    buf: BytesMut::new(),
-                    decoder: None,
-                    name,
-                    transcript: self.transcript.clone(),
-                    closed: false,
-                })
-            }
+        self.accept_checked(within).await.ok()
+    }
+
+    /// [`ScriptedBroker::accept`], telling a failed handshake from no connection.
+    pub async fn accept_checked(&mut self, within: Duration) -> Result<ServerConn, AcceptFailure> {
+        let tcp = match timeout(within, self.listener.accept()).await {
+            Ok(Ok((stream, _))) => stream,
             Ok(Err(e)) => {
                 self.transcript
                     .event("broker", format!("accept failed: {e}"));
-                None
+                return Err(AcceptFailure::NoConnection);
             }
             Err(_) => {
                 self.transcript
                     .event("broker", format!("no connection within {within:?}"));
-                None
+                return Err(AcceptFailure::NoConnection);
             }
-        }
+        };
+        self.accepted += 1;
+        let name = format!("conn{}", self.accepted);
+        let (stream, relay) = match transport::open(tcp, self.terminator.as_ref()).await {
+            Ok(opened) => opened,
+            Err(e) => {
+                self.transcript
+                    .event(&name, format!("the client's connection failed: {e}"));
+                self.handshake_error = Some(e.clone());
+                return Err(AcceptFailure::Handshake(e));
+            }
+        };
+        let how = if self.scheme == Scheme::Tcp {
+            String::new()
+        } else {
+            format!(" over {}", self.scheme.as_str())
+        };
+        self.transcript
+            .event(&name, format!("client connected{how}"));
+        Ok(ServerConn {
+            stream,
+            relay,
+            buf: BytesMut::new(),
+            decoder: None,
+            name,
+            transcript: self.transcript.clone(),
+            closed: false,
+        })
     }
 }
 
@@ -111,7 +171,8 @@ impl Received {
 /// One connection from the client under test.
 #[derive(Debug)]
 pub struct ServerConn {
-    stream: TcpStream,
+    stream: Wire,
+    relay: Option<Relay>,
     buf: BytesMut,
     decoder: Option<FrameDecoder>,
     name: String,
@@ -337,6 +398,27 @@ impl ServerConn {
         self.transcript
             .event(&self.name, "the broker closes the connection");
         let _ = self.stream.shutdown().await;
+    }
+
+    /// WebSocket only: sends `text` to the client in one text frame (MQTT-6.0.0-1 says the
+    /// client closes the connection on it). False when the transport is not WebSocket.
+    pub async fn send_text_frame(&mut self, text: &str) -> bool {
+        let Some(frames) = self.relay.as_ref().and_then(|r| r.frames.as_ref()) else {
+            return false;
+        };
+        self.transcript
+            .event(&self.name, format!("out: a WebSocket text frame {text:?}"));
+        frames.send(text.to_owned()).await.is_ok()
+    }
+
+    /// TLS and WebSocket only: after the connection closed, why the relay closed it when a
+    /// frame from the client broke section 6 (waits at most `within` for the relay to end).
+    pub async fn relay_refusal(&mut self, within: Duration) -> Option<&'static str> {
+        let relay = self.relay.as_mut()?;
+        match timeout(within, &mut relay.ended).await {
+            Ok(Ok(why)) => why,
+            _ => None,
+        }
     }
 
     /// Whether the client has closed the connection (as far as reads have shown).

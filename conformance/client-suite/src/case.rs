@@ -19,8 +19,10 @@ use mqttspec_harness::verdict::{Outcome, Precondition};
 use serde_json::{json, Map, Value};
 
 use crate::adapter::{Adapter, Event, Wait};
-use crate::broker::{Received, ScriptedBroker, ServerConn};
+use crate::broker::{AcceptFailure, Received, ScriptedBroker, ServerConn};
 use crate::reference::Fault;
+use crate::transport::SharedTransports;
+use mqttspec_harness::transport::Scheme;
 
 /// What a case function returns: `Err` ends the case early with that outcome.
 pub type CaseResult = Result<Outcome, Outcome>;
@@ -96,12 +98,26 @@ pub struct Ctx {
     pub transcript: Transcript,
     /// The time bounds.
     pub timing: Timing,
+    /// The transports of the run.
+    pub transports: SharedTransports,
 }
 
 impl Ctx {
-    /// Starts the scripted broker and the adapter. INCONCLUSIVE if either cannot start.
+    /// Starts the scripted broker (over the run's transport) and the adapter. ERROR if either
+    /// cannot start.
     pub async fn start(&self) -> Result<Session, Outcome> {
-        let broker = ScriptedBroker::bind(self.transcript.clone())
+        self.start_over(self.transports.scheme()).await
+    }
+
+    /// Starts the scripted broker over WebSocket (`wss` on a TLS run, `ws` otherwise) and
+    /// the adapter: the section 6 cases.
+    pub async fn start_websocket(&self) -> Result<Session, Outcome> {
+        self.start_over(self.transports.websocket()).await
+    }
+
+    async fn start_over(&self, scheme: Scheme) -> Result<Session, Outcome> {
+        let terminator = self.transports.terminator(scheme);
+        let broker = ScriptedBroker::bind_over(self.transcript.clone(), scheme, terminator)
             .await
             .map_err(|e| {
                 Outcome::error(format!(
@@ -198,6 +214,8 @@ impl Session {
             "clean_start": true,
             "keep_alive": 60,
         });
+        let transport = self.ctx.transports.connect_fields(self.broker.scheme());
+        merge(&mut cmd, Value::Object(transport));
         merge(&mut cmd, extra);
         cmd
     }
@@ -236,10 +254,30 @@ impl Session {
         let cmd = self.connect_command(extra);
         self.command(cmd).await;
         let within = self.ctx.timing.response;
-        let Some(mut conn) = self.broker.accept(within).await else {
-            return Err(self
-                .setup_wait_outcome(Precondition::Connection, "connection")
-                .await);
+        let mut conn = match self.broker.accept_checked(within).await {
+            Ok(conn) => conn,
+            Err(AcceptFailure::Handshake(e)) => {
+                // The adapter may have said why (unsupported transport, certificate refused).
+                if let Wait::Unsupported(w) = self
+                    .adapter
+                    .wait_for("error", Duration::from_millis(200))
+                    .await
+                {
+                    return Err(unsupported(&w));
+                }
+                return Err(Outcome::inconclusive(
+                    Precondition::Connection,
+                    format!(
+                        "the client's {} connection failed: {e}",
+                        self.broker.scheme().as_str()
+                    ),
+                ));
+            }
+            Err(AcceptFailure::NoConnection) => {
+                return Err(self
+                    .setup_wait_outcome(Precondition::Connection, "connection")
+                    .await);
+            }
         };
         conn.set_version(self.version());
         let first = conn.recv(within).await;
@@ -248,7 +286,7 @@ impl Session {
 
     /// When the client did not do a setup step: UNSUPPORTED if the adapter said it cannot,
     /// INCONCLUSIVE otherwise.
-    async fn setup_wait_outcome(&mut self, p: Precondition, what: &str) -> Outcome {
+    pub async fn setup_wait_outcome(&mut self, p: Precondition, what: &str) -> Outcome {
         match self
             .adapter
             .wait_for_any(&["error", "disconnected"], Duration::from_millis(200))

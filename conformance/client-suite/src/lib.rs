@@ -2,7 +2,7 @@
 //!
 //! Client conformance: mqttspec plays the broker and judges an MQTT client library. The
 //! library is driven through an *adapter* program that speaks the JSON-lines protocol of
-//! `conformance/clients/ADAPTER.md`; a scripted broker on `127.0.0.1:0` decides every byte the
+//! `conformance/clients/ADAPTER.md`; a scripted broker on `127.0.0.1:0` (over TCP, TLS, WebSocket or WebSocket over TLS) decides every byte the
 //! library receives and decodes every byte it sends with the strict codec.
 //!
 //! The name says "suite" because `mqttspec-harness` already has a `client`: the *test client*
@@ -17,6 +17,7 @@
 //! | [`cases`] | the cases, one file per area |
 //! | [`run`] | runs cases × versions with a time limit each; checks each FAIL names one of the case's statements |
 //! | [`report`] | `client-report.json` (with the statement traceability) and `summary.md` |
+//! | [`transport`] | the transports the scripted broker listens on (TCP, TLS, WebSocket, WebSocket over TLS), the reference broker's TLS and WebSocket layers beneath |
 //! | [`reference`] | the reference client (`mqttspec-reference-client`) with its fault switches |
 //!
 //! The verdicts are the harness's ([`mqttspec_harness::verdict`]): a setup step that does not
@@ -32,3 +33,4 @@ pub mod cases;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod transport;

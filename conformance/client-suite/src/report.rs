@@ -108,6 +108,7 @@ pub fn to_json(results: &RunResults, marks: &Marks) -> Value {
         "tool": {"name": "mqttspec", "version": env!("CARGO_PKG_VERSION")},
         "library": results.library,
         "adapter": results.adapter,
+        "transport": results.transport.as_str(),
         "baseline": marks.baseline,
         "summary": counts(results),
         "cases": cases,
@@ -126,10 +127,12 @@ pub fn to_markdown(results: &RunResults, marks: &Marks) -> String {
             .to_owned()
     };
     let mut s = format!(
-        "# Client conformance: {} {}\n\nAdapter: `{}`\n\n",
+        "# Client conformance: {} {}\n\nAdapter: `{}`\n\nTransport: {} (the websocket. cases: {})\n\n",
         lib("library"),
         lib("version"),
-        results.adapter
+        results.adapter,
+        results.transport.as_str(),
+        if results.transport.is_tls() { "wss" } else { "ws" },
     );
     for (v, n) in counts(results) {
         s.push_str(&format!("- {v}: {n}\n"));

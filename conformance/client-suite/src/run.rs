@@ -12,6 +12,8 @@ use tokio::sync::Semaphore;
 
 use crate::adapter::{Adapter, AdapterError};
 use crate::case::{ClientCase, Ctx, Timing};
+use crate::transport::{SharedTransports, Transports};
+use mqttspec_harness::transport::Scheme;
 
 /// What a run needs.
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub struct RunConfig {
     pub timing: Timing,
     /// The limit of one case run; past it the run is ERROR and the adapter killed.
     pub case_time_limit: Duration,
+    /// The transports (the run's scheme, and the throwaway CA of a TLS run).
+    pub transports: SharedTransports,
 }
 
 impl RunConfig {
@@ -43,7 +47,14 @@ impl RunConfig {
             jobs: 2,
             timing: Timing::default(),
             case_time_limit: Duration::from_secs(40),
+            transports: Arc::new(Transports::plain()),
         }
+    }
+
+    /// The same over `scheme` (TLS schemes generate a throwaway CA).
+    pub fn over(mut self, scheme: Scheme) -> Result<Self, String> {
+        self.transports = Arc::new(Transports::new(scheme)?);
+        Ok(self)
     }
 }
 
@@ -69,6 +80,8 @@ pub struct RunResults {
     pub library: Map<String, Value>,
     /// The adapter's command line.
     pub adapter: String,
+    /// The run's transport.
+    pub transport: Scheme,
     /// The case runs, in case order.
     pub runs: Vec<CaseRun>,
 }
@@ -140,6 +153,7 @@ pub async fn run(config: &RunConfig, cases: &[ClientCase]) -> Result<RunResults,
     Ok(RunResults {
         library,
         adapter: config.adapter.clone(),
+        transport: config.transports.scheme(),
         runs,
     })
 }
@@ -154,6 +168,7 @@ pub async fn run_one(config: &RunConfig, case: ClientCase, v: ProtocolVersion) -
         env: config.env.clone(),
         transcript: transcript.clone(),
         timing: config.timing,
+        transports: config.transports.clone(),
     };
     let started = Instant::now();
     let outcome = match tokio::time::timeout(config.case_time_limit, (case.run)(ctx)).await {

@@ -47,7 +47,9 @@ async fn every_case_passes_on_the_reference_client_and_fails_under_its_faults() 
         let (case, v, fault, run) = h.await.expect("case task");
         let verdict = run.outcome.verdict;
         let ok = match fault {
-            None => verdict == Verdict::Pass,
+            // INFORMATIONAL: where the specification lets the library choose, the case says
+            // what the reference client chose.
+            None => matches!(verdict, Verdict::Pass | Verdict::Informational),
             Some(_) => matches!(verdict, Verdict::Fail | Verdict::NonStrict),
         };
         if !ok {

@@ -58,8 +58,8 @@ impl EmbeddedBroker {
             },
         };
         let (tls, ca_dir) = if scheme.is_tls() {
-            let (tls, dir) = throwaway_tls()?;
-            (Some(tls), Some(CaDir(dir)))
+            let t = ThrowawayTls::generate()?;
+            (Some(t.server), Some(t.dir))
         } else {
             (None, None)
         };
@@ -103,8 +103,32 @@ fn broker_path(broker: &RunningBroker) -> &str {
     broker.listeners().first().map_or("", |l| l.path.as_str())
 }
 
-/// A throwaway CA and a server certificate for 127.0.0.1 signed by it: the broker's TLS
-/// settings, and a new temporary directory holding `ca.pem`.
+/// A throwaway CA and a server certificate for `127.0.0.1` and `localhost` signed by it: the
+/// TLS settings of a server (the embedded broker, the client suite's scripted broker), and the
+/// CA's certificate in a temporary directory for the client to trust, removed on drop.
+#[derive(Debug)]
+pub struct ThrowawayTls {
+    /// The server's TLS settings.
+    pub server: TlsServer,
+    dir: CaDir,
+}
+
+impl ThrowawayTls {
+    /// Generates the CA and the server certificate.
+    pub fn generate() -> Result<ThrowawayTls, String> {
+        let (server, dir) = throwaway_tls()?;
+        Ok(ThrowawayTls {
+            server,
+            dir: CaDir(dir),
+        })
+    }
+
+    /// The PEM file of the CA's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.0.join("ca.pem")
+    }
+}
+
 fn throwaway_tls() -> Result<(TlsServer, PathBuf), String> {
     let fail = |e: &dyn std::fmt::Display| format!("cannot make a throwaway TLS certificate: {e}");
     let ca_key = KeyPair::generate().map_err(|e| fail(&e))?;

@@ -281,6 +281,17 @@ pub async fn connect(
     endpoint: &Endpoint,
     limit: Duration,
 ) -> Result<(Conn, TransportInfo), ConnectError> {
+    connect_offering(endpoint, limit, true).await
+}
+
+/// [`connect`], with the `mqtt` WebSocket subprotocol offered only when `offer_mqtt` (a
+/// client breaking MQTT-6.0.0-3 offers none: the reference client's `ws-no-subprotocol`
+/// fault in the client suite).
+pub async fn connect_offering(
+    endpoint: &Endpoint,
+    limit: Duration,
+    offer_mqtt: bool,
+) -> Result<(Conn, TransportInfo), ConnectError> {
     let deadline = Instant::now() + limit;
     let timed_out = |stage: &'static str| ConnectError::Timeout {
         endpoint: endpoint.to_string(),
@@ -336,7 +347,7 @@ pub async fn connect(
     if !endpoint.scheme.is_websocket() {
         return Ok((Conn::Stream(base), info));
     }
-    let ws = match timeout_at(deadline, ws::handshake(endpoint, base)).await {
+    let ws = match timeout_at(deadline, ws::handshake(endpoint, base, offer_mqtt)).await {
         Err(_) => return Err(timed_out("WebSocket handshake")),
         Ok(r) => r?,
     };

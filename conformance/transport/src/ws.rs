@@ -56,8 +56,13 @@ pub struct WsBytes {
     subprotocol: Option<String>,
 }
 
-/// Upgrades `base` to a WebSocket at `endpoint`'s path, offering the `mqtt` subprotocol.
-pub(crate) async fn handshake(endpoint: &Endpoint, base: Base) -> Result<WsBytes, ConnectError> {
+/// Upgrades `base` to a WebSocket at `endpoint`'s path, offering the `mqtt` subprotocol
+/// (unless `offer_mqtt` is false: then none).
+pub(crate) async fn handshake(
+    endpoint: &Endpoint,
+    base: Base,
+    offer_mqtt: bool,
+) -> Result<WsBytes, ConnectError> {
     let fail = |reason: String, failure: WsFailure| ConnectError::Ws {
         endpoint: endpoint.to_string(),
         reason,
@@ -67,10 +72,12 @@ pub(crate) async fn handshake(endpoint: &Endpoint, base: Base) -> Result<WsBytes
         .ws_url()
         .into_client_request()
         .map_err(|e| fail(e.to_string(), WsFailure::Other))?;
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
+    if offer_mqtt {
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static(SUBPROTOCOL),
+        );
+    }
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));

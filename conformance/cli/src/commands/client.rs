@@ -14,6 +14,7 @@ use clap::Args;
 use mqttspec_client_suite::cases;
 use mqttspec_client_suite::report;
 use mqttspec_client_suite::run::{self, RunConfig};
+use mqttspec_harness::transport::Scheme;
 use mqttspec_harness::verdict::Verdict;
 
 use super::run::{parse_protocols, Protocols};
@@ -69,6 +70,12 @@ pub struct ClientArgs {
     /// a FAIL listed there does not fail the run.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// The transport the scripted broker listens on: mqtt (plain TCP, the default), mqtts
+    /// (TLS with a throwaway CA whose certificate file the adapter is given), ws or wss
+    /// (WebSocket at /mqtt). The websocket. cases run over WebSocket whatever this says (wss
+    /// on a TLS run). A library whose adapter cannot use the transport is UNSUPPORTED.
+    #[arg(long, value_name = "SCHEME", value_parser = super::run::parse_transport, default_value = "mqtt")]
+    pub transport: Scheme,
     /// List the cases and exit.
     #[arg(long)]
     pub list: bool,
@@ -92,11 +99,15 @@ impl ClientArgs {
         if self.timeout == 0 {
             return Err(ClientError::Usage("--timeout must be at least 1".into()));
         }
+        // Entries for other transports do not apply to this run.
         let baseline = match &self.baseline {
             Some(p) => Baseline::load(p).map_err(ClientError::Usage)?,
             None => Baseline::default(),
-        };
-        let mut config = RunConfig::new(self.adapter.clone());
+        }
+        .for_transport(self.transport.as_str());
+        let mut config = RunConfig::new(self.adapter.clone())
+            .over(self.transport)
+            .map_err(ClientError::Harness)?;
         config.protocols = self.protocol.0.clone();
         config.filters = self.filter.clone();
         config.jobs = self.jobs.max(1);

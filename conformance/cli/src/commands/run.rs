@@ -150,7 +150,7 @@ pub struct RunArgs {
 }
 
 /// `--transport`: a URL scheme (or its plain name).
-fn parse_transport(s: &str) -> Result<Scheme, String> {
+pub(crate) fn parse_transport(s: &str) -> Result<Scheme, String> {
     match s.to_ascii_lowercase().as_str() {
         "mqtt" | "tcp" => Ok(Scheme::Tcp),
         "mqtts" | "tls" => Ok(Scheme::Tls),

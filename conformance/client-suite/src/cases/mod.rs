@@ -10,7 +10,11 @@
 //! | `malformed` | the client closing on malformed packets from the server (each with its well-formed twin) |
 //! | `server` | CONNACK refusals and server DISCONNECT (5.0) |
 //! | `limits` | the server's Receive Maximum, Maximum Packet Size and Topic Aliases (5.0) |
+//! | `subscription` | no Subscription Identifier in the client's PUBLISH (5.0); whether the application sees those of a delivered message (INFORMATIONAL) |
+//! | `auth` | enhanced authentication (5.0): one challenge/response round before the CONNACK |
+//! | `websocket` | MQTT over WebSocket (section 6): the `mqtt` subprotocol, binary frames only, packets across frames; always over WebSocket |
 
+mod auth;
 mod connect;
 mod keep_alive;
 mod limits;
@@ -19,6 +23,8 @@ mod packets;
 mod qos;
 mod server;
 mod session;
+mod subscription;
+mod websocket;
 
 use std::time::Duration;
 
@@ -39,6 +45,9 @@ pub fn all() -> Vec<ClientCase> {
     out.extend_from_slice(malformed::CASES);
     out.extend_from_slice(server::CASES);
     out.extend_from_slice(limits::CASES);
+    out.extend_from_slice(websocket::CASES);
+    out.extend_from_slice(auth::CASES);
+    out.extend_from_slice(subscription::CASES);
     out
 }
 

@@ -6,21 +6,22 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{BufRead, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::num::NonZeroU16;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
-    Connect, ConnectProperties, DecodeError, Disconnect, FrameDecoder, LastWill, MqttString,
-    Packet, PacketId, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, PublishProperties,
-    QoS, ReasonCode, RetainHandling, Subscribe, SubscribeProperties, SubscriptionOptions,
-    TopicFilter, TopicName, Unsubscribe,
+    Auth, AuthProperties, Connect, ConnectProperties, DecodeError, Disconnect, FrameDecoder,
+    LastWill, MqttString, Packet, PacketId, ProtocolVersion, PubAck, PubComp, PubRec, PubRel,
+    Publish, PublishProperties, QoS, ReasonCode, RetainHandling, Subscribe, SubscribeProperties,
+    SubscriptionOptions, TopicFilter, TopicName, Unsubscribe,
 };
 use serde_json::{json, Map, Value};
 
 use super::fault::{Fault, FAULTS_ENV};
+use super::transport::{self, Stream, WsFaults};
 
 /// The adapter protocol version this client speaks.
 pub const ADAPTER_VERSION: &str = "1";
@@ -54,7 +55,7 @@ struct OutMessage {
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     version: ProtocolVersion,
     last_sent: Instant,
     keep_alive: u16,
@@ -87,6 +88,8 @@ struct Client {
     kept_aliases: HashMap<u16, TopicName>,
     /// Pending SUBSCRIBE / UNSUBSCRIBE tokens by Packet Identifier.
     pending: HashMap<u16, Option<u64>>,
+    /// The Authentication Method of the connection's CONNECT (enhanced authentication).
+    auth_method: Option<String>,
 }
 
 fn id_one() -> PacketId {
@@ -153,6 +156,7 @@ pub fn main() {
         acked_qos1: HashSet::new(),
         kept_aliases: HashMap::new(),
         pending: HashMap::new(),
+        auth_method: None,
     };
     loop {
         let wait = client.until_ping();
@@ -299,6 +303,7 @@ impl Client {
                 self.disconnect(c, token);
                 Ok(())
             }
+            "auth" => self.auth(c, token),
             other => {
                 emit(with_token(json!({"unsupported": other}), token));
                 Ok(())
@@ -339,7 +344,21 @@ impl Client {
                 .and_then(|v| u16::try_from(v).ok())
                 .filter(|v| *v > 0);
             props.user_properties = user_properties(c)?;
+            props.authentication_method = str_field(c, "authentication_method")
+                .map(|m| MqttString::new(m, "Authentication Method"))
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            props.authentication_data = str_field(c, "authentication_data_hex")
+                .map(hex::decode)
+                .transpose()
+                .map_err(|e| format!("authentication_data_hex: {e}"))?
+                .map(Bytes::from);
         }
+        self.auth_method = if version.is_v5() {
+            str_field(c, "authentication_method").map(str::to_owned)
+        } else {
+            None
+        };
         let will = match c.get("will").filter(|w| !w.is_null()) {
             Some(w) => Some(LastWill {
                 qos: qos_of(w, "qos")?,
@@ -402,8 +421,7 @@ impl Client {
         if let Some(old) = self.conn.take() {
             let _ = old.stream.shutdown(Shutdown::Both);
         }
-        let stream = TcpStream::connect((host, port)).map_err(|e| format!("connect: {e}"))?;
-        let _ = stream.set_nodelay(true);
+        let stream = transport::open(c, host, port, WsFaults::from(|f| self.has(f)))?;
         let reader = stream.try_clone().map_err(|e| e.to_string())?;
         self.generation += 1;
         let generation = self.generation;
@@ -529,6 +547,11 @@ impl Client {
                 .map_err(|e| e.to_string())?;
             properties.user_properties = user_properties(p)?;
         }
+        if v.is_v5() && self.has(Fault::SubscriptionIdInPublish) {
+            properties
+                .subscription_identifiers
+                .extend(std::num::NonZeroU32::new(1));
+        }
         let topic_text = str_field(c, "topic").unwrap_or("");
         if self.has(Fault::AllowWildcardTopic)
             && qos == QoS::AtMostOnce
@@ -638,6 +661,45 @@ impl Client {
         ));
     }
 
+    /// The application's answer to the server's AUTH: an AUTH continuing the authentication
+    /// with the connection's Authentication Method and the given data.
+    fn auth(&mut self, c: &Value, token: Option<u64>) -> Result<(), String> {
+        let Some(method) = self.auth_method.clone() else {
+            return Err("no enhanced authentication on this connection".into());
+        };
+        let data = str_field(c, "authentication_data_hex")
+            .map(hex::decode)
+            .transpose()
+            .map_err(|e| format!("authentication_data_hex: {e}"))?
+            .map(Bytes::from);
+        let method = if self.has(Fault::AuthOtherMethod) {
+            format!("{method}-other")
+        } else {
+            method
+        };
+        let code = if self.has(Fault::AuthSuccessReasonCode) {
+            ReasonCode::Success
+        } else {
+            ReasonCode::ContinueAuthentication
+        };
+        let props = AuthProperties {
+            authentication_method: Some(
+                MqttString::new(&method, "Authentication Method").map_err(|e| e.to_string())?,
+            ),
+            authentication_data: data,
+            ..AuthProperties::default()
+        };
+        if self.has(Fault::PingDuringAuth) {
+            self.send_bytes(&[0xC0, 0x00]);
+        }
+        self.send(&Packet::Auth(Auth {
+            reason_code: code,
+            properties: props.into(),
+        }));
+        let _ = token;
+        Ok(())
+    }
+
     fn close(&mut self) {
         if let Some(c) = self.conn.take() {
             let _ = c.stream.shutdown(Shutdown::Both);
@@ -705,6 +767,20 @@ impl Client {
                 ));
             }
             Packet::PingResp if connected => {}
+            Packet::Auth(a) if !connected && self.auth_method.is_some() => {
+                let mut props = Map::new();
+                if let Some(m) = &a.properties.authentication_method {
+                    props.insert("authentication_method".into(), json!(m.as_str()));
+                }
+                if let Some(d) = &a.properties.authentication_data {
+                    props.insert("authentication_data_hex".into(), json!(hex::encode(d)));
+                }
+                emit(json!({
+                    "event": "auth",
+                    "reason_code": a.reason_code.as_u8(),
+                    "properties": props,
+                }));
+            }
             Packet::Disconnect(d) => {
                 emit(json!({
                     "event": "disconnected",
@@ -949,7 +1025,7 @@ fn message_event(p: &Publish) -> Value {
 }
 
 fn read_loop(
-    mut stream: TcpStream,
+    mut stream: Stream,
     version: ProtocolVersion,
     generation: u64,
     tx: mpsc::Sender<Input>,

@@ -101,6 +101,23 @@ faults! {
     ResendAfterErrorAck = "resend-after-error-ack",
     /// Keeps the server's Topic Aliases of one connection for the next.
     KeepTopicAliases = "keep-topic-aliases",
+    /// Answers the server's AUTH with Reason Code 0x00 instead of 0x18.
+    AuthSuccessReasonCode = "auth-success-reason-code",
+    /// Answers the server's AUTH with another Authentication Method than its CONNECT's.
+    AuthOtherMethod = "auth-other-method",
+    /// Sends a PINGREQ before its AUTH answer, while the authentication is going on.
+    PingDuringAuth = "ping-during-auth",
+    /// Puts a Subscription Identifier (1) in the PUBLISH packets it sends (5.0).
+    SubscriptionIdInPublish = "subscription-id-in-publish",
+    /// Offers no WebSocket subprotocol in the upgrade request.
+    WsNoSubprotocol = "ws-no-subprotocol",
+    /// Sends its packets in WebSocket text frames.
+    WsTextFrames = "ws-text-frames",
+    /// Skips a WebSocket text frame from the server and stays connected.
+    WsIgnoreTextFrame = "ws-ignore-text-frame",
+    /// Takes every WebSocket frame for exactly one packet (drops the rest of a frame, and a
+    /// frame holding part of a packet).
+    WsFrameAligned = "ws-frame-aligned",
 }
 
 impl Fault {

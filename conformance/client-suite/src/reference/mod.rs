@@ -5,9 +5,11 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`fault`] | the fault switches and the environment variable that selects them |
+//! | `transport` | TCP, or TLS / WebSocket / WebSocket over TLS through a bridge thread over mqttspec's client transport (and the WebSocket faults) |
 //! | [`client`] | the client: blocking std networking, one thread reading stdin, one per connection reading the socket, the protocol state in the main loop |
 
 pub mod client;
 pub mod fault;
+mod transport;
 
 pub use fault::{Fault, FAULTS_ENV};

@@ -10,7 +10,9 @@
  * What libmosquitto cannot express is answered `unsupported`: a Keep Alive below 5 s (the
  * library refuses it) and a Clean Start on a reconnection that differs from the one the client
  * object was made with (libmosquitto takes Clean Start only in mosquitto_new; changing it means
- * mosquitto_reinitialise, which throws away the session state the case is about).
+ * mosquitto_reinitialise, which throws away the session state the case is about), and the
+ * WebSocket transports (libmosquitto has no WebSocket client). TLS is mosquitto_tls_set with the
+ * CA file of the `connect` command.
  *
  * Build: cc -O2 -o mosquitto_adapter mosquitto_adapter.c -lmosquitto
  */
@@ -693,6 +695,18 @@ static void cmd_connect(const struct jv *c, long token) {
         emit_unsupported("connect.keep_alive (libmosquitto refuses a Keep Alive below 5 s)", token);
         return;
     }
+    if (has(c, "authentication_method")) {
+        /* libmosquitto's client API has no way to answer a server's AUTH. */
+        emit_unsupported("connect.authentication_method (libmosquitto cannot answer AUTH)", token);
+        return;
+    }
+    const char *transport = jstring(c, "transport");
+    bool tls = transport && !strcmp(transport, "tls");
+    if (transport && strcmp(transport, "tcp") && !tls) {
+        /* libmosquitto's client side has no WebSocket transport (only the broker has). */
+        emit_unsupported("connect.transport=ws (libmosquitto has no WebSocket client)", token);
+        return;
+    }
     if (connected) {
         emit_error("connect", "already connected", token);
         return;
@@ -722,6 +736,13 @@ static void cmd_connect(const struct jv *c, long token) {
         mosquitto_subscribe_v5_callback_set(mosq, on_subscribe);
         mosquitto_unsubscribe_v5_callback_set(mosq, on_unsubscribe);
         mosquitto_log_callback_set(mosq, on_log);
+    }
+    if (tls) {
+        int rc = mosquitto_tls_set(mosq, jstring(c, "ca_file"), NULL, NULL, NULL, NULL);
+        if (rc) {
+            emit_error("connect", mosquitto_strerror(rc), token);
+            return;
+        }
     }
     if (has(c, "username")) mosquitto_username_pw_set(mosq, jstring(c, "username"), jstring(c, "password"));
     const struct jv *will = jget(c, "will");

@@ -5,6 +5,7 @@
 // reconnects the same client object (`client.reconnect()`), so its session state stays.
 'use strict';
 
+const fs = require('fs');
 const readline = require('readline');
 const mqtt = require('mqtt');
 const mqttVersion = require('mqtt/package.json').version;
@@ -96,12 +97,22 @@ function attach(c) {
   });
 }
 
+// The adapter protocol's transports and MQTT.js's URL schemes (MQTT.js offers the "mqtt"
+// WebSocket subprotocol for MQTT 3.1.1 and 5.0).
+const SCHEMES = { tcp: 'mqtt', tls: 'mqtts', ws: 'ws', wss: 'wss' };
+
 function connect(c) {
   const v5 = String(c.protocol || '5').startsWith('5');
+  const transport = c.transport || 'tcp';
+  if (!SCHEMES[transport]) {
+    emit(withToken({ unsupported: `connect.transport=${transport}` }, c.token));
+    return;
+  }
+  authMethod = v5 ? c.authentication_method : undefined;
   const opts = {
     host: c.host,
     port: c.port,
-    protocol: 'mqtt',
+    protocol: SCHEMES[transport],
     protocolVersion: v5 ? 5 : 4,
     clientId: c.client_id === undefined ? '' : c.client_id,
     clean: c.clean_start === undefined ? true : !!c.clean_start,
@@ -109,6 +120,11 @@ function connect(c) {
     reconnectPeriod: 0,
     connectTimeout: 10000,
   };
+  if (transport === 'ws' || transport === 'wss') opts.path = c.path || '/mqtt';
+  if (transport === 'tls' || transport === 'wss') {
+    opts.ca = c.ca_file ? [fs.readFileSync(c.ca_file)] : undefined;
+    opts.rejectUnauthorized = true;
+  }
   if (c.username != null) opts.username = c.username;
   if (c.password != null) opts.password = c.password;
   if (c.will) {
@@ -122,12 +138,14 @@ function connect(c) {
     if (c.topic_alias_maximum) props.topicAliasMaximum = c.topic_alias_maximum;
     const up = userProps(c.user_properties);
     if (up) props.userProperties = up;
+    if (c.authentication_method != null) props.authenticationMethod = c.authentication_method;
+    if (c.authentication_data_hex != null) props.authenticationData = Buffer.from(c.authentication_data_hex, 'hex');
     if (Object.keys(props).length > 0) opts.properties = props;
   }
   // MQTT.js keeps the session state in its message stores; reconnect() replaces them with
   // empty ones unless they are passed. An application resuming a session (Clean Start 0)
   // passes them; one starting clean does not.
-  const same = client && client.options.protocolVersion === opts.protocolVersion && client.options.clientId === opts.clientId;
+  const same = client && client.options.protocolVersion === opts.protocolVersion && client.options.clientId === opts.clientId && client.options.protocol === opts.protocol;
   const stores = same && !opts.clean ? { incomingStore: client.incomingStore, outgoingStore: client.outgoingStore } : undefined;
   if (same && !ended) {
     Object.assign(client.options, opts);
@@ -140,13 +158,38 @@ function connect(c) {
   ended = false;
   client = mqtt.connect(opts);
   attach(client);
+  // Enhanced authentication: the server's AUTH reaches the application (an `auth` event); its
+  // answer (the `auth` command) is handed to MQTT.js's callback.
+  client.handleAuth = (packet, callback) => {
+    const p = packet.properties || {};
+    const props = {};
+    if (p.authenticationMethod !== undefined) props.authentication_method = p.authenticationMethod;
+    if (p.authenticationData !== undefined) props.authentication_data_hex = Buffer.from(p.authenticationData).toString('hex');
+    authCallback = callback;
+    emit({ event: 'auth', reason_code: packet.reasonCode, properties: props });
+  };
 }
+
+let authMethod;
+let authCallback = null;
 
 function handle(c) {
   const token = c.token;
   const cmd = c.cmd;
   try {
     if (cmd === 'connect') return connect(c);
+    if (cmd === 'auth') {
+      if (!authCallback) {
+        emit(withToken({ event: 'error', command: cmd, message: 'no AUTH from the server to answer' }, token));
+        return;
+      }
+      const cb = authCallback;
+      authCallback = null;
+      const properties = { authenticationMethod: authMethod };
+      if (c.authentication_data_hex != null) properties.authenticationData = Buffer.from(c.authentication_data_hex, 'hex');
+      cb(null, { cmd: 'auth', reasonCode: 0x18, properties });
+      return;
+    }
     if (!client) {
       emit(withToken({ event: 'error', command: cmd, message: 'not connected' }, token));
       return;

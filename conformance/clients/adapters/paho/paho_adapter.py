@@ -49,6 +49,7 @@ class Adapter:
     def __init__(self):
         self.client = None
         self.version = None
+        self.transport = None
         self.connected_socket = False
         self.tokens = {}  # mid -> token
         self.closing = False
@@ -128,14 +129,29 @@ class Adapter:
         v5 = c.get("protocol", "5") in ("5", "5.0")
         version = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
         clean = bool(c.get("clean_start", True))
-        if self.client is None or self.version != version:
+        if c.get("authentication_method") is not None:
+            # paho-mqtt has no enhanced authentication (no AUTH packet handling).
+            emit(with_token({"unsupported": "connect.authentication_method"}, token))
+            return
+        transport = c.get("transport") or "tcp"
+        if transport not in ("tcp", "tls", "ws", "wss"):
+            emit(with_token({"unsupported": "connect.transport=" + str(transport)}, token))
+            return
+        if self.client is None or self.version != version or self.transport != transport:
             kwargs = {"client_id": c.get("client_id", ""), "protocol": version,
-                      "reconnect_on_failure": False}
+                      "reconnect_on_failure": False,
+                      "transport": "websockets" if transport in ("ws", "wss") else "tcp"}
             if not v5:
                 kwargs["clean_session"] = clean
             self.client = mqtt.Client(CallbackAPIVersion.VERSION2, **kwargs)
             self.version = version
+            self.transport = transport
             cl = self.client
+            if transport in ("ws", "wss"):
+                # paho offers the "mqtt" subprotocol in its upgrade request.
+                cl.ws_set_options(path=c.get("path") or "/mqtt")
+            if transport in ("tls", "wss"):
+                cl.tls_set(ca_certs=c.get("ca_file"))
             cl.on_connect = self.on_connect
             cl.on_disconnect = self.on_disconnect
             cl.on_message = self.on_message

@@ -83,6 +83,7 @@
 //! | `reader` | reading a socket and cutting whole packets out of the input |
 //! | `output` | a connection's queue of unwritten packets and its vectored writes |
 //! | `readiness` | the wakers through which tokio reports sockets ready to the broker task |
+//! | `terminate` | [`Terminator`]: a listener's TLS and WebSocket layers for another caller (the client suite's scripted broker), same handshakes and relays |
 
 mod broker_task;
 mod connection;
@@ -93,6 +94,8 @@ mod readiness;
 #[cfg(unix)]
 mod relay;
 mod socket;
+#[cfg(unix)]
+mod terminate;
 mod websocket;
 
 use std::future::{poll_fn, Future};
@@ -113,6 +116,8 @@ use crate::tls::TlsServer;
 use broker_task::Shell;
 use listener::{accept_loop, ACCEPT_QUEUE};
 use readiness::Readiness;
+#[cfg(unix)]
+pub use terminate::{HandshakeError, Terminated, Terminator};
 
 /// How long a clean shutdown waits for the last output to be written.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);

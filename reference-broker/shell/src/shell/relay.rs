@@ -154,7 +154,7 @@ async fn after_tls<S>(
             let Some(pipe) = hand_off(user, &accepted).await else {
                 return;
             };
-            websocket::relay(ws, pipe, settings.faults).await;
+            let _ = websocket::relay(ws, pipe, settings.faults, None).await;
         }
     }
 }
@@ -178,7 +178,7 @@ async fn hand_off(user: Option<String>, accepted: &mpsc::Sender<Incoming>) -> Op
 
 /// Copies both ways between the client's stream and the pipe until either side ends (then
 /// the other gets [`LINGER`] to finish).
-async fn relay_bytes<S>(stream: S, pipe: UnixStream)
+pub(super) async fn relay_bytes<S>(stream: S, pipe: UnixStream)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {

@@ -20,6 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -128,8 +129,16 @@ enum Ending {
     Refused(CloseCode, &'static str),
 }
 
-/// Relays between the WebSocket `ws` and the broker's `pipe` until either side ends.
-pub(super) async fn relay<S, P>(ws: WebSocketStream<S>, pipe: P, faults: WsFaults)
+/// Relays between the WebSocket `ws` and the broker's `pipe` until either side ends. Frames
+/// from `inject` go out as they are, between the binary frames of the pipe's bytes (the
+/// scripted broker of the client tests sends a text frame that way; the listeners pass none).
+/// Returns why the relay closed the connection when a frame from the client broke section 6.
+pub(super) async fn relay<S, P>(
+    ws: WebSocketStream<S>,
+    pipe: P,
+    faults: WsFaults,
+    mut inject: Option<mpsc::Receiver<String>>,
+) -> Option<&'static str>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     P: AsyncRead + AsyncWrite + Unpin,
@@ -169,14 +178,16 @@ where
         let outbound = async {
             let mut buf = vec![0u8; OUT_CHUNK];
             loop {
-                match from_broker.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let frame = Message::Binary(Bytes::copy_from_slice(&buf[..n]));
-                        if sink.send(frame).await.is_err() {
-                            return;
-                        }
-                    }
+                let frame = tokio::select! {
+                    biased;
+                    Some(m) = next_injected(&mut inject) => m,
+                    read = from_broker.read(&mut buf) => match read {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => Message::Binary(Bytes::copy_from_slice(&buf[..n])),
+                    },
+                };
+                if sink.send(frame).await.is_err() {
+                    return;
                 }
             }
             let _ = sink.close().await;
@@ -196,12 +207,30 @@ where
             }
         }
     };
-    if let Ending::Refused(code, reason) = ending {
-        let close = Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        }));
-        let _ = tokio::time::timeout(LINGER, sink.send(close)).await;
+    match ending {
+        Ending::Refused(code, reason) => {
+            let close = Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            }));
+            let _ = tokio::time::timeout(LINGER, sink.send(close)).await;
+            Some(reason)
+        }
+        Ending::Closed => None,
+    }
+}
+
+/// The next injected frame; never ready without a channel (or once it closed).
+async fn next_injected(inject: &mut Option<mpsc::Receiver<String>>) -> Option<Message> {
+    match inject {
+        Some(rx) => match rx.recv().await {
+            Some(text) => Some(Message::text(text)),
+            None => {
+                *inject = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
     }
 }
 

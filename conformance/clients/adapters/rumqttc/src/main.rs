@@ -181,6 +181,21 @@ async fn main() {
         let token = u64_of(&c, "token");
         let cmd = str_of(&c, "cmd").unwrap_or("").to_owned();
         match cmd.as_str() {
+            "connect" if str_of(&c, "transport").is_some_and(|t| t != "tcp") => {
+                // The adapter builds rumqttc without its TLS and WebSocket features (they
+                // would pull in another TLS and WebSocket stack): plain TCP only.
+                let t = str_of(&c, "transport").unwrap_or("");
+                emit(
+                    json!({"unsupported": format!("connect.transport={t} (rumqttc built without TLS and WebSocket)")}),
+                    token,
+                );
+            }
+            "connect" if c.get("authentication_method").is_some_and(|m| !m.is_null()) => {
+                // rumqttc's enhanced authentication (`AuthManager`) answers the server's AUTH
+                // synchronously inside the event loop; the adapter does not bridge that to
+                // its stdin.
+                emit(json!({"unsupported": "connect.authentication_method"}), token);
+            }
             "connect" => {
                 let v5 = str_of(&c, "protocol") != Some("3.1.1");
                 match (&mut client, v5) {
