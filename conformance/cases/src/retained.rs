@@ -61,11 +61,25 @@ async fn expect_forwarded(
     retain: bool,
     s: S,
 ) -> Result<Publish, Failure> {
+    expect_forwarded_on(t, sub, topic, payload, retain, s, Precondition::Delivery).await
+}
+
+/// [`expect_forwarded`] for a message that reaches its subscriber another way than live
+/// (`p`: [`Precondition::QueuedDelivery`], [`Precondition::WillDelivery`], ...).
+async fn expect_forwarded_on(
+    t: &Ctx,
+    sub: &mut Client,
+    topic: &str,
+    payload: &str,
+    retain: bool,
+    s: S,
+    p: Precondition,
+) -> Result<Publish, Failure> {
     let p = sub
         .expect_publish()
         .topic(topic)
         .payload(payload)
-        .as_setup(Precondition::Delivery)
+        .as_setup(p)
         .await?;
     t.check(
         p.retain == retain,
@@ -355,7 +369,14 @@ fn retain_as_published_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
             let [queued, will, delayed, shared] = &topics;
             let stmt = S::V5_3_3_1_13;
             // Queued: the session is offline when the retained-flagged message is published.
-            let mut sub = t.client("q-sub").session_expiry(60).connect().await?;
+            // Clean Start 0 creates the session (whether a Clean Start 1 session outlives its
+            // connection is session.clean-start-1-session-kept-for-its-expiry's question).
+            let mut sub = t
+                .client("q-sub")
+                .clean_start(false)
+                .session_expiry(60)
+                .connect()
+                .await?;
             sub.subscribe(queued).qos(1).retain_as_published().await?;
             sub.disconnect().await?;
             let mut publisher = t.client("pub").connect().await?;
@@ -366,7 +387,8 @@ fn retain_as_published_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .session_expiry(0)
                 .connect()
                 .await?;
-            expect_forwarded(&t, &mut sub, queued, "queued", true, stmt)
+            let p = Precondition::QueuedDelivery;
+            expect_forwarded_on(&t, &mut sub, queued, "queued", true, stmt, p)
                 .await
                 .map_err(|f| on_path(f, "queued"))?;
             // Will, at once and after a Will Delay Interval of 1 s (the session outlives it).
@@ -389,7 +411,8 @@ fn retain_as_published_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 if delayed_will {
                     t.wait(std::time::Duration::from_millis(1100)).await;
                 }
-                let got = expect_forwarded(&t, &mut sub, topic, path, true, stmt).await;
+                let p = Precondition::WillDelivery;
+                let got = expect_forwarded_on(&t, &mut sub, topic, path, true, stmt, p).await;
                 if delayed_will {
                     end_session(&t, name).await;
                 }
@@ -402,7 +425,8 @@ fn retain_as_published_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .retain_as_published()
                 .await?;
             publish_retained(&mut publisher, shared, "shared").await?;
-            expect_forwarded(&t, &mut sub, shared, "shared", true, stmt)
+            let p = Precondition::SharedDelivery;
+            expect_forwarded_on(&t, &mut sub, shared, "shared", true, stmt, p)
                 .await
                 .map_err(|f| on_path(f, "shared"))?;
             t.pass()
