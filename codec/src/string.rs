@@ -348,7 +348,7 @@ fn scan(bytes: &[u8]) -> u8 {
 fn scan_hit(bytes: &[u8]) -> u8 {
     let nul = u8::from(bytes.contains(&0));
     let wildcard = u8::from(bytes.iter().any(|&b| b == b'+' || b == b'#'));
-    nul * NUL | wildcard * WILDCARD
+    (nul * NUL) | (wildcard * WILDCARD)
 }
 
 /// The wildcard placement of a non-empty filter that contains `+` or `#`: each wildcard
