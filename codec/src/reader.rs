@@ -2,23 +2,38 @@
 //! length-prefixed part of it, like the property block), so no field can run past its bounds.
 //! Reads that slice ([`Reader::binary`], [`Reader::take`]) share the frame's [`Bytes`].
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
-use crate::string::MqttString;
+use crate::string::{MqttString, TopicFilter, TopicName};
 use crate::violation::Violation;
 
 /// A cursor over one packet body, or over a bounded part of it.
+///
+/// A bounded part (a property block) is read either through a sub-reader ([`Reader::take`])
+/// or, inside the codec, by narrowing this reader's end ([`Reader::narrow`]), which needs no
+/// slice of the frame and so no reference-count update.
 #[derive(Debug, Clone)]
 pub struct Reader {
     buf: Bytes,
     pos: usize,
+    /// The end of what may be read (`<= buf.len()`); `pos <= end` always.
+    end: usize,
+    within: &'static str,
+}
+
+/// What [`Reader::narrow`] replaced, for [`Reader::widen`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bound {
+    end: usize,
     within: &'static str,
 }
 
 impl Reader {
     /// A reader over a whole packet body.
+    #[inline]
     pub fn new(buf: Bytes) -> Self {
         Reader {
+            end: buf.len(),
             buf,
             pos: 0,
             within: "packet",
@@ -26,15 +41,19 @@ impl Reader {
     }
 
     /// Bytes left to read.
+    #[inline]
     pub fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
+        self.end - self.pos
     }
 
     /// Whether everything was read.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.remaining() == 0
+        self.pos == self.end
     }
 
+    #[cold]
+    #[inline(never)]
     fn truncated(&self, field: &'static str) -> Violation {
         Violation::Truncated {
             field,
@@ -42,14 +61,21 @@ impl Reader {
         }
     }
 
+    /// The bytes left, borrowed (for checks that look at them before slicing).
+    #[inline]
+    fn left(&self) -> &[u8] {
+        self.buf.get(self.pos..self.end).unwrap_or_default()
+    }
+
     /// Takes the next `n` bytes as a slice of the frame.
+    #[inline]
     pub fn bytes(&mut self, n: usize, field: &'static str) -> Result<Bytes, Violation> {
         if n > self.remaining() {
             return Err(self.truncated(field));
         }
-        let out = self.buf.slice(self.pos..self.pos + n);
+        let start = self.pos;
         self.pos += n;
-        Ok(out)
+        Ok(self.buf.slice(start..self.pos))
     }
 
     /// A sub-reader over the next `n` bytes (e.g. a property block); `within` names it.
@@ -60,59 +86,99 @@ impl Reader {
         within: &'static str,
     ) -> Result<Reader, Violation> {
         let buf = self.bytes(n, field)?;
-        Ok(Reader {
-            buf,
-            pos: 0,
-            within,
-        })
+        let mut r = Reader::new(buf);
+        r.within = within;
+        Ok(r)
     }
 
-    /// Everything left, as a slice of the frame (e.g. a PUBLISH payload).
+    /// Limits this reader to the next `n` bytes (e.g. a property block; `within` names it in
+    /// errors) until [`Reader::widen`] gives back what it returns. No slice is made.
+    #[inline]
+    pub(crate) fn narrow(
+        &mut self,
+        n: usize,
+        field: &'static str,
+        within: &'static str,
+    ) -> Result<Bound, Violation> {
+        if n > self.remaining() {
+            return Err(self.truncated(field));
+        }
+        let old = Bound {
+            end: self.end,
+            within: self.within,
+        };
+        self.end = self.pos + n;
+        self.within = within;
+        Ok(old)
+    }
+
+    /// Undoes [`Reader::narrow`] (call it once the narrowed part is read).
+    #[inline]
+    pub(crate) fn widen(&mut self, old: Bound) {
+        self.end = old.end.max(self.pos);
+        self.within = old.within;
+    }
+
+    /// Everything left, as a slice of the frame (e.g. a PUBLISH payload). The reader gives up
+    /// its buffer for it, so no reference count is touched.
+    #[inline]
     pub fn rest(&mut self) -> Bytes {
-        let out = self.buf.slice(self.pos.min(self.buf.len())..);
-        self.pos = self.buf.len();
+        let mut out = std::mem::take(&mut self.buf);
+        out.truncate(self.end);
+        out.advance(self.pos.min(out.len()));
+        self.pos = 0;
+        self.end = 0;
         out
     }
 
     /// A Byte.
+    #[inline]
     pub fn u8(&mut self, field: &'static str) -> Result<u8, Violation> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or_else(|| self.truncated(field))?;
+        let Some(&b) = self.left().first() else {
+            return Err(self.truncated(field));
+        };
         self.pos += 1;
         Ok(b)
     }
 
     /// A Two Byte Integer (big-endian).
+    #[inline]
     pub fn u16(&mut self, field: &'static str) -> Result<u16, Violation> {
         Ok(u16::from_be_bytes(self.array(field)?))
     }
 
     /// A Four Byte Integer (big-endian).
+    #[inline]
     pub fn u32(&mut self, field: &'static str) -> Result<u32, Violation> {
         Ok(u32::from_be_bytes(self.array(field)?))
     }
 
     /// The next `N` bytes, copied out (no slice of the frame is made, so no reference count
     /// is touched: this is the hot path of every integer field).
+    #[inline]
     fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], Violation> {
-        let end = self
-            .pos
-            .checked_add(N)
-            .ok_or_else(|| self.truncated(field))?;
-        let out = self
-            .buf
-            .get(self.pos..end)
-            .and_then(|b| <[u8; N]>::try_from(b).ok())
-            .ok_or_else(|| self.truncated(field))?;
-        self.pos = end;
+        let Some(out) = self.left().first_chunk::<N>().copied() else {
+            return Err(self.truncated(field));
+        };
+        self.pos += N;
         Ok(out)
     }
 
     /// A Variable Byte Integer: at most four bytes and, as MQTT 5.0 requires of every one,
     /// minimally encoded.
+    #[inline]
     pub fn variable_byte_integer(&mut self, field: &'static str) -> Result<u32, Violation> {
+        // The common case: one byte.
+        if let Some(&b) = self.left().first() {
+            if b & 0x80 == 0 {
+                self.pos += 1;
+                return Ok(u32::from(b));
+            }
+        }
+        self.variable_byte_integer_long(field)
+    }
+
+    fn variable_byte_integer_long(&mut self, field: &'static str) -> Result<u32, Violation> {
         let mut value: u32 = 0;
         for i in 0..4u32 {
             let byte = self.u8(field)?;
@@ -128,15 +194,31 @@ impl Reader {
     }
 
     /// Binary Data: a two-byte length and that many bytes.
+    #[inline]
     pub fn binary(&mut self, field: &'static str) -> Result<Bytes, Violation> {
         let len = self.u16(field)?;
         self.bytes(usize::from(len), field)
     }
 
     /// A UTF-8 Encoded String.
+    #[inline]
     pub fn string(&mut self, field: &'static str) -> Result<MqttString, Violation> {
         let raw = self.binary(field)?;
         MqttString::from_bytes(raw, field)
+    }
+
+    /// A Topic Name (a UTF-8 Encoded String without wildcards).
+    #[inline]
+    pub fn topic_name(&mut self, field: &'static str) -> Result<TopicName, Violation> {
+        let raw = self.binary(field)?;
+        TopicName::from_bytes(raw, field)
+    }
+
+    /// A Topic Filter (a UTF-8 Encoded String, wildcard placement checked).
+    #[inline]
+    pub fn topic_filter(&mut self, field: &'static str) -> Result<TopicFilter, Violation> {
+        let raw = self.binary(field)?;
+        TopicFilter::from_bytes(raw, field)
     }
 }
 

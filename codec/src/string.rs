@@ -32,10 +32,26 @@ impl MqttString {
     }
 
     /// A string from received bytes, without copying them.
+    #[inline]
     pub fn from_bytes(bytes: Bytes, field: &'static str) -> Result<Self, Violation> {
-        let s = ByteString::try_from(bytes).map_err(|_| Violation::InvalidUtf8 { field })?;
-        Self::check(&s, field)?;
+        let s = Self::utf8(bytes, field)?;
+        if !cfg!(mqttspec_bench_unchecked) && contains_any(s.as_bytes(), |b| b == 0) {
+            return Err(Violation::NullCharacter { field });
+        }
         Ok(MqttString(s))
+    }
+
+    /// Well-formed UTF-8 of at most [`MqttString::MAX_LEN`] bytes (nothing else checked).
+    #[inline]
+    fn utf8(bytes: Bytes, field: &'static str) -> Result<ByteString, Violation> {
+        let s = ByteString::try_from(bytes).map_err(|_| Violation::InvalidUtf8 { field })?;
+        if s.len() > Self::MAX_LEN {
+            return Err(Violation::FieldTooLong {
+                field,
+                len: s.len(),
+            });
+        }
+        Ok(s)
     }
 
     fn check(s: &str, field: &'static str) -> Result<(), Violation> {
@@ -126,6 +142,22 @@ impl TopicName {
         Ok(TopicName(s))
     }
 
+    /// A Topic Name from received bytes, without copying them: the checks of
+    /// [`MqttString::from_bytes`] and then of [`TopicName::from_string`] (same errors, in the
+    /// same order), with U+0000 and the wildcards looked for in one pass.
+    #[inline]
+    pub fn from_bytes(bytes: Bytes, field: &'static str) -> Result<Self, Violation> {
+        let s = MqttString::utf8(bytes, field)?;
+        let found = scan(s.as_bytes());
+        if found != 0 {
+            if found & NUL != 0 {
+                return Err(Violation::NullCharacter { field });
+            }
+            return Err(Violation::WildcardInTopicName { field });
+        }
+        Ok(TopicName(MqttString(s)))
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
@@ -193,6 +225,25 @@ impl TopicFilter {
     pub fn from_string(s: MqttString) -> Result<Self, Violation> {
         check_filter(s.as_str())?;
         Ok(TopicFilter(s))
+    }
+
+    /// A Topic Filter from received bytes, without copying them: the checks of
+    /// [`MqttString::from_bytes`] and then of [`TopicFilter::from_string`] (same errors, in the
+    /// same order), with U+0000 and the wildcards looked for in one pass.
+    #[inline]
+    pub fn from_bytes(bytes: Bytes, field: &'static str) -> Result<Self, Violation> {
+        let s = MqttString::utf8(bytes, field)?;
+        let found = scan(s.as_bytes());
+        if found & NUL != 0 {
+            return Err(Violation::NullCharacter { field });
+        }
+        if s.is_empty() {
+            return Err(Violation::EmptyTopicFilter);
+        }
+        if found & WILDCARD != 0 {
+            check_wildcards(&s)?;
+        }
+        Ok(TopicFilter(MqttString(s)))
     }
 
     /// A validated MQTT 5.0 Topic Filter: wildcard rules and shared-subscription syntax.
@@ -268,6 +319,58 @@ fn contains_any(bytes: &[u8], matches: impl Fn(u8) -> bool) -> bool {
     bytes.iter().fold(false, |found, b| found | matches(*b))
 }
 
+/// [`scan`] found U+0000.
+const NUL: u8 = 1;
+/// [`scan`] found `+` or `#`.
+const WILDCARD: u8 = 2;
+
+/// Whether a received string contains U+0000 ([`NUL`]) and whether it contains `+` or `#`
+/// ([`WILDCARD`]). The common case, none of them, takes one vectorised pass (three compares
+/// per byte folded into one flag: this beats both two passes and one pass that keeps two
+/// flags, which the compiler does not vectorise); only a hit looks again.
+///
+/// Built with `--cfg mqttspec_bench_unchecked` (only ever for a benchmark run that measures
+/// what these checks cost; never for a build that decodes real input) it finds nothing, so
+/// the U+0000 check (MQTT-1.5.4-2), the Topic Name wildcard check (MQTT-3.3.2-2) and the Topic
+/// Filter wildcard-placement check (MQTT-4.7.1-1/-2) are skipped on decode.
+#[inline]
+fn scan(bytes: &[u8]) -> u8 {
+    if cfg!(mqttspec_bench_unchecked) {
+        return 0;
+    }
+    if !contains_any(bytes, |b| b == 0 || b == b'+' || b == b'#') {
+        return 0;
+    }
+    scan_hit(bytes)
+}
+
+/// The slow half of [`scan`]: which of the two it found.
+fn scan_hit(bytes: &[u8]) -> u8 {
+    let nul = u8::from(bytes.contains(&0));
+    let wildcard = u8::from(bytes.iter().any(|&b| b == b'+' || b == b'#'));
+    (nul * NUL) | (wildcard * WILDCARD)
+}
+
+/// The wildcard placement of a non-empty filter that contains `+` or `#`: each wildcard
+/// must be a whole level, `#` the last one. One pass looking at each wildcard's neighbours;
+/// on a failure [`check_levels`] finds which rule broke first (the error it has always given).
+fn check_wildcards(s: &str) -> Result<(), Violation> {
+    let bytes = s.as_bytes();
+    let last = bytes.len().saturating_sub(1);
+    let mut bad = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'+' || b == b'#' {
+            let prev_ok = i == 0 || bytes.get(i - 1) == Some(&b'/');
+            let next_ok = i == last || bytes.get(i + 1) == Some(&b'/');
+            bad |= !(prev_ok && next_ok) || (b == b'#' && i != last);
+        }
+    }
+    if bad {
+        return check_levels(s);
+    }
+    Ok(())
+}
+
 fn shared_error(filter: &str, problem: &'static str) -> Violation {
     Violation::InvalidSharedSubscription {
         filter: filter.to_owned(),
@@ -282,11 +385,17 @@ fn check_filter(s: &str) -> Result<(), Violation> {
     }
     // Byte-wise: '/', '#' and '+' are ASCII, and no byte of a multi-byte UTF-8 sequence can
     // equal an ASCII byte, so this is the same check as on characters. A filter without
-    // wildcards needs one vectorised pass; otherwise one pass over the levels, checking each
-    // level when it ends: '#' must be the whole last level, '+' a whole level.
+    // wildcards needs one vectorised pass.
     if !contains_any(bytes, |b| b == b'#' || b == b'+') {
         return Ok(());
     }
+    check_wildcards(s)
+}
+
+/// One pass over the levels, checking each level when it ends: '#' must be the whole last
+/// level, '+' a whole level. Returns the first broken rule.
+fn check_levels(s: &str) -> Result<(), Violation> {
+    let bytes = s.as_bytes();
     let (mut level_len, mut has_hash, mut has_plus) = (0usize, false, false);
     let mut rest = bytes.iter();
     loop {
@@ -460,6 +569,45 @@ mod tests {
             MqttString::from_bytes(Bytes::from_static(b"\xED\xA0\x80"), "x"),
             Err(Violation::InvalidUtf8 { field: "x" })
         );
+    }
+
+    /// Every string of up to `max` characters over `alphabet`.
+    fn all_strings(alphabet: &[&str], max: usize) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..max {
+            last = last
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
+                .collect();
+            out.extend(last.iter().cloned());
+        }
+        out
+    }
+
+    /// The one-pass decode checks (`from_bytes`) give exactly what the string check followed
+    /// by the name / filter check gives, error for error.
+    #[test]
+    fn one_pass_checks_agree_with_the_separate_checks() {
+        for s in all_strings(&["a", "/", "+", "#", "\0", "é", "$"], 6) {
+            let bytes = Bytes::from(s.clone().into_bytes());
+            let string = MqttString::from_bytes(bytes.clone(), "f");
+            assert_eq!(
+                TopicName::from_bytes(bytes.clone(), "f"),
+                string.clone().and_then(|m| TopicName::from_string(m, "f")),
+                "{s:?}"
+            );
+            assert_eq!(
+                TopicFilter::from_bytes(bytes, "f"),
+                string.and_then(TopicFilter::from_string),
+                "{s:?}"
+            );
+        }
+        for s in all_strings(&["a", "/", "+", "#"], 8) {
+            if !s.is_empty() {
+                assert_eq!(check_wildcards(&s), check_levels(&s), "{s:?}");
+            }
+        }
     }
 
     #[test]

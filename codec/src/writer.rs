@@ -8,6 +8,7 @@ use crate::MAX_VARIABLE_BYTE_INTEGER;
 
 /// The number of bytes a Variable Byte Integer of this value takes (1..=4), or an error if the
 /// value does not fit one.
+#[inline]
 pub fn variable_byte_integer_len(value: usize, field: &'static str) -> Result<usize, Violation> {
     match value {
         0..=127 => Ok(1),
@@ -22,6 +23,7 @@ pub fn variable_byte_integer_len(value: usize, field: &'static str) -> Result<us
 }
 
 /// Writes a Variable Byte Integer (minimal form).
+#[inline]
 pub fn put_variable_byte_integer(
     dst: &mut BytesMut,
     value: usize,
@@ -48,6 +50,7 @@ pub fn put_variable_byte_integer(
 }
 
 /// The encoded size of Binary Data or a UTF-8 Encoded String of `len` bytes.
+#[inline]
 pub fn prefixed_len(len: usize, field: &'static str) -> Result<usize, Violation> {
     if len > usize::from(u16::MAX) {
         return Err(Violation::FieldTooLong { field, len });
@@ -56,6 +59,7 @@ pub fn prefixed_len(len: usize, field: &'static str) -> Result<usize, Violation>
 }
 
 /// Writes Binary Data (two-byte length, then the bytes).
+#[inline]
 pub fn put_binary(dst: &mut BytesMut, data: &[u8], field: &'static str) -> Result<(), Violation> {
     let len = u16::try_from(data.len()).map_err(|_| Violation::FieldTooLong {
         field,
@@ -67,6 +71,7 @@ pub fn put_binary(dst: &mut BytesMut, data: &[u8], field: &'static str) -> Resul
 }
 
 /// Writes a UTF-8 Encoded String.
+#[inline]
 pub fn put_string(
     dst: &mut BytesMut,
     s: &MqttString,
@@ -76,6 +81,7 @@ pub fn put_string(
 }
 
 /// Writes raw bytes (a payload).
+#[inline]
 pub fn put_bytes(dst: &mut BytesMut, data: &Bytes) {
     dst.put_slice(data);
 }

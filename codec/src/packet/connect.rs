@@ -146,7 +146,7 @@ impl PacketBody for Connect {
             } else {
                 Props::none()
             };
-            let topic = TopicName::from_string(r.string("Will Topic")?, "Will Topic")?;
+            let topic = r.topic_name("Will Topic")?;
             if topic.is_empty() {
                 return Err(Violation::EmptyTopicName {
                     field: "Will Topic",

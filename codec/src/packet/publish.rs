@@ -62,7 +62,7 @@ impl PacketBody for Publish {
             return Err(Violation::DupWithQoS0);
         }
         let retain = flags & 0b0001 != 0;
-        let topic = TopicName::from_string(r.string("Topic Name")?, "Topic Name")?;
+        let topic = r.topic_name("Topic Name")?;
         let packet_id = if qos == QoS::AtMostOnce {
             None
         } else {

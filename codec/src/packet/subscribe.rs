@@ -107,7 +107,7 @@ impl PacketBody for Subscribe {
         // the up-front allocation small whatever the Remaining Length claims.
         let mut filters = Vec::with_capacity((r.remaining() / 4).min(16));
         while !r.is_empty() {
-            let filter = TopicFilter::from_string(r.string("Topic Filter")?)?;
+            let filter = r.topic_filter("Topic Filter")?;
             let options = SubscriptionOptions::from_byte(r.u8("Subscription Options")?, v)?;
             if v.is_v5() {
                 filter.check_shared()?;

@@ -36,7 +36,7 @@ impl PacketBody for Unsubscribe {
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
-            let filter = TopicFilter::from_string(r.string("Topic Filter")?)?;
+            let filter = r.topic_filter("Topic Filter")?;
             if v.is_v5() {
                 filter.check_shared()?;
             }

@@ -23,7 +23,7 @@ use std::num::{NonZeroU16, NonZeroU32};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::qos::QoS;
-use crate::reader::Reader;
+use crate::reader::{Bound, Reader};
 use crate::string::{MqttString, TopicName};
 use crate::violation::Violation;
 use crate::writer::{put_variable_byte_integer, variable_byte_integer_len};
@@ -402,6 +402,18 @@ pub(crate) fn read_block(r: &mut Reader) -> Result<Option<Reader>, Violation> {
         return Ok(None);
     }
     r.take(len as usize, "Property Length", "property block")
+        .map(Some)
+}
+
+/// Reads the Property Length and narrows `r` to the property block (`None` when it is
+/// empty); give the result to [`Reader::widen`] once the block is read.
+#[inline]
+pub(crate) fn narrow_to_block(r: &mut Reader) -> Result<Option<Bound>, Violation> {
+    let len = r.variable_byte_integer("Property Length")?;
+    if len == 0 {
+        return Ok(None);
+    }
+    r.narrow(len as usize, "Property Length", "property block")
         .map(Some)
 }
 

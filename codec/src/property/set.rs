@@ -237,15 +237,18 @@ macro_rules! property_set {
                 context: $crate::property::PropertyContext,
             ) -> Result<Props<Self>, Violation> {
                 use $crate::property::value::Field;
-                let Some(mut block) = $crate::property::read_block(r)? else {
+                // The block is read by narrowing `r` (no sub-reader, no slice of the frame);
+                // on an error the reader is abandoned with the packet, so only the success
+                // path widens it again.
+                let Some(outer) = $crate::property::narrow_to_block(r)? else {
                     return Ok(Props::none());
                 };
                 let mut p = Box::new($name::EMPTY);
                 let mut seen = 0u64;
-                while !block.is_empty() {
-                    let id = $crate::property::read_id(&mut block)?;
+                while !r.is_empty() {
+                    let id = $crate::property::read_id(r)?;
                     match id {
-                        $( $crate::property::id::$field => p.$field.read_one(&mut block, id)?, )*
+                        $( $crate::property::id::$field => p.$field.read_one(r, id)?, )*
                         _ => return Err(Violation::PropertyNotAllowed { property: id, context }),
                     }
                     let bit = id.bit();
@@ -255,6 +258,7 @@ macro_rules! property_set {
                     seen |= bit;
                 }
                 $crate::property::check_auth_pair(seen)?;
+                r.widen(outer);
                 Ok(Props::from_box(p))
             }
         }

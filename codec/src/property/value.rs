@@ -166,7 +166,7 @@ impl Wire for MqttString {
 impl Wire for TopicName {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, Violation> {
         let name = id.name();
-        let t = TopicName::from_string(r.string(name)?, name)?;
+        let t = r.topic_name(name)?;
         if t.is_empty() {
             return Err(Violation::EmptyTopicName { field: name });
         }
