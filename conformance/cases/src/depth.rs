@@ -163,22 +163,21 @@ const FORWARDING: &[(&str, &str, Fault, bool, Fault, bool)] = &[
         Fault::AddPropertiesRetained,
         true,
     ),
-    // `drop-will-properties` and `add-properties-will` break both kinds of Will.
     (
         "will",
         "forwarding.will-properties-unaltered",
-        Fault::DropWillProperties,
-        false,
+        Fault::StripPropertiesWill,
+        true,
         Fault::AddPropertiesWill,
-        false,
+        true,
     ),
     (
         "delayed will",
         "forwarding.delayed-will-properties-unaltered",
         Fault::StripPropertiesDelayedWill,
         true,
-        Fault::AddPropertiesWill,
-        false,
+        Fault::AddPropertiesDelayedWill,
+        true,
     ),
     (
         "shared",

@@ -12,7 +12,7 @@
 //! properties unaltered (the Message Expiry Interval at most the one sent), the second with
 //! none added; both with the Subscription Identifier of the subscription. Each case names the
 //! reference-broker faults that break its path alone (`strip-properties-*`,
-//! `add-properties-*`; for the immediate Will, `drop-will-properties`), and also
+//! `add-properties-*`; for the immediate Will also `drop-will-properties`), and also
 //! `no-subscription-identifiers`, which breaks every path. [`crate::depth`] lists which
 //! (statement, path) cells these cases fill.
 //!
@@ -447,7 +447,8 @@ case! {
         V5_3_3_2_20, V5_3_3_4_3],
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers],
-    faults: [DropWillProperties, AddPropertiesWill, NoSubscriptionIdentifiers, ReverseUserProperties],
+    faults: [StripPropertiesWill, DropWillProperties, AddPropertiesWill, NoSubscriptionIdentifiers,
+        ReverseUserProperties],
     tags: [Will, FromBroker, UserProperty, ContentType, RequestResponse],
     run: will,
 }
@@ -463,7 +464,8 @@ case! {
         V5_3_3_2_20, V5_3_3_4_3],
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers],
-    faults: [StripPropertiesDelayedWill, AddPropertiesWill, NoSubscriptionIdentifiers, ReverseUserProperties],
+    faults: [StripPropertiesDelayedWill, AddPropertiesDelayedWill, NoSubscriptionIdentifiers,
+        ReverseUserProperties],
     tags: [Will, FromBroker, UserProperty, ContentType, RequestResponse],
     run: delayed_will,
 }

@@ -499,6 +499,9 @@ faults! {
     /// A Will published after a Will Delay Interval loses those properties (a Will without
     /// a delay keeps them; breaks the same statements for delayed Wills only).
     StripPropertiesDelayedWill = "strip-properties-delayed-will";
+    /// A Will published at once (no Will Delay Interval) loses those properties (a delayed
+    /// Will keeps them; breaks the same statements for immediate Wills only).
+    StripPropertiesWill = "strip-properties-will";
     /// Copies sent to a connected subscriber as the message is published get a Content Type
     /// and a Message Expiry Interval the publisher did not set (breaks MQTT-3.3.2-20 and
     /// MQTT-3.3.2-6 on the live path only).
@@ -509,8 +512,10 @@ faults! {
     AddPropertiesRetained = "add-properties-retained";
     /// The same addition on copies given to a member of a Shared Subscription.
     AddPropertiesShared = "add-properties-shared";
-    /// The same addition on Will Messages (with or without a Will Delay Interval).
+    /// The same addition on Will Messages published at once (without a Will Delay Interval).
     AddPropertiesWill = "add-properties-will";
+    /// The same addition on Will Messages published after a Will Delay Interval.
+    AddPropertiesDelayedWill = "add-properties-delayed-will";
     /// A known User Name with a wrong Password is accepted (breaks the refusal of
     /// MQTT-3.1.4-2 / MQTT-3.2.2-7 in 5.0 and MQTT-3.2.2-5 in 3.1.1).
     AcceptWrongPassword = "accept-wrong-password";

@@ -137,11 +137,16 @@ impl Broker {
         if self.fault(Fault::DropWillProperties) {
             will.properties = PublishProperties::default();
         }
-        Tamper::of_faults(
-            will.delay > 0 && self.fault(Fault::StripPropertiesDelayedWill),
-            self.fault(Fault::AddPropertiesWill),
-        )
-        .apply(&mut will.properties);
+        // Each kind of Will (at once, or after its delay) has faults of its own.
+        let (strip, add) = if will.delay == 0 {
+            (Fault::StripPropertiesWill, Fault::AddPropertiesWill)
+        } else {
+            (
+                Fault::StripPropertiesDelayedWill,
+                Fault::AddPropertiesDelayedWill,
+            )
+        };
+        Tamper::of_faults(self.fault(strip), self.fault(add)).apply(&mut will.properties);
         let v = will.version;
         self.record(
             v,
