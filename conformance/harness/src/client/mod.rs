@@ -88,8 +88,7 @@ impl Received {
         if bytes.first()? >> 4 != 3 {
             return None;
         }
-        // The Remaining Length: at most four bytes, the last without the continuation bit.
-        let header = 1 + bytes.iter().skip(1).take(4).position(|b| b & 0x80 == 0)? + 1;
+        let (header, _) = fixed_header(bytes)?;
         let len = usize::from(u16::from_be_bytes([
             *bytes.get(header)?,
             *bytes.get(header + 1)?,
@@ -416,41 +415,22 @@ impl TestClient {
                 }
                 // The frame was complete, so the stream is still in step: report it, and let
                 // the connection go on (the expectation decides).
-                Err(error) => {
-                    let kept = frame.bytes.slice(..frame.bytes.len().min(MALFORMED_KEPT));
-                    self.transcript.record(
-                        &self.name,
-                        Direction::In,
-                        &kept,
-                        format!("MALFORMED: {error}"),
-                    );
-                    Received::Malformed { error, bytes: kept }
-                }
+                Err(error) => self.malformed_frame(error, &frame.bytes),
             }),
             Ok(None) => None,
-            Err(error) if self.in_step && !error.is_incomplete() => {
-                match frame_len(&self.buf) {
-                    // Not all there yet: wait for the rest (bounded by the packet limit).
-                    Some(n) if n <= self.max_packet_size && n > self.buf.len() => None,
-                    Some(n) if n <= self.max_packet_size => {
-                        let frame = self.buf.split_to(n).freeze();
-                        let kept = frame.slice(..n.min(MALFORMED_KEPT));
-                        self.transcript.record(
-                            &self.name,
-                            Direction::In,
-                            &kept,
-                            format!("MALFORMED: {error}"),
-                        );
-                        Some(Received::Malformed { error, bytes: kept })
-                    }
-                    _ => {
-                        let kept = self
-                            .buf
-                            .split_to(self.buf.len().min(MALFORMED_KEPT))
-                            .freeze();
-                        Some(self.malformed(error, kept))
-                    }
+            // Kept in step: a bad fixed header whose length is readable and within the limit
+            // is passed over as one frame (once it has arrived whole).
+            Err(error)
+                if self.in_step
+                    && !error.is_incomplete()
+                    && frame_len(&self.buf).is_some_and(|n| n <= self.max_packet_size) =>
+            {
+                let n = frame_len(&self.buf)?;
+                if n > self.buf.len() {
+                    return None;
                 }
+                let frame = self.buf.split_to(n).freeze();
+                Some(self.malformed_frame(error, &frame))
             }
             Err(error) => {
                 let kept = self
@@ -493,6 +473,18 @@ impl TestClient {
                 Some(self.end(Received::Closed))
             }
         }
+    }
+
+    /// A whole frame that is not a valid packet, recorded; the stream stays in step.
+    fn malformed_frame(&mut self, error: DecodeError, frame: &Bytes) -> Received {
+        let kept = frame.slice(..frame.len().min(MALFORMED_KEPT));
+        self.transcript.record(
+            &self.name,
+            Direction::In,
+            &kept,
+            format!("MALFORMED: {error}"),
+        );
+        Received::Malformed { error, bytes: kept }
     }
 
     fn malformed(&mut self, error: DecodeError, bytes: Bytes) -> Received {
@@ -551,18 +543,24 @@ fn describe_outgoing(bytes: &Bytes, v: ProtocolVersion) -> String {
     }
 }
 
-/// The length of the packet at the front of `buf` (fixed header included), when its Remaining
-/// Length has arrived and is a valid Variable Byte Integer.
-fn frame_len(buf: &[u8]) -> Option<usize> {
+/// The fixed header's length and the Remaining Length of the packet at the front of `buf`,
+/// when its Remaining Length has arrived and is a valid Variable Byte Integer (at most four
+/// bytes, the last without the continuation bit).
+fn fixed_header(buf: &[u8]) -> Option<(usize, usize)> {
     let mut remaining = 0usize;
     for i in 0..4 {
         let byte = *buf.get(1 + i)?;
         remaining |= usize::from(byte & 0x7F) << (7 * i);
         if byte & 0x80 == 0 {
-            return Some(2 + i + remaining);
+            return Some((2 + i, remaining));
         }
     }
     None
+}
+
+/// The length of the packet at the front of `buf`, fixed header included ([`fixed_header`]).
+fn frame_len(buf: &[u8]) -> Option<usize> {
+    fixed_header(buf).map(|(header, remaining)| header + remaining)
 }
 
 #[cfg(test)]
