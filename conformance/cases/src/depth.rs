@@ -136,6 +136,91 @@ pub struct Cell {
     pub path_only: bool,
 }
 
+/// A place of a table where a rule does not apply, so no case can check it there: the
+/// table says why instead of listing it as a place without a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotApplicable {
+    /// The table it belongs to.
+    pub table: Table,
+    /// The statement.
+    pub statement: StatementId,
+    /// The aspect, as its cells name it.
+    pub aspect: &'static str,
+    /// One of the table's [`Table::columns`].
+    pub path: &'static str,
+    /// Why the rule does not apply there.
+    pub reason: &'static str,
+}
+
+/// Why RETAIN on forward does not apply on the retained path.
+const RETAINED_HAS_RETAIN_1: &str = "a retained message sent because a subscription was made \
+     carries RETAIN 1 whatever Retain As Published says (MQTT-3.3.1-9)";
+
+/// The forwarding rules that do not apply on a path: (statement, aspect, path, reason).
+const FORWARDING_NOT_APPLICABLE: &[(StatementId, &str, &str, &str)] = &[
+    (
+        S::V5_3_3_1_12,
+        "RETAIN 0 without Retain As Published",
+        "retained",
+        RETAINED_HAS_RETAIN_1,
+    ),
+    (
+        S::V5_3_3_1_13,
+        "RETAIN kept with Retain As Published",
+        "retained",
+        RETAINED_HAS_RETAIN_1,
+    ),
+];
+
+/// Every place where a rule of a table does not apply, in the order of [`cells`].
+pub fn not_applicable() -> Vec<NotApplicable> {
+    FORWARDING_NOT_APPLICABLE
+        .iter()
+        .map(|&(statement, aspect, path, reason)| NotApplicable {
+            table: Table::Forwarding,
+            statement,
+            aspect,
+            path,
+            reason,
+        })
+        .collect()
+}
+
+/// The forwarding cases' faults that reverse the User Properties and that leave out the
+/// Subscription Identifiers, by path (each breaks that path only).
+const ORDER_AND_IDENTIFIERS: &[(&str, Fault, Fault)] = &[
+    (
+        "live",
+        Fault::ReverseUserPropertiesLive,
+        Fault::NoSubscriptionIdentifiersLive,
+    ),
+    (
+        "queued",
+        Fault::ReverseUserPropertiesQueued,
+        Fault::NoSubscriptionIdentifiersQueued,
+    ),
+    (
+        "retained",
+        Fault::ReverseUserPropertiesRetained,
+        Fault::NoSubscriptionIdentifiersRetained,
+    ),
+    (
+        "will",
+        Fault::ReverseUserPropertiesWill,
+        Fault::NoSubscriptionIdentifiersWill,
+    ),
+    (
+        "delayed will",
+        Fault::ReverseUserPropertiesDelayedWill,
+        Fault::NoSubscriptionIdentifiersDelayedWill,
+    ),
+    (
+        "shared",
+        Fault::ReverseUserPropertiesShared,
+        Fault::NoSubscriptionIdentifiersShared,
+    ),
+];
+
 /// The forwarding cases, by path, with the fault that strips the properties there and the
 /// fault that adds properties there (`path_only` of each).
 const FORWARDING: &[(&str, &str, Fault, bool, Fault, bool)] = &[
@@ -214,46 +299,11 @@ const OTHERS: &[(StatementId, &str, &str, &str, Fault)] = &[
         Fault::NoMessageExpiry,
     ),
     (
-        S::V5_3_3_1_3,
-        "DUP not propagated",
-        "live",
-        "qos.dup-not-propagated-to-subscribers",
-        Fault::ForwardDup,
-    ),
-    (
-        S::V5_3_3_1_12,
-        "RETAIN 0 without Retain As Published",
-        "live",
-        "retain.forwarded-to-existing-subscription-with-retain-0",
-        Fault::RetainFlagOnForward,
-    ),
-    (
         S::V5_3_3_1_13,
         "RETAIN kept with Retain As Published",
         "live",
         "retain.retain-as-published-keeps-the-flag",
         Fault::IgnoreRetainAsPublished,
-    ),
-    (
-        S::V5_3_8_4_8,
-        "granted QoS",
-        "live",
-        "qos.delivered-qos-is-minimum-of-published-and-granted",
-        Fault::NoQosDowngrade,
-    ),
-    (
-        S::V5_3_8_4_8,
-        "granted QoS",
-        "retained",
-        "retain.sent-at-minimum-of-stored-and-granted-qos",
-        Fault::NoQosDowngrade,
-    ),
-    (
-        S::V5_3_8_4_8,
-        "granted QoS",
-        "will",
-        "will.qos-downgraded-to-subscription",
-        Fault::NoQosDowngrade,
     ),
     (
         S::V5_3_8_4_8,
@@ -266,6 +316,48 @@ const OTHERS: &[(StatementId, &str, &str, &str, Fault)] = &[
 
 /// Cells whose fault breaks that path only: (statement, aspect, path, case, fault).
 const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
+    (
+        S::V5_3_3_1_3,
+        "DUP not propagated",
+        "live",
+        "qos.dup-not-propagated-to-subscribers",
+        Fault::ForwardDupLive,
+    ),
+    (
+        S::V5_3_3_1_12,
+        "RETAIN 0 without Retain As Published",
+        "live",
+        "retain.forwarded-to-existing-subscription-with-retain-0",
+        Fault::RetainFlagOnForwardLive,
+    ),
+    (
+        S::V5_3_3_1_12,
+        "RETAIN 0 without Retain As Published",
+        "will",
+        "forwarding.will-retain-and-qos",
+        Fault::RetainFlagOnForwardWill,
+    ),
+    (
+        S::V5_3_8_4_8,
+        "granted QoS",
+        "live",
+        "qos.delivered-qos-is-minimum-of-published-and-granted",
+        Fault::NoQosDowngradeLive,
+    ),
+    (
+        S::V5_3_8_4_8,
+        "granted QoS",
+        "retained",
+        "retain.sent-at-minimum-of-stored-and-granted-qos",
+        Fault::NoQosDowngradeRetained,
+    ),
+    (
+        S::V5_3_8_4_8,
+        "granted QoS",
+        "will",
+        "will.qos-downgraded-to-subscription",
+        Fault::NoQosDowngradeWill,
+    ),
     (
         S::V5_3_3_1_3,
         "DUP not propagated",
@@ -960,24 +1052,26 @@ pub fn cells() -> Vec<Cell> {
                 path_only: add_only,
             });
         }
-        out.push(Cell {
-            table: Table::Forwarding,
-            statement: S::V5_3_3_2_18,
-            aspect: "order kept",
-            path,
-            case,
-            fault: Fault::ReverseUserProperties,
-            path_only: false,
-        });
-        out.push(Cell {
-            table: Table::Forwarding,
-            statement: S::V5_3_3_4_3,
-            aspect: "identifier sent",
-            path,
-            case,
-            fault: Fault::NoSubscriptionIdentifiers,
-            path_only: false,
-        });
+        for &(_, reverse, no_ids) in ORDER_AND_IDENTIFIERS.iter().filter(|o| o.0 == path) {
+            out.push(Cell {
+                table: Table::Forwarding,
+                statement: S::V5_3_3_2_18,
+                aspect: "order kept",
+                path,
+                case,
+                fault: reverse,
+                path_only: true,
+            });
+            out.push(Cell {
+                table: Table::Forwarding,
+                statement: S::V5_3_3_4_3,
+                aspect: "identifier sent",
+                path,
+                case,
+                fault: no_ids,
+                path_only: true,
+            });
+        }
     }
     for &(statement, aspect, path, case, fault) in OTHERS {
         out.push(Cell {
@@ -1065,6 +1159,32 @@ mod tests {
             assert!(
                 case.faults.iter().any(|f| f.fault == cell.fault),
                 "{cell:?}: the case does not name the fault"
+            );
+        }
+    }
+
+    #[test]
+    fn a_place_not_applicable_has_a_reason_and_no_case_and_its_rule_has_cells() {
+        let all = cells();
+        for na in not_applicable() {
+            assert!(!na.reason.trim().is_empty(), "{na:?}: no reason");
+            assert!(
+                na.table.columns().contains(&na.path),
+                "{na:?}: unknown path or field"
+            );
+            assert!(
+                !all.iter().any(|c| c.table == na.table
+                    && c.statement == na.statement
+                    && c.aspect == na.aspect
+                    && c.path == na.path),
+                "{na:?}: a case checks it there"
+            );
+            // Printed with the cells of its rule: it must have some.
+            assert!(
+                all.iter().any(|c| c.table == na.table
+                    && c.statement == na.statement
+                    && c.aspect == na.aspect),
+                "{na:?}: no cell of its rule"
             );
         }
     }

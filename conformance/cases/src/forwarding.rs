@@ -20,7 +20,8 @@
 //! at QoS 2 with DUP 1 and RETAIN 1 reaches a subscription granted QoS 1 without Retain As
 //! Published with DUP 0, RETAIN 0 and QoS 1, each red under a fault of that path alone
 //! (`forward-dup-*`, `retain-flag-on-forward-*`, `no-qos-downgrade-*`); a delayed Will with
-//! Will QoS 1 and Will Retain 1 reaches a QoS 0 subscription at QoS 0 with RETAIN 0. DUP on
+//! Will QoS 1 and Will Retain 1 reaches a QoS 0 subscription at QoS 0 with RETAIN 0, published
+//! at once (`forwarding.will-retain-and-qos`) or after its delay. DUP on
 //! the retained and Will paths has cases of its own (`forwarding.retained-dup`,
 //! `forwarding.will-dup`): the server's first sending of a retained message or a Will has
 //! DUP 0, each red under a fault of that path (`dup-on-retained`, `dup-on-will`,
@@ -242,7 +243,8 @@ case! {
         V5_3_3_2_20, V5_3_3_4_3],
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers],
-    faults: [StripPropertiesLive, AddPropertiesLive, NoSubscriptionIdentifiers, ReverseUserProperties],
+    faults: [StripPropertiesLive, AddPropertiesLive, NoSubscriptionIdentifiers, ReverseUserProperties,
+        ReverseUserPropertiesLive, NoSubscriptionIdentifiersLive],
     tags: [Live, FromBroker, UserProperty, ContentType, RequestResponse],
     run: live,
 }
@@ -272,7 +274,8 @@ case! {
         V5_3_3_2_20, V5_3_3_4_3],
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers],
-    faults: [StripPropertiesQueued, AddPropertiesQueued, NoSubscriptionIdentifiers, ReverseUserProperties],
+    faults: [StripPropertiesQueued, AddPropertiesQueued, NoSubscriptionIdentifiers, ReverseUserProperties,
+        ReverseUserPropertiesQueued, NoSubscriptionIdentifiersQueued],
     tags: [Queued, Session, FromBroker, UserProperty, ContentType, RequestResponse],
     run: queued,
 }
@@ -309,7 +312,7 @@ case! {
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers, Retain],
     faults: [StripPropertiesRetained, AddPropertiesRetained, NoSubscriptionIdentifiers, ReverseUserProperties,
-        NoMessageExpiry],
+        NoMessageExpiry, ReverseUserPropertiesRetained, NoSubscriptionIdentifiersRetained],
     tags: [Retained, FromBroker, UserProperty, ContentType, RequestResponse],
     run: retained,
 }
@@ -364,7 +367,8 @@ case! {
         V5_3_3_2_20, V5_3_3_4_3],
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers, SharedSubscriptions],
-    faults: [StripPropertiesShared, AddPropertiesShared, NoSubscriptionIdentifiers, ReverseUserProperties],
+    faults: [StripPropertiesShared, AddPropertiesShared, NoSubscriptionIdentifiers, ReverseUserProperties,
+        ReverseUserPropertiesShared, NoSubscriptionIdentifiersShared],
     tags: [Shared, FromBroker, UserProperty, ContentType, RequestResponse],
     run: shared,
 }
@@ -448,7 +452,7 @@ case! {
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers],
     faults: [StripPropertiesWill, DropWillProperties, AddPropertiesWill, NoSubscriptionIdentifiers,
-        ReverseUserProperties],
+        ReverseUserProperties, ReverseUserPropertiesWill, NoSubscriptionIdentifiersWill],
     tags: [Will, FromBroker, UserProperty, ContentType, RequestResponse],
     run: will,
 }
@@ -465,7 +469,7 @@ case! {
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers],
     faults: [StripPropertiesDelayedWill, AddPropertiesDelayedWill, NoSubscriptionIdentifiers,
-        ReverseUserProperties],
+        ReverseUserProperties, ReverseUserPropertiesDelayedWill, NoSubscriptionIdentifiersDelayedWill],
     tags: [Will, FromBroker, UserProperty, ContentType, RequestResponse],
     run: delayed_will,
 }
@@ -598,6 +602,20 @@ fn shared_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
 }
 
 case! {
+    /// Will path: a Will with Will QoS 1 and Will Retain 1, published when its connection ends, reaches an existing QoS 0 subscription (no Retain As Published) at QoS 0 and with RETAIN 0
+    WILL_FLAGS = "forwarding.will-retain-and-qos",
+    checks: [V5_3_3_1_12, V5_3_8_4_8],
+    requires: [QoS1, Retain],
+    faults: [RetainFlagOnForwardWill, NoQosDowngradeWill],
+    tags: [Will, Retained, FromBroker],
+    run: will_flags,
+}
+
+fn will_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move { wills_with_flags(&t, 0).await })
+}
+
+case! {
     /// Delayed Will path: a Will with Will QoS 1 and Will Retain 1, published after its Will Delay Interval, reaches an existing QoS 0 subscription (no Retain As Published) at QoS 0 and with RETAIN 0
     DELAYED_WILL_FLAGS = "forwarding.delayed-will-retain-and-qos",
     checks: [V5_3_3_1_12, V5_3_8_4_8],
@@ -609,49 +627,57 @@ case! {
 }
 
 fn delayed_will_flags(t: Ctx) -> BoxFuture<'static, CaseResult> {
-    Box::pin(async move {
-        let topic = t.topic("will");
-        clearing_retained(&t, std::slice::from_ref(&topic), async {
-            let mut watch = t.client("watch").connect().await?;
-            let granted = granted_one(&watch.subscribe(&topic).qos(0).await?)?;
-            t.require(granted == 0, Precondition::Other, || {
-                format!(
-                    "the broker granted QoS {granted} to a request for QoS 0: the case needs QoS 0"
-                )
-            })?;
+    Box::pin(async move { wills_with_flags(&t, 1).await })
+}
+
+/// The flags on the Will path, with Will Delay Interval `delay` (0: published when the
+/// connection ends): a Will with Will QoS 1 and Will Retain 1 reaches a subscription made
+/// before it, granted QoS 0 and without Retain As Published, at QoS 0 (the lower of the two,
+/// MQTT-3.8.4-8; 3.1.1 MQTT-3.8.4-6) and with RETAIN 0 (an established subscription,
+/// MQTT-3.3.1-12; 3.1.1 MQTT-3.3.1-9).
+async fn wills_with_flags(t: &Ctx, delay: u32) -> CaseResult {
+    let topic = t.topic("will");
+    clearing_retained(t, std::slice::from_ref(&topic), async {
+        let mut watch = t.client("watch").connect().await?;
+        let granted = granted_one(&watch.subscribe(&topic).qos(0).await?)?;
+        t.require(granted == 0, Precondition::Other, || {
+            format!("the broker granted QoS {granted} to a request for QoS 0: the case needs QoS 0")
+        })?;
+        let mut will = Will::new(&topic, FLAGS).qos(1).retain();
+        let mut b = t.client("c");
+        if delay > 0 {
             // The session outlives the delay, so the delay decides when the Will comes.
-            let c = t
-                .client("c")
-                .session_expiry(30)
-                .will(Will::new(&topic, FLAGS).qos(1).retain().delay(1))
-                .connect()
-                .await?;
-            c.drop_connection();
-            let got = watch
-                .expect_publish()
-                .topic(&topic)
-                .payload(FLAGS)
-                .within(secs(2) + t.response_timeout())
-                .as_setup(Precondition::WillDelivery)
-                .await;
-            end_session(&t, "c").await;
-            let got = got?;
-            t.check(
-                !got.retain,
-                "RETAIN 0: sent on an established subscription (without Retain As Published)",
-                "RETAIN 1",
-            )
-            .map_err(|f| f.statement(S::V5_3_3_1_12))?;
-            t.check(
-                got.qos.as_u8() == 0,
-                "QoS 0: the lower of the Will QoS (1) and the granted one (0)",
-                format!("QoS {}", got.qos.as_u8()),
-            )
-            .map_err(|f| f.statement(S::V5_3_8_4_8))?;
-            t.pass()
-        })
-        .await
+            will = will.delay(delay);
+            b = b.session_expiry(30);
+        }
+        let c = b.will(will).connect().await?;
+        c.drop_connection();
+        let got = watch
+            .expect_publish()
+            .topic(&topic)
+            .payload(FLAGS)
+            .within(secs(u64::from(delay) + 1) + t.response_timeout())
+            .as_setup(Precondition::WillDelivery)
+            .await;
+        if delay > 0 {
+            end_session(t, "c").await;
+        }
+        let got = got?;
+        t.check(
+            !got.retain,
+            "RETAIN 0: sent on an established subscription (without Retain As Published)",
+            "RETAIN 1",
+        )
+        .map_err(|f| f.statement(of_run!(t, V5_3_3_1_12)))?;
+        t.check(
+            got.qos.as_u8() == 0,
+            "QoS 0: the lower of the Will QoS (1) and the granted one (0)",
+            format!("QoS {}", got.qos.as_u8()),
+        )
+        .map_err(|f| f.statement(of_run!(t, V5_3_8_4_8)))?;
+        t.pass()
     })
+    .await
 }
 
 /// Checks DUP 0 on `got`, the server's first sending of its message (MQTT-3.3.1-3; in 3.1.1

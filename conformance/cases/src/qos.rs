@@ -522,7 +522,7 @@ case! {
     DELIVERED_QOS_IS_MINIMUM = "qos.delivered-qos-is-minimum-of-published-and-granted",
     checks: [V5_3_8_4_8, V5_2_2_1_2, V5_3_3_1_2],
     requires: [QoS2],
-    faults: [NoQosDowngrade],
+    faults: [NoQosDowngrade, NoQosDowngradeLive],
     tags: [Live, FromBroker],
     run: delivered_qos_is_minimum,
 }
@@ -795,7 +795,7 @@ case! {
     DUP_NOT_PROPAGATED = "qos.dup-not-propagated-to-subscribers",
     checks: [V5_3_3_1_3, V5_4_3_2_2, V5_4_3_3_2],
     requires: [QoS2],
-    faults: [ForwardDup],
+    faults: [ForwardDup, ForwardDupLive],
     tags: [Live, FromBroker],
     run: dup_not_propagated,
 }

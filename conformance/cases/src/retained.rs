@@ -285,7 +285,7 @@ case! {
     FORWARDED_WITH_RETAIN_0 = "retain.forwarded-to-existing-subscription-with-retain-0",
     checks: [V5_3_3_1_12],
     requires: [Retain, QoS1],
-    faults: [RetainFlagOnForward],
+    faults: [RetainFlagOnForward, RetainFlagOnForwardLive],
     tags: [Live, FromBroker],
     run: forwarded_with_retain_0,
 }
@@ -665,7 +665,7 @@ case! {
     QOS_IS_MINIMUM = "retain.sent-at-minimum-of-stored-and-granted-qos",
     checks: [V5_3_8_4_8, V5_3_3_1_9, V311_3_3_1_5, V311_3_3_1_6, V311_3_8_4_6, V311_3_3_1_8],
     requires: [Retain, QoS1],
-    faults: [NoQosDowngrade],
+    faults: [NoQosDowngrade, NoQosDowngradeRetained],
     tags: [Retained, FromBroker],
     run: qos_is_minimum,
 }

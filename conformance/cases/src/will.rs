@@ -433,7 +433,7 @@ case! {
     QOS_DOWNGRADED = "will.qos-downgraded-to-subscription",
     checks: [V5_3_8_4_8, V311_3_8_4_6, V311_3_1_2_9],
     requires: [QoS1],
-    faults: [NoQosDowngrade],
+    faults: [NoQosDowngrade, NoQosDowngradeWill],
     tags: [Will, FromBroker],
     run: qos_downgraded,
 }

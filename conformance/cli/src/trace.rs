@@ -176,9 +176,12 @@ pub fn render_trace(specs: &[Spec], cases: &[Case], list_uncovered: bool) -> Str
 
 /// The text of `mqttspec trace --depth`: for each table of [`mqttspec_cases::depth`], each
 /// statement and each aspect of it, the paths (or fields) with a case (the case and the
-/// fault that turns it red, `*` when that fault breaks this path or field only) and those
-/// without one.
-pub fn render_depth(cells: &[mqttspec_cases::depth::Cell]) -> String {
+/// fault that turns it red, `*` when that fault breaks this path or field only), those
+/// where the rule does not apply (`n/a`, with the reason) and those without a case.
+pub fn render_depth(
+    cells: &[mqttspec_cases::depth::Cell],
+    not_applicable: &[mqttspec_cases::depth::NotApplicable],
+) -> String {
     use mqttspec_cases::depth::{Cell, Table};
     let mut out = String::from(
         "Depth: where a rule applies in several places, which places have a case (the fault \
@@ -213,11 +216,18 @@ pub fn render_depth(cells: &[mqttspec_cases::depth::Cell]) -> String {
                     if c.path_only { " *" } else { "" }
                 ));
             }
+            let na: Vec<_> = not_applicable
+                .iter()
+                .filter(|n| n.table == table && n.statement == statement && n.aspect == aspect)
+                .collect();
+            for n in &na {
+                out.push_str(&format!("    n/a: {} ({})\n", n.path, n.reason));
+            }
             let missing: Vec<&str> = table
                 .columns()
                 .iter()
                 .copied()
-                .filter(|p| !rows.iter().any(|c| c.path == *p))
+                .filter(|p| !rows.iter().any(|c| c.path == *p) && !na.iter().any(|n| n.path == *p))
                 .collect();
             if !missing.is_empty() {
                 out.push_str(&format!("    no case: {}\n", missing.join(", ")));
@@ -318,7 +328,10 @@ mod tests {
 
     #[test]
     fn depth_lists_paths_with_and_without_a_case() {
-        let text = render_depth(&mqttspec_cases::depth::cells());
+        let text = render_depth(
+            &mqttspec_cases::depth::cells(),
+            &mqttspec_cases::depth::not_applicable(),
+        );
         assert!(text.contains("MQTT-3.3.2-20"), "{text}");
         assert!(
             text.contains("forwarding.queued-properties-unaltered"),
@@ -329,6 +342,7 @@ mod tests {
         assert!(text.contains("String rules"), "{text}");
         assert!(text.contains("dup-on-retained *"), "{text}");
         assert!(text.contains("lenient-client-id-string *"), "{text}");
+        assert!(text.contains("n/a: retained (a retained message"), "{text}");
     }
 
     #[test]

@@ -34,6 +34,7 @@ use mqttspec_codec::{
 use super::fault::Fault;
 use super::message::{Delivery, Message, Shape, Tamper};
 use super::outbound::Sent;
+use super::path::{Family, Path};
 use super::session::{InflightEntry, OutgoingState};
 use super::subscriptions::Subscription;
 use super::{Broker, ConnectionId};
@@ -95,8 +96,8 @@ impl Broker {
             self.plan_direct(message, subs, &mut targets);
         }
         for t in &mut targets {
-            t.delivery.tamper = self.tamper_for(message, &t.client, false);
-            self.bend_flags_for_path(message, &t.client, false, &mut t.delivery);
+            let path = self.path_of(message, &t.client, false);
+            self.bend_for_path(message, path, &mut t.delivery);
         }
         let mut cursor_updates: Vec<(String, usize)> = Vec::new();
         let mut pending: BTreeMap<Arc<str>, usize> = BTreeMap::new();
@@ -112,8 +113,8 @@ impl Broker {
             if self.fault(Fault::SharedDeliverAll) {
                 for member in &group.members {
                     let mut target = self.delivery_for(message, member);
-                    target.delivery.tamper = self.tamper_for(message, &target.client, true);
-                    self.bend_flags_for_path(message, &target.client, true, &mut target.delivery);
+                    let path = self.path_of(message, &target.client, true);
+                    self.bend_for_path(message, path, &mut target.delivery);
                     targets.push(target);
                 }
                 continue;
@@ -129,8 +130,8 @@ impl Broker {
             let chosen =
                 self.choose_shared_member(message, &group.members, &group.filter, &pending);
             if let Some((index, mut target)) = chosen {
-                target.delivery.tamper = self.tamper_for(message, &target.client, true);
-                self.bend_flags_for_path(message, &target.client, true, &mut target.delivery);
+                let path = self.path_of(message, &target.client, true);
+                self.bend_for_path(message, path, &mut target.delivery);
                 cursor_updates.push((group.filter.as_str().to_owned(), index + 1));
                 if !lost {
                     *pending.entry(Arc::clone(&target.client)).or_default() += 1;
@@ -253,136 +254,50 @@ impl Broker {
         });
     }
 
-    /// What the property faults of the copy's path (live, queued for a disconnected session,
-    /// or Shared Subscription) do to it; Will Messages have faults of their own.
-    fn tamper_for(&self, message: &Message, client: &str, shared: bool) -> Tamper {
-        if message.will {
-            return Tamper::None;
+    /// What the faults of the copy's `path` (see [`Family::on`]) do to it: its properties
+    /// stripped or added to (a Will's are bent where it is published), the incoming DUP kept,
+    /// RETAIN kept without Retain As Published or dropped with it, the published QoS kept
+    /// above the granted one, the client's Maximum Packet Size, Receive Maximum or Topic
+    /// Alias Maximum ignored, an old connection's Topic Alias used, the User Properties
+    /// reversed, the Subscription Identifiers left out.
+    pub(super) fn bend_for_path(&self, message: &Message, path: Path, delivery: &mut Delivery) {
+        let on = |family: Family| self.path_fault(family, path);
+        if !path.is_will() {
+            delivery.tamper =
+                Tamper::of_faults(on(Family::StripProperties), on(Family::AddProperties));
         }
-        let (strip, add) = if shared {
-            (Fault::StripPropertiesShared, Fault::AddPropertiesShared)
-        } else if self.is_online(client) {
-            (Fault::StripPropertiesLive, Fault::AddPropertiesLive)
-        } else {
-            (Fault::StripPropertiesQueued, Fault::AddPropertiesQueued)
-        };
-        Tamper::of_faults(self.fault(strip), self.fault(add))
-    }
-
-    /// What the flag and limit faults of the copy's path (queued for a disconnected session,
-    /// Shared Subscription, a Will published at once or after its delay; a live copy has
-    /// limit faults only) do to it: the incoming DUP kept, RETAIN kept without Retain As
-    /// Published, the published QoS kept above the granted one, the client's Maximum Packet
-    /// Size, Receive Maximum or Topic Alias Maximum ignored.
-    fn bend_flags_for_path(
-        &self,
-        message: &Message,
-        client: &str,
-        shared: bool,
-        delivery: &mut Delivery,
-    ) {
-        if message.will {
-            // A Will has no DUP of its own: it is set only under `dup-on-will` /
-            // `dup-on-delayed-will`, and then sent.
-            delivery.keep_dup = message.dup;
-            if !message.delayed_will && self.fault(Fault::IgnoreMaximumPacketSizeWill) {
-                delivery.oversize = true;
-            }
-            if !message.delayed_will && self.fault(Fault::IgnoreReceiveMaximumWill) {
-                delivery.beyond_quota = true;
-            }
-            if !message.delayed_will && self.fault(Fault::SendTopicAliasesWill) {
-                delivery.alias = true;
-            }
-            // RETAIN is 1 on a forwarded copy only through Retain As Published.
-            let rap = if message.delayed_will {
-                Fault::IgnoreRetainAsPublishedDelayedWill
-            } else {
-                Fault::IgnoreRetainAsPublishedWill
-            };
-            if self.fault(rap) {
-                delivery.retain = false;
-            }
-            if message.delayed_will {
-                if self.fault(Fault::IgnoreMaximumPacketSizeDelayedWill) {
-                    delivery.oversize = true;
-                }
-                if self.fault(Fault::IgnoreReceiveMaximumDelayedWill) {
-                    delivery.beyond_quota = true;
-                }
-                if self.fault(Fault::SendTopicAliasesDelayedWill) {
-                    delivery.alias = true;
-                }
-                if self.fault(Fault::RetainFlagOnForwardDelayedWill) {
-                    delivery.retain = message.retain;
-                }
-                if self.fault(Fault::NoQosDowngradeDelayedWill) {
-                    delivery.qos = message.qos;
-                }
-            }
-            return;
-        }
-        let (dup, retain, qos, size, quota, alias) = if shared {
-            (
-                Fault::ForwardDupShared,
-                Fault::RetainFlagOnForwardShared,
-                Fault::NoQosDowngradeShared,
-                Fault::IgnoreMaximumPacketSizeShared,
-                Fault::IgnoreReceiveMaximumShared,
-                Fault::SendTopicAliasesShared,
-            )
-        } else if self.is_online(client) {
-            // The live path has no flag faults of its own, but limit faults.
-            if self.fault(Fault::IgnoreMaximumPacketSizeLive) {
-                delivery.oversize = true;
-            }
-            if self.fault(Fault::IgnoreReceiveMaximumLive) {
-                delivery.beyond_quota = true;
-            }
-            if self.fault(Fault::SendTopicAliasesLive) {
-                delivery.alias = true;
-            }
-            return;
-        } else {
-            (
-                Fault::ForwardDupQueued,
-                Fault::RetainFlagOnForwardQueued,
-                Fault::NoQosDowngradeQueued,
-                Fault::IgnoreMaximumPacketSizeQueued,
-                Fault::IgnoreReceiveMaximumQueued,
-                Fault::SendTopicAliasesQueued,
-            )
-        };
-        if !shared && self.fault(Fault::TopicAliasFromOldConnection) {
-            delivery.stale_alias = true;
-        }
+        // A retained message or a Will has no DUP of its own: the fault of its path sets the
+        // message's, and it is sent.
+        delivery.keep_dup = on(Family::Dup);
         // RETAIN is 1 on a forwarded copy only through Retain As Published.
-        let rap = if shared {
-            Fault::IgnoreRetainAsPublishedShared
-        } else {
-            Fault::IgnoreRetainAsPublishedQueued
-        };
-        if self.fault(rap) {
+        if on(Family::IgnoreRetainAsPublished) {
             delivery.retain = false;
         }
-        if self.fault(alias) {
-            delivery.alias = true;
-        }
-        if self.fault(size) {
-            delivery.oversize = true;
-        }
-        if self.fault(quota) {
-            delivery.beyond_quota = true;
-        }
-        if self.fault(dup) {
-            delivery.keep_dup = true;
-        }
-        if self.fault(retain) {
+        if on(Family::RetainFlagOnForward) {
             delivery.retain = message.retain;
         }
-        if self.fault(qos) {
+        if on(Family::NoQosDowngrade) {
             delivery.qos = message.qos;
         }
+        delivery.oversize = on(Family::IgnoreMaximumPacketSize);
+        delivery.beyond_quota = on(Family::IgnoreReceiveMaximum);
+        delivery.alias = on(Family::SendTopicAliases);
+        delivery.stale_alias = on(Family::TopicAliasFromOldConnection);
+        delivery.reverse_user_properties = on(Family::ReverseUserProperties);
+        if on(Family::NoSubscriptionIdentifiers) {
+            delivery.subscription_identifiers.clear();
+        }
+    }
+
+    /// The path of a copy of a routed `message` for `client`, through a Shared Subscription
+    /// or not.
+    fn path_of(&self, message: &Message, client: &str, shared: bool) -> Path {
+        Path::of_routed(
+            message.will,
+            message.delayed_will,
+            shared,
+            self.is_online(client),
+        )
     }
 
     /// The copy of `message` for one subscription.

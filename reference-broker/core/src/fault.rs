@@ -516,6 +516,62 @@ faults! {
     AddPropertiesWill = "add-properties-will";
     /// The same addition on Will Messages published after a Will Delay Interval.
     AddPropertiesDelayedWill = "add-properties-delayed-will";
+    // Path-only faults of the forwarding depth table (see `path.rs`): each acts on one way
+    // a message reaches a subscriber.
+    /// The User Properties go out in reverse order on copies sent to a connected subscriber as the message is published (not a Shared Subscription member) only (breaks MQTT-3.3.2-18 on
+    /// that path alone).
+    ReverseUserPropertiesLive = "reverse-user-properties-live";
+    /// The User Properties go out in reverse order on copies queued for a disconnected session only (breaks MQTT-3.3.2-18 on
+    /// that path alone).
+    ReverseUserPropertiesQueued = "reverse-user-properties-queued";
+    /// The User Properties go out in reverse order on retained messages sent when a subscription is made only (breaks MQTT-3.3.2-18 on
+    /// that path alone).
+    ReverseUserPropertiesRetained = "reverse-user-properties-retained";
+    /// The User Properties go out in reverse order on Will Messages published at once (no Will Delay Interval) only (breaks MQTT-3.3.2-18 on
+    /// that path alone).
+    ReverseUserPropertiesWill = "reverse-user-properties-will";
+    /// The User Properties go out in reverse order on Will Messages published after their Will Delay Interval only (breaks MQTT-3.3.2-18 on
+    /// that path alone).
+    ReverseUserPropertiesDelayedWill = "reverse-user-properties-delayed-will";
+    /// The User Properties go out in reverse order on copies given to a member of a Shared Subscription only (breaks MQTT-3.3.2-18 on
+    /// that path alone).
+    ReverseUserPropertiesShared = "reverse-user-properties-shared";
+    /// The Subscription Identifiers are left out on copies sent to a connected subscriber as the message is published (not a Shared Subscription member) only (breaks MQTT-3.3.4-3 on
+    /// that path alone).
+    NoSubscriptionIdentifiersLive = "no-subscription-identifiers-live";
+    /// The Subscription Identifiers are left out on copies queued for a disconnected session only (breaks MQTT-3.3.4-3 on
+    /// that path alone).
+    NoSubscriptionIdentifiersQueued = "no-subscription-identifiers-queued";
+    /// The Subscription Identifiers are left out on retained messages sent when a subscription is made only (breaks MQTT-3.3.4-3 on
+    /// that path alone).
+    NoSubscriptionIdentifiersRetained = "no-subscription-identifiers-retained";
+    /// The Subscription Identifiers are left out on Will Messages published at once (no Will Delay Interval) only (breaks MQTT-3.3.4-3 on
+    /// that path alone).
+    NoSubscriptionIdentifiersWill = "no-subscription-identifiers-will";
+    /// The Subscription Identifiers are left out on Will Messages published after their Will Delay Interval only (breaks MQTT-3.3.4-3 on
+    /// that path alone).
+    NoSubscriptionIdentifiersDelayedWill = "no-subscription-identifiers-delayed-will";
+    /// The Subscription Identifiers are left out on copies given to a member of a Shared Subscription only (breaks MQTT-3.3.4-3 on
+    /// that path alone).
+    NoSubscriptionIdentifiersShared = "no-subscription-identifiers-shared";
+    /// The published QoS is kept above the granted one on copies sent to a connected subscriber as the message is published (not a Shared Subscription member) only (breaks MQTT-3.8.4-8
+    /// on that path alone).
+    NoQosDowngradeLive = "no-qos-downgrade-live";
+    /// The published QoS is kept above the granted one on retained messages sent when a subscription is made only (breaks MQTT-3.8.4-8
+    /// on that path alone).
+    NoQosDowngradeRetained = "no-qos-downgrade-retained";
+    /// The published QoS is kept above the granted one on Will Messages published at once (no Will Delay Interval) only (breaks MQTT-3.8.4-8
+    /// on that path alone).
+    NoQosDowngradeWill = "no-qos-downgrade-will";
+    /// The incoming DUP flag is copied on copies sent to a connected subscriber as the message is published (not a Shared Subscription member) only (breaks MQTT-3.3.1-3 on
+    /// that path alone).
+    ForwardDupLive = "forward-dup-live";
+    /// The publisher's RETAIN is kept without Retain As Published on copies sent to a connected subscriber as the message is published (not a Shared Subscription member) only (breaks
+    /// MQTT-3.3.1-12 on that path alone).
+    RetainFlagOnForwardLive = "retain-flag-on-forward-live";
+    /// The publisher's RETAIN is kept without Retain As Published on Will Messages published at once (no Will Delay Interval) only (breaks
+    /// MQTT-3.3.1-12 on that path alone).
+    RetainFlagOnForwardWill = "retain-flag-on-forward-will";
     /// A known User Name with a wrong Password is accepted (breaks the refusal of
     /// MQTT-3.1.4-2 / MQTT-3.2.2-7 in 5.0 and MQTT-3.2.2-5 in 3.1.1).
     AcceptWrongPassword = "accept-wrong-password";

@@ -166,6 +166,7 @@ mod memory;
 mod message;
 mod outbound;
 mod outbound_alias;
+mod path;
 mod publish;
 mod session;
 mod subscribe;

@@ -105,6 +105,9 @@ pub(crate) struct Delivery {
     /// Topic Alias mapping of the session's previous connection still held: Topic Alias 1
     /// and an empty Topic Name, never set on the connection it goes out on.
     pub stale_alias: bool,
+    /// Whether a path-specific fault (`reverse-user-properties-*`) sends this copy's User
+    /// Properties in reverse order.
+    pub reverse_user_properties: bool,
 }
 
 /// What a fault of one delivery path (`strip-properties-*`, `add-properties-*`) does to the
@@ -192,7 +195,7 @@ impl Delivery {
                 properties.message_expiry_interval = m.remaining_expiry(shape.now);
             }
             properties.subscription_identifiers = self.subscription_identifiers.clone();
-            if shape.reverse_user_properties {
+            if shape.reverse_user_properties || self.reverse_user_properties {
                 properties.user_properties.reverse();
             }
             self.tamper.apply(&mut properties);
@@ -259,6 +262,7 @@ impl Broker {
             beyond_quota: false,
             alias: false,
             stale_alias: false,
+            reverse_user_properties: false,
         }
     }
 }

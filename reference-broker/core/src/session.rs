@@ -231,6 +231,7 @@ mod tests {
                 beyond_quota: false,
                 alias: false,
                 stale_alias: false,
+                reverse_user_properties: false,
             },
             state: OutgoingState::Qos1Sent,
             sent_here: true,

@@ -27,7 +27,8 @@ use super::acl::{self, Access};
 use super::delivery::Room;
 use super::fault::Fault;
 use super::memory::{subscription_bytes, Charge};
-use super::message::{Message, Tamper};
+use super::message::Message;
+use super::path::{Family, Path};
 use super::publish::maximum_qos;
 use super::session::OutgoingState;
 use super::topic;
@@ -254,7 +255,7 @@ impl Broker {
                     qos: r.qos,
                     retain: true,
                     // Only the `dup-on-retained` fault marks a first delivery as a resend.
-                    dup: self.fault(Fault::DupOnRetained),
+                    dup: self.path_fault(Family::Dup, Path::Retained),
                     properties: r.properties.clone(),
                     will: false,
                     delayed_will: false,
@@ -272,15 +273,8 @@ impl Broker {
                 } else {
                     m.identifier.into_iter().collect()
                 };
-                let mut d = self.delivery(message, qos, true, ids);
-                d.keep_dup = self.fault(Fault::DupOnRetained);
-                d.oversize = self.fault(Fault::IgnoreMaximumPacketSizeRetained);
-                d.beyond_quota = self.fault(Fault::IgnoreReceiveMaximumRetained);
-                d.alias = self.fault(Fault::SendTopicAliasesRetained);
-                d.tamper = Tamper::of_faults(
-                    self.fault(Fault::StripPropertiesRetained),
-                    self.fault(Fault::AddPropertiesRetained),
-                );
+                let mut d = self.delivery(Arc::clone(&message), qos, true, ids);
+                self.bend_for_path(&message, Path::Retained, &mut d);
                 deliveries.push(d);
             }
         }

@@ -23,6 +23,7 @@ use mqttspec_codec::{LastWill, ProtocolVersion, QoS, StatementId as S, TopicName
 use super::fault::Fault;
 use super::memory::{message_bytes, owned_bytes, owned_topic, Charge, Meter, WILL_OVERHEAD};
 use super::message::{forwardable, Message, Tamper};
+use super::path::{Family, Path};
 use super::timers::TimerKey;
 use super::Broker;
 use mqttspec_codec::PublishProperties;
@@ -138,15 +139,16 @@ impl Broker {
             will.properties = PublishProperties::default();
         }
         // Each kind of Will (at once, or after its delay) has faults of its own.
-        let (strip, add) = if will.delay == 0 {
-            (Fault::StripPropertiesWill, Fault::AddPropertiesWill)
+        let path = if will.delay == 0 {
+            Path::Will
         } else {
-            (
-                Fault::StripPropertiesDelayedWill,
-                Fault::AddPropertiesDelayedWill,
-            )
+            Path::DelayedWill
         };
-        Tamper::of_faults(self.fault(strip), self.fault(add)).apply(&mut will.properties);
+        Tamper::of_faults(
+            self.path_fault(Family::StripProperties, path),
+            self.path_fault(Family::AddProperties, path),
+        )
+        .apply(&mut will.properties);
         let v = will.version;
         self.record(
             v,
@@ -172,11 +174,7 @@ impl Broker {
             retain: will.retain,
             // Only the `dup-on-will` / `dup-on-delayed-will` faults mark the Will's first
             // delivery as a resend.
-            dup: if will.delay == 0 {
-                self.fault(Fault::DupOnWill)
-            } else {
-                self.fault(Fault::DupOnDelayedWill)
-            },
+            dup: self.path_fault(Family::Dup, path),
             properties: will.properties,
             will: true,
             delayed_will: will.delay > 0,

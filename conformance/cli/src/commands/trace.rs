@@ -27,7 +27,10 @@ impl TraceArgs {
         if self.depth {
             crate::out!(
                 "{}",
-                crate::trace::render_depth(&mqttspec_cases::depth::cells())
+                crate::trace::render_depth(
+                    &mqttspec_cases::depth::cells(),
+                    &mqttspec_cases::depth::not_applicable(),
+                )
             );
             return;
         }
