@@ -278,27 +278,6 @@ const FORWARDING: &[(&str, &str, Fault, bool, Fault, bool)] = &[
 /// specific to one path.
 const OTHERS: &[(StatementId, &str, &str, &str, Fault)] = &[
     (
-        S::V5_3_3_2_6,
-        "decremented",
-        "queued",
-        "publish.message-expiry-interval-decremented",
-        Fault::NoMessageExpiry,
-    ),
-    (
-        S::V5_3_3_2_6,
-        "decremented",
-        "will",
-        "will.message-expiry-forwarded",
-        Fault::DropWillProperties,
-    ),
-    (
-        S::V5_3_3_2_6,
-        "decremented",
-        "retained",
-        "forwarding.retained-properties-unaltered",
-        Fault::NoMessageExpiry,
-    ),
-    (
         S::V5_3_3_1_13,
         "RETAIN kept with Retain As Published",
         "live",
@@ -316,6 +295,48 @@ const OTHERS: &[(StatementId, &str, &str, &str, Fault)] = &[
 
 /// Cells whose fault breaks that path only: (statement, aspect, path, case, fault).
 const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
+    (
+        S::V5_3_3_2_6,
+        "decremented",
+        "live",
+        "forwarding.message-expiry-decremented-on-every-path",
+        Fault::NoMessageExpiryLive,
+    ),
+    (
+        S::V5_3_3_2_6,
+        "decremented",
+        "queued",
+        "publish.message-expiry-interval-decremented",
+        Fault::NoMessageExpiryQueued,
+    ),
+    (
+        S::V5_3_3_2_6,
+        "decremented",
+        "retained",
+        "forwarding.retained-properties-unaltered",
+        Fault::NoMessageExpiryRetained,
+    ),
+    (
+        S::V5_3_3_2_6,
+        "decremented",
+        "will",
+        "forwarding.message-expiry-decremented-on-every-path",
+        Fault::NoMessageExpiryWill,
+    ),
+    (
+        S::V5_3_3_2_6,
+        "decremented",
+        "delayed will",
+        "forwarding.message-expiry-decremented-on-every-path",
+        Fault::NoMessageExpiryDelayedWill,
+    ),
+    (
+        S::V5_3_3_2_6,
+        "decremented",
+        "shared",
+        "forwarding.message-expiry-decremented-on-every-path",
+        Fault::NoMessageExpiryShared,
+    ),
     (
         S::V5_3_3_1_3,
         "DUP not propagated",

@@ -312,7 +312,8 @@ case! {
     only: V5,
     requires: [QoS1, SubscriptionIdentifiers, Retain],
     faults: [StripPropertiesRetained, AddPropertiesRetained, NoSubscriptionIdentifiers, ReverseUserProperties,
-        NoMessageExpiry, ReverseUserPropertiesRetained, NoSubscriptionIdentifiersRetained],
+        NoMessageExpiry, ReverseUserPropertiesRetained, NoSubscriptionIdentifiersRetained,
+        NoMessageExpiryRetained],
     tags: [Retained, FromBroker, UserProperty, ContentType, RequestResponse],
     run: retained,
 }

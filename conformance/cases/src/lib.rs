@@ -20,6 +20,7 @@ pub mod depth;
 pub mod disconnect;
 pub mod flow_control;
 pub mod forwarding;
+pub mod forwarding_expiry;
 pub mod keep_alive;
 pub mod ordering;
 pub mod packet_size;
@@ -52,6 +53,7 @@ pub const MODULES: &[&str] = &[
     "qos",
     "publish",
     "forwarding",
+    "forwarding_expiry",
     "ordering",
     "shared",
     "topic_alias",

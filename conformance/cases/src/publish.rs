@@ -393,7 +393,7 @@ case! {
     checks: [V5_3_3_2_6],
     only: V5,
     requires: [QoS1],
-    faults: [NoMessageExpiry],
+    faults: [NoMessageExpiry, NoMessageExpiryQueued],
     tags: [Queued, Session],
     run: message_expiry_decremented,
 }

@@ -259,7 +259,8 @@ impl Broker {
     /// RETAIN kept without Retain As Published or dropped with it, the published QoS kept
     /// above the granted one, the client's Maximum Packet Size, Receive Maximum or Topic
     /// Alias Maximum ignored, an old connection's Topic Alias used, the User Properties
-    /// reversed, the Subscription Identifiers left out.
+    /// reversed, the Subscription Identifiers left out, the Message Expiry Interval sent as
+    /// received.
     pub(super) fn bend_for_path(&self, message: &Message, path: Path, delivery: &mut Delivery) {
         let on = |family: Family| self.path_fault(family, path);
         if !path.is_will() {
@@ -284,6 +285,7 @@ impl Broker {
         delivery.alias = on(Family::SendTopicAliases);
         delivery.stale_alias = on(Family::TopicAliasFromOldConnection);
         delivery.reverse_user_properties = on(Family::ReverseUserProperties);
+        delivery.keep_expiry = on(Family::NoMessageExpiry);
         if on(Family::NoSubscriptionIdentifiers) {
             delivery.subscription_identifiers.clear();
         }

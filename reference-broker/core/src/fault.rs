@@ -572,6 +572,21 @@ faults! {
     /// The publisher's RETAIN is kept without Retain As Published on Will Messages published at once (no Will Delay Interval) only (breaks
     /// MQTT-3.3.1-12 on that path alone).
     RetainFlagOnForwardWill = "retain-flag-on-forward-will";
+    /// The Message Expiry Interval goes out as received, not less the time the message
+    /// waited in the server, on copies sent to a connected subscriber (not a Shared
+    /// Subscription member) only (breaks MQTT-3.3.2-6 on that path alone).
+    NoMessageExpiryLive = "no-message-expiry-live";
+    /// The same on copies queued for a disconnected session only.
+    NoMessageExpiryQueued = "no-message-expiry-queued";
+    /// The same on retained messages sent when a subscription is made only (the interval
+    /// not less the time stored).
+    NoMessageExpiryRetained = "no-message-expiry-retained";
+    /// The same on Will Messages published at once (no Will Delay Interval) only.
+    NoMessageExpiryWill = "no-message-expiry-will";
+    /// The same on Will Messages published after their Will Delay Interval only.
+    NoMessageExpiryDelayedWill = "no-message-expiry-delayed-will";
+    /// The same on copies given to a member of a Shared Subscription only.
+    NoMessageExpiryShared = "no-message-expiry-shared";
     /// A known User Name with a wrong Password is accepted (breaks the refusal of
     /// MQTT-3.1.4-2 / MQTT-3.2.2-7 in 5.0 and MQTT-3.2.2-5 in 3.1.1).
     AcceptWrongPassword = "accept-wrong-password";

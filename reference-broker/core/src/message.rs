@@ -108,6 +108,9 @@ pub(crate) struct Delivery {
     /// Whether a path-specific fault (`reverse-user-properties-*`) sends this copy's User
     /// Properties in reverse order.
     pub reverse_user_properties: bool,
+    /// Whether a path-specific fault (`no-message-expiry-*`) sends this copy's Message Expiry
+    /// Interval as received, not less the time the message waited.
+    pub keep_expiry: bool,
 }
 
 /// What a fault of one delivery path (`strip-properties-*`, `add-properties-*`) does to the
@@ -191,7 +194,7 @@ impl Delivery {
         let mut properties = PublishProperties::default();
         if shape.version.is_v5() {
             properties = m.properties.clone();
-            if !shape.keep_expiry {
+            if !shape.keep_expiry && !self.keep_expiry {
                 properties.message_expiry_interval = m.remaining_expiry(shape.now);
             }
             properties.subscription_identifiers = self.subscription_identifiers.clone();
@@ -263,6 +266,7 @@ impl Broker {
             alias: false,
             stale_alias: false,
             reverse_user_properties: false,
+            keep_expiry: false,
         }
     }
 }

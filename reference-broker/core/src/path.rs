@@ -76,6 +76,9 @@ pub(crate) enum Family {
     ReverseUserProperties,
     /// The Subscription Identifiers left out (`no-subscription-identifiers-*`).
     NoSubscriptionIdentifiers,
+    /// The Message Expiry Interval sent as received, not less the time the message waited
+    /// (`no-message-expiry-*`).
+    NoMessageExpiry,
 }
 
 impl Family {
@@ -161,6 +164,12 @@ impl Family {
                 Fault::NoSubscriptionIdentifiersDelayedWill
             }
             (F::NoSubscriptionIdentifiers, P::Shared) => Fault::NoSubscriptionIdentifiersShared,
+            (F::NoMessageExpiry, P::Live) => Fault::NoMessageExpiryLive,
+            (F::NoMessageExpiry, P::Queued) => Fault::NoMessageExpiryQueued,
+            (F::NoMessageExpiry, P::Retained) => Fault::NoMessageExpiryRetained,
+            (F::NoMessageExpiry, P::Will) => Fault::NoMessageExpiryWill,
+            (F::NoMessageExpiry, P::DelayedWill) => Fault::NoMessageExpiryDelayedWill,
+            (F::NoMessageExpiry, P::Shared) => Fault::NoMessageExpiryShared,
         })
     }
 }
@@ -185,7 +194,7 @@ mod tests {
         Path::Shared,
     ];
 
-    const FAMILIES: [Family; 12] = [
+    const FAMILIES: [Family; 13] = [
         Family::StripProperties,
         Family::AddProperties,
         Family::Dup,
@@ -198,6 +207,7 @@ mod tests {
         Family::TopicAliasFromOldConnection,
         Family::ReverseUserProperties,
         Family::NoSubscriptionIdentifiers,
+        Family::NoMessageExpiry,
     ];
 
     #[test]

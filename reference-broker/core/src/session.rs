@@ -232,6 +232,7 @@ mod tests {
                 alias: false,
                 stale_alias: false,
                 reverse_user_properties: false,
+                keep_expiry: false,
             },
             state: OutgoingState::Qos1Sent,
             sent_here: true,
