@@ -15,15 +15,16 @@
 //! fault breaks every path still means the case checks the rule on that path, but its red
 //! was not proven for that path alone.
 //!
-//! Forwarding: the properties forwarded unaltered (3.3.2-4, -15, -16, -17, -20) and nothing
-//! added (3.3.2-20 Content Type, 3.3.2-6 Message Expiry) on the six paths; User Property
-//! order (3.3.2-18) and Subscription Identifiers (3.3.4-3) on the six paths (faults that
-//! break every path); the Message Expiry Interval decremented (3.3.2-6), DUP (3.3.1-3),
-//! RETAIN on forward (3.3.1-12, -13) and the QoS downgrade (3.8.4-8) on the paths where a
-//! case checks them (DUP on the queued, retained, Will, delayed-Will and shared paths; RETAIN
-//! 0 and the QoS downgrade on the queued and shared paths, and on the delayed-Will path;
-//! RETAIN kept with Retain As Published (3.3.1-13) on the queued, Will, delayed-Will and
-//! shared paths; each with faults of that path alone).
+//! Forwarding: on each of the six paths, the properties forwarded unaltered (3.3.2-4, -15,
+//! -16, -17, -20), nothing added (3.3.2-20 Content Type), the User Property order (3.3.2-18),
+//! the Subscription Identifiers (3.3.4-3), the Message Expiry Interval decremented by the
+//! time waited (3.3.2-6), DUP 0 on the server's first sending (3.3.1-3) and the QoS
+//! downgrade (3.8.4-8); RETAIN 0 without Retain As Published (3.3.1-12) on the five paths
+//! other than retained, and RETAIN kept with it (3.3.1-13) on the same five; every cell's
+//! fault breaks that path alone. RETAIN on the
+//! retained path is not applicable ([`not_applicable`]: a retained message sent on subscribe
+//! has RETAIN 1 whatever the options, MQTT-3.3.1-9), printed as `n/a` with the reason.
+//! The path-only faults are the broker core's `Family::on` table (`path.rs`).
 //!
 //! Strings: ill-formed UTF-8 (1.5.4-1) and U+0000 (1.5.4-2) refused, U+FEFF kept (1.5.4-3),
 //! per field; the `lenient-…-string` faults each leave one field unchecked (the User
@@ -32,7 +33,9 @@
 //! (3.1.2-26, -27; 3.2.2-17) in both directions; the client's Maximum Packet Size, Receive
 //! Maximum, Topic Alias Maximum 0 (3.1.2-27) and a Topic Alias Maximum above 0 (3.1.2-26)
 //! on every path (live, queued, retained, Will, delayed Will, shared), with faults of one
-//! path each. Absent cells are places without such a case.
+//! path each; the server's Topic Alias mappings ending with their connection (3.3.2-7) on
+//! the six paths (their faults make the cases NON-STRICT, not FAIL: the statement binds the
+//! receiver). Absent cells are places without such a case.
 
 use mqttspec_codec::StatementId as S;
 use mqttspec_codec::StatementId;
@@ -276,25 +279,23 @@ const FORWARDING: &[(&str, &str, Fault, bool, Fault, bool)] = &[
 
 /// Cells of other cases: (statement, aspect, path, case, fault); none of these faults is
 /// specific to one path.
-const OTHERS: &[(StatementId, &str, &str, &str, Fault)] = &[
+const OTHERS: &[(StatementId, &str, &str, &str, Fault)] = &[(
+    S::V5_3_8_4_8,
+    "granted QoS",
+    "shared",
+    "shared.delivered-at-granted-qos",
+    Fault::NoQosDowngrade,
+)];
+
+/// Cells whose fault breaks that path only: (statement, aspect, path, case, fault).
+const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
     (
         S::V5_3_3_1_13,
         "RETAIN kept with Retain As Published",
         "live",
         "retain.retain-as-published-keeps-the-flag",
-        Fault::IgnoreRetainAsPublished,
+        Fault::IgnoreRetainAsPublishedLive,
     ),
-    (
-        S::V5_3_8_4_8,
-        "granted QoS",
-        "shared",
-        "shared.delivered-at-granted-qos",
-        Fault::NoQosDowngrade,
-    ),
-];
-
-/// Cells whose fault breaks that path only: (statement, aspect, path, case, fault).
-const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
     (
         S::V5_3_3_2_6,
         "decremented",
@@ -1001,6 +1002,51 @@ const LIMITS: &[(Table, StatementId, &str, &str, &str, Fault, bool)] = &[
         "queued",
         "alias.server-mapping-ends-with-connection",
         Fault::TopicAliasFromOldConnection,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_2_7,
+        "Topic Alias mappings per connection",
+        "live",
+        "alias.server-mapping-ends-with-connection-on-every-path",
+        Fault::TopicAliasFromOldConnectionLive,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_2_7,
+        "Topic Alias mappings per connection",
+        "retained",
+        "alias.server-mapping-ends-with-connection-on-every-path",
+        Fault::TopicAliasFromOldConnectionRetained,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_2_7,
+        "Topic Alias mappings per connection",
+        "will",
+        "alias.server-mapping-ends-with-connection-on-every-path",
+        Fault::TopicAliasFromOldConnectionWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_2_7,
+        "Topic Alias mappings per connection",
+        "delayed will",
+        "alias.server-mapping-ends-with-connection-on-every-path",
+        Fault::TopicAliasFromOldConnectionDelayedWill,
+        true,
+    ),
+    (
+        Table::ClientLimits,
+        S::V5_3_3_2_7,
+        "Topic Alias mappings per connection",
+        "shared",
+        "alias.server-mapping-ends-with-connection-on-every-path",
+        Fault::TopicAliasFromOldConnectionShared,
         true,
     ),
     (

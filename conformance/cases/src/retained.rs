@@ -321,7 +321,7 @@ case! {
     checks: [V5_3_3_1_13],
     only: V5,
     requires: [Retain, QoS1],
-    faults: [IgnoreRetainAsPublished],
+    faults: [IgnoreRetainAsPublished, IgnoreRetainAsPublishedLive],
     tags: [Live, FromBroker],
     run: retain_as_published,
 }

@@ -9,11 +9,12 @@ use std::num::NonZeroU16;
 use mqttspec_codec::{ConnectProperties, Publish, PublishProperties, ReasonCode, StatementId as S};
 
 use super::support::{
-    control_after_quiet, expect_connection_closed, gather, raw_publish, session_present, QUIET,
+    clearing_retained, control_after_quiet, end_session, expect_connection_closed, gather, on_path,
+    raw_publish, session_present, QUIET, SECOND_AND_A_BIT,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::scenario::{
-    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, PublishBuilder,
+    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, PublishBuilder, Will,
 };
 
 /// PUBLISH properties with a Topic Alias.
@@ -618,6 +619,188 @@ fn server_mapping_ends_with_connection(t: Ctx) -> BoxFuture<'static, CaseResult>
         }?;
         t.pass()
     })
+}
+
+case! {
+    /// The broker's Topic Alias mappings end with their connection on every other way a message reaches a resumed session too: live, retained (on a new subscription), as a Will (at once or after its Will Delay Interval), as a Shared Subscription member; the message carries its Topic Name or an alias set on the new connection
+    SERVER_MAPPING_ENDS_ON_EVERY_PATH = "alias.server-mapping-ends-with-connection-on-every-path",
+    checks: [V5_3_3_2_7, V5_3_1_2_26],
+    only: V5,
+    requires: [QoS1, Retain, SharedSubscriptions],
+    faults: [TopicAliasFromOldConnectionLive, TopicAliasFromOldConnectionRetained,
+        TopicAliasFromOldConnectionWill, TopicAliasFromOldConnectionDelayedWill,
+        TopicAliasFromOldConnectionShared],
+    tags: [Live, Session, Retained, Will, Shared, FromBroker, TopicName],
+    run: server_mapping_ends_on_every_path,
+}
+
+/// The paths of [`SERVER_MAPPING_ENDS_ON_EVERY_PATH`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Live,
+    Retained,
+    Will,
+    DelayedWill,
+    Shared,
+}
+
+impl Way {
+    /// The path's name in a verdict, and its key in topics and client names.
+    fn name_and_key(self) -> (&'static str, &'static str) {
+        match self {
+            Way::Live => ("live", "l"),
+            Way::Retained => ("retained", "r"),
+            Way::Will => ("Will", "w"),
+            Way::DelayedWill => ("delayed Will", "dw"),
+            Way::Shared => ("shared", "s"),
+        }
+    }
+}
+
+fn server_mapping_ends_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        for way in [
+            Way::Live,
+            Way::Retained,
+            Way::Will,
+            Way::DelayedWill,
+            Way::Shared,
+        ] {
+            let (name, key) = way.name_and_key();
+            let topic = t.topic(&format!("alias-conn/{key}"));
+            let verdict = if way == Way::Retained {
+                clearing_retained(&t, std::slice::from_ref(&topic), async {
+                    mapping_after_reconnect(&t, way, &topic).await
+                })
+                .await
+            } else {
+                mapping_after_reconnect(&t, way, &topic).await
+            }
+            .map_err(|f| on_path(f, name))?;
+            if verdict.verdict != mqttspec_harness::verdict::Verdict::Pass {
+                return Ok(verdict);
+            }
+        }
+        t.pass()
+    })
+}
+
+/// One path of [`SERVER_MAPPING_ENDS_ON_EVERY_PATH`]: a session accepting Topic Aliases
+/// gets a message on `topic` on its first connection (the broker may give the topic an
+/// alias there), resumes on a second, and gets a message on `topic` by `way` there, judged
+/// from an empty mapping.
+async fn mapping_after_reconnect(t: &Ctx, way: Way, topic: &str) -> CaseResult {
+    let (name, key) = way.name_and_key();
+    let sub_name = format!("{key}-sub");
+    let filter = if way == Way::Shared {
+        format!("$share/g/{topic}")
+    } else {
+        topic.to_owned()
+    };
+    let mut publisher = t.client(&format!("{key}-pub")).connect().await?;
+    if way == Way::Retained {
+        // Sent on the first subscription, and again on the same subscription made anew.
+        publisher
+            .publish(topic)
+            .qos(1)
+            .retain()
+            .payload("retained")
+            .await?;
+    }
+    // Clean Start 0 creates the session (see session.clean-start-1-session-kept-for-its-expiry).
+    let mut subs = vec![
+        receiver(t, &sub_name, Some(PATH_ALIAS_MAX))
+            .clean_start(false)
+            .session_expiry(60)
+            .connect()
+            .await?,
+    ];
+    subs[0].subscribe(&filter).qos(1).await?;
+    if way != Way::Retained {
+        publisher.publish(topic).qos(1).payload("first").await?;
+    }
+    let got = gather(t, &mut subs, 1).await?;
+    t.require(!got[0].is_empty(), Precondition::Delivery, || {
+        "a message delivered on the first connection".to_owned()
+    })?;
+    let Some(sub) = subs.pop() else {
+        return t.error("case error: no subscriber");
+    };
+    sub.disconnect().await?;
+    let mut subs = vec![
+        receiver(t, &sub_name, Some(PATH_ALIAS_MAX))
+            .clean_start(false)
+            .session_expiry(0)
+            .connect()
+            .await?,
+    ];
+    t.require(session_present(&subs[0]), Precondition::Other, || {
+        "the session was not resumed: CONNACK Session Present 0".to_owned()
+    })?;
+    let mut ended = None;
+    match way {
+        Way::Live | Way::Shared => {
+            publisher.publish(topic).qos(1).payload("second").await?;
+        }
+        Way::Retained => {
+            subs[0].subscribe(&filter).qos(1).await?;
+        }
+        Way::Will | Way::DelayedWill => {
+            let will_name = format!("{key}-will");
+            let mut will = Will::new(topic, "will").qos(1);
+            let mut b = t.client(&will_name);
+            if way == Way::DelayedWill {
+                // The session outlives the delay, so the delay decides when the Will comes.
+                will = will.delay(1);
+                b = b.session_expiry(30);
+                ended = Some(will_name);
+            }
+            b.will(will).connect().await?.drop_connection();
+            if way == Way::DelayedWill {
+                t.wait(SECOND_AND_A_BIT).await;
+            }
+        }
+    }
+    let got = gather(t, &mut subs, 1).await;
+    if let Some(will_name) = ended {
+        end_session(t, &will_name).await;
+    }
+    let got = got?;
+    let precondition = match way {
+        Way::Live => Precondition::Delivery,
+        Way::Retained => Precondition::RetainedDelivery,
+        Way::Will | Way::DelayedWill => Precondition::WillDelivery,
+        Way::Shared => Precondition::SharedDelivery,
+    };
+    t.require(!got[0].is_empty(), precondition, || {
+        format!("the {name} message delivered on the second connection")
+    })?;
+    // Resolved from an empty mapping: what the new connection set is all there is.
+    match resolve(&got[0], PATH_ALIAS_MAX) {
+        Ok((names, _)) => t.check(
+            names.iter().all(|n| n == topic),
+            format!("the {name} message on `{topic}`"),
+            format!("Topic Names {names:?}"),
+        ),
+        Err((true, actual)) => Err(Failure::fail(
+            format!("Topic Aliases from 1 to the client's maximum {PATH_ALIAS_MAX}"),
+            actual,
+        )
+        .statement(S::V5_3_1_2_26)),
+        // Not FAIL, as in alias.server-mapping-ends-with-connection: MQTT-3.3.2-7 binds the
+        // receiver; the sender relying on an old mapping goes against the untagged 3.3.2.3.4.
+        Err((false, actual)) => {
+            return t.non_strict(
+                format!(
+                    "{name} path: each Topic Alias used alone set on the new connection first \
+                     (no mapping of the old connection carried over; 3.3.2.3.4, untagged for \
+                     the sender)"
+                ),
+                actual,
+            )
+        }
+    }?;
+    t.pass()
 }
 
 case! {

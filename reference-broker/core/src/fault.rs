@@ -572,6 +572,9 @@ faults! {
     /// The publisher's RETAIN is kept without Retain As Published on Will Messages published at once (no Will Delay Interval) only (breaks
     /// MQTT-3.3.1-12 on that path alone).
     RetainFlagOnForwardWill = "retain-flag-on-forward-will";
+    /// Retain As Published is ignored (RETAIN 0) on copies sent to a connected subscriber
+    /// (not a Shared Subscription member) only (breaks MQTT-3.3.1-13 on that path alone).
+    IgnoreRetainAsPublishedLive = "ignore-retain-as-published-live";
     /// The Message Expiry Interval goes out as received, not less the time the message
     /// waited in the server, on copies sent to a connected subscriber (not a Shared
     /// Subscription member) only (breaks MQTT-3.3.2-6 on that path alone).
@@ -587,6 +590,20 @@ faults! {
     NoMessageExpiryDelayedWill = "no-message-expiry-delayed-will";
     /// The same on copies given to a member of a Shared Subscription only.
     NoMessageExpiryShared = "no-message-expiry-shared";
+    /// Copies sent to a connected subscriber (not a Shared Subscription member) go out with
+    /// Topic Alias 1 and an empty Topic Name, as if a Topic Alias mapping of the session's
+    /// previous connection still held (to clients that accept Topic Aliases only; goes
+    /// against MQTT-3.3.2-7 on the live path alone, like `topic-alias-from-old-connection`
+    /// on the queued one).
+    TopicAliasFromOldConnectionLive = "topic-alias-from-old-connection-live";
+    /// The same on retained messages sent when a subscription is made only.
+    TopicAliasFromOldConnectionRetained = "topic-alias-from-old-connection-retained";
+    /// The same on Will Messages published at once (no Will Delay Interval) only.
+    TopicAliasFromOldConnectionWill = "topic-alias-from-old-connection-will";
+    /// The same on Will Messages published after their Will Delay Interval only.
+    TopicAliasFromOldConnectionDelayedWill = "topic-alias-from-old-connection-delayed-will";
+    /// The same on copies given to a member of a Shared Subscription only.
+    TopicAliasFromOldConnectionShared = "topic-alias-from-old-connection-shared";
     /// A known User Name with a wrong Password is accepted (breaks the refusal of
     /// MQTT-3.1.4-2 / MQTT-3.2.2-7 in 5.0 and MQTT-3.2.2-5 in 3.1.1).
     AcceptWrongPassword = "accept-wrong-password";

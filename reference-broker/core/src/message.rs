@@ -101,8 +101,8 @@ pub(crate) struct Delivery {
     /// Whether a path-specific fault (`send-topic-aliases-queued`, `-retained`, `-will`,
     /// `-shared`) gives this copy Topic Alias 65535 whatever the client's Topic Alias Maximum.
     pub alias: bool,
-    /// Whether the fault `topic-alias-from-old-connection` sends this queued copy as if a
-    /// Topic Alias mapping of the session's previous connection still held: Topic Alias 1
+    /// Whether a fault `topic-alias-from-old-connection*` (of this copy's path) sends it as if
+    /// a Topic Alias mapping of the session's previous connection still held: Topic Alias 1
     /// and an empty Topic Name, never set on the connection it goes out on.
     pub stale_alias: bool,
     /// Whether a path-specific fault (`reverse-user-properties-*`) sends this copy's User

@@ -113,8 +113,7 @@ impl Family {
             (F::RetainFlagOnForward, P::Will) => Fault::RetainFlagOnForwardWill,
             (F::RetainFlagOnForward, P::DelayedWill) => Fault::RetainFlagOnForwardDelayedWill,
             (F::RetainFlagOnForward, P::Shared) => Fault::RetainFlagOnForwardShared,
-            // The live path has the all-path `ignore-retain-as-published` only.
-            (F::IgnoreRetainAsPublished, P::Live) => return None,
+            (F::IgnoreRetainAsPublished, P::Live) => Fault::IgnoreRetainAsPublishedLive,
             (F::IgnoreRetainAsPublished, P::Queued) => Fault::IgnoreRetainAsPublishedQueued,
             (F::IgnoreRetainAsPublished, P::Will) => Fault::IgnoreRetainAsPublishedWill,
             (F::IgnoreRetainAsPublished, P::DelayedWill) => {
@@ -149,7 +148,15 @@ impl Family {
             (F::SendTopicAliases, P::Shared) => Fault::SendTopicAliasesShared,
             // Named before the family had other members: it acts on the queued path.
             (F::TopicAliasFromOldConnection, P::Queued) => Fault::TopicAliasFromOldConnection,
-            (F::TopicAliasFromOldConnection, _) => return None,
+            (F::TopicAliasFromOldConnection, P::Live) => Fault::TopicAliasFromOldConnectionLive,
+            (F::TopicAliasFromOldConnection, P::Retained) => {
+                Fault::TopicAliasFromOldConnectionRetained
+            }
+            (F::TopicAliasFromOldConnection, P::Will) => Fault::TopicAliasFromOldConnectionWill,
+            (F::TopicAliasFromOldConnection, P::DelayedWill) => {
+                Fault::TopicAliasFromOldConnectionDelayedWill
+            }
+            (F::TopicAliasFromOldConnection, P::Shared) => Fault::TopicAliasFromOldConnectionShared,
             (F::ReverseUserProperties, P::Live) => Fault::ReverseUserPropertiesLive,
             (F::ReverseUserProperties, P::Queued) => Fault::ReverseUserPropertiesQueued,
             (F::ReverseUserProperties, P::Retained) => Fault::ReverseUserPropertiesRetained,
