@@ -12,8 +12,9 @@
 //! properties unaltered (the Message Expiry Interval at most the one sent), the second with
 //! none added; both with the Subscription Identifier of the subscription. Each case names the
 //! reference-broker faults that break its path alone (`strip-properties-*`,
-//! `add-properties-*`; for the immediate Will also `drop-will-properties`), and also
-//! `no-subscription-identifiers`, which breaks every path. [`crate::depth`] lists which
+//! `add-properties-*`, `reverse-user-properties-*`, `no-subscription-identifiers-*`; for the
+//! immediate Will also `drop-will-properties`), and also `no-subscription-identifiers` and
+//! `reverse-user-properties`, which break every path. [`crate::depth`] lists which
 //! (statement, path) cells these cases fill.
 //!
 //! The flags have cases of their own on the queued and shared paths: a message published
