@@ -277,18 +277,15 @@ const FORWARDING: &[(&str, &str, Fault, bool, Fault, bool)] = &[
     ),
 ];
 
-/// Cells of other cases: (statement, aspect, path, case, fault); none of these faults is
-/// specific to one path.
-const OTHERS: &[(StatementId, &str, &str, &str, Fault)] = &[(
-    S::V5_3_8_4_8,
-    "granted QoS",
-    "shared",
-    "shared.delivered-at-granted-qos",
-    Fault::NoQosDowngrade,
-)];
-
 /// Cells whose fault breaks that path only: (statement, aspect, path, case, fault).
 const PATH_ONLY: &[(StatementId, &str, &str, &str, Fault)] = &[
+    (
+        S::V5_3_8_4_8,
+        "granted QoS",
+        "shared",
+        "shared.delivered-at-granted-qos",
+        Fault::NoQosDowngradeShared,
+    ),
     (
         S::V5_3_3_1_13,
         "RETAIN kept with Retain As Published",
@@ -1139,17 +1136,6 @@ pub fn cells() -> Vec<Cell> {
                 path_only: true,
             });
         }
-    }
-    for &(statement, aspect, path, case, fault) in OTHERS {
-        out.push(Cell {
-            table: Table::Forwarding,
-            statement,
-            aspect,
-            path,
-            case,
-            fault,
-            path_only: false,
-        });
     }
     for &(statement, aspect, path, case, fault) in PATH_ONLY {
         out.push(Cell {

@@ -362,7 +362,7 @@ case! {
     checks: [V5_4_8_2_3, V5_3_8_4_8, V5_4_5_0_1],
     only: V5,
     requires: [SharedSubscriptions, QoS1],
-    faults: [NoQosDowngrade],
+    faults: [NoQosDowngrade, NoQosDowngradeShared],
     tags: [Shared, Live, FromBroker],
     run: delivered_at_granted_qos,
 }
