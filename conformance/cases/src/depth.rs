@@ -26,8 +26,9 @@
 //! shared paths; each with faults of that path alone).
 //!
 //! Strings: ill-formed UTF-8 (1.5.4-1) and U+0000 (1.5.4-2) refused, U+FEFF kept (1.5.4-3),
-//! per field; the `lenient-…-string` faults each leave one field unchecked (the User
-//! Property faults cover the Will's User Properties too). Limits: Maximum Packet Size
+//! per field; the `lenient-…-string` faults each leave one field unchecked and the
+//! `strip-bom-from-…` faults each strip U+FEFF from one field (the Will Properties' fields
+//! are fields of their own, apart from the same properties of PUBLISH and CONNECT). Limits: Maximum Packet Size
 //! (3.1.2-24; 3.2.2-15), Receive Maximum (3.3.4-9; 3.3.4-7) and Topic Alias Maximum
 //! (3.1.2-26, -27; 3.2.2-17) in both directions; the client's Maximum Packet Size, Receive
 //! Maximum, Topic Alias Maximum 0 (3.1.2-27) and a Topic Alias Maximum above 0 (3.1.2-26)
@@ -396,53 +397,105 @@ const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
         S::V5_1_5_4_1,
         "ill-formed refused",
         "Will Content Type",
-        "string.will-properties-ill-formed-utf8-refused",
-        Fault::LenientWillPropertiesString,
-        false,
+        "string.will-content-type-ill-formed-utf8-refused",
+        Fault::LenientWillContentTypeString,
+        true,
     ),
     (
         S::V5_1_5_4_2,
         "U+0000 refused",
         "Will Content Type",
-        "string.will-properties-null-character-refused",
-        Fault::LenientWillPropertiesString,
-        false,
+        "string.will-content-type-null-character-refused",
+        Fault::LenientWillContentTypeString,
+        true,
     ),
     (
         S::V5_1_5_4_1,
         "ill-formed refused",
         "Will Response Topic",
-        "string.will-properties-ill-formed-utf8-refused",
-        Fault::LenientWillPropertiesString,
-        false,
+        "string.will-response-topic-ill-formed-utf8-refused",
+        Fault::LenientWillResponseTopicString,
+        true,
     ),
     (
         S::V5_1_5_4_2,
         "U+0000 refused",
         "Will Response Topic",
-        "string.will-properties-null-character-refused",
-        Fault::LenientWillPropertiesString,
-        false,
+        "string.will-response-topic-null-character-refused",
+        Fault::LenientWillResponseTopicString,
+        true,
     ),
-    // The Will's User Properties share the fault of the CONNECT's: the codec reports a bad
-    // string in either as the same field ("User Property name" / "value", packet CONNECT), so
-    // the broker cannot bend its answer for one block alone without a codec change (naming
-    // the Will Properties' fields apart).
     (
         S::V5_1_5_4_1,
         "ill-formed refused",
         "Will User Property",
-        "string.will-properties-ill-formed-utf8-refused",
-        Fault::LenientUserPropertyNameString,
-        false,
+        "string.will-user-property-ill-formed-utf8-refused",
+        Fault::LenientWillUserPropertyString,
+        true,
     ),
     (
         S::V5_1_5_4_2,
         "U+0000 refused",
         "Will User Property",
-        "string.will-properties-null-character-refused",
-        Fault::LenientUserPropertyNameString,
-        false,
+        "string.will-user-property-null-character-refused",
+        Fault::LenientWillUserPropertyString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "Will Content Type",
+        "string.will-properties-bom-kept",
+        Fault::StripBomFromWillContentType,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "Will Response Topic",
+        "string.will-properties-bom-kept",
+        Fault::StripBomFromWillResponseTopic,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "Will User Property",
+        "string.will-properties-bom-kept",
+        Fault::StripBomFromWillUserProperty,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "Will Topic",
+        "string.will-topic-bom-kept",
+        Fault::StripBomFromWillTopic,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "SUBSCRIBE filter",
+        "string.subscribe-filter-bom-kept",
+        Fault::StripBomFromSubscribeFilter,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "UNSUBSCRIBE filter",
+        "string.unsubscribe-filter-bom-kept",
+        Fault::StripBomFromUnsubscribeFilter,
+        true,
+    ),
+    (
+        S::V5_1_5_4_3,
+        "U+FEFF kept",
+        "Authentication Method",
+        "auth.method-bom-kept",
+        Fault::StripBomFromAuthMethod,
+        true,
     ),
     (
         S::V5_1_5_4_1,
@@ -465,8 +518,8 @@ const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
         "U+FEFF kept",
         "Topic Name",
         "topic.zero-width-no-break-space-kept",
-        Fault::NormaliseTopicNames,
-        false,
+        Fault::StripBomFromTopicName,
+        true,
     ),
     (
         S::V5_1_5_4_1,
@@ -554,7 +607,7 @@ const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
         "User Property name",
         "string.user-property-name-ill-formed-utf8-refused",
         Fault::LenientUserPropertyNameString,
-        false,
+        true,
     ),
     (
         S::V5_1_5_4_2,
@@ -562,15 +615,15 @@ const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
         "User Property name",
         "string.user-property-name-null-character-refused",
         Fault::LenientUserPropertyNameString,
-        false,
+        true,
     ),
     (
         S::V5_1_5_4_3,
         "U+FEFF kept",
         "User Property name",
         "publish.bom-kept-in-forwarded-properties",
-        Fault::StripBomFromProperties,
-        false,
+        Fault::StripBomFromUserPropertyName,
+        true,
     ),
     (
         S::V5_1_5_4_1,
@@ -578,7 +631,7 @@ const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
         "User Property value",
         "string.user-property-value-ill-formed-utf8-refused",
         Fault::LenientUserPropertyValueString,
-        false,
+        true,
     ),
     (
         S::V5_1_5_4_2,
@@ -586,15 +639,15 @@ const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
         "User Property value",
         "string.user-property-value-null-character-refused",
         Fault::LenientUserPropertyValueString,
-        false,
+        true,
     ),
     (
         S::V5_1_5_4_3,
         "U+FEFF kept",
         "User Property value",
         "publish.bom-kept-in-forwarded-properties",
-        Fault::StripBomFromProperties,
-        false,
+        Fault::StripBomFromUserPropertyValue,
+        true,
     ),
     (
         S::V5_1_5_4_1,
@@ -617,8 +670,8 @@ const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
         "U+FEFF kept",
         "Response Topic",
         "publish.bom-kept-in-forwarded-properties",
-        Fault::StripBomFromProperties,
-        false,
+        Fault::StripBomFromResponseTopic,
+        true,
     ),
     (
         S::V5_1_5_4_1,
@@ -641,8 +694,8 @@ const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
         "U+FEFF kept",
         "Content Type",
         "publish.bom-kept-in-forwarded-properties",
-        Fault::StripBomFromProperties,
-        false,
+        Fault::StripBomFromContentType,
+        true,
     ),
     (
         S::V5_1_5_4_1,

@@ -821,7 +821,13 @@ case! {
     checks: [V5_1_5_4_3],
     only: V5,
     requires: [QoS1],
-    faults: [StripBomFromProperties],
+    faults: [
+        StripBomFromProperties,
+        StripBomFromUserPropertyName,
+        StripBomFromUserPropertyValue,
+        StripBomFromContentType,
+        StripBomFromResponseTopic,
+    ],
     tags: [Live, UserProperty, ContentType, RequestResponse],
     run: bom_kept_in_properties,
 }

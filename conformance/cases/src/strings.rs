@@ -32,8 +32,8 @@ use mqttspec_codec::{
 use mqttspec_codec::RawPacket;
 
 use super::support::{
-    connect_twin, expect_connect_refused, expect_refused, of_run, packet_id, refusal_verdict,
-    server_end, text, topic_filter, topic_name, RawConnect, Refused,
+    connect_twin, expect_connect_refused, expect_matches, expect_refused, of_run, packet_id,
+    refusal_verdict, server_end, text, topic_filter, topic_name, watcher, RawConnect, Refused,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::scenario::{
@@ -871,41 +871,78 @@ string_case!(
 );
 
 // ---------------------------------------------------------------------------------------
-// MQTT 5.0 Will Properties: strings the server keeps and sends on later, in the Will.
+// MQTT 5.0 Will Properties: strings the server keeps and sends on later, in the Will. One
+// case per field, each with the fault of that field alone.
 
 string_case!(
-    WILL_PROPERTIES_ILL_FORMED, will_properties_ill_formed,
-    "string.will-properties-ill-formed-utf8-refused",
-    "5.0: a CONNECT whose Will Properties hold ill-formed UTF-8 in the Content Type, the Response Topic or a User Property name or value (at its start, middle or end) is refused",
+    WILL_CONTENT_TYPE_ILL_FORMED, will_content_type_ill_formed,
+    "string.will-content-type-ill-formed-utf8-refused",
+    "5.0: a CONNECT whose Will Properties' Content Type is ill-formed UTF-8 at its start, middle or end is refused",
     only: V5,
-    checks: [V5_1_5_4_1, V5_1_5_7_1, V5_3_1_4_1],
-    fault: LenientWillPropertiesString,
-    also: [LenientUserPropertyNameString, LenientUserPropertyValueString],
-    tags: [ToBroker, Will, ContentType, RequestResponse, UserProperty],
-    fields: [
-        Field::WillContentType,
-        Field::WillResponseTopic,
-        Field::WillUserPropertyName,
-        Field::WillUserPropertyValue,
-    ],
+    checks: [V5_1_5_4_1, V5_3_1_4_1],
+    fault: LenientWillContentTypeString,
+    tags: [ToBroker, Will, ContentType],
+    fields: [Field::WillContentType],
     bads: ILL_FORMED
 );
 
 string_case!(
-    WILL_PROPERTIES_NULL, will_properties_null,
-    "string.will-properties-null-character-refused",
-    "5.0: a CONNECT whose Will Properties hold U+0000 in the Content Type, the Response Topic or a User Property name or value (at its start, middle or end) is refused",
+    WILL_CONTENT_TYPE_NULL, will_content_type_null,
+    "string.will-content-type-null-character-refused",
+    "5.0: a CONNECT whose Will Properties' Content Type holds U+0000 at its start, middle or end is refused",
+    only: V5,
+    checks: [V5_1_5_4_2, V5_3_1_4_1],
+    fault: LenientWillContentTypeString,
+    tags: [ToBroker, Will, ContentType],
+    fields: [Field::WillContentType],
+    bads: NULL
+);
+
+string_case!(
+    WILL_RESPONSE_TOPIC_ILL_FORMED, will_response_topic_ill_formed,
+    "string.will-response-topic-ill-formed-utf8-refused",
+    "5.0: a CONNECT whose Will Properties' Response Topic is ill-formed UTF-8 at its start, middle or end is refused",
+    only: V5,
+    checks: [V5_1_5_4_1, V5_3_1_4_1],
+    fault: LenientWillResponseTopicString,
+    tags: [ToBroker, Will, RequestResponse],
+    fields: [Field::WillResponseTopic],
+    bads: ILL_FORMED
+);
+
+string_case!(
+    WILL_RESPONSE_TOPIC_NULL, will_response_topic_null,
+    "string.will-response-topic-null-character-refused",
+    "5.0: a CONNECT whose Will Properties' Response Topic holds U+0000 at its start, middle or end is refused",
+    only: V5,
+    checks: [V5_1_5_4_2, V5_3_1_4_1],
+    fault: LenientWillResponseTopicString,
+    tags: [ToBroker, Will, RequestResponse],
+    fields: [Field::WillResponseTopic],
+    bads: NULL
+);
+
+string_case!(
+    WILL_USER_PROPERTY_ILL_FORMED, will_user_property_ill_formed,
+    "string.will-user-property-ill-formed-utf8-refused",
+    "5.0: a CONNECT whose Will Properties hold a User Property name or value of ill-formed UTF-8 (at its start, middle or end) is refused",
+    only: V5,
+    checks: [V5_1_5_4_1, V5_1_5_7_1, V5_3_1_4_1],
+    fault: LenientWillUserPropertyString,
+    tags: [ToBroker, Will, UserProperty],
+    fields: [Field::WillUserPropertyName, Field::WillUserPropertyValue],
+    bads: ILL_FORMED
+);
+
+string_case!(
+    WILL_USER_PROPERTY_NULL, will_user_property_null,
+    "string.will-user-property-null-character-refused",
+    "5.0: a CONNECT whose Will Properties hold a User Property name or value with U+0000 (at its start, middle or end) is refused",
     only: V5,
     checks: [V5_1_5_4_2, V5_1_5_7_1, V5_3_1_4_1],
-    fault: LenientWillPropertiesString,
-    also: [LenientUserPropertyNameString, LenientUserPropertyValueString],
-    tags: [ToBroker, Will, ContentType, RequestResponse, UserProperty],
-    fields: [
-        Field::WillContentType,
-        Field::WillResponseTopic,
-        Field::WillUserPropertyName,
-        Field::WillUserPropertyValue,
-    ],
+    fault: LenientWillUserPropertyString,
+    tags: [ToBroker, Will, UserProperty],
+    fields: [Field::WillUserPropertyName, Field::WillUserPropertyValue],
     bads: NULL
 );
 
@@ -1053,6 +1090,185 @@ fn user_name_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .map_err(|f| f.statement(of_run!(&t, V5_1_5_4_3)))
             .map_err(|f| at_position(f, "the User Name", at))?;
             t.absence_seen();
+        }
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// U+FEFF kept in the Topic Filters and the Will: a filter or topic with U+FEFF in it is
+// another filter or topic than the one without, and what the Will carries is published as
+// it came.
+
+/// `base` with U+FEFF `at` its place, for each position (with the position).
+fn with_bom(base: impl Fn(usize) -> String) -> Vec<(At, String, String)> {
+    POSITIONS
+        .into_iter()
+        .enumerate()
+        .map(|(i, at)| {
+            let plain = base(i);
+            (at, at.place(&plain, BOM), plain)
+        })
+        .collect()
+}
+
+case! {
+    /// U+FEFF in a SUBSCRIBE's Topic Filter (at its start, middle or end) is kept: the subscription gets the messages of the topic with U+FEFF, topic intact, and none of the topic without it
+    SUBSCRIBE_FILTER_BOM_KEPT = "string.subscribe-filter-bom-kept",
+    checks: [V5_1_5_4_3, V5_4_7_3_4],
+    faults: [StripBomFromSubscribeFilter],
+    tags: [Live, TopicFilter],
+    run: subscribe_filter_bom_kept,
+}
+
+fn subscribe_filter_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut sub = t.client("sub").connect().await?;
+        let mut publisher = t.client("pub").connect().await?;
+        for (at, with, plain) in with_bom(|i| t.topic(&format!("sf{i}"))) {
+            sub.subscribe(&with).await?;
+            expect_matches(
+                &mut publisher,
+                &mut sub,
+                &[(&plain, false), (&with, true)],
+                &with,
+            )
+            .await
+            .map_err(|f| at_position(f, "the Topic Filter", at))?;
+        }
+        t.pass()
+    })
+}
+
+case! {
+    /// U+FEFF in an UNSUBSCRIBE's Topic Filter (at its start, middle or end) is kept: it does not end the subscription to the same filter without U+FEFF
+    UNSUBSCRIBE_FILTER_BOM_KEPT = "string.unsubscribe-filter-bom-kept",
+    checks: [V5_1_5_4_3, V5_3_10_4_1],
+    faults: [StripBomFromUnsubscribeFilter],
+    tags: [Live, TopicFilter],
+    run: unsubscribe_filter_bom_kept,
+}
+
+fn unsubscribe_filter_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut sub = t.client("sub").connect().await?;
+        let mut publisher = t.client("pub").connect().await?;
+        for (at, with, plain) in with_bom(|i| t.topic(&format!("uf{i}"))) {
+            sub.subscribe(&plain).qos(1).await?;
+            // No subscription has this filter: UNSUBACK 0x11 in 5.0, any UNSUBACK in 3.1.1.
+            sub.unsubscribe(&with).await?;
+            publisher.publish(&plain).qos(1).payload("still").await?;
+            sub.expect_publish()
+                .topic(&plain)
+                .payload("still")
+                .await
+                .map_err(|f| f.statement(of_run!(&t, V5_1_5_4_3)))
+                .map_err(|f| at_position(f, "an UNSUBSCRIBE's Topic Filter", at))?;
+        }
+        t.pass()
+    })
+}
+
+case! {
+    /// U+FEFF in a Will Topic (at its start, middle or end) is kept: the Will is published to the topic with U+FEFF, not to the one without
+    WILL_TOPIC_BOM_KEPT = "string.will-topic-bom-kept",
+    checks: [V5_1_5_4_3],
+    faults: [StripBomFromWillTopic],
+    tags: [Will, WillTopic, FromBroker],
+    run: will_topic_bom_kept,
+}
+
+fn will_topic_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        for (i, (at, with, plain)) in with_bom(|i| t.topic(&format!("wt{i}")))
+            .into_iter()
+            .enumerate()
+        {
+            let mut watch = watcher(&t, &format!("watch{i}"), &with, 0).await?;
+            watch.subscribe(&plain).await?;
+            let payload = format!("will {i}");
+            let c = t
+                .client(&format!("c{i}"))
+                .will(Will::new(&with, &payload))
+                .as_setup(Precondition::ConnectOptions)
+                .connect()
+                .await?;
+            c.drop_connection();
+            // Its delivery sets the case up; its topic is what is checked.
+            let got = watch
+                .expect_publish()
+                .payload(&payload)
+                .as_setup(Precondition::Delivery)
+                .await?;
+            t.check_eq("Will Topic", with.as_str(), got.topic.as_str())
+                .map_err(|f| f.statement(of_run!(&t, V5_1_5_4_3)))
+                .map_err(|f| at_position(f, "the Will Topic", at))?;
+        }
+        t.pass()
+    })
+}
+
+case! {
+    /// 5.0: U+FEFF in the Will Properties' Content Type, Response Topic and User Property (at their start, middle or end) is kept: the Will is published with them intact
+    WILL_PROPERTIES_BOM_KEPT = "string.will-properties-bom-kept",
+    checks: [V5_1_5_4_3],
+    only: V5,
+    faults: [
+        StripBomFromWillContentType,
+        StripBomFromWillResponseTopic,
+        StripBomFromWillUserProperty,
+    ],
+    tags: [Will, ContentType, RequestResponse, UserProperty, FromBroker],
+    run: will_properties_bom_kept,
+}
+
+fn will_properties_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        for (i, at) in POSITIONS.into_iter().enumerate() {
+            let topic = t.topic(&format!("wp{i}"));
+            let mut watch = watcher(&t, &format!("watch{i}"), &topic, 0).await?;
+            let properties = WillProperties {
+                content_type: Some(text(&at.place("text/plain", BOM), "Content Type")?),
+                response_topic: Some(topic_name(&at.place(&t.topic("reply"), BOM))?),
+                user_properties: vec![(
+                    text(&at.place("key", BOM), "User Property")?,
+                    text(&at.place("value", BOM), "User Property")?,
+                )],
+                ..WillProperties::default()
+            };
+            let payload = format!("will {i}");
+            let c = t
+                .client(&format!("c{i}"))
+                .will(Will::new(&topic, &payload).properties(properties.clone()))
+                .connect()
+                .await?;
+            c.drop_connection();
+            let got = watch
+                .expect_publish()
+                .topic(&topic)
+                .payload(&payload)
+                .as_setup(Precondition::Delivery)
+                .await?;
+            let checks = [
+                t.check_eq(
+                    "Content Type",
+                    &properties.content_type,
+                    &got.properties.content_type,
+                ),
+                t.check_eq(
+                    "Response Topic",
+                    &properties.response_topic,
+                    &got.properties.response_topic,
+                ),
+                t.check_eq(
+                    "User Properties",
+                    &properties.user_properties,
+                    &got.properties.user_properties,
+                ),
+            ];
+            for check in checks {
+                check.map_err(|f| at_position(f, "the Will Properties", at))?;
+            }
         }
         t.pass()
     })
