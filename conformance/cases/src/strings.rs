@@ -1,13 +1,16 @@
 //! UTF-8 Encoded Strings in every field a broker reads: ill-formed UTF-8 (a UTF-16
 //! surrogate encoded in UTF-8, overlong forms, a byte that never occurs in UTF-8) and U+0000
-//! make the packet malformed, whichever field carries them and wherever in the field they sit.
+//! make the packet malformed, whichever field carries them and wherever in the field they sit;
+//! U+FEFF is a character like any other, kept where it is.
 //!
-//! One case per rule and field. Its steps put each bad sequence at the start, in the middle
-//! and at the end of the field, each on its own connection, since the broker must close it.
-//! Every step first has the well-formed twin accepted: the same packet with a run of ASCII
-//! letters (the marker) where the bad bytes will go. The bad packet is that twin, encoded,
-//! with the marker swapped for bad bytes of the same length, so every length prefix stays
-//! right and nothing but the string's content differs.
+//! One case per rule and field, each naming the fault that breaks the rule in that field
+//! alone (`lenient-<field>-string`, `strip-bom-from-<field>`), so that `mqttspec trace
+//! --depth` can show each field's case proven red on its own. Its steps put each bad sequence
+//! at the start, in the middle and at the end of the field, each on its own connection, since
+//! the broker must close it. Every step first has the well-formed twin accepted: the same
+//! packet with a run of ASCII letters (the marker) where the bad bytes will go. The bad
+//! packet is that twin, encoded, with the marker swapped for bad bytes of the same length, so
+//! every length prefix stays right and nothing but the string's content differs.
 //!
 //! (A Response Topic with a wildcard is no string rule and not malformed: the server must not
 //! send one on, which `forwarding.wildcard-response-topic-not-sent-on` checks.)
@@ -16,12 +19,26 @@
 //! Topic, Content Type, a client's Reason String) expect the close, in MQTT 5.0 preferably
 //! after DISCONNECT (NON-STRICT without it); CONNECT fields (Client Identifier, Will Topic,
 //! User Name, User Properties, and the Content Type, Response Topic and User Properties of
-//! the Will Properties) expect the close without CONNACK in 3.1.1 (MQTT-3.1.4-1) and the
-//! close, possibly after a CONNACK with an error code, in 5.0.
+//! the Will Properties, one case each) expect the close without CONNACK in 3.1.1
+//! (MQTT-3.1.4-1) and the close, possibly after a CONNACK with an error code, in 5.0.
 //!
-//! (The Authentication Method has no case: its well-formed twin, a method with the marker in
-//! it, is a method no server offers, so the server refuses the twin as well and a refusal of
-//! the bad one shows nothing.)
+//! U+FEFF kept (MQTT-1.5.4-3 / MQTT-1.5.3-3), at the start, middle and end: a Client
+//! Identifier or User Name with it names another client or user; a SUBSCRIBE filter with it
+//! is another filter (the topic without it does not reach the subscription, the one with it
+//! does, topic intact); an UNSUBSCRIBE filter with it does not end the subscription to the
+//! filter without it; the Will is published to the Will Topic with it, and with its Content
+//! Type, Response Topic and User Property as they came. Elsewhere: the Topic Name in
+//! `topic.zero-width-no-break-space-kept`, the PUBLISH properties in
+//! `publish.bom-kept-in-forwarded-properties`, the Authentication Method in
+//! `auth.method-bom-kept`.
+//!
+//! Not covered, and why:
+//! - The Authentication Method's ill-formed UTF-8 and U+0000: the well-formed twin would be a
+//!   method with the marker in it, which no server offers, so the server refuses the twin
+//!   as well, and a refusal of the bad one shows nothing; a server that does not check the
+//!   string refuses the bad one all the same, as an unknown method.
+//! - U+FEFF in a client's Reason String: the server never sends a client's Reason String on,
+//!   nor acts on its content, so nothing it does can show whether it kept the U+FEFF.
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
@@ -33,7 +50,8 @@ use mqttspec_codec::RawPacket;
 
 use super::support::{
     connect_twin, expect_connect_refused, expect_matches, expect_refused, of_run, packet_id,
-    refusal_verdict, server_end, text, topic_filter, topic_name, watcher, RawConnect, Refused,
+    refusal_verdict, server_end, text, topic_filter, topic_name, watcher, At, RawConnect, Refused,
+    POSITIONS,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::scenario::{
@@ -73,41 +91,6 @@ const NULL: &[Bad] = &[Bad {
     what: "U+0000",
     bytes: b"\x00",
 }];
-
-/// Where in the field the bad bytes sit.
-#[derive(Debug, Clone, Copy)]
-enum At {
-    Start,
-    Middle,
-    End,
-}
-
-const POSITIONS: [At; 3] = [At::Start, At::Middle, At::End];
-
-impl At {
-    fn name(self) -> &'static str {
-        match self {
-            At::Start => "at the start",
-            At::Middle => "in the middle",
-            At::End => "at the end",
-        }
-    }
-
-    /// `base` (ASCII) with `marker` placed here.
-    fn place(self, base: &str, marker: &str) -> String {
-        match self {
-            At::Start => format!("{marker}{base}"),
-            At::End => format!("{base}{marker}"),
-            At::Middle => {
-                let mid = base.len() / 2;
-                match (base.get(..mid), base.get(mid..)) {
-                    (Some(a), Some(b)) => format!("{a}{marker}{b}"),
-                    _ => format!("{base}{marker}"),
-                }
-            }
-        }
-    }
-}
 
 /// The packet a string field travels in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,6 +22,7 @@
 //! | [`keep_alive`] | [`close_within`], [`keep_alive_in_force`], [`TIMED_OUT`] |
 //! | [`matching`] | [`expect_matches`]: which of several topics reach a subscriber, with the quiet period and control |
 //! | [`paths`] | [`on_path`]: a failure labelled with the delivery path it happened on |
+//! | [`positions`] | [`At`], [`POSITIONS`]: the start, middle and end of a string field |
 //!
 //! ## How a case earns its verdict
 //!
@@ -57,6 +58,7 @@ mod ids;
 mod keep_alive;
 mod matching;
 mod paths;
+mod positions;
 mod properties;
 mod publish;
 mod raw;
@@ -79,6 +81,7 @@ pub(crate) use ids::{packet_id, text, topic_filter, topic_name};
 pub(crate) use keep_alive::{close_within, keep_alive_in_force, TIMED_OUT};
 pub(crate) use matching::expect_matches;
 pub(crate) use paths::on_path;
+pub(crate) use positions::{At, POSITIONS};
 pub(crate) use properties::receive_maximum;
 pub(crate) use publish::{numbered_payloads, publish_all};
 pub(crate) use raw::{
