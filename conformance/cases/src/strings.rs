@@ -537,7 +537,7 @@ async fn refused(t: Ctx, fields: &[Field], bads: &[Bad]) -> CaseResult {
 /// A case: `bads` in each of `fields` must be refused.
 macro_rules! string_case {
     ($name:ident, $run:ident, $id:literal, $title:literal, only: $only:ident,
-     checks: [$($s:ident),+ $(,)?], fault: $fault:ident $(, also: [$($also:ident),+ $(,)?])?,
+     checks: [$($s:ident),+ $(,)?], fault: $fault:ident,
      tags: [$($tag:ident),* $(,)?],
      fields: [$($field:expr),+ $(,)?], bads: $bads:expr) => {
         case! {
@@ -545,7 +545,7 @@ macro_rules! string_case {
             $name = $id,
             checks: [$($s),+],
             only: $only,
-            faults: [$fault $($(, $also)+)?],
+            faults: [$fault],
             tags: [$($tag),*],
             run: $run,
         }
