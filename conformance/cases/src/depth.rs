@@ -442,6 +442,22 @@ const STRINGS: &[(StatementId, &str, &str, &str, Fault, bool)] = &[
         true,
     ),
     (
+        S::V5_1_5_4_1,
+        "ill-formed refused",
+        "Authentication Method",
+        "string.auth-method-ill-formed-utf8-refused",
+        Fault::LenientAuthMethodString,
+        true,
+    ),
+    (
+        S::V5_1_5_4_2,
+        "U+0000 refused",
+        "Authentication Method",
+        "string.auth-method-null-character-refused",
+        Fault::LenientAuthMethodString,
+        true,
+    ),
+    (
         S::V5_1_5_4_3,
         "U+FEFF kept",
         "Will Content Type",

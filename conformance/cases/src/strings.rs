@@ -32,13 +32,16 @@
 //! `publish.bom-kept-in-forwarded-properties`, the Authentication Method in
 //! `auth.method-bom-kept`.
 //!
-//! Not covered, and why:
-//! - The Authentication Method's ill-formed UTF-8 and U+0000: the well-formed twin would be a
-//!   method with the marker in it, which no server offers, so the server refuses the twin
-//!   as well, and a refusal of the bad one shows nothing; a server that does not check the
-//!   string refuses the bad one all the same, as an unknown method.
-//! - U+FEFF in a client's Reason String: the server never sends a client's Reason String on,
-//!   nor acts on its content, so nothing it does can show whether it kept the U+FEFF.
+//! The Authentication Method (5.0, where the profile says the broker offers SCRAM-SHA-256)
+//! has its twin in the offered method itself, which starts its exchange; the bad CONNECT
+//! names that method with the bad bytes put into it. A marker in the twin would make a
+//! method no server offers, refused like the bad one. The limit of these two cases: a broker
+//! that does not check the string refuses the bad CONNECT all the same, as an unknown method,
+//! so only one that takes it (drops or skips the bad bytes and starts the exchange, or
+//! accepts the CONNECT) is seen to fail.
+//!
+//! Not covered: U+FEFF in a client's Reason String. The server never sends a client's Reason
+//! String on, nor acts on its content, so nothing it does can show whether it kept the U+FEFF.
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
@@ -50,13 +53,15 @@ use mqttspec_codec::RawPacket;
 
 use super::support::{
     connect_twin, expect_connect_refused, expect_matches, expect_refused, of_run, packet_id,
-    refusal_verdict, server_end, text, topic_filter, topic_name, watcher, At, RawConnect, Refused,
-    POSITIONS,
+    refusal_verdict, send_connect, server_end, text, topic_filter, topic_name, watcher, At,
+    RawConnect, Refused, POSITIONS,
 };
 use mqttspec_harness::case;
+use mqttspec_harness::client::Received;
 use mqttspec_harness::scenario::{
-    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Reply, Will,
+    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Reply, Role, Will,
 };
+use mqttspec_reference_broker::scram::{ScramClient, MECHANISM};
 
 /// One kind of bad string content.
 struct Bad {
@@ -928,6 +933,121 @@ string_case!(
     fields: [Field::WillUserPropertyName, Field::WillUserPropertyValue],
     bads: NULL
 );
+
+// ---------------------------------------------------------------------------------------
+// MQTT 5.0 Authentication Method: the twin is the method the broker offers, starting its
+// exchange; the bad CONNECT is the same with the bad bytes put into the method's name. A
+// broker that does not check the string refuses it all the same, as an unknown method, so
+// only a broker that takes it (starts the exchange, or accepts the CONNECT: it dropped or
+// skipped the bad bytes) is seen to fail.
+
+/// CONNECT properties starting SCRAM-SHA-256 for the profile's user, naming `method`.
+fn scram_start(t: &Ctx, name: &str, method: &str) -> Result<ConnectProperties, Failure> {
+    let credentials = t
+        .profile()
+        .credentials
+        .as_ref()
+        .ok_or_else(|| Failure::error("the profile gives no credentials"))?;
+    let nonce = format!("mqttspec{}", t.client_id(name));
+    let scram = ScramClient::new(
+        &credentials.username,
+        credentials.password.as_deref().unwrap_or_default(),
+        &nonce,
+    )
+    .map_err(|e| Failure::error(format!("case error: SCRAM client: {e}")))?;
+    Ok(ConnectProperties {
+        authentication_method: Some(text(method, "Authentication Method")?),
+        authentication_data: Some(Bytes::from(scram.client_first())),
+        ..ConnectProperties::default()
+    })
+}
+
+/// The steps of an Authentication Method case: the twin (the offered method starts its
+/// exchange, or the CONNECT is accepted), then for each position and bad sequence the
+/// CONNECT with the bad bytes in the method must be refused.
+async fn auth_method_refused(t: Ctx, bads: &[Bad]) -> CaseResult {
+    let builder = t.client("twin").no_credentials();
+    let mut twin = send_connect(builder.properties(scram_start(&t, "twin", MECHANISM)?)).await?;
+    match twin.recv(t.response_timeout()).await {
+        Received::Packet(Packet::Auth(_)) => {}
+        Received::Packet(Packet::ConnAck(ack)) if !ack.reason_code.is_error() => {}
+        other => {
+            return t.inconclusive(
+                Precondition::Twin,
+                format!(
+                    "a CONNECT starting {MECHANISM} for the profile's user was answered by {}",
+                    other.describe(t.protocol())
+                ),
+            )
+        }
+    }
+    t.succeeded(Role::TWIN);
+    drop(twin);
+    for at in POSITIONS {
+        for bad in bads {
+            let mut bytes = None;
+            for marker in markers(bad.bytes.len()) {
+                let method = at.place(MECHANISM, &marker);
+                let builder = t.client("bad").no_credentials();
+                let connect = builder
+                    .properties(scram_start(&t, "bad", &method)?)
+                    .connect_packet()?;
+                bytes = spoil(&t, &Packet::Connect(Box::new(connect)), &marker, bad.bytes)?;
+                if bytes.is_some() {
+                    break;
+                }
+            }
+            let bytes = bytes.ok_or_else(|| {
+                Failure::error("case error: no marker occurs exactly once in the packet")
+            })?;
+            expect_connect_refused(&t, "bad", bytes, false)
+                .await
+                .map_err(|mut f| {
+                    let step = format!(
+                        "the Authentication Method {MECHANISM} with {} {}",
+                        bad.what,
+                        at.name()
+                    );
+                    f.0.expected = Some(match f.0.expected.take() {
+                        Some(e) => format!("{step}: {e}"),
+                        None => step,
+                    });
+                    f
+                })?;
+        }
+    }
+    t.pass()
+}
+
+case! {
+    /// 5.0: a CONNECT starting an offered Authentication Method, with ill-formed UTF-8 put at the start, middle or end of the method's name, is refused
+    AUTH_METHOD_ILL_FORMED = "string.auth-method-ill-formed-utf8-refused",
+    checks: [V5_1_5_4_1, V5_3_1_4_1],
+    only: V5,
+    requires: [EnhancedAuth(MECHANISM), Credentials],
+    faults: [LenientAuthMethodString],
+    tags: [ToBroker, Auth],
+    run: auth_method_ill_formed,
+}
+
+fn auth_method_ill_formed(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(auth_method_refused(t, ILL_FORMED))
+}
+
+case! {
+    /// 5.0: a CONNECT starting an offered Authentication Method, with U+0000 put at the start, middle or end of the method's name, is refused
+    AUTH_METHOD_NULL = "string.auth-method-null-character-refused",
+    checks: [V5_1_5_4_2, V5_3_1_4_1],
+    only: V5,
+    requires: [EnhancedAuth(MECHANISM), Credentials],
+    faults: [LenientAuthMethodString],
+    tags: [ToBroker, Auth],
+    run: auth_method_null,
+}
+
+fn auth_method_null(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(auth_method_refused(t, NULL))
+}
 
 // ---------------------------------------------------------------------------------------
 // U+FEFF kept (MQTT-1.5.4-3 / MQTT-1.5.3-3) in the CONNECT fields that name something: an

@@ -565,6 +565,9 @@ faults! {
     /// MQTT-1.5.7-1 with MQTT-1.5.4-1 / -2 for the Will's User Properties only; the
     /// `lenient-user-property-…` faults leave the Will's alone).
     LenientWillUserPropertyString = "lenient-will-user-property-string";
+    /// The same for the Authentication Method of CONNECT (breaks MQTT-1.5.4-1 / -2 for that
+    /// field only).
+    LenientAuthMethodString = "lenient-auth-method-string";
     /// U+FEFF is removed from the Client Identifier of CONNECT before it is used (breaks
     /// MQTT-1.5.4-3 / MQTT-1.5.3-3 for that field only).
     StripBomFromClientId = "strip-bom-from-client-id";

@@ -37,6 +37,7 @@ pub(super) fn fault_for(packet_type: Option<PacketType>, violation: &Violation) 
         ("Will User Property name" | "Will User Property value", PacketType::Connect) => {
             Fault::LenientWillUserPropertyString
         }
+        ("Authentication Method", PacketType::Connect) => Fault::LenientAuthMethodString,
         ("User Property name", _) => Fault::LenientUserPropertyNameString,
         ("User Property value", _) => Fault::LenientUserPropertyValueString,
         ("Response Topic", _) => Fault::LenientResponseTopicString,
@@ -90,6 +91,14 @@ mod tests {
         );
         assert_eq!(
             fault_for(Some(PacketType::Publish), &bad("Authentication Method")),
+            None
+        );
+        assert_eq!(
+            fault_for(Some(PacketType::Connect), &bad("Authentication Method")),
+            Some(Fault::LenientAuthMethodString)
+        );
+        assert_eq!(
+            fault_for(Some(PacketType::Auth), &bad("Authentication Method")),
             None
         );
     }
