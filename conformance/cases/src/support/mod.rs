@@ -20,7 +20,9 @@
 //! | [`retained`] | [`publish_retained`], [`clearing_retained`] (removes a case's retained messages whatever its verdict) |
 //! | [`will`] | [`watcher`], [`no_will`] (with the control Will [`CONTROL_WILL`]), [`lost`] |
 //! | [`keep_alive`] | [`close_within`], [`keep_alive_in_force`], [`TIMED_OUT`] |
+//! | [`matching`] | [`expect_matches`]: which of several topics reach a subscriber, with the quiet period and control |
 //! | [`paths`] | [`on_path`]: a failure labelled with the delivery path it happened on |
+//! | [`positions`] | [`At`], [`POSITIONS`]: the start, middle and end of a string field |
 //!
 //! ## How a case earns its verdict
 //!
@@ -54,7 +56,9 @@ mod control;
 mod granted;
 mod ids;
 mod keep_alive;
+mod matching;
 mod paths;
+mod positions;
 mod properties;
 mod publish;
 mod raw;
@@ -75,7 +79,9 @@ pub(crate) use control::{control, control_after_quiet, expect_next, setting_up};
 pub(crate) use granted::{granted, granted_one, subscribe_granted};
 pub(crate) use ids::{packet_id, text, topic_filter, topic_name};
 pub(crate) use keep_alive::{close_within, keep_alive_in_force, TIMED_OUT};
+pub(crate) use matching::expect_matches;
 pub(crate) use paths::on_path;
+pub(crate) use positions::{At, POSITIONS};
 pub(crate) use properties::receive_maximum;
 pub(crate) use publish::{numbered_payloads, publish_all};
 pub(crate) use raw::{
