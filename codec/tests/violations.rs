@@ -666,6 +666,50 @@ fn null_character_in_topic_client_id_and_user_property_is_malformed() {
 }
 
 #[test]
+fn bad_strings_in_will_properties_are_named_as_will_properties() {
+    // CONNECT 5.0 with the Will Flag and Clean Start, no CONNECT properties, Client
+    // Identifier "c", then the Will Properties under test, Will Topic "t", Will Payload "w".
+    let will_connect = |props: &str| {
+        RawPacket::new(0x10)
+            .string("MQTT")
+            .u8(5)
+            .u8(0x06)
+            .u16(0)
+            .properties(&[])
+            .string("c")
+            .properties(&h(props))
+            .string("t")
+            .binary(b"w")
+            .build()
+    };
+    let null = |field| Violation::NullCharacter { field };
+    let ill = |field| Violation::InvalidUtf8 { field };
+    let cases = [
+        ("03 00 01 00", null("Will Content Type"), S::V5_1_5_4_2),
+        ("08 00 02 61 ff", ill("Will Response Topic"), S::V5_1_5_4_1),
+        (
+            "26 00 01 00 00 01 76",
+            null("Will User Property name"),
+            S::V5_1_5_4_2,
+        ),
+        (
+            "26 00 01 6b 00 01 ff",
+            ill("Will User Property value"),
+            S::V5_1_5_4_1,
+        ),
+    ];
+    for (props, violation, statement) in cases {
+        rejects(
+            will_connect(props),
+            V5,
+            violation,
+            MALFORMED,
+            Some(statement),
+        );
+    }
+}
+
+#[test]
 fn byte_order_mark_is_kept_not_stripped() {
     for v in [V5, V311] {
         let p = RawPacket::new(0x30).binary(&h("ef bb bf 61"));

@@ -30,6 +30,25 @@ pub struct LastWill {
     pub payload: Bytes,
 }
 
+/// A string rule broken in the Will Properties, with the field named as a Will Property
+/// ("Will Content Type", …), so that a bad string there can be told from the same property
+/// elsewhere in the CONNECT (its properties also carry User Properties). Other violations
+/// are unchanged.
+fn of_will_properties(v: Violation) -> Violation {
+    let will = |field: &'static str| match field {
+        "Content Type" => "Will Content Type",
+        "Response Topic" => "Will Response Topic",
+        "User Property name" => "Will User Property name",
+        "User Property value" => "Will User Property value",
+        other => other,
+    };
+    match v {
+        Violation::InvalidUtf8 { field } => Violation::InvalidUtf8 { field: will(field) },
+        Violation::NullCharacter { field } => Violation::NullCharacter { field: will(field) },
+        other => other,
+    }
+}
+
 /// CONNECT. `protocol_version` is the Protocol Level the packet carries; the Protocol Name is
 /// always "MQTT" (anything else is refused when decoding and can only be sent with
 /// [`RawPacket`](crate::RawPacket)).
@@ -142,7 +161,7 @@ impl PacketBody for Connect {
         let client_id = r.string("Client Identifier")?;
         let will = if will_flag {
             let properties = if v.is_v5() {
-                WillProperties::decode(r, PropertyContext::Will)?
+                WillProperties::decode(r, PropertyContext::Will).map_err(of_will_properties)?
             } else {
                 Props::none()
             };

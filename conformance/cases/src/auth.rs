@@ -856,3 +856,89 @@ fn server_auth_well_formed(t: Ctx) -> BoxFuture<'static, CaseResult> {
         }
     })
 }
+
+// ---------------------------------------------------------------------------------------
+
+case! {
+    /// U+FEFF in the Authentication Method (before, inside or after a method the broker offers) is kept: the CONNECT is refused like any unknown method, not taken for the offered one
+    METHOD_BOM_KEPT = "auth.method-bom-kept",
+    checks: [V5_1_5_4_3],
+    only: V5,
+    requires: [EnhancedAuth(MECHANISM), Credentials],
+    faults: [StripBomFromAuthMethod],
+    tags: [Auth, ToBroker],
+    run: method_bom_kept,
+}
+
+/// What the broker made of a CONNECT starting enhanced authentication.
+enum MethodReply {
+    /// It started the method's exchange (AUTH) or accepted the CONNECT.
+    Taken,
+    /// CONNACK with an error code, or the connection closed.
+    Refused,
+}
+
+/// Sends a CONNECT starting SCRAM-SHA-256's exchange for the profile's user, but naming
+/// `method`, and reads the answer (no answer, or any other packet, is INCONCLUSIVE).
+async fn method_reply(t: &Ctx, name: &str, method: &str) -> Result<MethodReply, Failure> {
+    let (user, password) = profile_credentials(t)?;
+    let scram = scram_client(t, name, &user, &password)?;
+    let builder = t.client(name).no_credentials();
+    let mut c = connect_with_method(builder, method, scram.client_first()).await?;
+    match c.recv(t.response_timeout()).await {
+        Received::Packet(Packet::Auth(_)) => Ok(MethodReply::Taken),
+        Received::Packet(Packet::ConnAck(ack)) if !ack.reason_code.is_error() => {
+            Ok(MethodReply::Taken)
+        }
+        Received::Packet(Packet::ConnAck(_)) | Received::Closed => Ok(MethodReply::Refused),
+        other => Err(Failure::inconclusive(
+            Precondition::Other,
+            format!(
+                "a CONNECT with Authentication Method {method:?} was answered by {}",
+                other.describe(t.protocol())
+            ),
+        )),
+    }
+}
+
+fn method_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        // The twin: the offered method itself starts its exchange.
+        if let MethodReply::Refused = method_reply(&t, "twin", MECHANISM).await? {
+            return t.inconclusive(
+                Precondition::Twin,
+                format!("the broker refused a CONNECT starting {MECHANISM}, the method the profile says it offers"),
+            );
+        }
+        t.succeeded(Role::TWIN);
+        let (a, b) = MECHANISM.split_at(MECHANISM.len() / 2);
+        let places = [
+            ("before", "", MECHANISM),
+            ("inside", a, b),
+            ("after", MECHANISM, ""),
+        ];
+        for (place, head, tail) in places {
+            let method = |x: &str| format!("{head}{x}{tail}");
+            // The control: a letter in the same place makes an unknown method, which the
+            // broker must refuse; else it takes any method and U+FEFF shows nothing.
+            let unknown = method("Q");
+            if let MethodReply::Taken = method_reply(&t, "control", &unknown).await? {
+                return t.inconclusive(
+                    Precondition::Control,
+                    format!("the broker took the unknown Authentication Method {unknown:?}: it does not refuse unknown methods, so one with U+FEFF shows nothing"),
+                );
+            }
+            t.control_seen();
+            let with = method("\u{feff}");
+            let reply = method_reply(&t, "bom", &with).await?;
+            t.check(
+                matches!(reply, MethodReply::Refused),
+                format!("Authentication Method with U+FEFF {place} {MECHANISM}: refused like any unknown method (U+FEFF makes it another method)"),
+                format!("taken for {MECHANISM} (exchange started or CONNECT accepted): U+FEFF was stripped or skipped"),
+            )
+            .map_err(|f| f.statement(S::V5_1_5_4_3))?;
+            t.absence_seen();
+        }
+        t.pass()
+    })
+}

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::support::{
     closing_reply, control, end_session, expect_connection_closed, is_preferred_close, is_refusal,
     judge_close, of_run, payloads, persistent, raw_publish, receive, resume, setting_up, text,
-    topic_name, QUIET, SECOND_AND_A_BIT,
+    topic_name, POSITIONS, QUIET, SECOND_AND_A_BIT,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::client::{summary, Received};
@@ -300,7 +300,7 @@ fn user_properties_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
             user_properties,
             ..PublishProperties::default()
         };
-        let got = forward_with(&t, properties.clone()).await?;
+        let got = forward_with(&t, "", properties.clone()).await?;
         t.check_eq(
             "User Properties",
             &properties.user_properties,
@@ -330,7 +330,7 @@ fn payload_format_and_content_type(t: Ctx) -> BoxFuture<'static, CaseResult> {
             content_type: Some(text("text/plain; charset=utf-8", "Content Type")?),
             ..PublishProperties::default()
         };
-        let got = forward_with(&t, properties.clone()).await?;
+        let got = forward_with(&t, "", properties.clone()).await?;
         t.check_eq(
             "Payload Format Indicator",
             properties.payload_format_indicator,
@@ -368,7 +368,7 @@ fn response_topic_and_correlation_data(t: Ctx) -> BoxFuture<'static, CaseResult>
             correlation_data: Some(Bytes::from_static(&[0x00, 0x01, 0xFE, 0xFF, 0x80])),
             ..PublishProperties::default()
         };
-        let got = forward_with(&t, properties.clone()).await?;
+        let got = forward_with(&t, "", properties.clone()).await?;
         t.check_eq(
             "Response Topic",
             &properties.response_topic,
@@ -821,49 +821,75 @@ case! {
     checks: [V5_1_5_4_3],
     only: V5,
     requires: [QoS1],
-    faults: [StripBomFromProperties],
+    faults: [
+        StripBomFromProperties,
+        StripBomFromUserPropertyName,
+        StripBomFromUserPropertyValue,
+        StripBomFromContentType,
+        StripBomFromResponseTopic,
+    ],
     tags: [Live, UserProperty, ContentType, RequestResponse],
     run: bom_kept_in_properties,
 }
 
 fn bom_kept_in_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
-        let properties = PublishProperties {
-            user_properties: vec![(
-                text("\u{feff}name", "User Property name")?,
-                text("val\u{feff}ue\u{feff}", "User Property value")?,
-            )],
-            content_type: Some(text("\u{feff}text/plain", "Content Type")?),
-            response_topic: Some(topic_name(&t.topic("re\u{feff}ply"))?),
-            ..PublishProperties::default()
-        };
-        let got = forward_with(&t, properties.clone()).await?;
-        t.check_eq(
-            "User Properties",
-            &properties.user_properties,
-            &got.properties.user_properties,
-        )?;
-        t.check_eq(
-            "Content Type",
-            &properties.content_type,
-            &got.properties.content_type,
-        )?;
-        t.check_eq(
-            "Response Topic",
-            &properties.response_topic,
-            &got.properties.response_topic,
-        )?;
+        for (i, at) in POSITIONS.into_iter().enumerate() {
+            let bom = |s: &str| at.place(s, "\u{feff}");
+            let properties = PublishProperties {
+                user_properties: vec![(
+                    text(&bom("name"), "User Property name")?,
+                    text(&bom("value"), "User Property value")?,
+                )],
+                content_type: Some(text(&bom("text/plain"), "Content Type")?),
+                response_topic: Some(topic_name(&bom(&t.topic("reply")))?),
+                ..PublishProperties::default()
+            };
+            let got = forward_with(&t, &i.to_string(), properties.clone()).await?;
+            let checks = [
+                t.check_eq(
+                    "User Properties",
+                    &properties.user_properties,
+                    &got.properties.user_properties,
+                ),
+                t.check_eq(
+                    "Content Type",
+                    &properties.content_type,
+                    &got.properties.content_type,
+                ),
+                t.check_eq(
+                    "Response Topic",
+                    &properties.response_topic,
+                    &got.properties.response_topic,
+                ),
+            ];
+            for check in checks {
+                check.map_err(|mut f| {
+                    f.0.expected = Some(format!(
+                        "U+FEFF {}: {}",
+                        at.name(),
+                        f.0.expected.take().unwrap_or_default()
+                    ));
+                    f
+                })?;
+            }
+        }
         t.pass()
     })
 }
 
 /// Publishes one QoS 1 message with `properties` to a fresh subscriber and returns what the
-/// subscriber got (its delivery sets the case up: what it carries is checked).
-async fn forward_with(t: &Ctx, properties: PublishProperties) -> Result<Publish, Failure> {
-    let topic = t.topic("t");
-    let mut sub = t.client("sub").connect().await?;
+/// subscriber got (its delivery sets the case up: what it carries is checked). `name` tells
+/// apart the topics and clients of several calls in one case.
+async fn forward_with(
+    t: &Ctx,
+    name: &str,
+    properties: PublishProperties,
+) -> Result<Publish, Failure> {
+    let topic = t.topic(&format!("t{name}"));
+    let mut sub = t.client(&format!("sub{name}")).connect().await?;
     sub.subscribe(&topic).qos(1).await?;
-    let mut publisher = t.client("pub").connect().await?;
+    let mut publisher = t.client(&format!("pub{name}")).connect().await?;
     publisher
         .publish(&topic)
         .qos(1)

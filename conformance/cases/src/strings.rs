@@ -1,13 +1,16 @@
 //! UTF-8 Encoded Strings in every field a broker reads: ill-formed UTF-8 (a UTF-16
 //! surrogate encoded in UTF-8, overlong forms, a byte that never occurs in UTF-8) and U+0000
-//! make the packet malformed, whichever field carries them and wherever in the field they sit.
+//! make the packet malformed, whichever field carries them and wherever in the field they sit;
+//! U+FEFF is a character like any other, kept where it is.
 //!
-//! One case per rule and field. Its steps put each bad sequence at the start, in the middle
-//! and at the end of the field, each on its own connection, since the broker must close it.
-//! Every step first has the well-formed twin accepted: the same packet with a run of ASCII
-//! letters (the marker) where the bad bytes will go. The bad packet is that twin, encoded,
-//! with the marker swapped for bad bytes of the same length, so every length prefix stays
-//! right and nothing but the string's content differs.
+//! One case per rule and field, each naming the fault that breaks the rule in that field
+//! alone (`lenient-<field>-string`, `strip-bom-from-<field>`), so that `mqttspec trace
+//! --depth` can show each field's case proven red on its own. Its steps put each bad sequence
+//! at the start, in the middle and at the end of the field, each on its own connection, since
+//! the broker must close it. Every step first has the well-formed twin accepted: the same
+//! packet with a run of ASCII letters (the marker) where the bad bytes will go. The bad
+//! packet is that twin, encoded, with the marker swapped for bad bytes of the same length, so
+//! every length prefix stays right and nothing but the string's content differs.
 //!
 //! (A Response Topic with a wildcard is no string rule and not malformed: the server must not
 //! send one on, which `forwarding.wildcard-response-topic-not-sent-on` checks.)
@@ -16,12 +19,29 @@
 //! Topic, Content Type, a client's Reason String) expect the close, in MQTT 5.0 preferably
 //! after DISCONNECT (NON-STRICT without it); CONNECT fields (Client Identifier, Will Topic,
 //! User Name, User Properties, and the Content Type, Response Topic and User Properties of
-//! the Will Properties) expect the close without CONNACK in 3.1.1 (MQTT-3.1.4-1) and the
-//! close, possibly after a CONNACK with an error code, in 5.0.
+//! the Will Properties, one case each) expect the close without CONNACK in 3.1.1
+//! (MQTT-3.1.4-1) and the close, possibly after a CONNACK with an error code, in 5.0.
 //!
-//! (The Authentication Method has no case: its well-formed twin, a method with the marker in
-//! it, is a method no server offers, so the server refuses the twin as well and a refusal of
-//! the bad one shows nothing.)
+//! U+FEFF kept (MQTT-1.5.4-3 / MQTT-1.5.3-3), at the start, middle and end: a Client
+//! Identifier or User Name with it names another client or user; a SUBSCRIBE filter with it
+//! is another filter (the topic without it does not reach the subscription, the one with it
+//! does, topic intact); an UNSUBSCRIBE filter with it does not end the subscription to the
+//! filter without it; the Will is published to the Will Topic with it, and with its Content
+//! Type, Response Topic and User Property as they came. Elsewhere: the Topic Name in
+//! `topic.zero-width-no-break-space-kept`, the PUBLISH properties in
+//! `publish.bom-kept-in-forwarded-properties`, the Authentication Method in
+//! `auth.method-bom-kept`.
+//!
+//! The Authentication Method (5.0, where the profile says the broker offers SCRAM-SHA-256)
+//! has its twin in the offered method itself, which starts its exchange; the bad CONNECT
+//! names that method with the bad bytes put into it. A marker in the twin would make a
+//! method no server offers, refused like the bad one. The limit of these two cases: a broker
+//! that does not check the string refuses the bad CONNECT all the same, as an unknown method,
+//! so only one that takes it (drops or skips the bad bytes and starts the exchange, or
+//! accepts the CONNECT) is seen to fail.
+//!
+//! Not covered: U+FEFF in a client's Reason String. The server never sends a client's Reason
+//! String on, nor acts on its content, so nothing it does can show whether it kept the U+FEFF.
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
@@ -32,13 +52,16 @@ use mqttspec_codec::{
 use mqttspec_codec::RawPacket;
 
 use super::support::{
-    connect_twin, expect_connect_refused, expect_refused, of_run, packet_id, refusal_verdict,
-    server_end, text, topic_filter, topic_name, RawConnect, Refused,
+    connect_twin, expect_connect_refused, expect_matches, expect_refused, of_run, packet_id,
+    refusal_verdict, send_connect, server_end, text, topic_filter, topic_name, watcher, At,
+    RawConnect, Refused, POSITIONS,
 };
 use mqttspec_harness::case;
+use mqttspec_harness::client::Received;
 use mqttspec_harness::scenario::{
-    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Reply, Will,
+    BoxFuture, CaseResult, Client, ClientBuilder, Ctx, Failure, Precondition, Reply, Role, Will,
 };
+use mqttspec_reference_broker::scram::{ScramClient, MECHANISM};
 
 /// One kind of bad string content.
 struct Bad {
@@ -73,41 +96,6 @@ const NULL: &[Bad] = &[Bad {
     what: "U+0000",
     bytes: b"\x00",
 }];
-
-/// Where in the field the bad bytes sit.
-#[derive(Debug, Clone, Copy)]
-enum At {
-    Start,
-    Middle,
-    End,
-}
-
-const POSITIONS: [At; 3] = [At::Start, At::Middle, At::End];
-
-impl At {
-    fn name(self) -> &'static str {
-        match self {
-            At::Start => "at the start",
-            At::Middle => "in the middle",
-            At::End => "at the end",
-        }
-    }
-
-    /// `base` (ASCII) with `marker` placed here.
-    fn place(self, base: &str, marker: &str) -> String {
-        match self {
-            At::Start => format!("{marker}{base}"),
-            At::End => format!("{base}{marker}"),
-            At::Middle => {
-                let mid = base.len() / 2;
-                match (base.get(..mid), base.get(mid..)) {
-                    (Some(a), Some(b)) => format!("{a}{marker}{b}"),
-                    _ => format!("{base}{marker}"),
-                }
-            }
-        }
-    }
-}
 
 /// The packet a string field travels in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -554,7 +542,7 @@ async fn refused(t: Ctx, fields: &[Field], bads: &[Bad]) -> CaseResult {
 /// A case: `bads` in each of `fields` must be refused.
 macro_rules! string_case {
     ($name:ident, $run:ident, $id:literal, $title:literal, only: $only:ident,
-     checks: [$($s:ident),+ $(,)?], fault: $fault:ident $(, also: [$($also:ident),+ $(,)?])?,
+     checks: [$($s:ident),+ $(,)?], fault: $fault:ident,
      tags: [$($tag:ident),* $(,)?],
      fields: [$($field:expr),+ $(,)?], bads: $bads:expr) => {
         case! {
@@ -562,7 +550,7 @@ macro_rules! string_case {
             $name = $id,
             checks: [$($s),+],
             only: $only,
-            faults: [$fault $($(, $also)+)?],
+            faults: [$fault],
             tags: [$($tag),*],
             run: $run,
         }
@@ -871,43 +859,195 @@ string_case!(
 );
 
 // ---------------------------------------------------------------------------------------
-// MQTT 5.0 Will Properties: strings the server keeps and sends on later, in the Will.
+// MQTT 5.0 Will Properties: strings the server keeps and sends on later, in the Will. One
+// case per field, each with the fault of that field alone.
 
 string_case!(
-    WILL_PROPERTIES_ILL_FORMED, will_properties_ill_formed,
-    "string.will-properties-ill-formed-utf8-refused",
-    "5.0: a CONNECT whose Will Properties hold ill-formed UTF-8 in the Content Type, the Response Topic or a User Property name or value (at its start, middle or end) is refused",
+    WILL_CONTENT_TYPE_ILL_FORMED, will_content_type_ill_formed,
+    "string.will-content-type-ill-formed-utf8-refused",
+    "5.0: a CONNECT whose Will Properties' Content Type is ill-formed UTF-8 at its start, middle or end is refused",
     only: V5,
-    checks: [V5_1_5_4_1, V5_1_5_7_1, V5_3_1_4_1],
-    fault: LenientWillPropertiesString,
-    also: [LenientUserPropertyNameString, LenientUserPropertyValueString],
-    tags: [ToBroker, Will, ContentType, RequestResponse, UserProperty],
-    fields: [
-        Field::WillContentType,
-        Field::WillResponseTopic,
-        Field::WillUserPropertyName,
-        Field::WillUserPropertyValue,
-    ],
+    checks: [V5_1_5_4_1, V5_3_1_4_1],
+    fault: LenientWillContentTypeString,
+    tags: [ToBroker, Will, ContentType],
+    fields: [Field::WillContentType],
     bads: ILL_FORMED
 );
 
 string_case!(
-    WILL_PROPERTIES_NULL, will_properties_null,
-    "string.will-properties-null-character-refused",
-    "5.0: a CONNECT whose Will Properties hold U+0000 in the Content Type, the Response Topic or a User Property name or value (at its start, middle or end) is refused",
+    WILL_CONTENT_TYPE_NULL, will_content_type_null,
+    "string.will-content-type-null-character-refused",
+    "5.0: a CONNECT whose Will Properties' Content Type holds U+0000 at its start, middle or end is refused",
     only: V5,
-    checks: [V5_1_5_4_2, V5_1_5_7_1, V5_3_1_4_1],
-    fault: LenientWillPropertiesString,
-    also: [LenientUserPropertyNameString, LenientUserPropertyValueString],
-    tags: [ToBroker, Will, ContentType, RequestResponse, UserProperty],
-    fields: [
-        Field::WillContentType,
-        Field::WillResponseTopic,
-        Field::WillUserPropertyName,
-        Field::WillUserPropertyValue,
-    ],
+    checks: [V5_1_5_4_2, V5_3_1_4_1],
+    fault: LenientWillContentTypeString,
+    tags: [ToBroker, Will, ContentType],
+    fields: [Field::WillContentType],
     bads: NULL
 );
+
+string_case!(
+    WILL_RESPONSE_TOPIC_ILL_FORMED, will_response_topic_ill_formed,
+    "string.will-response-topic-ill-formed-utf8-refused",
+    "5.0: a CONNECT whose Will Properties' Response Topic is ill-formed UTF-8 at its start, middle or end is refused",
+    only: V5,
+    checks: [V5_1_5_4_1, V5_3_1_4_1],
+    fault: LenientWillResponseTopicString,
+    tags: [ToBroker, Will, RequestResponse],
+    fields: [Field::WillResponseTopic],
+    bads: ILL_FORMED
+);
+
+string_case!(
+    WILL_RESPONSE_TOPIC_NULL, will_response_topic_null,
+    "string.will-response-topic-null-character-refused",
+    "5.0: a CONNECT whose Will Properties' Response Topic holds U+0000 at its start, middle or end is refused",
+    only: V5,
+    checks: [V5_1_5_4_2, V5_3_1_4_1],
+    fault: LenientWillResponseTopicString,
+    tags: [ToBroker, Will, RequestResponse],
+    fields: [Field::WillResponseTopic],
+    bads: NULL
+);
+
+string_case!(
+    WILL_USER_PROPERTY_ILL_FORMED, will_user_property_ill_formed,
+    "string.will-user-property-ill-formed-utf8-refused",
+    "5.0: a CONNECT whose Will Properties hold a User Property name or value of ill-formed UTF-8 (at its start, middle or end) is refused",
+    only: V5,
+    checks: [V5_1_5_4_1, V5_1_5_7_1, V5_3_1_4_1],
+    fault: LenientWillUserPropertyString,
+    tags: [ToBroker, Will, UserProperty],
+    fields: [Field::WillUserPropertyName, Field::WillUserPropertyValue],
+    bads: ILL_FORMED
+);
+
+string_case!(
+    WILL_USER_PROPERTY_NULL, will_user_property_null,
+    "string.will-user-property-null-character-refused",
+    "5.0: a CONNECT whose Will Properties hold a User Property name or value with U+0000 (at its start, middle or end) is refused",
+    only: V5,
+    checks: [V5_1_5_4_2, V5_1_5_7_1, V5_3_1_4_1],
+    fault: LenientWillUserPropertyString,
+    tags: [ToBroker, Will, UserProperty],
+    fields: [Field::WillUserPropertyName, Field::WillUserPropertyValue],
+    bads: NULL
+);
+
+// ---------------------------------------------------------------------------------------
+// MQTT 5.0 Authentication Method: the twin is the method the broker offers, starting its
+// exchange; the bad CONNECT is the same with the bad bytes put into the method's name. A
+// broker that does not check the string refuses it all the same, as an unknown method, so
+// only a broker that takes it (starts the exchange, or accepts the CONNECT: it dropped or
+// skipped the bad bytes) is seen to fail.
+
+/// CONNECT properties starting SCRAM-SHA-256 for the profile's user, naming `method`.
+fn scram_start(t: &Ctx, name: &str, method: &str) -> Result<ConnectProperties, Failure> {
+    let credentials = t
+        .profile()
+        .credentials
+        .as_ref()
+        .ok_or_else(|| Failure::error("the profile gives no credentials"))?;
+    let nonce = format!("mqttspec{}", t.client_id(name));
+    let scram = ScramClient::new(
+        &credentials.username,
+        credentials.password.as_deref().unwrap_or_default(),
+        &nonce,
+    )
+    .map_err(|e| Failure::error(format!("case error: SCRAM client: {e}")))?;
+    Ok(ConnectProperties {
+        authentication_method: Some(text(method, "Authentication Method")?),
+        authentication_data: Some(Bytes::from(scram.client_first())),
+        ..ConnectProperties::default()
+    })
+}
+
+/// The steps of an Authentication Method case: the twin (the offered method starts its
+/// exchange, or the CONNECT is accepted), then for each position and bad sequence the
+/// CONNECT with the bad bytes in the method must be refused.
+async fn auth_method_refused(t: Ctx, bads: &[Bad]) -> CaseResult {
+    let builder = t.client("twin").no_credentials();
+    let mut twin = send_connect(builder.properties(scram_start(&t, "twin", MECHANISM)?)).await?;
+    match twin.recv(t.response_timeout()).await {
+        Received::Packet(Packet::Auth(_)) => {}
+        Received::Packet(Packet::ConnAck(ack)) if !ack.reason_code.is_error() => {}
+        other => {
+            return t.inconclusive(
+                Precondition::Twin,
+                format!(
+                    "a CONNECT starting {MECHANISM} for the profile's user was answered by {}",
+                    other.describe(t.protocol())
+                ),
+            )
+        }
+    }
+    t.succeeded(Role::TWIN);
+    drop(twin);
+    for at in POSITIONS {
+        for bad in bads {
+            let mut bytes = None;
+            for marker in markers(bad.bytes.len()) {
+                let method = at.place(MECHANISM, &marker);
+                let builder = t.client("bad").no_credentials();
+                let connect = builder
+                    .properties(scram_start(&t, "bad", &method)?)
+                    .connect_packet()?;
+                bytes = spoil(&t, &Packet::Connect(Box::new(connect)), &marker, bad.bytes)?;
+                if bytes.is_some() {
+                    break;
+                }
+            }
+            let bytes = bytes.ok_or_else(|| {
+                Failure::error("case error: no marker occurs exactly once in the packet")
+            })?;
+            expect_connect_refused(&t, "bad", bytes, false)
+                .await
+                .map_err(|mut f| {
+                    let step = format!(
+                        "the Authentication Method {MECHANISM} with {} {}",
+                        bad.what,
+                        at.name()
+                    );
+                    f.0.expected = Some(match f.0.expected.take() {
+                        Some(e) => format!("{step}: {e}"),
+                        None => step,
+                    });
+                    f
+                })?;
+        }
+    }
+    t.pass()
+}
+
+case! {
+    /// 5.0: a CONNECT starting an offered Authentication Method, with ill-formed UTF-8 put at the start, middle or end of the method's name, is refused
+    AUTH_METHOD_ILL_FORMED = "string.auth-method-ill-formed-utf8-refused",
+    checks: [V5_1_5_4_1, V5_3_1_4_1],
+    only: V5,
+    requires: [EnhancedAuth(MECHANISM), Credentials],
+    faults: [LenientAuthMethodString],
+    tags: [ToBroker, Auth],
+    run: auth_method_ill_formed,
+}
+
+fn auth_method_ill_formed(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(auth_method_refused(t, ILL_FORMED))
+}
+
+case! {
+    /// 5.0: a CONNECT starting an offered Authentication Method, with U+0000 put at the start, middle or end of the method's name, is refused
+    AUTH_METHOD_NULL = "string.auth-method-null-character-refused",
+    checks: [V5_1_5_4_2, V5_3_1_4_1],
+    only: V5,
+    requires: [EnhancedAuth(MECHANISM), Credentials],
+    faults: [LenientAuthMethodString],
+    tags: [ToBroker, Auth],
+    run: auth_method_null,
+}
+
+fn auth_method_null(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(auth_method_refused(t, NULL))
+}
 
 // ---------------------------------------------------------------------------------------
 // U+FEFF kept (MQTT-1.5.4-3 / MQTT-1.5.3-3) in the CONNECT fields that name something: an
@@ -1053,6 +1193,185 @@ fn user_name_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .map_err(|f| f.statement(of_run!(&t, V5_1_5_4_3)))
             .map_err(|f| at_position(f, "the User Name", at))?;
             t.absence_seen();
+        }
+        t.pass()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// U+FEFF kept in the Topic Filters and the Will: a filter or topic with U+FEFF in it is
+// another filter or topic than the one without, and what the Will carries is published as
+// it came.
+
+/// `base` with U+FEFF `at` its place, for each position (with the position).
+fn with_bom(base: impl Fn(usize) -> String) -> Vec<(At, String, String)> {
+    POSITIONS
+        .into_iter()
+        .enumerate()
+        .map(|(i, at)| {
+            let plain = base(i);
+            (at, at.place(&plain, BOM), plain)
+        })
+        .collect()
+}
+
+case! {
+    /// U+FEFF in a SUBSCRIBE's Topic Filter (at its start, middle or end) is kept: the subscription gets the messages of the topic with U+FEFF, topic intact, and none of the topic without it
+    SUBSCRIBE_FILTER_BOM_KEPT = "string.subscribe-filter-bom-kept",
+    checks: [V5_1_5_4_3, V5_4_7_3_4],
+    faults: [StripBomFromSubscribeFilter],
+    tags: [Live, TopicFilter],
+    run: subscribe_filter_bom_kept,
+}
+
+fn subscribe_filter_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut sub = t.client("sub").connect().await?;
+        let mut publisher = t.client("pub").connect().await?;
+        for (at, with, plain) in with_bom(|i| t.topic(&format!("sf{i}"))) {
+            sub.subscribe(&with).await?;
+            expect_matches(
+                &mut publisher,
+                &mut sub,
+                &[(&plain, false), (&with, true)],
+                &with,
+            )
+            .await
+            .map_err(|f| at_position(f, "the Topic Filter", at))?;
+        }
+        t.pass()
+    })
+}
+
+case! {
+    /// U+FEFF in an UNSUBSCRIBE's Topic Filter (at its start, middle or end) is kept: it does not end the subscription to the same filter without U+FEFF
+    UNSUBSCRIBE_FILTER_BOM_KEPT = "string.unsubscribe-filter-bom-kept",
+    checks: [V5_1_5_4_3, V5_3_10_4_1],
+    faults: [StripBomFromUnsubscribeFilter],
+    tags: [Live, TopicFilter],
+    run: unsubscribe_filter_bom_kept,
+}
+
+fn unsubscribe_filter_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        let mut sub = t.client("sub").connect().await?;
+        let mut publisher = t.client("pub").connect().await?;
+        for (at, with, plain) in with_bom(|i| t.topic(&format!("uf{i}"))) {
+            sub.subscribe(&plain).qos(1).await?;
+            // No subscription has this filter: UNSUBACK 0x11 in 5.0, any UNSUBACK in 3.1.1.
+            sub.unsubscribe(&with).await?;
+            publisher.publish(&plain).qos(1).payload("still").await?;
+            sub.expect_publish()
+                .topic(&plain)
+                .payload("still")
+                .await
+                .map_err(|f| f.statement(of_run!(&t, V5_1_5_4_3)))
+                .map_err(|f| at_position(f, "an UNSUBSCRIBE's Topic Filter", at))?;
+        }
+        t.pass()
+    })
+}
+
+case! {
+    /// U+FEFF in a Will Topic (at its start, middle or end) is kept: the Will is published to the topic with U+FEFF, not to the one without
+    WILL_TOPIC_BOM_KEPT = "string.will-topic-bom-kept",
+    checks: [V5_1_5_4_3],
+    faults: [StripBomFromWillTopic],
+    tags: [Will, WillTopic, FromBroker],
+    run: will_topic_bom_kept,
+}
+
+fn will_topic_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        for (i, (at, with, plain)) in with_bom(|i| t.topic(&format!("wt{i}")))
+            .into_iter()
+            .enumerate()
+        {
+            let mut watch = watcher(&t, &format!("watch{i}"), &with, 0).await?;
+            watch.subscribe(&plain).await?;
+            let payload = format!("will {i}");
+            let c = t
+                .client(&format!("c{i}"))
+                .will(Will::new(&with, &payload))
+                .as_setup(Precondition::ConnectOptions)
+                .connect()
+                .await?;
+            c.drop_connection();
+            // Its delivery sets the case up; its topic is what is checked.
+            let got = watch
+                .expect_publish()
+                .payload(&payload)
+                .as_setup(Precondition::Delivery)
+                .await?;
+            t.check_eq("Will Topic", with.as_str(), got.topic.as_str())
+                .map_err(|f| f.statement(of_run!(&t, V5_1_5_4_3)))
+                .map_err(|f| at_position(f, "the Will Topic", at))?;
+        }
+        t.pass()
+    })
+}
+
+case! {
+    /// 5.0: U+FEFF in the Will Properties' Content Type, Response Topic and User Property (at their start, middle or end) is kept: the Will is published with them intact
+    WILL_PROPERTIES_BOM_KEPT = "string.will-properties-bom-kept",
+    checks: [V5_1_5_4_3],
+    only: V5,
+    faults: [
+        StripBomFromWillContentType,
+        StripBomFromWillResponseTopic,
+        StripBomFromWillUserProperty,
+    ],
+    tags: [Will, ContentType, RequestResponse, UserProperty, FromBroker],
+    run: will_properties_bom_kept,
+}
+
+fn will_properties_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
+    Box::pin(async move {
+        for (i, at) in POSITIONS.into_iter().enumerate() {
+            let topic = t.topic(&format!("wp{i}"));
+            let mut watch = watcher(&t, &format!("watch{i}"), &topic, 0).await?;
+            let properties = WillProperties {
+                content_type: Some(text(&at.place("text/plain", BOM), "Content Type")?),
+                response_topic: Some(topic_name(&at.place(&t.topic("reply"), BOM))?),
+                user_properties: vec![(
+                    text(&at.place("key", BOM), "User Property")?,
+                    text(&at.place("value", BOM), "User Property")?,
+                )],
+                ..WillProperties::default()
+            };
+            let payload = format!("will {i}");
+            let c = t
+                .client(&format!("c{i}"))
+                .will(Will::new(&topic, &payload).properties(properties.clone()))
+                .connect()
+                .await?;
+            c.drop_connection();
+            let got = watch
+                .expect_publish()
+                .topic(&topic)
+                .payload(&payload)
+                .as_setup(Precondition::Delivery)
+                .await?;
+            let checks = [
+                t.check_eq(
+                    "Content Type",
+                    &properties.content_type,
+                    &got.properties.content_type,
+                ),
+                t.check_eq(
+                    "Response Topic",
+                    &properties.response_topic,
+                    &got.properties.response_topic,
+                ),
+                t.check_eq(
+                    "User Properties",
+                    &properties.user_properties,
+                    &got.properties.user_properties,
+                ),
+            ];
+            for check in checks {
+                check.map_err(|f| at_position(f, "the Will Properties", at))?;
+            }
         }
         t.pass()
     })

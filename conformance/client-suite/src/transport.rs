@@ -8,19 +8,16 @@
 //! ([`mqttspec_harness::embedded::ThrowawayTls`]); the adapter is told where its certificate
 //! is (`ca_file` in the `connect` command, see `ADAPTER.md`).
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use mqttspec_harness::embedded::ThrowawayTls;
 use mqttspec_harness::transport::Scheme;
 use mqttspec_reference_broker::shell::{HandshakeError, Terminated, Terminator};
 use serde_json::{json, Map, Value};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::either::Either;
 
 /// The HTTP path of the WebSocket upgrade.
 pub const WS_PATH: &str = "/mqtt";
@@ -114,14 +111,9 @@ impl Transports {
     }
 }
 
-/// A connection's byte stream on the scripted broker's side.
-#[derive(Debug)]
-pub enum Wire {
-    /// Plain TCP.
-    Tcp(TcpStream),
-    /// The pipe from the relay task that terminates TLS and/or WebSocket.
-    Relayed(UnixStream),
-}
+/// A connection's byte stream on the scripted broker's side: plain TCP, or the pipe from the
+/// relay task that terminates TLS and/or WebSocket.
+pub type Wire = Either<TcpStream, UnixStream>;
 
 /// What the relay task of a TLS or WebSocket connection offers besides the bytes.
 #[derive(Debug)]
@@ -140,54 +132,14 @@ pub async fn open(
 ) -> Result<(Wire, Option<Relay>), HandshakeError> {
     let Some(t) = terminator else {
         let _ = tcp.set_nodelay(true);
-        return Ok((Wire::Tcp(tcp), None));
+        return Ok((Either::Left(tcp), None));
     };
     let Terminated {
         pipe,
         frames,
         ended,
     } = t.open(tcp).await?;
-    Ok((Wire::Relayed(pipe), Some(Relay { frames, ended })))
-}
-
-impl AsyncRead for Wire {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Wire::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Wire::Relayed(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Wire {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Wire::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Wire::Relayed(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Wire::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Wire::Relayed(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Wire::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Wire::Relayed(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
+    Ok((Either::Right(pipe), Some(Relay { frames, ended })))
 }
 
 /// Shared by every case run of one run.

@@ -8,50 +8,51 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
+use tokio_util::either::Either;
 
 use super::ws::WsBytes;
 
 /// TCP or TLS over TCP: what a WebSocket runs on.
-#[derive(Debug)]
-pub enum Base {
-    /// Plain TCP.
-    Tcp(TcpStream),
-    /// TLS over TCP.
-    Tls(Box<TlsStream<TcpStream>>),
-}
+pub type Base = Either<TcpStream, Box<TlsStream<TcpStream>>>;
 
-impl Base {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Base::Tcp(s) => s,
-            Base::Tls(s) => s.get_ref().0,
-        }
+/// The TCP connection beneath `base`.
+pub(crate) fn base_tcp(base: &Base) -> &TcpStream {
+    match base {
+        Either::Left(s) => s,
+        Either::Right(s) => s.get_ref().0,
     }
 }
 
-/// One connection to the broker, over any transport: a byte stream.
+/// One connection to the broker, over any transport: a byte stream (TCP or TLS, or a
+/// WebSocket over either). The reads and writes go to whichever it is (`Either` does the
+/// dispatch).
 #[derive(Debug)]
-pub enum Conn {
-    /// TCP or TLS.
-    Stream(Base),
-    /// WebSocket (over TCP or TLS).
-    Ws(Box<WsBytes>),
-}
+pub struct Conn(Either<Base, Box<WsBytes>>);
 
 impl Conn {
+    /// A connection over TCP or TLS.
+    pub fn stream(base: Base) -> Conn {
+        Conn(Either::Left(base))
+    }
+
+    /// A connection over a WebSocket.
+    pub fn ws(ws: WsBytes) -> Conn {
+        Conn(Either::Right(Box::new(ws)))
+    }
+
     /// The TCP connection beneath.
     pub fn tcp(&self) -> &TcpStream {
-        match self {
-            Conn::Stream(b) => b.tcp(),
-            Conn::Ws(w) => w.base().tcp(),
+        match &self.0 {
+            Either::Left(b) => base_tcp(b),
+            Either::Right(w) => base_tcp(w.base()),
         }
     }
 
     /// The WebSocket layer, on WebSocket transports.
     pub fn websocket(&mut self) -> Option<&mut WsBytes> {
-        match self {
-            Conn::Ws(w) => Some(w),
-            Conn::Stream(_) => None,
+        match &mut self.0 {
+            Either::Right(w) => Some(w),
+            Either::Left(_) => None,
         }
     }
 
@@ -86,11 +87,7 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Stream(Base::Tcp(s)) => Pin::new(s).poll_read(cx, buf),
-            Conn::Stream(Base::Tls(s)) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Conn::Ws(w) => Pin::new(w.as_mut()).poll_read(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
     }
 }
 
@@ -100,67 +97,15 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Stream(Base::Tcp(s)) => Pin::new(s).poll_write(cx, buf),
-            Conn::Stream(Base::Tls(s)) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Conn::Ws(w) => Pin::new(w.as_mut()).poll_write(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Stream(Base::Tcp(s)) => Pin::new(s).poll_flush(cx),
-            Conn::Stream(Base::Tls(s)) => Pin::new(s.as_mut()).poll_flush(cx),
-            Conn::Ws(w) => Pin::new(w.as_mut()).poll_flush(cx),
-        }
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Stream(Base::Tcp(s)) => Pin::new(s).poll_shutdown(cx),
-            Conn::Stream(Base::Tls(s)) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Conn::Ws(w) => Pin::new(w.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
-impl AsyncRead for Base {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Base::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Base::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Base {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Base::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Base::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Base::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Base::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Base::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Base::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
     }
 }
 
@@ -169,73 +114,21 @@ impl Conn {
     /// tasks. Plain TCP splits without a lock (the load generator's latency path); the other
     /// transports share the stream behind tokio's split.
     pub fn into_split(self) -> (ReadHalf, WriteHalf) {
-        match self {
-            Conn::Stream(Base::Tcp(s)) => {
+        match self.0 {
+            Either::Left(Either::Left(s)) => {
                 let (r, w) = s.into_split();
-                (ReadHalf::Tcp(r), WriteHalf::Tcp(w))
+                (Either::Left(r), Either::Left(w))
             }
             other => {
-                let (r, w) = tokio::io::split(other);
-                (ReadHalf::Shared(r), WriteHalf::Shared(w))
+                let (r, w) = tokio::io::split(Conn(other));
+                (Either::Right(r), Either::Right(w))
             }
         }
     }
 }
 
-/// The reading half of a [`Conn`].
-#[derive(Debug)]
-pub enum ReadHalf {
-    /// Of plain TCP.
-    Tcp(tokio::net::tcp::OwnedReadHalf),
-    /// Of any other transport.
-    Shared(tokio::io::ReadHalf<Conn>),
-}
+/// The reading half of a [`Conn`]: of plain TCP, or of any other transport.
+pub type ReadHalf = Either<tokio::net::tcp::OwnedReadHalf, tokio::io::ReadHalf<Conn>>;
 
-/// The writing half of a [`Conn`].
-#[derive(Debug)]
-pub enum WriteHalf {
-    /// Of plain TCP.
-    Tcp(tokio::net::tcp::OwnedWriteHalf),
-    /// Of any other transport.
-    Shared(tokio::io::WriteHalf<Conn>),
-}
-
-impl AsyncRead for ReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ReadHalf::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            ReadHalf::Shared(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for WriteHalf {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            WriteHalf::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            WriteHalf::Shared(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WriteHalf::Tcp(s) => Pin::new(s).poll_flush(cx),
-            WriteHalf::Shared(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WriteHalf::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            WriteHalf::Shared(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-}
+/// The writing half of a [`Conn`]: of plain TCP, or of any other transport.
+pub type WriteHalf = Either<tokio::net::tcp::OwnedWriteHalf, tokio::io::WriteHalf<Conn>>;

@@ -30,6 +30,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
+use tokio_util::either::Either;
 
 pub use conn::Conn;
 pub use error::{ConnectError, WsFailure};
@@ -317,7 +318,7 @@ pub async fn connect_offering(
         ..TransportInfo::default()
     };
     let base = match (endpoint.scheme.is_tls(), endpoint.tls()) {
-        (false, _) => conn::Base::Tcp(tcp),
+        (false, _) => Either::Left(tcp),
         (true, None) => {
             return Err(ConnectError::Tls {
                 endpoint: endpoint.to_string(),
@@ -341,18 +342,18 @@ pub async fn connect_offering(
                 .map(|c| format!("{:?}", c.suite()));
             info.insecure = setup.options.insecure;
             info.client_certificate = setup.options.cert.is_some();
-            conn::Base::Tls(Box::new(stream))
+            Either::Right(Box::new(stream))
         }
     };
     if !endpoint.scheme.is_websocket() {
-        return Ok((Conn::Stream(base), info));
+        return Ok((Conn::stream(base), info));
     }
     let ws = match timeout_at(deadline, ws::handshake(endpoint, base, offer_mqtt)).await {
         Err(_) => return Err(timed_out("WebSocket handshake")),
         Ok(r) => r?,
     };
     info.ws_subprotocol = ws.subprotocol().map(str::to_owned);
-    Ok((Conn::Ws(Box::new(ws)), info))
+    Ok((Conn::ws(ws), info))
 }
 
 #[cfg(test)]

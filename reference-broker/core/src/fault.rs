@@ -643,16 +643,54 @@ faults! {
     LenientContentTypeString = "lenient-content-type-string";
     /// The same for a Reason String a client sends (breaks MQTT-1.5.4-1 / -2 for it).
     LenientReasonStringString = "lenient-reason-string-string";
-    /// The same for the Content Type and Response Topic of a CONNECT's Will Properties (breaks
-    /// MQTT-1.5.4-1 / -2 for those fields only; the Will's User Properties are the User
-    /// Property faults').
-    LenientWillPropertiesString = "lenient-will-properties-string";
+    /// The same for the Content Type of a CONNECT's Will Properties (breaks MQTT-1.5.4-1 / -2
+    /// for that field only).
+    LenientWillContentTypeString = "lenient-will-content-type-string";
+    /// The same for the Response Topic of a CONNECT's Will Properties (breaks MQTT-1.5.4-1 /
+    /// -2 for that field only).
+    LenientWillResponseTopicString = "lenient-will-response-topic-string";
+    /// The same for a User Property (name or value) of a CONNECT's Will Properties (breaks
+    /// MQTT-1.5.7-1 with MQTT-1.5.4-1 / -2 for the Will's User Properties only; the
+    /// `lenient-user-property-…` faults leave the Will's alone).
+    LenientWillUserPropertyString = "lenient-will-user-property-string";
+    /// The same for the Authentication Method of CONNECT (breaks MQTT-1.5.4-1 / -2 for that
+    /// field only).
+    LenientAuthMethodString = "lenient-auth-method-string";
     /// U+FEFF is removed from the Client Identifier of CONNECT before it is used (breaks
     /// MQTT-1.5.4-3 / MQTT-1.5.3-3 for that field only).
     StripBomFromClientId = "strip-bom-from-client-id";
     /// U+FEFF is removed from the User Name of CONNECT before the credentials are checked
     /// (breaks MQTT-1.5.4-3 / MQTT-1.5.3-3 for that field only).
     StripBomFromUserName = "strip-bom-from-user-name";
+    // U+FEFF removed on receipt from one field of what a client sends (see `strip_bom`);
+    // each breaks MQTT-1.5.4-3 (and MQTT-1.5.3-3 in 3.1.1 where the field exists) for its
+    // field only.
+    /// U+FEFF is removed from the Topic Name of an incoming PUBLISH.
+    StripBomFromTopicName = "strip-bom-from-topic-name";
+    /// U+FEFF is removed from the Topic Filters of SUBSCRIBE.
+    StripBomFromSubscribeFilter = "strip-bom-from-subscribe-filter";
+    /// U+FEFF is removed from the Topic Filters of UNSUBSCRIBE.
+    StripBomFromUnsubscribeFilter = "strip-bom-from-unsubscribe-filter";
+    /// U+FEFF is removed from the Will Topic of CONNECT.
+    StripBomFromWillTopic = "strip-bom-from-will-topic";
+    /// U+FEFF is removed from the Content Type of CONNECT's Will Properties.
+    StripBomFromWillContentType = "strip-bom-from-will-content-type";
+    /// U+FEFF is removed from the Response Topic of CONNECT's Will Properties.
+    StripBomFromWillResponseTopic = "strip-bom-from-will-response-topic";
+    /// U+FEFF is removed from the User Properties (names and values) of CONNECT's Will
+    /// Properties.
+    StripBomFromWillUserProperty = "strip-bom-from-will-user-property";
+    /// U+FEFF is removed from the User Property names of an incoming PUBLISH.
+    StripBomFromUserPropertyName = "strip-bom-from-user-property-name";
+    /// U+FEFF is removed from the User Property values of an incoming PUBLISH.
+    StripBomFromUserPropertyValue = "strip-bom-from-user-property-value";
+    /// U+FEFF is removed from the Response Topic of an incoming PUBLISH.
+    StripBomFromResponseTopic = "strip-bom-from-response-topic";
+    /// U+FEFF is removed from the Content Type of an incoming PUBLISH.
+    StripBomFromContentType = "strip-bom-from-content-type";
+    /// U+FEFF is removed from the Authentication Method of CONNECT before the method is
+    /// looked up, so U+FEFF followed by a supported method starts that method's exchange.
+    StripBomFromAuthMethod = "strip-bom-from-auth-method";
     /// Every PUBLISH sent to an MQTT 5.0 client has its Remaining Length in four bytes
     /// whatever its value (breaks MQTT-1.5.5-1: the shortest form).
     NonMinimalRemainingLength = "non-minimal-remaining-length";

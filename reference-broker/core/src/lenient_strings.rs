@@ -31,10 +31,13 @@ pub(super) fn fault_for(packet_type: Option<PacketType>, violation: &Violation) 
         ("Client Identifier", PacketType::Connect) => Fault::LenientClientIdString,
         ("Will Topic", PacketType::Connect) => Fault::LenientWillTopicString,
         ("User Name", PacketType::Connect) => Fault::LenientUserNameString,
-        // In a CONNECT only the Will Properties carry these two.
-        ("Content Type" | "Response Topic", PacketType::Connect) => {
-            Fault::LenientWillPropertiesString
+        // The codec names the Will Properties' strings apart (see `LastWill`).
+        ("Will Content Type", PacketType::Connect) => Fault::LenientWillContentTypeString,
+        ("Will Response Topic", PacketType::Connect) => Fault::LenientWillResponseTopicString,
+        ("Will User Property name" | "Will User Property value", PacketType::Connect) => {
+            Fault::LenientWillUserPropertyString
         }
+        ("Authentication Method", PacketType::Connect) => Fault::LenientAuthMethodString,
         ("User Property name", _) => Fault::LenientUserPropertyNameString,
         ("User Property value", _) => Fault::LenientUserPropertyValueString,
         ("Response Topic", _) => Fault::LenientResponseTopicString,
@@ -71,8 +74,16 @@ mod tests {
         );
         assert_eq!(fault_for(None, &bad("Topic Name")), None);
         assert_eq!(
-            fault_for(Some(PacketType::Connect), &bad("Content Type")),
-            Some(Fault::LenientWillPropertiesString)
+            fault_for(Some(PacketType::Connect), &bad("Will Content Type")),
+            Some(Fault::LenientWillContentTypeString)
+        );
+        assert_eq!(
+            fault_for(Some(PacketType::Connect), &bad("Will User Property value")),
+            Some(Fault::LenientWillUserPropertyString)
+        );
+        assert_eq!(
+            fault_for(Some(PacketType::Connect), &bad("User Property value")),
+            Some(Fault::LenientUserPropertyValueString)
         );
         assert_eq!(
             fault_for(Some(PacketType::Publish), &bad("Content Type")),
@@ -80,6 +91,14 @@ mod tests {
         );
         assert_eq!(
             fault_for(Some(PacketType::Publish), &bad("Authentication Method")),
+            None
+        );
+        assert_eq!(
+            fault_for(Some(PacketType::Connect), &bad("Authentication Method")),
+            Some(Fault::LenientAuthMethodString)
+        );
+        assert_eq!(
+            fault_for(Some(PacketType::Auth), &bad("Authentication Method")),
             None
         );
     }

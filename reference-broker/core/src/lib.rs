@@ -66,6 +66,7 @@
 //! | `timers` | deadlines ([`Broker::poll_timeout`]) |
 //! | [`fault`] | named deliberate deviations for proving conformance cases can fail |
 //! | `lenient_strings` | which string fault (`lenient-…-string`) overlooks a bad UTF-8 Encoded String (or a wildcard in a Response Topic) in which field |
+//! | `strip_bom` | which U+FEFF fault (`strip-bom-from-…`) removes U+FEFF from which field of what a client sends |
 //! | `wildcard_response_topic` | the fault that accepts and forwards a Response Topic with wildcards, working on the encoded bytes |
 //! | [`topic`], [`subscriptions`], [`retained`] | topic matching, the subscription tree, the retained store |
 //!
@@ -169,6 +170,7 @@ mod outbound_alias;
 mod path;
 mod publish;
 mod session;
+mod strip_bom;
 mod subscribe;
 mod timers;
 mod topic_alias;
@@ -806,10 +808,11 @@ impl Broker {
     }
 
     /// A packet came off the connection's byte stream.
-    fn packet_decoded(&mut self, id: ConnectionId, packet: Packet) {
+    fn packet_decoded(&mut self, id: ConnectionId, mut packet: Packet) {
         if !self.fault(Fault::KeepAlivePingreqOnly) || matches!(packet, Packet::PingReq) {
             self.packet_received(id);
         }
+        strip_bom::incoming(&self.faults, &mut packet);
         self.handle_packet(id, packet);
     }
 

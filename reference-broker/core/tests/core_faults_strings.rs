@@ -109,3 +109,65 @@ fn omit_empty_property_length_leaves_it_out_of_publish() {
         b"\x30\x04\x00\x01tx"
     );
 }
+
+/// A 5.0 CONNECT with a Will whose Will Properties are `will_props` and whose CONNECT
+/// properties are `props`.
+fn will_connect(props: &[u8], will_props: &[u8]) -> Vec<u8> {
+    RawPacket::new(0x10)
+        .binary(b"MQTT")
+        .u8(5)
+        .u8(0x06)
+        .u16(60)
+        .properties(props)
+        .binary(b"c")
+        .properties(will_props)
+        .binary(b"t")
+        .binary(b"w")
+        .build()
+        .to_vec()
+}
+
+/// Whether `faults` have the broker answer `connect` with CONNACK 0x00.
+fn connect_accepted(faults: &[&str], connect: &[u8]) -> bool {
+    let mut sim = Sim::with_faults(faults);
+    let c = sim.open();
+    sim.send_raw(c, connect);
+    matches!(
+        sim.take(c).first(),
+        Some(Packet::ConnAck(ack)) if ack.reason_code == ReasonCode::Success
+    )
+}
+
+#[test]
+fn the_will_user_property_fault_and_the_user_property_faults_keep_apart() {
+    // A User Property name with U+0000, in the Will Properties and in the CONNECT properties.
+    let bad = b"\x26\x00\x01\x00\x00\x01v";
+    let in_will = will_connect(&[], bad);
+    let in_connect = will_connect(bad, &[]);
+    assert!(connect_accepted(
+        &["lenient-will-user-property-string"],
+        &in_will
+    ));
+    assert!(!connect_accepted(
+        &["lenient-user-property-name-string"],
+        &in_will
+    ));
+    assert!(connect_accepted(
+        &["lenient-user-property-name-string"],
+        &in_connect
+    ));
+    assert!(!connect_accepted(
+        &["lenient-will-user-property-string"],
+        &in_connect
+    ));
+    // The Will's Content Type and Response Topic have a fault each.
+    let content_type = will_connect(&[], b"\x03\x00\x01\x00");
+    assert!(connect_accepted(
+        &["lenient-will-content-type-string"],
+        &content_type
+    ));
+    assert!(!connect_accepted(
+        &["lenient-will-response-topic-string"],
+        &content_type
+    ));
+}

@@ -14,13 +14,15 @@
 //! | [`control`] | [`control`], [`control_after_quiet`], [`expect_next`]: positive controls of absences; [`setting_up`] |
 //! | [`close`] | the broker ending a connection: [`expect_connection_closed`] (with [`closing_reply`], [`is_preferred_close`], [`judge_close`]) after a malformed packet or protocol error; [`expect_server_end`] / [`server_end`] and [`Ending`] for the broker's own DISCONNECT |
 //! | [`refusal`] | the broker refusing a packet: [`expect_connect_refused`], [`expect_refused`] / [`Refused`] / [`refusal_verdict`] (SUBSCRIBE, PUBLISH), [`is_refusal`] |
-//! | [`session`] | [`persistent`] clients, [`resume`], [`end_session`], [`leave`], [`expect_taken_over`], [`session_present`], and the control of "no session kept": [`expect_no_session`] with [`keep_subscribed`] / [`resume_kept`] or [`kept_session_control`] |
+//! | [`session`] | [`persistent`] clients, [`resume`], [`end_session`], [`leave`], [`expect_taken_over`], [`session_present`], and the control of "no session kept": [`expect_no_session`] with [`keep_subscribed`] / [`resume_kept`] (or both ends at once with [`nothing_unlike_the_control`]) or [`kept_session_control`] |
 //! | [`receive`] | [`receive`], [`receive_setup`], [`gather`], [`publishes_within`]; [`payloads`], [`count_payloads`], [`list_payloads`], [`describe`] for Expected / Actual |
 //! | [`publish`] | [`numbered_payloads`], [`publish_all`] |
 //! | [`retained`] | [`publish_retained`], [`clearing_retained`] (removes a case's retained messages whatever its verdict) |
 //! | [`will`] | [`watcher`], [`no_will`] (with the control Will [`CONTROL_WILL`]), [`lost`] |
 //! | [`keep_alive`] | [`close_within`], [`keep_alive_in_force`], [`TIMED_OUT`] |
+//! | [`matching`] | [`expect_matches`]: which of several topics reach a subscriber, with the quiet period and control |
 //! | [`paths`] | [`on_path`]: a failure labelled with the delivery path it happened on |
+//! | [`positions`] | [`At`], [`POSITIONS`]: the start, middle and end of a string field |
 //!
 //! ## How a case earns its verdict
 //!
@@ -54,7 +56,9 @@ mod control;
 mod granted;
 mod ids;
 mod keep_alive;
+mod matching;
 mod paths;
+mod positions;
 mod properties;
 mod publish;
 mod raw;
@@ -75,7 +79,9 @@ pub(crate) use control::{control, control_after_quiet, expect_next, setting_up};
 pub(crate) use granted::{granted, granted_one, subscribe_granted};
 pub(crate) use ids::{packet_id, text, topic_filter, topic_name};
 pub(crate) use keep_alive::{close_within, keep_alive_in_force, TIMED_OUT};
+pub(crate) use matching::expect_matches;
 pub(crate) use paths::on_path;
+pub(crate) use positions::{At, POSITIONS};
 pub(crate) use properties::receive_maximum;
 pub(crate) use publish::{numbered_payloads, publish_all};
 pub(crate) use raw::{
@@ -94,7 +100,8 @@ pub(crate) use retained::{
 };
 pub(crate) use session::{
     end_session, expect_no_session, expect_taken_over, keep_subscribed, kept_session_control,
-    leave, leave_normally, persistent, resume, resume_kept, session_present, PERSISTENT_EXPIRY,
+    leave, leave_normally, nothing_unlike_the_control, persistent, resume, resume_kept,
+    session_present, PERSISTENT_EXPIRY,
 };
 pub(crate) use statements::{of_run, sole_counterpart, statement};
 pub(crate) use twin::connect_twin;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use mqttspec_codec::{Disconnect, Packet, ReasonCode};
 use tokio::time::Instant;
 
-use super::expect_server_end;
+use super::{expect_server_end, QUIET};
 use mqttspec_harness::client::Received;
 use mqttspec_harness::scenario::{Client, ClientBuilder, Ctx, Failure, Precondition};
 
@@ -115,6 +115,31 @@ pub(crate) async fn resume_kept(t: &Ctx, name: &str) -> Result<Client, Failure> 
             .to_owned()
     })?;
     Ok(c)
+}
+
+/// The end of a "session not kept" check with a message: `later` (the client back with Clean
+/// Start 0, found without its old session) must get nothing when a message is published to
+/// `topic`, while the control `control` (subscribed to `topic` with [`keep_subscribed`], resumed
+/// here with [`resume_kept`]) must get it. Both then leave; the control's session is ended.
+pub(crate) async fn nothing_unlike_the_control(
+    t: &Ctx,
+    mut later: Client,
+    control: &str,
+    topic: &str,
+) -> Result<(), Failure> {
+    let mut keep = resume_kept(t, control).await?;
+    let mut publisher = t.client("pub").connect().await?;
+    publisher.publish(topic).qos(1).payload("x").await?;
+    later.expect_no_publish().for_(QUIET).await?;
+    keep.expect_publish()
+        .topic(topic)
+        .payload("x")
+        .as_control()
+        .await?;
+    leave_normally(later).await?;
+    leave_normally(keep).await?;
+    end_session(t, control).await;
+    Ok(())
 }
 
 /// The positive control of a check that a session was not kept, without a message: client
