@@ -29,7 +29,9 @@
 //! Strings: ill-formed UTF-8 (1.5.4-1) and U+0000 (1.5.4-2) refused, U+FEFF kept (1.5.4-3),
 //! per field; the `lenient-…-string` faults each leave one field unchecked and the
 //! `strip-bom-from-…` faults each strip U+FEFF from one field (the Will Properties' fields
-//! are fields of their own, apart from the same properties of PUBLISH and CONNECT). Limits: Maximum Packet Size
+//! are fields of their own, apart from the same properties of PUBLISH and CONNECT); every
+//! field has a case but U+FEFF in a client's Reason String, which nothing on the wire can
+//! show (printed as `not observable` with the reason). Limits: Maximum Packet Size
 //! (3.1.2-24; 3.2.2-15), Receive Maximum (3.3.4-9; 3.3.4-7) and Topic Alias Maximum
 //! (3.1.2-26, -27; 3.2.2-17) in both directions; the client's Maximum Packet Size, Receive
 //! Maximum, Topic Alias Maximum 0 (3.1.2-27) and a Topic Alias Maximum above 0 (3.1.2-26)
@@ -140,8 +142,28 @@ pub struct Cell {
     pub path_only: bool,
 }
 
-/// A place of a table where a rule does not apply, so no case can check it there: the
-/// table says why instead of listing it as a place without a case.
+/// Why a place of a table has no case, when that is not a gap to fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exemption {
+    /// The rule does not apply there.
+    DoesNotApply,
+    /// The rule applies, but nothing a peer can see on the wire shows whether it was kept
+    /// there (no case could fail).
+    NotObservable,
+}
+
+impl Exemption {
+    /// How `mqttspec trace --depth` labels it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Exemption::DoesNotApply => "n/a",
+            Exemption::NotObservable => "not observable",
+        }
+    }
+}
+
+/// A place of a table that no case can check (the rule does not apply there, or is not
+/// observable there): the table says why instead of listing it as a place without a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotApplicable {
     /// The table it belongs to.
@@ -152,7 +174,9 @@ pub struct NotApplicable {
     pub aspect: &'static str,
     /// One of the table's [`Table::columns`].
     pub path: &'static str,
-    /// Why the rule does not apply there.
+    /// Which kind of exemption.
+    pub kind: Exemption,
+    /// Why.
     pub reason: &'static str,
 }
 
@@ -176,18 +200,43 @@ const FORWARDING_NOT_APPLICABLE: &[(StatementId, &str, &str, &str)] = &[
     ),
 ];
 
-/// Every place where a rule of a table does not apply, in the order of [`cells`].
+/// A client's Reason String (MQTT 5.0): the server neither sends it on nor acts on its content.
+const REASON_STRING_NOT_SENT_ON: &str = "a server neither sends a client's Reason String on nor \
+     acts on its content, so whether it kept U+FEFF in it shows nowhere on the wire";
+
+/// The string rules that cannot be observed in a field: (statement, aspect, field, reason).
+const STRINGS_NOT_OBSERVABLE: &[(StatementId, &str, &str, &str)] = &[(
+    S::V5_1_5_4_3,
+    "U+FEFF kept",
+    "Reason String",
+    REASON_STRING_NOT_SENT_ON,
+)];
+
+/// Every place no case can check (see [`Exemption`]), in the order of [`cells`].
 pub fn not_applicable() -> Vec<NotApplicable> {
-    FORWARDING_NOT_APPLICABLE
-        .iter()
-        .map(|&(statement, aspect, path, reason)| NotApplicable {
-            table: Table::Forwarding,
-            statement,
-            aspect,
-            path,
-            reason,
-        })
-        .collect()
+    let of =
+        |table, kind, list: &'static [(StatementId, &'static str, &'static str, &'static str)]| {
+            list.iter()
+                .map(move |&(statement, aspect, path, reason)| NotApplicable {
+                    table,
+                    statement,
+                    aspect,
+                    path,
+                    kind,
+                    reason,
+                })
+        };
+    of(
+        Table::Forwarding,
+        Exemption::DoesNotApply,
+        FORWARDING_NOT_APPLICABLE,
+    )
+    .chain(of(
+        Table::Strings,
+        Exemption::NotObservable,
+        STRINGS_NOT_OBSERVABLE,
+    ))
+    .collect()
 }
 
 /// The forwarding cases' faults that reverse the User Properties and that leave out the

@@ -177,7 +177,8 @@ pub fn render_trace(specs: &[Spec], cases: &[Case], list_uncovered: bool) -> Str
 /// The text of `mqttspec trace --depth`: for each table of [`mqttspec_cases::depth`], each
 /// statement and each aspect of it, the paths (or fields) with a case (the case and the
 /// fault that turns it red, `*` when that fault breaks this path or field only), those
-/// where the rule does not apply (`n/a`, with the reason) and those without a case.
+/// no case can check (`n/a` where the rule does not apply, `not observable` where nothing on
+/// the wire shows it; with the reason) and those without a case.
 pub fn render_depth(
     cells: &[mqttspec_cases::depth::Cell],
     not_applicable: &[mqttspec_cases::depth::NotApplicable],
@@ -209,7 +210,7 @@ pub fn render_depth(
             out.push_str(&format!("  {aspect}\n"));
             for c in &rows {
                 out.push_str(&format!(
-                    "    {:<22} {:<52} {}{}\n",
+                    "    {:<22} {:<60} {}{}\n",
                     c.path,
                     c.case,
                     c.fault.name(),
@@ -221,7 +222,12 @@ pub fn render_depth(
                 .filter(|n| n.table == table && n.statement == statement && n.aspect == aspect)
                 .collect();
             for n in &na {
-                out.push_str(&format!("    n/a: {} ({})\n", n.path, n.reason));
+                out.push_str(&format!(
+                    "    {}: {} ({})\n",
+                    n.kind.label(),
+                    n.path,
+                    n.reason
+                ));
             }
             let missing: Vec<&str> = table
                 .columns()
@@ -327,7 +333,7 @@ mod tests {
     }
 
     #[test]
-    fn depth_lists_paths_with_and_without_a_case() {
+    fn depth_lists_every_place_with_a_case_or_a_reason() {
         let text = render_depth(
             &mqttspec_cases::depth::cells(),
             &mqttspec_cases::depth::not_applicable(),
@@ -338,11 +344,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("strip-properties-retained *"), "{text}");
-        assert!(text.contains("no case:"), "{text}");
+        // Every place of every table has a case, or says why none can check it there.
+        assert!(!text.contains("no case:"), "{text}");
         assert!(text.contains("String rules"), "{text}");
         assert!(text.contains("dup-on-retained *"), "{text}");
         assert!(text.contains("lenient-client-id-string *"), "{text}");
         assert!(text.contains("n/a: retained (a retained message"), "{text}");
+        assert!(text.contains("not observable: Reason String ("), "{text}");
     }
 
     #[test]
