@@ -10,7 +10,7 @@ use crate::qos::{Delivery, PacketId, QoS};
 use crate::reader::Reader;
 use crate::string::TopicName;
 use crate::violation::Violation;
-use crate::writer::{prefixed_len, put_string};
+use crate::writer::{prefixed_len, put_prefixed};
 
 /// PUBLISH. Its QoS and Packet Identifier are one [`Delivery`], so a Packet Identifier is present
 /// exactly when the QoS is 1 or 2. The Topic Name may be empty only in MQTT 5.0 with a Topic
@@ -109,8 +109,9 @@ impl PacketBody for Publish {
         (u8::from(self.dup) << 3) | (self.qos().as_u8() << 1) | u8::from(self.retain)
     }
 
+    #[inline]
     fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
-        if self.dup && self.delivery == Delivery::AtMostOnce {
+        if self.dup && matches!(self.delivery, Delivery::AtMostOnce) {
             return Err(Violation::DupWithQoS0);
         }
         v5_only(!self.properties.is_empty(), v, "PUBLISH properties")?;
@@ -123,10 +124,11 @@ impl PacketBody for Publish {
         Ok(())
     }
 
+    #[inline]
     fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
         let mut lens = Lens::default();
         let mut len = prefixed_len(self.topic.len(), "Topic Name")?;
-        if self.delivery != Delivery::AtMostOnce {
+        if !matches!(self.delivery, Delivery::AtMostOnce) {
             len += 2;
         }
         if v.is_v5() {
@@ -137,13 +139,15 @@ impl PacketBody for Publish {
         Ok(lens)
     }
 
+    #[inline]
     fn encode_body(
         &self,
         dst: &mut BytesMut,
         v: ProtocolVersion,
         lens: &Lens,
     ) -> Result<(), Violation> {
-        put_string(dst, self.topic.as_mqtt_str(), "Topic Name")?;
+        // `body_len` checked the Topic Name's length.
+        put_prefixed(dst, self.topic.as_mqtt_str().as_bytes());
         if let Some(id) = self.delivery.packet_id() {
             dst.put_u16(id.get());
         }
