@@ -109,7 +109,7 @@ impl PacketBody for Publish {
         (u8::from(self.dup) << 3) | (self.qos().as_u8() << 1) | u8::from(self.retain)
     }
 
-    #[inline]
+    #[inline(always)]
     fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
         if self.dup && matches!(self.delivery, Delivery::AtMostOnce) {
             return Err(Violation::DupWithQoS0);
@@ -124,7 +124,7 @@ impl PacketBody for Publish {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
         let mut lens = Lens::default();
         let mut len = prefixed_len(self.topic.len(), "Topic Name")?;
@@ -139,7 +139,7 @@ impl PacketBody for Publish {
         Ok(lens)
     }
 
-    #[inline]
+    #[inline(always)]
     fn encode_body(
         &self,
         dst: &mut BytesMut,
