@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mqttspec_codec::{
-    encode_packet, Connect, ConnectProperties, FrameDecoder, LastWill, MqttString, Packet,
-    PacketId, ProtocolVersion, Publish, QoS, RetainHandling, Subscribe, SubscribeProperties,
-    SubscriptionOptions, TopicFilter, TopicName, WillProperties,
+    encode_packet, Connect, ConnectProperties, Delivery, FrameDecoder, LastWill, MqttString,
+    Packet, PacketId, ProtocolVersion, Publish, QoS, RetainHandling, Subscribe,
+    SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName, WillProperties,
 };
 use rumqttc::mqttbytes::v4 as m4;
 use rumqttc::v5::mqttbytes::v5 as m5;
@@ -58,8 +58,7 @@ fn user_properties() -> Vec<(MqttString, MqttString)> {
 fn publish(payload_len: usize, with_user_properties: bool) -> Packet {
     let payload: Vec<u8> = (0..payload_len).map(|i| (i % 251) as u8).collect();
     let mut p = Publish::new(TopicName::new(PUBLISH_TOPIC).unwrap(), payload);
-    p.qos = QoS::AtLeastOnce;
-    p.packet_id = PacketId::new(4242);
+    p.delivery = Delivery::AtLeastOnce(PacketId::new(4242).unwrap());
     if with_user_properties {
         p.properties.user_properties = user_properties();
     }
@@ -172,11 +171,11 @@ fn owned_pairs(pairs: &[(MqttString, MqttString)]) -> Vec<(String, String)> {
 fn seen_ours(p: &Packet) -> Seen {
     match p {
         Packet::Publish(p) => Seen {
-            qos: p.qos.as_u8(),
+            qos: p.qos().as_u8(),
             dup: p.dup,
             retain: p.retain,
             topic: p.topic.to_string(),
-            packet_id: p.packet_id.map_or(0, PacketId::get),
+            packet_id: p.packet_id().map_or(0, PacketId::get),
             payload: p.payload.clone(),
             user_properties: owned_pairs(&p.properties.user_properties),
             ..Seen::default()

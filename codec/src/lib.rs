@@ -17,7 +17,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`protocol`] | [`ProtocolVersion`] |
-//! | [`qos`] | [`QoS`] and [`PacketId`] (a non-zero Packet Identifier) |
+//! | [`qos`] | [`QoS`], [`PacketId`] (a non-zero Packet Identifier) and [`Delivery`] (a PUBLISH's QoS with the identifier it needs) |
 //! | [`reason_code`] | [`ReasonCode`] and the per-packet sets of allowed codes |
 //! | [`statement`] | the typed registry of normative statements of both specs; its enum is generated from `data/*.tsv` into the committed `statement/generated.rs` (kept current by `tests/statements_current.rs`) |
 //! | [`violation`] | [`Violation`]: one variant per rule, mapped to class, reason code and statement |
@@ -78,7 +78,7 @@ pub use property::{
     UnsubscribeProperties, WillProperties,
 };
 pub use protocol::ProtocolVersion;
-pub use qos::{PacketId, QoS};
+pub use qos::{Delivery, PacketId, QoS};
 pub use raw::RawPacket;
 pub use reason_code::ReasonCode;
 pub use statement::{Obligation, Spec, StatementId, Testability};

@@ -57,9 +57,9 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use crate::{
-    Auth, ConnAck, Connect, Disconnect, LastWill, MqttString, Packet, PacketId, PacketType,
-    PayloadFormatIndicator, Properties, PropertyContext, PropertyId, ProtocolVersion, PubAck,
-    PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
+    Auth, ConnAck, Connect, Delivery, Disconnect, LastWill, MqttString, Packet, PacketId,
+    PacketType, PayloadFormatIndicator, Properties, PropertyContext, PropertyId, ProtocolVersion,
+    PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
     SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Unsubscribe, MAX_VARIABLE_BYTE_INTEGER,
 };
 
@@ -552,13 +552,12 @@ pub fn publish(version: ProtocolVersion) -> impl Strategy<Value = Publish> {
                 } else {
                     topic
                 };
-                let acknowledged = qos != QoS::AtMostOnce;
+                let delivery = Delivery::new(qos, id);
                 Publish {
-                    dup: dup && acknowledged,
-                    qos,
+                    dup: dup && delivery != Delivery::AtMostOnce,
+                    delivery,
                     retain,
                     topic,
-                    packet_id: acknowledged.then_some(id),
                     properties: into_set(properties),
                     payload,
                 }

@@ -263,14 +263,6 @@ pub enum Violation {
         /// What.
         what: &'static str,
     },
-    /// A QoS 1 or 2 PUBLISH without a Packet Identifier, or QoS 0 with one (encoding).
-    #[error("PUBLISH QoS {qos} {problem}")]
-    PublishPacketIdentifier {
-        /// The QoS.
-        qos: u8,
-        /// "needs a Packet Identifier" or "must not have a Packet Identifier".
-        problem: &'static str,
-    },
 }
 
 use PacketType as T;
@@ -423,10 +415,6 @@ impl Violation {
             V::PacketTooLarge { .. } => (None, None),
             V::VariableByteIntegerOverflow { .. } => (None, None),
             V::NotInV311 { .. } => (None, None),
-            V::PublishPacketIdentifier { qos: 0, .. } => {
-                (Some(S::V5_2_2_1_2), Some(S::V311_2_3_1_5))
-            }
-            V::PublishPacketIdentifier { .. } => (Some(S::V5_2_2_1_3), Some(S::V311_2_3_1_1)),
         };
         match version {
             V5 => v5,

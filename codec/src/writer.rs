@@ -35,6 +35,27 @@ pub fn put_variable_byte_integer(
             value: value as u64,
         });
     }
+    put_vbi(dst, value);
+    Ok(())
+}
+
+/// Writes a Variable Byte Integer whose value the caller has checked (with
+/// [`variable_byte_integer_len`]) to be at most [`MAX_VARIABLE_BYTE_INTEGER`].
+#[inline]
+pub(crate) fn put_variable_byte_integer_checked(dst: &mut BytesMut, value: u32) {
+    debug_assert!(
+        value <= MAX_VARIABLE_BYTE_INTEGER,
+        "unchecked Variable Byte Integer"
+    );
+    put_vbi(dst, value as usize);
+}
+
+#[inline]
+fn put_vbi(dst: &mut BytesMut, value: usize) {
+    if value < 128 {
+        dst.put_u8(value as u8);
+        return;
+    }
     let mut v = value;
     loop {
         let mut byte = (v % 128) as u8;
@@ -44,7 +65,7 @@ pub fn put_variable_byte_integer(
         }
         dst.put_u8(byte);
         if v == 0 {
-            return Ok(());
+            return;
         }
     }
 }
@@ -68,6 +89,15 @@ pub fn put_binary(dst: &mut BytesMut, data: &[u8], field: &'static str) -> Resul
     dst.put_u16(len);
     dst.put_slice(data);
     Ok(())
+}
+
+/// Writes Binary Data or a UTF-8 Encoded String whose length the caller has checked (with
+/// [`prefixed_len`]) to fit the two-byte length.
+#[inline]
+pub(crate) fn put_prefixed(dst: &mut BytesMut, data: &[u8]) {
+    debug_assert!(data.len() <= usize::from(u16::MAX), "unchecked length");
+    dst.put_u16(data.len() as u16);
+    dst.put_slice(data);
 }
 
 /// Writes a UTF-8 Encoded String.

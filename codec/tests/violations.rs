@@ -7,10 +7,10 @@
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
-    Auth, ConnAck, Connect, DecodeError, Disconnect, EncodeError, ErrorClass, FrameDecoder,
-    MqttString, Packet, PacketId, PacketType as T, PropertyContext as C, PropertyId as P,
-    ProtocolVersion, PubAck, Publish, QoS, RawPacket, ReasonCode, StatementId as S, Subscribe,
-    SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Violation,
+    Auth, ConnAck, Connect, DecodeError, Delivery, Disconnect, EncodeError, ErrorClass,
+    FrameDecoder, MqttString, Packet, PacketId, PacketType as T, PropertyContext as C,
+    PropertyId as P, ProtocolVersion, PubAck, Publish, QoS, RawPacket, ReasonCode,
+    StatementId as S, Subscribe, SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Violation,
 };
 use ProtocolVersion::{V311, V5};
 
@@ -1807,10 +1807,9 @@ fn encode_refused(packet: &Packet, v: ProtocolVersion, violation: Violation) -> 
     err
 }
 
-fn publish(qos: QoS, packet_id: Option<u16>) -> Publish {
+fn publish(qos: QoS) -> Publish {
     Publish {
-        qos,
-        packet_id: packet_id.and_then(PacketId::new),
+        delivery: Delivery::new(qos, PacketId::new(7).expect("non-zero")),
         ..Publish::new(TopicName::new("t").expect("topic"), &b"x"[..])
     }
 }
@@ -1820,7 +1819,7 @@ fn encoder_refuses_v5_only_data_in_v311() {
     let id = PacketId::new(1).expect("non-zero");
     let not_in_v311 = |what| Violation::NotInV311 { what };
 
-    let mut p = publish(QoS::AtMostOnce, None);
+    let mut p = publish(QoS::AtMostOnce);
     p.properties.message_expiry_interval = Some(5);
     let p = Packet::Publish(p);
     encode_refused(&p, V311, not_in_v311("PUBLISH properties"));
@@ -1890,32 +1889,47 @@ fn encoder_refuses_v5_only_data_in_v311() {
     s.encode(V5).expect("fine in v5");
 }
 
+/// MQTT-2.2.1-2 / MQTT-2.2.1-3 (5.0), MQTT-2.3.1-1 / MQTT-2.3.1-5 (3.1.1): the model holds a
+/// PUBLISH's QoS and Packet Identifier as one `Delivery`, so the encoder has no mismatch to
+/// refuse; the bytes of a QoS 1 PUBLISH that ends before its Packet Identifier can still be
+/// built with `RawPacket`, and the decoder refuses them.
 #[test]
-fn encoder_refuses_qos_1_publish_without_packet_identifier() {
-    let p = Packet::Publish(publish(QoS::AtLeastOnce, None));
-    let violation = Violation::PublishPacketIdentifier {
-        qos: 1,
-        problem: "needs a Packet Identifier",
-    };
-    let err = encode_refused(&p, V5, violation.clone());
-    assert_eq!(err.statement(), Some(S::V5_2_2_1_3));
-    let err = encode_refused(&p, V311, violation);
-    assert_eq!(err.statement(), Some(S::V311_2_3_1_1));
-
-    let p = Packet::Publish(publish(QoS::AtMostOnce, Some(7)));
-    let err = encode_refused(
-        &p,
-        V5,
-        Violation::PublishPacketIdentifier {
-            qos: 0,
-            problem: "must not have a Packet Identifier",
-        },
+fn qos_1_publish_without_packet_identifier_cannot_be_built_and_is_refused_on_receipt() {
+    assert_eq!(Delivery::from_parts(QoS::AtLeastOnce, None), None);
+    assert_eq!(Delivery::from_parts(QoS::ExactlyOnce, None), None);
+    assert_eq!(
+        Delivery::from_parts(QoS::AtMostOnce, PacketId::new(7)),
+        None
     );
-    assert_eq!(err.statement(), Some(S::V5_2_2_1_2));
 
-    Packet::Publish(publish(QoS::AtLeastOnce, Some(7)))
-        .encode(V5)
-        .expect("QoS 1 with a packet id encodes");
+    // QoS 1, Topic Name "a", and nothing after it.
+    let bytes = RawPacket::with_type(3, 0b0010).string("a").build();
+    for v in [V5, V311] {
+        rejects(
+            &bytes,
+            v,
+            Violation::Truncated {
+                field: "Packet Identifier",
+                within: "packet",
+            },
+            MALFORMED,
+            None,
+        );
+    }
+
+    let encoded = |qos, v| Packet::Publish(publish(qos)).encode(v).expect("encodes");
+    assert_eq!(
+        &encoded(QoS::AtLeastOnce, V311)[..],
+        &h("32 06 00 01 74 00 07 78")[..]
+    );
+    assert_eq!(
+        &encoded(QoS::ExactlyOnce, V5)[..],
+        &h("34 07 00 01 74 00 07 00 78")[..]
+    );
+    assert_eq!(
+        &encoded(QoS::AtMostOnce, V311)[..],
+        &h("30 04 00 01 74 78")[..]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use crate::qos::QoS;
 use crate::reader::Reader;
 use crate::string::{MqttString, TopicName};
 use crate::violation::Violation;
-use crate::writer::{prefixed_len, put_binary, put_string};
+use crate::writer::{prefixed_len, put_prefixed};
 
 /// The Will Message declared in CONNECT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,7 +260,7 @@ impl PacketBody for Connect {
         v: ProtocolVersion,
         lens: &Lens,
     ) -> Result<(), Violation> {
-        put_binary(dst, PROTOCOL_NAME, "Protocol Name")?;
+        put_prefixed(dst, PROTOCOL_NAME);
         dst.put_u8(v.level());
         let mut flags = 0u8;
         if self.clean_start {
@@ -283,19 +283,19 @@ impl PacketBody for Connect {
         if v.is_v5() {
             self.properties.encode_with_len(dst, lens.props)?;
         }
-        put_string(dst, &self.client_id, "Client Identifier")?;
+        put_prefixed(dst, self.client_id.as_bytes());
         if let Some(will) = &self.will {
             if v.is_v5() {
                 will.properties.encode_with_len(dst, lens.will_props)?;
             }
-            put_string(dst, will.topic.as_mqtt_str(), "Will Topic")?;
-            put_binary(dst, &will.payload, "Will Payload")?;
+            put_prefixed(dst, will.topic.as_mqtt_str().as_bytes());
+            put_prefixed(dst, &will.payload);
         }
         if let Some(u) = &self.username {
-            put_string(dst, u, "User Name")?;
+            put_prefixed(dst, u.as_bytes());
         }
         if let Some(p) = &self.password {
-            put_binary(dst, p, "Password")?;
+            put_prefixed(dst, p);
         }
         Ok(())
     }

@@ -6,27 +6,26 @@ use super::{read_packet_id, v5_only, Lens, PacketBody, PacketType};
 use crate::property::block_len;
 use crate::property::{PropertyContext, PropertySet, Props, PublishProperties};
 use crate::protocol::ProtocolVersion;
-use crate::qos::{PacketId, QoS};
+use crate::qos::{Delivery, PacketId, QoS};
 use crate::reader::Reader;
 use crate::string::TopicName;
 use crate::violation::Violation;
-use crate::writer::{prefixed_len, put_string};
+use crate::writer::{prefixed_len, put_prefixed};
 
-/// PUBLISH. `packet_id` is present exactly when `qos` is 1 or 2 (checked when encoding).
-/// The Topic Name may be empty only in MQTT 5.0 with a Topic Alias.
+/// PUBLISH. Its QoS and Packet Identifier are one [`Delivery`], so a Packet Identifier is present
+/// exactly when the QoS is 1 or 2. The Topic Name may be empty only in MQTT 5.0 with a Topic
+/// Alias.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Publish {
     /// DUP flag.
     pub dup: bool,
-    /// QoS level.
-    pub qos: QoS,
+    /// QoS level and, for QoS 1 and 2, the Packet Identifier.
+    pub delivery: Delivery,
     /// RETAIN flag.
     pub retain: bool,
     /// Topic Name.
     pub topic: TopicName,
-    /// Packet Identifier (QoS 1 and 2 only).
-    pub packet_id: Option<PacketId>,
     /// PUBLISH properties (MQTT 5.0).
     pub properties: Props<PublishProperties>,
     /// The Application Message payload (a slice of the received frame).
@@ -39,13 +38,30 @@ impl Publish {
     pub fn new(topic: TopicName, payload: impl Into<Bytes>) -> Self {
         Publish {
             dup: false,
-            qos: QoS::AtMostOnce,
+            delivery: Delivery::AtMostOnce,
             retain: false,
             topic,
-            packet_id: None,
             properties: Props::none(),
             payload: payload.into(),
         }
+    }
+
+    /// The QoS level.
+    #[inline]
+    pub fn qos(&self) -> QoS {
+        self.delivery.qos()
+    }
+
+    /// The Packet Identifier (`None` exactly for QoS 0).
+    #[inline]
+    pub fn packet_id(&self) -> Option<PacketId> {
+        self.delivery.packet_id()
+    }
+
+    /// Gives a QoS 1 or 2 PUBLISH `packet_id` as its identifier; a QoS 0 one stays without.
+    #[inline]
+    pub fn set_packet_id(&mut self, packet_id: PacketId) {
+        self.delivery = self.delivery.with_packet_id(packet_id);
     }
 }
 
@@ -63,10 +79,10 @@ impl PacketBody for Publish {
         }
         let retain = flags & 0b0001 != 0;
         let topic = r.topic_name("Topic Name")?;
-        let packet_id = if qos == QoS::AtMostOnce {
-            None
-        } else {
-            Some(read_packet_id(r, Self::TYPE)?)
+        let delivery = match qos {
+            QoS::AtMostOnce => Delivery::AtMostOnce,
+            QoS::AtLeastOnce => Delivery::AtLeastOnce(read_packet_id(r, Self::TYPE)?),
+            QoS::ExactlyOnce => Delivery::ExactlyOnce(read_packet_id(r, Self::TYPE)?),
         };
         let properties = if v.is_v5() {
             PublishProperties::decode(r, PropertyContext::Publish)?
@@ -81,36 +97,21 @@ impl PacketBody for Publish {
         let payload = r.rest();
         Ok(Publish {
             dup,
-            qos,
+            delivery,
             retain,
             topic,
-            packet_id,
             properties,
             payload,
         })
     }
 
     fn flags(&self) -> u8 {
-        (u8::from(self.dup) << 3) | (self.qos.as_u8() << 1) | u8::from(self.retain)
+        (u8::from(self.dup) << 3) | (self.qos().as_u8() << 1) | u8::from(self.retain)
     }
 
+    #[inline(always)]
     fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
-        match (self.qos, self.packet_id) {
-            (QoS::AtMostOnce, Some(_)) => {
-                return Err(Violation::PublishPacketIdentifier {
-                    qos: 0,
-                    problem: "must not have a Packet Identifier",
-                })
-            }
-            (QoS::AtLeastOnce | QoS::ExactlyOnce, None) => {
-                return Err(Violation::PublishPacketIdentifier {
-                    qos: self.qos.as_u8(),
-                    problem: "needs a Packet Identifier",
-                })
-            }
-            _ => {}
-        }
-        if self.dup && self.qos == QoS::AtMostOnce {
+        if self.dup && matches!(self.delivery, Delivery::AtMostOnce) {
             return Err(Violation::DupWithQoS0);
         }
         v5_only(!self.properties.is_empty(), v, "PUBLISH properties")?;
@@ -123,10 +124,11 @@ impl PacketBody for Publish {
         Ok(())
     }
 
+    #[inline(always)]
     fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
         let mut lens = Lens::default();
         let mut len = prefixed_len(self.topic.len(), "Topic Name")?;
-        if self.packet_id.is_some() {
+        if !matches!(self.delivery, Delivery::AtMostOnce) {
             len += 2;
         }
         if v.is_v5() {
@@ -137,14 +139,16 @@ impl PacketBody for Publish {
         Ok(lens)
     }
 
+    #[inline(always)]
     fn encode_body(
         &self,
         dst: &mut BytesMut,
         v: ProtocolVersion,
         lens: &Lens,
     ) -> Result<(), Violation> {
-        put_string(dst, self.topic.as_mqtt_str(), "Topic Name")?;
-        if let Some(id) = self.packet_id {
+        // `body_len` checked the Topic Name's length.
+        put_prefixed(dst, self.topic.as_mqtt_str().as_bytes());
+        if let Some(id) = self.delivery.packet_id() {
             dst.put_u16(id.get());
         }
         if v.is_v5() {

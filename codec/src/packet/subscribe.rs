@@ -10,7 +10,7 @@ use crate::qos::{PacketId, QoS};
 use crate::reader::Reader;
 use crate::string::TopicFilter;
 use crate::violation::Violation;
-use crate::writer::{prefixed_len, put_string};
+use crate::writer::{prefixed_len, put_prefixed};
 
 /// Retain Handling: when retained messages are sent for a new subscription (MQTT 5.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -179,7 +179,7 @@ impl PacketBody for Subscribe {
             self.properties.encode_with_len(dst, lens.props)?;
         }
         for (filter, options) in &self.filters {
-            put_string(dst, filter.as_mqtt_str(), "Topic Filter")?;
+            put_prefixed(dst, filter.as_mqtt_str().as_bytes());
             dst.put_u8(options.to_byte());
         }
         Ok(())

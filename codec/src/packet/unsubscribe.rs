@@ -10,7 +10,7 @@ use crate::qos::PacketId;
 use crate::reader::Reader;
 use crate::string::TopicFilter;
 use crate::violation::Violation;
-use crate::writer::{prefixed_len, put_string};
+use crate::writer::{prefixed_len, put_prefixed};
 
 /// UNSUBSCRIBE: at least one Topic Filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +94,7 @@ impl PacketBody for Unsubscribe {
             self.properties.encode_with_len(dst, lens.props)?;
         }
         for filter in &self.filters {
-            put_string(dst, filter.as_mqtt_str(), "Topic Filter")?;
+            put_prefixed(dst, filter.as_mqtt_str().as_bytes());
         }
         Ok(())
     }

@@ -231,9 +231,8 @@ macro_rules! property_table {
                 Ok(len)
             }
 
-            fn write_fields(&self, dst: &mut BytesMut) -> Result<(), Violation> {
-                $( self.$field.write_all(dst, PropertyId::$name)?; )*
-                Ok(())
+            fn write_fields(&self, dst: &mut BytesMut) {
+                $( self.$field.write_all(dst, PropertyId::$name); )*
             }
         }
 
@@ -502,6 +501,7 @@ impl Properties {
     pub fn encode(&self, dst: &mut BytesMut) -> Result<(), Violation> {
         let body_len = self.body_len()?;
         put_property_length(dst, body_len)?;
-        self.write_fields(dst)
+        self.write_fields(dst);
+        Ok(())
     }
 }

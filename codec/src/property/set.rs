@@ -228,7 +228,7 @@ macro_rules! property_set {
                 if body_len == 0 {
                     return Ok(());
                 }
-                $( self.$field.write_all(dst, $crate::property::id::$field)?; )*
+                $( self.$field.write_all(dst, $crate::property::id::$field); )*
                 Ok(())
             }
 

@@ -16,7 +16,7 @@ use crate::reader::Reader;
 use crate::string::{MqttString, TopicName};
 use crate::violation::Violation;
 use crate::writer::{
-    prefixed_len, put_binary, put_string, put_variable_byte_integer, variable_byte_integer_len,
+    prefixed_len, put_prefixed, put_variable_byte_integer_checked, variable_byte_integer_len,
 };
 
 /// One property value on the wire (without its identifier).
@@ -26,7 +26,7 @@ pub(crate) trait Wire: Sized {
     /// The encoded size of the value.
     fn len(&self, id: PropertyId) -> Result<usize, Violation>;
     /// Writes the value.
-    fn write(&self, dst: &mut BytesMut, id: PropertyId) -> Result<(), Violation>;
+    fn write(&self, dst: &mut BytesMut, id: PropertyId);
     /// Checks for encoding that the value is one the wire form allows.
     fn check(&self, _id: PropertyId) -> Result<(), Violation> {
         Ok(())
@@ -47,9 +47,8 @@ impl Wire for u32 {
     fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
         Ok(4)
     }
-    fn write(&self, dst: &mut BytesMut, _id: PropertyId) -> Result<(), Violation> {
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
         dst.put_u32(*self);
-        Ok(())
     }
 }
 
@@ -60,9 +59,8 @@ impl Wire for u16 {
     fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
         Ok(2)
     }
-    fn write(&self, dst: &mut BytesMut, _id: PropertyId) -> Result<(), Violation> {
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
         dst.put_u16(*self);
-        Ok(())
     }
 }
 
@@ -73,9 +71,8 @@ impl Wire for NonZeroU16 {
     fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
         Ok(2)
     }
-    fn write(&self, dst: &mut BytesMut, _id: PropertyId) -> Result<(), Violation> {
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
         dst.put_u16(self.get());
-        Ok(())
     }
 }
 
@@ -86,9 +83,8 @@ impl Wire for NonZeroU32 {
     fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
         Ok(4)
     }
-    fn write(&self, dst: &mut BytesMut, _id: PropertyId) -> Result<(), Violation> {
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
         dst.put_u32(self.get());
-        Ok(())
     }
 }
 
@@ -103,9 +99,8 @@ impl Wire for bool {
     fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
         Ok(1)
     }
-    fn write(&self, dst: &mut BytesMut, _id: PropertyId) -> Result<(), Violation> {
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
         dst.put_u8(u8::from(*self));
-        Ok(())
     }
 }
 
@@ -120,9 +115,8 @@ impl Wire for PayloadFormatIndicator {
     fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
         Ok(1)
     }
-    fn write(&self, dst: &mut BytesMut, _id: PropertyId) -> Result<(), Violation> {
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
         dst.put_u8(*self as u8);
-        Ok(())
     }
 }
 
@@ -138,9 +132,8 @@ impl Wire for QoS {
     fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
         Ok(1)
     }
-    fn write(&self, dst: &mut BytesMut, _id: PropertyId) -> Result<(), Violation> {
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
         dst.put_u8(self.as_u8());
-        Ok(())
     }
     fn check(&self, id: PropertyId) -> Result<(), Violation> {
         if *self == QoS::ExactlyOnce {
@@ -157,8 +150,8 @@ impl Wire for MqttString {
     fn len(&self, id: PropertyId) -> Result<usize, Violation> {
         prefixed_len(MqttString::len(self), id.name())
     }
-    fn write(&self, dst: &mut BytesMut, id: PropertyId) -> Result<(), Violation> {
-        put_string(dst, self, id.name())
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
+        put_prefixed(dst, self.as_bytes());
     }
 }
 
@@ -175,8 +168,8 @@ impl Wire for TopicName {
     fn len(&self, id: PropertyId) -> Result<usize, Violation> {
         prefixed_len(TopicName::len(self), id.name())
     }
-    fn write(&self, dst: &mut BytesMut, id: PropertyId) -> Result<(), Violation> {
-        put_string(dst, self.as_mqtt_str(), id.name())
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
+        put_prefixed(dst, self.as_mqtt_str().as_bytes());
     }
 }
 
@@ -187,8 +180,8 @@ impl Wire for Bytes {
     fn len(&self, id: PropertyId) -> Result<usize, Violation> {
         prefixed_len(Bytes::len(self), id.name())
     }
-    fn write(&self, dst: &mut BytesMut, id: PropertyId) -> Result<(), Violation> {
-        put_binary(dst, self, id.name())
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
+        put_prefixed(dst, self);
     }
 }
 
@@ -203,9 +196,9 @@ impl Wire for (MqttString, MqttString) {
         Ok(prefixed_len(self.0.len(), "User Property name")?
             + prefixed_len(self.1.len(), "User Property value")?)
     }
-    fn write(&self, dst: &mut BytesMut, _id: PropertyId) -> Result<(), Violation> {
-        put_string(dst, &self.0, "User Property name")?;
-        put_string(dst, &self.1, "User Property value")
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
+        put_prefixed(dst, self.0.as_bytes());
+        put_prefixed(dst, self.1.as_bytes());
     }
 }
 
@@ -223,8 +216,8 @@ impl Wire for SubscriptionId {
     fn len(&self, id: PropertyId) -> Result<usize, Violation> {
         variable_byte_integer_len(self.0.get() as usize, id.name())
     }
-    fn write(&self, dst: &mut BytesMut, id: PropertyId) -> Result<(), Violation> {
-        put_variable_byte_integer(dst, self.0.get() as usize, id.name())
+    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
+        put_variable_byte_integer_checked(dst, self.0.get());
     }
     fn check(&self, id: PropertyId) -> Result<(), Violation> {
         if self.0.get() > crate::MAX_VARIABLE_BYTE_INTEGER {
@@ -250,7 +243,9 @@ pub(crate) trait Field {
     /// The encoded size of every occurrence, identifiers included.
     fn wire_len(&self, id: PropertyId) -> Result<usize, Violation>;
     /// Writes every occurrence, identifiers included.
-    fn write_all(&self, dst: &mut BytesMut, id: PropertyId) -> Result<(), Violation>;
+    /// Writes the property (identifier and value) each time it is present. Infallible: the
+    /// checks are made by [`Field::wire_len`], which every encode calls first.
+    fn write_all(&self, dst: &mut BytesMut, id: PropertyId);
 }
 
 impl<T: Wire> Field for Option<T> {
@@ -273,12 +268,11 @@ impl<T: Wire> Field for Option<T> {
         self.as_ref().map_or(Ok(0), |v| Ok(1 + v.len(id)?))
     }
     #[inline]
-    fn write_all(&self, dst: &mut BytesMut, id: PropertyId) -> Result<(), Violation> {
+    fn write_all(&self, dst: &mut BytesMut, id: PropertyId) {
         if let Some(v) = self {
             dst.put_u8(id as u8);
-            v.write(dst, id)?;
+            v.write(dst, id);
         }
-        Ok(())
     }
 }
 
@@ -306,12 +300,11 @@ impl Field for Vec<(MqttString, MqttString)> {
         }
         Ok(n)
     }
-    fn write_all(&self, dst: &mut BytesMut, id: PropertyId) -> Result<(), Violation> {
+    fn write_all(&self, dst: &mut BytesMut, id: PropertyId) {
         for v in self {
             dst.put_u8(id as u8);
-            Wire::write(v, dst, id)?;
+            Wire::write(v, dst, id);
         }
-        Ok(())
     }
 }
 
@@ -342,12 +335,11 @@ impl Field for Vec<NonZeroU32> {
         }
         Ok(n)
     }
-    fn write_all(&self, dst: &mut BytesMut, id: PropertyId) -> Result<(), Violation> {
+    fn write_all(&self, dst: &mut BytesMut, id: PropertyId) {
         for v in self {
             dst.put_u8(id as u8);
-            SubscriptionId(*v).write(dst, id)?;
+            SubscriptionId(*v).write(dst, id);
         }
-        Ok(())
     }
 }
 

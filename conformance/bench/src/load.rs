@@ -386,7 +386,7 @@ async fn subscriber_loop(
                     if tracker.record(&p.payload, shared.payload, shared.now_ns(), &shared.sent) {
                         progress.fetch_add(1, Ordering::Relaxed);
                     }
-                    match (p.qos, p.packet_id) {
+                    match (p.qos(), p.packet_id()) {
                         (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(PubAck::new(id))),
                         (QoS::ExactlyOnce, Some(id)) => Some(Packet::PubRec(PubRec::new(id))),
                         _ => None,

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
-    encode_packet, ConnAck, Connect, Disconnect, FrameDecoder, MqttString, Packet, PacketId,
-    ProtocolVersion, Publish, QoS, ReasonCode, TopicName,
+    encode_packet, ConnAck, Connect, Delivery, Disconnect, FrameDecoder, MqttString, Packet,
+    PacketId, ProtocolVersion, Publish, QoS, ReasonCode, TopicName,
 };
 use mqttspec_transport::{Conn, Endpoint};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -88,8 +88,7 @@ impl Template {
         v: ProtocolVersion,
     ) -> Result<Template, String> {
         let publish = Publish {
-            qos,
-            packet_id: PacketId::new(1).filter(|_| qos != QoS::AtMostOnce),
+            delivery: Delivery::new(qos, PacketId::MIN),
             ..Publish::new(topic.clone(), vec![0u8; payload_len])
         };
         let bytes = Packet::Publish(publish)
@@ -351,12 +350,12 @@ mod tests {
                 t.write(&mut out, id, stamp);
                 assert_eq!(out.len(), 3 + t.len());
                 let p = decode_one(&out[3..], v);
-                assert_eq!(p.qos, qos);
+                assert_eq!(p.qos(), qos);
                 assert_eq!(p.topic.as_str(), "bench/3");
                 assert_eq!(p.payload.len(), 100);
                 assert_eq!(Stamp::parse(&p.payload), Some(stamp));
                 let expected_id = if qos == QoS::AtMostOnce { None } else { id };
-                assert_eq!(p.packet_id, expected_id, "{v} {qos:?}");
+                assert_eq!(p.packet_id(), expected_id, "{v} {qos:?}");
             }
         }
     }

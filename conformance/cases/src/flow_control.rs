@@ -142,7 +142,7 @@ async fn quota_kept(t: &Ctx, sub: &mut Client, sent: &[String], max: usize) -> R
         match sub.recv(millis(150)).await {
             Received::Packet(Packet::Publish(p)) => {
                 received.push(String::from_utf8_lossy(&p.payload).into_owned());
-                if p.qos != QoS::AtMostOnce {
+                if p.qos() != QoS::AtMostOnce {
                     unacked.push_back(p);
                 }
                 t.check(
@@ -408,7 +408,7 @@ fn qos2_quota_returns_at_pubcomp(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .no_auto_ack()
             .as_setup(Precondition::Delivery)
             .await?;
-        let id = first.packet_id.ok_or_else(|| {
+        let id = first.packet_id().ok_or_else(|| {
             Failure::error("case error: a QoS 2 PUBLISH decoded without Packet Identifier")
         })?;
         sub.send(&Packet::PubRec(PubRec::new(id))).await?;

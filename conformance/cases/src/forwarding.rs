@@ -515,9 +515,9 @@ fn check_flags(t: &Ctx, got: &Publish) -> Result<(), Failure> {
     )
     .map_err(|f| f.statement(of_run!(t, V5_3_3_1_12)))?;
     t.check(
-        got.qos.as_u8() == 1,
+        got.qos().as_u8() == 1,
         "QoS 1: the lower of the published QoS (2) and the granted one (1)",
-        format!("QoS {}", got.qos.as_u8()),
+        format!("QoS {}", got.qos().as_u8()),
     )
     .map_err(|f| f.statement(of_run!(t, V5_3_8_4_8)))?;
     Ok(())
@@ -672,9 +672,9 @@ async fn wills_with_flags(t: &Ctx, delay: u32) -> CaseResult {
         )
         .map_err(|f| f.statement(of_run!(t, V5_3_3_1_12)))?;
         t.check(
-            got.qos.as_u8() == 0,
+            got.qos().as_u8() == 0,
             "QoS 0: the lower of the Will QoS (1) and the granted one (0)",
-            format!("QoS {}", got.qos.as_u8()),
+            format!("QoS {}", got.qos().as_u8()),
         )
         .map_err(|f| f.statement(of_run!(t, V5_3_8_4_8)))?;
         t.pass()
@@ -725,10 +725,10 @@ fn retained_dup(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .as_setup(Precondition::RetainedDelivery)
                 .await?;
             // Not `RetainedDelivery`: the message did arrive, at a QoS the case cannot use.
-            t.require(got.qos.as_u8() == 1, Precondition::Other, || {
+            t.require(got.qos().as_u8() == 1, Precondition::Other, || {
                 format!(
                     "the retained message arrived at QoS {}: DUP is judged at QoS 1 only",
-                    got.qos.as_u8()
+                    got.qos().as_u8()
                 )
             })?;
             check_first_dup(&t, &got, "retained message")?;
@@ -777,10 +777,10 @@ fn will_dup(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 end_session(&t, name).await;
             }
             let got = got?;
-            t.require(got.qos.as_u8() == 1, Precondition::WillDelivery, || {
+            t.require(got.qos().as_u8() == 1, Precondition::WillDelivery, || {
                 format!(
                     "the Will arrived at QoS {}: DUP is judged at QoS 1 only",
-                    got.qos.as_u8()
+                    got.qos().as_u8()
                 )
             })?;
             let path = if delay == 0 {

@@ -266,10 +266,9 @@ fn sys_publish(t: &Ctx, c: &mut Client, qos: QoS) -> Result<Packet, Failure> {
     let topic = format!("$SYS/{}", t.topic("size"));
     let publish = mqttspec_codec::Publish {
         dup: false,
-        qos,
+        delivery: mqttspec_codec::Delivery::new(qos, c.next_packet_id()),
         retain: false,
         topic: super::support::topic_name(&topic)?,
-        packet_id: Some(c.next_packet_id()),
         properties: Default::default(),
         payload: Bytes::from_static(b"x"),
     };

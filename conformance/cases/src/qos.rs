@@ -400,7 +400,7 @@ fn qos2_sent_message_not_expired(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .no_auto_ack()
             .as_setup(Precondition::Delivery)
             .await?;
-        let Some(id) = p.packet_id else {
+        let Some(id) = p.packet_id() else {
             return t
                 .error("a QoS 2 PUBLISH without a Packet Identifier passed the strict decoder");
         };
@@ -506,7 +506,7 @@ fn qos0_sent_with_dup_0(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await
             .map_err(|f| f.statement(of_run!(&t, V5_4_3_1_1)))?;
         t.check(
-            p.qos == QoS::AtMostOnce && !p.dup,
+            p.qos() == QoS::AtMostOnce && !p.dup,
             "the QoS 0 message delivered as a QoS 0 PUBLISH with DUP 0",
             summary::packet(&Packet::Publish(p.clone()), t.protocol()),
         )
@@ -554,7 +554,7 @@ fn delivered_qos_is_minimum(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 let expected = published.min(*granted);
                 let seen = summary::packet(&Packet::Publish(p.clone()), t.protocol());
                 t.check(
-                    p.qos.as_u8() == expected,
+                    p.qos().as_u8() == expected,
                     format!(
                         "message published at QoS {published} delivered at QoS {expected} \
                          (granted {granted})"
@@ -564,7 +564,7 @@ fn delivered_qos_is_minimum(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .map_err(|f| f.statement(of_run!(&t, V5_3_8_4_8)))?;
                 // DUP 1 on a QoS 0 PUBLISH breaks MQTT-3.3.1-2, not the QoS rule.
                 t.check(
-                    !(p.qos == QoS::AtMostOnce && p.dup),
+                    !(p.qos() == QoS::AtMostOnce && p.dup),
                     "DUP 0 on a QoS 0 PUBLISH",
                     seen,
                 )
@@ -689,18 +689,18 @@ async fn server_flow(
             Received::Packet(Packet::Publish(p)) => {
                 let seen = summary::packet(&Packet::Publish(p.clone()), v);
                 t.check(
-                    p.topic.as_str() == topic && p.qos.as_u8() == qos && !p.dup,
+                    p.topic.as_str() == topic && p.qos().as_u8() == qos && !p.dup,
                     format!("PUBLISH qos={qos} dup=0 topic={topic:?} (a first delivery)"),
                     seen.clone(),
                 )
                 .map_err(|f| f.statement(first_delivery))?;
                 let in_use: Vec<u16> = held
                     .iter()
-                    .filter_map(|h| h.packet_id)
+                    .filter_map(|h| h.packet_id())
                     .chain(releasing)
                     .map(PacketId::get)
                     .collect();
-                let id = p.packet_id.map(PacketId::get);
+                let id = p.packet_id().map(PacketId::get);
                 t.check(
                     id.is_some_and(|id| !in_use.contains(&id)),
                     format!(
@@ -762,7 +762,7 @@ async fn acknowledge(
     held: &mut VecDeque<Publish>,
     qos: u8,
 ) -> Result<Option<PacketId>, Failure> {
-    let Some(id) = held.pop_front().and_then(|p| p.packet_id) else {
+    let Some(id) = held.pop_front().and_then(|p| p.packet_id()) else {
         return Ok(None);
     };
     if qos == 1 {
@@ -877,10 +877,10 @@ async fn resent_on_resume(t: Ctx, qos: u8) -> CaseResult {
         .await
         .map_err(|f| f.statement(of_run!(&t, V5_4_4_0_1)))?;
     t.check(
-        again.dup && again.packet_id == first.packet_id,
+        again.dup && again.packet_id() == first.packet_id(),
         format!(
             "the PUBLISH sent again with DUP 1 and Packet Identifier {:?}",
-            first.packet_id.map(PacketId::get)
+            first.packet_id().map(PacketId::get)
         ),
         summary::packet(&Packet::Publish(again.clone()), t.protocol()),
     )
@@ -924,7 +924,7 @@ fn pubrel_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .no_auto_ack()
             .as_setup(Precondition::Delivery)
             .await?;
-        let id = p.packet_id.ok_or_else(|| {
+        let id = p.packet_id().ok_or_else(|| {
             Failure::error("case error: a QoS 2 PUBLISH decoded without Packet Identifier")
         })?;
         sub.send(&Packet::PubRec(PubRec::new(id))).await?;
@@ -993,7 +993,7 @@ fn refused_not_resent(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .no_auto_ack()
                 .as_setup(Precondition::Delivery)
                 .await?;
-            let id = p.packet_id.ok_or_else(|| {
+            let id = p.packet_id().ok_or_else(|| {
                 Failure::error("case error: a QoS 1/2 PUBLISH decoded without Packet Identifier")
             })?;
             match payload {
@@ -1290,7 +1290,7 @@ fn receive_maximum_counts_until_pubcomp(t: Ctx) -> BoxFuture<'static, CaseResult
             .no_auto_ack()
             .as_setup(Precondition::Delivery)
             .await?;
-        let id = first.packet_id.ok_or_else(|| {
+        let id = first.packet_id().ok_or_else(|| {
             Failure::error("case error: a QoS 2 PUBLISH decoded without Packet Identifier")
         })?;
         sub.send(&Packet::PubRec(PubRec::new(id))).await?;

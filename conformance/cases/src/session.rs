@@ -371,11 +371,11 @@ fn queued_qos0_optional(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .await?;
         } else {
             t.check(
-                first.payload.as_ref() == b"qos1" && first.qos.as_u8() == 1,
+                first.payload.as_ref() == b"qos1" && first.qos().as_u8() == 1,
                 "the QoS 1 message queued for the session",
                 format!(
                     "PUBLISH qos={} payload={:?}",
-                    first.qos.as_u8(),
+                    first.qos().as_u8(),
                     first.payload
                 ),
             )?;
@@ -453,8 +453,8 @@ fn unacknowledged_resent_on_resume(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         t.check_eq(
             "Packet Identifier of the resent PUBLISH",
-            first.packet_id,
-            again.packet_id,
+            first.packet_id(),
+            again.packet_id(),
         )?;
         leave_normally(back).await?;
         end_session(&t, "sub").await;

@@ -388,9 +388,9 @@ fn delivered_at_granted_qos(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await
             .map_err(|f| f.statement(S::V5_4_5_0_1))?;
         t.check(
-            got.qos.as_u8() == 0,
+            got.qos().as_u8() == 0,
             "the message sent at the QoS granted to the member (0)",
-            format!("PUBLISH qos={}", got.qos.as_u8()),
+            format!("PUBLISH qos={}", got.qos().as_u8()),
         )
         .map_err(|f| f.statement(S::V5_4_8_2_3))?;
         t.pass()
@@ -511,9 +511,9 @@ async fn shared_subscription_after_retained(
         }
     };
     t.check(
-        live.qos.as_u8() == 0,
+        live.qos().as_u8() == 0,
         "the message sent at the QoS granted to the member (0)",
-        format!("PUBLISH qos={}", live.qos.as_u8()),
+        format!("PUBLISH qos={}", live.qos().as_u8()),
     )
     .map_err(|f| f.statement(S::V5_4_8_2_3))?;
     if sent.is_empty() {
@@ -1018,7 +1018,7 @@ async fn in_flight_at_member(
 
 /// The Packet Identifier of a QoS 1/2 PUBLISH.
 fn id_of(p: &Publish) -> Result<mqttspec_codec::PacketId, Failure> {
-    p.packet_id.ok_or_else(|| {
+    p.packet_id().ok_or_else(|| {
         Failure::error("case error: a QoS 1/2 PUBLISH decoded without Packet Identifier")
     })
 }
@@ -1115,12 +1115,15 @@ fn qos2_completed_to_same_member(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await
             .map_err(|f| f.statement(S::V5_4_8_2_4))?;
         t.check(
-            again.packet_id == Some(first_id),
+            again.packet_id() == Some(first_id),
             format!(
                 "the PUBLISH sent again with Packet Identifier {}",
                 first_id.get()
             ),
-            format!("Packet Identifier {:?}", again.packet_id.map(|id| id.get())),
+            format!(
+                "Packet Identifier {:?}",
+                again.packet_id().map(|id| id.get())
+            ),
         )
         .map_err(|f| f.statement(S::V5_4_8_2_4))?;
         x.alive().await?;

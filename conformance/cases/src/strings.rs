@@ -45,8 +45,9 @@
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
-    ConnectProperties, Packet, PacketType, Properties, PropertyContext, PropertySet, Props, PubRel,
-    Publish, QoS, ReasonCode, Subscribe, SubscriptionOptions, Unsubscribe, WillProperties,
+    ConnectProperties, Delivery, Packet, PacketType, Properties, PropertyContext, PropertySet,
+    Props, PubRel, Publish, QoS, ReasonCode, Subscribe, SubscriptionOptions, Unsubscribe,
+    WillProperties,
 };
 
 use mqttspec_codec::RawPacket;
@@ -258,14 +259,13 @@ impl Field {
         Ok(match self.carrier() {
             Carrier::Publish => Packet::Publish(Publish {
                 dup: false,
-                qos: QoS::AtLeastOnce,
+                delivery: Delivery::AtLeastOnce(packet_id(id)?),
                 retain: false,
                 topic: topic_name(&if self == Field::TopicName {
                     value.to_owned()
                 } else {
                     t.topic("s")
                 })?,
-                packet_id: Some(packet_id(id)?),
                 properties: set(&properties)?,
                 payload: Bytes::from_static(b"x"),
             }),
@@ -395,10 +395,9 @@ fn ack_type(carrier: Carrier) -> PacketType {
 async fn open_qos2(t: &Ctx, c: &mut Client, id: u16) -> Result<(), Failure> {
     let publish = Publish {
         dup: false,
-        qos: QoS::ExactlyOnce,
+        delivery: Delivery::ExactlyOnce(packet_id(id)?),
         retain: false,
         topic: topic_name(&t.topic("s"))?,
-        packet_id: Some(packet_id(id)?),
         properties: Default::default(),
         payload: Bytes::from_static(b"x"),
     };

@@ -331,9 +331,9 @@ fn overlapping_maximum_qos(t: Ctx) -> BoxFuture<'static, CaseResult> {
         let first = sub.expect_publish().topic(&topic).payload("both").await?;
         let mut copies = vec![first];
         copies.extend(publishes_within(&t, &mut sub, QUIET).await?);
-        let top = copies.iter().map(|p| p.qos.as_u8()).max().unwrap_or(0);
+        let top = copies.iter().map(|p| p.qos().as_u8()).max().unwrap_or(0);
         t.check(
-            top == expected && copies.iter().all(|p| p.qos.as_u8() <= expected),
+            top == expected && copies.iter().all(|p| p.qos().as_u8() <= expected),
             format!("a copy at QoS {expected}, the higher of the granted QoS 0 and {g_exact}"),
             describe(&copies, v),
         )?;
@@ -491,7 +491,7 @@ fn unsubscribe_completes_inflight(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .no_auto_ack()
             .as_setup(Precondition::Delivery)
             .await?;
-        let id = p.packet_id.ok_or_else(|| {
+        let id = p.packet_id().ok_or_else(|| {
             Failure::error("case error: a QoS 2 PUBLISH decoded without Packet Identifier")
         })?;
         // The broker has started this delivery; the subscription goes before it is complete.

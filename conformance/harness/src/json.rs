@@ -70,10 +70,10 @@ fn packet_fields(out: &mut Map<String, Value>, packet: &Packet, v: ProtocolVersi
         }
         Packet::Publish(p) => {
             put("dup", json!(p.dup));
-            put("qos", json!(p.qos.as_u8()));
+            put("qos", json!(p.qos().as_u8()));
             put("retain", json!(p.retain));
             put("topic_name", json!(p.topic.as_str()));
-            if let Some(id) = p.packet_id {
+            if let Some(id) = p.packet_id() {
                 put("packet_identifier", json!(id.get()));
             }
             if v5 {
@@ -488,8 +488,7 @@ mod tests {
     #[test]
     fn publish_payload_is_hex_and_utf8_text_when_valid() {
         let mut p = Publish::new(TopicName::new("a/b").unwrap(), &b"hi"[..]);
-        p.qos = QoS::AtLeastOnce;
-        p.packet_id = Some(id(9));
+        p.delivery = mqttspec_codec::Delivery::new(QoS::AtLeastOnce, id(9));
         let value = packet(&Packet::Publish(p.clone()), ProtocolVersion::V5);
         assert_eq!(value["payload"], json!("6869"));
         assert_eq!(value["payload_utf8"], json!("hi"));

@@ -351,7 +351,7 @@ pub async fn sweep_retained(
                 {
                     topics.push(p.topic.as_str().to_owned());
                 }
-                if let (QoS::AtLeastOnce, Some(pid)) = (p.qos, p.packet_id) {
+                if let (QoS::AtLeastOnce, Some(pid)) = (p.qos(), p.packet_id()) {
                     let _ = c.send(&Packet::PubAck(PubAck::new(pid))).await;
                 }
             }
@@ -365,10 +365,9 @@ pub async fn sweep_retained(
         };
         let clear = Publish {
             dup: false,
-            qos: QoS::AtMostOnce,
+            delivery: mqttspec_codec::Delivery::AtMostOnce,
             retain: true,
             topic: name,
-            packet_id: None,
             properties: Default::default(),
             payload: bytes::Bytes::new(),
         };

@@ -311,18 +311,17 @@ pub fn publish(rng: &mut Rng, m: &mut SessionModel, topics: &Topics) -> Publish 
             }
         }
     }
-    let packet_id = if q == QoS::AtMostOnce {
-        None
+    let delivery = if q == QoS::AtMostOnce {
+        mqttspec_codec::Delivery::AtMostOnce
     } else {
         m.outstanding += 1;
-        Some(m.packet_id())
+        mqttspec_codec::Delivery::new(q, m.packet_id())
     };
     Publish {
         dup: false,
-        qos: q,
+        delivery,
         retain: m.limits.retain_available && rng.random_bool(0.15),
         topic: TopicName::new(name).unwrap_or_else(|_| fallback_topic()),
-        packet_id,
         properties: properties.into(),
         payload: payload(rng, utf8),
     }
@@ -495,7 +494,7 @@ mod tests {
         m.limits.receive_maximum = 3;
         for _ in 0..500 {
             let p = publish(&mut rng, &mut m, &topics);
-            assert!(p.qos != QoS::ExactlyOnce && !p.retain);
+            assert!(p.qos() != QoS::ExactlyOnce && !p.retain);
             assert!(p.properties.topic_alias.is_none());
         }
         assert_eq!(m.outstanding, 3, "no QoS 1 beyond the Receive Maximum");

@@ -207,11 +207,11 @@ impl Watch {
                         statement: FindingKind::NotSubscribed.statement(v),
                         signature: "not-subscribed".to_owned(),
                     }),
-                    Some(q) if (p.qos as u8) > q => Some(Breach {
+                    Some(q) if (p.qos() as u8) > q => Some(Breach {
                         kind: FindingKind::QosTooHigh,
                         detail: format!(
                             "PUBLISH to `{topic}` at QoS {}; the matching filters asked for QoS {q} at most",
-                            p.qos as u8
+                            p.qos() as u8
                         ),
                         statement: FindingKind::QosTooHigh.statement(v),
                         signature: "qos-too-high".to_owned(),
@@ -243,10 +243,7 @@ mod tests {
 
     fn publish(topic: &str, qos: QoS) -> Received {
         let mut p = Publish::new(TopicName::new(topic).unwrap(), Bytes::new());
-        p.qos = qos;
-        if qos != QoS::AtMostOnce {
-            p.packet_id = mqttspec_codec::PacketId::new(1);
-        }
+        p.delivery = mqttspec_codec::Delivery::new(qos, mqttspec_codec::PacketId::MIN);
         Received::Packet(Packet::Publish(p))
     }
 

@@ -488,7 +488,7 @@ impl Round<'_> {
                 }
                 None
             }
-            Packet::Publish(p) => match (p.qos, p.packet_id) {
+            Packet::Publish(p) => match (p.qos(), p.packet_id()) {
                 (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(PubAck::new(id))),
                 (QoS::ExactlyOnce, Some(id)) => Some(Packet::PubRec(PubRec::new(id))),
                 _ => None,

@@ -35,9 +35,10 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::packet::connect_protocol_version;
 use mqttspec_codec::{
-    Connect, ConnectProperties, Disconnect, FrameDecoder, LastWill, MqttString, Packet, PacketId,
-    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, RetainHandling,
-    Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName, Unsubscribe,
+    Connect, ConnectProperties, Delivery, Disconnect, FrameDecoder, LastWill, MqttString, Packet,
+    PacketId, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode,
+    RetainHandling, Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName,
+    Unsubscribe,
 };
 
 use crate::config::{Config, User};
@@ -784,10 +785,9 @@ impl Harness {
                     .copied()
                     .unwrap_or("a");
                 let mut p = Publish::new(TopicName::new(name).ok()?, payload);
-                p.qos = qos;
                 p.retain = flags & 0b100 != 0;
                 if qos != QoS::AtMostOnce {
-                    p.packet_id = Some(packet_id(id)?);
+                    p.delivery = Delivery::new(qos, packet_id(id)?);
                     p.dup = flags & 0b1000 != 0;
                 }
                 if v5 && flags & 0b1_0000 != 0 {
@@ -1025,9 +1025,12 @@ fn check_send(
                 }
             }
         }
-        Packet::Publish(p) if p.qos != QoS::AtMostOnce => {
-            let Some(pid) = p.packet_id else {
-                panic!("a QoS {} PUBLISH without Packet Identifier", p.qos.as_u8())
+        Packet::Publish(p) if p.qos() != QoS::AtMostOnce => {
+            let Some(pid) = p.packet_id() else {
+                panic!(
+                    "a QoS {} PUBLISH without Packet Identifier",
+                    p.qos().as_u8()
+                )
             };
             let id = pid.get();
             let message = (p.topic.clone(), p.payload.clone());
@@ -1035,7 +1038,7 @@ fn check_send(
                 if let Some(previous) = conn.in_flight.get(&id) {
                     let resend = !v.is_v5()
                         && p.dup
-                        && previous.qos == p.qos
+                        && previous.qos == p.qos()
                         && previous.message == message
                         && !previous.received;
                     assert!(
@@ -1046,7 +1049,7 @@ fn check_send(
                 conn.in_flight.insert(
                     id,
                     InFlight {
-                        qos: p.qos,
+                        qos: p.qos(),
                         received: false,
                         message,
                     },
@@ -1058,7 +1061,7 @@ fn check_send(
                     conn.in_flight.len()
                 );
             }
-            conn.to_answer.push_back((false, id, p.qos));
+            conn.to_answer.push_back((false, id, p.qos()));
         }
         Packet::PubRel(r) => conn
             .to_answer

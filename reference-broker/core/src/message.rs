@@ -187,8 +187,10 @@ pub(crate) struct Shape {
 }
 
 impl Delivery {
-    /// The PUBLISH packet for this delivery. `dup` is set only for a retransmission
-    /// (MQTT-3.3.1-1, MQTT-3.3.1-3); MQTT 3.1.1 receivers get no properties.
+    /// The PUBLISH packet for this delivery. `packet_id` is the identifier a QoS 1 or 2
+    /// delivery is sent with (callers pass `None` exactly for QoS 0; without one the PUBLISH
+    /// goes out at QoS 0). `dup` is set only for a retransmission (MQTT-3.3.1-1,
+    /// MQTT-3.3.1-3); MQTT 3.1.1 receivers get no properties.
     pub fn to_publish(&self, packet_id: Option<PacketId>, dup: bool, shape: Shape) -> Publish {
         let m = &self.message;
         let mut properties = PublishProperties::default();
@@ -215,17 +217,14 @@ impl Delivery {
             qos != QoS::AtMostOnce && (dup || ((shape.forward_dup || self.keep_dup) && m.dup));
         Publish {
             dup,
-            qos,
+            delivery: packet_id.map_or(mqttspec_codec::Delivery::AtMostOnce, |id| {
+                mqttspec_codec::Delivery::new(qos, id)
+            }),
             retain: self.retain,
             topic: if stale_alias {
                 TopicName::default()
             } else {
                 m.topic.clone()
-            },
-            packet_id: if qos == QoS::AtMostOnce {
-                None
-            } else {
-                packet_id
             },
             properties: properties.into(),
             payload: m.payload.clone(),

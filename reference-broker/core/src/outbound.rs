@@ -295,7 +295,7 @@ impl Broker {
         if omit {
             // Topic Name (length-prefixed), the Packet Identifier at QoS 1 and 2, then the
             // Property Length.
-            let at = 2 + p.topic.len() + if p.packet_id.is_some() { 2 } else { 0 };
+            let at = 2 + p.topic.len() + if p.packet_id().is_some() { 2 } else { 0 };
             if body.get(at) == Some(&0) {
                 body.remove(at);
             }
@@ -320,7 +320,7 @@ impl Broker {
     /// The fault `dup-on-qos0`: the DUP flag set on an encoded QoS 0 PUBLISH (the encoder
     /// refuses to produce it).
     fn qos0_dup_fault(&self, packet: &Packet, bytes: Bytes) -> Bytes {
-        let qos0 = matches!(packet, Packet::Publish(p) if p.qos == QoS::AtMostOnce);
+        let qos0 = matches!(packet, Packet::Publish(p) if p.qos() == QoS::AtMostOnce);
         if !qos0 || !self.fault(Fault::DupOnQos0) {
             return bytes;
         }

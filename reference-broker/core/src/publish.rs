@@ -99,7 +99,7 @@ impl Broker {
                     }
                 }
             }
-            if p.qos > max_qos && !self.faults.has(Fault::UnenforcedMaximumQos) {
+            if p.qos() > max_qos && !self.faults.has(Fault::UnenforcedMaximumQos) {
                 self.record_id(S::V5_3_2_2_11);
                 self.protocol_error(
                     id,
@@ -133,8 +133,8 @@ impl Broker {
             return;
         }
 
-        let packet_id = p.packet_id;
-        if let (QoS::ExactlyOnce, Some(pid), Some(client)) = (p.qos, packet_id, client.as_ref()) {
+        let packet_id = p.packet_id();
+        if let (QoS::ExactlyOnce, Some(pid), Some(client)) = (p.qos(), packet_id, client.as_ref()) {
             let pending = self
                 .sessions
                 .get(client)
@@ -216,7 +216,7 @@ impl Broker {
             } else {
                 owned_bytes(&p.payload)
             },
-            qos: p.qos.min(max_qos),
+            qos: p.qos().min(max_qos),
             retain: p.retain && self.config.retain_available,
             dup: p.dup,
             properties: if self.fault(Fault::DropMessageProperties) {
@@ -251,7 +251,7 @@ impl Broker {
             if let (true, Some(pid)) = (v.is_v5(), packet_id) {
                 self.refuse_publish(
                     id,
-                    p.qos,
+                    p.qos(),
                     pid,
                     ReasonCode::QuotaExceeded,
                     "retained messages exceed the memory budget",
@@ -259,7 +259,7 @@ impl Broker {
                 return;
             }
         }
-        match (p.qos, packet_id) {
+        match (p.qos(), packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => {
                 self.route(&message, false);
                 self.message_accepted(&message, id);
@@ -295,14 +295,14 @@ impl Broker {
         code: ReasonCode,
         detail: &str,
     ) {
-        let Some(pid) = p.packet_id else {
+        let Some(pid) = p.packet_id() else {
             return;
         };
         if v.is_v5() {
-            self.refuse_publish(id, p.qos, pid, code, detail);
+            self.refuse_publish(id, p.qos(), pid, code, detail);
         } else if !self.fault(Fault::SilentPublishDenial) {
             self.record_id(S::V311_3_3_5_2);
-            self.acknowledge(id, p.qos, pid);
+            self.acknowledge(id, p.qos(), pid);
         }
     }
 

@@ -145,7 +145,7 @@ mod tests {
         else {
             panic!("not a PUBLISH");
         };
-        assert_eq!(p.qos, QoS::AtLeastOnce);
+        assert_eq!(p.qos(), QoS::AtLeastOnce);
         assert_eq!(
             p.properties.response_topic.clone().unwrap().as_str(),
             "reply/\u{1}/x/\u{2}"

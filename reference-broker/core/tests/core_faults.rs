@@ -110,7 +110,7 @@ fn forward_dup_copies_the_incoming_dup_flag() {
     let p = sim.connect(V311, "pub");
     let mut m = publish("t", QoS::AtLeastOnce, "x");
     m.dup = true;
-    m.packet_id = Some(pid(1));
+    m.set_packet_id(pid(1));
     sim.send(p, Packet::Publish(m));
     assert!(sim.take_publishes(s)[0].dup);
 }
@@ -146,7 +146,7 @@ fn ignore_qos2_dedup_forwards_a_repeated_qos2_publish_again() {
     sim.subscribe(s, "t", QoS::AtMostOnce);
     let p = sim.connect(V5, "pub");
     let mut m = publish("t", QoS::ExactlyOnce, "x");
-    m.packet_id = Some(pid(1));
+    m.set_packet_id(pid(1));
     sim.send(p, Packet::Publish(m.clone()));
     m.dup = true;
     sim.send(p, Packet::Publish(m));
@@ -167,7 +167,7 @@ fn wrong_packet_id_acknowledges_with_another_id() {
     let mut sim = Sim::with_faults(&["wrong-packet-id"]);
     let c = sim.connect(V311, "a");
     let mut m = publish("t", QoS::AtLeastOnce, "x");
-    m.packet_id = Some(pid(10));
+    m.set_packet_id(pid(10));
     sim.send(c, Packet::Publish(m));
     assert_eq!(sim.take(c), vec![Packet::PubAck(PubAck::new(pid(11)))]);
 }
@@ -298,7 +298,7 @@ fn no_qos_downgrade_delivers_above_the_granted_qos() {
     sim.subscribe(s, "t", QoS::AtMostOnce);
     let p = sim.connect(V311, "pub");
     sim.publish(p, "t", QoS::AtLeastOnce, "x");
-    assert_eq!(sim.take_publishes(s)[0].qos, QoS::AtLeastOnce);
+    assert_eq!(sim.take_publishes(s)[0].qos(), QoS::AtLeastOnce);
 }
 
 #[test]
@@ -407,7 +407,7 @@ fn without_faults_the_same_scenarios_follow_the_spec() {
     let mut sim = Sim::default_config();
     let c = sim.connect(V311, "a");
     let mut m = publish("t", QoS::AtLeastOnce, "x");
-    m.packet_id = Some(pid(10));
+    m.set_packet_id(pid(10));
     sim.send(c, Packet::Publish(m));
     assert_eq!(sim.take(c), vec![Packet::PubAck(PubAck::new(pid(10)))]);
     let old = sim.connect(V5, "same");

@@ -26,7 +26,7 @@ fn copies(faults: &[&str]) -> [(&'static str, Publish); 4] {
     let p = sim.connect(V5, "pub");
     let mut m = publish("t", QoS::AtLeastOnce, "x");
     m.retain = true;
-    m.packet_id = Some(pid(1));
+    m.set_packet_id(pid(1));
     m.properties.message_expiry_interval = Some(60);
     m.properties.user_properties = ORDER
         .iter()

@@ -76,7 +76,11 @@ fn reuse_packet_id_sends_every_message_with_identifier_1() {
         let p = sim.connect(v, "pub");
         sim.publish(p, "t", QoS::AtLeastOnce, "a");
         sim.publish(p, "t", QoS::AtLeastOnce, "b");
-        let ids: Vec<_> = sim.take_publishes(s).iter().map(|m| m.packet_id).collect();
+        let ids: Vec<_> = sim
+            .take_publishes(s)
+            .iter()
+            .map(|m| m.packet_id())
+            .collect();
         assert_eq!(ids, vec![Some(pid(1)), Some(pid(1))], "{v}");
     }
 }

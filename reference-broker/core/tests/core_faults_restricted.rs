@@ -29,7 +29,7 @@ fn unenforced_maximum_qos_accepts_qos_2_although_maximum_qos_1_is_configured() {
         let (c, ack) = sim.connect_with(connect_packet(V5, "a"));
         assert_eq!(ack.properties.maximum_qos, Some(QoS::AtLeastOnce));
         let mut p = publish("t", QoS::ExactlyOnce, "x");
-        p.packet_id = Some(sim.next_id(c));
+        p.set_packet_id(sim.next_id(c));
         sim.send(c, Packet::Publish(p));
         assert_eq!(sim.is_closed(c), fault.is_none(), "{fault:?}");
     }
@@ -43,7 +43,7 @@ fn unenforced_retain_available_accepts_retain_although_retain_is_configured_off(
         assert_eq!(ack.properties.retain_available, Some(false));
         let mut p = publish("t", QoS::AtLeastOnce, "x");
         p.retain = true;
-        p.packet_id = Some(sim.next_id(c));
+        p.set_packet_id(sim.next_id(c));
         sim.send(c, Packet::Publish(p));
         assert_eq!(sim.is_closed(c), fault.is_none(), "{fault:?}");
         if fault.is_some() {

@@ -66,7 +66,7 @@ fn keep_old_subscription_keeps_the_first_options() {
     sim.subscribe(s, "t", QoS::AtLeastOnce);
     let p = sim.connect(V311, "pub");
     sim.publish(p, "t", QoS::AtLeastOnce, "x");
-    assert_eq!(sim.take_publishes(s)[0].qos, QoS::AtMostOnce);
+    assert_eq!(sim.take_publishes(s)[0].qos(), QoS::AtMostOnce);
 }
 
 #[test]
@@ -79,7 +79,7 @@ fn overlapping_lowest_qos_delivers_at_the_lowest_granted_qos() {
     sim.publish(p, "a/b", QoS::AtLeastOnce, "x");
     let got = sim.take_publishes(s);
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].qos, QoS::AtMostOnce);
+    assert_eq!(got[0].qos(), QoS::AtMostOnce);
 }
 
 #[test]

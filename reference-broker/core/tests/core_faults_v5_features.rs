@@ -88,7 +88,7 @@ fn unenforced_receive_maximum_accepts_more_unacknowledged_publishes() {
     let p = sim.connect(V5, "pub");
     for i in 1..=3 {
         let mut m = publish("t", QoS::ExactlyOnce, "x");
-        m.packet_id = Some(pid(i));
+        m.set_packet_id(pid(i));
         sim.send(p, Packet::Publish(m));
     }
     let recs = sim

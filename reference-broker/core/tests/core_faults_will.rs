@@ -36,7 +36,7 @@ fn will_at_qos_0_publishes_the_will_at_qos_0() {
     let mut sim = Sim::with_faults(&["will-at-qos-0"]);
     let (w, c) = with_will(&mut sim, V311, QoS::AtLeastOnce, false, None, None);
     sim.drop_connection(c);
-    assert_eq!(sim.take_publishes(w)[0].qos, QoS::AtMostOnce);
+    assert_eq!(sim.take_publishes(w)[0].qos(), QoS::AtMostOnce);
 }
 
 #[test]

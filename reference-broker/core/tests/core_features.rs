@@ -146,7 +146,7 @@ fn a_denied_publish_gets_0x87_in_v5_and_is_acknowledged_and_dropped_in_311() {
             sim.subscribe(sub, "#", QoS::ExactlyOnce);
             let publ = sim.connect(v, "pub");
             let mut p = publish("secret/x", qos, "x");
-            p.packet_id = Some(pid(1));
+            p.set_packet_id(pid(1));
             sim.send(publ, Packet::Publish(p));
             let got = sim.take(publ);
             let code = match got.as_slice() {
@@ -196,7 +196,7 @@ fn publishing_to_sys_topics_is_refused_unless_allowed() {
         sim.subscribe(sub, "$SYS/#", QoS::AtMostOnce);
         let publ = sim.connect(V5, "pub");
         let mut p = publish("$SYS/broker/x", QoS::AtLeastOnce, "x");
-        p.packet_id = Some(pid(1));
+        p.set_packet_id(pid(1));
         sim.send(publ, Packet::Publish(p));
         let code = match sim.take(publ).as_slice() {
             [Packet::PubAck(a)] => a.reason_code,
@@ -216,7 +216,7 @@ fn a_payload_that_is_not_utf8_is_refused_with_0x99_when_checked() {
     let c = sim.connect(V5, "a");
     let mut p = publish("t", QoS::AtLeastOnce, "");
     p.payload = Bytes::from_static(&[0xC3, 0x28]);
-    p.packet_id = Some(pid(1));
+    p.set_packet_id(pid(1));
     p.properties.payload_format_indicator = Some(PayloadFormatIndicator::Utf8);
     sim.send(c, Packet::Publish(p));
     assert!(

@@ -50,12 +50,12 @@ fn exceeding_the_servers_receive_maximum_is_disconnected_with_0x93() {
     let c = sim.connect(V5, "pub");
     for id in 1..=2 {
         let mut p = publish("t", QoS::ExactlyOnce, "x");
-        p.packet_id = Some(pid(id));
+        p.set_packet_id(pid(id));
         sim.send(c, Packet::Publish(p));
     }
     assert!(!sim.is_closed(c));
     let mut p = publish("t", QoS::ExactlyOnce, "x");
-    p.packet_id = Some(pid(3));
+    p.set_packet_id(pid(3));
     sim.send(c, Packet::Publish(p));
     assert_eq!(
         disconnect_code(&sim.take(c)),
@@ -108,7 +108,7 @@ fn a_reason_string_is_left_out_when_it_would_exceed_the_maximum_packet_size() {
     connect.properties.maximum_packet_size = NonZeroU32::new(16);
     let (c, _) = sim.connect_with(connect);
     let mut p = publish("t", QoS::AtLeastOnce, "x");
-    p.packet_id = Some(pid(1));
+    p.set_packet_id(pid(1));
     sim.send(c, Packet::Publish(p));
     let got = sim.take(c);
     match got.as_slice() {
@@ -130,7 +130,7 @@ fn request_problem_information_0_removes_reason_strings_from_acknowledgements_on
     connect.properties.request_problem_information = Some(false);
     let (c, _) = sim.connect_with(connect);
     let mut p = publish("t", QoS::AtLeastOnce, "x");
-    p.packet_id = Some(pid(1));
+    p.set_packet_id(pid(1));
     sim.send(c, Packet::Publish(p));
     match sim.take(c).as_slice() {
         [Packet::PubAck(a)] => assert!(a.properties.reason_string.is_none()),
@@ -150,7 +150,7 @@ fn request_problem_information_0_removes_reason_strings_from_acknowledgements_on
     });
     let c = sim.connect(V5, "b");
     let mut p = publish("t", QoS::AtLeastOnce, "x");
-    p.packet_id = Some(pid(1));
+    p.set_packet_id(pid(1));
     sim.send(c, Packet::Publish(p));
     match sim.take(c).as_slice() {
         [Packet::PubAck(a)] => assert!(a.properties.reason_string.is_some()),
@@ -203,7 +203,7 @@ fn congested(
 
 fn send_qos1(sim: &mut Sim, c: mqttspec_broker_core::ConnectionId, id: u16) {
     let mut p = publish("t", QoS::AtLeastOnce, &id.to_string());
-    p.packet_id = Some(pid(id));
+    p.set_packet_id(pid(id));
     sim.send(c, Packet::Publish(p));
 }
 

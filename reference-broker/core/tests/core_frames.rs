@@ -168,9 +168,8 @@ fn encode(token: &Token, v: ProtocolVersion) -> Vec<u8> {
                 TopicName::new(TOPICS[*topic]).expect("valid topic"),
                 Bytes::from(vec![b'x'; *payload]),
             );
-            p.qos = qos(*q);
+            p.delivery = mqttspec_codec::Delivery::new(qos(*q), pid(*id));
             p.retain = *retain;
-            p.packet_id = (p.qos != QoS::AtMostOnce).then(|| pid(*id));
             Packet::Publish(p)
         }
         Token::PubAck(id) => Packet::PubAck(PubAck::new(pid(*id))),

@@ -181,7 +181,7 @@ fn a_whole_session_fed_one_byte_at_a_time_behaves_like_one_chunk() {
         );
         for i in 1..=3u16 {
             let mut p = publish("t", QoS::AtLeastOnce, &format!("m{i}"));
-            p.packet_id = Some(pid(i));
+            p.set_packet_id(pid(i));
             stream.extend_from_slice(&Packet::Publish(p).encode(v).unwrap());
         }
         stream.extend_from_slice(&Packet::PingReq.encode(v).unwrap());

@@ -25,7 +25,7 @@ fn kib() -> String {
 fn retained_qos1(sim: &mut Sim, c: mqttspec_broker_core::ConnectionId, t: &str) -> ReasonCode {
     let mut p = publish(t, QoS::AtLeastOnce, &kib());
     p.retain = true;
-    p.packet_id = Some(sim.next_id(c));
+    p.set_packet_id(sim.next_id(c));
     sim.send(c, Packet::Publish(p));
     sim.expect_from(c, |p| match p {
         Packet::PubAck(a) => Some(a.reason_code),

@@ -158,7 +158,7 @@ fn unknown_unsubscribe(sim: &mut Sim, c: ConnectionId) {
 fn sys_publish(qos: QoS) -> impl Fn(&mut Sim, ConnectionId) {
     move |sim, c| {
         let mut p = publish("$SYS/mqttspec", qos, "x");
-        p.packet_id = Some(sim.next_id(c));
+        p.set_packet_id(sim.next_id(c));
         sim.send(c, Packet::Publish(p));
     }
 }

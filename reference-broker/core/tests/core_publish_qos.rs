@@ -21,10 +21,10 @@ fn messages_reach_subscribers_of_either_version_at_every_qos() {
                 sim.publish(publ, "a/b", qos, "hello");
                 let got = sim.take_and_ack(sub);
                 assert_eq!(payloads(&got), vec!["hello"], "{pv:?}->{sv:?} {qos:?}");
-                assert_eq!(got[0].qos, qos);
+                assert_eq!(got[0].qos(), qos);
                 assert_eq!(got[0].topic.as_str(), "a/b");
                 assert!(!got[0].dup);
-                assert_eq!(got[0].packet_id.is_some(), qos != QoS::AtMostOnce);
+                assert_eq!(got[0].packet_id().is_some(), qos != QoS::AtMostOnce);
             }
         }
     }
@@ -42,7 +42,7 @@ fn the_delivered_qos_is_the_lower_of_published_and_granted() {
                 sim.publish(publ, "t", published, "x");
                 let got = sim.take_and_ack(sub);
                 assert_eq!(got.len(), 1);
-                assert_eq!(got[0].qos, published.min(granted));
+                assert_eq!(got[0].qos(), published.min(granted));
             }
         }
     }
@@ -54,7 +54,7 @@ fn a_qos1_publish_is_acknowledged_with_its_packet_id() {
         let mut sim = Sim::default_config();
         let c = sim.connect(v, "a");
         let mut p = publish("t", QoS::AtLeastOnce, "x");
-        p.packet_id = Some(pid(77));
+        p.set_packet_id(pid(77));
         sim.send(c, Packet::Publish(p));
         assert_eq!(sim.take(c), vec![Packet::PubAck(PubAck::new(pid(77)))]);
     }
@@ -68,7 +68,7 @@ fn a_repeated_qos2_publish_before_pubrel_is_acknowledged_but_not_forwarded_again
         sim.subscribe(sub, "t", QoS::ExactlyOnce);
         let c = sim.connect(v, "pub");
         let mut p = publish("t", QoS::ExactlyOnce, "once");
-        p.packet_id = Some(pid(5));
+        p.set_packet_id(pid(5));
         sim.send(c, Packet::Publish(p.clone()));
         assert_eq!(sim.take(c), vec![Packet::PubRec(PubRec::new(pid(5)))]);
         // The same id again, DUP set, before PUBREL.
@@ -100,7 +100,7 @@ fn a_repeated_qos2_publish_before_pubrel_is_acknowledged_but_not_forwarded_again
 
 fn publish_with_id(t: &str, qos: QoS, payload: &str, id: u16) -> mqttspec_codec::Publish {
     let mut p = publish(t, qos, payload);
-    p.packet_id = Some(pid(id));
+    p.set_packet_id(pid(id));
     p
 }
 
@@ -131,7 +131,7 @@ fn outgoing_qos2_runs_pubrec_pubrel_pubcomp() {
         let publ = sim.connect(v, "pub");
         sim.publish(publ, "t", QoS::ExactlyOnce, "x");
         let got = sim.take_publishes(sub);
-        let id = got[0].packet_id.unwrap();
+        let id = got[0].packet_id().unwrap();
         sim.send(sub, Packet::PubRec(PubRec::new(id)));
         assert_eq!(sim.take(sub), vec![Packet::PubRel(PubRel::new(id))]);
         // A repeated PUBREC gets the PUBREL again.
@@ -149,7 +149,7 @@ fn a_refusing_pubrec_ends_the_flow_without_pubrel() {
     sim.subscribe(sub, "t", QoS::ExactlyOnce);
     let publ = sim.connect(V5, "pub");
     sim.publish(publ, "t", QoS::ExactlyOnce, "x");
-    let id = sim.take_publishes(sub)[0].packet_id.unwrap();
+    let id = sim.take_publishes(sub)[0].packet_id().unwrap();
     let mut rec = PubRec::new(id);
     rec.reason_code = ReasonCode::UnspecifiedError;
     sim.send(sub, Packet::PubRec(rec));
@@ -167,7 +167,7 @@ fn packet_ids_in_flight_are_distinct_and_never_zero() {
             sim.publish(publ, "t", QoS::AtLeastOnce, &i.to_string());
         }
         let got = sim.take_publishes(sub);
-        let mut ids: Vec<u16> = got.iter().map(|p| p.packet_id.unwrap().get()).collect();
+        let mut ids: Vec<u16> = got.iter().map(|p| p.packet_id().unwrap().get()).collect();
         assert_eq!(ids.len(), 50);
         ids.sort();
         ids.dedup();
@@ -250,7 +250,7 @@ fn a_311_publish_above_the_maximum_qos_is_acknowledged_and_forwarded_at_the_maxi
     let c = sim.connect(V311, "a");
     sim.publish(c, "t", QoS::ExactlyOnce, "x");
     let got = sim.take_publishes(sub);
-    assert_eq!(got[0].qos, QoS::AtLeastOnce);
+    assert_eq!(got[0].qos(), QoS::AtLeastOnce);
 }
 
 #[test]
@@ -279,7 +279,7 @@ fn overlapping_subscriptions_give_one_copy_at_the_highest_qos_with_every_identif
     sim.publish(publ, "a/b", QoS::ExactlyOnce, "x");
     let got = sim.take_and_ack(sub);
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].qos, QoS::AtLeastOnce);
+    assert_eq!(got[0].qos(), QoS::AtLeastOnce);
     let mut ids: Vec<u32> = got[0]
         .properties
         .subscription_identifiers
@@ -307,7 +307,7 @@ fn overlapping_subscriptions_can_give_one_copy_per_subscription() {
         .iter()
         .map(|p| {
             (
-                p.qos.as_u8(),
+                p.qos().as_u8(),
                 p.properties
                     .subscription_identifiers
                     .iter()

@@ -55,7 +55,7 @@ fn service(sim: &mut Sim, s: &mut Subscriber) {
             Packet::Publish(p) => {
                 s.received
                     .push(String::from_utf8_lossy(&p.payload).into_owned());
-                if p.qos != QoS::AtMostOnce {
+                if p.qos() != QoS::AtMostOnce {
                     s.unacked.push(p);
                 }
             }

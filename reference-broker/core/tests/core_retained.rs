@@ -27,7 +27,7 @@ fn a_retained_message_is_delivered_to_a_new_subscription_with_retain_1() {
         let got = sim.take_and_ack(sub);
         assert_eq!(payloads(&got), vec!["kept"]);
         assert!(got[0].retain);
-        assert_eq!(got[0].qos, QoS::AtLeastOnce);
+        assert_eq!(got[0].qos(), QoS::AtLeastOnce);
     }
 }
 
@@ -167,7 +167,7 @@ fn retained_messages_are_sent_at_the_lower_of_their_qos_and_the_granted_one() {
         .map(|p| {
             (
                 String::from_utf8_lossy(&p.payload).into_owned(),
-                p.qos.as_u8(),
+                p.qos().as_u8(),
             )
         })
         .collect();
@@ -264,7 +264,7 @@ fn retained_publishes_are_stored_only_once_the_message_is_accepted() {
     let publ = sim.connect(V5, "pub");
     let mut p = publish("secret/x", QoS::AtLeastOnce, "x");
     p.retain = true;
-    p.packet_id = Some(pid(1));
+    p.set_packet_id(pid(1));
     sim.send(publ, Packet::Publish(p));
     sim.take(publ);
     assert_eq!(sim.broker.retained_count(), 0);

@@ -149,7 +149,7 @@ fn unacknowledged_messages_are_resent_with_dup_and_the_same_ids_on_resume() {
         assert_eq!(payloads(&first), vec!["one", "two", "three"]);
         assert!(first.iter().all(|p| !p.dup));
         // "three" gets as far as PUBREC/PUBREL.
-        let three = first[2].packet_id.unwrap();
+        let three = first[2].packet_id().unwrap();
         sim.send(sub, Packet::PubRec(PubRec::new(three)));
         assert_eq!(sim.take(sub), vec![Packet::PubRel(PubRel::new(three))]);
         sim.drop_connection(sub);
@@ -168,8 +168,8 @@ fn unacknowledged_messages_are_resent_with_dup_and_the_same_ids_on_resume() {
             .collect();
         assert_eq!(payloads(&again), vec!["one", "two"]);
         assert!(again.iter().all(|p| p.dup));
-        assert_eq!(again[0].packet_id, first[0].packet_id);
-        assert_eq!(again[1].packet_id, first[1].packet_id);
+        assert_eq!(again[0].packet_id(), first[0].packet_id());
+        assert_eq!(again[1].packet_id(), first[1].packet_id());
         for p in &again {
             sim.ack(sub, p);
         }
@@ -190,7 +190,7 @@ fn inbound_qos2_state_survives_a_reconnection() {
         sim.subscribe(watcher, "t", QoS::AtMostOnce);
         let (c, _) = sim.connect_persistent(v, "pub", 100);
         let mut p = publish("t", QoS::ExactlyOnce, "x");
-        p.packet_id = Some(pid(4));
+        p.set_packet_id(pid(4));
         sim.send(c, Packet::Publish(p.clone()));
         sim.take(c);
         sim.drop_connection(c);

@@ -91,8 +91,8 @@ fn each_member_gets_its_own_granted_qos_and_subscription_identifier() {
     let pb = sim.take_and_ack(b);
     assert_eq!(pa.len(), 1);
     assert_eq!(pb.len(), 1);
-    assert_eq!(pa[0].qos, QoS::AtMostOnce);
-    assert_eq!(pb[0].qos, QoS::ExactlyOnce);
+    assert_eq!(pa[0].qos(), QoS::AtMostOnce);
+    assert_eq!(pb[0].qos(), QoS::ExactlyOnce);
     assert_eq!(pa[0].properties.subscription_identifiers[0].get(), 7);
     assert_eq!(pb[0].properties.subscription_identifiers[0].get(), 8);
 }

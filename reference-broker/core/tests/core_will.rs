@@ -35,7 +35,7 @@ fn the_will_is_published_when_the_network_connection_drops() {
         sim.drop_connection(c);
         let got = sim.take_and_ack(w);
         assert_eq!(payloads(&got), vec!["gone"]);
-        assert_eq!(got[0].qos, QoS::AtLeastOnce);
+        assert_eq!(got[0].qos(), QoS::AtLeastOnce);
         assert!(!got[0].retain);
         let want = if v == V5 {
             StatementId::V5_3_1_2_8

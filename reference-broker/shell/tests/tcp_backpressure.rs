@@ -184,8 +184,10 @@ async fn run(
                 }
                 for _ in 0..allowed.min(messages - seq) {
                     let mut p = Publish::new(topic(t), payload(seq));
-                    p.qos = QoS::AtLeastOnce;
-                    p.packet_id = Some(pid((seq % 65_535) as u16 + 1));
+                    p.delivery = mqttspec_codec::Delivery::new(
+                        QoS::AtLeastOnce,
+                        pid((seq % 65_535) as u16 + 1),
+                    );
                     out.extend_from_slice(&encode(&Packet::Publish(p), publisher_version));
                     seq += 1;
                 }
@@ -266,12 +268,12 @@ async fn run(
                         Packet::Publish(p) => p,
                         other => panic!("subscriber expected PUBLISH, got {other:?}"),
                     };
-                    assert_eq!(p.qos, QoS::AtLeastOnce);
+                    assert_eq!(p.qos(), QoS::AtLeastOnce);
                     let seq = sequence_number(&p.payload);
                     assert!(seen.insert(seq), "message {seq} delivered twice");
                     assert_eq!(seq, next_expected, "messages out of order");
                     next_expected += 1;
-                    let id = p.packet_id.expect("QoS 1 has a Packet Identifier");
+                    let id = p.packet_id().expect("QoS 1 has a Packet Identifier");
                     acks.extend_from_slice(&encode(
                         &Packet::PubAck(PubAck::new(id)),
                         subscriber_version,

@@ -159,8 +159,10 @@ fn spawn_publisher(
                 }
                 for _ in 0..allowed.min((total - seq) as usize) {
                     let mut p = Publish::new(topic(t), payload(number, seq, 700));
-                    p.qos = QoS::AtLeastOnce;
-                    p.packet_id = Some(pid((seq % 65_535) as u16 + 1));
+                    p.delivery = mqttspec_codec::Delivery::new(
+                        QoS::AtLeastOnce,
+                        pid((seq % 65_535) as u16 + 1),
+                    );
                     out.extend_from_slice(&encode(&Packet::Publish(p), version));
                     seq += 1;
                 }
@@ -296,7 +298,7 @@ async fn a_subscriber_that_never_reads_holds_its_publishers_back_but_nobody_else
                     let expected = &mut next[publisher as usize];
                     assert_eq!(seq, *expected, "publisher {publisher}: lost or reordered");
                     *expected += 1;
-                    let id = p.packet_id.expect("QoS 1");
+                    let id = p.packet_id().expect("QoS 1");
                     acks.extend_from_slice(&encode(&Packet::PubAck(PubAck::new(id)), V5));
                     packet = slow.next_buffered();
                 }
@@ -341,8 +343,10 @@ async fn bytes_keep_their_order_when_direct_and_queued_writes_mix() {
                 };
                 let mut p = Publish::new(topic(t), payload(0, seq, len));
                 if seq % 2 == 1 {
-                    p.qos = QoS::AtLeastOnce;
-                    p.packet_id = Some(pid((seq % 60_000) as u16 + 1));
+                    p.delivery = mqttspec_codec::Delivery::new(
+                        QoS::AtLeastOnce,
+                        pid((seq % 60_000) as u16 + 1),
+                    );
                     awaiting += 1;
                 }
                 out.extend_from_slice(&encode(&Packet::Publish(p), V311));
@@ -376,7 +380,7 @@ async fn bytes_keep_their_order_when_direct_and_queued_writes_mix() {
                         "message {seq} after {last_seq:?}"
                     );
                     last_seq = Some(seq);
-                    if p.qos == QoS::AtLeastOnce {
+                    if p.qos() == QoS::AtLeastOnce {
                         assert_eq!(seq % 2, 1, "QoS 1 messages are the odd ones");
                         assert_eq!(seq / 2, qos1_seen, "a QoS 1 message is missing");
                         qos1_seen += 1;
@@ -409,7 +413,7 @@ async fn bytes_keep_their_order_when_direct_and_queued_writes_mix() {
                 let (_, seq) = check_payload(&p.payload);
                 assert!(last_seq.is_none_or(|last| seq > last));
                 last_seq = Some(seq);
-                assert_eq!(p.qos, QoS::AtMostOnce, "every QoS 1 message was seen");
+                assert_eq!(p.qos(), QoS::AtMostOnce, "every QoS 1 message was seen");
             }
             other => panic!("subscriber expected PINGRESP, got {other:?}"),
         }
@@ -453,8 +457,7 @@ async fn packets_split_across_reads_larger_than_a_read_and_many_per_read_are_all
                 _ => 12 + rng.below(50_000),
             };
             let mut p = Publish::new(topic(t), payload(0, seq, len));
-            p.qos = QoS::AtLeastOnce;
-            p.packet_id = Some(pid(i as u16 + 1));
+            p.delivery = mqttspec_codec::Delivery::new(QoS::AtLeastOnce, pid(i as u16 + 1));
             bytes.extend_from_slice(&encode(&Packet::Publish(p), V5));
             seq += 1;
         }

@@ -39,7 +39,7 @@ async fn publishes_at_every_qos_reach_a_subscriber_for_every_pair_of_versions() 
             publisher.publish(&t, qos, payload.as_bytes()).await;
             let got = sub.expect_publish().await;
             assert_eq!(got.topic.as_str(), t);
-            assert_eq!(got.qos, qos, "delivered at the QoS it was published with");
+            assert_eq!(got.qos(), qos, "delivered at the QoS it was published with");
             assert_eq!(got.payload, payload.as_bytes());
             assert!(!got.dup, "first delivery has DUP 0");
             sub.ack(&got).await;
@@ -64,7 +64,7 @@ async fn delivery_is_downgraded_to_the_granted_qos() {
             TestClient::connect(addr, v, &format!("downgrade-pub-{v:?}")).await;
         publisher.publish(&t, QoS::ExactlyOnce, b"two").await;
         let got = sub.expect_publish().await;
-        assert_eq!(got.qos, QoS::AtLeastOnce);
+        assert_eq!(got.qos(), QoS::AtLeastOnce);
         sub.ack(&got).await;
     }
     broker.stop().await;
@@ -111,8 +111,7 @@ fn connect_subscribe_publish(v: ProtocolVersion, id: &str, t: &str) -> Vec<u8> {
         v,
     ));
     let mut publish = Publish::new(topic(t), Bytes::from_static(b"echo"));
-    publish.qos = QoS::AtLeastOnce;
-    publish.packet_id = Some(pid(2));
+    publish.delivery = mqttspec_codec::Delivery::new(QoS::AtLeastOnce, pid(2));
     out.extend_from_slice(&encode(&Packet::Publish(publish), v));
     out.extend_from_slice(&encode(&Packet::PingReq, v));
     out.to_vec()

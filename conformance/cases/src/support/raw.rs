@@ -4,7 +4,7 @@
 //! client's own steps (`t.client(..).connect()`, `c.publish(..)`, `c.subscribe(..)`).
 
 use bytes::Bytes;
-use mqttspec_codec::{Packet, Publish, QoS, RawPacket};
+use mqttspec_codec::{Delivery, Packet, Publish, QoS, RawPacket};
 
 use super::{packet_id, topic_name};
 use mqttspec_harness::scenario::{Client, ClientBuilder, Ctx, Failure};
@@ -165,13 +165,19 @@ pub(crate) fn publish_packet(
     id: Option<u16>,
     payload: &[u8],
 ) -> Result<Publish, Failure> {
+    let level = QoS::from_u8(qos)
+        .ok_or_else(|| Failure::error(format!("case error: QoS {qos} (use RawPacket)")))?;
+    let delivery =
+        Delivery::from_parts(level, id.map(packet_id).transpose()?).ok_or_else(|| {
+            Failure::error(format!(
+                "case error: QoS {qos} with Packet Identifier {id:?} (use RawPacket)"
+            ))
+        })?;
     Ok(Publish {
         dup: false,
-        qos: QoS::from_u8(qos)
-            .ok_or_else(|| Failure::error(format!("case error: QoS {qos} (use RawPacket)")))?,
+        delivery,
         retain: false,
         topic: topic_name(topic)?,
-        packet_id: id.map(packet_id).transpose()?,
         properties: Default::default(),
         payload: Bytes::copy_from_slice(payload),
     })

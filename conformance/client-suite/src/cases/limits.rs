@@ -66,7 +66,7 @@ fn receive_maximum(t: Ctx) -> CaseFuture {
         )
         .await?;
         match conn.recv_skipping_pings(Duration::from_millis(700)).await {
-            Received::Packet(Packet::Publish(p)) if p.qos.as_u8() > 0 => {
+            Received::Packet(Packet::Publish(p)) if p.qos().as_u8() > 0 => {
                 return Err(Outcome::fail(
                     "no second QoS 1 PUBLISH while the first is unacknowledged (Receive Maximum 1)",
                     "the second PUBLISH arrived before the PUBACK",
@@ -81,7 +81,7 @@ fn receive_maximum(t: Ctx) -> CaseFuture {
                 ))
             }
         }
-        if let Some(id) = first.packet_id {
+        if let Some(id) = first.packet_id() {
             conn.send(&Packet::PubAck(PubAck::new(id))).await;
         }
         // The control: the second message goes out once the quota is back.
@@ -92,7 +92,7 @@ fn receive_maximum(t: Ctx) -> CaseFuture {
             "the second QoS 1 PUBLISH after the PUBACK",
         )
         .await?;
-        if let Some(id) = second.packet_id {
+        if let Some(id) = second.packet_id() {
             conn.send(&Packet::PubAck(PubAck::new(id))).await;
         }
         t.pass()

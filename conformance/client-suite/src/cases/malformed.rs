@@ -179,8 +179,7 @@ fn pubrel_flags(t: Ctx) -> CaseFuture {
                 return Err(Outcome::error("identifier 0"));
             };
             let mut p = Publish::new(topic.clone(), &b"q2"[..]);
-            p.qos = QoS::ExactlyOnce;
-            p.packet_id = Some(pid);
+            p.delivery = mqttspec_codec::Delivery::new(QoS::ExactlyOnce, pid);
             conn.send(&Packet::Publish(p)).await;
             match conn.recv_skipping_pings(within).await {
                 Received::Packet(Packet::PubRec(r)) if r.packet_id == pid => {}

@@ -50,10 +50,12 @@ fn qos0_dup(t: Ctx) -> CaseFuture {
         s.command(json!({"cmd": "publish", "topic": "mqttspec/q0", "payload": "zero", "qos": 0}))
             .await;
         match conn.recv_skipping_pings(t.timing.response).await {
-            Received::Packet(Packet::Publish(p)) if p.qos == QoS::AtMostOnce && !p.dup => t.pass(),
+            Received::Packet(Packet::Publish(p)) if p.qos() == QoS::AtMostOnce && !p.dup => {
+                t.pass()
+            }
             Received::Packet(Packet::Publish(p)) => Err(Outcome::inconclusive(
                 Precondition::Publish,
-                format!("the QoS 0 message went out with QoS {}", p.qos.as_u8()),
+                format!("the QoS 0 message went out with QoS {}", p.qos().as_u8()),
             )),
             Received::Malformed(e) if e.violation == Violation::DupWithQoS0 => {
                 Err(Outcome::fail("PUBLISH with QoS 0 and DUP 0", format!("{e}")).statement(st))

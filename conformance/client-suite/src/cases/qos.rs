@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use mqttspec_codec::{
-    ConnAckProperties, Packet, PacketId, PubComp, PubRec, PubRel, Publish, QoS, StatementId as S,
-    TopicName, Violation,
+    ConnAckProperties, Delivery, Packet, PacketId, PubComp, PubRec, PubRel, Publish, QoS,
+    StatementId as S, TopicName, Violation,
 };
 use mqttspec_harness::verdict::{Outcome, Precondition};
 use serde_json::json;
@@ -103,14 +103,14 @@ fn qos1_out(t: Ctx) -> CaseFuture {
                 &format!("the PUBLISH of message {n}"),
             )
             .await?;
-            if p.qos != QoS::AtLeastOnce || p.dup {
+            if p.qos() != QoS::AtLeastOnce || p.dup {
                 return Err(Outcome::fail(
                     format!("message {n} sent with QoS 1 and DUP 0"),
-                    format!("QoS {} DUP {}", p.qos.as_u8(), u8::from(p.dup)),
+                    format!("QoS {} DUP {}", p.qos().as_u8(), u8::from(p.dup)),
                 )
                 .statement(dup_s));
             }
-            let Some(id) = p.packet_id else {
+            let Some(id) = p.packet_id() else {
                 return Err(Outcome::error("a QoS 1 PUBLISH decoded without identifier"));
             };
             if ids.contains(&id) {
@@ -151,14 +151,14 @@ fn qos2_out(t: Ctx) -> CaseFuture {
             "the QoS 2 PUBLISH",
         )
         .await?;
-        if p.qos != QoS::ExactlyOnce || p.dup {
+        if p.qos() != QoS::ExactlyOnce || p.dup {
             return Err(Outcome::fail(
                 "the message sent with QoS 2 and DUP 0",
-                format!("QoS {} DUP {}", p.qos.as_u8(), u8::from(p.dup)),
+                format!("QoS {} DUP {}", p.qos().as_u8(), u8::from(p.dup)),
             )
             .statement(dup_s));
         }
-        let Some(id) = p.packet_id else {
+        let Some(id) = p.packet_id() else {
             return Err(Outcome::error("a QoS 2 PUBLISH decoded without identifier"));
         };
         conn.send(&Packet::PubRec(PubRec::new(id))).await;
@@ -189,8 +189,8 @@ fn qos2_out(t: Ctx) -> CaseFuture {
 fn publish(id: u16, qos: QoS, payload: &str) -> Result<Publish, Outcome> {
     let topic = TopicName::new("mqttspec/in/a").map_err(|e| Outcome::error(e.to_string()))?;
     let mut p = Publish::new(topic, payload.as_bytes().to_vec());
-    p.qos = qos;
-    p.packet_id = PacketId::new(id);
+    let id = PacketId::new(id).ok_or_else(|| Outcome::error("Packet Identifier 0"))?;
+    p.delivery = Delivery::new(qos, id);
     Ok(p)
 }
 

@@ -62,10 +62,10 @@ async fn leave_unacknowledged(s: &mut Session) -> Result<mqttspec_codec::Publish
         "the QoS 1 PUBLISH",
     )
     .await?;
-    if p.qos != QoS::AtLeastOnce {
+    if p.qos() != QoS::AtLeastOnce {
         return Err(Outcome::inconclusive(
             Precondition::Publish,
-            format!("the message went out with QoS {}", p.qos.as_u8()),
+            format!("the message went out with QoS {}", p.qos().as_u8()),
         ));
     }
     conn.close().await;
@@ -108,15 +108,15 @@ fn resend(t: Ctx) -> CaseFuture {
                 .statement(resend_s))
             }
         };
-        if again.packet_id != first.packet_id || again.payload != first.payload {
+        if again.packet_id() != first.packet_id() || again.payload != first.payload {
             return Err(Outcome::fail(
                 format!(
                     "the PUBLISH resent with its original Packet Identifier {:?}",
-                    first.packet_id.map(|i| i.get())
+                    first.packet_id().map(|i| i.get())
                 ),
                 format!(
                     "Packet Identifier {:?}, payload {:?}",
-                    again.packet_id.map(|i| i.get()),
+                    again.packet_id().map(|i| i.get()),
                     String::from_utf8_lossy(&again.payload)
                 ),
             )
@@ -125,7 +125,7 @@ fn resend(t: Ctx) -> CaseFuture {
         if !again.dup {
             return Err(Outcome::fail("DUP 1 on the resent PUBLISH", "DUP 0").statement(dup_s));
         }
-        if let Some(id) = again.packet_id {
+        if let Some(id) = again.packet_id() {
             conn.send(&Packet::PubAck(mqttspec_codec::PubAck::new(id)))
                 .await;
         }
@@ -167,10 +167,10 @@ fn error_ack_not_resent(t: Ctx) -> CaseFuture {
             "the QoS 1 PUBLISH",
         )
         .await?;
-        let Some(id) = p.packet_id.filter(|_| p.qos == QoS::AtLeastOnce) else {
+        let Some(id) = p.packet_id().filter(|_| p.qos() == QoS::AtLeastOnce) else {
             return Err(Outcome::inconclusive(
                 Precondition::Publish,
-                format!("the message went out with QoS {}", p.qos.as_u8()),
+                format!("the message went out with QoS {}", p.qos().as_u8()),
             ));
         };
         conn.send(&Packet::PubAck(mqttspec_codec::PubAck {
@@ -206,7 +206,7 @@ fn error_ack_not_resent(t: Ctx) -> CaseFuture {
                     return Err(fail("on the resumed session"))
                 }
                 Received::Packet(Packet::Publish(p)) if &p.payload[..] == b"new" => {
-                    if let Some(id) = p.packet_id {
+                    if let Some(id) = p.packet_id() {
                         conn.send(&Packet::PubAck(mqttspec_codec::PubAck::new(id)))
                             .await;
                     }

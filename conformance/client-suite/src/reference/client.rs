@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
-    Auth, AuthProperties, Connect, ConnectProperties, DecodeError, Disconnect, FrameDecoder,
-    LastWill, MqttString, Packet, PacketId, ProtocolVersion, PubAck, PubComp, PubRec, PubRel,
-    Publish, PublishProperties, QoS, ReasonCode, RetainHandling, Subscribe, SubscribeProperties,
-    SubscriptionOptions, TopicFilter, TopicName, Unsubscribe,
+    Auth, AuthProperties, Connect, ConnectProperties, DecodeError, Delivery, Disconnect,
+    FrameDecoder, LastWill, MqttString, Packet, PacketId, ProtocolVersion, PubAck, PubComp, PubRec,
+    PubRel, Publish, PublishProperties, QoS, ReasonCode, RetainHandling, Subscribe,
+    SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName, Unsubscribe,
 };
 use serde_json::{json, Map, Value};
 
@@ -567,10 +567,10 @@ impl Client {
         }
         let publish = Publish {
             dup: false,
-            qos,
+            // At QoS 1/2 the identifier is replaced by a fresh one when the PUBLISH is sent.
+            delivery: Delivery::new(qos, id_one()),
             retain: bool_field(c, "retain").unwrap_or(false),
             topic: TopicName::new(topic_text).map_err(|e| e.to_string())?,
-            packet_id: None,
             properties: properties.into(),
             payload: payload_of(c)?,
         };
@@ -580,12 +580,9 @@ impl Client {
                 .and_then(|c| c.server_maximum_packet_size),
             self.has(Fault::IgnoreMaximumPacketSize),
         ) {
-            let size = Packet::Publish(Publish {
-                packet_id: (qos != QoS::AtMostOnce).then_some(id_one()),
-                ..publish.clone()
-            })
-            .encoded_len(v)
-            .map_err(|e| e.to_string())?;
+            let size = Packet::Publish(publish.clone())
+                .encoded_len(v)
+                .map_err(|e| e.to_string())?;
             if size as u64 > u64::from(max) {
                 return Err(format!(
                     "the PUBLISH would be {size} bytes, above the server's Maximum Packet Size {max}"
@@ -619,7 +616,7 @@ impl Client {
                 return;
             };
             let id = self.next_packet_id();
-            publish.packet_id = Some(id);
+            publish.set_packet_id(id);
             publish.dup = self.has(Fault::DupOnFirstSend);
             self.send(&Packet::Publish(publish.clone()));
             publish.dup = false;
@@ -915,14 +912,14 @@ impl Client {
                 }
             }
         }
-        let deliver = match (publish.qos, publish.packet_id) {
+        let deliver = match (publish.qos(), publish.packet_id()) {
             (QoS::ExactlyOnce, Some(id)) => self.incoming_qos2.insert(id.get()),
             (QoS::AtLeastOnce, Some(id)) if self.has(Fault::DropRepeatedQos1Id) => {
                 !(self.acked_qos1.contains(&id.get()) && publish.dup)
             }
             _ => true,
         };
-        if let (QoS::AtLeastOnce, Some(id)) = (publish.qos, publish.packet_id) {
+        if let (QoS::AtLeastOnce, Some(id)) = (publish.qos(), publish.packet_id()) {
             if self.has(Fault::DropRepeatedQos1Id) {
                 self.acked_qos1.insert(id.get());
             }
@@ -930,7 +927,7 @@ impl Client {
         if deliver {
             emit(message_event(&publish));
         }
-        match (publish.qos, publish.packet_id) {
+        match (publish.qos(), publish.packet_id()) {
             (QoS::AtLeastOnce, Some(id)) if !self.has(Fault::NoPuback) => {
                 let id = if self.has(Fault::PubackWrongId) {
                     id.next()
@@ -1013,7 +1010,7 @@ fn message_event(p: &Publish) -> Value {
         "event": "message",
         "topic": p.topic.as_str(),
         "payload_hex": hex::encode(&p.payload),
-        "qos": p.qos.as_u8(),
+        "qos": p.qos().as_u8(),
         "retain": p.retain,
         "dup": p.dup,
         "properties": props,

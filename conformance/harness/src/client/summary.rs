@@ -46,14 +46,14 @@ pub fn packet(packet: &Packet, v: ProtocolVersion) -> String {
             push_props(&mut s, &c.properties.to_properties());
         }
         Packet::Publish(p) => {
-            s.push_str(&format!(" qos={}", p.qos.as_u8()));
+            s.push_str(&format!(" qos={}", p.qos().as_u8()));
             if p.retain {
                 s.push_str(" retain=1");
             }
             if p.dup {
                 s.push_str(" dup=1");
             }
-            if let Some(id) = p.packet_id {
+            if let Some(id) = p.packet_id() {
                 s.push_str(&format!(" id={id}"));
             }
             s.push_str(&format!(
@@ -290,14 +290,13 @@ pub fn on_wire(p: &Packet, bytes: &[u8], v: ProtocolVersion) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mqttspec_codec::{Publish, QoS, TopicName};
+    use mqttspec_codec::{Delivery, PacketId, Publish, TopicName};
 
     #[test]
     fn publish_summary_names_flags_topic_and_payload() {
         let mut p = Publish::new(TopicName::new("a/b").unwrap(), "kept");
-        p.qos = QoS::AtLeastOnce;
+        p.delivery = Delivery::AtLeastOnce(PacketId::new(3).unwrap());
         p.retain = true;
-        p.packet_id = mqttspec_codec::PacketId::new(3);
         let s = packet(&Packet::Publish(p), ProtocolVersion::V5);
         assert_eq!(
             s,

@@ -239,10 +239,9 @@ impl Env {
         let packet_id = pid(packet_id)?;
         let publish = Publish {
             dup: false,
-            qos: QoS::AtLeastOnce,
+            delivery: mqttspec_codec::Delivery::AtLeastOnce(packet_id),
             retain,
             topic: TopicName::new(topic.to_owned()).map_err(|e| format!("topic: {e}"))?,
-            packet_id: Some(packet_id),
             properties: Default::default(),
             payload,
         };
@@ -282,10 +281,9 @@ impl Env {
     ) -> Result<(), String> {
         let publish = Publish {
             dup: false,
-            qos: QoS::AtMostOnce,
+            delivery: mqttspec_codec::Delivery::AtMostOnce,
             retain,
             topic: TopicName::new(topic.to_owned()).map_err(|e| format!("topic: {e}"))?,
-            packet_id: None,
             properties: Default::default(),
             payload,
         };
@@ -377,7 +375,7 @@ pub fn pid(n: u16) -> Result<PacketId, String> {
 
 /// Acknowledges a QoS 1 PUBLISH (QoS 2 is never asked for by the probes).
 pub async fn ack_if_needed(client: &mut TestClient, p: &Publish) {
-    if let (QoS::AtLeastOnce, Some(id)) = (p.qos, p.packet_id) {
+    if let (QoS::AtLeastOnce, Some(id)) = (p.qos(), p.packet_id()) {
         let _ = client.send(&Packet::PubAck(PubAck::new(id))).await;
     }
 }

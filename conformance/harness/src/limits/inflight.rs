@@ -76,7 +76,7 @@ async fn measure(env: &Env, caps: &Caps) -> Result<(Measure, String), String> {
     loop {
         match sub.recv_until(Instant::now() + env.settle).await {
             Received::Packet(Packet::Publish(p)) => {
-                if let Some(id) = p.packet_id {
+                if let Some(id) = p.packet_id() {
                     seen.insert(id.get());
                 }
             }
@@ -124,7 +124,7 @@ fn drain(sub: &mut TestClient, seen: &mut BTreeSet<u16>) {
     loop {
         match sub.try_recv() {
             Received::Packet(Packet::Publish(p)) => {
-                if let Some(id) = p.packet_id {
+                if let Some(id) = p.packet_id() {
                     seen.insert(id.get());
                 }
             }

@@ -617,10 +617,10 @@ async fn expect(
                             format!("PUBLISH to `{topic}`, which matches none of them"),
                         ))
                     }
-                    Some(q) if p.qos as u8 > q => {
+                    Some(q) if p.qos() as u8 > q => {
                         return Err(Outcome::fail(
                             format!("PUBLISH to `{topic}` at QoS {q} or lower"),
-                            format!("QoS {}", p.qos as u8),
+                            format!("QoS {}", p.qos() as u8),
                         ))
                     }
                     Some(_) => {}

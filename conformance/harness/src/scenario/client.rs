@@ -450,7 +450,7 @@ impl Client {
     /// Sends the acknowledgement a received PUBLISH needs (PUBACK, or PUBREC then PUBCOMP
     /// on PUBREL automatically); nothing for QoS 0.
     pub async fn ack(&mut self, p: &Publish) -> Result<(), Failure> {
-        match (p.qos, p.packet_id) {
+        match (p.qos(), p.packet_id()) {
             (QoS::AtLeastOnce, Some(id)) => self.send(&Packet::PubAck(PubAck::new(id))).await,
             (QoS::ExactlyOnce, Some(id)) => {
                 self.auto_pubcomp.insert(id.get());
@@ -551,10 +551,11 @@ impl<'a> PublishBuilder<'a> {
         let packet_id = (q != QoS::AtMostOnce).then(|| c.next_packet_id());
         let publish = Publish {
             dup: self.dup,
-            qos: q,
+            delivery: packet_id.map_or(mqttspec_codec::Delivery::AtMostOnce, |id| {
+                mqttspec_codec::Delivery::new(q, id)
+            }),
             retain: self.retain,
             topic,
-            packet_id,
             properties: self.properties.into(),
             payload: self.payload,
         };
@@ -958,7 +959,7 @@ impl<'a> ExpectPublish<'a> {
             return Err(c.unmet(&expected, Received::Packet(packet)));
         };
         let ok = self.topic.as_deref().is_none_or(|t| p.topic.as_str() == t)
-            && self.qos.is_none_or(|q| p.qos.as_u8() == q)
+            && self.qos.is_none_or(|q| p.qos().as_u8() == q)
             && self.retain.is_none_or(|r| p.retain == r)
             && self.dup.is_none_or(|d| p.dup == d)
             && self.payload.as_ref().is_none_or(|b| p.payload == *b);

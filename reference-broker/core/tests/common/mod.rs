@@ -12,9 +12,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use mqttspec_broker_core::{Action, Broker, CloseReason, Config, ConnectionId};
 use mqttspec_codec::{
-    ConnAck, Connect, Disconnect, LastWill, MqttString, Packet, PacketId, ProtocolVersion, PubAck,
-    PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscribeProperties,
-    SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Unsubscribe,
+    ConnAck, Connect, Delivery, Disconnect, LastWill, MqttString, Packet, PacketId,
+    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe,
+    SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName, UnsubAck, Unsubscribe,
 };
 
 pub use mqttspec_codec::ProtocolVersion::{V311, V5};
@@ -77,14 +77,15 @@ pub fn will(t: &str, payload: &str, qos: QoS, retain: bool) -> LastWill {
     }
 }
 
-/// A PUBLISH (no packet id: set one for QoS 1/2 or use [`Sim::publish`]).
+/// A PUBLISH. At QoS 1/2 it carries Packet Identifier 1: set another with
+/// `Publish::set_packet_id`, or send it with [`Sim::publish_msg`], which gives it the
+/// connection's next one.
 pub fn publish(t: &str, qos: QoS, payload: &str) -> Publish {
     Publish {
         dup: false,
-        qos,
+        delivery: Delivery::new(qos, PacketId::MIN),
         retain: false,
         topic: topic(t),
-        packet_id: None,
         properties: Default::default(),
         payload: Bytes::copy_from_slice(payload.as_bytes()),
     }
@@ -329,13 +330,14 @@ impl Sim {
     }
 
     /// Publishes and completes the flow from the client side (PUBACK, or PUBREC + PUBREL +
-    /// PUBCOMP); asserts the acknowledgements are successful and echo the packet id.
+    /// PUBCOMP); asserts the acknowledgements are successful and echo the packet id. A QoS 1/2
+    /// PUBLISH is sent with the connection's next Packet Identifier.
     pub fn publish_msg(&mut self, c: ConnectionId, mut p: Publish) {
-        if p.qos != QoS::AtMostOnce && p.packet_id.is_none() {
-            p.packet_id = Some(self.next_id(c));
+        if p.qos() != QoS::AtMostOnce {
+            p.set_packet_id(self.next_id(c));
         }
-        let qos = p.qos;
-        let id = p.packet_id;
+        let qos = p.qos();
+        let id = p.packet_id();
         self.send(c, Packet::Publish(p));
         match (qos, id) {
             (QoS::AtMostOnce, _) | (_, None) => {}
@@ -420,7 +422,7 @@ impl Sim {
 
     /// Acknowledges one received PUBLISH fully (PUBACK, or PUBREC/PUBREL/PUBCOMP).
     pub fn ack(&mut self, c: ConnectionId, p: &Publish) {
-        match (p.qos, p.packet_id) {
+        match (p.qos(), p.packet_id()) {
             (QoS::AtLeastOnce, Some(id)) => self.send(c, Packet::PubAck(PubAck::new(id))),
             (QoS::ExactlyOnce, Some(id)) => {
                 self.send(c, Packet::PubRec(PubRec::new(id)));

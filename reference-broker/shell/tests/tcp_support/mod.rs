@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::{
-    ConnAck, Connect, FrameDecoder, MqttString, Packet, PacketId, Properties, ProtocolVersion,
-    PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe,
+    ConnAck, Connect, Delivery, FrameDecoder, MqttString, Packet, PacketId, Properties,
+    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe,
     SubscriptionOptions, TopicFilter, TopicName,
 };
 use mqttspec_reference_broker::shell::RunningBroker;
@@ -261,15 +261,18 @@ impl TestClient {
     /// success reason codes.
     pub async fn publish(&mut self, topic_name: &str, qos: QoS, payload: &[u8]) {
         let mut publish = Publish::new(topic(topic_name), Bytes::copy_from_slice(payload));
-        publish.qos = qos;
+        publish.delivery = Delivery::new(qos, PacketId::MIN);
         self.publish_packet(publish).await;
     }
 
-    /// Sends this PUBLISH (a Packet Identifier is assigned for QoS 1/2) and completes its flow.
+    /// Sends this PUBLISH (at QoS 1/2 with the next Packet Identifier in place of its own) and
+    /// completes its flow.
     pub async fn publish_packet(&mut self, mut publish: Publish) {
-        let qos = publish.qos;
+        let qos = publish.qos();
         let packet_id = (qos != QoS::AtMostOnce).then(|| self.next_packet_id());
-        publish.packet_id = packet_id;
+        if let Some(id) = packet_id {
+            publish.set_packet_id(id);
+        }
         self.send(&Packet::Publish(publish)).await;
         let Some(id) = packet_id else { return };
         match (qos, self.recv().await) {
@@ -302,8 +305,10 @@ impl TestClient {
 
     /// Completes the receiver's side of the QoS flow of a received PUBLISH.
     pub async fn ack(&mut self, publish: &Publish) {
-        let Some(id) = publish.packet_id else { return };
-        match publish.qos {
+        let Some(id) = publish.packet_id() else {
+            return;
+        };
+        match publish.qos() {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => self.send(&Packet::PubAck(PubAck::new(id))).await,
             QoS::ExactlyOnce => {
