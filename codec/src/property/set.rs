@@ -48,7 +48,9 @@ pub trait PropertySet:
     fn body_len(&self) -> Result<usize, Violation>;
 
     /// Writes the Property Length (`body_len`, computed once by the caller) and the
-    /// properties.
+    /// properties. `body_len` must be what [`PropertySet::body_len`] returned for these
+    /// properties: that call checks every length and value the write relies on (the write
+    /// itself checks nothing again), so with any other value the bytes are not a valid block.
     fn encode_with_len(&self, dst: &mut BytesMut, body_len: usize) -> Result<(), Violation>;
 
     /// Reads a property block for `context` (one of [`PropertySet::CONTEXTS`]).
