@@ -204,6 +204,7 @@ impl PacketBody for Connect {
         })
     }
 
+    #[inline(always)]
     fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
         if self.protocol_version != v {
             return Err(Violation::ProtocolVersionMismatch {
@@ -228,6 +229,7 @@ impl PacketBody for Connect {
         Ok(())
     }
 
+    #[inline(always)]
     fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
         let mut lens = Lens::default();
         let mut len = 2 + PROTOCOL_NAME.len() + 1 + 1 + 2;
@@ -254,6 +256,7 @@ impl PacketBody for Connect {
         Ok(lens)
     }
 
+    #[inline(always)]
     fn encode_body(
         &self,
         dst: &mut BytesMut,

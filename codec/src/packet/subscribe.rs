@@ -129,6 +129,7 @@ impl PacketBody for Subscribe {
         })
     }
 
+    #[inline(always)]
     fn validate(&self, v: ProtocolVersion) -> Result<(), Violation> {
         if self.filters.is_empty() {
             return Err(Violation::NoTopicFilters {
@@ -154,6 +155,7 @@ impl PacketBody for Subscribe {
         Ok(())
     }
 
+    #[inline(always)]
     fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
         let mut lens = Lens::default();
         let mut len = 2;
@@ -168,6 +170,7 @@ impl PacketBody for Subscribe {
         Ok(lens)
     }
 
+    #[inline(always)]
     fn encode_body(
         &self,
         dst: &mut BytesMut,
