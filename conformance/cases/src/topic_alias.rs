@@ -10,7 +10,7 @@ use mqttspec_codec::{ConnectProperties, Publish, PublishProperties, ReasonCode, 
 
 use super::support::{
     clearing_retained, control_after_quiet, end_session, expect_connection_closed, gather, on_path,
-    raw_publish, session_present, QUIET, SECOND_AND_A_BIT,
+    raw_publish, session_present, Way, QUIET, SECOND_AND_A_BIT,
 };
 use mqttspec_harness::case;
 use mqttspec_harness::scenario::{
@@ -634,29 +634,6 @@ case! {
     run: server_mapping_ends_on_every_path,
 }
 
-/// The paths of [`SERVER_MAPPING_ENDS_ON_EVERY_PATH`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Way {
-    Live,
-    Retained,
-    Will,
-    DelayedWill,
-    Shared,
-}
-
-impl Way {
-    /// The path's name in a verdict, and its key in topics and client names.
-    fn name_and_key(self) -> (&'static str, &'static str) {
-        match self {
-            Way::Live => ("live", "l"),
-            Way::Retained => ("retained", "r"),
-            Way::Will => ("Will", "w"),
-            Way::DelayedWill => ("delayed Will", "dw"),
-            Way::Shared => ("shared", "s"),
-        }
-    }
-}
-
 fn server_mapping_ends_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
     Box::pin(async move {
         for way in [
@@ -666,7 +643,7 @@ fn server_mapping_ends_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
             Way::DelayedWill,
             Way::Shared,
         ] {
-            let (name, key) = way.name_and_key();
+            let (name, key) = (way.name(), way.key());
             let topic = t.topic(&format!("alias-conn/{key}"));
             let verdict = if way == Way::Retained {
                 clearing_retained(&t, std::slice::from_ref(&topic), async {
@@ -690,7 +667,7 @@ fn server_mapping_ends_on_every_path(t: Ctx) -> BoxFuture<'static, CaseResult> {
 /// alias there), resumes on a second, and gets a message on `topic` by `way` there, judged
 /// from an empty mapping.
 async fn mapping_after_reconnect(t: &Ctx, way: Way, topic: &str) -> CaseResult {
-    let (name, key) = way.name_and_key();
+    let (name, key) = (way.name(), way.key());
     let sub_name = format!("{key}-sub");
     let filter = if way == Way::Shared {
         format!("$share/g/{topic}")
@@ -766,13 +743,7 @@ async fn mapping_after_reconnect(t: &Ctx, way: Way, topic: &str) -> CaseResult {
         end_session(t, &will_name).await;
     }
     let got = got?;
-    let precondition = match way {
-        Way::Live => Precondition::Delivery,
-        Way::Retained => Precondition::RetainedDelivery,
-        Way::Will | Way::DelayedWill => Precondition::WillDelivery,
-        Way::Shared => Precondition::SharedDelivery,
-    };
-    t.require(!got[0].is_empty(), precondition, || {
+    t.require(!got[0].is_empty(), way.delivery(), || {
         format!("the {name} message delivered on the second connection")
     })?;
     // Resolved from an empty mapping: what the new connection set is all there is.

@@ -82,12 +82,16 @@ pub(super) fn incoming(faults: &Faults, packet: &mut Packet) {
                     strip_topic(t);
                 }
             }
-            for (name, value) in &mut p.properties.user_properties {
-                if has(Fault::StripBomFromUserPropertyName) {
-                    strip_string(name);
-                }
-                if has(Fault::StripBomFromUserPropertyValue) {
-                    strip_string(value);
+            let names = has(Fault::StripBomFromUserPropertyName);
+            let values = has(Fault::StripBomFromUserPropertyValue);
+            if names || values {
+                for (name, value) in &mut p.properties.user_properties {
+                    if names {
+                        strip_string(name);
+                    }
+                    if values {
+                        strip_string(value);
+                    }
                 }
             }
         }

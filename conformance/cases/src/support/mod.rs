@@ -80,7 +80,7 @@ pub(crate) use granted::{granted, granted_one, subscribe_granted};
 pub(crate) use ids::{packet_id, text, topic_filter, topic_name};
 pub(crate) use keep_alive::{close_within, keep_alive_in_force, TIMED_OUT};
 pub(crate) use matching::expect_matches;
-pub(crate) use paths::on_path;
+pub(crate) use paths::{on_path, Way};
 pub(crate) use positions::{At, POSITIONS};
 pub(crate) use properties::receive_maximum;
 pub(crate) use publish::{numbered_payloads, publish_all};
