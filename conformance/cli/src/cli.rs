@@ -13,6 +13,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands::bench::{BenchArgs, BenchArgsError};
+use crate::commands::broker::{BrokerArgs, BrokerError};
 use crate::commands::client::{ClientArgs, ClientError};
 use crate::commands::compare::{CompareError, ReportArgs};
 use crate::commands::decode::{DecodeArgs, DecodeCommandError};
@@ -55,6 +56,9 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Test an MQTT client library: mqttspec plays the broker, an adapter drives the library.
     Client(ClientArgs),
+    /// Run the reference broker as a process, with injected faults (for trying tools on a
+    /// broker that misbehaves on purpose).
+    Broker(BrokerArgs),
     /// Be the reference client behind the adapter protocol (stdin/stdout JSON lines; faults
     /// in MQTTSPEC_CLIENT_FAULTS): the adapter `mqttspec client` is tested with.
     #[command(hide = true)]
@@ -75,6 +79,7 @@ impl Command {
             Command::Fuzz(_) => "fuzz",
             Command::Probe(_) => "probe",
             Command::Client(_) => "client",
+            Command::Broker(_) => "broker",
             Command::ReferenceClient => "reference-client",
         }
     }
@@ -182,6 +187,16 @@ impl From<ProbeError> for Exit {
     }
 }
 
+impl From<BrokerError> for Exit {
+    fn from(e: BrokerError) -> Exit {
+        let m = e.to_string();
+        match e {
+            BrokerError::Usage(_) => Exit::Usage(m),
+            BrokerError::Start(_) => Exit::Harness(m),
+        }
+    }
+}
+
 impl From<ClientError> for Exit {
     fn from(e: ClientError) -> Exit {
         let m = e.to_string();
@@ -219,6 +234,7 @@ impl Cli {
             Command::Fuzz(args) => args.run().map_err(Exit::from),
             Command::Probe(args) => args.run().map_err(Exit::from),
             Command::Client(args) => args.run().map_err(Exit::from),
+            Command::Broker(args) => args.run().map_err(Exit::from),
             Command::ReferenceClient => {
                 mqttspec_client_suite::reference::client::main();
                 Ok(())

@@ -43,6 +43,7 @@ fn run(id: &str, protocol: ProtocolVersion, outcome: Outcome) -> CaseRun {
         }],
         pass: Pass::Main,
         main_outcome: None,
+        rerun: None,
     }
 }
 
@@ -65,6 +66,8 @@ fn results_of(protocols: Vec<ProtocolVersion>, runs: Vec<CaseRun>) -> RunResults
                 .map(|v| (*v, VersionStatus::Usable))
                 .collect(),
             unhealthy_after: None,
+            command: None,
+            stopped_serving: Vec::new(),
         },
         protocols,
         runs,

@@ -13,7 +13,8 @@
 //! | [`profile`] | broker capabilities: discovered from CONNACK, overridden by a TOML profile |
 //! | [`probe`] | is the broker usable: one probe per protocol version before the cases, a health probe after each |
 //! | [`limits`] | the broker's practical limits and choices measured from the wire (`mqttspec probe`, the reports' limits section), one probe per file |
-//! | [`runner`] | runs cases × protocols concurrently with time bounds; the embedded reference broker |
+//! | [`runner`] | runs cases × protocols concurrently with time bounds; the embedded reference broker; the health probe after each case and the broker restarts ([`runner::health`]) |
+//! | [`broker_process`] | a third-party broker started from a shell command (`--broker-cmd`): started, watched (exit status, last output lines, memory), restarted and stopped with its process group |
 //! | [`replay`] | the replay runner: regression scenarios (TOML, `corpus/regressions/`) with the "still alive" oracle |
 //! | [`json`] | a decoded packet as a `serde_json::Value` (the shape every command shows packets in) |
 //! | [`address`] | (re-exported from `mqttspec-transport`) the broker address every command takes (`host:port`, `mqtt://`, `mqtts://`, `ws://`, `wss://`), parsed in one place |
@@ -83,6 +84,7 @@
 //! leaves the others use; `probe`, `limits` and `replay` use `client`.
 
 pub use mqttspec_transport::address;
+pub mod broker_process;
 pub mod client;
 pub mod embedded;
 pub mod json;

@@ -3,23 +3,12 @@
 //! and restarted by the fuzzer with a shell command (`--broker-cmd`), which is what makes
 //! a crash of a third-party broker minimisable.
 
+use mqttspec_harness::broker_process::BrokerProcess;
 use mqttspec_harness::transport::Endpoint;
 use std::time::Duration;
 
+pub use mqttspec_harness::broker_process::Memory;
 use mqttspec_reference_broker::shell::RunningBroker;
-use tokio::process::{Child, Command};
-
-/// How long a started broker may take to accept connections.
-const START_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Memory use of a broker process, KiB.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Memory {
-    /// Resident set size.
-    pub rss_kib: u64,
-    /// Virtual size.
-    pub vsz_kib: u64,
-}
 
 /// A broker under test.
 #[derive(Debug)]
@@ -40,7 +29,7 @@ pub enum Target {
         /// The command that starts it, when the fuzzer manages it.
         command: Option<String>,
         /// The running process started by `command`.
-        child: Option<Child>,
+        process: Option<BrokerProcess>,
     },
 }
 
@@ -71,15 +60,15 @@ impl Target {
     /// A broker at `addr`; with `command`, the fuzzer starts it now (`sh -c "exec CMD"`) and
     /// restarts it when needed.
     pub async fn external(addr: Endpoint, command: Option<String>) -> Result<Target, String> {
-        let mut t = Target::External {
+        let process = match &command {
+            Some(c) => Some(BrokerProcess::start(c, addr.clone()).await?),
+            None => None,
+        };
+        Ok(Target::External {
             addr,
             command,
-            child: None,
-        };
-        if t.can_restart() {
-            t.start_command().await?;
-        }
-        Ok(t)
+            process,
+        })
     }
 
     /// Where the broker listens.
@@ -120,11 +109,10 @@ impl Target {
     pub fn exit_status(&mut self) -> Option<String> {
         match self {
             Target::External {
-                child: Some(child), ..
-            } => match child.try_wait() {
-                Ok(Some(status)) => Some(format!("the broker process exited: {status}")),
-                _ => None,
-            },
+                process: Some(p), ..
+            } => p
+                .exit_status()
+                .map(|status| format!("the broker process exited: {status}")),
             _ => None,
         }
     }
@@ -133,22 +121,12 @@ impl Target {
     /// `/proc`), for the report: growth that does not come back is worth a look even when
     /// no oracle fired.
     pub fn broker_memory(&self) -> Option<Memory> {
-        let Target::External {
-            child: Some(child), ..
-        } = self
-        else {
-            return None;
-        };
-        let pid = child.id()?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let field = |name: &str| -> Option<u64> {
-            let line = status.lines().find(|l| l.starts_with(name))?;
-            line.split_whitespace().nth(1)?.parse().ok()
-        };
-        Some(Memory {
-            rss_kib: field("VmRSS:")?,
-            vsz_kib: field("VmSize:")?,
-        })
+        match self {
+            Target::External {
+                process: Some(p), ..
+            } => p.memory(),
+            _ => None,
+        }
     }
 
     /// Stops the broker (if the fuzzer owns it) and starts a fresh one.
@@ -170,63 +148,11 @@ impl Target {
                 *broker = Some(b);
                 Ok(())
             }
-            Target::External { command: None, .. } => {
-                Err("the broker cannot be restarted (no --broker-cmd)".to_owned())
-            }
+            Target::External {
+                process: Some(p), ..
+            } => p.restart().await,
             Target::External { .. } => {
-                self.stop_command().await;
-                self.start_command().await
-            }
-        }
-    }
-
-    async fn start_command(&mut self) -> Result<(), String> {
-        let Target::External {
-            addr,
-            command: Some(command),
-            child,
-        } = self
-        else {
-            return Ok(());
-        };
-        let spawned = Command::new("sh")
-            .arg("-c")
-            .arg(format!("exec {command}"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("cannot run `{command}`: {e}"))?;
-        *child = Some(spawned);
-        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-        loop {
-            let attempt = tokio::time::timeout(
-                Duration::from_secs(1),
-                tokio::net::TcpStream::connect(addr.addr()),
-            );
-            if matches!(attempt.await, Ok(Ok(_))) {
-                return Ok(());
-            }
-            if let Some(c) = child.as_mut() {
-                if let Ok(Some(status)) = c.try_wait() {
-                    return Err(format!("`{command}` exited before listening: {status}"));
-                }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(format!(
-                    "`{command}` does not listen on {addr} after {START_TIMEOUT:?}"
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn stop_command(&mut self) {
-        if let Target::External { child, .. } = self {
-            if let Some(mut c) = child.take() {
-                let _ = c.start_kill();
-                let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+                Err("the broker cannot be restarted (no --broker-cmd)".to_owned())
             }
         }
     }
@@ -239,7 +165,11 @@ impl Target {
                     let _ = tokio::time::timeout(Duration::from_secs(2), b.stop()).await;
                 }
             }
-            Target::External { .. } => self.stop_command().await,
+            Target::External { process, .. } => {
+                if let Some(p) = process.as_mut() {
+                    p.stop().await;
+                }
+            }
         }
     }
 }

@@ -350,6 +350,11 @@ faults! {
     /// from the network). Proves that the network fuzzer's liveness oracle and crash
     /// minimisation work.
     HangOnReservedType = "hang-on-reserved-type";
+    /// A PUBLISH whose Topic Name starts with a multi-byte UTF-8 character stops the whole
+    /// broker the way `hang-on-reserved-type` does (what rumqttd 0.20.0's router panic on
+    /// such a topic looks like from the network). Proves that `mqttspec run --broker-cmd`
+    /// names the case that stopped the broker, restarts it and runs the rest.
+    HangOnMultibyteTopicStart = "hang-on-multibyte-topic-start";
     /// CONNACK is sent with a reserved Connect Acknowledge Flags bit set (breaks MQTT-3.2.2-1
     /// in 5.0 and the reserved bits of 3.2.2.1 in 3.1.1).
     MalformedConnack = "malformed-connack";

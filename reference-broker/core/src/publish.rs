@@ -124,6 +124,16 @@ impl Broker {
         if self.fault(Fault::NormaliseTopicNames) {
             topic_name = normalised(&topic_name);
         }
+        if self.fault(Fault::HangOnMultibyteTopicStart)
+            && topic_name
+                .as_str()
+                .as_bytes()
+                .first()
+                .is_some_and(|b| *b >= 0x80)
+        {
+            self.hung = true;
+            return;
+        }
         if topic::levels(&topic_name) > self.config.max_topic_levels {
             self.protocol_error(
                 id,

@@ -80,6 +80,7 @@ const TESTED: &[&str] = &[
     "auth-continue-as-success",
     "accept-wrong-password",
     "hang-on-reserved-type",
+    "hang-on-multibyte-topic-start",
 ];
 
 #[test]
@@ -419,6 +420,29 @@ fn without_faults_the_same_scenarios_follow_the_spec() {
     let x = sim.connect(V5, "x");
     sim.send(x, Packet::Disconnect(Disconnect::default()));
     assert!(sim.is_closed(x));
+}
+
+#[test]
+fn hang_on_multibyte_topic_start_stops_answering_everyone() {
+    let mut sim = Sim::with_faults(&["hang-on-multibyte-topic-start"]);
+    let a = sim.connect(V5, "a");
+    sim.send(
+        a,
+        Packet::Publish(publish("ascii/first", QoS::AtMostOnce, "x")),
+    );
+    sim.send(a, Packet::PingReq);
+    assert!(
+        !sim.take(a).is_empty(),
+        "an ASCII first character is served"
+    );
+    sim.send(
+        a,
+        Packet::Publish(publish("\u{e9}t\u{e9}/x", QoS::AtMostOnce, "x")),
+    );
+    sim.send(a, Packet::PingReq);
+    assert!(sim.take(a).is_empty(), "no PINGRESP once hung");
+    let (_, answer) = sim.try_connect(connect_packet(V311, "b"));
+    assert!(answer.is_none(), "a new client gets no CONNACK: {answer:?}");
 }
 
 #[test]

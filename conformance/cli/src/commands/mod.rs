@@ -2,6 +2,7 @@
 //! [`crate::cli`] dispatches to them and alone maps their errors to exit statuses.
 
 pub mod bench;
+pub mod broker;
 pub mod client;
 pub mod compare;
 pub mod decode;

@@ -82,6 +82,16 @@ pub struct RunArgs {
     /// the reference broker runs in-process.
     #[arg(long, value_name = "ADDRESS")]
     pub broker: Option<String>,
+    /// With --broker: the shell command that starts the broker on that address. mqttspec
+    /// starts it, restarts it when it stops serving (the case after which it did is named,
+    /// the cases alongside run again one at a time, the rest go on against the fresh broker)
+    /// and stops it at the end; the reports keep its exit status and last output lines.
+    #[arg(long, value_name = "CMD", requires = "broker")]
+    pub broker_cmd: Option<String>,
+    /// How many times --broker-cmd's broker may be restarted; after that the cases left are
+    /// INCONCLUSIVE.
+    #[arg(long, value_name = "N", default_value_t = runner::DEFAULT_MAX_RESTARTS, requires = "broker_cmd")]
+    pub max_restarts: usize,
     #[command(flatten)]
     pub tls: TlsArgs,
     /// Protocols to run.
@@ -217,6 +227,8 @@ impl RunArgs {
             });
         let config = RunConfig {
             broker,
+            broker_command: self.broker_cmd.clone(),
+            max_restarts: self.max_restarts,
             protocols: protocols.clone(),
             filters: self.filter.clone(),
             jobs: self.jobs.unwrap_or_else(runner::default_jobs),

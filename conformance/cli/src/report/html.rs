@@ -47,6 +47,7 @@ struct ReportPage {
     schema_version: u32,
     faults: Option<XmlText>,
     notes: Vec<XmlText>,
+    stops: Vec<BrokerOutput>,
     restricted: Option<RestrictedBrokerView>,
     inconclusive_anchor: &'static str,
     verdicts: Vec<VerdictCount>,
@@ -58,6 +59,13 @@ struct ReportPage {
     areas: Vec<AreaRow>,
     statements: Vec<StatementRow>,
     cases: Vec<CaseBlock>,
+}
+
+/// What a broker that stopped serving wrote last (`--broker-cmd`).
+#[derive(Debug)]
+struct BrokerOutput {
+    after: XmlText,
+    lines: Vec<XmlText>,
 }
 
 /// The restricted embedded broker: what it did, its verdicts, its probe's notes.
@@ -181,6 +189,7 @@ struct CaseBlock {
     actual: Option<XmlText>,
     violated: Option<XmlText>,
     baselined: Option<XmlText>,
+    rerun: Option<XmlText>,
     transcript: Vec<TranscriptRow>,
 }
 
@@ -275,6 +284,15 @@ impl ReportPage {
             schema_version: report.schema_version,
             faults: (!b.faults.is_empty()).then(|| XmlText::new(&b.faults.join(", "))),
             notes: b.notes.iter().map(XmlText::from).collect(),
+            stops: b
+                .stopped_serving
+                .iter()
+                .filter(|s| !s.output.is_empty())
+                .map(|s| BrokerOutput {
+                    after: XmlText::from(s.after()),
+                    lines: s.output.iter().map(XmlText::from).collect(),
+                })
+                .collect(),
             restricted: b.restricted.as_ref().map(|r| RestrictedBrokerView {
                 description: XmlText::new(&r.describe()),
                 cases: report.restricted_cases().map(CaseLink::to).collect(),
@@ -460,6 +478,7 @@ impl CaseBlock {
             actual: c.actual.as_deref().map(XmlText::new),
             violated: c.violated.as_deref().map(XmlText::new),
             baselined: c.baselined.as_deref().map(XmlText::new),
+            rerun: c.rerun.as_deref().map(XmlText::new),
             transcript: c
                 .transcript
                 .iter()

@@ -29,6 +29,16 @@ pub fn render(report: &Report) -> String {
     for n in &b.notes {
         out.push_str(&format!("> note: {}\n\n", md(n)));
     }
+    for s in b.stopped_serving.iter().filter(|s| !s.output.is_empty()) {
+        out.push_str(&format!(
+            "> the broker's last output lines before it was restarted, after {}:\n",
+            md(&s.after())
+        ));
+        for line in &s.output {
+            out.push_str(&format!(">\n> {}\n", md(line)));
+        }
+        out.push('\n');
+    }
     if let Some(r) = &b.restricted {
         out.push_str(&format!("{}\n\n", md(&r.describe())));
         for n in &r.notes {
@@ -109,6 +119,19 @@ pub fn render(report: &Report) -> String {
                 c.protocol,
                 c.verdict.label(),
                 md(c.unsupported_on_main.as_deref().unwrap_or(""))
+            ));
+        }
+    }
+    let reruns: Vec<_> = report.cases.iter().filter(|c| c.rerun.is_some()).collect();
+    if !reruns.is_empty() {
+        out.push_str("\n## Run again alone after a broker restart\n\n| case | protocol | verdict | first run |\n|---|---|---|---|\n");
+        for c in reruns {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                c.id,
+                c.protocol,
+                c.verdict.label(),
+                md(c.rerun.as_deref().unwrap_or(""))
             ));
         }
     }

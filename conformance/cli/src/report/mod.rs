@@ -64,7 +64,7 @@ use crate::baseline::{Baseline, Gate};
 use mqttspec_harness::client::Entry;
 use mqttspec_harness::limits::LimitsReport;
 use mqttspec_harness::profile::Capabilities;
-use mqttspec_harness::runner::{Pass, RunResults};
+use mqttspec_harness::runner::{Pass, RunResults, StoppedServing};
 use mqttspec_harness::transport::TransportInfo;
 use mqttspec_harness::verdict::{Precondition, Verdict};
 
@@ -139,6 +139,14 @@ pub struct Broker {
     /// The restricted embedded broker, when the restricted pass ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restricted: Option<RestrictedBroker>,
+    /// The command that started the broker (`--broker-cmd`), when mqttspec started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Every time the broker stopped serving during the run: after which case, whether that
+    /// case ran alone, what the health probe saw, how the process ended and its last output
+    /// lines, and whether it was restarted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stopped_serving: Vec<StoppedServing>,
 }
 
 /// The second embedded reference broker, with the optional capabilities turned down, that
@@ -412,6 +420,10 @@ pub struct CaseReport {
     /// For a `restricted` result: why the case was UNSUPPORTED on the main broker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsupported_on_main: Option<String>,
+    /// Why this result comes from a second run of the case, alone, after the broker was
+    /// restarted (`--broker-cmd`), and how its first run ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<String>,
     /// Duration.
     pub duration_ms: u64,
     /// The wire transcript of every client.
@@ -489,6 +501,7 @@ impl Report {
                             .clone()
                             .unwrap_or_else(|| o.verdict.label().to_owned())
                     }),
+                    rerun: r.rerun.clone(),
                     duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
                     transcript: r.transcript.clone(),
                 }
@@ -525,6 +538,8 @@ impl Report {
                         reruns: r.reruns,
                         replaced,
                     }),
+                command: results.broker.command.clone(),
+                stopped_serving: results.broker.stopped_serving.clone(),
             },
             protocols: results
                 .protocols

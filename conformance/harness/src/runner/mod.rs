@@ -35,6 +35,16 @@
 //! pass gets its own, from its number of cases.
 //!
 //! Each case runs in its own task: a case that panics is ERROR and does not stop the run.
+//!
+//! ## A broker that stops serving
+//!
+//! A health probe follows every case ([`health`]). When it fails, the case after which it did
+//! is named and the runs alongside end INCONCLUSIVE. With [`RunConfig::broker_command`]
+//! (`--broker-cmd`) the runner then restarts the broker and the remaining cases run against
+//! the fresh one; after the pass, the named case and the runs alongside it run again one at
+//! a time ([`CaseRun::rerun`] says so), so that the case that stops the broker by itself is
+//! named alone and the others get their own verdicts. Without a command, the cases after it
+//! run only if the broker serves again.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -58,6 +68,11 @@ use crate::scenario::{Case, CaseEnv, Ctx, Observations};
 use crate::transport::{self, Endpoint, Scheme, TransportInfo};
 use crate::verdict::{Outcome, Precondition, Verdict};
 
+pub mod health;
+
+use crate::broker_process::BrokerProcess;
+pub use health::StoppedServing;
+
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
@@ -75,6 +90,12 @@ pub struct RunConfig {
     /// The broker under test (address and transport); `None` starts the reference broker
     /// in-process.
     pub broker: Option<Endpoint>,
+    /// With [`RunConfig::broker`]: the shell command that starts that broker (`--broker-cmd`).
+    /// The runner starts it before the probes, restarts it when it stops serving (see
+    /// [`health`]) and stops it at the end.
+    pub broker_command: Option<String>,
+    /// How many times the runner may restart the broker of [`RunConfig::broker_command`].
+    pub max_restarts: usize,
     /// Protocols to run, in order.
     pub protocols: Vec<ProtocolVersion>,
     /// Selection: a case runs if any filter matches (id prefix, area, statement id); none
@@ -115,6 +136,8 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             broker: None,
+            broker_command: None,
+            max_restarts: DEFAULT_MAX_RESTARTS,
             protocols: vec![ProtocolVersion::V311, ProtocolVersion::V5],
             filters: Vec::new(),
             jobs: default_jobs(),
@@ -132,6 +155,9 @@ impl Default for RunConfig {
         }
     }
 }
+
+/// The default of [`RunConfig::max_restarts`].
+pub const DEFAULT_MAX_RESTARTS: usize = 20;
 
 /// The default first level of every test topic.
 pub const DEFAULT_TOPIC_PREFIX: &str = "mqttspec";
@@ -295,6 +321,10 @@ pub struct CaseRun {
     /// For a result of the restricted pass: the UNSUPPORTED outcome of the main pass that it
     /// replaces. `None` for results of the main pass.
     pub main_outcome: Option<Outcome>,
+    /// Why this result comes from a second run of the case, alone, after a broker restart
+    /// (the first ran alongside a case after which the broker stopped serving); `None` for a
+    /// first run.
+    pub rerun: Option<String>,
 }
 
 /// The broker a run talked to.
@@ -317,9 +347,13 @@ pub struct BrokerInfo {
     pub restricted: Option<RestrictedInfo>,
     /// What the probe of each protocol version found.
     pub versions: Vec<(ProtocolVersion, VersionStatus)>,
-    /// The case after which the broker stopped serving (health probe), with what the probe
-    /// saw; `None` while it kept serving.
+    /// The case after which the broker stopped serving (health probe) and was not brought
+    /// back; `None` while it kept serving or was restarted.
     pub unhealthy_after: Option<String>,
+    /// The command that started the broker (`--broker-cmd`), when the runner started it.
+    pub command: Option<String>,
+    /// Every time the broker stopped serving, in order (main pass, then the reruns alone).
+    pub stopped_serving: Vec<StoppedServing>,
 }
 
 impl BrokerInfo {
@@ -406,6 +440,8 @@ struct Target {
     /// Whether a health probe after each case can tell anything (not when every connection
     /// fails its WebSocket handshake).
     health: bool,
+    /// The broker process the runner started (`--broker-cmd`), which it may restart.
+    process: Option<Arc<tokio::sync::Mutex<BrokerProcess>>>,
 }
 
 impl Target {
@@ -414,14 +450,24 @@ impl Target {
     /// MQTT 5.0 CONNACK when 5.0 is usable (the profile overrides them).
     async fn start(
         external: Option<Endpoint>,
+        command: Option<&str>,
         embedded: &BrokerConfig,
         embedded_transport: Scheme,
         profile: &Profile,
         protocols: &[ProtocolVersion],
         probe_client_id: &str,
     ) -> Result<Target, RunError> {
+        let mut process = None;
         let (address, broker) = match external {
-            Some(a) => (a, None),
+            Some(a) => {
+                if let Some(command) = command {
+                    let p = BrokerProcess::start(command, a.clone())
+                        .await
+                        .map_err(|e| RunError(format!("cannot start the broker: {e}")))?;
+                    process = Some(Arc::new(tokio::sync::Mutex::new(p)));
+                }
+                (a, None)
+            }
             None => {
                 let b = EmbeddedBroker::start(embedded.clone(), embedded_transport)
                     .await
@@ -450,9 +496,10 @@ impl Target {
                 reason,
                 ..
             }) => {
-                return Ok(Target::without_subprotocol(
-                    address, broker, profile, protocols, &reason,
-                ))
+                let mut t =
+                    Target::without_subprotocol(address, broker, profile, protocols, &reason);
+                t.process = process;
+                return Ok(t);
             }
             Err(e) => return Err(RunError(e.to_string())),
         };
@@ -505,6 +552,7 @@ impl Target {
             notes,
             versions,
             health: true,
+            process,
         })
     }
 
@@ -537,6 +585,7 @@ impl Target {
                 .map(|v| (*v, VersionStatus::Degraded(why.clone())))
                 .collect(),
             health: false,
+            process: None,
         }
     }
 
@@ -565,6 +614,9 @@ impl Target {
         if let Some(b) = self.embedded {
             b.stop().await;
         }
+        if let Some(p) = self.process {
+            p.lock().await.stop().await;
+        }
     }
 }
 
@@ -582,31 +634,26 @@ struct Shared {
     protocols: Vec<ProtocolVersion>,
     /// The transport of the embedded brokers.
     embedded_transport: Scheme,
-    /// Set once a health probe failed: the case after which the broker stopped serving.
-    unhealthy: std::sync::Mutex<Option<String>>,
-    /// The index (in its pass) of the case after which the broker stopped serving.
-    culprit: std::sync::Mutex<Option<usize>>,
-    /// Whether the last health probe failed: the next case probes before it starts, and
-    /// runs only if the broker serves again.
-    down: std::sync::atomic::AtomicBool,
+    /// Whether the broker serves, the incidents, the restarts.
+    health: health::Health,
+    /// How many times the broker may be restarted (`--broker-cmd`).
+    max_restarts: usize,
 }
 
 impl Shared {
-    fn unhealthy(&self) -> Option<String> {
-        self.unhealthy
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// The whole-run deadline of a pass of `jobs` case runs starting now: the given
-    /// `--run-timeout` from the start of the run, or one computed for this pass.
-    fn deadline(&self, jobs: usize) -> (Instant, Duration) {
+    /// The whole-run deadline of a pass of `jobs` case runs, `parallel` at once, starting
+    /// now: the given `--run-timeout` from the start of the run, or one computed for this
+    /// pass (with time for the broker restarts the pass may need).
+    fn deadline(&self, jobs: usize, parallel: usize, restarts: bool) -> (Instant, Duration) {
         match self.run_timeout {
             Some(limit) => (self.started + limit, limit),
             None => {
-                let waves = jobs.div_ceil(self.parallel) as u32;
-                let limit = self.case_timeout * waves.max(1) + Duration::from_secs(60);
+                let waves = jobs.div_ceil(parallel.max(1)) as u32;
+                let mut limit = self.case_timeout * waves.max(1) + Duration::from_secs(60);
+                if restarts {
+                    let each = self.case_timeout + crate::broker_process::START_TIMEOUT;
+                    limit += each * u32::try_from(self.max_restarts).unwrap_or(u32::MAX);
+                }
                 (Instant::now() + limit, limit)
             }
         }
@@ -622,6 +669,11 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
     if config.broker.is_some() && !config.faults.is_empty() {
         return Err(RunError(
             "--fault only works with the embedded reference broker (no --broker)".to_owned(),
+        ));
+    }
+    if config.broker.is_none() && config.broker_command.is_some() {
+        return Err(RunError(
+            "--broker-cmd needs --broker: the address the started broker listens on".to_owned(),
         ));
     }
     let mut config = config;
@@ -652,13 +704,13 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         health_probe: config.health_probe,
         protocols: config.protocols.clone(),
         embedded_transport: config.embedded_transport,
-        unhealthy: std::sync::Mutex::new(None),
-        culprit: std::sync::Mutex::new(None),
-        down: std::sync::atomic::AtomicBool::new(false),
+        health: health::Health::default(),
+        max_restarts: config.max_restarts,
     });
 
     let main = Target::start(
         config.broker.clone(),
+        config.broker_command.as_deref(),
         &main_config,
         config.embedded_transport,
         &config.profile,
@@ -666,11 +718,26 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         &format!("ms{token}probe"),
     )
     .await?;
-    let mut runs: Vec<CaseRun> = run_pass(&shared, &main, jobs, Pass::Main)
-        .await
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect();
+    let (first, stops) = run_pass(&shared, &main, jobs, Pass::Main, shared.parallel).await;
+    let mut runs: Vec<CaseRun> = first.into_iter().map(|(_, r)| r).collect();
+    let mut again: Vec<usize> = Vec::new();
+    let mut stopped_serving: Vec<StoppedServing> = Vec::new();
+    for (stop, alongside) in stops {
+        again.push(stop.index);
+        again.extend(alongside);
+        stopped_serving.push(stop.record);
+    }
+    if let Some(process) = &main.process {
+        if !again.is_empty() && !shared.health.gave_up() {
+            let alone = rerun_alone(&shared, &main, &mut runs, again).await;
+            stopped_serving.extend(alone);
+        }
+        // The limits probe below needs a serving broker.
+        if shared.health.is_down() {
+            let generation = *shared.health.generation().read().await;
+            health::restart(&shared.health, process, generation, shared.max_restarts).await;
+        }
+    }
     let address = main.address.clone();
     let transport = main.transport.clone();
     let capabilities = (*main.capabilities).clone();
@@ -686,19 +753,18 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         }
         None => None,
     };
+    let command = main.process.as_ref().map(|p| {
+        p.try_lock()
+            .map(|p| p.command().to_owned())
+            .unwrap_or_default()
+    });
     main.stop().await;
-    // The restricted pass runs against another broker: its health starts afresh.
-    let unhealthy_after = shared
-        .unhealthy
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    shared.down.store(false, Ordering::SeqCst);
-    if let Some(after) = &unhealthy_after {
-        notes.push(format!(
-            "the broker stopped serving after {after}: the cases that ran alongside and after it are INCONCLUSIVE"
-        ));
-    }
+    let unhealthy_after = stopped_serving
+        .iter()
+        .rev()
+        .find(|s| !s.restarted)
+        .map(StoppedServing::after);
+    notes.extend(stopped_serving.iter().map(StoppedServing::note));
 
     let restricted = if config.broker.is_none() && config.restricted_pass {
         rerun_restricted(&shared, &mut runs, &main_config)
@@ -723,6 +789,8 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
             restricted,
             versions,
             unhealthy_after,
+            command,
+            stopped_serving,
         },
         protocols: config.protocols.clone(),
         runs,
@@ -730,6 +798,46 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         started_unix,
         limits,
     })
+}
+
+/// After a main pass in which the broker stopped serving and was restarted: the case after
+/// which it stopped and the runs alongside it run again, one at a time, each followed by a
+/// health probe (and a restart when it fails). A case that stops the broker by itself is
+/// then named alone; the others get the verdict they reach without it. Each rerun replaces
+/// its first result, which [`CaseRun::rerun`] describes. Returns the times the broker
+/// stopped serving during the reruns.
+async fn rerun_alone(
+    shared: &Arc<Shared>,
+    target: &Target,
+    runs: &mut [CaseRun],
+    mut indices: Vec<usize>,
+) -> Vec<StoppedServing> {
+    indices.sort_unstable();
+    indices.dedup();
+    let again: Vec<(usize, Case, ProtocolVersion)> = indices
+        .into_iter()
+        .filter_map(|i| runs.get(i).map(|r| (i, r.case, r.protocol)))
+        .collect();
+    if again.is_empty() {
+        return Vec::new();
+    }
+    shared.progress.add(again.len());
+    let (done, stops) = run_pass(shared, target, again, Pass::Main, 1).await;
+    for (index, rerun) in done {
+        if let Some(slot) = runs.get_mut(index) {
+            let first = std::mem::replace(slot, rerun);
+            slot.rerun = Some(format!(
+                "run again alone after the broker was restarted; the first run, alongside other cases, ended {}{}",
+                first.outcome.verdict,
+                first
+                    .outcome
+                    .actual
+                    .map(|a| format!(": {a}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    stops.into_iter().map(|(s, _)| s.record).collect()
 }
 
 /// The restricted pass: reruns the UNSUPPORTED results of `runs` against a broker with
@@ -754,6 +862,7 @@ async fn rerun_restricted(
     let config = restricted_broker_config(main_config);
     let target = Target::start(
         None,
+        None,
         &config,
         shared.embedded_transport,
         &shared.profile,
@@ -765,7 +874,8 @@ async fn rerun_restricted(
         format!("the restricted pass did not run ({e}): its {reruns} case run(s) stay UNSUPPORTED")
     })?;
     shared.progress.add(reruns);
-    for (index, rerun) in run_pass(shared, &target, again, Pass::Restricted).await {
+    let (done, stops) = run_pass(shared, &target, again, Pass::Restricted, shared.parallel).await;
+    for (index, rerun) in done {
         if rerun.outcome.verdict == Verdict::Unsupported {
             continue;
         }
@@ -774,35 +884,56 @@ async fn rerun_restricted(
             slot.main_outcome = Some(main_outcome);
         }
     }
+    let mut notes = target.notes.clone();
+    notes.extend(stops.iter().map(|(s, _)| s.record.note()));
     let info = RestrictedInfo {
         address: target.address.clone(),
         settings: capability_differences(main_config, &config),
         capabilities: (*target.capabilities).clone(),
-        notes: target.notes.clone(),
+        notes,
         reruns,
     };
     target.stop().await;
     Ok(Some(info))
 }
 
-/// Runs `jobs` (index, case, protocol) against `target`, at most `shared.parallel` at once;
-/// returns the results with their indices, in index order.
+/// Runs `jobs` (index, case, protocol) against `target`, at most `parallel` at once;
+/// returns the results with their indices, in index order, and the times the broker stopped
+/// serving, each with the indices of the runs alongside (see [`health::mark_alongside`]).
 ///
 /// Runs of a protocol version the probe found refused are UNSUPPORTED (except the `version.`
 /// cases, which judge the refusal), of one it found unusable INCONCLUSIVE, without running.
-/// After each case a health probe runs (when enabled): the first that fails marks the case
-/// after which the broker stopped serving; the runs that overlapped it and every later one
-/// end INCONCLUSIVE ("the broker still serving after the cases alongside").
+/// After each case a health probe runs (when enabled): a failure marks the case after which
+/// the broker stopped serving, and the runs that overlapped it end INCONCLUSIVE ("the broker
+/// still serving after the cases alongside"). Then the runner restarts the broker when it
+/// started it; otherwise every later run ends INCONCLUSIVE too unless the broker serves
+/// again (see [`health`]).
+///
+/// `parallel == 1` is a pass of runs made one at a time (the reruns alone after a broker
+/// restart when `pass` is [`Pass::Main`] and the run used more): their topics and Client
+/// Identifiers differ from those of the first runs with the same indices.
 async fn run_pass(
     shared: &Arc<Shared>,
     target: &Target,
     jobs: Vec<(usize, Case, ProtocolVersion)>,
     pass: Pass,
-) -> Vec<(usize, CaseRun)> {
-    let (run_deadline, run_timeout) = shared.deadline(jobs.len());
-    let semaphore = Arc::new(Semaphore::new(shared.parallel));
+    parallel: usize,
+) -> (Vec<(usize, CaseRun)>, Vec<(health::Stop, Vec<usize>)>) {
+    let alone = parallel == 1;
+    let rerun = alone && shared.parallel > 1;
+    let restarts = target.process.is_some();
+    let (run_deadline, run_timeout) = shared.deadline(jobs.len(), parallel, restarts);
+    let semaphore = Arc::new(Semaphore::new(parallel.max(1)));
+    shared.health.start_pass(alone);
     let mut set = JoinSet::new();
     for (index, case, protocol) in jobs {
+        // A rerun's Client Identifiers must not meet the sessions of its first run: its
+        // index is shifted past any first run's (four base-36 digits hold both).
+        let id_index = if rerun {
+            index + RERUN_ID_OFFSET
+        } else {
+            index
+        };
         let env = CaseEnv {
             broker: target.address.clone(),
             protocol,
@@ -812,13 +943,14 @@ async fn run_pass(
                 "{}/{}{}{}/",
                 shared.topic_prefix,
                 shared.token,
-                match pass {
-                    Pass::Main => "m",
-                    Pass::Restricted => "r",
+                match (pass, rerun) {
+                    (Pass::Main, false) => "m",
+                    (Pass::Main, true) => "a",
+                    (Pass::Restricted, _) => "r",
                 },
                 ctx_base36(index as u64, 4)
             ),
-            id_stem: format!("ms{}{}", shared.token, ctx_base36(index as u64, 4)),
+            id_stem: format!("ms{}{}", shared.token, ctx_base36(id_index as u64, 4)),
             transcript: Transcript::new(std::time::Instant::now()),
         };
         let semaphore = semaphore.clone();
@@ -830,8 +962,20 @@ async fn run_pass(
         let shared = shared.clone();
         let address = target.address.clone();
         let health = target.health;
+        let process = target.process.clone();
         set.spawn(async move {
             let permit = semaphore.acquire_owned().await;
+            // The broker's generation, held while the case talks to it: a restart waits for
+            // it. A broker that stopped serving is restarted first, when it can be.
+            let mut generation = shared.health.generation().read().await;
+            if let Some(p) = process.as_deref() {
+                if shared.health.is_down() && !shared.health.gave_up() {
+                    let stopped = *generation;
+                    drop(generation);
+                    health::restart(&shared.health, p, stopped, shared.max_restarts).await;
+                    generation = shared.health.generation().read().await;
+                }
+            }
             let not_run = |outcome: Outcome| CaseRun {
                 case,
                 protocol,
@@ -840,8 +984,10 @@ async fn run_pass(
                 transcript: Vec::new(),
                 pass,
                 main_outcome: None,
+                rerun: None,
             };
             let started = Instant::now();
+            let mut stopped = false;
             let mut run = match status {
                 VersionStatus::Refused(why) if !case.id.starts_with(VERSION_CASES) => {
                     not_run(Outcome::unsupported(format!("MQTT {protocol}: {why}")))
@@ -857,7 +1003,14 @@ async fn run_pass(
                     )))
                 }
                 _ => {
-                    match still_down(&shared, &address, health_version, index, &health_status).await
+                    match health::still_down(
+                        &shared,
+                        &address,
+                        health_version,
+                        index,
+                        &health_status,
+                    )
+                    .await
                     {
                         Some(after) => not_run(Outcome::inconclusive(
                             Precondition::BrokerHealthy,
@@ -868,16 +1021,17 @@ async fn run_pass(
                             let prefix = env.topic_prefix.clone();
                             let mut run = run_case(case, env, deadline).await;
                             if shared.health_probe && health {
-                                health_check(
+                                stopped = health::check(
                                     &shared,
                                     &address,
                                     &mut run,
                                     index,
                                     health_version,
                                     &health_status,
+                                    *generation,
                                 )
                                 .await;
-                                sweep(&shared, &address, &run, index, &prefix).await;
+                                health::sweep(&shared, &address, &run, index, &prefix).await;
                             }
                             run
                         }
@@ -885,7 +1039,16 @@ async fn run_pass(
                 }
             };
             run.pass = pass;
-            (index, run, started, Instant::now())
+            let ended = Instant::now();
+            if !stopped {
+                shared.health.served(ended);
+            }
+            let stopped_generation = *generation;
+            drop(generation);
+            if let (true, Some(p)) = (stopped, process.as_deref()) {
+                health::restart(&shared.health, p, stopped_generation, shared.max_restarts).await;
+            }
+            (index, run, started, ended)
         });
     }
     let mut runs: Vec<(usize, CaseRun, Instant, Instant)> = Vec::new();
@@ -896,114 +1059,25 @@ async fn run_pass(
             runs.push(done);
         }
     }
-    let culprit = shared
-        .culprit
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    if let Some(culprit) = culprit {
-        mark_alongside_unhealthy(&mut runs, culprit);
-    }
+    let stops = shared
+        .health
+        .take()
+        .into_iter()
+        .map(|stop| {
+            let alongside = health::mark_alongside(&mut runs, &stop);
+            (stop, alongside)
+        })
+        .collect();
     runs.sort_by_key(|(i, ..)| *i);
-    runs.into_iter().map(|(i, r, ..)| (i, r)).collect()
+    (runs.into_iter().map(|(i, r, ..)| (i, r)).collect(), stops)
 }
+
+/// What a rerun alone adds to its index for its Client Identifiers (see [`run_pass`]).
+const RERUN_ID_OFFSET: usize = 36usize.pow(4) / 2;
 
 /// The id prefix of the cases that judge how a broker refuses a protocol version: they run
 /// even when the probe found the version refused.
 pub const VERSION_CASES: &str = "version.";
-
-/// What the health probe appends to the outcome of the case after which the broker stopped
-/// serving.
-const STOPPED_SERVING: &str = "after this case the broker stopped serving";
-
-/// The health probe after `run`: when the broker no longer serves a fresh client, the first
-/// such case is recorded in `shared` and its outcome says so.
-async fn health_check(
-    shared: &Shared,
-    address: &Endpoint,
-    run: &mut CaseRun,
-    index: usize,
-    version: ProtocolVersion,
-    at_start: &VersionStatus,
-) {
-    let id = format!("ms{}h{}", shared.token, ctx_base36(index as u64, 4));
-    if let Err(why) = probe::healthy(address, version, &shared.profile, &id, at_start).await {
-        shared.down.store(true, Ordering::SeqCst);
-        let mut slot = shared.unhealthy.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            let at = format!("`{}` (MQTT {})", run.case.id, run.protocol);
-            *slot = Some(at);
-            *shared.culprit.lock().unwrap_or_else(|e| e.into_inner()) = Some(index);
-            let was = run.outcome.actual.take().unwrap_or_default();
-            run.outcome.actual = Some(if was.is_empty() {
-                format!("{STOPPED_SERVING} (health probe: {why})")
-            } else {
-                format!("{was}; {STOPPED_SERVING} (health probe: {why})")
-            });
-        }
-    }
-}
-
-/// Before a case starts while the last health probe failed: probes again; `None` (run the
-/// case) when the broker serves again, else the case after which it stopped.
-async fn still_down(
-    shared: &Shared,
-    address: &Endpoint,
-    protocol: ProtocolVersion,
-    index: usize,
-    at_start: &VersionStatus,
-) -> Option<String> {
-    if !shared.down.load(Ordering::SeqCst) || !shared.health_probe {
-        return None;
-    }
-    let id = format!("ms{}b{}", shared.token, ctx_base36(index as u64, 4));
-    match probe::healthy(address, protocol, &shared.profile, &id, at_start).await {
-        Ok(()) => {
-            shared.down.store(false, Ordering::SeqCst);
-            None
-        }
-        Err(_) => Some(
-            shared
-                .unhealthy()
-                .unwrap_or_else(|| "an earlier case".to_owned()),
-        ),
-    }
-}
-
-/// Clears the retained messages the case left under its topic prefix (best effort: the
-/// cases clear their own; this catches what a failed case left behind).
-async fn sweep(shared: &Shared, address: &Endpoint, run: &CaseRun, index: usize, prefix: &str) {
-    if shared.down.load(Ordering::SeqCst) {
-        return;
-    }
-    let id = format!("ms{}s{}", shared.token, ctx_base36(index as u64, 4));
-    let _ = probe::sweep_retained(address, run.protocol, &shared.profile, &id, prefix).await;
-}
-
-/// The runs that overlapped the case after which the broker stopped serving end
-/// INCONCLUSIVE: what they saw may be the broker failing, not their statement.
-fn mark_alongside_unhealthy(runs: &mut [(usize, CaseRun, Instant, Instant)], culprit: usize) {
-    let Some((ci, cr, cstart, cend)) = runs.iter().find(|(i, ..)| *i == culprit) else {
-        return;
-    };
-    let (ci, cstart, cend) = (*ci, *cstart, *cend);
-    let after = format!("`{}` (MQTT {})", cr.case.id, cr.protocol);
-    for (i, r, start, end) in runs.iter_mut() {
-        if *i == ci || r.outcome.verdict == Verdict::Inconclusive {
-            continue;
-        }
-        let overlapped = *start < cend && *end > cstart;
-        if overlapped && r.duration > Duration::ZERO {
-            r.outcome = Outcome::inconclusive(
-                Precondition::BrokerHealthy,
-                format!(
-                    "ran alongside {after}, after which the broker stopped serving (its own verdict would have been {})",
-                    r.outcome.verdict
-                ),
-            );
-        }
-    }
-}
 
 /// Runs one case on one protocol with the given environment, until `deadline` at most.
 /// The result is marked [`Pass::Main`].
@@ -1039,6 +1113,7 @@ pub async fn run_case(case: Case, env: CaseEnv, deadline: Instant) -> CaseRun {
         transcript: entries,
         pass: Pass::Main,
         main_outcome: None,
+        rerun: None,
     }
 }
 
@@ -1114,7 +1189,7 @@ pub fn check_pointers(runs: &mut [CaseRun]) {
             || r.outcome
                 .actual
                 .as_deref()
-                .is_some_and(|a| a.contains(STOPPED_SERVING))
+                .is_some_and(|a| a.contains(health::STOPPED_SERVING))
         {
             continue;
         }
