@@ -20,8 +20,9 @@ use tokio::process::{Child, Command};
 
 use crate::transport::Endpoint;
 
-/// How long a started broker may take to accept connections.
-pub const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a started broker may take to accept connections (ejabberd, an Erlang release,
+/// takes several seconds on a loaded machine).
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a stopped broker may take to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
