@@ -210,6 +210,19 @@ fn report_with_restricted() -> Report {
     r.pass = Pass::Restricted;
     r.main_outcome = Some(Outcome::unsupported("no"));
     results.runs[3] = r;
+    // A broker started with --broker-cmd that stopped serving once and was restarted.
+    results.broker.command = Some(format!("broker {NASTY}"));
+    results.broker.stopped_serving = vec![mqttspec::runner::StoppedServing {
+        case: "connect.accepted".to_owned(),
+        protocol: "5".to_owned(),
+        alone: true,
+        probe: NASTY.to_owned(),
+        exit: Some(NASTY.to_owned()),
+        output: vec![format!("panicked at {NASTY}")],
+        restarted: true,
+        then: "restarted".to_owned(),
+    }];
+    results.runs[0].rerun = Some(format!("run again alone: {NASTY}"));
     Report::build(&results, "restricted", &Baseline::default())
 }
 

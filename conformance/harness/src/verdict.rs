@@ -251,6 +251,10 @@ pub enum Precondition {
     Delivery,
     /// A retained setup message was delivered to a new subscriber.
     RetainedDelivery,
+    /// A retained setup message was delivered again when a resumed session subscribed again
+    /// to the filter it already held (Retain Handling 0). No cross-check: the retained cases
+    /// subscribe afresh, and a broker may get that right and still skip the repeat.
+    RetainedResubscribe,
     /// A setup Will Message was published to its subscriber (what the case checks is how it
     /// was forwarded; whether a Will is published at all is judged by the Will cases). No
     /// cross-check: the Will cases use other Will options than the case that needs this.
@@ -281,7 +285,7 @@ pub enum Precondition {
 
 impl Precondition {
     /// Every precondition.
-    pub const ALL: [Precondition; 20] = [
+    pub const ALL: [Precondition; 21] = [
         Precondition::Connection,
         Precondition::Connect,
         Precondition::ConnectOptions,
@@ -294,6 +298,7 @@ impl Precondition {
         Precondition::Granted,
         Precondition::Delivery,
         Precondition::RetainedDelivery,
+        Precondition::RetainedResubscribe,
         Precondition::WillDelivery,
         Precondition::QueuedDelivery,
         Precondition::SharedDelivery,
@@ -323,6 +328,9 @@ impl Precondition {
             }
             Precondition::Delivery => "a setup message delivered to its subscriber",
             Precondition::RetainedDelivery => "a retained setup message delivered",
+            Precondition::RetainedResubscribe => {
+                "a retained setup message delivered again when a resumed session subscribed again"
+            }
             Precondition::WillDelivery => "a setup Will Message published to its subscriber",
             Precondition::QueuedDelivery => {
                 "a message queued for the offline session delivered when it resumed"
@@ -372,6 +380,7 @@ impl Precondition {
             Precondition::Granted => "granted",
             Precondition::Delivery => "delivery",
             Precondition::RetainedDelivery => "retained-delivery",
+            Precondition::RetainedResubscribe => "retained-resubscribe",
             Precondition::WillDelivery => "will-delivery",
             Precondition::QueuedDelivery => "queued-delivery",
             Precondition::SharedDelivery => "shared-delivery",
