@@ -1304,7 +1304,7 @@ fn will_topic_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
             let got = watch
                 .expect_publish()
                 .payload(&payload)
-                .as_setup(Precondition::Delivery)
+                .as_setup(Precondition::WillDelivery)
                 .await?;
             t.check_eq("Will Topic", with.as_str(), got.topic.as_str())
                 .map_err(|f| f.statement(of_run!(&t, V5_1_5_4_3)))
@@ -1353,7 +1353,7 @@ fn will_properties_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 .expect_publish()
                 .topic(&topic)
                 .payload(&payload)
-                .as_setup(Precondition::Delivery)
+                .as_setup(Precondition::WillDelivery)
                 .await?;
             let checks = [
                 t.check_eq(
