@@ -46,9 +46,37 @@ pub struct Memory {
 #[derive(Debug, Clone, Default)]
 struct Tail(Arc<Mutex<VecDeque<String>>>);
 
+/// `line` without terminal escape sequences (a broker that logs in colour) and other control
+/// characters but tabs: the reports show the text.
+fn plain_text(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                // CSI: `ESC [` parameters, then one final byte in @..~; otherwise ESC and one
+                // character.
+                if chars.next_if_eq(&'[').is_some() {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                } else {
+                    chars.next();
+                }
+            }
+            '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 impl Tail {
     fn push(&self, line: &str) {
-        let mut line = line.trim_end().to_owned();
+        let mut line = plain_text(line.trim_end());
         if line.len() > TAIL_LINE_BYTES {
             let mut cut = TAIL_LINE_BYTES;
             while !line.is_char_boundary(cut) {
@@ -260,6 +288,15 @@ impl Drop for BrokerProcess {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colours_and_control_characters_are_left_out() {
+        assert_eq!(
+            plain_text("\u{1b}[2m2026\u{1b}[0m \u{1b}[31mERROR\u{1b}[0m: x\u{0}y\tz\u{1b}"),
+            "2026 ERROR: xy\tz"
+        );
+        assert_eq!(plain_text("a\u{1b}[12;3"), "a");
+    }
 
     #[test]
     fn the_tail_keeps_the_last_lines_and_cuts_long_ones() {
