@@ -124,6 +124,32 @@ impl PacketBody for Publish {
         Ok(())
     }
 
+    /// One walk: DUP with QoS 0, properties only in 5.0, every property check and the
+    /// Topic Alias / empty Topic Name rule, with the lengths.
+    #[inline(always)]
+    fn fast_lens(&self, v: ProtocolVersion) -> Option<Lens> {
+        if self.dup && matches!(self.delivery, Delivery::AtMostOnce) {
+            return None;
+        }
+        let topic = self.topic.len();
+        let mut len = 2 + topic;
+        if !matches!(self.delivery, Delivery::AtMostOnce) {
+            len += 2;
+        }
+        let mut lens = Lens::default();
+        if v.is_v5() {
+            lens.props = self.properties.fast_body_len()?;
+            len += block_len(lens.props).ok()?;
+        } else if !self.properties.is_empty() {
+            return None;
+        }
+        if (topic == 0 && self.properties.topic_alias.is_none()) || topic > usize::from(u16::MAX) {
+            return None;
+        }
+        lens.body = len + self.payload.len();
+        Some(lens)
+    }
+
     #[inline(always)]
     fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
         let mut lens = Lens::default();

@@ -155,6 +155,43 @@ impl PacketBody for Subscribe {
         Ok(())
     }
 
+    /// One walk over the filters: the checks of `validate` and the lengths of `body_len`. In
+    /// 5.0 a filter that starts with `$share` goes to the exact checks (`check_shared`,
+    /// MQTT-4.8.2-1/-2, and No Local on a shared subscription, MQTT-3.8.3-4); any other filter
+    /// passes them without looking further, so only its first byte is read here.
+    #[inline(always)]
+    fn fast_lens(&self, v: ProtocolVersion) -> Option<Lens> {
+        if self.filters.is_empty() {
+            return None;
+        }
+        let mut lens = Lens::default();
+        let mut len = 2;
+        if v.is_v5() {
+            lens.props = self.properties.fast_body_len()?;
+            len += block_len(lens.props).ok()?;
+        } else if !self.properties.is_empty() {
+            return None;
+        }
+        let mut any = 0usize;
+        for (filter, options) in &self.filters {
+            let bytes = filter.as_mqtt_str().as_bytes();
+            if v.is_v5() {
+                if bytes.first() == Some(&b'$') && bytes.starts_with(b"$share") {
+                    return None;
+                }
+            } else if options.to_byte() & !0b11 != 0 {
+                return None;
+            }
+            len += 3 + bytes.len();
+            any |= bytes.len();
+        }
+        if any > usize::from(u16::MAX) {
+            return None;
+        }
+        lens.body = len;
+        Some(lens)
+    }
+
     #[inline(always)]
     fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
         let mut lens = Lens::default();

@@ -246,6 +246,9 @@ pub(crate) trait Field {
     /// Writes the property (identifier and value) each time it is present. Infallible: the
     /// checks are made by [`Field::wire_len`], which every encode calls first.
     fn write_all(&self, dst: &mut BytesMut, id: PropertyId);
+    /// The encode fast path: [`Field::check_all`] and [`Field::wire_len`] in one walk, `None`
+    /// when either would fail (the caller then runs those two for the exact error).
+    fn fast_len(&self, id: PropertyId, may_repeat: bool) -> Option<usize>;
 }
 
 impl<T: Wire> Field for Option<T> {
@@ -274,6 +277,16 @@ impl<T: Wire> Field for Option<T> {
             v.write(dst, id);
         }
     }
+    #[inline(always)]
+    fn fast_len(&self, id: PropertyId, _may_repeat: bool) -> Option<usize> {
+        match self {
+            None => Some(0),
+            Some(v) => {
+                v.check(id).ok()?;
+                Some(1 + v.len(id).ok()?)
+            }
+        }
+    }
 }
 
 impl Field for Vec<(MqttString, MqttString)> {
@@ -300,11 +313,27 @@ impl Field for Vec<(MqttString, MqttString)> {
         }
         Ok(n)
     }
+    #[inline]
     fn write_all(&self, dst: &mut BytesMut, id: PropertyId) {
         for v in self {
             dst.put_u8(id as u8);
             Wire::write(v, dst, id);
         }
+    }
+    /// One walk without a branch per string: the sum of the sizes, and the bitwise OR of
+    /// every length, which is above `u16::MAX` exactly when one of them is.
+    #[inline(always)]
+    fn fast_len(&self, _id: PropertyId, may_repeat: bool) -> Option<usize> {
+        if self.len() > 1 && !may_repeat {
+            return None;
+        }
+        let mut n = 0usize;
+        let mut any = 0usize;
+        for (k, v) in self {
+            n += 5 + k.len() + v.len();
+            any |= k.len() | v.len();
+        }
+        (any <= usize::from(u16::MAX)).then_some(n)
     }
 }
 
@@ -340,6 +369,19 @@ impl Field for Vec<NonZeroU32> {
             dst.put_u8(id as u8);
             SubscriptionId(*v).write(dst, id);
         }
+    }
+    #[inline(always)]
+    fn fast_len(&self, id: PropertyId, may_repeat: bool) -> Option<usize> {
+        if self.len() > 1 && !may_repeat {
+            return None;
+        }
+        let mut n = 0;
+        for v in self {
+            let v = SubscriptionId(*v);
+            v.check(id).ok()?;
+            n += 1 + v.len(id).ok()?;
+        }
+        Some(n)
     }
 }
 
