@@ -10,7 +10,7 @@ use crate::qos::{PacketId, QoS};
 use crate::reader::Reader;
 use crate::string::TopicFilter;
 use crate::violation::Violation;
-use crate::writer::{prefixed_len, put_prefixed};
+use crate::writer::prefixed_len;
 
 /// Retain Handling: when retained messages are sent for a new subscription (MQTT 5.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -218,9 +218,20 @@ impl PacketBody for Subscribe {
         if v.is_v5() {
             self.properties.encode_with_len(dst, lens.props)?;
         }
-        for (filter, options) in &self.filters {
-            put_prefixed(dst, filter.as_mqtt_str().as_bytes());
-            dst.put_u8(options.to_byte());
+        // Each filter's options byte goes out in one write with the next filter's length
+        // (`body_len` checked every length).
+        if let Some((first, _)) = self.filters.first() {
+            dst.put_u16(first.len() as u16);
+        }
+        for (i, (filter, options)) in self.filters.iter().enumerate() {
+            dst.put_slice(filter.as_mqtt_str().as_bytes());
+            match self.filters.get(i + 1) {
+                Some((next, _)) => {
+                    let [hi, lo] = (next.len() as u16).to_be_bytes();
+                    dst.put_slice(&[options.to_byte(), hi, lo]);
+                }
+                None => dst.put_u8(options.to_byte()),
+            }
         }
         Ok(())
     }

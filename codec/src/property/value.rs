@@ -313,11 +313,15 @@ impl Field for Vec<(MqttString, MqttString)> {
         }
         Ok(n)
     }
+    /// The identifier and the name's length go out in one write.
     #[inline]
     fn write_all(&self, dst: &mut BytesMut, id: PropertyId) {
-        for v in self {
-            dst.put_u8(id as u8);
-            Wire::write(v, dst, id);
+        for (k, v) in self {
+            debug_assert!(k.len() <= usize::from(u16::MAX), "unchecked length");
+            let [hi, lo] = (k.len() as u16).to_be_bytes();
+            dst.put_slice(&[id as u8, hi, lo]);
+            dst.put_slice(k.as_bytes());
+            put_prefixed(dst, v.as_bytes());
         }
     }
     /// One walk without a branch per string: the sum of the sizes, and the bitwise OR of
