@@ -68,6 +68,7 @@ impl Publish {
 impl PacketBody for Publish {
     const TYPE: PacketType = PacketType::Publish;
 
+    #[inline(always)]
     fn decode_body(flags: u8, r: &mut Reader, v: ProtocolVersion) -> Result<Self, Violation> {
         // The fixed-header parser already refused QoS 3 and DUP with QoS 0.
         let dup = flags & 0b1000 != 0;

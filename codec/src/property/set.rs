@@ -253,7 +253,23 @@ macro_rules! property_set {
                 Ok(())
             }
 
+            #[inline(always)]
             fn decode(
+                r: &mut Reader,
+                context: $crate::property::PropertyContext,
+            ) -> Result<Props<Self>, Violation> {
+                // The common case, an empty block (a Property Length of 0), without a call.
+                if r.skip_zero() {
+                    return Ok(Props::none());
+                }
+                $name::decode_block(r, context)
+            }
+        }
+
+        impl $name {
+            /// [`PropertySet::decode`] past its empty-block case.
+            #[inline(never)]
+            fn decode_block(
                 r: &mut Reader,
                 context: $crate::property::PropertyContext,
             ) -> Result<Props<Self>, Violation> {
