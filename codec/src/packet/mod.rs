@@ -560,7 +560,10 @@ pub(crate) fn read_packet_id(
     t: PacketType,
 ) -> Result<crate::qos::PacketId, Violation> {
     let id = r.u16("Packet Identifier")?;
-    crate::qos::PacketId::new(id).ok_or(Violation::PacketIdentifierZero { packet_type: t })
+    match crate::qos::PacketId::new(id) {
+        Some(id) => Ok(id),
+        None => Err(Violation::PacketIdentifierZero { packet_type: t }),
+    }
 }
 
 /// Reads an MQTT 5.0 reason code and checks that this packet type may carry it.

@@ -72,9 +72,13 @@ impl PacketBody for Publish {
     fn decode_body(flags: u8, r: &mut Reader, v: ProtocolVersion) -> Result<Self, Violation> {
         // The fixed-header parser already refused QoS 3 and DUP with QoS 0.
         let dup = flags & 0b1000 != 0;
-        let qos = QoS::from_u8((flags >> 1) & 0b11).ok_or(Violation::InvalidQoS {
-            field: "PUBLISH QoS",
-        })?;
+        // (`let else` rather than `ok_or`: an error value built eagerly is dropped again on
+        // the success path, a call per packet.)
+        let Some(qos) = QoS::from_u8((flags >> 1) & 0b11) else {
+            return Err(Violation::InvalidQoS {
+                field: "PUBLISH QoS",
+            });
+        };
         if qos == QoS::AtMostOnce && dup {
             return Err(Violation::DupWithQoS0);
         }

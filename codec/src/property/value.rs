@@ -66,7 +66,10 @@ impl Wire for u16 {
 
 impl Wire for NonZeroU16 {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, Violation> {
-        NonZeroU16::new(r.u16(id.name())?).ok_or(Violation::ZeroPropertyValue { property: id })
+        match NonZeroU16::new(r.u16(id.name())?) {
+            Some(v) => Ok(v),
+            None => Err(Violation::ZeroPropertyValue { property: id }),
+        }
     }
     fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
         Ok(2)
@@ -78,7 +81,10 @@ impl Wire for NonZeroU16 {
 
 impl Wire for NonZeroU32 {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, Violation> {
-        NonZeroU32::new(r.u32(id.name())?).ok_or(Violation::ZeroPropertyValue { property: id })
+        match NonZeroU32::new(r.u32(id.name())?) {
+            Some(v) => Ok(v),
+            None => Err(Violation::ZeroPropertyValue { property: id }),
+        }
     }
     fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
         Ok(4)
@@ -209,9 +215,10 @@ pub(crate) struct SubscriptionId(pub(crate) NonZeroU32);
 impl Wire for SubscriptionId {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, Violation> {
         let v = r.variable_byte_integer(id.name())?;
-        NonZeroU32::new(v)
-            .map(SubscriptionId)
-            .ok_or(Violation::ZeroPropertyValue { property: id })
+        match NonZeroU32::new(v) {
+            Some(v) => Ok(SubscriptionId(v)),
+            None => Err(Violation::ZeroPropertyValue { property: id }),
+        }
     }
     fn len(&self, id: PropertyId) -> Result<usize, Violation> {
         variable_byte_integer_len(self.0.get() as usize, id.name())
