@@ -4,6 +4,13 @@
 //! Every packet body implements [`PacketBody`]: decode from a bounded [`Reader`] (which has
 //! exactly the Remaining Length bytes, so no field can run past the packet), validation for
 //! encoding, the size of the body, and the writer. Decoding then checks that no bytes are left.
+//!
+//! Encoding first tries one walk that checks and sizes together ([`PacketBody::fast_lens`]:
+//! PUBLISH, CONNECT and SUBSCRIBE have their own, every other packet runs `validate` and then
+//! `body_len`). It answers only "fine, these are the lengths" or "something is wrong"; in the
+//! second case the encoder runs `validate` and `body_len` on their own, so the error is exactly
+//! the one, in the same order, that they give (unit tests compare the two on edge cases and on
+//! 20,000 arbitrary packets).
 
 mod ack;
 mod auth;
