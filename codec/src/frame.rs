@@ -72,6 +72,7 @@ impl FrameDecoder {
     }
 
     /// Takes the next complete frame off the front of `buf`, if there is one.
+    #[inline]
     pub fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
         let Some(header) = FixedHeader::parse(buf, self.version)? else {
             return Ok(None);

@@ -131,6 +131,17 @@ impl Reader {
         out
     }
 
+    /// Reads a zero byte if one comes next (e.g. an empty property block's Property Length);
+    /// reads nothing otherwise.
+    #[inline(always)]
+    pub(crate) fn skip_zero(&mut self) -> bool {
+        if self.left().first() == Some(&0) {
+            self.pos += 1;
+            return true;
+        }
+        false
+    }
+
     /// A Byte.
     #[inline]
     pub fn u8(&mut self, field: &'static str) -> Result<u8, Violation> {

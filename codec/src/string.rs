@@ -585,6 +585,22 @@ mod tests {
         out
     }
 
+    #[test]
+    fn contains_any_finds_a_byte_at_every_position_of_every_length_up_to_80() {
+        for len in 0..=80usize {
+            let clean = vec![b'a'; len];
+            assert!(!contains_any(&clean, |b| b == 0 || b == b'+'), "{len}");
+            for at in 0..len {
+                for hit in [0u8, b'+'] {
+                    let mut bytes = clean.clone();
+                    bytes[at] = hit;
+                    assert!(contains_any(&bytes, |b| b == 0 || b == b'+'), "{len} {at}");
+                    assert_eq!(contains_any(&bytes, |b| b == 0), hit == 0, "{len} {at}");
+                }
+            }
+        }
+    }
+
     /// The one-pass decode checks (`from_bytes`) give exactly what the string check followed
     /// by the name / filter check gives, error for error.
     #[test]

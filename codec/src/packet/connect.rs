@@ -229,6 +229,53 @@ impl PacketBody for Connect {
         Ok(())
     }
 
+    /// One walk: the checks of `validate` (version, properties only in 5.0 and their checks,
+    /// the Will Topic, Password without User Name in 3.1.1) with the lengths of `body_len`.
+    #[inline(always)]
+    fn fast_lens(&self, v: ProtocolVersion) -> Option<Lens> {
+        if self.protocol_version != v {
+            return None;
+        }
+        let mut lens = Lens::default();
+        let mut len = 2 + PROTOCOL_NAME.len() + 1 + 1 + 2;
+        if v.is_v5() {
+            lens.props = self.properties.fast_body_len()?;
+            len += block_len(lens.props).ok()?;
+        } else if !self.properties.is_empty() {
+            return None;
+        }
+        let mut any = self.client_id.len();
+        len += 2 + any;
+        if let Some(will) = &self.will {
+            if v.is_v5() {
+                lens.will_props = will.properties.fast_body_len()?;
+                len += block_len(lens.will_props).ok()?;
+            } else if !will.properties.is_empty() {
+                return None;
+            }
+            if will.topic.is_empty() {
+                return None;
+            }
+            len += 4 + will.topic.len() + will.payload.len();
+            any |= will.topic.len() | will.payload.len();
+        }
+        if let Some(u) = &self.username {
+            len += 2 + u.len();
+            any |= u.len();
+        } else if self.password.is_some() && !v.is_v5() {
+            return None;
+        }
+        if let Some(p) = &self.password {
+            len += 2 + p.len();
+            any |= p.len();
+        }
+        if any > usize::from(u16::MAX) {
+            return None;
+        }
+        lens.body = len;
+        Some(lens)
+    }
+
     #[inline(always)]
     fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
         let mut lens = Lens::default();

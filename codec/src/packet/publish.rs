@@ -68,12 +68,17 @@ impl Publish {
 impl PacketBody for Publish {
     const TYPE: PacketType = PacketType::Publish;
 
+    #[inline(always)]
     fn decode_body(flags: u8, r: &mut Reader, v: ProtocolVersion) -> Result<Self, Violation> {
         // The fixed-header parser already refused QoS 3 and DUP with QoS 0.
         let dup = flags & 0b1000 != 0;
-        let qos = QoS::from_u8((flags >> 1) & 0b11).ok_or(Violation::InvalidQoS {
-            field: "PUBLISH QoS",
-        })?;
+        // (`let else` rather than `ok_or`: an error value built eagerly is dropped again on
+        // the success path, a call per packet.)
+        let Some(qos) = QoS::from_u8((flags >> 1) & 0b11) else {
+            return Err(Violation::InvalidQoS {
+                field: "PUBLISH QoS",
+            });
+        };
         if qos == QoS::AtMostOnce && dup {
             return Err(Violation::DupWithQoS0);
         }
@@ -122,6 +127,32 @@ impl PacketBody for Publish {
             });
         }
         Ok(())
+    }
+
+    /// One walk: DUP with QoS 0, properties only in 5.0, every property check and the
+    /// Topic Alias / empty Topic Name rule, with the lengths.
+    #[inline(always)]
+    fn fast_lens(&self, v: ProtocolVersion) -> Option<Lens> {
+        if self.dup && matches!(self.delivery, Delivery::AtMostOnce) {
+            return None;
+        }
+        let topic = self.topic.len();
+        let mut len = 2 + topic;
+        if !matches!(self.delivery, Delivery::AtMostOnce) {
+            len += 2;
+        }
+        let mut lens = Lens::default();
+        if v.is_v5() {
+            lens.props = self.properties.fast_body_len()?;
+            len += block_len(lens.props).ok()?;
+        } else if !self.properties.is_empty() {
+            return None;
+        }
+        if (topic == 0 && self.properties.topic_alias.is_none()) || topic > usize::from(u16::MAX) {
+            return None;
+        }
+        lens.body = len + self.payload.len();
+        Some(lens)
     }
 
     #[inline(always)]

@@ -10,7 +10,7 @@ use crate::qos::{PacketId, QoS};
 use crate::reader::Reader;
 use crate::string::TopicFilter;
 use crate::violation::Violation;
-use crate::writer::{prefixed_len, put_prefixed};
+use crate::writer::prefixed_len;
 
 /// Retain Handling: when retained messages are sent for a new subscription (MQTT 5.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -55,9 +55,11 @@ impl SubscriptionOptions {
         if b & reserved != 0 {
             return Err(Violation::SubscriptionOptionsReservedBits { options: b });
         }
-        let qos = QoS::from_u8(b & 0b11).ok_or(Violation::InvalidQoS {
-            field: "Requested QoS",
-        })?;
+        let Some(qos) = QoS::from_u8(b & 0b11) else {
+            return Err(Violation::InvalidQoS {
+                field: "Requested QoS",
+            });
+        };
         let retain_handling = match (b >> 4) & 0b11 {
             0 => RetainHandling::SendOnSubscribe,
             1 => RetainHandling::SendIfNew,
@@ -155,6 +157,47 @@ impl PacketBody for Subscribe {
         Ok(())
     }
 
+    /// One walk over the filters: the checks of `validate` and the lengths of `body_len`. In
+    /// 5.0 a filter that starts with `$share` goes to the exact checks (`check_shared`,
+    /// MQTT-4.8.2-1/-2, and No Local on a shared subscription, MQTT-3.8.3-4); any other filter
+    /// passes them without looking further, so only its first byte is read here.
+    #[inline(always)]
+    fn fast_lens(&self, v: ProtocolVersion) -> Option<Lens> {
+        if self.filters.is_empty() {
+            return None;
+        }
+        let mut lens = Lens::default();
+        let mut len = 2;
+        if v.is_v5() {
+            lens.props = self.properties.fast_body_len()?;
+            len += block_len(lens.props).ok()?;
+        } else if !self.properties.is_empty() {
+            return None;
+        }
+        let mut any = 0usize;
+        for (filter, options) in &self.filters {
+            let bytes = filter.as_mqtt_str().as_bytes();
+            // `--cfg mqttspec_bench_unchecked` (a build that only measures what checks cost,
+            // see `string.rs`) leaves out the two per-filter checks: the shared-subscription
+            // screen in 5.0, and in 3.1.1 that the options use only the QoS bits.
+            if cfg!(mqttspec_bench_unchecked) {
+            } else if v.is_v5() {
+                if bytes.first() == Some(&b'$') && bytes.starts_with(b"$share") {
+                    return None;
+                }
+            } else if options.to_byte() & !0b11 != 0 {
+                return None;
+            }
+            len += 3 + bytes.len();
+            any |= bytes.len();
+        }
+        if any > usize::from(u16::MAX) {
+            return None;
+        }
+        lens.body = len;
+        Some(lens)
+    }
+
     #[inline(always)]
     fn body_len(&self, v: ProtocolVersion) -> Result<Lens, Violation> {
         let mut lens = Lens::default();
@@ -181,9 +224,20 @@ impl PacketBody for Subscribe {
         if v.is_v5() {
             self.properties.encode_with_len(dst, lens.props)?;
         }
-        for (filter, options) in &self.filters {
-            put_prefixed(dst, filter.as_mqtt_str().as_bytes());
-            dst.put_u8(options.to_byte());
+        // Each filter's options byte goes out in one write with the next filter's length
+        // (`body_len` checked every length).
+        if let Some((first, _)) = self.filters.first() {
+            dst.put_u16(first.len() as u16);
+        }
+        for (i, (filter, options)) in self.filters.iter().enumerate() {
+            dst.put_slice(filter.as_mqtt_str().as_bytes());
+            match self.filters.get(i + 1) {
+                Some((next, _)) => {
+                    let [hi, lo] = (next.len() as u16).to_be_bytes();
+                    dst.put_slice(&[options.to_byte(), hi, lo]);
+                }
+                None => dst.put_u8(options.to_byte()),
+            }
         }
         Ok(())
     }

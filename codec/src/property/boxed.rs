@@ -55,6 +55,15 @@ impl<T: PropertySet> Props<T> {
         self.0.as_ref().map_or(Ok(0), |p| p.body_len())
     }
 
+    /// The encode fast path (see [`PropertySet::fast_body_len`]): 0 without a set.
+    #[inline(always)]
+    pub(crate) fn fast_body_len(&self) -> Option<usize> {
+        match &self.0 {
+            None => Some(0),
+            Some(p) => p.fast_body_len(),
+        }
+    }
+
     /// The encoded size including the Property Length.
     #[inline]
     pub fn encoded_len(&self) -> Result<usize, crate::violation::Violation> {
@@ -62,7 +71,7 @@ impl<T: PropertySet> Props<T> {
     }
 
     /// Writes the Property Length (`body_len`, from [`Props::body_len`]) and the properties.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn encode_with_len(
         &self,
         dst: &mut bytes::BytesMut,

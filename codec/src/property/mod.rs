@@ -420,7 +420,10 @@ pub(crate) fn narrow_to_block(r: &mut Reader) -> Result<Option<Bound>, Violation
 #[inline]
 pub(crate) fn read_id(block: &mut Reader) -> Result<PropertyId, Violation> {
     let raw_id = block.variable_byte_integer("Property Identifier")?;
-    PropertyId::from_u32(raw_id).ok_or(Violation::UnknownProperty { id: raw_id })
+    match PropertyId::from_u32(raw_id) {
+        Some(id) => Ok(id),
+        None => Err(Violation::UnknownProperty { id: raw_id }),
+    }
 }
 
 /// Writes a Property Length of `body_len` (computed once by the caller).

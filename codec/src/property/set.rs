@@ -47,6 +47,11 @@ pub trait PropertySet:
     /// The size of the properties, without the Property Length.
     fn body_len(&self) -> Result<usize, Violation>;
 
+    /// The encode fast path: the checks of [`PropertySet::validate`] and the size of
+    /// [`PropertySet::body_len`] in one walk over the properties; `None` when any of those
+    /// checks would fail (the caller then calls the two for the exact error).
+    fn fast_body_len(&self) -> Option<usize>;
+
     /// Writes the Property Length (`body_len`, computed once by the caller) and the
     /// properties. `body_len` must be what [`PropertySet::body_len`] returned for these
     /// properties: that call checks every length and value the write relies on (the write
@@ -223,7 +228,21 @@ macro_rules! property_set {
                 Ok(len)
             }
 
-            #[inline]
+            #[inline(always)]
+            fn fast_body_len(&self) -> Option<usize> {
+                use $crate::property::value::Field;
+                let mut len = 0usize;
+                $(
+                    len += self.$field.fast_len(
+                        $crate::property::id::$field,
+                        Self::REPEAT & $crate::property::id::$field.bit() != 0,
+                    )?;
+                )*
+                $crate::property::check_auth_pair(self.mask()).ok()?;
+                Some(len)
+            }
+
+            #[inline(always)]
             fn encode_with_len(&self, dst: &mut BytesMut, body_len: usize) -> Result<(), Violation> {
                 use $crate::property::value::Field;
                 $crate::property::put_property_length(dst, body_len)?;
@@ -234,7 +253,23 @@ macro_rules! property_set {
                 Ok(())
             }
 
+            #[inline(always)]
             fn decode(
+                r: &mut Reader,
+                context: $crate::property::PropertyContext,
+            ) -> Result<Props<Self>, Violation> {
+                // The common case, an empty block (a Property Length of 0), without a call.
+                if r.skip_zero() {
+                    return Ok(Props::none());
+                }
+                $name::decode_block(r, context)
+            }
+        }
+
+        impl $name {
+            /// [`PropertySet::decode`] past its empty-block case.
+            #[inline(never)]
+            fn decode_block(
                 r: &mut Reader,
                 context: $crate::property::PropertyContext,
             ) -> Result<Props<Self>, Violation> {

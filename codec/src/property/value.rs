@@ -66,7 +66,10 @@ impl Wire for u16 {
 
 impl Wire for NonZeroU16 {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, Violation> {
-        NonZeroU16::new(r.u16(id.name())?).ok_or(Violation::ZeroPropertyValue { property: id })
+        match NonZeroU16::new(r.u16(id.name())?) {
+            Some(v) => Ok(v),
+            None => Err(Violation::ZeroPropertyValue { property: id }),
+        }
     }
     fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
         Ok(2)
@@ -78,7 +81,10 @@ impl Wire for NonZeroU16 {
 
 impl Wire for NonZeroU32 {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, Violation> {
-        NonZeroU32::new(r.u32(id.name())?).ok_or(Violation::ZeroPropertyValue { property: id })
+        match NonZeroU32::new(r.u32(id.name())?) {
+            Some(v) => Ok(v),
+            None => Err(Violation::ZeroPropertyValue { property: id }),
+        }
     }
     fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
         Ok(4)
@@ -209,9 +215,10 @@ pub(crate) struct SubscriptionId(pub(crate) NonZeroU32);
 impl Wire for SubscriptionId {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, Violation> {
         let v = r.variable_byte_integer(id.name())?;
-        NonZeroU32::new(v)
-            .map(SubscriptionId)
-            .ok_or(Violation::ZeroPropertyValue { property: id })
+        match NonZeroU32::new(v) {
+            Some(v) => Ok(SubscriptionId(v)),
+            None => Err(Violation::ZeroPropertyValue { property: id }),
+        }
     }
     fn len(&self, id: PropertyId) -> Result<usize, Violation> {
         variable_byte_integer_len(self.0.get() as usize, id.name())
@@ -246,6 +253,9 @@ pub(crate) trait Field {
     /// Writes the property (identifier and value) each time it is present. Infallible: the
     /// checks are made by [`Field::wire_len`], which every encode calls first.
     fn write_all(&self, dst: &mut BytesMut, id: PropertyId);
+    /// The encode fast path: [`Field::check_all`] and [`Field::wire_len`] in one walk, `None`
+    /// when either would fail (the caller then runs those two for the exact error).
+    fn fast_len(&self, id: PropertyId, may_repeat: bool) -> Option<usize>;
 }
 
 impl<T: Wire> Field for Option<T> {
@@ -274,6 +284,16 @@ impl<T: Wire> Field for Option<T> {
             v.write(dst, id);
         }
     }
+    #[inline(always)]
+    fn fast_len(&self, id: PropertyId, _may_repeat: bool) -> Option<usize> {
+        match self {
+            None => Some(0),
+            Some(v) => {
+                v.check(id).ok()?;
+                Some(1 + v.len(id).ok()?)
+            }
+        }
+    }
 }
 
 impl Field for Vec<(MqttString, MqttString)> {
@@ -300,11 +320,31 @@ impl Field for Vec<(MqttString, MqttString)> {
         }
         Ok(n)
     }
+    /// The identifier and the name's length go out in one write.
+    #[inline]
     fn write_all(&self, dst: &mut BytesMut, id: PropertyId) {
-        for v in self {
-            dst.put_u8(id as u8);
-            Wire::write(v, dst, id);
+        for (k, v) in self {
+            debug_assert!(k.len() <= usize::from(u16::MAX), "unchecked length");
+            let [hi, lo] = (k.len() as u16).to_be_bytes();
+            dst.put_slice(&[id as u8, hi, lo]);
+            dst.put_slice(k.as_bytes());
+            put_prefixed(dst, v.as_bytes());
         }
+    }
+    /// One walk without a branch per string: the sum of the sizes, and the bitwise OR of
+    /// every length, which is above `u16::MAX` exactly when one of them is.
+    #[inline(always)]
+    fn fast_len(&self, _id: PropertyId, may_repeat: bool) -> Option<usize> {
+        if self.len() > 1 && !may_repeat {
+            return None;
+        }
+        let mut n = 0usize;
+        let mut any = 0usize;
+        for (k, v) in self {
+            n += 5 + k.len() + v.len();
+            any |= k.len() | v.len();
+        }
+        (any <= usize::from(u16::MAX)).then_some(n)
     }
 }
 
@@ -340,6 +380,19 @@ impl Field for Vec<NonZeroU32> {
             dst.put_u8(id as u8);
             SubscriptionId(*v).write(dst, id);
         }
+    }
+    #[inline(always)]
+    fn fast_len(&self, id: PropertyId, may_repeat: bool) -> Option<usize> {
+        if self.len() > 1 && !may_repeat {
+            return None;
+        }
+        let mut n = 0;
+        for v in self {
+            let v = SubscriptionId(*v);
+            v.check(id).ok()?;
+            n += 1 + v.len(id).ok()?;
+        }
+        Some(n)
     }
 }
 
