@@ -720,7 +720,13 @@ async fn mapping_after_reconnect(t: &Ctx, way: Way, topic: &str) -> CaseResult {
             publisher.publish(topic).qos(1).payload("second").await?;
         }
         Way::Retained => {
-            subs[0].subscribe(&filter).qos(1).await?;
+            // Subscribing again in a resumed session: the setup the plain SUBSCRIBE case
+            // does not vouch for (rumqttd sometimes resets the connection here).
+            subs[0]
+                .subscribe(&filter)
+                .qos(1)
+                .as_setup(Precondition::RetainedResubscribe)
+                .await?;
         }
         Way::Will | Way::DelayedWill => {
             let will_name = format!("{key}-will");
