@@ -16,7 +16,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`cli`] | the command line: one [`cli::Command`] per subcommand; maps each command's error to an exit status |
-//! | [`commands`] | one module per subcommand (`run`, `list`, `trace`, `report`, `decode`, `bench`, `replay`, `fuzz`, `probe`, `client`) with its arguments and error type |
+//! | [`commands`] | one module per subcommand (`run`, `list`, `trace`, `report`, `decode`, `bench`, `replay`, `fuzz`, `probe`, `client`, `broker`) with its arguments and error type |
 //! | [`report`] | report.json, junit.xml, summary.md, report.html, and the comparison page |
 //! | [`baseline`] | expected non-passes per broker, and the exit-status gate |
 //! | [`repeat`] | `mqttspec run --repeat N`: verdicts that differ between repeated runs, with both transcripts |
