@@ -26,9 +26,7 @@ pub enum Target {
     External {
         /// Its address (and transport).
         addr: Endpoint,
-        /// The command that starts it, when the fuzzer manages it.
-        command: Option<String>,
-        /// The running process started by `command`.
+        /// The process the fuzzer started (`--broker-cmd`), which it restarts when needed.
         process: Option<BrokerProcess>,
     },
 }
@@ -64,11 +62,7 @@ impl Target {
             Some(c) => Some(BrokerProcess::start(c, addr.clone()).await?),
             None => None,
         };
-        Ok(Target::External {
-            addr,
-            command,
-            process,
-        })
+        Ok(Target::External { addr, process })
     }
 
     /// Where the broker listens.
@@ -90,9 +84,8 @@ impl Target {
             ),
             Target::External {
                 addr,
-                command: Some(c),
-                ..
-            } => format!("{addr} (started with `{c}`)"),
+                process: Some(p),
+            } => format!("{addr} (started with `{}`)", p.command()),
             Target::External { addr, .. } => addr.to_string(),
         }
     }
@@ -101,7 +94,7 @@ impl Target {
     pub fn can_restart(&self) -> bool {
         match self {
             Target::Embedded { .. } => true,
-            Target::External { command, .. } => command.is_some(),
+            Target::External { process, .. } => process.is_some(),
         }
     }
 

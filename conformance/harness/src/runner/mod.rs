@@ -753,11 +753,8 @@ pub async fn run(cases: &[Case], config: RunConfig) -> Result<RunResults, RunErr
         }
         None => None,
     };
-    let command = main.process.as_ref().map(|p| {
-        p.try_lock()
-            .map(|p| p.command().to_owned())
-            .unwrap_or_default()
-    });
+    // The command the runner started the broker with (none for an embedded broker).
+    let command = main.process.as_ref().and(config.broker_command.clone());
     main.stop().await;
     let unhealthy_after = stopped_serving
         .iter()
