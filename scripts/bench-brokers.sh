@@ -3,10 +3,12 @@
 #
 # Brokers: the mqttspec reference broker (always), Mosquitto (if `mosquitto` is on PATH) and
 # rumqttd (if $RUMQTTD, default /opt/rumqttd/bin/rumqttd, is executable). Each runs with its
-# default settings (listeners on 127.0.0.1 only; no persistence, console or metrics). Set
-# MOSQUITTO_NODELAY=1 to give Mosquitto TCP_NODELAY like the other two (it is off by default;
-# with it on, Mosquitto writes every packet as its own segment and its flat-out throughput
-# drops).
+# default settings (listeners on 127.0.0.1 only; no persistence, console or metrics).
+# Mosquitto leaves TCP_NODELAY off by default; with it on (`set_tcp_nodelay true`, as the
+# other two always have it) it writes every packet as its own segment and its flat-out
+# throughput drops. Broker "mosquitto" is its default configuration (MOSQUITTO_NODELAY=1
+# turns TCP_NODELAY on for it); broker "mosquitto-nodelay" is a second Mosquitto with
+# `set_tcp_nodelay true`, so both configurations can run side by side in one run.
 #
 # Scenarios: QoS 0 and QoS 1, 1 KiB payload, fan-in (4 publishers -> 1 subscriber) and
 # fan-out (1 publisher -> 8 subscribers), each flat out (throughput and loss) and at a fixed
@@ -19,8 +21,9 @@
 # Environment: DURATION (s per run, default 8), ROUNDS (default 2), RATE (msg/s per publisher
 # in the fixed-rate scenarios, default 1000), PROTOCOL (3.1.1 or 5, default 5), OUT
 # (default target/bench-brokers/<time>), BROKERS (space-separated subset of
-# "reference mosquitto rumqttd"), SCENARIOS (subset of the scenario names below),
-# MOSQUITTO_NODELAY (see above), RUMQTTD (path of the rumqttd binary), MQTTSPEC and REFERENCE
+# "reference mosquitto mosquitto-nodelay rumqttd"; default: all but mosquitto-nodelay), SCENARIOS (subset of the scenario names below),
+# MOSQUITTO_NODELAY (see above), BENCH_ARGS (more `mqttspec bench` arguments for every run,
+# e.g. "--shared-runtime"), RUMQTTD (path of the rumqttd binary), MQTTSPEC and REFERENCE
 # (prebuilt mqttspec and reference-broker binaries; when both are set nothing is built, e.g.
 # to use another CARGO_TARGET_DIR), BASELINE (a second reference-broker binary, e.g. a build
 # from before a change, benchmarked as broker "baseline" next to the others).
@@ -81,23 +84,31 @@ if [[ -n ${BASELINE:-} ]]; then
     AVAILABLE+=(baseline)
 fi
 
-if [[ " $WANTED " == *" mosquitto "* ]] && command -v mosquitto >/dev/null; then
-    port=$((BASE_PORT + 1))
-    cat >"$OUT/mosquitto.conf" <<EOF
+# start_mosquitto NAME PORT NODELAY(true|false)
+start_mosquitto() {
+    local name=$1 port=$2 nodelay=$3
+    cat >"$OUT/$name.conf" <<EOF
 listener $port 127.0.0.1
 allow_anonymous true
-set_tcp_nodelay $([[ ${MOSQUITTO_NODELAY:-0} == 1 ]] && echo true || echo false)
+set_tcp_nodelay $nodelay
 persistence false
 log_dest stderr
 log_type error
 EOF
-    mosquitto -c "$OUT/mosquitto.conf" >"$OUT/mosquitto.log" 2>&1 &
+    mosquitto -c "$OUT/$name.conf" >"$OUT/$name.log" 2>&1 &
     PIDS+=($!)
-    PORT[mosquitto]=$port
+    PORT[$name]=$port
     # `mosquitto -h` exits with status 3 after printing its version.
-    VERSION[mosquitto]=$( (mosquitto -h 2>/dev/null || true) | head -1 | sed 's/^mosquitto version /mosquitto /')
-    VERSION[mosquitto]+=", set_tcp_nodelay $(grep -o 'nodelay [a-z]*' "$OUT/mosquitto.conf" | cut -d' ' -f2)"
-    AVAILABLE+=(mosquitto)
+    VERSION[$name]=$( (mosquitto -h 2>/dev/null || true) | head -1 | sed 's/^mosquitto version /mosquitto /')
+    VERSION[$name]+=", set_tcp_nodelay $nodelay"
+    AVAILABLE+=("$name")
+}
+if [[ " $WANTED " == *" mosquitto "* ]] && command -v mosquitto >/dev/null; then
+    start_mosquitto mosquitto $((BASE_PORT + 1)) \
+        "$([[ ${MOSQUITTO_NODELAY:-0} == 1 ]] && echo true || echo false)"
+fi
+if [[ " $WANTED " == *" mosquitto-nodelay "* ]] && command -v mosquitto >/dev/null; then
+    start_mosquitto mosquitto-nodelay $((BASE_PORT + 5)) true
 fi
 
 if [[ " $WANTED " == *" rumqttd "* ]] && [[ -x "$RUMQTTD" ]]; then
@@ -132,7 +143,7 @@ ALL_SCENARIOS=(
 {
     echo "# Broker comparison"
     echo
-    echo "- command: \`DURATION=$DURATION ROUNDS=$ROUNDS RATE=$RATE PROTOCOL=$PROTOCOL scripts/bench-brokers.sh\`"
+    echo "- command: \`DURATION=$DURATION ROUNDS=$ROUNDS RATE=$RATE PROTOCOL=$PROTOCOL BENCH_ARGS=\"${BENCH_ARGS:-}\" scripts/bench-brokers.sh\`"
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
     echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -157,6 +168,8 @@ for entry in "${ALL_SCENARIOS[@]}"; do
                 --publishers "$pubs" --subscribers "$subs" --qos "$qos" --payload 1024
                 --duration "$DURATION" --topic "bench/$name/$b/$round" --json "$json")
             if [[ -n $rate ]]; then args+=(--rate "$rate"); fi
+            # shellcheck disable=SC2206 # extra arguments, split on spaces on purpose
+            args+=(${BENCH_ARGS:-})
             echo "== $name round $round: $b (load $(cut -d' ' -f1 /proc/loadavg))"
             if ! "$BENCH" "${args[@]}" >"$OUT/$name.$b.$round.txt" 2>&1; then
                 echo "   FAILED: $(tail -1 "$OUT/$name.$b.$round.txt")"
@@ -172,17 +185,18 @@ for entry in "${ALL_SCENARIOS[@]}"; do
         if [[ -n $rate ]]; then pace="$rate msg/s per publisher"; else pace="flat out"; fi
         echo "## $name ($pubs publisher(s) -> $subs subscriber(s), QoS $qos, $pace)"
         echo
-        echo "| broker | sent msg/s | delivered msg/s | lost | lost % | reordered | dup | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | drain end | delivered msg/s of each run |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+        echo "| broker | sent msg/s | delivered msg/s | lost | lost % | reordered | dup | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | drain end | delivered msg/s of each run | p50 µs of each run | median of the runs' p50 µs |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"
     } >>"$OUT/summary.md"
     for b in "${AVAILABLE[@]}"; do
         files=("$OUT/$name.$b".*.json)
         if [[ ! -e ${files[0]} ]]; then
-            echo "| $b | failed | | | | | | | | | | | | |" >>"$OUT/summary.md"
+            echo "| $b | failed | | | | | | | | | | | | | | |" >>"$OUT/summary.md"
             continue
         fi
         jq -s -r --arg b "$b" '
-            sort_by(.total.delivered_per_sec) as $runs
+            map(.total.latency_us.p50) as $p50s
+            | sort_by(.total.delivered_per_sec) as $runs
             | $runs[((($runs | length) - 1) / 2 | floor)] as $r
             | ($r.total.expected) as $exp
             | [$b,
@@ -198,7 +212,10 @@ for entry in "${ALL_SCENARIOS[@]}"; do
                ($r.total.latency_us.p99_9 | round),
                ($r.total.latency_us.max | round),
                $r.drain_end,
-               ($runs | map(.total.delivered_per_sec | round | tostring) | join(" / "))]
+               ($runs | map(.total.delivered_per_sec | round | tostring) | join(" / ")),
+               ($p50s | map(round | tostring) | join(" / ")),
+               ($p50s | sort | if length % 2 == 1 then .[(length - 1) / 2]
+                   else (.[length / 2 - 1] + .[length / 2]) / 2 end | round)]
             | "| " + (map(tostring) | join(" | ")) + " |"' "${files[@]}" >>"$OUT/summary.md"
     done
 done

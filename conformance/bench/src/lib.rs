@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`wire`] | one connection, the 20-byte payload stamp, the pre-encoded PUBLISH template |
 //! | [`load`] | the run: subscribers, paced or flat-out publishers with a flow-control window, the drain |
+//! | `runtimes` | the subscribers' own runtime, apart from the publishers' (see `--shared-runtime`) |
 //! | [`stats`] | per-subscriber tracking (loss, duplicates, reordering, latency) and the results |
 //!
 //! Every publisher `i` publishes to `{prefix}/i`; every subscriber subscribes to `{prefix}/+`,
@@ -18,6 +19,7 @@
 //! (what is missing may only be late; the result says which).
 
 pub mod load;
+mod runtimes;
 pub mod stats;
 pub mod wire;
 
@@ -69,6 +71,9 @@ pub struct BenchConfig {
     pub drain: Duration,
     /// Longest drain.
     pub drain_max: Duration,
+    /// Subscribers on the publishers' runtime instead of one of their own (see
+    /// `runtimes`).
+    pub shared_runtime: bool,
 }
 
 impl BenchConfig {
@@ -88,6 +93,7 @@ impl BenchConfig {
             window: None,
             drain: Duration::from_secs(2),
             drain_max: DEFAULT_DRAIN_MAX,
+            shared_runtime: false,
         }
     }
 }

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use super::runtimes::SubscriberRuntime;
 use super::stats::{
     new_histogram, per_sec, BenchResult, DrainEnd, LatencySummary, PublisherReport,
     SubscriberReport, Tracker,
@@ -89,7 +90,16 @@ pub async fn run(config: BenchConfig) -> Result<BenchResult, BenchError> {
     // topic and properties a broker may add.
     let max_in = u32::try_from(config.payload + 64 * 1024).unwrap_or(u32::MAX);
 
-    // Subscribers first, so nothing published is missed.
+    // Subscribers first, so nothing published is missed; on their own runtime unless asked
+    // otherwise (they connect there, so their sockets belong to it).
+    let sub_runtime =
+        SubscriberRuntime::new(config.subscribers, config.shared_runtime).map_err(|e| {
+            BenchError::new(
+                "setup",
+                format!("cannot start the subscribers' runtime: {e}"),
+            )
+        })?;
+    let sub_handle = sub_runtime.handle();
     let mut connecting = JoinSet::new();
     for index in 0..config.subscribers {
         let (broker, v, qos, filter) = (
@@ -99,13 +109,16 @@ pub async fn run(config: BenchConfig) -> Result<BenchResult, BenchError> {
             filter.clone(),
         );
         let client_id = format!("mb{run_id}s{index}");
-        connecting.spawn(async move {
-            let mut s =
-                Session::connect(format!("subscriber {index}"), broker, &client_id, v, max_in)
-                    .await?;
-            let granted = subscribe(&mut s, filter, qos).await?;
-            Ok::<_, BenchError>((index, s, granted))
-        });
+        connecting.spawn_on(
+            async move {
+                let mut s =
+                    Session::connect(format!("subscriber {index}"), broker, &client_id, v, max_in)
+                        .await?;
+                let granted = subscribe(&mut s, filter, qos).await?;
+                Ok::<_, BenchError>((index, s, granted))
+            },
+            &sub_handle,
+        );
     }
     let mut subs = Vec::with_capacity(subscribers);
     while let Some(joined) = connecting.join_next().await {
@@ -143,13 +156,16 @@ pub async fn run(config: BenchConfig) -> Result<BenchResult, BenchError> {
             *g = granted;
         }
         let (shared, stop, failures) = (shared.clone(), stop_rx.clone(), failures_tx.clone());
-        sub_tasks.spawn(async move {
-            let result = subscriber_loop(session, index, &shared, stop).await;
-            if let Err(e) = &result {
-                let _ = failures.send(e.clone());
-            }
-            (index, result)
-        });
+        sub_tasks.spawn_on(
+            async move {
+                let result = subscriber_loop(session, index, &shared, stop).await;
+                if let Err(e) = &result {
+                    let _ = failures.send(e.clone());
+                }
+                (index, result)
+            },
+            &sub_handle,
+        );
     }
 
     let start = Instant::now();

@@ -324,6 +324,7 @@ impl BenchResult {
                 "window": c.window,
                 "drain_secs": c.drain.as_secs_f64(),
                 "drain_max_secs": c.drain_max.as_secs_f64(),
+                "shared_runtime": c.shared_runtime,
             },
             "publishing_secs": round3(self.publishing.as_secs_f64()),
             "drain_secs": round3(self.drain.as_secs_f64()),

@@ -73,6 +73,20 @@ async fn fan_in_at_qos1_loses_and_reorders_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_on_the_publishers_runtime_also_lose_and_reorder_nothing() {
+    let broker = broker().await;
+    let config = BenchConfig {
+        shared_runtime: true,
+        ..short_run(&broker, 4, 2)
+    };
+    let result = bench::run(config).await.expect("run");
+    broker.stop().await;
+    assert!(result.config.shared_runtime);
+    assert_complete_and_in_order(&result);
+    assert_eq!(result.to_json()["parameters"]["shared_runtime"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fan_out_at_qos1_loses_and_reorders_nothing_at_any_subscriber() {
     let broker = broker().await;
     let result = bench::run(short_run(&broker, 1, 4)).await.expect("run");
@@ -159,6 +173,10 @@ async fn json_output_carries_parameters_per_client_results_and_latency() {
     assert_eq!(p["payload_bytes"], 100);
     assert_eq!(p["rate_per_publisher"], 100.0);
     assert_eq!(p["topic_prefix"], "bench-test/json");
+    assert_eq!(
+        p["shared_runtime"], false,
+        "subscribers on their own runtime by default"
+    );
     let sent = v["sent"].as_u64().expect("sent");
     assert!(sent > 0);
     assert_eq!(v["drain_end"], "complete");
@@ -240,6 +258,7 @@ fn well_formed_arguments_become_the_run_configuration() {
         "t/x",
         "--window",
         "8",
+        "--shared-runtime",
     ])
     .expect("parses");
     let mqttspec::cli::Command::Bench(args) = cli.command else {
@@ -252,6 +271,7 @@ fn well_formed_arguments_become_the_run_configuration() {
     assert_eq!(c.rate, Some(50.0));
     assert_eq!(c.duration, Duration::from_millis(1500));
     assert_eq!((c.topic.as_str(), c.window), ("t/x", Some(8)));
+    assert!(c.shared_runtime);
 }
 
 #[test]

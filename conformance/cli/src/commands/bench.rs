@@ -57,6 +57,11 @@ pub struct BenchArgs {
     /// 10).
     #[arg(long, value_name = "SECS")]
     pub drain_max: Option<f64>,
+    /// Run the subscribers on the publishers' async runtime. By default they have one of
+    /// their own, so the time a subscriber takes a message is not held up by publisher work
+    /// queued on the same threads (such as the broker's acknowledgements).
+    #[arg(long)]
+    pub shared_runtime: bool,
     /// Also write the result as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -177,6 +182,7 @@ impl BenchArgs {
             window: self.window,
             drain,
             drain_max,
+            shared_runtime: self.shared_runtime,
         })
     }
 
