@@ -12,11 +12,12 @@
 #
 # Scenarios: QoS 0 and QoS 1, 1 KiB payload, fan-in (4 publishers -> 1 subscriber) and
 # fan-out (1 publisher -> 8 subscribers), each flat out (throughput and loss) and at a fixed
-# rate per publisher (latency percentiles). For each scenario the brokers take turns
-# (A B C A B C ...) for $ROUNDS rounds, so background noise spreads over all of them.
+# rate per publisher (latency percentiles), and a single path (1 -> 1) at a fixed rate.
+# For each scenario the brokers take turns (A B C A B C ...) for $ROUNDS rounds, so
+# background noise spreads over all of them.
 #
 # Output: one JSON per run and summary.md (a table per scenario, brokers side by side, the
-# median run of each broker shown) in $OUT.
+# median run of each broker shown, plus every run's p50 and their median) in $OUT.
 #
 # Environment: DURATION (s per run, default 8), ROUNDS (default 2), RATE (msg/s per publisher
 # in the fixed-rate scenarios, default 1000), PROTOCOL (3.1.1 or 5, default 5), OUT
@@ -138,6 +139,8 @@ ALL_SCENARIOS=(
     "qos0-fanout-rate|1|8|0|$RATE"
     "qos1-fanin-rate|4|1|1|$RATE"
     "qos1-fanout-rate|1|8|1|$RATE"
+    "qos0-single-rate|1|1|0|$RATE"
+    "qos1-single-rate|1|1|1|$RATE"
 )
 
 {
