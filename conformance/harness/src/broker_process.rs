@@ -7,7 +7,10 @@
 //! connection. Its standard output and error are read all along (a broker that logs must
 //! never block on a full pipe) and only their last [`TAIL_LINES`] lines are kept, each cut at
 //! [`TAIL_LINE_BYTES`]: the panic message or the last log lines of a broker that stopped
-//! serving go into the report, and a chatty broker costs a bounded amount of memory.
+//! serving go into the report, and a chatty broker costs a bounded amount of memory. The
+//! first line that looks like a crash (a Rust panic, a Python traceback, a fatal error, ...)
+//! and the [`PINNED_AFTER`] lines after it are kept as well, so a broker that logs on after
+//! it panicked does not push its panic message out of the report.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -33,6 +36,25 @@ pub const TAIL_LINES: usize = 30;
 /// The longest output line kept, in bytes (the rest is cut).
 pub const TAIL_LINE_BYTES: usize = 400;
 
+/// How many lines after the first crash line are kept with it.
+pub const PINNED_AFTER: usize = 2;
+
+/// What starts a line that reports a crash, in the brokers' languages (matched
+/// case-sensitively anywhere in the line).
+const CRASH_MARKERS: [&str; 8] = [
+    "panicked at",
+    "Traceback (most recent call last)",
+    "Segmentation fault",
+    "FATAL",
+    "fatal error",
+    "Uncaught",
+    "Unhandled",
+    "crash_report",
+];
+
+/// How an earlier crash line is marked when it is shown before the tail.
+pub const PINNED_PREFIX: &str = "[kept from earlier output] ";
+
 /// Memory use of a broker process, KiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Memory {
@@ -44,7 +66,22 @@ pub struct Memory {
 
 /// The last lines a broker wrote, shared with the tasks that read its output.
 #[derive(Debug, Clone, Default)]
-struct Tail(Arc<Mutex<VecDeque<String>>>);
+struct Tail(Arc<Mutex<Lines>>);
+
+/// The lines themselves.
+#[derive(Debug, Default)]
+struct Lines {
+    /// The last [`TAIL_LINES`] lines, each with its number.
+    last: VecDeque<(u64, String)>,
+    /// The first crash line and the lines after it, with their numbers.
+    pinned: Vec<(u64, String)>,
+    /// The next line's number.
+    next: u64,
+}
+
+fn is_crash(line: &str) -> bool {
+    CRASH_MARKERS.iter().any(|m| line.contains(m))
+}
 
 /// `line` without terminal escape sequences (a broker that logs in colour) and other control
 /// characters but tabs: the reports show the text.
@@ -86,19 +123,38 @@ impl Tail {
             line.push_str(" [...]");
         }
         let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if lines.len() == TAIL_LINES {
-            lines.pop_front();
+        let n = lines.next;
+        lines.next += 1;
+        let pinning = match lines.pinned.first() {
+            None => is_crash(&line),
+            Some((first, _)) => n - first <= PINNED_AFTER as u64,
+        };
+        if pinning {
+            lines.pinned.push((n, line.clone()));
         }
-        lines.push_back(line);
+        if lines.last.len() == TAIL_LINES {
+            lines.last.pop_front();
+        }
+        lines.last.push_back((n, line));
     }
 
+    /// The kept lines in order: the pinned crash lines that fell out of the tail (marked),
+    /// then the tail.
     fn lines(&self) -> Vec<String> {
         let lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        lines.iter().cloned().collect()
+        let oldest = lines.last.front().map_or(u64::MAX, |(n, _)| *n);
+        let earlier = lines
+            .pinned
+            .iter()
+            .filter(|(n, _)| *n < oldest)
+            .map(|(_, l)| format!("{PINNED_PREFIX}{l}"));
+        earlier
+            .chain(lines.last.iter().map(|(_, l)| l.clone()))
+            .collect()
     }
 
     fn clear(&self) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Lines::default();
     }
 
     /// Reads `from` line by line into the tail until it ends (lines are read as bytes, so a
@@ -311,6 +367,42 @@ mod tests {
         let long = tail.lines().pop().unwrap_or_default();
         assert!(long.len() <= TAIL_LINE_BYTES + 6, "{}", long.len());
         assert!(long.ends_with(" [...]"));
+    }
+
+    #[test]
+    fn a_crash_message_stays_when_the_broker_logs_on_after_it() {
+        let tail = Tail::default();
+        tail.push("starting\n");
+        tail.push("thread 'router' panicked at src/router.rs:10:5:\n");
+        tail.push("index out of bounds\n");
+        tail.push("note: run with `RUST_BACKTRACE=1`\n");
+        tail.push("one line too many\n");
+        // While the crash lines are still in the tail they are shown once, in place.
+        let lines = tail.lines();
+        assert_eq!(lines.len(), 5);
+        assert!(!lines.iter().any(|l| l.starts_with(PINNED_PREFIX)));
+        for i in 0..100 {
+            tail.push(&format!("later {i}\n"));
+        }
+        let lines = tail.lines();
+        assert_eq!(lines.len(), TAIL_LINES + 1 + PINNED_AFTER);
+        assert_eq!(
+            lines.get(..3).map(<[String]>::to_vec),
+            Some(vec![
+                format!("{PINNED_PREFIX}thread 'router' panicked at src/router.rs:10:5:"),
+                format!("{PINNED_PREFIX}index out of bounds"),
+                format!("{PINNED_PREFIX}note: run with `RUST_BACKTRACE=1`"),
+            ])
+        );
+        assert_eq!(lines.last().map(String::as_str), Some("later 99"));
+        // Only the first crash is pinned; a restart starts afresh.
+        tail.push("FATAL: again\n");
+        assert!(!tail
+            .lines()
+            .iter()
+            .any(|l| l.contains(&format!("{PINNED_PREFIX}FATAL"))));
+        tail.clear();
+        assert!(tail.lines().is_empty());
     }
 
     #[tokio::test]
