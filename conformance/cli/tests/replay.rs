@@ -456,3 +456,55 @@ fn third_party_fuzz_findings_pass_against_the_reference_broker() {
         assert_all_pass(&scenarios);
     }
 }
+
+/// `--broker-cmd`: the broker is `mqttspec broker` with the `hang-on-multibyte-topic-start`
+/// fault, which stops serving anyone after the rumqttd router-panic scenario (as rumqttd
+/// 0.20.0 does). The scenario after it finds the broker not serving: without restarts it is
+/// an ERROR; with them the broker is restarted, the scenario runs again and passes, and the
+/// run names the scenario after which the broker stopped.
+#[test]
+fn a_broker_that_stops_serving_is_restarted_and_the_next_scenario_runs_again() {
+    let corpus = load_corpus();
+    let pick = |id: &str| {
+        corpus
+            .iter()
+            .find(|s| s.id == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("scenario {id} is missing"))
+    };
+    let culprit = "rumqttd-0.20.0-router-panic-multibyte-first-character";
+    let next = "auth-packet-in-v311";
+    let scenarios = vec![pick(culprit), pick(next)];
+    let run = |max_restarts: usize| {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        let config = ReplayConfig {
+            broker: Some(mqttspec::transport::Endpoint::tcp(addr)),
+            broker_command: Some(format!(
+                "{} broker --listen {addr} --fault hang-on-multibyte-topic-start",
+                env!("CARGO_BIN_EXE_mqttspec")
+            )),
+            max_restarts,
+            wait: Duration::from_millis(800),
+            ..ReplayConfig::default()
+        };
+        runtime()
+            .block_on(replay::replay(&scenarios, &config))
+            .expect("replay runs")
+    };
+
+    let without = run(0);
+    assert_eq!(without[0].outcome.verdict, Verdict::Fail, "{:?}", without[0]);
+    assert_eq!(without[1].outcome.verdict, Verdict::Error);
+    assert!(without[1].broker_down && without[1].restarted.is_none());
+
+    let with = run(5);
+    assert_eq!(with[0].outcome.verdict, Verdict::Fail, "{:?}", with[0]);
+    assert!(with[0].restarted.is_none());
+    assert_eq!(with[1].outcome.verdict, Verdict::Pass, "{:?}", with[1]);
+    assert!(!with[1].broker_down);
+    let restarted = with[1].restarted.as_ref().expect("restarted before the second");
+    assert_eq!(restarted.after.as_deref(), Some(culprit));
+    assert_eq!(restarted.exit, None, "the hung broker's process was still running");
+}

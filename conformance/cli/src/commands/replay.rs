@@ -11,7 +11,8 @@ use super::endpoint::{self, TlsArgs};
 use super::login::LoginArgs;
 use mqttspec_harness::client::transcript::render_text;
 use mqttspec_harness::replay::{
-    collect_files, load_all, replay, result_line, ReplayConfig, ScenarioError, ScenarioRun,
+    collect_files, load_all, replay, result_line, ReplayConfig, Restarted, ScenarioError,
+    ScenarioRun,
 };
 use mqttspec_harness::verdict::Verdict;
 
@@ -39,6 +40,14 @@ pub struct ReplayArgs {
     /// Print the wire transcript of every scenario that does not pass.
     #[arg(long)]
     pub transcript: bool,
+    /// Start the broker at --broker with this shell command, and restart it when it no
+    /// longer serves a client before a scenario (that scenario then runs again on the fresh
+    /// broker; the output says after which scenario it stopped and shows its last output).
+    #[arg(long, value_name = "CMD", requires = "broker")]
+    pub broker_cmd: Option<String>,
+    /// With --broker-cmd: how many restarts at most.
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "broker_cmd")]
+    pub max_restarts: usize,
 }
 
 /// How `mqttspec replay` failed.
@@ -100,10 +109,12 @@ impl ReplayArgs {
             faults: self.fault.clone(),
             wait: Duration::from_secs(self.timeout.max(1)),
             credentials,
+            broker_command: self.broker_cmd.clone(),
+            max_restarts: self.max_restarts,
         };
         let rt = tokio::runtime::Runtime::new()
             .map_err(|e| ReplayError::Harness(format!("cannot start the runtime: {e}")))?;
-        if let Some(b) = &config.broker {
+        if let (Some(b), None) = (&config.broker, &config.broker_command) {
             let limit = config.wait;
             rt.block_on(endpoint::check(b, limit))?;
         }
@@ -111,6 +122,9 @@ impl ReplayArgs {
             .block_on(replay(&scenarios, &config))
             .map_err(ReplayError::Harness)?;
         for run in &runs {
+            if let Some(r) = &run.restarted {
+                crate::outln!("{}", restart_lines(r));
+            }
             crate::outln!("{}", result_line(run));
             if self.transcript && run.outcome.verdict != Verdict::Pass {
                 crate::outln!("{}", render_text(&run.transcript));
@@ -118,6 +132,32 @@ impl ReplayArgs {
         }
         summarize(&runs)
     }
+}
+
+/// What the output says before a scenario that ran again on a restarted broker.
+fn restart_lines(r: &Restarted) -> String {
+    let after = r
+        .after
+        .as_deref()
+        .map_or("before the first scenario".to_owned(), |id| {
+            format!("after {id}")
+        });
+    let process = r
+        .exit
+        .as_deref()
+        .map_or("process still running".to_owned(), |e| {
+            format!("process {e}")
+        });
+    let mut text = format!(
+        "RESTART the broker stopped serving {after} ({process}); restarted, the next scenario runs again"
+    );
+    if !r.output.is_empty() {
+        text.push_str("\n        its last output:");
+        for line in &r.output {
+            text.push_str(&format!("\n        | {line}"));
+        }
+    }
+    text
 }
 
 /// The exit decision: any FAIL is 1, otherwise any ERROR is 2.

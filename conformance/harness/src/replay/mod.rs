@@ -12,6 +12,13 @@
 //! Actual and the transcript); ERROR (the harness could not run the scenario: the broker
 //! unreachable before it started, a setup CONNECT refused).
 //!
+//! A broker that stops serving: every scenario starts with a probe (a fresh client is
+//! served). With [`ReplayConfig::broker_command`] (`--broker-cmd`) the replay starts the
+//! broker itself ([`BrokerProcess`]); when the probe before a scenario fails, it restarts the
+//! broker and runs that scenario again, and the run records the scenario after which the
+//! broker stopped serving, its exit status and last output ([`Restarted`]). Without it, the
+//! scenarios after such a one are ERRORs.
+//!
 //! Credentials: the runner's own CONNECTs (setup `connect` steps without `hex`, the checks
 //! before and after) carry the scenario's `[credentials]` (a fuzz finding recorded against a
 //! broker that wants a password), or [`ReplayConfig::credentials`], which wins.
@@ -28,8 +35,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use format::{Expectation, Scenario, ScenarioError, Step};
-pub use run::{run_scenario, ScenarioRun};
+pub use run::{run_scenario, Restarted, ScenarioRun};
 
+use crate::broker_process::BrokerProcess;
 use crate::verdict::Verdict;
 
 /// Where and how to replay.
@@ -44,6 +52,12 @@ pub struct ReplayConfig {
     /// The User Name and Password of the runner's own CONNECTs (`--profile`, `--username`):
     /// when set, they replace the ones a scenario records.
     pub credentials: Option<Credentials>,
+    /// The shell command that starts the broker at `broker` (`--broker-cmd`): the replay
+    /// starts it, and restarts it when it no longer serves a client before a scenario, which
+    /// then runs again on the fresh broker.
+    pub broker_command: Option<String>,
+    /// How many restarts at most.
+    pub max_restarts: usize,
 }
 
 impl Default for ReplayConfig {
@@ -53,6 +67,8 @@ impl Default for ReplayConfig {
             faults: Vec::new(),
             wait: Duration::from_secs(3),
             credentials: None,
+            broker_command: None,
+            max_restarts: 20,
         }
     }
 }
@@ -102,6 +118,11 @@ pub async fn replay(
     if config.broker.is_some() && !config.faults.is_empty() {
         return Err("--fault needs the embedded reference broker: drop --broker".to_owned());
     }
+    if config.broker.is_none() && config.broker_command.is_some() {
+        return Err(
+            "--broker-cmd needs --broker (the address the command's broker serves)".to_owned(),
+        );
+    }
     let mut embedded = None;
     let address = match config.broker.clone() {
         Some(a) => a,
@@ -124,23 +145,61 @@ pub async fn replay(
         .map_or(0, |d| d.as_millis() as u64)
         ^ u64::from(std::process::id());
     let token = crate::scenario::ctx_base36(token, 6);
-    let mut runs = Vec::with_capacity(scenarios.len());
+    let mut process = match &config.broker_command {
+        Some(command) => Some(BrokerProcess::start(command, address.clone()).await?),
+        None => None,
+    };
+    let mut runs: Vec<ScenarioRun> = Vec::with_capacity(scenarios.len());
     for (i, s) in scenarios.iter().enumerate() {
         let stem = format!("rg{token}{}", crate::scenario::ctx_base36(i as u64, 3));
-        let run = match &config.credentials {
-            Some(login) => {
-                let mut s = s.clone();
-                s.credentials = Some(login.clone());
-                run_scenario(&s, address.clone(), config.wait, &stem).await
+        let mut run = run_one(s, config, &address, &stem).await;
+        let restartable = process
+            .as_mut()
+            .filter(|p| p.restarts() < config.max_restarts);
+        if let (true, Some(p)) = (run.broker_down, restartable) {
+            let restarted = Restarted {
+                after: runs.last().map(|r| r.id.clone()),
+                exit: p.exit_status(),
+                output: p.output_tail(),
+            };
+            match p.restart().await {
+                Ok(()) => {
+                    run = run_one(s, config, &address, &format!("{stem}r")).await;
+                    run.restarted = Some(restarted);
+                }
+                // The run stays an ERROR, and says why it was not run again.
+                Err(e) => {
+                    let actual = run.outcome.actual.take().unwrap_or_default();
+                    run.outcome.actual = Some(format!("{actual}; restarting it failed: {e}"));
+                }
             }
-            None => run_scenario(s, address.clone(), config.wait, &stem).await,
-        };
+        }
         runs.push(run);
+    }
+    if let Some(mut p) = process {
+        p.stop().await;
     }
     if let Some(b) = embedded {
         b.stop().await;
     }
     Ok(runs)
+}
+
+/// Runs one scenario, with the configured credentials if any.
+async fn run_one(
+    s: &Scenario,
+    config: &ReplayConfig,
+    address: &Endpoint,
+    stem: &str,
+) -> ScenarioRun {
+    match &config.credentials {
+        Some(login) => {
+            let mut s = s.clone();
+            s.credentials = Some(login.clone());
+            run_scenario(&s, address.clone(), config.wait, stem).await
+        }
+        None => run_scenario(s, address.clone(), config.wait, stem).await,
+    }
 }
 
 /// One line for a scenario result: verdict, id, and the reason when it did not pass.

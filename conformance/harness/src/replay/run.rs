@@ -24,6 +24,22 @@ pub struct ScenarioRun {
     pub duration: Duration,
     /// Every byte of every client.
     pub transcript: Vec<Entry>,
+    /// Whether the probe before the scenario found the broker not serving (the run is then
+    /// an ERROR that says nothing about this scenario).
+    pub broker_down: bool,
+    /// Set when the broker was restarted because of that and the scenario ran again.
+    pub restarted: Option<Restarted>,
+}
+
+/// The broker stopped serving before a scenario and was restarted (`--broker-cmd`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restarted {
+    /// The scenario after which it stopped serving (none if it was the first).
+    pub after: Option<String>,
+    /// The process's exit status, if it had exited.
+    pub exit: Option<String>,
+    /// Its last output lines.
+    pub output: Vec<String>,
 }
 
 struct Runner<'a> {
@@ -56,7 +72,10 @@ pub async fn run_scenario(
         connects: 0,
         ids: BTreeMap::new(),
     };
-    let outcome = runner.run().await;
+    let (outcome, broker_down) = match runner.probe_before().await {
+        Err(outcome) => (outcome, true),
+        Ok(()) => (runner.run().await, false),
+    };
     for client in runner.clients.values_mut() {
         client.abort();
     }
@@ -65,6 +84,8 @@ pub async fn run_scenario(
         outcome,
         duration: started.elapsed(),
         transcript: runner.transcript.entries(),
+        broker_down,
+        restarted: None,
     }
 }
 
@@ -73,12 +94,16 @@ impl Runner<'_> {
         self.scenario.protocol
     }
 
-    async fn run(&mut self) -> Outcome {
-        if let Err(why) = self.still_alive("probe-before", true).await {
-            return Outcome::error(format!(
+    /// The probe before the scenario: a fresh client is served.
+    async fn probe_before(&mut self) -> Result<(), Outcome> {
+        self.still_alive("probe-before", true).await.map_err(|why| {
+            Outcome::error(format!(
                 "the broker does not serve a client before the scenario: {why}"
-            ));
-        }
+            ))
+        })
+    }
+
+    async fn run(&mut self) -> Outcome {
         for (i, step) in self.scenario.steps.iter().enumerate() {
             if let Err(outcome) = self.step(step).await {
                 let mut outcome = outcome;
