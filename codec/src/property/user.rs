@@ -272,7 +272,11 @@ impl<'a> Iterator for Iter<'a> {
                 let mut it = WireIter::new(rest);
                 let pair = it.next();
                 *rest = if pair.is_some() { it.rest } else { &[] };
-                *count = if pair.is_some() { count.saturating_sub(1) } else { 0 };
+                *count = if pair.is_some() {
+                    count.saturating_sub(1)
+                } else {
+                    0
+                };
                 pair
             }
             IterRepr::Pairs(it) => it.next().map(|(k, v)| (k.as_str(), v.as_str())),
