@@ -232,14 +232,22 @@ impl PacketBody for Subscribe {
         if let Some((first, _)) = self.filters.first() {
             dst.put_u16(first.len() as u16);
         }
+        // In 3.1.1 the options byte is the Requested QoS alone (the other options were
+        // refused before anything was written).
+        let v5 = v.is_v5();
         for (i, (filter, options)) in self.filters.iter().enumerate() {
             dst.put_slice(filter.as_mqtt_str().as_bytes());
+            let byte = if v5 {
+                options.to_byte()
+            } else {
+                options.qos.as_u8()
+            };
             match self.filters.get(i + 1) {
                 Some((next, _)) => {
                     let [hi, lo] = (next.len() as u16).to_be_bytes();
-                    dst.put_slice(&[options.to_byte(), hi, lo]);
+                    dst.put_slice(&[byte, hi, lo]);
                 }
-                None => dst.put_u8(options.to_byte()),
+                None => dst.put_u8(byte),
             }
         }
         Ok(())
