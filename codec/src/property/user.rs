@@ -55,7 +55,7 @@ impl UserProperties {
     }
 
     /// The number of User Properties.
-    #[inline]
+    #[inline(always)]
     pub fn len(&self) -> usize {
         match &self.wire {
             Some(w) => w.count,
@@ -64,9 +64,9 @@ impl UserProperties {
     }
 
     /// Whether there is none.
-    #[inline]
+    #[inline(always)]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.wire.is_none() && self.pairs.is_empty()
     }
 
     /// Removes every User Property.
@@ -149,10 +149,13 @@ impl UserProperties {
 
     /// The size of every User Property on the wire, identifiers included, or `None` when a
     /// string is longer than a two-byte length can say (only possible for built pairs).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn wire_size(&self) -> Option<usize> {
         if let Some(w) = &self.wire {
             return Some(w.bytes.len());
+        }
+        if self.pairs.is_empty() {
+            return Some(0);
         }
         // One walk without a branch per string: the sum of the sizes, and the bitwise OR of
         // every length, which is above `u16::MAX` exactly when one of them is.
@@ -181,12 +184,17 @@ impl UserProperties {
 
     /// Writes every User Property (identifier, name, value). The lengths were checked by
     /// [`UserProperties::wire_size`] or [`UserProperties::too_long`] first.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write(&self, dst: &mut BytesMut) {
         if let Some(w) = &self.wire {
             dst.put_slice(&w.bytes);
-            return;
+        } else if !self.pairs.is_empty() {
+            self.write_pairs(dst);
         }
+    }
+
+    /// [`UserProperties::write`] for built pairs.
+    fn write_pairs(&self, dst: &mut BytesMut) {
         for (k, v) in &self.pairs {
             debug_assert!(k.len() <= usize::from(u16::MAX), "unchecked length");
             // The identifier and the name's length in one write.
