@@ -26,7 +26,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mqttspec_codec::{
     encode_packet, Connect, ConnectProperties, Delivery, FrameDecoder, LastWill, MqttString,
     Packet, PacketId, ProtocolVersion, Publish, QoS, RetainHandling, Subscribe,
-    SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName, WillProperties,
+    SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName, UserProperties,
+    WillProperties,
 };
 use rumqttc::mqttbytes::v4 as m4;
 use rumqttc::v5::mqttbytes::v5 as m5;
@@ -48,7 +49,7 @@ fn s(text: &str) -> MqttString {
     MqttString::new(text, "bench").unwrap()
 }
 
-fn user_properties() -> Vec<(MqttString, MqttString)> {
+fn user_properties() -> UserProperties {
     (0..4)
         .map(|i| (s(&format!("key-{i}")), s(&format!("value-number-{i}"))))
         .collect()
@@ -161,10 +162,10 @@ struct Seen {
     subscription_identifier: Option<u32>,
 }
 
-fn owned_pairs(pairs: &[(MqttString, MqttString)]) -> Vec<(String, String)> {
+fn owned_pairs(pairs: &UserProperties) -> Vec<(String, String)> {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
 }
 

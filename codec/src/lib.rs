@@ -75,7 +75,7 @@ pub use property::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,
     PayloadFormatIndicator, Properties, PropertyContext, PropertyId, PropertySet, Props,
     PublishProperties, SubAckProperties, SubscribeProperties, UnsubAckProperties,
-    UnsubscribeProperties, WillProperties,
+    UnsubscribeProperties, UserProperties, WillProperties,
 };
 pub use protocol::ProtocolVersion;
 pub use qos::{Delivery, PacketId, QoS};

@@ -211,6 +211,35 @@ impl Reader {
         self.bytes(usize::from(len), field)
     }
 
+    /// Where the reader is, from the start of its buffer (for [`Reader::slice`]).
+    #[inline]
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The bytes from `start` to `end` of the buffer (positions from
+    /// [`Reader::position`], already read), as a slice of the frame; empty if out of range.
+    #[inline]
+    pub(crate) fn slice(&self, start: usize, end: usize) -> Bytes {
+        if start > end || end > self.pos {
+            return Bytes::new();
+        }
+        self.buf.slice(start..end)
+    }
+
+    /// Reads past a UTF-8 Encoded String after making every check [`Reader::string`] makes,
+    /// with the same errors, without making a slice of it.
+    #[inline]
+    pub(crate) fn skip_string(&mut self, field: &'static str) -> Result<(), Violation> {
+        let len = usize::from(self.u16(field)?);
+        let Some(s) = self.left().get(..len) else {
+            return Err(self.truncated(field));
+        };
+        MqttString::check_received(s, field)?;
+        self.pos += len;
+        Ok(())
+    }
+
     /// A UTF-8 Encoded String.
     #[inline]
     pub fn string(&mut self, field: &'static str) -> Result<MqttString, Violation> {

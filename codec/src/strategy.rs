@@ -436,7 +436,7 @@ pub fn properties(context: PropertyContext) -> impl Strategy<Value = Properties>
                 topic_alias,
                 maximum_qos,
                 retain_available,
-                user_properties,
+                user_properties: user_properties.into(),
                 maximum_packet_size,
                 wildcard_subscription_available,
                 subscription_identifier_available,

@@ -41,6 +41,37 @@ impl MqttString {
         Ok(MqttString(s))
     }
 
+    /// The checks of [`MqttString::from_bytes`] on received bytes (at most 65,535 of them:
+    /// they came with a two-byte length), without making a string of them: well-formed
+    /// UTF-8, then no U+0000, with the same errors. The common case, ASCII without U+0000,
+    /// takes one pass over eight bytes at a time ([`ascii_without_nul`]).
+    #[inline]
+    pub(crate) fn check_received(bytes: &[u8], field: &'static str) -> Result<(), Violation> {
+        if ascii_without_nul(bytes) {
+            return Ok(());
+        }
+        Self::check_received_slow(bytes, field)
+    }
+
+    /// [`MqttString::check_received`] past its ASCII case.
+    #[cold]
+    #[inline(never)]
+    fn check_received_slow(bytes: &[u8], field: &'static str) -> Result<(), Violation> {
+        if std::str::from_utf8(bytes).is_err() {
+            return Err(Violation::InvalidUtf8 { field });
+        }
+        if bytes.len() > Self::MAX_LEN {
+            return Err(Violation::FieldTooLong {
+                field,
+                len: bytes.len(),
+            });
+        }
+        if !cfg!(mqttspec_bench_unchecked) && bytes.contains(&0) {
+            return Err(Violation::NullCharacter { field });
+        }
+        Ok(())
+    }
+
     /// Well-formed UTF-8 of at most [`MqttString::MAX_LEN`] bytes (nothing else checked).
     #[inline]
     fn utf8(bytes: Bytes, field: &'static str) -> Result<ByteString, Violation> {
@@ -148,7 +179,7 @@ impl TopicName {
     #[inline]
     pub fn from_bytes(bytes: Bytes, field: &'static str) -> Result<Self, Violation> {
         let s = MqttString::utf8(bytes, field)?;
-        let found = scan(s.as_bytes());
+        let found = scan_name(s.as_bytes());
         if found != 0 {
             if found & NUL != 0 {
                 return Err(Violation::NullCharacter { field });
@@ -233,7 +264,7 @@ impl TopicFilter {
     #[inline]
     pub fn from_bytes(bytes: Bytes, field: &'static str) -> Result<Self, Violation> {
         let s = MqttString::utf8(bytes, field)?;
-        let found = scan(s.as_bytes());
+        let found = scan_filter(s.as_bytes());
         if found & NUL != 0 {
             return Err(Violation::NullCharacter { field });
         }
@@ -319,36 +350,124 @@ fn contains_any(bytes: &[u8], matches: impl Fn(u8) -> bool) -> bool {
     bytes.iter().fold(false, |found, b| found | matches(*b))
 }
 
+/// Whether every byte is in 0x01..=0x7F: ASCII (so well-formed UTF-8) without U+0000.
+///
+/// `(x - 0x0101…01) | x` has the high bit of a byte set when that byte is 0x00 (it borrows
+/// and becomes 0xFF) or 0x80 and above, and in no other case unless a lower byte was 0x00
+/// (only a 0x00 borrows), so the word test is exact.
+#[inline]
+pub(crate) fn ascii_without_nul(bytes: &[u8]) -> bool {
+    fold_words(bytes, |x| (x.wrapping_sub(ONES) | x) & HIGH) == 0
+}
+
+/// Whether any byte is U+0000, `+` or `#`, eight bytes at a time (the tests of
+/// [`nul_and_wildcard`], without keeping them apart).
+#[inline]
+fn nul_or_wildcard(bytes: &[u8]) -> bool {
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    fold_words(bytes, |x| {
+        zero(x) | zero((x & 0xF7F7_F7F7_F7F7_F7F7) ^ 0x2323_2323_2323_2323)
+    }) != 0
+}
+
+/// Whether the bytes hold U+0000 ([`NUL`]) and whether they hold `+` or `#` ([`WILDCARD`]),
+/// in one pass eight bytes at a time.
+///
+/// A 0x00 byte is found by the exact zero-byte test `(x - 0x0101…01) & !x & 0x8080…80`
+/// (it may also flag bytes above a real 0x00 byte, never a word without one); `#` (0x23) and
+/// `+` (0x2B) differ only in bit 3, so clearing bit 3 of every byte turns both into 0x23, and
+/// the zero-byte test of that XOR 0x2323…23 finds either. The first test's flags stay in the
+/// high bit of each byte, the second's are moved to the low bit, so one word carries both.
+#[inline]
+fn nul_and_wildcard(bytes: &[u8]) -> u8 {
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let found = fold_words(bytes, |x| {
+        zero(x) | zero((x & 0xF7F7_F7F7_F7F7_F7F7) ^ 0x2323_2323_2323_2323) >> 7
+    });
+    (u8::from(found & HIGH != 0) * NUL) | (u8::from(found & ONES != 0) * WILDCARD)
+}
+
+/// 0x01 in every byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte of a word.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The bitwise OR of `flagged` over the eight-byte words of `bytes` ("SWAR"): `flagged` must
+/// not flag 0x01, which pads words. Strings
+/// shorter than eight bytes are read as two overlapping halves (four, two or one byte) padded
+/// with 0x01; longer ones as whole words plus their last eight bytes (overlapping the last
+/// word). No branch per byte: the short strings MQTT carries cost a few instructions.
+#[inline(always)]
+fn fold_words(bytes: &[u8], flagged: impl Fn(u64) -> u64) -> u64 {
+    let n = bytes.len();
+    let word = if n >= 8 {
+        let (words, _) = bytes.as_chunks::<8>();
+        let mut acc = 0;
+        for w in words {
+            acc |= flagged(u64::from_le_bytes(*w));
+        }
+        if let Some(last) = bytes.last_chunk::<8>() {
+            acc |= flagged(u64::from_le_bytes(*last));
+        }
+        return acc;
+    } else if n >= 4 {
+        let (Some(a), Some(z)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) else {
+            return 0;
+        };
+        u64::from(u32::from_le_bytes(*a)) | u64::from(u32::from_le_bytes(*z)) << 32
+    } else if n >= 2 {
+        let (Some(a), Some(z)) = (bytes.first_chunk::<2>(), bytes.last_chunk::<2>()) else {
+            return 0;
+        };
+        u64::from(u16::from_le_bytes(*a))
+            | u64::from(u16::from_le_bytes(*z)) << 16
+            | (ONES & !0xFFFF_FFFF)
+    } else if let Some(&b) = bytes.first() {
+        u64::from(b) | (ONES & !0xFF)
+    } else {
+        return 0;
+    };
+    flagged(word)
+}
+
 /// [`scan`] found U+0000.
 const NUL: u8 = 1;
 /// [`scan`] found `+` or `#`.
 const WILDCARD: u8 = 2;
 
 /// Whether a received string contains U+0000 ([`NUL`]) and whether it contains `+` or `#`
-/// ([`WILDCARD`]). The common case, none of them, takes one vectorised pass (three compares
-/// per byte folded into one flag: this beats both two passes and one pass that keeps two
-/// flags, which the compiler does not vectorise); only a hit looks again.
+/// ([`WILDCARD`]), for a Topic Name: there either is an error, so the common case (none of
+/// them) takes one pass eight bytes at a time that only says whether any is there
+/// ([`nul_or_wildcard`]), and only a hit looks again to tell which.
 ///
 /// Built with `--cfg mqttspec_bench_unchecked` (only ever for a benchmark run that measures
-/// what these checks cost; never for a build that decodes real input) it finds nothing, so
-/// the U+0000 check (MQTT-1.5.4-2), the Topic Name wildcard check (MQTT-3.3.2-2) and the Topic
-/// Filter wildcard-placement check (MQTT-4.7.1-1/-2) are skipped on decode.
+/// what these checks cost; never for a build that decodes real input) [`scan_name`] and
+/// [`scan_filter`] find nothing, so the U+0000 check (MQTT-1.5.4-2), the Topic Name wildcard
+/// check (MQTT-3.3.2-2) and the Topic Filter wildcard-placement check (MQTT-4.7.1-1/-2) are
+/// skipped on decode.
 #[inline]
-fn scan(bytes: &[u8]) -> u8 {
-    if cfg!(mqttspec_bench_unchecked) {
-        return 0;
-    }
-    if !contains_any(bytes, |b| b == 0 || b == b'+' || b == b'#') {
+fn scan_name(bytes: &[u8]) -> u8 {
+    if cfg!(mqttspec_bench_unchecked) || !nul_or_wildcard(bytes) {
         return 0;
     }
     scan_hit(bytes)
 }
 
-/// The slow half of [`scan`]: which of the two it found.
+/// [`scan_name`] past a hit.
+#[cold]
+#[inline(never)]
 fn scan_hit(bytes: &[u8]) -> u8 {
-    let nul = u8::from(bytes.contains(&0));
-    let wildcard = u8::from(bytes.iter().any(|&b| b == b'+' || b == b'#'));
-    (nul * NUL) | (wildcard * WILDCARD)
+    nul_and_wildcard(bytes)
+}
+
+/// [`scan_name`] for a Topic Filter, where wildcards are common: both answers from one pass
+/// ([`nul_and_wildcard`]).
+#[inline]
+fn scan_filter(bytes: &[u8]) -> u8 {
+    if cfg!(mqttspec_bench_unchecked) {
+        return 0;
+    }
+    nul_and_wildcard(bytes)
 }
 
 /// The wildcard placement of a non-empty filter that contains `+` or `#`: each wildcard
@@ -598,6 +717,85 @@ mod tests {
                     assert_eq!(contains_any(&bytes, |b| b == 0), hit == 0, "{len} {at}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn ascii_without_nul_finds_any_other_byte_at_every_position_of_every_length_up_to_40() {
+        for len in 0..=40usize {
+            for fill in [b'a', 0x01, 0x7F] {
+                let clean = vec![fill; len];
+                assert!(ascii_without_nul(&clean), "{len}");
+                for at in 0..len {
+                    for hit in [0x00, 0x80, 0xC3, 0xFF] {
+                        let mut bytes = clean.clone();
+                        bytes[at] = hit;
+                        assert!(!ascii_without_nul(&bytes), "{len} {at} {hit:#x}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nul_and_wildcard_finds_each_at_every_position_of_every_length_up_to_40() {
+        for len in 0..=40usize {
+            for fill in [b'a', 0x01, b'/', 0x2A, 0x24, 0x2F, 0x22, 0xA3, 0xFF] {
+                let clean = vec![fill; len];
+                assert_eq!(nul_and_wildcard(&clean), 0, "{len} {fill:#x}");
+                assert!(!nul_or_wildcard(&clean), "{len} {fill:#x}");
+                for at in 0..len {
+                    for (hit, want) in [(0x00, NUL), (b'+', WILDCARD), (b'#', WILDCARD)] {
+                        let mut bytes = clean.clone();
+                        bytes[at] = hit;
+                        assert_eq!(nul_and_wildcard(&bytes), want, "{len} {at} {hit:#x}");
+                        assert!(nul_or_wildcard(&bytes), "{len} {at} {hit:#x}");
+                        // Both, in either order.
+                        for at2 in 0..len {
+                            let other = if want == NUL { b'#' } else { 0x00 };
+                            if at2 != at {
+                                let mut both = bytes.clone();
+                                both[at2] = other;
+                                assert_eq!(nul_and_wildcard(&both), NUL | WILDCARD, "{len}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for b in 0..=255u8 {
+            let want = match b {
+                0 => NUL,
+                b'+' | b'#' => WILDCARD,
+                _ => 0,
+            };
+            assert_eq!(nul_and_wildcard(&[b'a', b, b'a']), want, "{b:#x}");
+            assert_eq!(nul_and_wildcard(&[b; 9]), want, "{b:#x}");
+            assert_eq!(nul_or_wildcard(&[b; 9]), want != 0, "{b:#x}");
+        }
+    }
+
+    /// The checks on received bytes that make no string (`check_received`, used for the User
+    /// Properties) give exactly the errors `MqttString::from_bytes` gives.
+    #[test]
+    fn check_received_agrees_with_from_bytes() {
+        let mut inputs: Vec<Vec<u8>> = all_strings(&["a", "\0", "é", "\u{7f}"], 5)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        inputs.extend([
+            vec![0xC3],
+            vec![b'a', 0xFF, b'b'],
+            vec![0xED, 0xA0, 0x80],
+            vec![0; 9],
+            b"abcdefghijklmnop\0".to_vec(),
+        ]);
+        for bytes in inputs {
+            assert_eq!(
+                MqttString::check_received(&bytes, "f"),
+                MqttString::from_bytes(Bytes::from(bytes.clone()), "f").map(|_| ()),
+                "{bytes:?}"
+            );
         }
     }
 

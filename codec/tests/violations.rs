@@ -737,7 +737,10 @@ fn byte_order_mark_is_kept_not_stripped() {
     ) else {
         panic!("not a PUBACK");
     };
-    assert_eq!(ack.properties.user_properties[0].0.as_str(), "\u{feff}");
+    assert_eq!(
+        ack.properties.user_properties.get(0).map(|(name, _)| name),
+        Some("\u{feff}")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1428,12 +1431,7 @@ fn repeated_user_properties_are_kept_in_order() {
     let Packet::Disconnect(d) = accepts(with_properties(C::Disconnect, &props), V5) else {
         panic!("not a DISCONNECT");
     };
-    let pairs: Vec<(&str, &str)> = d
-        .properties
-        .user_properties
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let pairs: Vec<(&str, &str)> = d.properties.user_properties.iter().collect();
     assert_eq!(pairs, vec![("b", "1"), ("a", "2"), ("b", "3")]);
 }
 

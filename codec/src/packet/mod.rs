@@ -660,7 +660,7 @@ mod tests {
         p.properties.topic_alias = NonZeroU16::new(3);
         out.push(Packet::Publish(p));
         let mut p = base.clone();
-        p.properties.user_properties = vec![(s("a"), s("b")), (s("k"), s("v"))];
+        p.properties.user_properties = vec![(s("a"), s("b")), (s("k"), s("v"))].into();
         out.push(Packet::Publish(p.clone()));
         p.properties.correlation_data = Some(long.clone());
         out.push(Packet::Publish(p));

@@ -111,7 +111,10 @@ impl PacketBody for Subscribe {
         while !r.is_empty() {
             let filter = r.topic_filter("Topic Filter")?;
             let options = SubscriptionOptions::from_byte(r.u8("Subscription Options")?, v)?;
-            if v.is_v5() {
+            // In 5.0 the shared-subscription rules (MQTT-4.8.2-1/-2, and No Local on a shared
+            // subscription, MQTT-3.8.3-4); a filter that does not start with `$share` passes
+            // them without looking further (only its first byte is read), as in `fast_lens`.
+            if v.is_v5() && is_share_candidate(filter.as_str().as_bytes()) {
                 filter.check_shared()?;
                 if options.no_local && filter.shared_parts().is_some() {
                     return Err(Violation::NoLocalOnSharedSubscription);
@@ -182,7 +185,7 @@ impl PacketBody for Subscribe {
             // screen in 5.0, and in 3.1.1 that the options use only the QoS bits.
             if cfg!(mqttspec_bench_unchecked) {
             } else if v.is_v5() {
-                if bytes.first() == Some(&b'$') && bytes.starts_with(b"$share") {
+                if is_share_candidate(bytes) {
                     return None;
                 }
             } else if options.to_byte() & !0b11 != 0 {
@@ -229,16 +232,32 @@ impl PacketBody for Subscribe {
         if let Some((first, _)) = self.filters.first() {
             dst.put_u16(first.len() as u16);
         }
+        // In 3.1.1 the options byte is the Requested QoS alone (the other options were
+        // refused before anything was written).
+        let v5 = v.is_v5();
         for (i, (filter, options)) in self.filters.iter().enumerate() {
             dst.put_slice(filter.as_mqtt_str().as_bytes());
+            let byte = if v5 {
+                options.to_byte()
+            } else {
+                options.qos.as_u8()
+            };
             match self.filters.get(i + 1) {
                 Some((next, _)) => {
                     let [hi, lo] = (next.len() as u16).to_be_bytes();
-                    dst.put_slice(&[options.to_byte(), hi, lo]);
+                    dst.put_slice(&[byte, hi, lo]);
                 }
-                None => dst.put_u8(options.to_byte()),
+                None => dst.put_u8(byte),
             }
         }
         Ok(())
     }
+}
+
+/// Whether a Topic Filter starts with `$share`: only such a filter can break a
+/// shared-subscription rule ([`TopicFilter::check_shared`], and No Local on a shared
+/// subscription); any other passes them. The first byte alone settles the common case.
+#[inline(always)]
+fn is_share_candidate(filter: &[u8]) -> bool {
+    filter.first() == Some(&b'$') && filter.starts_with(b"$share")
 }

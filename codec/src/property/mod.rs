@@ -8,6 +8,7 @@
 //! | `value.rs` | the wire form of each value type (`Wire`) and of a property's slot (`Field`: once or repeated) |
 //! | `set.rs` | the `property_set!` generator and the [`PropertySet`] trait |
 //! | `sets.rs` | the per-packet sets: [`ConnectProperties`], [`WillProperties`], [`ConnAckProperties`], [`PublishProperties`], [`AckProperties`], [`SubscribeProperties`], [`UnsubscribeProperties`], [`DisconnectProperties`], [`AuthProperties`] |
+//! | `user.rs` | [`UserProperties`]: the User Properties, kept as received (one validated slice of the frame) or as built (pairs) |
 //! | `boxed.rs` | [`Props`]: a set behind `Option<Box<_>>` (no allocation when empty), read through `Deref` |
 //!
 //! A packet holds its own set type, so a property the packet does not allow cannot be put into
@@ -32,6 +33,7 @@ mod boxed;
 #[macro_use]
 mod set;
 mod sets;
+mod user;
 mod value;
 
 pub use boxed::Props;
@@ -41,6 +43,8 @@ pub use sets::{
     PublishProperties, SubAckProperties, SubscribeProperties, UnsubAckProperties,
     UnsubscribeProperties, WillProperties,
 };
+pub(crate) use user::UserPropertyRun;
+pub use user::{Iter as UserPropertiesIter, UserProperties};
 use value::Field;
 
 /// Where a property set appears.
@@ -315,7 +319,7 @@ property_table! {
         retain_available: Option<bool>,
         in [ConnAck], repeats in [];
     UserProperty = 0x26, "User Property", "0x26 User Properties (name, value), in order.",
-        user_properties: Vec<(MqttString, MqttString)>,
+        user_properties: UserProperties,
         in [Connect, Will, ConnAck, Publish, PubAck, PubRec, PubRel, PubComp, Subscribe, SubAck,
             Unsubscribe, UnsubAck, Disconnect, Auth],
         repeats in [Connect, Will, ConnAck, Publish, PubAck, PubRec, PubRel, PubComp, Subscribe,
@@ -417,7 +421,7 @@ pub(crate) fn narrow_to_block(r: &mut Reader) -> Result<Option<Bound>, Violation
 }
 
 /// Reads the next identifier of a property block.
-#[inline]
+#[inline(always)]
 pub(crate) fn read_id(block: &mut Reader) -> Result<PropertyId, Violation> {
     let raw_id = block.variable_byte_integer("Property Identifier")?;
     match PropertyId::from_u32(raw_id) {

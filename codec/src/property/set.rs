@@ -7,9 +7,9 @@
 
 use bytes::BytesMut;
 
+use super::UserProperties;
 use super::{Properties, PropertyContext, PropertyId, Props};
 use crate::reader::Reader;
-use crate::string::MqttString;
 use crate::violation::Violation;
 
 /// What every per-packet property set offers, for code that handles them generically.
@@ -36,10 +36,10 @@ pub trait PropertySet:
     fn to_properties(&self) -> Properties;
 
     /// The User Properties, in order (every set may carry them).
-    fn user_properties(&self) -> &Vec<(MqttString, MqttString)>;
+    fn user_properties(&self) -> &UserProperties;
 
     /// The User Properties, to change them.
-    fn user_properties_mut(&mut self) -> &mut Vec<(MqttString, MqttString)>;
+    fn user_properties_mut(&mut self) -> &mut UserProperties;
 
     /// Checks for encoding that repeats and values are allowed.
     fn validate(&self) -> Result<(), Violation>;
@@ -197,11 +197,11 @@ macro_rules! property_set {
                 $name::to_properties(self)
             }
 
-            fn user_properties(&self) -> &Vec<(MqttString, MqttString)> {
+            fn user_properties(&self) -> &$crate::property::UserProperties {
                 &self.user_properties
             }
 
-            fn user_properties_mut(&mut self) -> &mut Vec<(MqttString, MqttString)> {
+            fn user_properties_mut(&mut self) -> &mut $crate::property::UserProperties {
                 &mut self.user_properties
             }
 
@@ -282,9 +282,18 @@ macro_rules! property_set {
                 };
                 let mut p = Box::new($name::EMPTY);
                 let mut seen = 0u64;
+                // The User Properties are validated here and kept as one slice of the frame,
+                // made once the block is read (`UserPropertyRun`).
+                let mut users = $crate::property::UserPropertyRun::default();
                 while !r.is_empty() {
                     let id = $crate::property::read_id(r)?;
+                    // The generic arm of `user_properties` (one pair at a time) is never
+                    // reached here: the first arm takes the User Properties.
+                    #[allow(unreachable_patterns)]
                     match id {
+                        $crate::property::PropertyId::UserProperty => {
+                            users.read(r, &mut p.user_properties)?
+                        }
                         $( $crate::property::id::$field => p.$field.read_one(r, id)?, )*
                         _ => return Err(Violation::PropertyNotAllowed { property: id, context }),
                     }
@@ -295,6 +304,7 @@ macro_rules! property_set {
                     seen |= bit;
                 }
                 $crate::property::check_auth_pair(seen)?;
+                users.finish(r, &mut p.user_properties);
                 r.widen(outer);
                 Ok(Props::from_box(p))
             }

@@ -5,7 +5,6 @@ use bytes::BytesMut;
 
 use super::{PropertyId, Props};
 use crate::reader::Reader;
-use crate::string::MqttString;
 use crate::violation::Violation;
 
 property_set! {

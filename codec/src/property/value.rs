@@ -10,7 +10,7 @@ use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{PayloadFormatIndicator, PropertyId};
+use super::{PayloadFormatIndicator, PropertyId, UserProperties};
 use crate::qos::QoS;
 use crate::reader::Reader;
 use crate::string::{MqttString, TopicName};
@@ -191,23 +191,6 @@ impl Wire for Bytes {
     }
 }
 
-/// A User Property: a UTF-8 String Pair.
-impl Wire for (MqttString, MqttString) {
-    fn read(r: &mut Reader, _id: PropertyId) -> Result<Self, Violation> {
-        let k = r.string("User Property name")?;
-        let v = r.string("User Property value")?;
-        Ok((k, v))
-    }
-    fn len(&self, _id: PropertyId) -> Result<usize, Violation> {
-        Ok(prefixed_len(self.0.len(), "User Property name")?
-            + prefixed_len(self.1.len(), "User Property value")?)
-    }
-    fn write(&self, dst: &mut BytesMut, _id: PropertyId) {
-        put_prefixed(dst, self.0.as_bytes());
-        put_prefixed(dst, self.1.as_bytes());
-    }
-}
-
 /// A Subscription Identifier: a non-zero Variable Byte Integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SubscriptionId(pub(crate) NonZeroU32);
@@ -296,15 +279,18 @@ impl<T: Wire> Field for Option<T> {
     }
 }
 
-impl Field for Vec<(MqttString, MqttString)> {
-    const EMPTY: Self = Vec::new();
+/// The User Properties: read here one at a time (as pairs) for the flat [`super::Properties`];
+/// the per-packet sets keep a run of them as received (`UserPropertyRun`).
+impl Field for UserProperties {
+    const EMPTY: Self = UserProperties::EMPTY;
     #[inline]
     fn is_set(&self) -> bool {
         !self.is_empty()
     }
-    fn read_one(&mut self, r: &mut Reader, id: PropertyId) -> Result<(), Violation> {
-        let v = <(MqttString, MqttString)>::read(r, id)?;
-        self.push(v);
+    fn read_one(&mut self, r: &mut Reader, _id: PropertyId) -> Result<(), Violation> {
+        let k = r.string("User Property name")?;
+        let v = r.string("User Property value")?;
+        self.push(k, v);
         Ok(())
     }
     fn check_all(&self, id: PropertyId, may_repeat: bool) -> Result<(), Violation> {
@@ -313,38 +299,25 @@ impl Field for Vec<(MqttString, MqttString)> {
         }
         Ok(())
     }
-    fn wire_len(&self, id: PropertyId) -> Result<usize, Violation> {
-        let mut n = 0;
-        for v in self {
-            n += 1 + Wire::len(v, id)?;
+    fn wire_len(&self, _id: PropertyId) -> Result<usize, Violation> {
+        match self.wire_size() {
+            Some(n) => Ok(n),
+            None => Err(self.too_long().unwrap_or(Violation::FieldTooLong {
+                field: "User Property",
+                len: usize::MAX,
+            })),
         }
-        Ok(n)
     }
-    /// The identifier and the name's length go out in one write.
     #[inline]
-    fn write_all(&self, dst: &mut BytesMut, id: PropertyId) {
-        for (k, v) in self {
-            debug_assert!(k.len() <= usize::from(u16::MAX), "unchecked length");
-            let [hi, lo] = (k.len() as u16).to_be_bytes();
-            dst.put_slice(&[id as u8, hi, lo]);
-            dst.put_slice(k.as_bytes());
-            put_prefixed(dst, v.as_bytes());
-        }
+    fn write_all(&self, dst: &mut BytesMut, _id: PropertyId) {
+        self.write(dst);
     }
-    /// One walk without a branch per string: the sum of the sizes, and the bitwise OR of
-    /// every length, which is above `u16::MAX` exactly when one of them is.
     #[inline(always)]
     fn fast_len(&self, _id: PropertyId, may_repeat: bool) -> Option<usize> {
         if self.len() > 1 && !may_repeat {
             return None;
         }
-        let mut n = 0usize;
-        let mut any = 0usize;
-        for (k, v) in self {
-            n += 5 + k.len() + v.len();
-            any |= k.len() | v.len();
-        }
-        (any <= usize::from(u16::MAX)).then_some(n)
+        self.wire_size()
     }
 }
 
@@ -426,7 +399,7 @@ arbitrary_via_derive!(
     Option<MqttString>,
     Option<TopicName>,
     Vec<NonZeroU32>,
-    Vec<(MqttString, MqttString)>
+    UserProperties
 );
 
 #[cfg(feature = "arbitrary")]

@@ -261,7 +261,7 @@ fn normal_with_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .await?;
         let properties = DisconnectProperties {
             reason_string: Some(text("done for today", "Reason String")?),
-            user_properties: vec![(text("who", "name")?, text("mqttspec", "value")?)],
+            user_properties: vec![(text("who", "name")?, text("mqttspec", "value")?)].into(),
             ..DisconnectProperties::default()
         };
         c.disconnect_with(Disconnect {

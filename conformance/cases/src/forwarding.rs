@@ -73,7 +73,7 @@ fn full_properties(t: &Ctx) -> Result<PublishProperties, Failure> {
         content_type: Some(text("text/plain; charset=utf-8", "Content Type")?),
         response_topic: Some(topic_name(&t.topic("reply"))?),
         correlation_data: Some(Bytes::from_static(&[0x00, 0xFF, 0x10, 0x80])),
-        user_properties,
+        user_properties: user_properties.into(),
         message_expiry_interval: Some(EXPIRY),
         ..PublishProperties::default()
     })
@@ -105,8 +105,8 @@ fn check_full(
         &got.correlation_data,
     )
     .map_err(|f| f.statement(S::V5_3_3_2_16))?;
-    let mut sorted_sent = sent.user_properties.clone();
-    let mut sorted_got = got.user_properties.clone();
+    let mut sorted_sent = sent.user_properties.to_vec();
+    let mut sorted_got = got.user_properties.to_vec();
     sorted_sent.sort();
     sorted_got.sort();
     // The same properties in another order break the order rule; others, the content rule.

@@ -297,7 +297,7 @@ fn user_properties_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
             ));
         }
         let properties = PublishProperties {
-            user_properties,
+            user_properties: user_properties.into(),
             ..PublishProperties::default()
         };
         let got = forward_with(&t, "", properties.clone()).await?;
@@ -840,7 +840,8 @@ fn bom_kept_in_properties(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 user_properties: vec![(
                     text(&bom("name"), "User Property name")?,
                     text(&bom("value"), "User Property value")?,
-                )],
+                )]
+                .into(),
                 content_type: Some(text(&bom("text/plain"), "Content Type")?),
                 response_topic: Some(topic_name(&bom(&t.topic("reply")))?),
                 ..PublishProperties::default()

@@ -204,11 +204,11 @@ impl Field {
         match self {
             Field::UserPropertyName(_) | Field::WillUserPropertyName => {
                 p.user_properties =
-                    vec![(text(value, "User Property")?, text("v", "User Property")?)];
+                    vec![(text(value, "User Property")?, text("v", "User Property")?)].into();
             }
             Field::UserPropertyValue(_) | Field::WillUserPropertyValue => {
                 p.user_properties =
-                    vec![(text("k", "User Property")?, text(value, "User Property")?)];
+                    vec![(text("k", "User Property")?, text(value, "User Property")?)].into();
             }
             Field::ResponseTopic | Field::WillResponseTopic => {
                 p.response_topic = Some(topic_name(value)?)
@@ -1339,7 +1339,8 @@ fn will_properties_bom_kept(t: Ctx) -> BoxFuture<'static, CaseResult> {
                 user_properties: vec![(
                     text(&at.place("key", BOM), "User Property")?,
                     text(&at.place("value", BOM), "User Property")?,
-                )],
+                )]
+                .into(),
                 ..WillProperties::default()
             };
             let payload = format!("will {i}");

@@ -642,10 +642,10 @@ fn user_properties_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
         ];
         let mut properties = WillProperties::default();
         for (k, v) in sent {
-            properties.user_properties.push((
+            properties.user_properties.push(
                 text(k, "User Property name")?,
                 text(v, "User Property value")?,
-            ));
+            );
         }
         let mut watch = watcher(&t, "watch", &topic, 0).await?;
         let c = t
@@ -660,7 +660,7 @@ fn user_properties_in_order(t: Ctx) -> BoxFuture<'static, CaseResult> {
             .properties
             .user_properties
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .filter(|(k, _)| k.starts_with("mqttspec-"))
             .collect();
         let want: Vec<(String, String)> = sent

@@ -361,7 +361,7 @@ fn property_value(p: &Properties, id: PropertyId) -> Option<Value> {
         P::UserProperty => Some(Value::Array(
             p.user_properties
                 .iter()
-                .map(|(name, value)| json!([name.as_str(), value.as_str()]))
+                .map(|(name, value)| json!([name, value]))
                 .collect(),
         )),
         P::MaximumPacketSize => p.maximum_packet_size.map(|n| json!(n.get())),
@@ -433,7 +433,7 @@ mod tests {
             topic_alias: NonZeroU16::new(7),
             maximum_qos: Some(QoS::AtLeastOnce),
             retain_available: Some(true),
-            user_properties: vec![(s("k"), s("v"))],
+            user_properties: vec![(s("k"), s("v"))].into(),
             maximum_packet_size: NonZeroU32::new(8),
             wildcard_subscription_available: Some(false),
             subscription_identifier_available: Some(true),
@@ -455,7 +455,7 @@ mod tests {
     #[test]
     fn user_properties_are_name_value_pairs_in_order() {
         let props = Properties {
-            user_properties: vec![(s("b"), s("2")), (s("a"), s("1")), (s("b"), s("3"))],
+            user_properties: vec![(s("b"), s("2")), (s("a"), s("1")), (s("b"), s("3"))].into(),
             ..Properties::default()
         };
         assert_eq!(

@@ -192,7 +192,7 @@ fn user_properties(rng: &mut Rng, props: &mut impl PropertySet) {
     for i in 0..rng.random_range(0..3u32) {
         props
             .user_properties_mut()
-            .push((string(&format!("k{i}")), string("v")));
+            .push(string(&format!("k{i}")), string("v"));
     }
 }
 

@@ -45,7 +45,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use mqttspec_codec::{
-    MqttString, Properties, PublishProperties, TopicFilter, TopicName, WillProperties,
+    MqttString, Properties, PublishProperties, TopicFilter, TopicName, UserProperties,
+    WillProperties,
 };
 
 use crate::Broker;
@@ -147,7 +148,7 @@ pub(crate) trait MessageProperties {
         Option<&MqttString>,
         Option<&TopicName>,
         Option<&Bytes>,
-        &[(MqttString, MqttString)],
+        &UserProperties,
     );
 }
 
@@ -160,7 +161,7 @@ macro_rules! message_properties {
                 Option<&MqttString>,
                 Option<&TopicName>,
                 Option<&Bytes>,
-                &[(MqttString, MqttString)],
+                &UserProperties,
             ) {
                 (
                     self.content_type.as_ref(),
@@ -261,16 +262,7 @@ pub(crate) fn owned_properties(p: &Properties) -> PublishProperties {
             .map(|s| owned_string(s, "Content Type")),
         response_topic: p.response_topic.as_ref().map(owned_topic),
         correlation_data: p.correlation_data.as_ref().map(owned_bytes),
-        user_properties: p
-            .user_properties
-            .iter()
-            .map(|(k, v)| {
-                (
-                    owned_string(k, "User Property"),
-                    owned_string(v, "User Property"),
-                )
-            })
-            .collect(),
+        user_properties: p.user_properties.detached(),
         ..PublishProperties::default()
     }
 }
@@ -386,10 +378,10 @@ mod tests {
         let mut p = PublishProperties::default();
         let empty = properties_bytes(&p);
         p.correlation_data = Some(Bytes::from_static(&[0; 100]));
-        p.user_properties.push((
+        p.user_properties.push(
             MqttString::new("k", "User Property").unwrap(),
             MqttString::new("vvvv", "User Property").unwrap(),
-        ));
+        );
         assert_eq!(
             properties_bytes(&p),
             empty + 100 + 5 + USER_PROPERTY_OVERHEAD

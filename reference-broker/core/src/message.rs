@@ -201,7 +201,7 @@ impl Delivery {
             }
             properties.subscription_identifiers = self.subscription_identifiers.clone();
             if shape.reverse_user_properties || self.reverse_user_properties {
-                properties.user_properties.reverse();
+                properties.user_properties.pairs_mut().reverse();
             }
             self.tamper.apply(&mut properties);
             if self.alias {

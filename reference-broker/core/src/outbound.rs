@@ -23,7 +23,8 @@
 use bytes::{Bytes, BytesMut};
 use mqttspec_codec::writer::variable_byte_integer_len;
 use mqttspec_codec::{
-    MqttString, Packet, PacketType, PublishProperties, QoS, ReasonCode, StatementId as S, TopicName,
+    MqttString, Packet, PacketType, PublishProperties, QoS, ReasonCode, StatementId as S,
+    TopicName, UserProperties,
 };
 
 use super::fault::Fault;
@@ -44,7 +45,7 @@ pub(super) enum Sent {
 /// The Reason String and User Properties of a packet that may carry them.
 struct ProblemProperties<'a> {
     reason_string: &'a mut Option<MqttString>,
-    user_properties: &'a mut Vec<(MqttString, MqttString)>,
+    user_properties: &'a mut UserProperties,
 }
 
 /// The properties of a packet that may carry a Reason String or User Properties, if any.
@@ -372,7 +373,7 @@ fn strip_bom(p: &mut PublishProperties) {
     let strip = |s: &MqttString| {
         MqttString::new(s.as_str().replace('\u{feff}', ""), "string").unwrap_or_else(|_| s.clone())
     };
-    for (name, value) in &mut p.user_properties {
+    for (name, value) in p.user_properties.pairs_mut() {
         *name = strip(name);
         *value = strip(value);
     }

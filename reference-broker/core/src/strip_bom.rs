@@ -62,7 +62,7 @@ pub(super) fn incoming(faults: &Faults, packet: &mut Packet) {
                 }
             }
             if has(Fault::StripBomFromWillUserProperty) {
-                for (name, value) in &mut will.properties.user_properties {
+                for (name, value) in will.properties.user_properties.pairs_mut() {
                     strip_string(name);
                     strip_string(value);
                 }
@@ -85,7 +85,7 @@ pub(super) fn incoming(faults: &Faults, packet: &mut Packet) {
             let names = has(Fault::StripBomFromUserPropertyName);
             let values = has(Fault::StripBomFromUserPropertyValue);
             if names || values {
-                for (name, value) in &mut p.properties.user_properties {
+                for (name, value) in p.properties.user_properties.pairs_mut() {
                     if names {
                         strip_string(name);
                     }

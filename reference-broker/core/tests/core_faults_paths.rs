@@ -57,12 +57,7 @@ fn copies(faults: &[&str]) -> [(&'static str, Publish); 4] {
 
 /// Whether `p` carries the User Properties in the publisher's order.
 fn in_order(p: &Publish) -> bool {
-    let got: Vec<(&str, &str)> = p
-        .properties
-        .user_properties
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let got: Vec<(&str, &str)> = p.properties.user_properties.iter().collect();
     got == ORDER
 }
 

@@ -96,7 +96,7 @@ fn drop_message_properties_forwards_only_the_expiry_interval() {
         payload_format_indicator: Some(PayloadFormatIndicator::Utf8),
         content_type: Some(s("text/plain")),
         message_expiry_interval: Some(60),
-        user_properties: vec![(s("k"), s("v"))],
+        user_properties: vec![(s("k"), s("v"))].into(),
         ..PublishProperties::default()
     }
     .into();

@@ -23,7 +23,8 @@ fn request_response_and_content_properties_are_forwarded_unchanged() {
     p.properties.correlation_data = Some(Bytes::from_static(&[0, 1, 2, 255]));
     p.properties.content_type = Some(s("application/json"));
     p.properties.payload_format_indicator = Some(PayloadFormatIndicator::Utf8);
-    p.properties.user_properties = vec![(s("z"), s("1")), (s("a"), s("2")), (s("z"), s("3"))];
+    p.properties.user_properties =
+        vec![(s("z"), s("1")), (s("a"), s("2")), (s("z"), s("3"))].into();
     let sent = p.properties.clone();
     sim.send(publ, Packet::Publish(p));
     let got = sim.take_publishes(sub);
@@ -46,7 +47,7 @@ fn a_311_subscriber_gets_the_message_without_properties() {
     sim.subscribe(sub, "t", QoS::AtMostOnce);
     let publ = sim.connect(V5, "pub");
     let mut p = publish("t", QoS::AtMostOnce, "x");
-    p.properties.user_properties = vec![(s("k"), s("v"))];
+    p.properties.user_properties = vec![(s("k"), s("v"))].into();
     p.properties.message_expiry_interval = Some(100);
     sim.send(publ, Packet::Publish(p));
     let got = sim.take_publishes(sub);

@@ -226,7 +226,7 @@ fn the_accounting_returns_to_zero_when_everything_is_gone() {
     }
     let mut with_props = publish("a/props", QoS::AtLeastOnce, "p");
     with_props.properties.content_type = Some(s("text/plain"));
-    with_props.properties.user_properties.push((s("k"), s("v")));
+    with_props.properties.user_properties.push(s("k"), s("v"));
     sim.publish_msg(p, with_props);
     assert!(sim.broker.memory_used() > 0);
     // Everything goes: Will published, sessions end, retained messages cleared.

@@ -105,7 +105,7 @@ fn the_charges_cover_the_heap_each_kind_of_state_really_holds() {
                 for i in 0..900 {
                     let mut p = publish("q/x", QoS::AtLeastOnce, &"x".repeat(100));
                     if i % 2 == 0 {
-                        p.properties.user_properties.push((s("key"), s("value")));
+                        p.properties.user_properties.push(s("key"), s("value"));
                     }
                     sim.publish_msg(c, p);
                 }

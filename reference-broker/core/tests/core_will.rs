@@ -173,7 +173,8 @@ fn the_will_carries_its_properties_with_user_properties_in_order() {
     let w = watcher(&mut sim, V5);
     let mut c = connect_packet(V5, "props");
     let mut lw = will("will/p", "{}", QoS::AtMostOnce, false);
-    lw.properties.user_properties = vec![(s("k"), s("2")), (s("a"), s("1")), (s("k"), s("0"))];
+    lw.properties.user_properties =
+        vec![(s("k"), s("2")), (s("a"), s("1")), (s("k"), s("0"))].into();
     lw.properties.content_type = Some(s("application/json"));
     lw.properties.response_topic = Some(topic("reply/here"));
     lw.properties.correlation_data = Some(bytes::Bytes::from_static(b"corr"));

@@ -343,7 +343,7 @@ impl Client {
             props.topic_alias_maximum = u64_field(c, "topic_alias_maximum")
                 .and_then(|v| u16::try_from(v).ok())
                 .filter(|v| *v > 0);
-            props.user_properties = user_properties(c)?;
+            props.user_properties = user_properties(c)?.into();
             props.authentication_method = str_field(c, "authentication_method")
                 .map(|m| MqttString::new(m, "Authentication Method"))
                 .transpose()
@@ -545,7 +545,7 @@ impl Client {
                 .map(|s| MqttString::new(s, "Content Type"))
                 .transpose()
                 .map_err(|e| e.to_string())?;
-            properties.user_properties = user_properties(p)?;
+            properties.user_properties = user_properties(p)?.into();
         }
         if v.is_v5() && self.has(Fault::SubscriptionIdInPublish) {
             properties
@@ -996,11 +996,7 @@ fn message_event(p: &Publish) -> Value {
         props.insert("topic_alias".into(), json!(a.get()));
     }
     if !pr.user_properties.is_empty() {
-        let up: Vec<[&str; 2]> = pr
-            .user_properties
-            .iter()
-            .map(|(k, v)| [k.as_str(), v.as_str()])
-            .collect();
+        let up: Vec<[&str; 2]> = pr.user_properties.iter().map(|(k, v)| [k, v]).collect();
         props.insert("user_properties".into(), json!(up));
     }
     if let Some(ct) = &pr.content_type {

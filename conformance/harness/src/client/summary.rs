@@ -235,7 +235,7 @@ fn push_props(s: &mut String, p: &Properties) {
         parts.push(format!("Maximum Packet Size={x}"));
     }
     for (k, val) in &p.user_properties {
-        parts.push(format!("User Property {:?}={:?}", k.as_str(), val.as_str()));
+        parts.push(format!("User Property {k:?}={val:?}"));
     }
     // Everything else by name only.
     let shown = [
