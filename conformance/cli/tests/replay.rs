@@ -495,7 +495,12 @@ fn a_broker_that_stops_serving_is_restarted_and_the_next_scenario_runs_again() {
     };
 
     let without = run(0);
-    assert_eq!(without[0].outcome.verdict, Verdict::Fail, "{:?}", without[0]);
+    assert_eq!(
+        without[0].outcome.verdict,
+        Verdict::Fail,
+        "{:?}",
+        without[0]
+    );
     assert_eq!(without[1].outcome.verdict, Verdict::Error);
     assert!(without[1].broker_down && without[1].restarted.is_none());
 
@@ -504,7 +509,13 @@ fn a_broker_that_stops_serving_is_restarted_and_the_next_scenario_runs_again() {
     assert!(with[0].restarted.is_none());
     assert_eq!(with[1].outcome.verdict, Verdict::Pass, "{:?}", with[1]);
     assert!(!with[1].broker_down);
-    let restarted = with[1].restarted.as_ref().expect("restarted before the second");
+    let restarted = with[1]
+        .restarted
+        .as_ref()
+        .expect("restarted before the second");
     assert_eq!(restarted.after.as_deref(), Some(culprit));
-    assert_eq!(restarted.exit, None, "the hung broker's process was still running");
+    assert_eq!(
+        restarted.exit, None,
+        "the hung broker's process was still running"
+    );
 }
