@@ -22,9 +22,9 @@
 # Environment: DURATION (s per run, default 8), ROUNDS (default 2), RATE (msg/s per publisher
 # in the fixed-rate scenarios, default 1000), PROTOCOL (3.1.1 or 5, default 5), OUT
 # (default target/bench-brokers/<time>), BROKERS (space-separated subset of
-# "reference mosquitto mosquitto-nodelay rumqttd"; default: all but mosquitto-nodelay), SCENARIOS (subset of the scenario names below),
-# MOSQUITTO_NODELAY (see above), BENCH_ARGS (more `mqttspec bench` arguments for every run,
-# e.g. "--shared-runtime"), RUMQTTD (path of the rumqttd binary), MQTTSPEC and REFERENCE
+# "reference mosquitto mosquitto-nodelay rumqttd"; default: all but mosquitto-nodelay),
+# SCENARIOS (subset of the scenario names below), MOSQUITTO_NODELAY (see above), BENCH_ARGS
+# (more `mqttspec bench` arguments for every run, e.g. "--shared-runtime"), RUMQTTD (path of the rumqttd binary), MQTTSPEC and REFERENCE
 # (prebuilt mqttspec and reference-broker binaries; when both are set nothing is built, e.g.
 # to use another CARGO_TARGET_DIR), BASELINE (a second reference-broker binary, e.g. a build
 # from before a change, benchmarked as broker "baseline" next to the others).

@@ -50,7 +50,8 @@ impl SubscriberRuntime {
 impl Drop for SubscriberRuntime {
     fn drop(&mut self) {
         // Dropped inside the publishers' runtime, where a blocking shutdown is not allowed;
-        // every subscriber task has ended by then.
+        // after a normal run every subscriber task has ended, after an error any left are
+        // cancelled without waiting for them.
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
